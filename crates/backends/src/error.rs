@@ -1,0 +1,124 @@
+//! The one error type of `cairn-backends`.
+
+/// What can go wrong talking to a [`Backend`](crate::Backend).
+///
+/// Every variant names the key concerned. [`Error::is_transient`] says whether
+/// the same call may succeed if tried again.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No object is stored under the key.
+    #[error("object not found: {key}")]
+    NotFound {
+        /// The key asked for.
+        key: String,
+    },
+    /// A create-only put found an object already stored under the key.
+    #[error("object already exists: {key}")]
+    AlreadyExists {
+        /// The key written.
+        key: String,
+    },
+    /// The key is not one a backend accepts (see [`validate_key`](crate::validate_key)).
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A byte range that does not fit the object.
+    #[error("invalid range {start}..{end} of {key} ({size} bytes)")]
+    InvalidRange {
+        /// The object's key.
+        key: String,
+        /// Range start.
+        start: u64,
+        /// Range end (exclusive).
+        end: u64,
+        /// The object's size.
+        size: u64,
+    },
+    /// An I/O error from the operating system.
+    #[error("I/O error on {key}: {source}")]
+    Io {
+        /// The key concerned (or the prefix, for listings).
+        key: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An error reported by a remote store or a wrapped backend.
+    #[error("backend error on {key}: {message}")]
+    Backend {
+        /// The key concerned.
+        key: String,
+        /// What the store said.
+        message: String,
+        /// Whether trying again may succeed.
+        transient: bool,
+    },
+    /// The operation did not finish in time.
+    #[error("timed out on {key} after {millis} ms")]
+    Timeout {
+        /// The key concerned.
+        key: String,
+        /// The time allowed.
+        millis: u64,
+    },
+    /// The backend does not support the operation.
+    #[error("unsupported operation on {key}: {what}")]
+    Unsupported {
+        /// The key concerned.
+        key: String,
+        /// What is unsupported.
+        what: &'static str,
+    },
+}
+
+impl Error {
+    /// Whether the same call may succeed if tried again (network blips,
+    /// timeouts, throttling, injected transient faults).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Timeout { .. } => true,
+            Error::Backend { transient, .. } => *transient,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether this is [`Error::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// Whether this is [`Error::AlreadyExists`].
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Error::AlreadyExists { .. })
+    }
+
+    /// The key the error is about.
+    pub fn key(&self) -> &str {
+        match self {
+            Error::NotFound { key }
+            | Error::AlreadyExists { key }
+            | Error::InvalidKey { key, .. }
+            | Error::InvalidRange { key, .. }
+            | Error::Io { key, .. }
+            | Error::Backend { key, .. }
+            | Error::Timeout { key, .. }
+            | Error::Unsupported { key, .. } => key,
+        }
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

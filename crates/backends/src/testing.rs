@@ -1,0 +1,1 @@
+//! Conformance suite and fault injection (being written).
