@@ -27,6 +27,16 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// The key cannot be stored because of another key: a store that keeps
+    /// objects as files (like [`LocalBackend`](crate::LocalBackend)) cannot
+    /// hold both `a` and `a/b`, since `a` would be both a file and a directory.
+    #[error("key {key} conflicts with an existing key: {reason}")]
+    KeyConflict {
+        /// The key written.
+        key: String,
+        /// Which way the keys collide.
+        reason: &'static str,
+    },
     /// A byte range that does not fit the object.
     #[error("invalid range {start}..{end} of {key} ({size} bytes)")]
     InvalidRange {
@@ -111,6 +121,7 @@ impl Error {
             Error::NotFound { key }
             | Error::AlreadyExists { key }
             | Error::InvalidKey { key, .. }
+            | Error::KeyConflict { key, .. }
             | Error::InvalidRange { key, .. }
             | Error::Io { key, .. }
             | Error::Backend { key, .. }

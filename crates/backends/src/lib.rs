@@ -13,10 +13,13 @@ pub use error::{Error, Result};
 pub use key::{validate_key, MAX_KEY_LEN};
 
 // Owned by the backends work: in-memory and local-directory stores, retries.
-// mod local; (the backends work adds it)
+mod local;
 mod memory;
-// pub use local::LocalBackend;
+mod retry;
+mod util;
+pub use local::LocalBackend;
 pub use memory::MemoryBackend;
+pub use retry::{RetryPolicy, Retrying};
 
 /// The conformance suite every backend's tests run, and fault-injecting wrappers.
 #[cfg(feature = "testing")]
