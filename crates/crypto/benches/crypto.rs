@@ -1,0 +1,2 @@
+//! Placeholder; benches follow.
+fn main() {}

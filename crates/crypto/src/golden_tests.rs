@@ -1,0 +1,56 @@
+//! Deterministic construction of the golden fixtures in `tests/fixtures/`.
+//!
+//! These pin the exact bytes produced (layout, labels, KDF, encryption direction);
+//! `tests/golden.rs` checks that the committed bytes still open. To regenerate after
+//! an intentional format change (which needs a new version byte!), run with
+//! `CAIRN_BLESS_FIXTURES=1`.
+
+use crate::{KdfParams, KeyFile, KeySet, MasterKey};
+
+pub(crate) const FIXTURE_MASTER: [u8; 32] = {
+    let mut b = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        b[i] = i as u8;
+        i += 1;
+    }
+    b
+};
+const SEALED_PLAINTEXT: &[u8] = b"Cairn golden sealed message, version 1";
+const SEALED_AAD: &[u8] = b"golden-aad";
+const SEAL_SALT: [u8; 32] = [0x5a; 32];
+const KEYFILE_PASSWORD: &[u8] = b"correct horse battery staple";
+const KDF_SALT: [u8; 32] = [0x11; 32];
+const WRAP_SALT: [u8; 32] = [0x22; 32];
+
+fn check_or_bless(name: &str, actual: &[u8]) {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("CAIRN_BLESS_FIXTURES").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read(&path).unwrap();
+    assert_eq!(hex::encode(actual), hex::encode(expected), "{name} changed");
+}
+
+#[test]
+fn sealed_message_bytes_are_pinned() {
+    let keys = KeySet::derive(&MasterKey::from_bytes(FIXTURE_MASTER));
+    let mut out = Vec::new();
+    keys.data_key()
+        .seal_into_with_salt(&SEAL_SALT, SEALED_PLAINTEXT, SEALED_AAD, &mut out)
+        .unwrap();
+    check_or_bless("sealed-v1.bin", &out);
+}
+
+#[test]
+fn key_file_bytes_are_pinned() {
+    let file = KeyFile::create_with_salts(
+        &MasterKey::from_bytes(FIXTURE_MASTER),
+        KEYFILE_PASSWORD,
+        KdfParams::insecure_for_tests(),
+        KDF_SALT,
+        &WRAP_SALT,
+    )
+    .unwrap();
+    check_or_bless("keyfile-v1.bin", &file.to_bytes());
+}
