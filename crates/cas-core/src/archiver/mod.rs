@@ -1,0 +1,242 @@
+//! The archiver: back up directories (or a stream) into a repository.
+//!
+//! # Pipeline
+//!
+//! ```text
+//!  caller's executor                 | walker thread            | worker threads (N)
+//!  ----------------------------------+--------------------------+--------------------------
+//!  drive(): uploads packs (bounded), | walk, stat, compare with | compress, seal, append to
+//!  loads parent trees on request,    | parent, read + chunk +   | the data or tree pack;
+//!  writes index objects, snapshot    | hash + dedup, build trees| full packs -> driver
+//! ```
+//!
+//! All file-system and CPU work runs on threads this module starts; all
+//! backend I/O runs on the caller's executor, reached through `futures`
+//! channels, so the archiver works under tokio, smol or `block_on` alike.
+//! Every queue is bounded (jobs: 2 per worker; packs: one per worker plus
+//! the uploads in flight), so memory does not grow with the data set.
+//!
+//! # Order of writes (crash safety)
+//!
+//! Packs first; an index object after every [`BackupOptions::index_every`]
+//! packs and at the end; the snapshot record last. A crash at any point
+//! leaves only unreferenced packs or index entries, and the next backup
+//! reuses every blob whose index object was written.
+
+mod driver;
+mod walker;
+mod workers;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use futures::io::AsyncRead;
+
+use crate::snapshot::{BackupSummary, Snapshot};
+use crate::{Repository, Result};
+
+pub use walker::Warning;
+
+/// Settings for one backup.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    /// Host name recorded (default: this machine's).
+    pub host: Option<String>,
+    /// Tags recorded.
+    pub tags: Vec<String>,
+    /// Parent snapshot (id or prefix) to compare against; by default the
+    /// latest snapshot of the same host and paths.
+    pub parent: Option<String>,
+    /// Read every file even if the parent says it is unchanged.
+    pub force: bool,
+    /// Compression threads (0: one per core).
+    pub workers: usize,
+    /// Pack uploads in flight at once.
+    pub uploads: usize,
+    /// Write an index object after this many packs (so an interrupted
+    /// backup's uploads are reused by the next one).
+    pub index_every: usize,
+}
+
+impl Default for BackupOptions {
+    fn default() -> Self {
+        BackupOptions {
+            host: None,
+            tags: Vec::new(),
+            parent: None,
+            force: false,
+            workers: 0,
+            uploads: 2,
+            index_every: 8,
+        }
+    }
+}
+
+impl BackupOptions {
+    /// Sets the host name.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+    /// Adds a tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+    /// Sets the parent snapshot.
+    pub fn parent(mut self, id: impl Into<String>) -> Self {
+        self.parent = Some(id.into());
+        self
+    }
+    /// Reads every file regardless of the parent.
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+    /// Sets the number of compression threads.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+    fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// Receives progress from a backup (from the walker thread).
+pub trait BackupProgress: Send + Sync {
+    /// A file is about to be read (`size` from `lstat`).
+    fn file(&self, _path: &Path, _size: u64) {}
+    /// `n` more bytes of file contents were read (or found unchanged).
+    fn bytes(&self, _n: u64) {}
+    /// An entry was skipped.
+    fn warning(&self, _warning: &Warning) {}
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+impl BackupProgress for NoProgress {}
+
+/// The outcome of a backup.
+#[derive(Debug, Clone)]
+pub struct BackupResult {
+    /// The new snapshot's id.
+    pub snapshot_id: String,
+    /// The snapshot record written.
+    pub snapshot: Snapshot,
+    /// Entries that could not be read and were skipped.
+    pub warnings: Vec<Warning>,
+}
+
+/// What the walker backs up.
+pub(crate) enum Source {
+    Paths(Vec<PathBuf>),
+    Stream {
+        name: Vec<u8>,
+        reader: Box<dyn std::io::Read + Send>,
+    },
+}
+
+/// Backs up `paths` (files or directories) into `repo`.
+pub async fn backup(
+    repo: &Repository,
+    paths: &[PathBuf],
+    opts: &BackupOptions,
+    progress: Arc<dyn BackupProgress>,
+) -> Result<BackupResult> {
+    let mut abs = Vec::with_capacity(paths.len());
+    for p in paths {
+        abs.push(std::path::absolute(p).map_err(|e| crate::Error::io(p, e))?);
+    }
+    abs.sort();
+    abs.dedup();
+    let names: Vec<String> = abs
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    run(repo, Source::Paths(abs), names, opts, progress, None).await
+}
+
+/// Backs up the bytes of `reader` as one file called `name` at the root of a
+/// snapshot (the CLI's `backup --stdin`).
+pub async fn backup_stream<R>(
+    repo: &Repository,
+    reader: R,
+    name: &str,
+    opts: &BackupOptions,
+    progress: Arc<dyn BackupProgress>,
+) -> Result<BackupResult>
+where
+    R: AsyncRead + Unpin + Send,
+{
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(crate::Error::InvalidOption {
+            what: format!("stream file name {name:?}"),
+        });
+    }
+    let (pipe_reader, pump) = driver::pipe(reader);
+    let source = Source::Stream {
+        name: name.as_bytes().to_vec(),
+        reader: Box::new(pipe_reader),
+    };
+    run(
+        repo,
+        source,
+        vec![format!("/{name}")],
+        opts,
+        progress,
+        Some(pump),
+    )
+    .await
+}
+
+async fn run(
+    repo: &Repository,
+    source: Source,
+    paths: Vec<String>,
+    opts: &BackupOptions,
+    progress: Arc<dyn BackupProgress>,
+    pump: Option<driver::Pump<'_>>,
+) -> Result<BackupResult> {
+    let started = Instant::now();
+    let time = SystemTime::now();
+    let host = opts
+        .host
+        .clone()
+        .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+    let parent = match &opts.parent {
+        Some(q) => Some(repo.find_snapshot(q).await?),
+        None => repo
+            .snapshots()
+            .await?
+            .into_iter()
+            .rev()
+            .find(|(_, s)| s.hostname == host && s.paths == paths),
+    };
+    let parent_tree = match (&parent, opts.force) {
+        (Some((_, s)), false) => Some(s.tree_id()?),
+        _ => None,
+    };
+    let out = driver::drive(repo, source, parent_tree, opts, progress, pump).await;
+    repo.index_mut().compact();
+    let out = out?;
+    let mut snapshot = Snapshot::new(time, host, paths, out.root);
+    snapshot.tags = opts.tags.clone();
+    snapshot.parent = parent.map(|(id, _)| id);
+    snapshot.summary = BackupSummary {
+        duration_secs: started.elapsed().as_secs_f64(),
+        ..out.summary
+    };
+    let snapshot_id = repo.save_snapshot(&snapshot).await?;
+    Ok(BackupResult {
+        snapshot_id,
+        snapshot,
+        warnings: out.warnings,
+    })
+}

@@ -1,0 +1,145 @@
+//! The one error type of `cairn-cas-core`.
+
+use std::path::PathBuf;
+
+use cairn_crypto::ChunkId;
+
+/// What can go wrong in a repository.
+///
+/// Variants that concern a stored object carry its name (its backend key), so
+/// a report always says *which* pack, index or snapshot is at fault.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The storage backend failed (the error names the key).
+    #[error(transparent)]
+    Backend(#[from] cairn_backends::Error),
+    /// No key file of the repository opens with the password given.
+    #[error("wrong password: no key file of the repository opens with it")]
+    WrongPassword,
+    /// The backend holds no repository (no config or no key files).
+    #[error("no repository here: {reason}")]
+    NotARepository {
+        /// What is missing.
+        reason: String,
+    },
+    /// `init` found a repository already there.
+    #[error("a repository already exists here (found {object})")]
+    AlreadyInitialized {
+        /// The object found.
+        object: String,
+    },
+    /// An object failed authentication (AEAD tag): it was corrupted or forged.
+    #[error("{object} failed authentication: corrupted or tampered with")]
+    Authentication {
+        /// The object's name.
+        object: String,
+    },
+    /// An object decrypted but its contents are malformed.
+    #[error("{object} is malformed: {reason}")]
+    Corrupt {
+        /// The object's name.
+        object: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An object of a format version this build does not read.
+    #[error("{object} has unsupported format version {found}")]
+    UnsupportedVersion {
+        /// The object's name.
+        object: String,
+        /// The version found.
+        found: u8,
+    },
+    /// A blob's contents do not hash to the id it is stored under.
+    #[error("blob {id} in {object} does not match its id")]
+    ChunkIdMismatch {
+        /// The pack holding the blob.
+        object: String,
+        /// The id it claims.
+        id: ChunkId,
+    },
+    /// A blob the repository needs is in no index.
+    #[error("blob {id} is not in the index")]
+    MissingBlob {
+        /// The blob's id.
+        id: ChunkId,
+    },
+    /// A key error from `cairn-crypto` other than a failed authentication.
+    #[error("key error on {object}: {source}")]
+    Crypto {
+        /// The object concerned.
+        object: String,
+        /// The underlying error.
+        #[source]
+        source: cairn_crypto::Error,
+    },
+    /// A file-system error on the machine being backed up or restored to.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Chunking a file failed.
+    #[error("chunking {}: {source}", path.display())]
+    Chunking {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: cairn_chunking::Error,
+    },
+    /// No snapshot matches.
+    #[error("no snapshot matches {query:?}")]
+    SnapshotNotFound {
+        /// What was asked for.
+        query: String,
+    },
+    /// An id prefix matches several snapshots.
+    #[error("snapshot id prefix {prefix:?} is ambiguous ({count} matches)")]
+    AmbiguousSnapshot {
+        /// The prefix given.
+        prefix: String,
+        /// How many snapshots it matches.
+        count: usize,
+    },
+    /// An option or argument is out of range.
+    #[error("invalid option: {what}")]
+    InvalidOption {
+        /// What is wrong.
+        what: String,
+    },
+    /// A worker thread stopped unexpectedly (a bug; the operation was abandoned).
+    #[error("internal error: {what}")]
+    Internal {
+        /// What happened.
+        what: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn corrupt(object: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            object: object.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Whether the same call may succeed if tried again (a transient backend error).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Backend(e) if e.is_transient())
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
