@@ -1,1 +1,0 @@
-//! object_store-based backends (being written).

@@ -1,0 +1,209 @@
+//! From `object_store` errors to Cairn's [`Error`].
+//!
+//! `object_store` already retried what it considers retryable (5xx,
+//! connection errors, timeouts of idempotent requests) per its `RetryConfig`
+//! before an error reaches us. Whether the *caller* may try again later is
+//! decided here: network trouble, timeouts, throttling and server errors are
+//! transient; authentication, permission, missing-bucket and other 4xx
+//! answers are permanent.
+
+use std::error::Error as StdError;
+
+use object_store::client::{HttpError, HttpErrorKind};
+
+use crate::Error;
+
+/// What a failed operation was doing; decides how `NotFound` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    /// An operation on one object: a 404 means the object is missing,
+    /// unless the store says the bucket is.
+    Object,
+    /// A listing: a 404 can only mean the bucket (or container) is missing.
+    List,
+}
+
+/// Maps `err`, raised while working on `key`, to a Cairn error.
+/// `timeout_ms` is the request timeout configured for the store (0 if unknown).
+pub(super) fn map_error(key: &str, err: object_store::Error, op: Op, timeout_ms: u64) -> Error {
+    use object_store::Error as E;
+    let key = key.to_owned();
+    let permanent = |key: String, message: String| Error::Backend {
+        key,
+        message,
+        transient: false,
+    };
+    match err {
+        E::NotFound { .. } if op == Op::List || mentions(&err, "NoSuchBucket") => {
+            permanent(key, format!("the bucket does not exist: {err}"))
+        }
+        E::NotFound { .. } => Error::NotFound { key },
+        // S3 answers a failed `If-None-Match: *` with 412 (or 304 on some
+        // stores); 409 is a concurrent conditional write that won the race.
+        E::AlreadyExists { .. } | E::Precondition { .. } | E::NotModified { .. } => {
+            Error::AlreadyExists { key }
+        }
+        E::InvalidPath { .. } => Error::InvalidKey {
+            key,
+            reason: "not a valid object store path (control character?)",
+        },
+        E::NotSupported { .. } | E::NotImplemented => Error::Unsupported {
+            key,
+            what: "operation not supported by this object store",
+        },
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
+            permanent(key, format!("access denied: {err}"))
+        }
+        _ => classify(key, &err, timeout_ms),
+    }
+}
+
+/// Decides transient vs permanent for errors `object_store` leaves generic.
+fn classify(key: String, err: &object_store::Error, timeout_ms: u64) -> Error {
+    let message = err.to_string();
+    let mut transient = false;
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(http) = e.downcast_ref::<HttpError>() {
+            match http.kind() {
+                HttpErrorKind::Timeout => {
+                    return Error::Timeout {
+                        key,
+                        millis: timeout_ms,
+                    }
+                }
+                HttpErrorKind::Connect
+                | HttpErrorKind::Request
+                | HttpErrorKind::Interrupted
+                | HttpErrorKind::Decode => transient = true,
+                _ => {}
+            }
+        }
+        // The status code is not reachable through object_store's public
+        // types; its retry error prints it as "status code: NNN".
+        if let Some(status) = status_code(&e.to_string()) {
+            transient |= status >= 500 || status == 429 || status == 408;
+        }
+        source = e.source();
+    }
+    if mentions(err, "SlowDown") || mentions(err, "RequestTimeout") {
+        transient = true;
+    }
+    Error::Backend {
+        key,
+        message,
+        transient,
+    }
+}
+
+/// Whether `err` or any of its sources mentions `needle` (an S3 error code).
+fn mentions(err: &object_store::Error, needle: &str) -> bool {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.to_string().contains(needle) {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// The HTTP status in an error message of the form "... status code: 503 ...".
+fn status_code(message: &str) -> Option<u16> {
+    let (_, rest) = message.split_once("status code: ")?;
+    let digits = rest.get(..3)?;
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generic(msg: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: msg.to_owned().into(),
+        }
+    }
+
+    #[test]
+    fn status_codes_decide_transience() {
+        let cases = [
+            (
+                "Server returned non-2xx status code: 503 Service Unavailable: ",
+                true,
+            ),
+            (
+                "Server returned non-2xx status code: 500 Internal Server Error",
+                true,
+            ),
+            (
+                "Server returned non-2xx status code: 429 Too Many Requests",
+                true,
+            ),
+            (
+                "Server returned non-2xx status code: 400 Bad Request: x",
+                false,
+            ),
+            ("something else entirely", false),
+            ("<Code>SlowDown</Code>", true),
+        ];
+        for (msg, transient) in cases {
+            let e = map_error("k", generic(msg), Op::Object, 0);
+            assert_eq!(e.is_transient(), transient, "{msg}: {e}");
+            assert_eq!(e.key(), "k");
+        }
+    }
+
+    #[test]
+    fn typed_variants_map_to_typed_errors() {
+        let src = || -> Box<dyn StdError + Send + Sync> { "x".into() };
+        let nf = object_store::Error::NotFound {
+            path: "p".into(),
+            source: src(),
+        };
+        assert!(map_error("k", nf, Op::Object, 0).is_not_found());
+        let nf = object_store::Error::NotFound {
+            path: "p".into(),
+            source: src(),
+        };
+        let e = map_error("k", nf, Op::List, 0);
+        assert!(
+            matches!(
+                e,
+                Error::Backend {
+                    transient: false,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let nsb = object_store::Error::NotFound {
+            path: "p".into(),
+            source: "<Code>NoSuchBucket</Code>".into(),
+        };
+        assert!(!map_error("k", nsb, Op::Object, 0).is_not_found());
+        let pre = object_store::Error::Precondition {
+            path: "p".into(),
+            source: src(),
+        };
+        assert!(map_error("k", pre, Op::Object, 0).is_already_exists());
+        let e = map_error("k", object_store::Error::NotImplemented, Op::Object, 0);
+        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+        let denied = object_store::Error::Unauthenticated {
+            path: "p".into(),
+            source: src(),
+        };
+        let e = map_error("k", denied, Op::Object, 0);
+        assert!(
+            matches!(
+                e,
+                Error::Backend {
+                    transient: false,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+}

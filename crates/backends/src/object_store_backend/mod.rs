@@ -1,0 +1,460 @@
+//! [`ObjectStoreBackend`]: a [`Backend`] over any [`object_store::ObjectStore`]
+//! (S3 and S3-compatible stores with the `s3` feature, and anything else the
+//! `object_store` crate reaches).
+//!
+//! `object_store` needs tokio; see `runtime.rs` for how its futures are run so
+//! that callers may use any executor.
+
+mod errors;
+mod runtime;
+#[cfg(feature = "s3")]
+mod s3;
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::channel::mpsc;
+use futures::stream::{self, BoxStream};
+use futures::{SinkExt, StreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, PutPayload, WriteMultipart};
+use tokio::runtime::Runtime;
+
+use self::errors::{map_error, Op};
+use self::runtime::AbortOnDrop;
+use crate::{validate_key, Backend, Error, ObjectMeta, PutMode, Result};
+
+#[cfg(feature = "s3")]
+pub use s3::S3Config;
+
+/// The largest object S3 accepts in one `PUT`; create-only puts above it
+/// cannot use a conditional single `PUT`.
+const SINGLE_PUT_MAX: u64 = 5 << 30;
+/// S3's smallest part (except the last) of a multipart upload.
+const MIN_PART_SIZE: usize = 5 << 20;
+/// How many listing entries may wait between the runtime and the caller.
+const LIST_CHANNEL: usize = 256;
+
+/// How an [`ObjectStoreBackend`] uses its store.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectStoreOptions {
+    /// Keys are stored under `prefix/` in the store (`""`: at its root).
+    /// Checked like a key, so no empty, `.` or `..` segments.
+    pub prefix: String,
+    /// Whether the store supports conditional writes (S3 `If-None-Match: *`,
+    /// `object_store`'s `PutMode::Create`). Default `true`: AWS S3, SeaweedFS,
+    /// MinIO, R2 and Ceph do. When `false`, a create-only put first asks
+    /// whether the key exists and then writes: **not atomic** — two concurrent
+    /// create-only puts of one key may both succeed, the later one winning.
+    pub conditional_put: bool,
+    /// Objects larger than this are uploaded in parts (multipart upload) when
+    /// that keeps the put's guarantees: always for [`PutMode::Overwrite`], and
+    /// for [`PutMode::CreateOnly`] only when `conditional_put` is `false` or
+    /// the object exceeds S3's single-`PUT` limit (5 GiB), because an
+    /// `object_store` multipart upload cannot be made conditional.
+    /// Default 16 MiB.
+    pub multipart_threshold: u64,
+    /// The size of each part of a multipart upload. Default 8 MiB; at least
+    /// 5 MiB (S3's minimum).
+    pub part_size: usize,
+    /// How many parts of one object are uploaded at once. Default 4.
+    pub multipart_concurrency: usize,
+}
+
+impl Default for ObjectStoreOptions {
+    fn default() -> Self {
+        Self {
+            prefix: String::new(),
+            conditional_put: true,
+            multipart_threshold: 16 << 20,
+            part_size: 8 << 20,
+            multipart_concurrency: 4,
+        }
+    }
+}
+
+impl ObjectStoreOptions {
+    /// Sets [`prefix`](Self::prefix).
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+    /// Sets [`conditional_put`](Self::conditional_put).
+    pub fn with_conditional_put(mut self, conditional_put: bool) -> Self {
+        self.conditional_put = conditional_put;
+        self
+    }
+    /// Sets [`multipart_threshold`](Self::multipart_threshold).
+    pub fn with_multipart_threshold(mut self, bytes: u64) -> Self {
+        self.multipart_threshold = bytes;
+        self
+    }
+    /// Sets [`part_size`](Self::part_size).
+    pub fn with_part_size(mut self, bytes: usize) -> Self {
+        self.part_size = bytes;
+        self
+    }
+    /// Sets [`multipart_concurrency`](Self::multipart_concurrency).
+    pub fn with_multipart_concurrency(mut self, parts: usize) -> Self {
+        self.multipart_concurrency = parts;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let refuse = |reason| {
+            Err(Error::InvalidKey {
+                key: self.prefix.clone(),
+                reason,
+            })
+        };
+        if !self.prefix.is_empty() {
+            validate_key(&self.prefix)?;
+            if Path::parse(&self.prefix).is_err() {
+                return refuse("prefix is not a valid object store path");
+            }
+        }
+        if self.part_size < MIN_PART_SIZE {
+            return refuse("part_size is below S3's 5 MiB minimum");
+        }
+        if self.multipart_concurrency == 0 {
+            return refuse("multipart_concurrency must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// A [`Backend`] over any `object_store` store, usable from any executor.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cairn_backends::{Backend, ObjectStoreBackend, PutMode};
+///
+/// let store = Arc::new(object_store::memory::InMemory::new());
+/// let backend = ObjectStoreBackend::new(store)?;
+/// futures::executor::block_on(async {
+///     backend.put("a/b", "hello".into(), PutMode::CreateOnly).await?;
+///     assert_eq!(&backend.get("a/b").await?[..], b"hello");
+///     Ok::<_, cairn_backends::Error>(())
+/// })?;
+/// # Ok::<_, cairn_backends::Error>(())
+/// ```
+///
+/// Deleting checks that the object exists first (S3 deletes missing keys
+/// silently; the [`Backend`] contract says `NotFound`), so two concurrent
+/// deletes of one key may both succeed. Dropping an operation's future aborts
+/// its requests; an aborted multipart upload may leave parts behind until the
+/// bucket's lifecycle rules clean them up.
+#[derive(Clone)]
+pub struct ObjectStoreBackend {
+    store: Arc<dyn ObjectStore>,
+    /// The prefix as an `object_store` path (`None`: the store's root).
+    base: Option<Path>,
+    options: ObjectStoreOptions,
+    runtime: &'static Runtime,
+    /// The store's request timeout, reported in [`Error::Timeout`].
+    timeout_ms: u64,
+    /// A description for `Debug` (the store's own `Display`, no secrets).
+    describe: String,
+}
+
+impl fmt::Debug for ObjectStoreBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectStoreBackend")
+            .field("store", &self.describe)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectStoreBackend {
+    /// A backend over `store` with default [`ObjectStoreOptions`].
+    pub fn new(store: Arc<dyn ObjectStore>) -> Result<Self> {
+        Self::with_options(store, ObjectStoreOptions::default())
+    }
+
+    /// A backend over `store`. Fails if `options` are invalid (see their
+    /// docs) or the runtime that drives `object_store` cannot start.
+    pub fn with_options(store: Arc<dyn ObjectStore>, options: ObjectStoreOptions) -> Result<Self> {
+        options.validate()?;
+        let base = (!options.prefix.is_empty())
+            .then(|| Path::parse(&options.prefix))
+            .transpose()
+            .map_err(|_| Error::InvalidKey {
+                key: options.prefix.clone(),
+                reason: "prefix is not a valid object store path",
+            })?;
+        Ok(Self {
+            describe: store.to_string(),
+            store,
+            base,
+            options,
+            runtime: runtime::runtime()?,
+            timeout_ms: 0,
+        })
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &ObjectStoreOptions {
+        &self.options
+    }
+
+    /// The store's path for `key`, after checking the key.
+    fn path(&self, key: &str) -> Result<Path> {
+        validate_key(key)?;
+        let full = match &self.base {
+            Some(base) => format!("{base}/{key}"),
+            None => key.to_owned(),
+        };
+        // `parse` keeps the key byte for byte (S3 keys are arbitrary UTF-8),
+        // so listings give back exactly the keys written; `Path::from` would
+        // percent-encode characters such as `%`, `#` or `?`.
+        Path::parse(&full).map_err(|_| Error::InvalidKey {
+            key: key.to_owned(),
+            reason: "key contains a control character",
+        })
+    }
+
+    /// Maps an `object_store` error raised for `key`.
+    fn err(&self, key: &str, op: Op) -> impl Fn(object_store::Error) -> Error + Send + 'static {
+        let key = key.to_owned();
+        let timeout_ms = self.timeout_ms;
+        move |e| map_error(&key, e, op, timeout_ms)
+    }
+
+    async fn run<T, F>(&self, key: &str, fut: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T>> + Send + 'static,
+    {
+        runtime::run(self.runtime, key, fut).await
+    }
+
+    async fn head(&self, key: &str, path: Path) -> Result<u64> {
+        let store = Arc::clone(&self.store);
+        let err = self.err(key, Op::Object);
+        self.run(key, async move {
+            store.head(&path).await.map(|m| m.size).map_err(err)
+        })
+        .await
+    }
+
+    /// Uploads without a condition, in parts if the object is large.
+    async fn upload(&self, key: &str, path: Path, data: Bytes) -> Result<()> {
+        let store = Arc::clone(&self.store);
+        let err = self.err(key, Op::Object);
+        let multipart = data.len() as u64 > self.options.multipart_threshold;
+        let (part_size, concurrency) = (self.options.part_size, self.options.multipart_concurrency);
+        self.run(key, async move {
+            if !multipart {
+                return store
+                    .put(&path, PutPayload::from(data))
+                    .await
+                    .map(drop)
+                    .map_err(err);
+            }
+            let upload = store.put_multipart(&path).await.map_err(&err)?;
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, part_size);
+            let mut rest = data;
+            while !rest.is_empty() {
+                if let Err(e) = writer.wait_for_capacity(concurrency).await {
+                    // Best effort: the failure is what the caller needs to see.
+                    let _ = writer.abort().await;
+                    return Err(err(e));
+                }
+                let part = rest.split_to(part_size.min(rest.len()));
+                writer.put(part);
+            }
+            writer.finish().await.map(drop).map_err(err)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Backend for ObjectStoreBackend {
+    async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()> {
+        let path = self.path(key)?;
+        let size = data.len() as u64;
+        let atomic =
+            mode == PutMode::CreateOnly && self.options.conditional_put && size <= SINGLE_PUT_MAX;
+        if atomic {
+            let store = Arc::clone(&self.store);
+            let err = self.err(key, Op::Object);
+            let opts = object_store::PutOptions {
+                mode: object_store::PutMode::Create,
+                ..Default::default()
+            };
+            return self
+                .run(key, async move {
+                    store
+                        .put_opts(&path, PutPayload::from(data), opts)
+                        .await
+                        .map(drop)
+                        .map_err(err)
+                })
+                .await
+                .map_err(|e| match e {
+                    Error::Unsupported { key, .. } => Error::Unsupported {
+                        key,
+                        what: "conditional put (If-None-Match); set conditional_put = false \
+                               to accept a non-atomic existence check",
+                    },
+                    other => other,
+                });
+        }
+        if mode == PutMode::CreateOnly {
+            // Not atomic: see `ObjectStoreOptions::conditional_put`.
+            match self.head(key, path.clone()).await {
+                Ok(_) => {
+                    return Err(Error::AlreadyExists {
+                        key: key.to_owned(),
+                    })
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.upload(key, path, data).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes> {
+        let path = self.path(key)?;
+        let store = Arc::clone(&self.store);
+        let err = self.err(key, Op::Object);
+        self.run(key, async move {
+            let result = store.get(&path).await.map_err(&err)?;
+            result.bytes().await.map_err(err)
+        })
+        .await
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+        let path = self.path(key)?;
+        let invalid = |size| Error::InvalidRange {
+            key: key.to_owned(),
+            start: range.start,
+            end: range.end,
+            size,
+        };
+        if range.start >= range.end {
+            // Nothing to read, but the object must exist and the range fit it.
+            let size = self.head(key, path).await?;
+            return if range.start > range.end || range.start > size {
+                Err(invalid(size))
+            } else {
+                Ok(Bytes::new())
+            };
+        }
+        let store = Arc::clone(&self.store);
+        let err = self.err(key, Op::Object);
+        let fetch_path = path.clone();
+        let r = range.clone();
+        let fetched = self
+            .run(key, async move {
+                store.get_range(&fetch_path, r).await.map_err(err)
+            })
+            .await;
+        match fetched {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.is_not_found() => Err(e),
+            Err(e) => {
+                // A range starting at or past the end is refused by the store
+                // (S3: 416); the trait wants empty bytes at the end and
+                // `InvalidRange` past it. Anything else is the store's error.
+                match self.head(key, path).await? {
+                    size if range.start == size => Ok(Bytes::new()),
+                    size if range.start > size => Err(invalid(size)),
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn stat(&self, key: &str) -> Result<ObjectMeta> {
+        let path = self.path(key)?;
+        let size = self.head(key, path).await?;
+        Ok(ObjectMeta::new(key, size))
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<ObjectMeta>> {
+        match self.start_list(prefix) {
+            Ok(stream) => stream,
+            Err(e) => stream::once(async { Err(e) }).boxed(),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let path = self.path(key)?;
+        // S3 deletes missing keys silently; the contract says NotFound.
+        self.head(key, path.clone()).await?;
+        let store = Arc::clone(&self.store);
+        let err = self.err(key, Op::Object);
+        self.run(key, async move { store.delete(&path).await.map_err(err) })
+            .await
+    }
+}
+
+impl ObjectStoreBackend {
+    /// Starts a listing task on the runtime; entries reach the caller through
+    /// a bounded channel, so a slow consumer pauses the listing (no full
+    /// collection) and dropping the stream stops it.
+    fn start_list<'a>(&'a self, prefix: &'a str) -> Result<BoxStream<'a, Result<ObjectMeta>>> {
+        // `object_store` lists whole path segments; the trait lists by string
+        // prefix. So list the deepest directory the prefix names in full
+        // ("data/ab" -> "data/") and filter by the prefix.
+        let dir = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+        let list_path = match (&self.base, dir.is_empty()) {
+            (base, true) => base.clone(),
+            (_, false) => Some(self.path(dir).map_err(|e| match e {
+                Error::InvalidKey { reason, .. } => Error::InvalidKey {
+                    key: prefix.to_owned(),
+                    reason,
+                },
+                other => other,
+            })?),
+        };
+        let strip = self
+            .base
+            .as_ref()
+            .map(|b| format!("{b}/"))
+            .unwrap_or_default();
+        let want = prefix.to_owned();
+        let err = self.err(prefix, Op::List);
+        let (mut tx, rx) = mpsc::channel(LIST_CHANNEL);
+        let store = Arc::clone(&self.store);
+        let handle = self.runtime.spawn(async move {
+            let mut listing = store.list(list_path.as_ref());
+            while let Some(item) = listing.next().await {
+                let entry = match item {
+                    Ok(meta) => {
+                        let location = meta.location.as_ref();
+                        match location.strip_prefix(&strip) {
+                            Some(key) if key.starts_with(&want) => {
+                                Ok(ObjectMeta::new(key, meta.size))
+                            }
+                            _ => continue,
+                        }
+                    }
+                    Err(e) => Err(err(e)),
+                };
+                let failed = entry.is_err();
+                // A send error means the caller dropped the stream: stop.
+                if tx.send(entry).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let abort = AbortOnDrop(handle.abort_handle());
+        Ok(stream::unfold((rx, abort), |(mut rx, abort)| async move {
+            rx.next().await.map(|entry| (entry, (rx, abort)))
+        })
+        .boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests;
