@@ -59,40 +59,50 @@ pub(super) fn map_error(key: &str, err: object_store::Error, op: Op, timeout_ms:
 }
 
 /// Decides transient vs permanent for errors `object_store` leaves generic.
+///
+/// `object_store` keeps the HTTP status and its `HttpErrorKind` in types that
+/// are private or hidden from the source chain (a `transparent` wrapper
+/// skips the `HttpError`), so this reads what the chain shows: a status code
+/// printed as "status code: NNN" (a response came back), or else a transport
+/// failure (no response: refused, reset, timed out), which is transient.
 fn classify(key: String, err: &object_store::Error, timeout_ms: u64) -> Error {
     let message = err.to_string();
-    let mut transient = false;
+    let (mut status, mut transport, mut timed_out) = (None, false, false);
     let mut source: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = source {
         if let Some(http) = e.downcast_ref::<HttpError>() {
             match http.kind() {
-                HttpErrorKind::Timeout => {
-                    return Error::Timeout {
-                        key,
-                        millis: timeout_ms,
-                    }
-                }
-                HttpErrorKind::Connect
-                | HttpErrorKind::Request
-                | HttpErrorKind::Interrupted
-                | HttpErrorKind::Decode => transient = true,
-                _ => {}
+                HttpErrorKind::Timeout => timed_out = true,
+                HttpErrorKind::Unknown => {}
+                _ => transport = true,
             }
         }
-        // The status code is not reachable through object_store's public
-        // types; its retry error prints it as "status code: NNN".
-        if let Some(status) = status_code(&e.to_string()) {
-            transient |= status >= 500 || status == 429 || status == 408;
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::TimedOut => timed_out = true,
+                _ => transport = true,
+            }
         }
+        let text = e.to_string();
+        status = status.or_else(|| status_code(&text));
+        transport |= text.starts_with("HTTP error") || text.contains(" - HTTP error: ");
+        timed_out |= text.contains("operation timed out");
         source = e.source();
     }
-    if mentions(err, "SlowDown") || mentions(err, "RequestTimeout") {
-        transient = true;
-    }
+    let transient = match status {
+        Some(code) => code >= 500 || code == 429 || code == 408,
+        None if timed_out => {
+            return Error::Timeout {
+                key,
+                millis: timeout_ms,
+            }
+        }
+        None => transport,
+    };
     Error::Backend {
         key,
         message,
-        transient,
+        transient: transient || mentions(err, "SlowDown") || mentions(err, "RequestTimeout"),
     }
 }
 
@@ -147,6 +157,10 @@ mod tests {
             ),
             ("something else entirely", false),
             ("<Code>SlowDown</Code>", true),
+            (
+                "Error performing GET http://h/b/k in 1ms - HTTP error: error sending request",
+                true,
+            ),
         ];
         for (msg, transient) in cases {
             let e = map_error("k", generic(msg), Op::Object, 0);

@@ -20,7 +20,7 @@ use futures::channel::mpsc;
 use futures::stream::{self, BoxStream};
 use futures::{SinkExt, StreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, PutPayload, WriteMultipart};
+use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
 use tokio::runtime::Runtime;
 
 use self::errors::{map_error, Op};
@@ -242,6 +242,21 @@ impl ObjectStoreBackend {
         .await
     }
 
+    /// Reads `range` of the object at `path`.
+    async fn fetch(&self, key: &str, path: Path, range: GetRange) -> Result<Bytes> {
+        let store = Arc::clone(&self.store);
+        let err = self.err(key, Op::Object);
+        self.run(key, async move {
+            let options = GetOptions {
+                range: Some(range),
+                ..Default::default()
+            };
+            let result = store.get_opts(&path, options).await.map_err(&err)?;
+            result.bytes().await.map_err(err)
+        })
+        .await
+    }
+
     /// Uploads without a condition, in parts if the object is large.
     async fn upload(&self, key: &str, path: Path, data: Bytes) -> Result<()> {
         let store = Arc::clone(&self.store);
@@ -349,25 +364,29 @@ impl Backend for ObjectStoreBackend {
                 Ok(Bytes::new())
             };
         }
-        let store = Arc::clone(&self.store);
-        let err = self.err(key, Op::Object);
-        let fetch_path = path.clone();
-        let r = range.clone();
-        let fetched = self
-            .run(key, async move {
-                store.get_range(&fetch_path, r).await.map_err(err)
-            })
-            .await;
-        match fetched {
+        // Ends past i64::MAX overflow some servers' range parsing (SeaweedFS
+        // answers 416); "from start to the end" means the same.
+        let wanted = if range.end > i64::MAX as u64 {
+            GetRange::Offset(range.start)
+        } else {
+            GetRange::Bounded(range.clone())
+        };
+        match self.fetch(key, path.clone(), wanted).await {
             Ok(bytes) => Ok(bytes),
             Err(e) if e.is_not_found() => Err(e),
             Err(e) => {
                 // A range starting at or past the end is refused by the store
                 // (S3: 416); the trait wants empty bytes at the end and
-                // `InvalidRange` past it. Anything else is the store's error.
-                match self.head(key, path).await? {
+                // `InvalidRange` past it. A store that refuses an end past the
+                // object's end gets the clamped range. Anything else is the
+                // store's error.
+                match self.head(key, path.clone()).await? {
                     size if range.start == size => Ok(Bytes::new()),
                     size if range.start > size => Err(invalid(size)),
+                    size if range.end > size => {
+                        self.fetch(key, path, GetRange::Bounded(range.start..size))
+                            .await
+                    }
                     _ => Err(e),
                 }
             }
