@@ -1,1 +1,43 @@
-//! Work in progress: see the issue tracker.
+//! Recovery: choose a point in time, plan a restore, run it, verify it, and
+//! check a repository.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use cairn_backends::MemoryBackend;
+//! use cairn_cas_core::{backup, BackupOptions, InitOptions, Repository};
+//! use cairn_crypto::KdfParams;
+//! use cairn_recovery::{plan_restore, restore, select_snapshot, verify, RestoreOptions, SnapshotFilter};
+//!
+//! # futures::executor::block_on(async {
+//! let src = tempfile::tempdir()?;
+//! std::fs::write(src.path().join("notes.txt"), b"remember the milk")?;
+//! let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
+//! let repo = Repository::init(Arc::new(MemoryBackend::new()), b"pw", opts).await?;
+//! backup(&repo, &[src.path().to_owned()], &BackupOptions::default(), Arc::new(cairn_cas_core::NoProgress)).await?;
+//!
+//! let (_, snap) = select_snapshot(&repo, &SnapshotFilter::default()).await?;
+//! let target = tempfile::tempdir()?;
+//! let ropts = RestoreOptions::new(target.path());
+//! let plan = plan_restore(&repo, &snap, &ropts).await?;   // inspect before running
+//! assert_eq!(plan.total_bytes(), 17);
+//! restore(&repo, &plan, &ropts, Arc::new(cairn_recovery::NoProgress)).await?;
+//! let restored = target.path().join(src.path().strip_prefix("/")?).join("notes.txt");
+//! assert_eq!(std::fs::read(restored)?, b"remember the milk");
+//! assert!(verify(&repo, &snap, target.path(), &[]).await?.is_ok());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+mod check;
+mod error;
+mod plan;
+mod restore;
+mod select;
+mod verify;
+
+pub use check::{check, CheckOptions, CheckReport};
+pub use error::{Error, Result};
+pub use plan::{plan_restore, BlobRead, PackRead, PlannedEntry, RestoreOptions, RestorePlan};
+pub use restore::{restore, NoProgress, RestoreProgress, RestoreSummary};
+pub use select::{select_snapshot, SnapshotFilter};
+pub use verify::{verify, VerifyReport};

@@ -1,0 +1,53 @@
+//! The one error type of `cairn-recovery`.
+
+use std::path::PathBuf;
+
+/// What can go wrong selecting, restoring, verifying or checking.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The repository failed (the error names the object).
+    #[error(transparent)]
+    Repository(#[from] cairn_cas_core::Error),
+    /// A file-system error on the restore target.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No snapshot matches the filter.
+    #[error("no snapshot matches {filter}")]
+    NoMatchingSnapshot {
+        /// The filter, described.
+        filter: String,
+    },
+    /// An include path names nothing in the snapshot.
+    #[error("{} is not in the snapshot", path.display())]
+    NotInSnapshot {
+        /// The path asked for.
+        path: PathBuf,
+    },
+    /// A restore finished with some files incomplete; the first error is given.
+    #[error("restore incomplete: {failed} pack(s) could not be restored; first error: {first}")]
+    Incomplete {
+        /// Packs that failed.
+        failed: usize,
+        /// The first failure.
+        first: Box<Error>,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,74 @@
+//! Choosing a snapshot: "the state of /srv as of last Tuesday noon, on host db1".
+
+use std::time::SystemTime;
+
+use cairn_cas_core::{Repository, Snapshot};
+
+use crate::{Error, Result};
+
+/// Which snapshots qualify. Empty fields match everything.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotFilter {
+    /// Only snapshots taken at or before this time (the latest of them wins).
+    pub as_of: Option<SystemTime>,
+    /// Only this host.
+    pub host: Option<String>,
+    /// Only snapshots that include this path (exactly, or a parent of it).
+    pub path: Option<String>,
+    /// Only snapshots carrying all these tags.
+    pub tags: Vec<String>,
+}
+
+impl SnapshotFilter {
+    /// Sets the point in time.
+    pub fn as_of(mut self, t: SystemTime) -> Self {
+        self.as_of = Some(t);
+        self
+    }
+    /// Sets the host.
+    pub fn host(mut self, h: impl Into<String>) -> Self {
+        self.host = Some(h.into());
+        self
+    }
+    /// Sets the path.
+    pub fn path(mut self, p: impl Into<String>) -> Self {
+        self.path = Some(p.into());
+        self
+    }
+    /// Adds a required tag.
+    pub fn tag(mut self, t: impl Into<String>) -> Self {
+        self.tags.push(t.into());
+        self
+    }
+
+    /// Whether `s` qualifies.
+    pub fn matches(&self, s: &Snapshot) -> bool {
+        self.as_of.is_none_or(|t| s.system_time() <= t)
+            && self.host.as_ref().is_none_or(|h| &s.hostname == h)
+            && self.path.as_ref().is_none_or(|p| {
+                s.paths.iter().any(|sp| {
+                    p == sp
+                        || p.strip_prefix(sp.as_str())
+                            .is_some_and(|rest| rest.starts_with('/'))
+                        || sp == "/"
+                })
+            })
+            && self.tags.iter().all(|t| s.tags.contains(t))
+    }
+}
+
+/// The latest snapshot that matches `filter`.
+pub async fn select_snapshot(
+    repo: &Repository,
+    filter: &SnapshotFilter,
+) -> Result<(String, Snapshot)> {
+    repo.snapshots()
+        .await?
+        .into_iter()
+        .rev()
+        .find(|(_, s)| filter.matches(s))
+        .ok_or_else(|| Error::NoMatchingSnapshot {
+            filter: format!("{filter:?}"),
+        })
+}
