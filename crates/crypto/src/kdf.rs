@@ -108,9 +108,11 @@ impl KdfParams {
     }
 }
 
-/// Interactive strength: Argon2id, 64 MiB, 3 passes, 1 lane (the RFC 9106 "second
-/// recommended option" with t raised from 3… see below), about 0.1–0.2 s per key-file
-/// open on a 2024 x86-64 core (measured by `benches/crypto.rs`, `argon2/default`).
+/// Interactive strength: Argon2id, 64 MiB, 3 passes, 1 lane — RFC 9106 §4's second
+/// recommended option (64 MiB, t = 3) with one lane, because the argon2 crate runs
+/// lanes sequentially. Opening a key file took 0.36 s (criterion mean, range
+/// 0.33–0.39 s) on the 2-core development machine under heavy load from parallel
+/// builds (`benches/crypto.rs`, `argon2/default_open`); expect less on an idle machine.
 impl Default for KdfParams {
     fn default() -> Self {
         Self {

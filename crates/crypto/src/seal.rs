@@ -37,9 +37,12 @@
 //!
 //! # Cost
 //!
-//! Per message: HKDF-Expand (4 SHA-256 compressions), one AES-256 key schedule and
-//! one GHASH key; about a microsecond, noise for 64 KiB chunks but visible for
-//! messages of a few hundred bytes (see `benches/crypto.rs`).
+//! Per message, besides AES-GCM itself: one OS random call (`getrandom`), HKDF-Expand
+//! (4 SHA-256 compressions), one AES-256 key schedule and one GHASH key. Measured
+//! (`benches/crypto.rs`, 2-core machine under heavy parallel-build load): sealing
+//! 256 B takes about 4 µs and opening 2.4 µs, almost all of it this fixed cost, while
+//! 64 KiB and 1 MiB messages run at about 450 MiB/s, where the fixed cost is ~2%. For
+//! many tiny messages, batch them into one sealed message (as packs do).
 
 use std::fmt;
 
