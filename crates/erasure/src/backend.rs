@@ -1,0 +1,236 @@
+//! [`ErasureBackend`]: a [`Backend`] that stores each object as `k + m`
+//! shards on `k + m` child backends.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use cairn_backends::{Backend, ObjectMeta, PutMode, Result as BResult};
+use futures::stream::BoxStream;
+
+use crate::call::Slot;
+use crate::config::{check_layout, Child, ErasureConfig};
+use crate::health::{Health, HealthReport};
+use crate::{Codec, Error, Result};
+
+/// Objects at least this large are encoded and decoded on the `blocking`
+/// thread pool rather than on the caller's executor thread.
+pub(crate) const OFFLOAD_BYTES: usize = 256 * 1024;
+
+/// A shard that a write or read found missing or damaged: the object `key`
+/// needs shard `child` rewritten. See [`ErasureBackend::needs_repair`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RepairHint {
+    /// The object.
+    pub key: String,
+    /// The child (and shard index) concerned.
+    pub child: usize,
+}
+
+/// A [`Backend`] that stripes every object over `k + m` child backends with
+/// Reed-Solomon coding.
+///
+/// **Placement**: shard `i` of every object is stored under the object's own
+/// key on child `i`. Fixed placement keeps lookups free of any map and makes a
+/// child's contents predictable (replacing child `i` means rebuilding shard `i`
+/// of everything); its cost is that child `i` always holds data shards
+/// (`i < k`) or always parity — harmless, since every shard is the same size.
+///
+/// **Writes** ([`Backend::put`]) encode the object and write its shards in
+/// parallel; the put is acknowledged once the write quorum (default `k + 1`)
+/// of shards is durable. Shards that failed are remembered in an in-memory
+/// needs-repair set ([`needs_repair`](Self::needs_repair)) and rewritten by
+/// [`scrub`](Self::scrub) with `repair`, which also finds them without the set.
+///
+/// *Create-only* puts first write one shard, to the lowest-numbered child that
+/// answers (the "leader"); the leader's own create-only check decides the
+/// race between concurrent writers of one key, and only the winner writes the
+/// other shards. If the leader already holds a shard of the *same* object
+/// (same checksum: an earlier put of identical bytes), the put completes any
+/// missing shards and then reports `AlreadyExists`, so a retried put repairs a
+/// half-written object instead of leaving it. A put that misses its quorum
+/// deletes the shards it wrote. The race is decided by one child only while
+/// writers agree on the leader: if the leader fails for one writer but not for
+/// another, both may proceed and both may then miss their quorum (no data is
+/// acknowledged wrongly; one of them retries).
+///
+/// **Reads** ask the `k` healthiest children (closed circuit, lowest latency
+/// average) for their shards, verify each checksum, and ask further children
+/// for every shard that is missing, corrupt, stale or slow to fail. Children
+/// whose circuit is open are asked last. `get_range` decodes the whole object
+/// and slices it.
+///
+/// **Listing** is the union of the children's listings (held in memory for
+/// one prefix), keeping keys that at least `k` children list; sizes come from
+/// a ranged read of one shard header per key, `list_concurrency` at a time.
+///
+/// **Deleting** removes the shards from every child; it succeeds once so few
+/// shards can remain (at most `k - 1`) that the object is gone.
+#[derive(Debug)]
+pub struct ErasureBackend {
+    pub(crate) codec: Codec,
+    pub(crate) config: ErasureConfig,
+    slots: RwLock<Vec<Arc<Slot>>>,
+    hints: Mutex<BTreeSet<RepairHint>>,
+}
+
+impl ErasureBackend {
+    /// Stripes over `children` (exactly `k + m`: child `i` holds shard `i`)
+    /// with `config`, after validating both: [`Error::InvalidParameters`],
+    /// [`Error::InvalidConfig`] or [`Error::PlacementImpossible`].
+    pub fn new(children: Vec<Child>, config: ErasureConfig) -> Result<ErasureBackend> {
+        let codec = Codec::new(config.k, config.m)?;
+        config.validate()?;
+        check_layout(&config, &children)?;
+        let slots = children
+            .into_iter()
+            .map(|child| {
+                Arc::new(Slot {
+                    child,
+                    health: Health::new(config.health.clone()),
+                })
+            })
+            .collect();
+        Ok(ErasureBackend {
+            codec,
+            config,
+            slots: RwLock::new(slots),
+            hints: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ErasureConfig {
+        &self.config
+    }
+
+    /// The children, in shard order.
+    pub fn children(&self) -> Vec<Child> {
+        self.slots().iter().map(|s| s.child.clone()).collect()
+    }
+
+    pub(crate) fn slots(&self) -> Vec<Arc<Slot>> {
+        self.slots.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces child `index` (a dead disk, a lost bucket) with `child`, for
+    /// instance an empty one; a [`scrub`](Self::scrub) with `repair` then
+    /// rebuilds every shard it should hold. Placement rules are checked again;
+    /// the new child starts with a fresh health record.
+    pub fn replace_child(&self, index: usize, child: Child) -> Result<()> {
+        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        if index >= slots.len() {
+            return Err(Error::InvalidConfig {
+                reason: format!("no child {index}: there are {}", slots.len()),
+            });
+        }
+        let mut children: Vec<Child> = slots.iter().map(|s| s.child.clone()).collect();
+        children[index] = child.clone();
+        check_layout(&self.config, &children)?;
+        slots[index] = Arc::new(Slot {
+            child,
+            health: Health::new(self.config.health.clone()),
+        });
+        Ok(())
+    }
+
+    /// Health of every child: breaker state, counters, latency.
+    pub fn health_report(&self) -> HealthReport {
+        let slots = self.slots();
+        HealthReport {
+            children: slots
+                .iter()
+                .enumerate()
+                .map(|(i, s)| s.health.report(i, &s.child.name, &s.child.labels))
+                .collect(),
+        }
+    }
+
+    fn hints(&self) -> MutexGuard<'_, BTreeSet<RepairHint>> {
+        self.hints.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Shards this process saw fail (writes that missed a child, reads that
+    /// found a shard missing or corrupt) since they were last repaired. Held
+    /// in memory only; a [`scrub`](Self::scrub) finds the same and more.
+    pub fn needs_repair(&self) -> Vec<RepairHint> {
+        self.hints().iter().cloned().collect()
+    }
+
+    pub(crate) fn hint(&self, key: &str, child: usize) {
+        let mut hints = self.hints();
+        if hints.len() < self.config.max_repair_hints {
+            hints.insert(RepairHint {
+                key: key.to_owned(),
+                child,
+            });
+        }
+    }
+
+    pub(crate) fn clear_hint(&self, key: &str, child: usize) {
+        self.hints().remove(&RepairHint {
+            key: key.to_owned(),
+            child,
+        });
+    }
+
+    pub(crate) async fn encode(&self, data: Bytes) -> Result<Vec<Bytes>> {
+        if data.len() < OFFLOAD_BYTES {
+            return self.codec.encode(&data);
+        }
+        let codec = self.codec.clone();
+        blocking::unblock(move || codec.encode(&data)).await
+    }
+}
+
+/// The part of an object of `size` bytes that `range` selects, by the
+/// [`Backend`] rules: clamp the end, refuse a start past the end.
+fn clamp(key: &str, range: &Range<u64>, size: u64) -> BResult<Range<usize>> {
+    if range.start > range.end || range.start > size {
+        return Err(cairn_backends::Error::InvalidRange {
+            key: key.to_owned(),
+            start: range.start,
+            end: range.end,
+            size,
+        });
+    }
+    // Both ends are at most `size`, the length of bytes in memory.
+    Ok(range.start as usize..range.end.min(size) as usize)
+}
+
+#[async_trait]
+impl Backend for ErasureBackend {
+    async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> BResult<()> {
+        Ok(self.put_object(key, data, mode).await?)
+    }
+
+    async fn get(&self, key: &str) -> BResult<Bytes> {
+        Ok(self.get_object(key).await?)
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> BResult<Bytes> {
+        let data = self.get_object(key).await?;
+        let r = clamp(key, &range, data.len() as u64)?;
+        Ok(data.slice(r))
+    }
+
+    async fn stat(&self, key: &str) -> BResult<ObjectMeta> {
+        Ok(self.stat_object(key).await?)
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, BResult<ObjectMeta>> {
+        self.list_objects(prefix)
+    }
+
+    async fn delete(&self, key: &str) -> BResult<()> {
+        Ok(self.delete_object(key).await?)
+    }
+}

@@ -1,0 +1,97 @@
+//! One call to one child: timeout, retries with backoff, health accounting.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use cairn_backends::{Backend, Error as BError, Result as BResult};
+use futures::future::{select, Either};
+use futures_timer::Delay;
+
+use crate::config::{Child, ErasureConfig};
+use crate::health::{Admit, Health};
+
+/// A child and its health record. Operations take a snapshot of the slots
+/// (`Arc`s), so [`replace_child`](crate::ErasureBackend::replace_child) never
+/// disturbs a call in flight.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) child: Child,
+    pub(crate) health: Health,
+}
+
+/// Whether an error is an answer from a working child rather than a fault.
+fn is_answer(e: &BError) -> bool {
+    matches!(
+        e,
+        BError::NotFound { .. }
+            | BError::AlreadyExists { .. }
+            | BError::InvalidKey { .. }
+            | BError::KeyConflict { .. }
+            | BError::InvalidRange { .. }
+    )
+}
+
+async fn with_timeout<T>(
+    fut: impl Future<Output = BResult<T>>,
+    timeout: Option<Duration>,
+    key: &str,
+) -> BResult<T> {
+    let Some(limit) = timeout else {
+        return fut.await;
+    };
+    let fut = std::pin::pin!(fut);
+    match select(fut, Delay::new(limit)).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => Err(BError::Timeout {
+            key: key.to_owned(),
+            millis: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+        }),
+    }
+}
+
+impl Slot {
+    /// Asks the breaker whether a call may go now.
+    pub(crate) fn admit(&self) -> Admit {
+        self.health.admit()
+    }
+
+    /// Runs `op` against the child with the configured timeout and retries,
+    /// recording every attempt in the child's health.
+    pub(crate) async fn call<'a, T, F, Fut>(
+        &'a self,
+        config: &ErasureConfig,
+        key: &str,
+        mut op: F,
+    ) -> BResult<T>
+    where
+        F: FnMut(&'a dyn Backend) -> Fut,
+        Fut: Future<Output = BResult<T>>,
+    {
+        let retry = &config.retry;
+        let mut backoff = retry.initial_backoff;
+        let mut attempt = 1;
+        loop {
+            let start = Instant::now();
+            let result =
+                with_timeout(op(self.child.backend.as_ref()), config.op_timeout, key).await;
+            match &result {
+                Ok(_) => self.health.success(start.elapsed()),
+                Err(e) if is_answer(e) => self.health.success(start.elapsed()),
+                Err(e) => self.health.failure(matches!(e, BError::Timeout { .. })),
+            }
+            match result {
+                Err(e) if e.is_transient() && attempt < retry.max_attempts => {
+                    Delay::new(backoff).await;
+                    backoff = (backoff * 2).min(retry.max_backoff);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Records that the child returned data that failed verification.
+    pub(crate) fn corrupt(&self) {
+        self.health.failure(false);
+    }
+}

@@ -1,0 +1,329 @@
+//! The `k + m` Reed-Solomon codec over whole objects.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use reed_solomon_erasure::galois_8::ReedSolomon;
+
+use crate::format::{payload_len, write_header, Shard, HEADER_LEN};
+use crate::{Error, Result};
+
+/// Splits objects into `k` data shards plus `m` parity shards, any `k` of
+/// which give the object back; each shard carries a self-describing header
+/// (see [`format`](crate::format)).
+///
+/// ```
+/// use bytes::Bytes;
+/// use cairn_erasure::Codec;
+/// let codec = Codec::new(4, 2)?;
+/// let data = Bytes::from(vec![7u8; 1000]);
+/// let mut shards: Vec<Option<Bytes>> = codec.encode(&data)?.into_iter().map(Some).collect();
+/// shards[0] = None;
+/// shards[5] = None;
+/// assert_eq!(codec.decode(&shards)?, data);
+/// # Ok::<(), cairn_erasure::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Codec {
+    k: usize,
+    m: usize,
+    rs: Arc<ReedSolomon>,
+}
+
+impl fmt::Debug for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Codec")
+            .field("k", &self.k)
+            .field("m", &self.m)
+            .finish()
+    }
+}
+
+fn rs_error(e: reed_solomon_erasure::Error) -> Error {
+    Error::Codec {
+        key: String::new(),
+        reason: e.to_string(),
+    }
+}
+
+impl Codec {
+    /// A codec of `k` data and `m` parity shards: `k >= 1`, `m >= 1`,
+    /// `k + m <= 255` (the size of GF(2^8)), else [`Error::InvalidParameters`].
+    pub fn new(k: usize, m: usize) -> Result<Codec> {
+        let refuse = |reason| Err(Error::InvalidParameters { k, m, reason });
+        if k == 0 {
+            return refuse("k must be at least 1");
+        }
+        if m == 0 {
+            return refuse("m must be at least 1");
+        }
+        if k.checked_add(m).is_none_or(|n| n > 255) {
+            return refuse("k + m must be at most 255");
+        }
+        let rs = ReedSolomon::new(k, m).map_err(rs_error)?;
+        Ok(Codec {
+            k,
+            m,
+            rs: Arc::new(rs),
+        })
+    }
+
+    /// Data shards per object.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Parity shards per object.
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    /// Shards per object, `k + m`.
+    pub fn total(&self) -> usize {
+        self.k + self.m
+    }
+
+    /// Encodes `data` into `k + m` shards, index order (data shards first).
+    /// All shards share one allocation; each is header + payload.
+    pub fn encode(&self, data: &Bytes) -> Result<Vec<Bytes>> {
+        let (k, total) = (self.k, self.total());
+        let len = data.len();
+        let too_big = || Error::Codec {
+            key: String::new(),
+            reason: "object too large to encode in memory".into(),
+        };
+        let p = payload_len(len as u64, k).ok_or_else(too_big)?;
+        let stride = HEADER_LEN.checked_add(p).ok_or_else(too_big)?;
+        let mut buf = vec![0u8; total.checked_mul(stride).ok_or_else(too_big)?];
+        for (i, piece) in data.chunks(p).enumerate() {
+            let at = i * stride + HEADER_LEN;
+            buf[at..at + piece.len()].copy_from_slice(piece);
+        }
+        {
+            let (data_part, parity_part) = buf.split_at_mut(k * stride);
+            let data_slices: Vec<&[u8]> =
+                data_part.chunks(stride).map(|c| &c[HEADER_LEN..]).collect();
+            let mut parity_slices: Vec<&mut [u8]> = parity_part
+                .chunks_mut(stride)
+                .map(|c| &mut c[HEADER_LEN..])
+                .collect();
+            self.rs
+                .encode_sep(&data_slices, &mut parity_slices)
+                .map_err(rs_error)?;
+        }
+        let object_checksum = blake3::hash(data);
+        // k + m <= 255 was checked in `new`, so these narrowings are exact.
+        let (k8, m8) = (k as u8, self.m as u8);
+        for (i, shard) in buf.chunks_mut(stride).enumerate() {
+            let (head, payload) = shard.split_at_mut(HEADER_LEN);
+            write_header(
+                head,
+                payload,
+                k8,
+                m8,
+                i as u8,
+                len as u64,
+                object_checksum.as_bytes(),
+            );
+        }
+        let all = Bytes::from(buf);
+        Ok((0..total)
+            .map(|i| all.slice(i * stride..(i + 1) * stride))
+            .collect())
+    }
+
+    /// Decodes an object from its shards, `shards[i]` being shard `i` or
+    /// `None` (exactly `k + m` slots). Shards that fail to parse, fail their
+    /// checksum, sit in the wrong slot or belong to another code are skipped;
+    /// among the rest, the version of the object with the most shards is
+    /// decoded and checked against its object checksum. Fewer than `k` good
+    /// shards of one version is [`Error::NotEnoughShards`].
+    pub fn decode(&self, shards: &[Option<Bytes>]) -> Result<Bytes> {
+        if shards.len() != self.total() {
+            return Err(Error::InvalidParameters {
+                k: self.k,
+                m: self.m,
+                reason: "decode needs exactly k + m shard slots",
+            });
+        }
+        let good = shards
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let shard = Shard::parse(s.clone()?).ok()?;
+                self.check(&shard, i).ok()?;
+                Some(shard)
+            })
+            .collect();
+        self.decode_shards(good)
+    }
+
+    /// Checks that a parsed shard belongs to this code and to slot `index`.
+    pub fn check(&self, shard: &Shard, index: usize) -> Result<()> {
+        let h = &shard.header;
+        let reason = if usize::from(h.k) != self.k || usize::from(h.m) != self.m {
+            "shard of a different k + m code"
+        } else if usize::from(h.index) != index {
+            "shard stored in the wrong slot"
+        } else {
+            return Ok(());
+        };
+        Err(Error::BadShard {
+            key: String::new(),
+            index: Some(index),
+            reason,
+        })
+    }
+
+    /// Decodes from verified shards (as [`Shard::parse`] and [`Codec::check`]
+    /// accept them), choosing the version with the most shards.
+    pub fn decode_shards(&self, shards: Vec<Shard>) -> Result<Bytes> {
+        let mut versions: HashMap<([u8; 32], u64), Vec<Option<Shard>>> = HashMap::new();
+        for s in shards {
+            // Shard's fields are public: re-check what the arithmetic below
+            // relies on rather than trust the caller.
+            let idx = usize::from(s.header.index);
+            let fits = usize::from(s.header.k) == self.k
+                && usize::from(s.header.m) == self.m
+                && payload_len(s.header.object_len, self.k) == Some(s.payload.len());
+            if idx >= self.total() || !fits {
+                continue;
+            }
+            let slots = versions
+                .entry((s.header.object_checksum, s.header.object_len))
+                .or_insert_with(|| vec![None; self.total()]);
+            slots[idx].get_or_insert(s);
+        }
+        let count = |v: &Vec<Option<Shard>>| v.iter().flatten().count();
+        let best = versions.into_values().max_by_key(count);
+        let have = best.as_ref().map_or(0, count);
+        match best {
+            Some(slots) if have >= self.k => self.reconstruct(&slots),
+            _ => Err(Error::NotEnoughShards {
+                key: String::new(),
+                have,
+                need: self.k,
+            }),
+        }
+    }
+
+    /// Rebuilds the object from `k` or more shards of one version.
+    fn reconstruct(&self, slots: &[Option<Shard>]) -> Result<Bytes> {
+        let Some(first) = slots.iter().flatten().next() else {
+            return Err(Error::NotEnoughShards {
+                key: String::new(),
+                have: 0,
+                need: self.k,
+            });
+        };
+        let header = first.header;
+        let p = first.payload.len();
+        // Shard::parse checked p == payload_len(object_len, k), so the object
+        // fits in k * p bytes of memory.
+        let len = usize::try_from(header.object_len).unwrap_or(usize::MAX);
+        if len > p.saturating_mul(self.k) {
+            return Err(Error::BadShard {
+                key: String::new(),
+                index: None,
+                reason: "object length disagrees with shard size",
+            });
+        }
+        let out = match &slots[0] {
+            // The whole object is in shard 0: no copy at all.
+            Some(s0) if len <= p => s0.payload.slice(..len),
+            _ if slots[..self.k].iter().all(Option::is_some) => {
+                let mut out = Vec::with_capacity(len);
+                for s in slots[..self.k].iter().flatten() {
+                    let take = (len - out.len()).min(p);
+                    out.extend_from_slice(&s.payload[..take]);
+                }
+                Bytes::from(out)
+            }
+            _ => self.solve(slots, p, len)?,
+        };
+        if blake3::hash(&out).as_bytes() != &header.object_checksum {
+            return Err(Error::ObjectChecksum { key: String::new() });
+        }
+        Ok(out)
+    }
+
+    /// Reed-Solomon reconstruction of missing data shards, written straight
+    /// into the output buffer.
+    fn solve(&self, slots: &[Option<Shard>], p: usize, len: usize) -> Result<Bytes> {
+        let k = self.k;
+        let missing = slots[..k].iter().filter(|s| s.is_none()).count();
+        let mut out = vec![0u8; k * p];
+        for (chunk, s) in out.chunks_mut(p).zip(&slots[..k]) {
+            if let Some(s) = s {
+                chunk.copy_from_slice(&s.payload);
+            }
+        }
+        // Only as many parity shards as data shards are missing are needed.
+        let parity: Vec<&Shard> = slots[k..].iter().flatten().take(missing).collect();
+        let mut pbuf = vec![0u8; parity.len() * p];
+        for (chunk, s) in pbuf.chunks_mut(p).zip(&parity) {
+            chunk.copy_from_slice(&s.payload);
+        }
+        let mut pchunks = pbuf.chunks_mut(p);
+        let mut used = 0;
+        let mut work: Vec<(&mut [u8], bool)> = Vec::with_capacity(self.total());
+        for (chunk, s) in out.chunks_mut(p).zip(&slots[..k]) {
+            work.push((chunk, s.is_some()));
+        }
+        for s in &slots[k..] {
+            let take = s.is_some() && used < missing;
+            match if take { pchunks.next() } else { None } {
+                Some(chunk) => {
+                    used += 1;
+                    work.push((chunk, true));
+                }
+                None => work.push((Default::default(), false)),
+            }
+        }
+        self.rs.reconstruct_data(&mut work).map_err(rs_error)?;
+        drop(work);
+        out.truncate(len);
+        Ok(Bytes::from(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_validated() {
+        for (k, m) in [(0, 1), (1, 0), (0, 0), (200, 56), (255, 1), (1, usize::MAX)] {
+            assert!(
+                matches!(Codec::new(k, m), Err(Error::InvalidParameters { .. })),
+                "{k}+{m}"
+            );
+        }
+        for (k, m) in [(1, 1), (4, 2), (254, 1), (1, 254), (200, 55)] {
+            assert!(Codec::new(k, m).is_ok(), "{k}+{m}");
+        }
+    }
+
+    #[test]
+    fn round_trip_boundary_lengths() {
+        let codec = Codec::new(3, 2).unwrap();
+        for len in [0usize, 1, 2, 3, 4, 5, 6, 7, 299, 300, 301] {
+            let data = Bytes::from((0..len).map(|i| (i * 7 + 3) as u8).collect::<Vec<_>>());
+            let shards = codec.encode(&data).unwrap();
+            assert_eq!(shards.len(), 5);
+            for lost in [[0, 1], [0, 4], [2, 3], [3, 4], [1, 2]] {
+                let mut slots: Vec<_> = shards.iter().cloned().map(Some).collect();
+                for l in lost {
+                    slots[l] = None;
+                }
+                assert_eq!(
+                    codec.decode(&slots).unwrap(),
+                    data,
+                    "len {len} lost {lost:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The one error type of `cairn-erasure`.
+
+/// What can go wrong coding, storing or repairing erasure-coded objects.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `k` and `m` do not describe a usable Reed-Solomon code over GF(2^8).
+    #[error("invalid erasure parameters k={k}, m={m}: {reason}")]
+    InvalidParameters {
+        /// Data shards asked for.
+        k: usize,
+        /// Parity shards asked for.
+        m: usize,
+        /// Which rule they break (`k >= 1`, `m >= 1`, `k + m <= 255`).
+        reason: &'static str,
+    },
+    /// An [`ErasureConfig`](crate::ErasureConfig) or child list that cannot work.
+    #[error("invalid erasure configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The children's labels cannot satisfy the placement rules.
+    #[error(
+        "impossible placement: region {region:?} would hold {shards} shards, more than the {max} allowed"
+    )]
+    PlacementImpossible {
+        /// The region that holds too many children.
+        region: String,
+        /// How many shards it would hold.
+        shards: usize,
+        /// `max_shards_per_region`.
+        max: usize,
+    },
+    /// A shard's header or length is malformed, or its checksum does not match:
+    /// the bytes were damaged, truncated or are not a shard of this code.
+    #[error("bad shard {index:?} of {key:?}: {reason}")]
+    BadShard {
+        /// The object the shard belongs to (empty when the codec is used
+        /// without a key).
+        key: String,
+        /// The shard's position, when known.
+        index: Option<usize>,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Fewer than `need` consistent, verified shards of the object could be read.
+    #[error("not enough shards of {key:?}: have {have}, need {need}")]
+    NotEnoughShards {
+        /// The object (empty when the codec is used without a key).
+        key: String,
+        /// Good shards of the most complete version found.
+        have: usize,
+        /// Shards needed to decode (`k`).
+        need: usize,
+    },
+    /// The decoded object does not match the checksum its shards carry.
+    #[error("decoded object {key:?} fails its checksum")]
+    ObjectChecksum {
+        /// The object.
+        key: String,
+    },
+    /// A write was acknowledged by fewer children than the write quorum.
+    #[error(
+        "write of {key:?} reached {acked} of the {needed} shards its quorum needs: {first_error}"
+    )]
+    QuorumNotReached {
+        /// The object written.
+        key: String,
+        /// Shards durably written.
+        acked: usize,
+        /// The write quorum.
+        needed: usize,
+        /// The first child error seen, for diagnosis.
+        first_error: String,
+    },
+    /// A child backend failed in a way that decides the whole operation.
+    #[error(transparent)]
+    Backend {
+        /// The child's error (it names the key).
+        #[from]
+        source: cairn_backends::Error,
+    },
+    /// The Reed-Solomon library refused an operation Cairn believed valid.
+    #[error("reed-solomon error on {key:?}: {reason}")]
+    Codec {
+        /// The object concerned.
+        key: String,
+        /// The library's description.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// Whether the same call may succeed if tried again (a child was
+    /// unreachable rather than the data being wrong).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Backend { source } => source.is_transient(),
+            Error::NotEnoughShards { .. } | Error::QuorumNotReached { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The same error about `key` (the codec does not know object names).
+    pub(crate) fn with_key(self, name: &str) -> Self {
+        match self {
+            Error::BadShard { index, reason, .. } => Error::BadShard {
+                key: name.to_owned(),
+                index,
+                reason,
+            },
+            Error::NotEnoughShards { have, need, .. } => Error::NotEnoughShards {
+                key: name.to_owned(),
+                have,
+                need,
+            },
+            Error::ObjectChecksum { .. } => Error::ObjectChecksum {
+                key: name.to_owned(),
+            },
+            Error::Codec { reason, .. } => Error::Codec {
+                key: name.to_owned(),
+                reason,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Through the [`Backend`](cairn_backends::Backend) trait, child errors pass
+/// unchanged; erasure errors become [`cairn_backends::Error::Backend`] with the
+/// message and transience kept (the typed error is available from
+/// [`ErasureBackend::get_object`](crate::ErasureBackend::get_object) and
+/// [`ErasureBackend::put_object`](crate::ErasureBackend::put_object)).
+impl From<Error> for cairn_backends::Error {
+    fn from(e: Error) -> Self {
+        let transient = e.is_transient();
+        match e {
+            Error::Backend { source } => source,
+            Error::NotEnoughShards { ref key, .. }
+            | Error::ObjectChecksum { ref key }
+            | Error::QuorumNotReached { ref key, .. }
+            | Error::BadShard { ref key, .. }
+            | Error::Codec { ref key, .. } => cairn_backends::Error::Backend {
+                key: key.clone(),
+                message: e.to_string(),
+                transient,
+            },
+            other => cairn_backends::Error::Backend {
+                key: String::new(),
+                message: other.to_string(),
+                transient,
+            },
+        }
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

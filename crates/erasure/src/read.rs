@@ -1,0 +1,253 @@
+//! Reading, stat-ing and listing striped objects.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_backends::{validate_key, Error as BError, ObjectMeta, Result as BResult};
+use futures::future::join_all;
+use futures::stream::{self, BoxStream, FuturesUnordered, StreamExt, TryStreamExt};
+
+use crate::backend::OFFLOAD_BYTES;
+use crate::call::Slot;
+use crate::format::{Shard, ShardHeader, HEADER_LEN};
+use crate::{ErasureBackend, Error, Result};
+
+/// Keys of a listing, each with the children that list it.
+pub(crate) type Union = BTreeMap<String, Vec<usize>>;
+
+impl ErasureBackend {
+    /// Children in the order reads should try them: closed circuits first,
+    /// then half-open, then open; within each, lowest latency average first.
+    pub(crate) fn read_order(slots: &[Arc<Slot>], among: &[usize]) -> Vec<usize> {
+        let mut order = among.to_vec();
+        let ranks: Vec<(u8, f64)> = slots.iter().map(|s| s.health.rank()).collect();
+        order.sort_by(|&a, &b| {
+            ranks[a]
+                .0
+                .cmp(&ranks[b].0)
+                .then(ranks[a].1.total_cmp(&ranks[b].1))
+        });
+        order
+    }
+
+    /// [`Backend::get`](cairn_backends::Backend::get) with the typed error:
+    /// [`Error::NotEnoughShards`] when fewer than `k` good shards of one
+    /// version could be read, [`Error::Backend`] with `NotFound` when no child
+    /// holds the object (and too few children failed for it to hide there).
+    pub async fn get_object(&self, key: &str) -> Result<Bytes> {
+        validate_key(key)?;
+        let slots = self.slots();
+        let (k, total) = (self.codec.k(), slots.len());
+        let all: Vec<usize> = (0..total).collect();
+        let order = Self::read_order(&slots, &all);
+        let read = |i: usize| {
+            let slot = Arc::clone(&slots[i]);
+            async move {
+                // Open circuits come last in `order`: reaching one means the
+                // others did not suffice, so it is asked as a last resort.
+                let _ = slot.admit();
+                (i, slot.call(&self.config, key, |b| b.get(key)).await)
+            }
+        };
+        let mut pending = FuturesUnordered::new();
+        let mut next = 0;
+        let mut good: Vec<Shard> = Vec::new();
+        let mut counts: HashMap<[u8; 32], usize> = HashMap::new();
+        let mut best = 0;
+        let (mut absent, mut bad) = (Vec::new(), Vec::new());
+        loop {
+            while pending.len() + best < k && next < total {
+                pending.push(read(order[next]));
+                next += 1;
+            }
+            let Some((i, result)) = pending.next().await else {
+                break;
+            };
+            match result {
+                Ok(bytes) => match Shard::parse(bytes).and_then(|s| {
+                    self.codec.check(&s, i)?;
+                    Ok(s)
+                }) {
+                    Ok(s) => {
+                        let c = counts.entry(s.header.object_checksum).or_default();
+                        *c += 1;
+                        best = best.max(*c);
+                        good.push(s);
+                    }
+                    Err(_) => {
+                        slots[i].corrupt();
+                        bad.push(i);
+                    }
+                },
+                Err(e) if e.is_not_found() => absent.push(i),
+                Err(_) => {}
+            }
+            if best >= k {
+                break;
+            }
+        }
+        drop(pending);
+        if best < k {
+            if good.is_empty() && bad.is_empty() && absent.len() > self.codec.m() {
+                return Err(BError::NotFound { key: key.into() }.into());
+            }
+            return Err(Error::NotEnoughShards {
+                key: key.into(),
+                have: best,
+                need: k,
+            });
+        }
+        let winner = counts.iter().find(|&(_, &c)| c >= k).map(|(sum, _)| *sum);
+        let stale = good
+            .iter()
+            .filter(|s| Some(s.header.object_checksum) != winner)
+            .map(|s| usize::from(s.header.index));
+        for i in absent.iter().chain(&bad).copied().chain(stale) {
+            self.hint(key, i);
+        }
+        self.decode(key, good).await
+    }
+
+    /// Decodes verified shards, on the thread pool when they are large.
+    pub(crate) async fn decode(&self, key: &str, shards: Vec<Shard>) -> Result<Bytes> {
+        let size = shards.first().map_or(0, |s| s.payload.len()) * self.codec.k();
+        let result = if size < OFFLOAD_BYTES {
+            self.codec.decode_shards(shards)
+        } else {
+            let codec = self.codec.clone();
+            blocking::unblock(move || codec.decode_shards(shards)).await
+        };
+        result.map_err(|e| e.with_key(key))
+    }
+
+    /// [`Backend::stat`](cairn_backends::Backend::stat): reads every child's
+    /// shard header (a ranged read) and reports the length of the version
+    /// that at least `k` of them agree on.
+    pub async fn stat_object(&self, key: &str) -> Result<ObjectMeta> {
+        validate_key(key)?;
+        let slots = self.slots();
+        let heads = join_all(slots.iter().map(|slot| {
+            slot.call(&self.config, key, |b| {
+                b.get_range(key, 0..HEADER_LEN as u64)
+            })
+        }))
+        .await;
+        let mut versions: HashMap<([u8; 32], u64), usize> = HashMap::new();
+        let (mut absent, mut seen) = (0, 0);
+        for (i, head) in heads.into_iter().enumerate() {
+            match head.map(|h| ShardHeader::parse(&h)) {
+                Ok(Ok(h)) if usize::from(h.index) == i => {
+                    seen += 1;
+                    *versions
+                        .entry((h.object_checksum, h.object_len))
+                        .or_default() += 1;
+                }
+                Ok(_) => {
+                    seen += 1;
+                    slots[i].corrupt();
+                }
+                Err(e) if e.is_not_found() => absent += 1,
+                Err(_) => {}
+            }
+        }
+        let best = versions.into_iter().max_by_key(|&(_, n)| n);
+        match best {
+            Some(((_, len), n)) if n >= self.codec.k() => Ok(ObjectMeta::new(key, len)),
+            _ if seen == 0 && absent > self.codec.m() => {
+                Err(BError::NotFound { key: key.into() }.into())
+            }
+            b => Err(Error::NotEnoughShards {
+                key: key.into(),
+                have: b.map_or(0, |(_, n)| n),
+                need: self.codec.k(),
+            }),
+        }
+    }
+
+    /// Every child's listing of `prefix`, merged; and the children whose
+    /// listing failed.
+    pub(crate) async fn union_listing(&self, prefix: &str) -> (Union, Vec<(usize, BError)>) {
+        let slots = self.slots();
+        let listings = join_all(slots.iter().map(|slot| async move {
+            let r: BResult<Vec<ObjectMeta>> = slot.child.backend.list(prefix).try_collect().await;
+            if r.is_err() {
+                slot.corrupt();
+            }
+            r
+        }))
+        .await;
+        let mut union = Union::new();
+        let mut failed = Vec::new();
+        for (i, listing) in listings.into_iter().enumerate() {
+            match listing {
+                Ok(metas) => {
+                    for meta in metas {
+                        union.entry(meta.key).or_default().push(i);
+                    }
+                }
+                Err(e) => failed.push((i, e)),
+            }
+        }
+        (union, failed)
+    }
+
+    /// [`Backend::list`](cairn_backends::Backend::list): keys at least `k`
+    /// children list, with sizes from shard headers.
+    pub(crate) fn list_objects<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxStream<'a, BResult<ObjectMeta>> {
+        let k = self.codec.k();
+        let m = self.codec.m();
+        stream::once(self.union_listing(prefix))
+            .flat_map(move |(union, mut failed)| {
+                if failed.len() > m {
+                    // Too many children unheard: objects could be missing from
+                    // the union without a trace.
+                    let (_, e) = failed.swap_remove(0);
+                    return stream::iter(vec![Err(e)]).left_stream();
+                }
+                let keys = union.into_iter().filter(move |(_, h)| h.len() >= k).map(Ok);
+                stream::iter(keys).right_stream()
+            })
+            .map(move |item| async move {
+                let (key, holders) = item?;
+                self.size_of(&key, &holders).await
+            })
+            .buffer_unordered(self.config.list_concurrency)
+            .try_filter_map(|m| async move { Ok(m) })
+            .boxed()
+    }
+
+    /// The original length of `key` from the first readable shard header of
+    /// one of `holders`; `None` if they all say it is gone.
+    async fn size_of(&self, key: &str, holders: &[usize]) -> BResult<Option<ObjectMeta>> {
+        let slots = self.slots();
+        let mut last = None;
+        for i in Self::read_order(&slots, holders) {
+            let slot = &slots[i];
+            match slot
+                .call(&self.config, key, |b| {
+                    b.get_range(key, 0..HEADER_LEN as u64)
+                })
+                .await
+            {
+                Ok(head) => match ShardHeader::parse(&head) {
+                    Ok(h) => return Ok(Some(ObjectMeta::new(key, h.object_len))),
+                    Err(e) => {
+                        slot.corrupt();
+                        last = Some(e.with_key(key).into());
+                    }
+                },
+                Err(e) if e.is_not_found() => {}
+                Err(e) => last = Some(e),
+            }
+        }
+        // Every holder said "not found": deleted since the listing.
+        match last {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+}

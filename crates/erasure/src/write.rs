@@ -1,0 +1,226 @@
+//! Writing and deleting striped objects.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_backends::{validate_key, Error as BError, PutMode};
+use futures::future::join_all;
+
+use crate::call::Slot;
+use crate::format::{ShardHeader, HEADER_LEN};
+use crate::health::Admit;
+use crate::{ErasureBackend, Error, Result};
+
+/// How one child took its shard.
+enum Took {
+    /// Written now.
+    Written,
+    /// A shard of the very same object was already there.
+    Present,
+    /// Something else is there (create-only) — another object or a stale one.
+    Conflict,
+    /// The child failed.
+    Failed(BError),
+}
+
+impl ErasureBackend {
+    /// [`Backend::put`](cairn_backends::Backend::put) with the typed error:
+    /// [`Error::QuorumNotReached`] when too few shards became durable.
+    pub async fn put_object(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()> {
+        validate_key(key)?;
+        let shards = self.encode(data).await.map_err(|e| e.with_key(key))?;
+        let slots = self.slots();
+        // Every shard carries the object checksum; read it from shard 0.
+        let checksum = ShardHeader::parse(&shards[0])
+            .map_err(|e| e.with_key(key))?
+            .object_checksum;
+        match mode {
+            PutMode::CreateOnly => self.put_create(key, &slots, &shards, checksum).await,
+            _ => self.put_overwrite(key, &slots, &shards).await,
+        }
+    }
+
+    /// Writes shard `i` create-only and tells what happened.
+    async fn take(&self, key: &str, slot: &Slot, shard: &Bytes, checksum: [u8; 32]) -> Took {
+        let result = slot
+            .call(&self.config, key, |b| {
+                b.put(key, shard.clone(), PutMode::CreateOnly)
+            })
+            .await;
+        match result {
+            Ok(()) => Took::Written,
+            Err(e) if e.is_already_exists() => {
+                let head = slot
+                    .call(&self.config, key, |b| {
+                        b.get_range(key, 0..HEADER_LEN as u64)
+                    })
+                    .await;
+                match head.ok().and_then(|h| ShardHeader::parse(&h).ok()) {
+                    Some(h) if h.object_checksum == checksum => Took::Present,
+                    _ => Took::Conflict,
+                }
+            }
+            Err(e) => Took::Failed(e),
+        }
+    }
+
+    async fn put_create(
+        &self,
+        key: &str,
+        slots: &[Arc<Slot>],
+        shards: &[Bytes],
+        checksum: [u8; 32],
+    ) -> Result<()> {
+        let quorum = self.config.quorum();
+        let mut first_error = None;
+        let mut failed = Vec::new();
+        // Leader: the lowest-numbered child that answers decides the race.
+        // Children with an open circuit are passed over while others remain.
+        let (mut order, open): (Vec<usize>, Vec<usize>) =
+            (0..slots.len()).partition(|&i| slots[i].admit() == Admit::Yes);
+        order.extend(open);
+        let mut leader = None;
+        let mut same = false;
+        for i in order {
+            match self.take(key, &slots[i], &shards[i], checksum).await {
+                Took::Written => leader = Some(i),
+                Took::Present => {
+                    leader = Some(i);
+                    same = true;
+                }
+                Took::Conflict => return Err(BError::AlreadyExists { key: key.into() }.into()),
+                Took::Failed(e) => {
+                    first_error.get_or_insert(e.to_string());
+                    failed.push(i);
+                    continue;
+                }
+            }
+            break;
+        }
+        let Some(leader) = leader else {
+            return Err(self.missed(key, 0, first_error));
+        };
+        let rest: Vec<usize> = (0..slots.len())
+            .filter(|&i| i != leader && !failed.contains(&i))
+            .collect();
+        let results = join_all(
+            rest.iter()
+                .map(|&i| self.take(key, &slots[i], &shards[i], checksum)),
+        )
+        .await;
+        let mut written = if same { vec![] } else { vec![leader] };
+        let mut acked = 1;
+        for (&i, took) in rest.iter().zip(results) {
+            match took {
+                Took::Written => {
+                    written.push(i);
+                    acked += 1;
+                }
+                Took::Present => acked += 1,
+                Took::Conflict => {
+                    first_error
+                        .get_or_insert(format!("child {i} holds another object under {key:?}"));
+                    failed.push(i);
+                }
+                Took::Failed(e) => {
+                    first_error.get_or_insert(e.to_string());
+                    failed.push(i);
+                }
+            }
+        }
+        if acked < quorum {
+            // Leave nothing behind that a later create-only put would take
+            // for a complete object. Best effort: a shard that stays is
+            // recognisable by its checksum and cleared by scrub.
+            let undo = join_all(
+                written
+                    .iter()
+                    .map(|&i| slots[i].call(&self.config, key, |b| b.delete(key))),
+            )
+            .await;
+            for (&i, r) in written.iter().zip(undo) {
+                if r.is_err() {
+                    self.hint(key, i);
+                }
+            }
+            return Err(self.missed(key, acked, first_error));
+        }
+        for &i in &failed {
+            self.hint(key, i);
+        }
+        if same {
+            return Err(BError::AlreadyExists { key: key.into() }.into());
+        }
+        Ok(())
+    }
+
+    async fn put_overwrite(&self, key: &str, slots: &[Arc<Slot>], shards: &[Bytes]) -> Result<()> {
+        let results = join_all(slots.iter().zip(shards).map(|(slot, shard)| {
+            slot.call(&self.config, key, |b| {
+                b.put(key, shard.clone(), PutMode::Overwrite)
+            })
+        }))
+        .await;
+        let mut failed = Vec::new();
+        let mut first_error = None;
+        for (i, r) in results.into_iter().enumerate() {
+            if let Err(e) = r {
+                first_error.get_or_insert(e.to_string());
+                failed.push(i);
+            }
+        }
+        let acked = slots.len() - failed.len();
+        // Failed children keep the previous version's shard (stale): both
+        // cases need a repair.
+        for &i in &failed {
+            self.hint(key, i);
+        }
+        if acked < self.config.quorum() {
+            return Err(self.missed(key, acked, first_error));
+        }
+        Ok(())
+    }
+
+    fn missed(&self, key: &str, acked: usize, first: Option<String>) -> Error {
+        Error::QuorumNotReached {
+            key: key.to_owned(),
+            acked,
+            needed: self.config.quorum(),
+            first_error: first.unwrap_or_else(|| "no child answered".into()),
+        }
+    }
+
+    /// [`Backend::delete`](cairn_backends::Backend::delete) with the typed
+    /// error. Succeeds once at most `k - 1` shards can remain (so the object
+    /// can no longer be read); shards left on children that failed show up in
+    /// a later scrub as an unrecoverable object and can be deleted again.
+    pub async fn delete_object(&self, key: &str) -> Result<()> {
+        validate_key(key)?;
+        let slots = self.slots();
+        let results = join_all(
+            slots
+                .iter()
+                .map(|slot| slot.call(&self.config, key, |b| b.delete(key))),
+        )
+        .await;
+        let (mut deleted, mut absent) = (0, 0);
+        let mut first_error = None;
+        for r in results {
+            match r {
+                Ok(()) => deleted += 1,
+                Err(e) if e.is_not_found() => absent += 1,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        // Shards possibly left: on the children that failed.
+        let gone = deleted + absent > self.config.m;
+        match (gone, deleted, first_error) {
+            (true, 0, _) => Err(BError::NotFound { key: key.into() }.into()),
+            (true, _, _) => Ok(()),
+            (false, _, Some(e)) => Err(e.into()),
+            (false, _, None) => Err(BError::NotFound { key: key.into() }.into()),
+        }
+    }
+}
