@@ -24,11 +24,11 @@ pub struct ChunkerConfig {
 }
 
 /// Default minimum chunk size (see the measurement in the crate docs).
-pub const DEFAULT_MIN_SIZE: u32 = 256 * 1024;
+pub const DEFAULT_MIN_SIZE: u32 = 128 * 1024;
 /// Default average chunk size (see the measurement in the crate docs).
-pub const DEFAULT_AVG_SIZE: u32 = 1024 * 1024;
+pub const DEFAULT_AVG_SIZE: u32 = 512 * 1024;
 /// Default maximum chunk size (see the measurement in the crate docs).
-pub const DEFAULT_MAX_SIZE: u32 = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_SIZE: u32 = 2 * 1024 * 1024;
 
 impl ChunkerConfig {
     /// Validates and builds a configuration.
@@ -128,8 +128,8 @@ impl Default for ChunkerConfig {
             min_size: DEFAULT_MIN_SIZE,
             avg_size: DEFAULT_AVG_SIZE,
             max_size: DEFAULT_MAX_SIZE,
-            mask_s: cdc::MASKS[21],
-            mask_l: cdc::MASKS[19],
+            mask_s: cdc::MASKS[DEFAULT_AVG_SIZE.trailing_zeros() as usize + 1],
+            mask_l: cdc::MASKS[DEFAULT_AVG_SIZE.trailing_zeros() as usize - 1],
         })
     }
 }

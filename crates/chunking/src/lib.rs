@@ -53,7 +53,60 @@
 //!
 //! # Default sizes
 //!
-//! DEFAULT_TABLE_PLACEHOLDER
+//! [`ChunkerConfig::default()`] is **128 KiB / 512 KiB / 2 MiB** (min / avg / max),
+//! chosen by measurement (`tests/measure_defaults.rs`):
+//!
+//! ```text
+//! cargo test --release -p cairn-chunking --test measure_defaults -- --ignored --nocapture
+//! ```
+//!
+//! Seeded corpora go through 10 versions of small edits (insertions, deletions and
+//! overwrites of 1 B–4 KiB at random places); each version is chunked file by file and
+//! unique chunks are counted. "Stored / total" is unique chunk bytes over the bytes of all
+//! versions; "new per version" is what each later version adds; "chunks" is the number of
+//! index entries.
+//!
+//! Large files (3 text files of 8–32 MiB, 3 binary of 16–48 MiB, 1–4 edits each per
+//! version; 1395 MiB over all versions):
+//!
+//! | min / avg / max | stored / total | new MiB per version | chunks | mean chunk |
+//! |---|---:|---:|---:|---:|
+//! | 16K / 64K / 256K | 10.9 % | 1.5 | 2010 | 78 KiB |
+//! | 64K / 256K / 1M | 13.4 % | 5.3 | 599 | 320 KiB |
+//! | **128K / 512K / 2M** | **17.0 %** | **10.8** | **373** | **649 KiB** |
+//! | 256K / 1M / 4M | 22.2 % | 18.9 | 246 | 1289 KiB |
+//! | 512K / 1M / 8M (restic) | 23.0 % | 20.2 | 240 | 1369 KiB |
+//! | 512K / 2M / 8M (borg-like) | 32.7 % | 35.2 | 183 | 2552 KiB |
+//! | 1M / 4M / 16M | 52.1 % | 65.2 | 136 | 5466 KiB |
+//! | fixed 1M | 59.0 % | 75.9 | 847 | 995 KiB |
+//!
+//! A source tree (300 text files of 1 KiB–1 MiB, 12 binary files of 256 KiB–16 MiB, a log
+//! growing 512 KiB per version; per version 10 % of files edited, 3 added, 1 deleted;
+//! 886 MiB over all versions):
+//!
+//! | min / avg / max | stored / total | new MiB per version | chunks |
+//! |---|---:|---:|---:|
+//! | 16K / 64K / 256K | 13.1 % | 3.5 | 1866 |
+//! | 64K / 256K / 1M | 15.2 % | 5.6 | 933 |
+//! | **128K / 512K / 2M** | **16.5 %** | **6.8** | **775** |
+//! | 256K / 1M / 4M | 17.9 % | 8.3 | 690 |
+//! | 512K / 1M / 8M (restic) | 18.1 % | 8.4 | 681 |
+//! | 512K / 2M / 8M | 19.8 % | 10.1 | 667 |
+//! | 1M / 4M / 16M | 20.2 % | 10.5 | 652 |
+//! | fixed 1M | 18.4 % | 8.8 | 699 |
+//!
+//! Each edit costs about one mean chunk of new data, so churn grows linearly with chunk
+//! size while index entries shrink inversely. 512 KiB average stores about half of what
+//! restic's 1 MiB setting stores per version of edited large files (10.8 vs 20.2 MiB) for
+//! 1.5× its index entries (about 1.6 M entries per TiB at the 649 KiB mean); going down to
+//! 256 KiB halves churn again but costs another 1.6× entries and gains little on trees of
+//! small files, which are one chunk each whatever the setting. Fixed-size chunks lose
+//! everything after an insertion, hence [`FixedChunker`] only for block images that are
+//! overwritten in place.
+//!
+//! # Performance
+//!
+//! BENCH_PLACEHOLDER
 #![forbid(unsafe_code)]
 
 mod config;

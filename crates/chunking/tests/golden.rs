@@ -27,9 +27,11 @@ fn golden_small_config_random() {
 }
 
 #[test]
-fn golden_large_config_random() {
+fn golden_default_config_random() {
     let data = random_bytes(0xCA1E, 4 * MIB);
-    let config = ChunkerConfig::new(256 * 1024, 1024 * 1024, 4 * 1024 * 1024).unwrap();
+    let config = ChunkerConfig::default();
+    // Changing the default re-chunks new repositories; do it deliberately.
+    assert_eq!(config, ChunkerConfig::new(128 * 1024, 512 * 1024, 2 * 1024 * 1024).unwrap());
     let got = cuts(&config, &data);
     assert_eq!(got, GOLDEN_DEFAULT);
 }
@@ -67,4 +69,13 @@ const GOLDEN_SMALL_HEAD: &[(usize, usize)] =
     &[(0, 70451), (70451, 72374), (142825, 83715), (226540, 42876)];
 const GOLDEN_SMALL: (usize, u64) = (57, 3770865427482047815);
 const GOLDEN_TEXT: (usize, u64) = (55, 3721510238623802334);
-const GOLDEN_DEFAULT: &[(usize, usize)] = &[(0, 1008739), (1008739, 1124547), (2133286, 2061018)];
+const GOLDEN_DEFAULT: &[(usize, usize)] = &[
+    (0, 840391),
+    (840391, 168348),
+    (1008739, 162365),
+    (1171104, 699474),
+    (1870578, 262708),
+    (2133286, 482689),
+    (2615975, 1056257),
+    (3672232, 522072),
+];
