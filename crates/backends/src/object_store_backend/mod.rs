@@ -143,6 +143,14 @@ impl ObjectStoreOptions {
 /// # Ok::<_, cairn_backends::Error>(())
 /// ```
 ///
+/// Errors: a missing object is [`Error::NotFound`]; a missing bucket is a
+/// permanent [`Error::Backend`] saying so, except for `stat` and `delete`
+/// (an S3 `HEAD` answer has no body to tell the two apart), which report
+/// `NotFound`. Network failures, timeouts, throttling and 5xx answers are
+/// transient (after `object_store`'s own retries); authentication and other
+/// 4xx answers are permanent. [`Error::Timeout`] carries the configured
+/// request timeout for stores built by [`ObjectStoreBackend::s3`] (0 otherwise).
+///
 /// Deleting checks that the object exists first (S3 deletes missing keys
 /// silently; the [`Backend`] contract says `NotFound`), so two concurrent
 /// deletes of one key may both succeed. Dropping an operation's future aborts
