@@ -98,7 +98,8 @@ pub struct ScrubReport {
     /// Shards rewritten.
     pub shards_repaired: u64,
     /// Objects of which no version has `k` good shards (including leftovers of
-    /// an interrupted delete), by key.
+    /// an interrupted delete), by key. Their shards are not counted in the
+    /// `shards_*` figures, which describe recoverable objects.
     pub unrecoverable: Vec<String>,
     /// Errors met (listing, reading, rewriting), each naming key and child.
     pub errors: Vec<String>,
@@ -228,7 +229,7 @@ impl ErasureBackend {
         drop(results);
         // Stopped by the limit on what was in fact the last key: the next
         // call (from `last_key`) finds nothing and reports complete.
-        report.complete = !stopped;
+        report.complete = !stopped && !cancelled();
         Ok(report)
     }
 
