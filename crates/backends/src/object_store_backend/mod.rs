@@ -6,6 +6,8 @@
 //! that callers may use any executor.
 
 mod errors;
+mod list;
+mod options;
 mod runtime;
 #[cfg(feature = "s3")]
 mod s3;
@@ -16,17 +18,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::channel::mpsc;
 use futures::stream::{self, BoxStream};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
 use tokio::runtime::Runtime;
 
 use self::errors::{map_error, Op};
-use self::runtime::AbortOnDrop;
 use crate::{validate_key, Backend, Error, ObjectMeta, PutMode, Result};
 
+pub use options::ObjectStoreOptions;
 #[cfg(feature = "s3")]
 pub use s3::S3Config;
 
@@ -37,95 +38,6 @@ const SINGLE_PUT_MAX: u64 = 5 << 30;
 const MIN_PART_SIZE: usize = 5 << 20;
 /// How many listing entries may wait between the runtime and the caller.
 const LIST_CHANNEL: usize = 256;
-
-/// How an [`ObjectStoreBackend`] uses its store.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectStoreOptions {
-    /// Keys are stored under `prefix/` in the store (`""`: at its root).
-    /// Checked like a key, so no empty, `.` or `..` segments.
-    pub prefix: String,
-    /// Whether the store supports conditional writes (S3 `If-None-Match: *`,
-    /// `object_store`'s `PutMode::Create`). Default `true`: AWS S3, SeaweedFS,
-    /// MinIO, R2 and Ceph do. When `false`, a create-only put first asks
-    /// whether the key exists and then writes: **not atomic** — two concurrent
-    /// create-only puts of one key may both succeed, the later one winning.
-    pub conditional_put: bool,
-    /// Objects larger than this are uploaded in parts (multipart upload) when
-    /// that keeps the put's guarantees: always for [`PutMode::Overwrite`], and
-    /// for [`PutMode::CreateOnly`] only when `conditional_put` is `false` or
-    /// the object exceeds S3's single-`PUT` limit (5 GiB), because an
-    /// `object_store` multipart upload cannot be made conditional.
-    /// Default 16 MiB.
-    pub multipart_threshold: u64,
-    /// The size of each part of a multipart upload. Default 8 MiB; at least
-    /// 5 MiB (S3's minimum).
-    pub part_size: usize,
-    /// How many parts of one object are uploaded at once. Default 4.
-    pub multipart_concurrency: usize,
-}
-
-impl Default for ObjectStoreOptions {
-    fn default() -> Self {
-        Self {
-            prefix: String::new(),
-            conditional_put: true,
-            multipart_threshold: 16 << 20,
-            part_size: 8 << 20,
-            multipart_concurrency: 4,
-        }
-    }
-}
-
-impl ObjectStoreOptions {
-    /// Sets [`prefix`](Self::prefix).
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-    /// Sets [`conditional_put`](Self::conditional_put).
-    pub fn with_conditional_put(mut self, conditional_put: bool) -> Self {
-        self.conditional_put = conditional_put;
-        self
-    }
-    /// Sets [`multipart_threshold`](Self::multipart_threshold).
-    pub fn with_multipart_threshold(mut self, bytes: u64) -> Self {
-        self.multipart_threshold = bytes;
-        self
-    }
-    /// Sets [`part_size`](Self::part_size).
-    pub fn with_part_size(mut self, bytes: usize) -> Self {
-        self.part_size = bytes;
-        self
-    }
-    /// Sets [`multipart_concurrency`](Self::multipart_concurrency).
-    pub fn with_multipart_concurrency(mut self, parts: usize) -> Self {
-        self.multipart_concurrency = parts;
-        self
-    }
-
-    fn validate(&self) -> Result<()> {
-        let refuse = |reason| {
-            Err(Error::InvalidKey {
-                key: self.prefix.clone(),
-                reason,
-            })
-        };
-        if !self.prefix.is_empty() {
-            validate_key(&self.prefix)?;
-            if Path::parse(&self.prefix).is_err() {
-                return refuse("prefix is not a valid object store path");
-            }
-        }
-        if self.part_size < MIN_PART_SIZE {
-            return refuse("part_size is below S3's 5 MiB minimum");
-        }
-        if self.multipart_concurrency == 0 {
-            return refuse("multipart_concurrency must be at least 1");
-        }
-        Ok(())
-    }
-}
 
 /// A [`Backend`] over any `object_store` store, usable from any executor.
 ///
@@ -422,64 +334,6 @@ impl Backend for ObjectStoreBackend {
         let err = self.err(key, Op::Object);
         self.run(key, async move { store.delete(&path).await.map_err(err) })
             .await
-    }
-}
-
-impl ObjectStoreBackend {
-    /// Starts a listing task on the runtime; entries reach the caller through
-    /// a bounded channel, so a slow consumer pauses the listing (no full
-    /// collection) and dropping the stream stops it.
-    fn start_list<'a>(&'a self, prefix: &'a str) -> Result<BoxStream<'a, Result<ObjectMeta>>> {
-        // `object_store` lists whole path segments; the trait lists by string
-        // prefix. So list the deepest directory the prefix names in full
-        // ("data/ab" -> "data/") and filter by the prefix.
-        let dir = prefix.rfind('/').map_or("", |i| &prefix[..i]);
-        let list_path = match (&self.base, dir.is_empty()) {
-            (base, true) => base.clone(),
-            (_, false) => Some(self.path(dir).map_err(|e| match e {
-                Error::InvalidKey { reason, .. } => Error::InvalidKey {
-                    key: prefix.to_owned(),
-                    reason,
-                },
-                other => other,
-            })?),
-        };
-        let strip = self
-            .base
-            .as_ref()
-            .map(|b| format!("{b}/"))
-            .unwrap_or_default();
-        let want = prefix.to_owned();
-        let err = self.err(prefix, Op::List);
-        let (mut tx, rx) = mpsc::channel(LIST_CHANNEL);
-        let store = Arc::clone(&self.store);
-        let handle = self.runtime.spawn(async move {
-            let mut listing = store.list(list_path.as_ref());
-            while let Some(item) = listing.next().await {
-                let entry = match item {
-                    Ok(meta) => {
-                        let location = meta.location.as_ref();
-                        match location.strip_prefix(&strip) {
-                            Some(key) if key.starts_with(&want) => {
-                                Ok(ObjectMeta::new(key, meta.size))
-                            }
-                            _ => continue,
-                        }
-                    }
-                    Err(e) => Err(err(e)),
-                };
-                let failed = entry.is_err();
-                // A send error means the caller dropped the stream: stop.
-                if tx.send(entry).await.is_err() || failed {
-                    break;
-                }
-            }
-        });
-        let abort = AbortOnDrop(handle.abort_handle());
-        Ok(stream::unfold((rx, abort), |(mut rx, abort)| async move {
-            rx.next().await.map(|entry| (entry, (rx, abort)))
-        })
-        .boxed())
     }
 }
 
