@@ -6,76 +6,19 @@
 //! return, except under `CI=true`, where they fail: CI must run them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod s3_common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cairn_backends::testing::{run_conformance, Capabilities};
 use cairn_backends::{Backend, Error, ObjectStoreBackend, ObjectStoreOptions, PutMode, S3Config};
 use futures::executor::block_on;
 use futures::TryStreamExt;
-
-/// The server's coordinates from the environment `scripts/s3-server` exports.
-struct Server {
-    endpoint: String,
-    bucket: String,
-    key: String,
-    secret: String,
-}
-
-/// The running test server, or `None` (after saying why) outside CI.
-fn server() -> Option<Server> {
-    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-    match var("CAIRN_S3_ENDPOINT") {
-        Some(endpoint) => Some(Server {
-            endpoint,
-            bucket: var("CAIRN_S3_BUCKET").unwrap_or_else(|| "cairn-test".into()),
-            key: var("AWS_ACCESS_KEY_ID").expect("AWS_ACCESS_KEY_ID with CAIRN_S3_ENDPOINT"),
-            secret: var("AWS_SECRET_ACCESS_KEY")
-                .expect("AWS_SECRET_ACCESS_KEY with CAIRN_S3_ENDPOINT"),
-        }),
-        None if var("CI").as_deref() == Some("true") => {
-            panic!("CI=true but CAIRN_S3_ENDPOINT is unset: .ci/run must start scripts/s3-server")
-        }
-        None => {
-            // Straight to stderr: the test harness captures `eprintln!`, and a
-            // skip must not look like a pass.
-            let _ = writeln!(
-                std::io::stderr(),
-                "{}: skipped: start a server with `eval \"$(scripts/s3-server start)\"`",
-                std::thread::current().name().unwrap_or("s3 test")
-            );
-            None
-        }
-    }
-}
-
-/// A prefix no other test or run uses.
-fn unique(name: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!("test-{}-{nanos}-{n}/{name}", std::process::id())
-}
-
-impl Server {
-    fn config(&self, name: &str) -> S3Config {
-        S3Config::new(&self.bucket)
-            .with_endpoint(&self.endpoint)
-            .with_allow_http(true)
-            .with_credentials(&self.key, &self.secret)
-            .with_prefix(unique(name))
-    }
-    fn backend(&self, name: &str) -> ObjectStoreBackend {
-        ObjectStoreBackend::s3(self.config(name)).unwrap()
-    }
-}
+use s3_common::{server, unique};
 
 fn caps() -> Capabilities {
     // Past one listing page (S3 pages hold 1000 keys), yet quick over HTTP.
