@@ -63,6 +63,11 @@ fn bench_data(c: &mut Criterion, name: &str, data: &[u8]) {
     group.bench_function("cut_points", |b| {
         b.iter(|| cut_points(&config, black_box(data)).count())
     });
+    // The same cut points through the fastcdc crate's own iterator, for comparison.
+    let (min, avg, max) = (config.min_size(), config.avg_size(), config.max_size());
+    group.bench_function("fastcdc_crate_iter", |b| {
+        b.iter(|| fastcdc::v2020::FastCDC::new(black_box(data), min, avg, max).count())
+    });
     group.bench_function("stream_chunker_cursor", |b| {
         b.iter(|| {
             StreamChunker::new(Cursor::new(black_box(data)), config)

@@ -76,12 +76,17 @@ impl Window {
         self.eof || self.failed
     }
 
-    /// Space to read into, growing the buffer by a block when little is left.
+    /// Space to read into, growing the buffer to a block when little is left.
     fn spare(&mut self) -> &mut [u8] {
-        let spare = self.buf.len() - self.filled;
         // Never hand out an empty slice: a reader answers it with `Ok(0)`, which reads as EOF.
-        if spare == 0 || spare < self.read_size / 4 {
-            self.buf.resize(self.filled + self.read_size, 0);
+        let min_spare = (self.read_size / 4).max(1);
+        if self.buf.len() - self.filled < min_spare {
+            // Growing to the same total block size each time (rather than by a block) lets
+            // `BytesMut` move the short tail to the front of its current allocation when
+            // the caller has dropped the chunks cut from it, instead of allocating (and
+            // page-faulting) a fresh block.
+            let target = (self.filled + min_spare).max(self.read_size);
+            self.buf.resize(target, 0);
         }
         &mut self.buf[self.filled..]
     }

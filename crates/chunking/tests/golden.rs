@@ -31,7 +31,10 @@ fn golden_default_config_random() {
     let data = random_bytes(0xCA1E, 4 * MIB);
     let config = ChunkerConfig::default();
     // Changing the default re-chunks new repositories; do it deliberately.
-    assert_eq!(config, ChunkerConfig::new(128 * 1024, 512 * 1024, 2 * 1024 * 1024).unwrap());
+    assert_eq!(
+        config,
+        ChunkerConfig::new(128 * 1024, 512 * 1024, 2 * 1024 * 1024).unwrap()
+    );
     let got = cuts(&config, &data);
     assert_eq!(got, GOLDEN_DEFAULT);
 }

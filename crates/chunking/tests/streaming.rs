@@ -98,6 +98,11 @@ proptest! {
         }
         let expected: Vec<_> = cut_points(&config, &data).collect();
         assert_tiles(&expected, len, config.min_size() as usize, config.max_size() as usize);
+        // Differential: fastcdc's own iterator with the same sizes.
+        let reference: Vec<_> = fastcdc::v2020::FastCDC::new(&data, config.min_size(), config.avg_size(), config.max_size())
+            .map(|c| (c.offset, c.length))
+            .collect();
+        prop_assert_eq!(&expected, &reference);
 
         let chunks = stream_sync(&data, config.into(), seed, max_read, read_size);
         prop_assert_eq!(offsets(&chunks), expected.clone());
