@@ -9,6 +9,8 @@
 
 use std::error::Error as StdError;
 
+// `object_store::client` exists only with a cloud store compiled in.
+#[cfg(feature = "s3")]
 use object_store::client::{HttpError, HttpErrorKind};
 
 use crate::Error;
@@ -70,6 +72,7 @@ fn classify(key: String, err: &object_store::Error, timeout_ms: u64) -> Error {
     let (mut status, mut transport, mut timed_out) = (None, false, false);
     let mut source: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = source {
+        #[cfg(feature = "s3")]
         if let Some(http) = e.downcast_ref::<HttpError>() {
             match http.kind() {
                 HttpErrorKind::Timeout => timed_out = true,

@@ -5,7 +5,7 @@ use object_store::path::Path;
 use super::MIN_PART_SIZE;
 use crate::{validate_key, Error, Result};
 
-/// How an [`ObjectStoreBackend`] uses its store.
+/// How an [`ObjectStoreBackend`](super::ObjectStoreBackend) uses its store.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectStoreOptions {
@@ -19,11 +19,12 @@ pub struct ObjectStoreOptions {
     /// create-only puts of one key may both succeed, the later one winning.
     pub conditional_put: bool,
     /// Objects larger than this are uploaded in parts (multipart upload) when
-    /// that keeps the put's guarantees: always for [`PutMode::Overwrite`], and
-    /// for [`PutMode::CreateOnly`] only when `conditional_put` is `false` or
-    /// the object exceeds S3's single-`PUT` limit (5 GiB), because an
-    /// `object_store` multipart upload cannot be made conditional.
-    /// Default 16 MiB.
+    /// that keeps the put's guarantees: always for
+    /// [`PutMode::Overwrite`](crate::PutMode::Overwrite), and for
+    /// [`PutMode::CreateOnly`](crate::PutMode::CreateOnly) only when
+    /// `conditional_put` is `false` or the object exceeds S3's single-`PUT`
+    /// limit (5 GiB), because an `object_store` multipart upload cannot be
+    /// made conditional. Default 16 MiB.
     pub multipart_threshold: u64,
     /// The size of each part of a multipart upload. Default 8 MiB; at least
     /// 5 MiB (S3's minimum).
