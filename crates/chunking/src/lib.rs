@@ -106,7 +106,25 @@
 //!
 //! # Performance
 //!
-//! BENCH_PLACEHOLDER
+//! Per core, on 64 MiB of seeded data with the default sizes, counting the thread's CPU
+//! time (`tests/measure_throughput.rs`; the machine was shared, so wall-clock figures from
+//! the criterion bench `benches/chunking.rs` swing by ±50 % and are only indicative):
+//!
+//! ```text
+//! cargo test --release -p cairn-chunking --test measure_throughput -- --ignored --nocapture
+//! cargo bench -p cairn-chunking --bench chunking -- --warm-up-time 1 --measurement-time 3
+//! ```
+//!
+//! | case | random MB/s | text MB/s | vs memcpy |
+//! |---|---:|---:|---:|
+//! | memcpy (baseline) | 9362 | 9563 | 1.00 |
+//! | [`cut_points`] | 2938 | 2953 | 0.31 |
+//! | fastcdc's own `FastCDC` iterator | 2938 | 2957 | 0.31 |
+//! | [`StreamChunker`] over a `Cursor` | 2248 | 2204 | 0.23 |
+//! | [`FixedChunker`] (1 MiB) stream over a `Cursor` | 12482 | 11207 | 1.2–1.3 |
+//!
+//! The streaming chunker costs one copy out of the reader plus zeroing the read block
+//! (safe Rust cannot read into uninitialised memory) on top of the cut-point scan.
 #![forbid(unsafe_code)]
 
 mod config;
