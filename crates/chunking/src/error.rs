@@ -25,6 +25,14 @@ pub enum Error {
         /// Which rule the size breaks.
         reason: &'static str,
     },
+    /// The read block size given to `with_read_size` of a stream chunker is out of range.
+    #[error("invalid read size {bytes}: {reason}")]
+    InvalidReadSize {
+        /// The requested read size in bytes.
+        bytes: usize,
+        /// Which rule the size breaks.
+        reason: &'static str,
+    },
     /// Reading the input stream failed. The chunker yields no further chunks afterwards.
     #[error("reading the input to chunk failed: {source}")]
     Io {

@@ -138,4 +138,4 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use slice::{chunk_bytes, cut_points, Chunk, ChunkBytes, CutPoints};
-pub use stream::{AsyncStreamChunker, StreamChunker};
+pub use stream::{AsyncStreamChunker, StreamChunker, MAX_READ_SIZE};

@@ -22,6 +22,20 @@ use crate::slice::Chunk;
 /// Smallest default read block; larger `max_chunk_size`s get 4 blocks of look-ahead.
 const MIN_READ_SIZE: usize = 4 << 20;
 
+/// Largest accepted read block.
+pub const MAX_READ_SIZE: usize = 1 << 30;
+
+fn check_read_size(bytes: usize) -> Result<usize> {
+    if (1..=MAX_READ_SIZE).contains(&bytes) {
+        Ok(bytes)
+    } else {
+        Err(Error::InvalidReadSize {
+            bytes,
+            reason: "read size must be within 1..=1073741824",
+        })
+    }
+}
+
 /// The buffering state shared by the sync and async chunkers (no I/O in here).
 #[derive(Debug)]
 struct Window {
@@ -135,13 +149,16 @@ impl<R: Read> StreamChunker<R> {
 }
 
 impl<R> StreamChunker<R> {
-    /// Sets how many bytes to request per refill. Any value works (refills repeat until
-    /// `max_chunk_size` bytes are buffered); larger blocks copy a smaller share of the
-    /// input when carrying the unfinished tail over.
-    #[must_use]
-    pub fn with_read_size(mut self, bytes: usize) -> Self {
-        self.window.read_size = bytes.max(1);
-        self
+    /// Sets how many bytes to request per refill (default `max(4 MiB, 4 × max_chunk_size)`).
+    /// Any size gives the same chunks (refills repeat until `max_chunk_size` bytes are
+    /// buffered); larger blocks copy a smaller share of the input when carrying the
+    /// unfinished tail over, and a block is held while any chunk cut from it is alive.
+    ///
+    /// # Errors
+    /// [`Error::InvalidReadSize`] unless `1 <= bytes <= 1 GiB`.
+    pub fn with_read_size(mut self, bytes: usize) -> Result<Self> {
+        self.window.read_size = check_read_size(bytes)?;
+        Ok(self)
     }
 
     /// Stream offset at which the next chunk starts (the total length of chunks so far).
@@ -203,10 +220,12 @@ impl<R: AsyncRead + Unpin> AsyncStreamChunker<R> {
 
 impl<R> AsyncStreamChunker<R> {
     /// See [`StreamChunker::with_read_size`].
-    #[must_use]
-    pub fn with_read_size(mut self, bytes: usize) -> Self {
-        self.window.read_size = bytes.max(1);
-        self
+    ///
+    /// # Errors
+    /// [`Error::InvalidReadSize`] unless `1 <= bytes <= 1 GiB`.
+    pub fn with_read_size(mut self, bytes: usize) -> Result<Self> {
+        self.window.read_size = check_read_size(bytes)?;
+        Ok(self)
     }
 
     /// Stream offset at which the next chunk starts.

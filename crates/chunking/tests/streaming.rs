@@ -43,6 +43,7 @@ fn stream_sync(
     };
     StreamChunker::new(reader, chunking)
         .with_read_size(read_size)
+        .unwrap()
         .collect::<Result<Vec<_>, _>>()
         .unwrap()
 }
@@ -61,7 +62,9 @@ fn stream_async(
             max_read,
         },
     };
-    let chunker = AsyncStreamChunker::new(reader, chunking).with_read_size(read_size);
+    let chunker = AsyncStreamChunker::new(reader, chunking)
+        .with_read_size(read_size)
+        .unwrap();
     futures::executor::block_on(chunker.collect::<Vec<_>>())
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
@@ -200,6 +203,7 @@ fn boundary_lengths() {
             // multiples of `read_size`.
             let chunks: Vec<_> = StreamChunker::new(Cursor::new(&data), config)
                 .with_read_size(read_size)
+                .unwrap()
                 .collect::<Result<Vec<_>, _>>()
                 .unwrap();
             assert_eq!(offsets(&chunks), expected, "{name} len {len}");
@@ -226,7 +230,9 @@ fn io_error_is_reported_then_fused() {
         }
     }
     let config = ChunkerConfig::new(64, 256, 1024).unwrap();
-    let mut chunker = StreamChunker::new(Failing(10_000), config).with_read_size(4096);
+    let mut chunker = StreamChunker::new(Failing(10_000), config)
+        .with_read_size(4096)
+        .unwrap();
     let mut ok = 0;
     let err = loop {
         match chunker.next().expect("error before end") {
@@ -238,4 +244,30 @@ fn io_error_is_reported_then_fused() {
     assert!(matches!(err, cairn_chunking::Error::Io { .. }), "{err:?}");
     assert!(err.to_string().contains("disk on fire"));
     assert!(chunker.next().is_none());
+}
+
+#[test]
+fn read_size_is_validated() {
+    let config = ChunkerConfig::default();
+    for bad in [0, cairn_chunking::MAX_READ_SIZE + 1, usize::MAX] {
+        let err = StreamChunker::new(Cursor::new(&[][..]), config)
+            .with_read_size(bad)
+            .unwrap_err();
+        assert!(
+            matches!(err, cairn_chunking::Error::InvalidReadSize { bytes, .. } if bytes == bad),
+            "{err:?}"
+        );
+        let err = AsyncStreamChunker::new(futures::io::Cursor::new(&[][..]), config)
+            .with_read_size(bad)
+            .unwrap_err();
+        assert!(
+            matches!(err, cairn_chunking::Error::InvalidReadSize { bytes, .. } if bytes == bad),
+            "{err:?}"
+        );
+    }
+    // An empty input yields no chunks, whatever the read size.
+    let mut one = StreamChunker::new(Cursor::new(&[][..]), config)
+        .with_read_size(1)
+        .unwrap();
+    assert!(one.next().is_none());
 }
