@@ -271,3 +271,23 @@ fn read_size_is_validated() {
         .unwrap();
     assert!(one.next().is_none());
 }
+
+/// Chunks dropped as soon as they are seen let the chunker reuse its block in place (the
+/// tail moves to the front); the bytes must still be right.
+#[test]
+fn dropping_chunks_reuses_the_block_correctly() {
+    let config = ChunkerConfig::new(1024, 4096, 16384).unwrap();
+    let data = random_bytes(77, 3 << 20);
+    let expected: Vec<_> = cut_points(&config, &data).collect();
+    let mut got = Vec::new();
+    let chunker = StreamChunker::new(Cursor::new(&data), config)
+        .with_read_size(65536)
+        .unwrap();
+    for chunk in chunker {
+        let chunk = chunk.unwrap();
+        let o = chunk.offset as usize;
+        assert_eq!(&chunk.data[..], &data[o..o + chunk.len()], "chunk at {o}");
+        got.push((o, chunk.len()));
+    }
+    assert_eq!(got, expected);
+}
