@@ -153,7 +153,8 @@ pub struct ErasureConfig {
     /// losing a whole region loses no object.
     pub max_shards_per_region: Option<usize>,
     /// Time allowed for one call to one child (each retry gets its own).
-    /// Default 60 s; `None` waits forever.
+    /// Default 60 s; `None` waits forever. Listings are not timed: they run
+    /// as long as the child streams keys.
     pub op_timeout: Option<Duration>,
     /// Retries of transient child errors.
     pub retry: RetryConfig,

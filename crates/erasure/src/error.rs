@@ -92,12 +92,15 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the same call may succeed if tried again (a child was
-    /// unreachable rather than the data being wrong).
+    /// Whether the same call may succeed if tried again: a child error that
+    /// says so, or a write that missed its quorum. [`Error::NotEnoughShards`]
+    /// is not transient: the shards may be lost for good, and a read error
+    /// must be reported rather than retried away (its children's own errors
+    /// are in [`ErasureBackend::health_report`](crate::ErasureBackend::health_report)).
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Backend { source } => source.is_transient(),
-            Error::NotEnoughShards { .. } | Error::QuorumNotReached { .. } => true,
+            Error::QuorumNotReached { .. } => true,
             _ => false,
         }
     }

@@ -321,3 +321,25 @@ async fn works_under_tokio_with_large_objects() {
     );
     assert_eq!(e.stat("big").await.unwrap().size, data.len() as u64);
 }
+
+#[test]
+fn calls_that_hang_time_out_and_count_as_failures() {
+    let s = stores(6);
+    let mut backends: Vec<Arc<dyn Backend>> = s
+        .iter()
+        .map(|m| Arc::new(m.clone()) as Arc<dyn Backend>)
+        .collect();
+    // Far slower than the timeout: every call to it times out.
+    backends[3] = Arc::new(Latency::new(s[3].clone(), Duration::from_secs(600)));
+    let cfg = config(4, 2).op_timeout(Some(Duration::from_millis(20)));
+    let e = ErasureBackend::new(children(backends), cfg).unwrap();
+    let data = pattern(8, 4000);
+    block_on(e.put("t", data.clone(), PutMode::CreateOnly)).unwrap();
+    assert_eq!(block_on(e.get("t")).unwrap(), data);
+    let r = e.health_report();
+    let c = &r.children[3];
+    // Each attempt (3 with the default retry policy) timed out.
+    assert_eq!((c.timeouts, c.failures, c.successes), (3, 3, 0), "{r}");
+    assert!(e.needs_repair().iter().any(|h| h.child == 3));
+    assert!(s[3].is_empty());
+}
