@@ -43,7 +43,9 @@ struct Loc {
     length: u32,
     raw_length: u32,
     kind: BlobKind,
-    compression: Compression,
+    // The code, not the enum: the enum carries a zstd level and would add 8
+    // bytes to every entry.
+    compression: u8,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -151,7 +153,7 @@ impl Index {
                 length: e.length,
                 raw_length: e.raw_length,
                 kind: e.kind,
-                compression: e.compression,
+                compression: e.compression.code(),
             };
             self.recent.insert(e.id, loc);
             self.bloom.set(e.id.as_bytes());
@@ -185,7 +187,7 @@ impl Index {
                 id: *id.as_bytes(),
                 loc,
             }));
-        self.sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        self.sorted.sort_unstable_by_key(|s| s.id);
         self.sorted.dedup_by(|a, b| a.id == b.id);
         self.sorted.shrink_to_fit();
         self.recent.shrink_to_fit();
@@ -215,7 +217,7 @@ impl Index {
             pack: self.packs[l.pack as usize],
             entry: PackEntry {
                 kind: l.kind,
-                compression: l.compression,
+                compression: Compression::from_code(l.compression).unwrap_or(Compression::None),
                 id: *id,
                 offset: l.offset,
                 length: l.length,
@@ -235,7 +237,7 @@ impl Index {
             pack: self.packs[l.pack as usize],
             entry: PackEntry {
                 kind: l.kind,
-                compression: l.compression,
+                compression: Compression::from_code(l.compression).unwrap_or(Compression::None),
                 id,
                 offset: l.offset,
                 length: l.length,
@@ -314,4 +316,71 @@ pub fn decode_index(
 /// The backend key of the index object with these bytes.
 pub fn index_key(bytes: &[u8]) -> String {
     format!("index/{}", blake3::hash(bytes).to_hex())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u64) -> PackEntry {
+        PackEntry {
+            kind: BlobKind::Data,
+            compression: Compression::Zstd(3),
+            id: ChunkId::from_bytes(*blake3::hash(&n.to_le_bytes()).as_bytes()),
+            offset: n as u32,
+            length: 10,
+            raw_length: 20,
+        }
+    }
+
+    #[test]
+    fn lookups_before_and_after_compaction() {
+        let mut index = Index::default();
+        let pack = PackId([7; 32]);
+        let entries: Vec<_> = (0..1000).map(entry).collect();
+        index.add_pack(pack, &entries);
+        for e in &entries {
+            assert_eq!(index.get(&e.id).map(|l| l.entry), Some(*e));
+        }
+        index.compact();
+        for e in &entries {
+            assert_eq!(
+                index.get(&e.id).map(|l| (l.pack, l.entry)),
+                Some((pack, *e))
+            );
+        }
+        assert!(!index.contains(&entry(5000).id));
+        // A blob already indexed keeps its first location.
+        index.add_pack(PackId([8; 32]), &entries[..1]);
+        assert_eq!(index.get(&entries[0].id).map(|l| l.pack), Some(pack));
+        assert_eq!(index.len(), 1000);
+    }
+
+    #[test]
+    fn a_million_blobs_cost_under_56_bytes_each() {
+        let n = 1_000_000u64;
+        let mut index = Index::with_capacity(n as usize);
+        let entries: Vec<_> = (0..n).map(entry).collect();
+        for (i, chunk) in entries.chunks(4096).enumerate() {
+            index.add_pack(PackId([i as u8; 32]), chunk);
+        }
+        index.compact();
+        assert_eq!(index.len(), n as usize);
+        let per_blob = index.resident_bytes() as f64 / n as f64;
+        assert!(per_blob < 56.0, "{per_blob} bytes per blob");
+    }
+
+    #[test]
+    fn index_objects_round_trip_and_reject_tampering() {
+        let keys = KeySet::derive(&cairn_crypto::MasterKey::from_bytes([1; 32]));
+        let packs = vec![(PackId([3; 32]), (0..10).map(entry).collect::<Vec<_>>())];
+        let bytes = encode_index(&keys, &packs).unwrap();
+        assert_eq!(decode_index(&keys, "index/x", &bytes).unwrap(), packs);
+        let mut bad = bytes.clone();
+        bad[20] ^= 1;
+        assert!(matches!(
+            decode_index(&keys, "index/x", &bad),
+            Err(Error::Authentication { object }) if object == "index/x"
+        ));
+    }
 }
