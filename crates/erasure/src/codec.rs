@@ -148,15 +148,27 @@ impl Codec {
                 reason: "decode needs exactly k + m shard slots",
             });
         }
-        let good = shards
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
-                let shard = Shard::parse(s.clone()?).ok()?;
-                self.check(&shard, i).ok()?;
-                Some(shard)
-            })
-            .collect();
+        // Verify in index order (data shards first, which need no solving)
+        // and stop once one version has k verified shards: checksumming the
+        // spare parity shards would cost m/k more hashing for nothing.
+        let mut good = Vec::with_capacity(self.total());
+        let mut counts: HashMap<[u8; 32], usize> = HashMap::new();
+        for (i, slot) in shards.iter().enumerate() {
+            let Some(bytes) = slot else { continue };
+            let Ok(shard) = Shard::parse(bytes.clone()) else {
+                continue;
+            };
+            if self.check(&shard, i).is_err() {
+                continue;
+            }
+            let n = counts.entry(shard.header.object_checksum).or_default();
+            *n += 1;
+            let enough = *n >= self.k;
+            good.push(shard);
+            if enough {
+                break;
+            }
+        }
         self.decode_shards(good)
     }
 
