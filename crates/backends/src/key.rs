@@ -66,7 +66,16 @@ mod tests {
     fn refuses_escaping_and_odd_keys() {
         let long = "x".repeat(MAX_KEY_LEN + 1);
         for k in [
-            "", "/abs", "a//b", "a/", "./a", "a/../b", "..", "a\0b", "a\\b", &long,
+            "",
+            "/abs",
+            "a//b",
+            "a/",
+            "./a",
+            "a/../b",
+            "..",
+            "a\0b",
+            "a\\b",
+            &long,
             "x/.cairn-tmp-1",
         ] {
             let err = validate_key(k).unwrap_err();

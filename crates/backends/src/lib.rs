@@ -1,8 +1,48 @@
 //! Storage backends for Cairn.
 //!
+//! ```
+//! use bytes::Bytes;
+//! use cairn_backends::{Backend, LocalBackend, PutMode, RetryPolicy, Retrying};
+//! # let dir = tempfile::tempdir().unwrap();
+//! // Any executor drives the futures; file I/O runs on a thread pool.
+//! futures::executor::block_on(async {
+//!     let store = Retrying::new(LocalBackend::new(dir.path())?, RetryPolicy::default());
+//!     store.put("snapshots/1", Bytes::from_static(b"hello"), PutMode::CreateOnly).await?;
+//!     // Objects are immutable: a second create-only put of the key fails.
+//!     let again = store.put("snapshots/1", Bytes::from_static(b"other"), PutMode::CreateOnly).await;
+//!     assert!(again.unwrap_err().is_already_exists());
+//!     assert_eq!(store.get_range("snapshots/1", 1..3).await?, Bytes::from_static(b"el"));
+//!     let missing = store.get("snapshots/2").await;
+//!     assert!(missing.unwrap_err().is_not_found());
+//!     Ok::<(), cairn_backends::Error>(())
+//! })?;
+//! # Ok::<(), cairn_backends::Error>(())
+//! ```
+//!
 //! The [`Backend`] trait is everything Cairn asks of a place that stores
 //! objects: create-only puts, whole and ranged gets, stat, streamed listing
-//! and delete, with typed errors that say whether trying again may help.
+//! and delete, with typed errors ([`Error`]) that say whether trying again may
+//! help ([`Error::is_transient`]). Its docs state the semantics every
+//! implementation keeps; the conformance suite in `testing` checks them.
+//!
+//! - [`MemoryBackend`]: a map in memory, for tests and caches.
+//! - [`LocalBackend`]: a directory tree; durable (temporary file, fsync,
+//!   atomic move, directory fsync), create-only through hard links.
+//! - Object stores (S3 and others) through the `object_store` crate, behind
+//!   the `object-store` / `s3` features.
+//! - [`Retrying`]: retries transient errors of any backend with exponential
+//!   backoff and jitter, interpreting outcomes a lost reply makes ambiguous.
+//!
+//! Keys are `/`-separated relative paths checked by [`validate_key`].
+//! Futures make no runtime assumptions: they run under tokio, smol or
+//! `futures::executor::block_on` alike.
+//!
+//! # Features
+//!
+//! - `testing`: the `testing` module — the conformance suite every backend's
+//!   tests run (`testing::run_conformance`) and fault-injecting wrappers
+//!   (fail after N operations, flaky, latency, corruption, loss, counting).
+//! - `object-store`, `s3`: object-store backends.
 
 mod backend;
 mod error;

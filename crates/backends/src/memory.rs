@@ -55,9 +55,12 @@ impl MemoryBackend {
 
     fn object(&self, key: &str) -> Result<Bytes> {
         validate_key(key)?;
-        self.lock().get(key).cloned().ok_or_else(|| Error::NotFound {
-            key: key.to_owned(),
-        })
+        self.lock()
+            .get(key)
+            .cloned()
+            .ok_or_else(|| Error::NotFound {
+                key: key.to_owned(),
+            })
     }
 
     /// The next page of keys after `after` (exclusive) that start with `prefix`.

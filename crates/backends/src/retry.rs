@@ -96,8 +96,9 @@ impl RetryPolicy {
 ///   `AlreadyExists` otherwise. So exactly one of several racing create-only
 ///   puts of different bytes still succeeds. Without an earlier transient
 ///   failure, `AlreadyExists` is returned as is.
-/// - **Delete**: [`Error::NotFound`] on a retry after a transient failure is
-///   success (the earlier attempt deleted it).
+/// - **Delete**: [`Error::NotFound`] is returned as is, even on a retry after
+///   a transient failure that may have deleted the object: it is gone either
+///   way, and callers that delete idempotently treat `NotFound` as done.
 /// - **List**: a transient error before the first entry restarts the
 ///   listing; an error after entries were yielded is passed on, since
 ///   restarting would repeat them.
@@ -206,7 +207,9 @@ impl<B: Backend> Backend for Retrying<B> {
                         Delay::new(self.policy.backoff(attempt)).await;
                         attempt += 1;
                     }
-                    first => return stream::iter(first).chain(entries),
+                    // An ended stream must not be polled again.
+                    None => return stream::empty().boxed(),
+                    Some(first) => return stream::once(async { first }).chain(entries).boxed(),
                 }
             }
         })
@@ -215,10 +218,7 @@ impl<B: Backend> Backend for Retrying<B> {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        match self.attempt(|| self.inner.delete(key)).await {
-            (Err(Error::NotFound { .. }), true) => Ok(()),
-            (result, _) => result,
-        }
+        self.attempt(|| self.inner.delete(key)).await.0
     }
 }
 

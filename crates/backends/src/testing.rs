@@ -1,1 +1,0 @@
-//! Conformance suite and fault injection (being written).
