@@ -32,7 +32,7 @@
 //! | `keys/<hex>` | key files: the master key wrapped under a password | `cairn_crypto::KeyFile` |
 //! | `data/<2 hex>/<hex>` | packs of sealed blobs, named by the BLAKE3 of their bytes | `pack` module docs |
 //! | `index/<hex>` | where each blob is: pack, offset, lengths | `index` module docs |
-//! | `snapshots/<hex>` | snapshot records (time, host, paths, tags, parent, root tree) | `CRNS` |
+//! | `snapshots/<hex>` | snapshot records (time, host, paths, tags, parent, root tree) | `CRNR` |
 //!
 //! Every object is written create-only and never modified. A backup writes
 //! packs, then index objects, then its snapshot record: a snapshot is only

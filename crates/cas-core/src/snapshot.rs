@@ -6,7 +6,7 @@
 //! object := magic:[u8;4] version:u8=1 seal(metadata key, json, aad = magic || version)
 //! ```
 //!
-//! with magic `CRNS` for snapshot records (`snapshots/<hex BLAKE3 of the object>`)
+//! with magic `CRNR` for snapshot records (`snapshots/<hex BLAKE3 of the object>`)
 //! and `CRNC` for the config (`config`). The JSON fields are those of
 //! [`Snapshot`] and [`RepoConfig`]; unknown fields are ignored so later
 //! versions can add some.
@@ -18,7 +18,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-pub(crate) const SNAPSHOT_MAGIC: &[u8; 4] = b"CRNS";
+pub(crate) const SNAPSHOT_MAGIC: &[u8; 4] = b"CRNR";
 pub(crate) const CONFIG_MAGIC: &[u8; 4] = b"CRNC";
 const VERSION: u8 = 1;
 
