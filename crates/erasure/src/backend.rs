@@ -52,7 +52,11 @@ pub struct RepairHint {
 /// (same checksum: an earlier put of identical bytes), the put completes any
 /// missing shards and then reports `AlreadyExists`, so a retried put repairs a
 /// half-written object instead of leaving it. A put that misses its quorum
-/// deletes the shards it wrote. The race is decided by one child only while
+/// deletes the shards it wrote; if it missed it because at least `k` other
+/// children hold shards of a different object under the key (a leader that
+/// lost its data), it reports `AlreadyExists`. A stray shard on fewer than `k`
+/// children (left by an interrupted delete) does not make the key taken: it
+/// counts as a failed shard and scrub later rewrites it as stale. The race is decided by one child only while
 /// writers agree on the leader: if the leader fails for one writer but not for
 /// another, both may proceed and both may then miss their quorum (no data is
 /// acknowledged wrongly; one of them retries).

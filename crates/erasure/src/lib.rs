@@ -43,6 +43,25 @@
 //! kernels (built with the system C compiler for `-march=haswell` on x86-64:
 //! the binary then needs AVX2). The default build is pure Rust and runs on any
 //! CPU.
+//!
+//! # Performance
+//!
+//! `cargo bench -p cairn-erasure --bench codec -- --warm-up-time 1 --measurement-time 3`
+//! on the 2-core CI machine (shared, so figures are noisy), 4 MiB objects,
+//! throughput in object bytes; memcpy of the same bytes measured 11-14 GiB/s:
+//!
+//! | code | encode | reconstruct, m shards lost | decode, all present |
+//! |------|--------|----------------------------|---------------------|
+//! | 4+2, default  | 279 MiB/s | 308 MiB/s | 838 MiB/s |
+//! | 6+3, default  | 214 MiB/s | 217 MiB/s | 778 MiB/s |
+//! | 10+4, default | 168 MiB/s | 169 MiB/s | 725 MiB/s |
+//! | 4+2, `simd-accel`  | 540 MiB/s | 576 MiB/s | 712 MiB/s |
+//! | 6+3, `simd-accel`  | 432 MiB/s | 516 MiB/s | 676 MiB/s |
+//! | 10+4, `simd-accel` | 453 MiB/s | 502 MiB/s | 701 MiB/s |
+//!
+//! Every figure includes the BLAKE3 checksums (the object's, and each
+//! written or verified shard's), which are most of the cost once the
+//! Galois-field arithmetic is SIMD.
 
 mod backend;
 mod call;

@@ -110,6 +110,7 @@ impl ErasureBackend {
         .await;
         let mut written = if same { vec![] } else { vec![leader] };
         let mut acked = 1;
+        let mut conflicts = 0;
         for (&i, took) in rest.iter().zip(results) {
             match took {
                 Took::Written => {
@@ -120,6 +121,7 @@ impl ErasureBackend {
                 Took::Conflict => {
                     first_error
                         .get_or_insert(format!("child {i} holds another object under {key:?}"));
+                    conflicts += 1;
                     failed.push(i);
                 }
                 Took::Failed(e) => {
@@ -130,18 +132,20 @@ impl ErasureBackend {
         }
         if acked < quorum {
             // Leave nothing behind that a later create-only put would take
-            // for a complete object. Best effort: a shard that stays is
-            // recognisable by its checksum and cleared by scrub.
+            // for a complete object. Best effort: a shard that stays has
+            // fewer than k siblings and shows up in a scrub as unrecoverable.
             let undo = join_all(
                 written
                     .iter()
                     .map(|&i| slots[i].call(&self.config, key, |b| b.delete(key))),
             )
             .await;
-            for (&i, r) in written.iter().zip(undo) {
-                if r.is_err() {
-                    self.hint(key, i);
-                }
+            drop(undo);
+            if conflicts >= self.codec.k() {
+                // Enough shards of another object to decode it: the key is
+                // taken, even though the leader did not know (e.g. its disk
+                // was replaced and not yet rebuilt).
+                return Err(BError::AlreadyExists { key: key.into() }.into());
             }
             return Err(self.missed(key, acked, first_error));
         }

@@ -343,3 +343,21 @@ fn calls_that_hang_time_out_and_count_as_failures() {
     assert!(e.needs_repair().iter().any(|h| h.child == 3));
     assert!(s[3].is_empty());
 }
+
+#[test]
+fn create_only_sees_an_object_the_leader_forgot() {
+    let (e, s) = mem_4_2();
+    let data = pattern(12, 2500);
+    block_on(e.put("taken", data.clone(), PutMode::CreateOnly)).unwrap();
+    // Child 0 (where create-only puts take their leader shard) is replaced by
+    // an empty store: it does not know the key, the other five do.
+    let fresh = MemoryBackend::new();
+    e.replace_child(0, Child::new("c0-new", Arc::new(fresh.clone())))
+        .unwrap();
+    let err = block_on(e.put("taken", pattern(13, 2500), PutMode::CreateOnly)).unwrap_err();
+    assert!(err.is_already_exists(), "{err}");
+    // Its own leader shard was rolled back; the original is intact.
+    assert!(fresh.is_empty());
+    assert_eq!(block_on(e.get("taken")).unwrap(), data);
+    assert!(block_on(s[1].get("taken")).is_ok());
+}
