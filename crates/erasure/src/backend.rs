@@ -64,8 +64,12 @@ pub struct RepairHint {
 /// **Reads** ask the `k` healthiest children (closed circuit, lowest latency
 /// average) for their shards, verify each checksum, and ask further children
 /// for every shard that is missing, corrupt, stale or slow to fail. Children
-/// whose circuit is open are asked last. `get_range` decodes the whole object
-/// and slices it.
+/// whose circuit is open are asked last. With
+/// [`hedge_after`](ErasureConfig::hedge_after) set, a read that waits that
+/// long also asks the next child, so a hung child costs the hedge delay, not
+/// the operation timeout. `get_range` decodes the whole object and slices it
+/// (shards are not byte-addressable without decoding; fine while objects are
+/// packs of a few MiB).
 ///
 /// **Listing** is the union of the children's listings (held in memory for
 /// one prefix), keeping keys that at least `k` children list; sizes come from

@@ -156,6 +156,11 @@ pub struct ErasureConfig {
     /// Default 60 s; `None` waits forever. Listings are not timed: they run
     /// as long as the child streams keys.
     pub op_timeout: Option<Duration>,
+    /// Hedged reads: when a read has waited this long for a shard, it also
+    /// asks the next child, and again after each further wait, so one hung
+    /// child costs this delay rather than `op_timeout`. Default `None` (off);
+    /// a few times the children's usual latency is a good value.
+    pub hedge_after: Option<Duration>,
     /// Retries of transient child errors.
     pub retry: RetryConfig,
     /// Circuit breaker and latency tracking.
@@ -175,6 +180,7 @@ impl Default for ErasureConfig {
             write_quorum: None,
             max_shards_per_region: None,
             op_timeout: Some(Duration::from_secs(60)),
+            hedge_after: None,
             retry: RetryConfig::default(),
             health: HealthConfig::default(),
             list_concurrency: 16,
@@ -205,6 +211,11 @@ impl ErasureConfig {
     /// Sets [`op_timeout`](Self::op_timeout).
     pub fn op_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.op_timeout = timeout;
+        self
+    }
+    /// Sets [`hedge_after`](Self::hedge_after).
+    pub fn hedge_after(mut self, after: Option<Duration>) -> Self {
+        self.hedge_after = after;
         self
     }
     /// Sets [`retry`](Self::retry).

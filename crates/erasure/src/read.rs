@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cairn_backends::{validate_key, Error as BError, ObjectMeta, Result as BResult};
-use futures::future::join_all;
+use futures::future::{join_all, select, Either};
 use futures::stream::{self, BoxStream, FuturesUnordered, StreamExt, TryStreamExt};
+use futures_timer::Delay;
 
 use crate::backend::OFFLOAD_BYTES;
 use crate::call::Slot;
@@ -61,7 +62,22 @@ impl ErasureBackend {
                 pending.push(read(order[next]));
                 next += 1;
             }
-            let Some((i, result)) = pending.next().await else {
+            let done = match self.config.hedge_after {
+                Some(after) if next < total => {
+                    match select(pending.next(), Delay::new(after)).await {
+                        Either::Left((done, _)) => Some(done),
+                        Either::Right(_) => None,
+                    }
+                }
+                _ => Some(pending.next().await),
+            };
+            let Some(done) = done else {
+                // Hedge: a shard is slow in coming; ask one more child.
+                pending.push(read(order[next]));
+                next += 1;
+                continue;
+            };
+            let Some((i, result)) = done else {
                 break;
             };
             match result {

@@ -361,3 +361,42 @@ fn create_only_sees_an_object_the_leader_forgot() {
     assert_eq!(block_on(e.get("taken")).unwrap(), data);
     assert!(block_on(s[1].get("taken")).is_ok());
 }
+
+#[test]
+fn hedged_reads_go_around_a_hung_child() {
+    let s = stores(6);
+    // Written through a plain backend, so the reader below knows no latencies
+    // and asks children 0..=3 first.
+    let writer = ErasureBackend::new(mem_children(&s), config(4, 2)).unwrap();
+    let data = pattern(14, 9000);
+    block_on(writer.put("h", data.clone(), PutMode::CreateOnly)).unwrap();
+    let counters: Vec<Arc<Counting<Arc<dyn Backend>>>> = s
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let inner: Arc<dyn Backend> = match i {
+                0 => Arc::new(Latency::new(m.clone(), Duration::from_secs(600))),
+                _ => Arc::new(m.clone()),
+            };
+            Arc::new(Counting::new(inner))
+        })
+        .collect();
+    let cfg = config(4, 2)
+        .op_timeout(Some(Duration::from_secs(5)))
+        .hedge_after(Some(Duration::from_millis(10)));
+    let reader = ErasureBackend::new(
+        children(
+            counters
+                .iter()
+                .map(|c| c.clone() as Arc<dyn Backend>)
+                .collect(),
+        ),
+        cfg,
+    )
+    .unwrap();
+    assert_eq!(block_on(reader.get("h")).unwrap(), data);
+    // The hung read was abandoned, not timed out, and child 4 stood in.
+    let r = reader.health_report();
+    assert_eq!(r.children[0].timeouts, 0, "{r}");
+    assert_eq!(counters[4].snapshot().gets, 1);
+}
