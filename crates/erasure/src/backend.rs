@@ -73,7 +73,9 @@ pub struct RepairHint {
 ///
 /// **Listing** is the union of the children's listings (held in memory for
 /// one prefix), keeping keys that at least `k` children list; sizes come from
-/// a ranged read of one shard header per key, `list_concurrency` at a time.
+/// a ranged read of one shard header per key, `list_concurrency` at a time
+/// (so a stale shard, until scrubbed, can report an older size; `stat`
+/// reads every header and takes the majority).
 ///
 /// **Deleting** removes the shards from every child; it succeeds once so few
 /// shards can remain (at most `k - 1`) that the object is gone.

@@ -12,7 +12,7 @@ use crate::{Error, Result};
 
 /// Splits objects into `k` data shards plus `m` parity shards, any `k` of
 /// which give the object back; each shard carries a self-describing header
-/// (see [`format`](crate::format)).
+/// (see [`format`](mod@crate::format)).
 ///
 /// ```
 /// use bytes::Bytes;

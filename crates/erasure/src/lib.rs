@@ -35,7 +35,7 @@
 //! # }).unwrap();
 //! ```
 //!
-//! The shard format is documented byte by byte in [`format`]. Health of the
+//! The shard format is documented byte by byte in [`format`](mod@format). Health of the
 //! children (circuit breakers, latency, error counts) is in
 //! [`ErasureBackend::health_report`].
 //!
