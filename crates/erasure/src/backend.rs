@@ -44,6 +44,9 @@ pub struct RepairHint {
 /// of shards is durable. Shards that failed are remembered in an in-memory
 /// needs-repair set ([`needs_repair`](Self::needs_repair)) and rewritten by
 /// [`scrub`](Self::scrub) with `repair`, which also finds them without the set.
+/// A child whose circuit is open is not written to during its cool-down (its
+/// shard is recorded as needing repair) unless the others cannot make the
+/// quorum without it.
 ///
 /// *Create-only* puts first write one shard, to the lowest-numbered child that
 /// answers (the "leader"); the leader's own create-only check decides the

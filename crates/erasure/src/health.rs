@@ -173,7 +173,8 @@ impl Health {
         }
     }
 
-    /// Whether the breaker is closed (used to order reads without admitting).
+    /// How reads should rank the child, without admitting a call: breaker
+    /// class (closed, half-open, open), then latency average.
     pub(crate) fn rank(&self) -> (u8, f64) {
         let s = self.lock();
         let class = match s.breaker {

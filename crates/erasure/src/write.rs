@@ -78,6 +78,7 @@ impl ErasureBackend {
         // Children with an open circuit are passed over while others remain.
         let (mut order, open): (Vec<usize>, Vec<usize>) =
             (0..slots.len()).partition(|&i| slots[i].admit() == Admit::Yes);
+        let open_now = open.clone();
         order.extend(open);
         let mut leader = None;
         let mut same = false;
@@ -100,9 +101,10 @@ impl ErasureBackend {
         let Some(leader) = leader else {
             return Err(self.missed(key, 0, first_error));
         };
-        let rest: Vec<usize> = (0..slots.len())
+        let candidates: Vec<usize> = (0..slots.len())
             .filter(|&i| i != leader && !failed.contains(&i))
             .collect();
+        let rest = self.skip_open(candidates, &open_now, 1, &mut failed);
         let results = join_all(
             rest.iter()
                 .map(|&i| self.take(key, &slots[i], &shards[i], checksum)),
@@ -158,16 +160,41 @@ impl ErasureBackend {
         Ok(())
     }
 
+    /// Drops the children whose circuit is open from `candidates` (marking
+    /// them failed) — unless the others, with `acked` shards already
+    /// written, could not reach the quorum: then an open circuit is tried
+    /// anyway, since failing the write for sure is worse than a slow call.
+    fn skip_open(
+        &self,
+        candidates: Vec<usize>,
+        open: &[usize],
+        acked: usize,
+        failed: &mut Vec<usize>,
+    ) -> Vec<usize> {
+        let (closed, skipped): (Vec<usize>, Vec<usize>) =
+            candidates.iter().partition(|i| !open.contains(i));
+        if acked + closed.len() < self.config.quorum() || skipped.is_empty() {
+            return candidates;
+        }
+        failed.extend(skipped);
+        closed
+    }
+
     async fn put_overwrite(&self, key: &str, slots: &[Arc<Slot>], shards: &[Bytes]) -> Result<()> {
-        let results = join_all(slots.iter().zip(shards).map(|(slot, shard)| {
-            slot.call(&self.config, key, |b| {
+        let open: Vec<usize> = (0..slots.len())
+            .filter(|&i| slots[i].admit() == Admit::Open)
+            .collect();
+        let mut failed = Vec::new();
+        let targets = self.skip_open((0..slots.len()).collect(), &open, 0, &mut failed);
+        let results = join_all(targets.iter().map(|&i| {
+            let shard = shards[i].clone();
+            slots[i].call(&self.config, key, move |b| {
                 b.put(key, shard.clone(), PutMode::Overwrite)
             })
         }))
         .await;
-        let mut failed = Vec::new();
         let mut first_error = None;
-        for (i, r) in results.into_iter().enumerate() {
+        for (&i, r) in targets.iter().zip(results) {
             if let Err(e) = r {
                 first_error.get_or_insert(e.to_string());
                 failed.push(i);

@@ -400,3 +400,33 @@ fn hedged_reads_go_around_a_hung_child() {
     assert_eq!(r.children[0].timeouts, 0, "{r}");
     assert_eq!(counters[4].snapshot().gets, 1);
 }
+
+#[test]
+fn open_circuit_is_not_called_by_writes_during_its_cool_down() {
+    let s = stores(6);
+    let dead = Arc::new(Counting::new(
+        Arc::new(FailAfter::new(s[2].clone(), 0)) as Arc<dyn Backend>
+    ));
+    let mut backends: Vec<Arc<dyn Backend>> = s
+        .iter()
+        .map(|m| Arc::new(m.clone()) as Arc<dyn Backend>)
+        .collect();
+    backends[2] = dead.clone();
+    let mut cfg = config(4, 2);
+    cfg.health.cool_down = Duration::from_secs(3600);
+    let e = ErasureBackend::new(children(backends), cfg).unwrap();
+    // Three failed puts open the circuit (threshold 3).
+    for i in 0..3 {
+        block_on(e.put(&format!("w{i}"), pattern(i, 300), PutMode::CreateOnly)).unwrap();
+    }
+    assert_eq!(e.health_report().children[2].state, BreakerState::Open);
+    let calls = dead.snapshot().ops();
+    for i in 3..6 {
+        block_on(e.put(&format!("w{i}"), pattern(i, 300), PutMode::CreateOnly)).unwrap();
+    }
+    block_on(e.put("w0", pattern(0, 301), PutMode::Overwrite)).unwrap();
+    assert_eq!(dead.snapshot().ops(), calls, "an open circuit was called");
+    // Every skipped shard is known to need repair.
+    let hinted = e.needs_repair().iter().filter(|h| h.child == 2).count();
+    assert_eq!(hinted, 6);
+}
