@@ -64,6 +64,13 @@ pub struct RepairHint {
 /// another, both may proceed and both may then miss their quorum (no data is
 /// acknowledged wrongly; one of them retries).
 ///
+/// *Overwrite* puts write every shard in parallel. Children that fail keep
+/// the previous version's shard; reads never mix versions (shards carry the
+/// object checksum), and the old version cannot be read back as long as
+/// fewer than `k` old shards survive, i.e. while the write quorum exceeds
+/// `m` (true of the default `k + 1` whenever `m <= k`). Cairn itself writes
+/// every object create-only.
+///
 /// **Reads** ask the `k` healthiest children (closed circuit, lowest latency
 /// average) for their shards, verify each checksum, and ask further children
 /// for every shard that is missing, corrupt, stale or slow to fail. Children
