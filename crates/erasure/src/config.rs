@@ -218,6 +218,11 @@ impl ErasureConfig {
         self.hedge_after = after;
         self
     }
+    /// Sets [`list_concurrency`](Self::list_concurrency).
+    pub fn list_concurrency(mut self, n: usize) -> Self {
+        self.list_concurrency = n;
+        self
+    }
     /// Sets [`retry`](Self::retry).
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;

@@ -70,6 +70,11 @@ impl ScrubOptions {
         self.limit = Some(limit);
         self
     }
+    /// Sets [`concurrency`](Self::concurrency) (at least 1).
+    pub fn concurrency(mut self, objects: usize) -> Self {
+        self.concurrency = objects.max(1);
+        self
+    }
     /// Sets [`cancel`](Self::cancel).
     pub fn cancel(mut self, flag: Arc<AtomicBool>) -> Self {
         self.cancel = Some(flag);

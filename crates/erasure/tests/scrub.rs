@@ -64,7 +64,7 @@ fn scrub_finds_and_repairs_missing_corrupt_and_stale_shards() {
     assert!(report.complete && report.errors.is_empty(), "{report}");
     assert_eq!(report.last_key.as_deref(), Some("obj/009"));
 
-    let report = block_on(e.scrub(ScrubOptions::new().repair(true))).unwrap();
+    let report = block_on(e.scrub(ScrubOptions::new().repair(true).concurrency(2))).unwrap();
     assert_eq!(report.shards_repaired, 3, "{report}");
     let report = block_on(e.scrub(ScrubOptions::new())).unwrap();
     assert_eq!(report.objects_healthy, 9, "{report}");
