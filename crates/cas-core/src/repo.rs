@@ -1,6 +1,7 @@
 //! Opening, creating and reading a repository.
 
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -9,7 +10,7 @@ use cairn_chunking::ChunkerConfig;
 use cairn_crypto::{ChunkId, KdfParams, KeyFile, KeySet, MasterKey};
 use futures::{StreamExt, TryStreamExt};
 
-use crate::blob::{open_blob, Compression};
+use crate::blob::{open_blob, BlobKind, Compression};
 use crate::index::{decode_index, encode_index, index_key, Index};
 use crate::pack::{PackEntry, PackId};
 use crate::snapshot::{
@@ -86,7 +87,11 @@ pub struct Repository {
     // Kept (zeroized on drop) so key files can be added and passwords changed.
     master: Arc<MasterKey>,
     index: Arc<RwLock<Index>>,
+    tree_packs: Mutex<HashMap<PackId, Bytes>>,
 }
+
+/// Bytes of whole tree packs kept in memory by [`Repository::read_blob`].
+const TREE_CACHE_BYTES: usize = 64 << 20;
 
 impl std::fmt::Debug for Repository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -164,6 +169,7 @@ impl Repository {
             key_name,
             master,
             index: Arc::new(RwLock::new(Index::default())),
+            tree_packs: Mutex::default(),
         })
     }
 
@@ -224,6 +230,7 @@ impl Repository {
             key_name,
             master: Arc::new(master),
             index: Arc::new(RwLock::new(Index::default())),
+            tree_packs: Mutex::default(),
         };
         repo.reload_index().await?;
         Ok(repo)
@@ -342,13 +349,12 @@ impl Repository {
         let loc = self.index().get(id).ok_or(Error::MissingBlob { id: *id })?;
         let key = loc.pack.key();
         let e = loc.entry;
-        let sealed = self
-            .backend
-            .get_range(
-                &key,
-                u64::from(e.offset)..u64::from(e.offset) + u64::from(e.length),
-            )
-            .await?;
+        let range = u64::from(e.offset)..u64::from(e.offset) + u64::from(e.length);
+        let sealed = if e.kind == BlobKind::Tree {
+            self.tree_pack_range(loc.pack, &key, range).await?
+        } else {
+            self.backend.get_range(&key, range).await?
+        };
         if sealed.len() != e.length as usize {
             return Err(Error::corrupt(&key, format!("blob {id} is truncated")));
         }
@@ -366,6 +372,39 @@ impl Repository {
             )
         })
         .await?
+    }
+
+    /// Tree packs hold only trees, are small, and a walk reads many blobs
+    /// from each: fetch them whole once (one request, and one decode on an
+    /// erasure-coded backend) and serve later tree reads from memory.
+    async fn tree_pack_range(
+        &self,
+        pack: PackId,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Bytes> {
+        let cached = self
+            .tree_packs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&pack)
+            .cloned();
+        let whole = match cached {
+            Some(b) => b,
+            None => {
+                let b = self.backend.get(key).await?;
+                let mut cache = self.tree_packs.lock().unwrap_or_else(|e| e.into_inner());
+                let held: usize = cache.values().map(|v| v.len()).sum();
+                if held + b.len() > TREE_CACHE_BYTES {
+                    cache.clear();
+                }
+                cache.insert(pack, b.clone());
+                b
+            }
+        };
+        let end = (range.end as usize).min(whole.len());
+        let start = (range.start as usize).min(end);
+        Ok(whole.slice(start..end))
     }
 
     /// Reads a tree blob.

@@ -22,7 +22,9 @@ fn fixture_dir() -> PathBuf {
 
 fn big_file() -> Vec<u8> {
     // Deterministic, mildly compressible, several chunks at the fixture's sizes.
-    (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 & 0x3f).collect()
+    (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 & 0x3f)
+        .collect()
 }
 
 fn bless() {
@@ -41,16 +43,22 @@ fn bless() {
             .pack_size(1 << 20);
         let repo = Repository::init(store, PASSWORD, opts).await.unwrap();
         let opts = BackupOptions::default().host("golden").tag("fixture");
-        backup(&repo, &[src.path().to_owned()], &opts, Arc::new(NoProgress)).await.unwrap();
+        backup(&repo, &[src.path().to_owned()], &opts, Arc::new(NoProgress))
+            .await
+            .unwrap();
     });
 }
 
-async fn child(repo: &Repository, tree: &Tree, name: &str) -> cairn_cas_core::Node {
-    tree.find(name.as_bytes()).unwrap_or_else(|| panic!("{name} missing")).clone()
+fn child(tree: &Tree, name: &str) -> cairn_cas_core::Node {
+    tree.find(name.as_bytes())
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .clone()
 }
 
 async fn file_bytes(repo: &Repository, node: &cairn_cas_core::Node) -> Vec<u8> {
-    let NodeKind::File { chunks } = &node.kind else { panic!("not a file") };
+    let NodeKind::File { chunks } = &node.kind else {
+        panic!("not a file")
+    };
     let mut out = Vec::new();
     for c in chunks {
         out.extend(repo.read_blob(c).await.unwrap());
@@ -75,19 +83,30 @@ fn version_1_repository_still_reads_back() {
         // Walk from the root down the backed-up path to the source directory.
         let mut tree = repo.load_tree(&snap.tree_id().unwrap()).await.unwrap();
         for part in Path::new(&snap.paths[0]).iter().skip(1) {
-            let node = child(&repo, &tree, part.to_str().unwrap()).await;
-            let NodeKind::Dir { subtree } = node.kind else { panic!("not a dir") };
+            let node = child(&tree, part.to_str().unwrap());
+            let NodeKind::Dir { subtree } = node.kind else {
+                panic!("not a dir")
+            };
             tree = repo.load_tree(&subtree).await.unwrap();
         }
-        let a = child(&repo, &tree, "a.txt").await;
+        let a = child(&tree, "a.txt");
         assert_eq!(file_bytes(&repo, &a).await, b"hello golden\n");
-        let link = child(&repo, &tree, "link").await;
-        assert_eq!(link.kind, NodeKind::Symlink { target: b"a.txt".to_vec() });
-        let dir = child(&repo, &tree, "dir").await;
-        let NodeKind::Dir { subtree } = dir.kind else { panic!("not a dir") };
+        let link = child(&tree, "link");
+        assert_eq!(
+            link.kind,
+            NodeKind::Symlink {
+                target: b"a.txt".to_vec()
+            }
+        );
+        let dir = child(&tree, "dir");
+        let NodeKind::Dir { subtree } = dir.kind else {
+            panic!("not a dir")
+        };
         let sub = repo.load_tree(&subtree).await.unwrap();
-        let b = child(&repo, &sub, "b.bin").await;
-        let NodeKind::File { chunks } = &b.kind else { panic!() };
+        let b = child(&sub, "b.bin");
+        let NodeKind::File { chunks } = &b.kind else {
+            panic!()
+        };
         assert!(chunks.len() > 1, "the fixture should span several chunks");
         assert_eq!(file_bytes(&repo, &b).await, big_file());
     });
