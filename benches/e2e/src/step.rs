@@ -1,0 +1,107 @@
+//! Steps run in a child process (`cairn-bench step ...`), so each has its own
+//! peak RSS. Each prints one JSON object on stdout.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use cairn_backends::{Backend, LocalBackend};
+use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
+use cairn_erasure::{Child, ErasureBackend, ErasureConfig};
+use cairn_recovery::{plan_restore, restore, select_snapshot, RestoreOptions, SnapshotFilter};
+use serde_json::{json, Value};
+
+/// The password every benchmark repository uses (for every tool).
+pub(crate) const PASSWORD: &str = "cairn-bench-password";
+
+/// Erasure layout: 4 data + 2 parity shards over six local directories.
+pub(crate) const EC_K: usize = 4;
+/// Parity shards.
+pub(crate) const EC_M: usize = 2;
+
+/// The directory of erasure child `i` inside an erasure repository dir.
+pub(crate) fn ec_child(repo: &Path, i: usize) -> PathBuf {
+    repo.join(format!("shard{i}"))
+}
+
+fn store(repo: &Path, erasure: bool) -> Result<Arc<dyn Backend>> {
+    if !erasure {
+        return Ok(Arc::new(LocalBackend::new(repo)?));
+    }
+    let mut children = Vec::new();
+    for i in 0..EC_K + EC_M {
+        let b: Arc<dyn Backend> = Arc::new(LocalBackend::new(ec_child(repo, i))?);
+        children.push(Child::new(format!("local{i}"), b));
+    }
+    Ok(Arc::new(ErasureBackend::new(
+        children,
+        ErasureConfig::new(EC_K, EC_M),
+    )?))
+}
+
+/// Peak resident set of this process so far (VmHWM), in KiB.
+pub(crate) fn vmhwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `init`: creates a repository (default chunker, zstd-3, default KDF).
+pub(crate) fn init(repo: &Path, erasure: bool) -> Result<Value> {
+    let backend = store(repo, erasure)?;
+    futures::executor::block_on(async {
+        Repository::init(backend, PASSWORD.as_bytes(), InitOptions::default()).await
+    })?;
+    Ok(json!({}))
+}
+
+/// `backup`: backs up `src` (the parent is found by host and path).
+pub(crate) fn run_backup(repo: &Path, src: &Path, erasure: bool) -> Result<Value> {
+    let backend = store(repo, erasure)?;
+    futures::executor::block_on(async {
+        let t = Instant::now();
+        let repo = Repository::open(backend, PASSWORD.as_bytes()).await?;
+        let open_secs = t.elapsed().as_secs_f64();
+        let opts = BackupOptions::default().host("bench");
+        let done = backup(&repo, &[src.to_owned()], &opts, Arc::new(NoProgress)).await?;
+        if !done.warnings.is_empty() {
+            bail!("backup warnings: {:?}", done.warnings);
+        }
+        let index = repo.index();
+        let per_chunk = index.resident_bytes() as f64 / index.len().max(1) as f64;
+        let s = &done.snapshot.summary;
+        Ok(json!({
+            "open_secs": open_secs,
+            "internal_secs": s.duration_secs,
+            "files_new": s.files_new,
+            "files_changed": s.files_changed,
+            "files_unchanged": s.files_unchanged,
+            "bytes_read": s.bytes_read,
+            "bytes_added_stored": s.bytes_added_stored,
+            "index_blobs": index.len(),
+            "index_resident_bytes": index.resident_bytes(),
+            "index_bytes_per_chunk": per_chunk,
+        }))
+    })
+}
+
+/// `restore`: restores the latest snapshot into `target`.
+pub(crate) fn run_restore(repo: &Path, target: &Path, erasure: bool) -> Result<Value> {
+    let backend = store(repo, erasure)?;
+    futures::executor::block_on(async {
+        let repo = Repository::open(backend, PASSWORD.as_bytes()).await?;
+        let (_, snap) = select_snapshot(&repo, &SnapshotFilter::default()).await?;
+        let opts = RestoreOptions::new(target);
+        let plan = plan_restore(&repo, &snap, &opts).await?;
+        let done = restore(&repo, &plan, &opts, Arc::new(cairn_recovery::NoProgress))
+            .await
+            .context("restore")?;
+        Ok(json!({
+            "internal_secs": done.duration.as_secs_f64(),
+            "bytes_written": done.bytes_written,
+            "bytes_fetched": done.bytes_fetched,
+            "packs_read": done.packs_read,
+        }))
+    })
+}
