@@ -1,0 +1,140 @@
+//! `backup`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use cairn_cas_core::{backup, backup_stream, BackupOptions, BackupResult};
+use clap::Args;
+
+use crate::ctx::Ctx;
+use crate::ui;
+
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// Files and directories to back up.
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Add a tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Record this host name instead of the machine's.
+    #[arg(long = "host", value_name = "HOST")]
+    host: Option<String>,
+    /// Compare against this snapshot instead of the latest of the same host and paths.
+    #[arg(long, value_name = "SNAPSHOT")]
+    parent: Option<String>,
+    /// Read every file, even those the parent snapshot says are unchanged.
+    #[arg(long)]
+    force: bool,
+    /// Back up standard input as one file.
+    #[arg(long, conflicts_with = "paths")]
+    stdin: bool,
+    /// The file name for --stdin.
+    #[arg(long, default_value = "stdin", requires = "stdin")]
+    stdin_filename: String,
+}
+
+pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
+    if !a.stdin && a.paths.is_empty() {
+        bail!("nothing to back up: give at least one PATH, or --stdin");
+    }
+    for p in &a.paths {
+        // A typo should not produce a snapshot with nothing in it.
+        if std::fs::symlink_metadata(p).is_err() {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    let (repo, _) = ctx.open().await?;
+    let mut opts = BackupOptions::default().force(a.force);
+    if let Some(h) = a.host {
+        opts = opts.host(h);
+    }
+    for t in a.tags {
+        opts = opts.tag(t);
+    }
+    if let Some(p) = a.parent {
+        opts = opts.parent(p);
+    }
+    let show = ui::interactive(ctx.quiet, ctx.json);
+    let progress = Arc::new(ui::BackupBar::new(ui::byte_bar(show, None, "processed")));
+    let result = if a.stdin {
+        let stdin = blocking::Unblock::new(std::io::stdin());
+        backup_stream(&repo, stdin, &a.stdin_filename, &opts, progress.clone())
+            .await
+            .context("backing up standard input")?
+    } else {
+        backup(&repo, &a.paths, &opts, progress.clone())
+            .await
+            .context("backup failed")?
+    };
+    progress.bar.finish_and_clear();
+    report(ctx, &result);
+    if result.snapshot.summary.errors > 0 || !result.warnings.is_empty() {
+        eprintln!(
+            "warning: {} entries could not be read; the snapshot was saved without them",
+            result
+                .warnings
+                .len()
+                .max(result.snapshot.summary.errors as usize)
+        );
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(ctx: &Ctx, r: &BackupResult) {
+    let s = &r.snapshot.summary;
+    if ctx.json {
+        let v = serde_json::json!({
+            "message_type": "summary",
+            "snapshot_id": r.snapshot_id,
+            "files_new": s.files_new,
+            "files_changed": s.files_changed,
+            "files_unchanged": s.files_unchanged,
+            "dirs": s.dirs,
+            "symlinks": s.symlinks,
+            "errors": s.errors,
+            "bytes_read": s.bytes_read,
+            "total_bytes": s.total_bytes,
+            "blobs_added": s.blobs_added,
+            "data_added": s.bytes_added_raw,
+            "data_added_stored": s.bytes_added_stored,
+            "packs_added": s.packs_added,
+            "duration_secs": s.duration_secs,
+            "warnings": r.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+        });
+        println!("{v}");
+        return;
+    }
+    if ctx.quiet {
+        return;
+    }
+    let files = s.files_new + s.files_changed + s.files_unchanged;
+    println!(
+        "Files:       {:>6} new, {:>6} changed, {:>6} unchanged",
+        s.files_new, s.files_changed, s.files_unchanged
+    );
+    println!("Dirs:        {:>6}     Symlinks: {:>6}", s.dirs, s.symlinks);
+    println!(
+        "Added to the repository: {} ({} stored, {} packs)",
+        ui::bytes(s.bytes_added_raw),
+        ui::bytes(s.bytes_added_stored),
+        s.packs_added
+    );
+    println!();
+    println!(
+        "processed {files} files, {} in {} ({:.1} MiB/s read)",
+        ui::bytes(s.total_bytes),
+        ui::clock(Duration::from_secs_f64(s.duration_secs.max(0.0))),
+        ui::mib_per_sec(s.bytes_read, s.duration_secs),
+    );
+    println!("snapshot {} saved", short(&r.snapshot_id));
+}
+
+/// The short form of a snapshot id (restic's 8 hex digits).
+pub(crate) fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}

@@ -1,0 +1,118 @@
+//! What every command needs: the repository location, the password, output mode.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use cairn_cas_core::Repository;
+use cairn_crypto::KdfParams;
+
+use crate::location::{self, Opened};
+
+/// The global options.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) repo: Option<String>,
+    pub(crate) password_file: Option<PathBuf>,
+    pub(crate) json: bool,
+    pub(crate) quiet: bool,
+}
+
+/// A secret read from the environment or a file; wiped on drop.
+pub(crate) struct Password(Vec<u8>);
+
+impl Password {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        // Best effort without a zeroize dependency: overwrite, then keep the
+        // compiler from treating the writes as dead.
+        for b in self.0.iter_mut() {
+            *b = 0;
+        }
+        std::hint::black_box(&self.0);
+    }
+}
+
+/// Reads a password: the first line of `file` if given, else the variable
+/// `env`. Errors name both sources when neither is there.
+pub(crate) fn read_password(file: Option<&PathBuf>, env: &str, flag: &str) -> Result<Password> {
+    if let Some(path) = file {
+        let text = std::fs::read(path)
+            .with_context(|| format!("reading password file {}", path.display()))?;
+        let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            bail!("password file {} is empty", path.display());
+        }
+        return Ok(Password(line.to_vec()));
+    }
+    match std::env::var_os(env) {
+        Some(v) if !v.is_empty() => {
+            use std::os::unix::ffi::OsStringExt;
+            Ok(Password(v.into_vec()))
+        }
+        _ => Err(anyhow!("no password given: set {env} or pass {flag} FILE")),
+    }
+}
+
+/// The KDF for new key files. `CAIRN_INSECURE_TEST_KDF=1` selects a
+/// deliberately weak one so the CLI's tests run fast; it is for tests only:
+/// a repository made with it falls to a password guesser in no time.
+pub(crate) fn new_key_kdf() -> KdfParams {
+    if std::env::var("CAIRN_INSECURE_TEST_KDF").is_ok_and(|v| v == "1") {
+        KdfParams::insecure_for_tests()
+    } else {
+        KdfParams::default()
+    }
+}
+
+impl Ctx {
+    pub(crate) fn location(&self) -> Result<&str> {
+        self.repo
+            .as_deref()
+            .ok_or_else(|| anyhow!("no repository given: pass -r/--repo or set CAIRN_REPOSITORY"))
+    }
+
+    pub(crate) fn password(&self) -> Result<Password> {
+        read_password(
+            self.password_file.as_ref(),
+            "CAIRN_PASSWORD",
+            "--password-file",
+        )
+    }
+
+    pub(crate) fn backend(&self) -> Result<Opened> {
+        let loc = self.location()?;
+        location::open(loc)
+    }
+
+    /// Opens the repository (password, keys, index).
+    pub(crate) async fn open(&self) -> Result<(Repository, Opened)> {
+        let loc = self.location()?;
+        let password = self.password()?;
+        if let location::Location::Local(p) = location::Location::parse(loc)? {
+            // LocalBackend::new would create it: say plainly it is not there.
+            if !p.exists() {
+                bail!(
+                    "repository {} does not exist (create it with `cairn init`)",
+                    p.display()
+                );
+            }
+        }
+        let opened = location::open(loc)?;
+        let repo = Repository::open(Arc::clone(&opened.backend), password.bytes())
+            .await
+            .with_context(|| format!("opening repository {loc}"))?;
+        Ok((repo, opened))
+    }
+
+    /// Whether to print human text (not JSON, not quiet).
+    pub(crate) fn chatty(&self) -> bool {
+        !self.json && !self.quiet
+    }
+}

@@ -1,0 +1,268 @@
+//! `restore` and `check`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::{anyhow, bail, Context, Result};
+use cairn_cas_core::{Repository, Snapshot};
+use cairn_recovery::{
+    check as check_repo, plan_restore, restore, select_snapshot, verify, CheckOptions,
+    RestoreOptions, SnapshotFilter,
+};
+use clap::Args;
+
+use crate::backup::short;
+use crate::ctx::Ctx;
+use crate::ui;
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// Snapshot: an id, an unambiguous prefix or `latest` (the latest that
+    /// matches --as-of/--host/--path/--tag when any is given).
+    snapshot: String,
+    /// Restore into this directory: snapshot path /data/x goes to TARGET/data/x.
+    #[arg(short, long)]
+    target: PathBuf,
+    /// Restore only this snapshot path and what is below it (repeatable).
+    #[arg(short, long = "include", value_name = "PATH")]
+    include: Vec<PathBuf>,
+    /// After restoring, read the files back and compare them with the snapshot.
+    #[arg(long)]
+    verify: bool,
+    /// With `latest`: the latest snapshot taken at or before this time
+    /// (RFC 3339, e.g. 2026-11-24T12:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    as_of: Option<String>,
+    /// With `latest`: only snapshots of this host.
+    #[arg(long)]
+    host: Option<String>,
+    /// With `latest`: only snapshots that include this path.
+    #[arg(long)]
+    path: Option<String>,
+    /// With `latest`: only snapshots with this tag (repeatable).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+}
+
+/// Finds the snapshot `query` names, honouring the filters for `latest`.
+pub(crate) async fn pick(
+    repo: &Repository,
+    query: &str,
+    filter: SnapshotFilter,
+    filtered: bool,
+) -> Result<(String, Snapshot)> {
+    if query == "latest" && filtered {
+        return select_snapshot(repo, &filter)
+            .await
+            .context("selecting a snapshot");
+    }
+    if filtered {
+        bail!("--as-of, --host, --path and --tag select among snapshots: use them with `latest`");
+    }
+    repo.find_snapshot(query)
+        .await
+        .with_context(|| format!("finding snapshot {query}"))
+}
+
+pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
+    let mut filter = SnapshotFilter::default();
+    let filtered = a.as_of.is_some() || a.host.is_some() || a.path.is_some() || !a.tags.is_empty();
+    if let Some(t) = &a.as_of {
+        let time: SystemTime = humantime::parse_rfc3339_weak(t).map_err(|e| {
+            anyhow!("--as-of {t:?}: {e} (expected RFC 3339, e.g. 2026-11-24T12:00:00Z)")
+        })?;
+        filter = filter.as_of(time);
+    }
+    if let Some(h) = a.host {
+        filter = filter.host(h);
+    }
+    if let Some(p) = a.path {
+        filter = filter.path(p);
+    }
+    for t in a.tags {
+        filter = filter.tag(t);
+    }
+    let (repo, _) = ctx.open().await?;
+    let (id, snap) = pick(&repo, &a.snapshot, filter, filtered).await?;
+    let mut opts = RestoreOptions::new(&a.target);
+    for i in &a.include {
+        opts = opts.include(i);
+    }
+    let plan = plan_restore(&repo, &snap, &opts)
+        .await
+        .with_context(|| format!("planning the restore of snapshot {}", short(&id)))?;
+    if plan.files.is_empty() && plan.dirs.is_empty() && plan.symlinks.is_empty() {
+        bail!(
+            "nothing in snapshot {} matches the --include paths",
+            short(&id)
+        );
+    }
+    if ctx.chatty() {
+        println!(
+            "restoring snapshot {} of {:?} at {} to {}",
+            short(&id),
+            snap.paths,
+            snap.time,
+            a.target.display()
+        );
+    }
+    let bar = ui::byte_bar(
+        ui::interactive(ctx.quiet, ctx.json),
+        Some(plan.total_bytes()),
+        "restoring",
+    );
+    let summary = restore(&repo, &plan, &opts, Arc::new(ui::RestoreBar(bar.clone())))
+        .await
+        .with_context(|| format!("restoring to {}", a.target.display()))?;
+    bar.finish_and_clear();
+    let secs = summary.duration.as_secs_f64();
+    let verified = if a.verify {
+        let report = verify(&repo, &snap, &a.target, &a.include)
+            .await
+            .with_context(|| format!("verifying {}", a.target.display()))?;
+        for m in &report.mismatches {
+            eprintln!("mismatch: {m}");
+        }
+        Some(report)
+    } else {
+        None
+    };
+    if ctx.json {
+        let mut v = serde_json::json!({
+            "message_type": "summary",
+            "snapshot_id": id,
+            "files_restored": summary.files,
+            "dirs_restored": summary.dirs,
+            "symlinks_restored": summary.symlinks,
+            "bytes_restored": summary.bytes_written,
+            "bytes_fetched": summary.bytes_fetched,
+            "packs_read": summary.packs_read,
+            "duration_secs": secs,
+        });
+        if let (Some(r), Some(o)) = (&verified, v.as_object_mut()) {
+            o.insert("verified_files".into(), r.files_checked.into());
+            o.insert("verify_mismatches".into(), r.mismatches.len().into());
+        }
+        println!("{v}");
+    } else if !ctx.quiet {
+        println!(
+            "Summary: restored {} files, {} dirs, {} symlinks; {} in {} ({:.1} MiB/s; {} fetched from {} packs)",
+            summary.files,
+            summary.dirs,
+            summary.symlinks,
+            ui::bytes(summary.bytes_written),
+            ui::clock(summary.duration),
+            ui::mib_per_sec(summary.bytes_written, secs),
+            ui::bytes(summary.bytes_fetched),
+            summary.packs_read,
+        );
+        if let Some(r) = &verified {
+            if r.is_ok() {
+                println!(
+                    "verified {} files ({}): identical to the snapshot",
+                    r.files_checked,
+                    ui::bytes(r.bytes_checked)
+                );
+            }
+        }
+    }
+    if let Some(r) = verified {
+        if !r.is_ok() {
+            bail!(
+                "verification failed: {} differences between {} and the snapshot",
+                r.mismatches.len(),
+                a.target.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// Also download and verify this share of the packs: a fraction (0.1) or
+    /// a percentage (10%).
+    #[arg(long, value_name = "FRACTION|PERCENT%")]
+    read_data_subset: Option<String>,
+    /// Download and verify every pack.
+    #[arg(long, conflicts_with = "read_data_subset")]
+    read_data: bool,
+}
+
+/// `0.25` or `25%` → 0.25.
+pub(crate) fn parse_fraction(s: &str) -> Result<f64> {
+    let bad =
+        || anyhow!("--read-data-subset {s:?}: expected a fraction (0.1) or a percentage (10%)");
+    let f = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map_err(|_| bad())? / 100.0,
+        None => s.trim().parse::<f64>().map_err(|_| bad())?,
+    };
+    if !(0.0..=1.0).contains(&f) {
+        return Err(bad());
+    }
+    Ok(f)
+}
+
+pub(crate) async fn check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
+    let fraction = match (&a.read_data_subset, a.read_data) {
+        (Some(s), _) => parse_fraction(s)?,
+        (None, true) => 1.0,
+        (None, false) => 0.0,
+    };
+    let (repo, _) = ctx.open().await?;
+    let report = check_repo(&repo, &CheckOptions::default().read_data(fraction))
+        .await
+        .context("checking the repository")?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "message_type": "summary",
+                "ok": report.is_ok(),
+                "snapshots": report.snapshots, "trees": report.trees, "blobs": report.blobs,
+                "packs": report.packs, "packs_read": report.packs_read,
+                "unreferenced_packs": report.unreferenced_packs, "errors": report.errors,
+            })
+        );
+    } else {
+        if !ctx.quiet {
+            println!(
+                "checked {} snapshots, {} trees, {} blobs in {} packs; read back {} packs",
+                report.snapshots, report.trees, report.blobs, report.packs, report.packs_read
+            );
+            if report.unreferenced_packs > 0 {
+                println!(
+                    "{} packs are in no index (left by an interrupted backup; harmless)",
+                    report.unreferenced_packs
+                );
+            }
+        }
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+    }
+    if !report.is_ok() {
+        bail!("the repository has {} errors", report.errors.len());
+    }
+    if ctx.chatty() {
+        println!("no errors were found");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_fraction;
+
+    #[test]
+    fn fractions_and_percentages() {
+        assert_eq!(parse_fraction("0.25").unwrap(), 0.25);
+        assert_eq!(parse_fraction("10%").unwrap(), 0.1);
+        assert_eq!(parse_fraction("100%").unwrap(), 1.0);
+        assert!(parse_fraction("150%").is_err());
+        assert!(parse_fraction("-0.1").is_err());
+        assert!(parse_fraction("ten").is_err());
+    }
+}
