@@ -61,7 +61,8 @@ pub use local::LocalBackend;
 pub use memory::MemoryBackend;
 pub use retry::{RetryPolicy, Retrying};
 
-/// The conformance suite every backend's tests run, and fault-injecting wrappers.
+// The conformance suite every backend's tests run, and fault-injecting wrappers
+// (documented in the module).
 #[cfg(feature = "testing")]
 pub mod testing;
 
