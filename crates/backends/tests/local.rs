@@ -237,3 +237,44 @@ async fn racing_create_only_puts_have_one_winner() {
     }
     assert!(!tree(dir.path()).iter().any(|p| p.contains(".cairn-tmp")));
 }
+
+/// "Crash at operation N, reopen, check": through `FailAfter`, the puts
+/// before the crash are all there after reopening, the rest not at all.
+#[test]
+fn crash_at_every_operation_then_reopen() {
+    use cairn_backends::testing::FailAfter;
+    let names: Vec<String> = (0..6).map(|i| format!("data/{i:02}/obj{i}")).collect();
+    for n in 0..=names.len() as u64 {
+        let dir = tempfile::tempdir().unwrap();
+        block_on(async {
+            let store = FailAfter::new(LocalBackend::new(dir.path()).unwrap(), n);
+            for key in &names {
+                if store
+                    .put(key, Bytes::from(key.clone()), PutMode::CreateOnly)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            drop(store);
+            let reopened = LocalBackend::new(dir.path()).unwrap();
+            let n = n as usize;
+            let mut expected = names[..n].to_vec();
+            expected.sort();
+            assert_eq!(keys(&reopened, "").await, expected, "crash after {n}");
+            for key in &names[..n] {
+                assert_eq!(reopened.get(key).await.unwrap(), Bytes::from(key.clone()));
+            }
+            // Backing up again after the crash completes the set.
+            for key in &names[n..] {
+                reopened
+                    .put(key, Bytes::from(key.clone()), PutMode::CreateOnly)
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(keys(&reopened, "").await.len(), 6);
+        });
+        assert!(!tree(dir.path()).iter().any(|p| p.contains(".cairn-tmp")));
+    }
+}

@@ -179,3 +179,43 @@ fn listing_restarts_after_a_failure_before_the_first_entry() {
         assert!(listed.unwrap_err().is_transient());
     });
 }
+
+/// An error after entries were yielded is passed on, not retried (a restart
+/// would repeat the entries).
+#[test]
+fn listing_errors_after_entries_are_passed_on() {
+    #[derive(Debug)]
+    struct FailsMidway(MemoryBackend);
+    #[async_trait]
+    impl Backend for FailsMidway {
+        async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()> {
+            self.0.put(key, data, mode).await
+        }
+        async fn get(&self, key: &str) -> Result<Bytes> {
+            self.0.get(key).await
+        }
+        async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+            self.0.get_range(key, range).await
+        }
+        async fn stat(&self, key: &str) -> Result<ObjectMeta> {
+            self.0.stat(key).await
+        }
+        fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<ObjectMeta>> {
+            self.0
+                .list(prefix)
+                .chain(stream::once(async move { Err(transient(prefix)) }))
+                .boxed()
+        }
+        async fn delete(&self, key: &str) -> Result<()> {
+            self.0.delete(key).await
+        }
+    }
+    block_on(async {
+        let store = Retrying::new(FailsMidway(MemoryBackend::new()), policy(5));
+        store.put("a", OURS, PutMode::CreateOnly).await.unwrap();
+        let entries: Vec<Result<ObjectMeta>> = store.list("").collect().await;
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].as_ref().unwrap().key, "a");
+        assert!(entries[1].as_ref().unwrap_err().is_transient());
+    });
+}
