@@ -36,6 +36,7 @@
 //! | [`Lossy`] | objects vanish, or puts are acknowledged and dropped |
 //! | [`Counting`] | nothing: counts operations and bytes |
 
+mod check;
 mod counting;
 mod faults;
 mod suite;

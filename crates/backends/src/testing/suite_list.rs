@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures::future::join_all;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::suite::{clean, err, expect_object, fail, is_not_found, listing, ok};
+use super::check::{clean, err, expect_object, fail, is_not_found, listing, ok};
 use super::{pattern, Capabilities};
 use crate::{Backend, PutMode};
 
