@@ -275,7 +275,7 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
         println!("  Blobs:                {blobs}");
         println!("  Stored (packs):       {}", ui::bytes(pack_bytes));
         println!("  Stored (everything):  {}", ui::bytes(total_bytes));
-        println!("  Snapshots' total size:{:>1} {}", "", ui::bytes(logical));
+        println!("  Snapshots' total:     {}", ui::bytes(logical));
         if total_bytes > 0 {
             println!(
                 "  Ratio (size/stored):  {:.2}x",

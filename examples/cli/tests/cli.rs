@@ -418,3 +418,67 @@ fn demo_small_round_trip() {
     assert!(stdout.contains("snapshot 2: identical"), "{stdout}");
     assert!(stdout.contains("no errors"), "{stdout}");
 }
+
+/// Against a real S3 server when one is configured (`eval "$(scripts/s3-server start)"`
+/// exports CAIRN_S3_ENDPOINT, CAIRN_S3_BUCKET and the AWS_* credentials); a
+/// plain repository on S3, then an erasure layout mixing local disks and S3.
+#[test]
+fn s3_repository_and_mixed_erasure_layout() {
+    let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("CAIRN_S3_ENDPOINT"),
+        std::env::var("CAIRN_S3_BUCKET"),
+    ) else {
+        eprintln!("CAIRN_S3_ENDPOINT/CAIRN_S3_BUCKET unset: S3 test skipped");
+        return;
+    };
+    let env = Env::new();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let unique = format!("cli-test-{}-{nanos}", std::process::id());
+    let s3 = format!("s3:{endpoint}/{bucket}/{unique}");
+    let layout = env.root.join("mixed.toml");
+    std::fs::write(
+        &layout,
+        format!(
+            "[erasure]\ndata = 2\nparity = 1\n\
+             [[backends]]\nlocation = \"disk0\"\n\
+             [[backends]]\nlocation = \"disk1\"\n\
+             [[backends]]\nlocation = \"{s3}-shards\"\nregion = \"s3\"\n"
+        ),
+    )
+    .unwrap();
+    let src = env.source();
+    for repo in [s3.clone(), layout.to_str().unwrap().to_owned()] {
+        let run = |args: &[&str]| {
+            let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+                .args(["-r", &repo])
+                .args(args)
+                .env("CAIRN_PASSWORD", PASSWORD)
+                .env("CAIRN_INSECURE_TEST_KDF", "1")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{repo} {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["init"]);
+        run(&["backup", src.to_str().unwrap()]);
+        let target = env.root.join(format!("t-{}", repo.len()));
+        run(&[
+            "restore",
+            "latest",
+            "--target",
+            target.to_str().unwrap(),
+            "--verify",
+        ]);
+        assert_eq!(
+            std::fs::read(under(&target, &src).join("a/b/big.bin")).unwrap(),
+            std::fs::read(src.join("a/b/big.bin")).unwrap()
+        );
+        run(&["check", "--read-data"]);
+    }
+}
