@@ -94,9 +94,7 @@ impl BackupProgress for BackupBar {
             .files
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        if n % 64 == 1 {
-            self.bar.set_message(format!("{n} files"));
-        }
+        self.bar.set_message(format!("{n} files"));
     }
     fn bytes(&self, n: u64) {
         self.bar.inc(n);

@@ -482,3 +482,28 @@ fn s3_repository_and_mixed_erasure_layout() {
         run(&["check", "--read-data"]);
     }
 }
+
+#[test]
+fn demo_json_keep_leaves_the_repository_behind() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["--json", "demo", "--size-mib", "4", "--keep"])
+        .env_remove("CAIRN_PASSWORD")
+        .env_remove("CAIRN_REPOSITORY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert!(v["differences"].as_array().unwrap().is_empty());
+    // The second backup skipped the unchanged files and added far less.
+    assert!(v["backup2"]["files_unchanged"].as_u64().unwrap() > 50);
+    assert!(v["backup2"]["added_raw"].as_u64() < v["backup1"]["added_raw"].as_u64());
+    let kept = PathBuf::from(v["kept"].as_str().unwrap());
+    assert!(kept.join("repo/config").is_file());
+    assert!(kept.join("restore-2").is_dir());
+    std::fs::remove_dir_all(&kept).unwrap();
+}

@@ -177,6 +177,7 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
     let logical = s1.total_bytes + s2.total_bytes;
     let ok = diff1.is_empty() && diff2.is_empty() && checked.value.is_ok();
     let per_blob = resident as f64 / blobs.max(1) as f64;
+    let kept = if a.keep { Some(base.keep()) } else { None };
 
     if ctx.json {
         println!(
@@ -195,6 +196,7 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
                 "check_errors": checked.value.errors,
                 "differences": diff1.iter().chain(&diff2).collect::<Vec<_>>(),
                 "total_secs": started.elapsed().as_secs_f64(),
+                "kept": kept.as_ref().map(|p| p.display().to_string()),
             })
         );
     } else {
@@ -328,8 +330,7 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
     for e in checked.value.errors.iter().take(20) {
         eprintln!("check: {e}");
     }
-    if a.keep {
-        let kept = base.keep();
+    if let Some(kept) = &kept {
         if !ctx.json {
             println!();
             println!("kept in {}:", kept.display());
