@@ -89,7 +89,7 @@ impl Default for Index {
 }
 
 fn new_bloom(capacity: usize) -> (Bloom<[u8; 32]>, usize) {
-    let capacity = capacity.max(1 << 16);
+    let capacity = capacity.max(1 << 12);
     let bytes = Bloom::<[u8; 32]>::compute_bitmap_size(capacity, BLOOM_FP);
     // A fixed seed is fine: ids are keyed hashes an attacker cannot steer, and
     // the filter never leaves the process.

@@ -85,7 +85,7 @@ impl Snapshot {
     /// A record for a backup of `paths` started at `time` with root `tree`.
     pub fn new(time: SystemTime, hostname: String, paths: Vec<String>, tree: ChunkId) -> Self {
         Snapshot {
-            time: humantime::format_rfc3339_nanos(time).to_string(),
+            time: Snapshot::time_string(time),
             hostname,
             paths,
             tags: Vec::new(),
@@ -94,6 +94,11 @@ impl Snapshot {
             summary: BackupSummary::default(),
             program: concat!("cairn ", env!("CARGO_PKG_VERSION")).to_owned(),
         }
+    }
+
+    /// A time in the form snapshot records use (RFC 3339, UTC).
+    pub fn time_string(t: SystemTime) -> String {
+        humantime::format_rfc3339_nanos(t).to_string()
     }
 
     /// The backup's start time.

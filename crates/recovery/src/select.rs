@@ -58,6 +58,37 @@ impl SnapshotFilter {
     }
 }
 
+impl std::fmt::Display for SnapshotFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(t) = self.as_of {
+            parts.push(format!("as of {}", humantime_rfc3339(t)));
+        }
+        if let Some(h) = &self.host {
+            parts.push(format!("host {h:?}"));
+        }
+        if let Some(p) = &self.path {
+            parts.push(format!("path {p:?}"));
+        }
+        for t in &self.tags {
+            parts.push(format!("tag {t:?}"));
+        }
+        if parts.is_empty() {
+            f.write_str("(any snapshot: the repository has none)")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+fn humantime_rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Snapshot records carry the same form; the filter prints it back.
+    Snapshot::time_string(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
 /// The latest snapshot that matches `filter`.
 pub async fn select_snapshot(
     repo: &Repository,
@@ -69,6 +100,6 @@ pub async fn select_snapshot(
         .rev()
         .find(|(_, s)| filter.matches(s))
         .ok_or_else(|| Error::NoMatchingSnapshot {
-            filter: format!("{filter:?}"),
+            filter: filter.to_string(),
         })
 }
