@@ -19,9 +19,14 @@ fn init_opts() -> InitOptions {
 }
 
 async fn run(repo: &Repository, dir: &Path) -> BackupResult {
-    backup(repo, &[dir.to_owned()], &BackupOptions::default(), Arc::new(NoProgress))
-        .await
-        .unwrap()
+    backup(
+        repo,
+        &[dir.to_owned()],
+        &BackupOptions::default(),
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap()
 }
 
 #[test]
@@ -59,7 +64,10 @@ fn unchanged_backup_reads_nothing_and_stores_no_data() {
         // which other processes change); every directory below is identical.
         assert!(s.blobs_added <= 1, "{s:?}");
         assert!(s.packs_added <= 1, "{s:?}");
-        assert_eq!(second.snapshot.tree == first.snapshot.tree, s.blobs_added == 0);
+        assert_eq!(
+            second.snapshot.tree == first.snapshot.tree,
+            s.blobs_added == 0
+        );
         // No pack put holds file contents.
         for key in store.put_keys().iter().filter(|k| k.starts_with("data/")) {
             let bytes = store.inner().get(key).await.unwrap();
@@ -70,7 +78,11 @@ fn unchanged_backup_reads_nothing_and_stores_no_data() {
             );
         }
         // Only the parent's trees were read back, no file contents.
-        assert!(store.snapshot().bytes_got < 64 << 10, "{:?}", store.snapshot());
+        assert!(
+            store.snapshot().bytes_got < 64 << 10,
+            "{:?}",
+            store.snapshot()
+        );
     });
 }
 
@@ -82,7 +94,8 @@ fn one_byte_changed_in_100_mib_adds_a_few_chunks() {
     {
         let f = std::fs::File::create(&path).unwrap();
         for i in 0..SIZE >> 20 {
-            f.write_all_at(&pattern(9_000 + i, 1 << 20), i << 20).unwrap();
+            f.write_all_at(&pattern(9_000 + i, 1 << 20), i << 20)
+                .unwrap();
         }
     }
 
@@ -95,10 +108,15 @@ fn one_byte_changed_in_100_mib_adds_a_few_chunks() {
         let first = run(&repo, src.path()).await;
         assert_eq!(first.snapshot.summary.bytes_read, SIZE);
 
-        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
         let mut byte = [0u8];
         f.read_exact_at(&mut byte, SIZE / 2 + 12_345).unwrap();
-        f.write_all_at(&[byte[0] ^ 0xff], SIZE / 2 + 12_345).unwrap();
+        f.write_all_at(&[byte[0] ^ 0xff], SIZE / 2 + 12_345)
+            .unwrap();
         drop(f);
 
         let second = run(&repo, src.path()).await;

@@ -26,7 +26,9 @@ async fn tree_at(repo: &Repository, snap: &Snapshot, dir: &Path) -> Tree {
     let mut tree = repo.load_tree(&snap.tree_id().unwrap()).await.unwrap();
     for c in dir.components() {
         let Component::Normal(name) = c else { continue };
-        let node = tree.find(name.as_bytes()).unwrap_or_else(|| panic!("{name:?}"));
+        let node = tree
+            .find(name.as_bytes())
+            .unwrap_or_else(|| panic!("{name:?}"));
         let NodeKind::Dir { subtree } = node.kind else {
             panic!("{name:?} is not a directory")
         };

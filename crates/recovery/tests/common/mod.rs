@@ -1,0 +1,138 @@
+//! Helpers shared by the recovery integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cairn_backends::Backend;
+use cairn_cas_core::{backup, BackupOptions, BackupResult, InitOptions, NoProgress, Repository};
+use cairn_crypto::KdfParams;
+use cairn_recovery::{plan_restore, restore, RestoreOptions, RestoreSummary};
+
+/// The password of every test repository.
+pub(crate) const PW: &[u8] = b"correct horse battery staple";
+
+/// Fast KDF, the smallest packs (1 MiB) so small data sets span several packs.
+pub(crate) fn init_opts() -> InitOptions {
+    InitOptions::default()
+        .kdf(KdfParams::insecure_for_tests())
+        .pack_size(1 << 20)
+}
+
+pub(crate) async fn init(store: Arc<dyn Backend>) -> Repository {
+    Repository::init(store, PW, init_opts()).await.unwrap()
+}
+
+pub(crate) async fn backup_dir(
+    repo: &Repository,
+    dir: &Path,
+    opts: &BackupOptions,
+) -> BackupResult {
+    backup(repo, &[dir.to_owned()], opts, Arc::new(NoProgress))
+        .await
+        .unwrap()
+}
+
+/// Where restic-style restore puts the snapshot path `src` under `target`.
+pub(crate) fn restored(target: &Path, src: &Path) -> PathBuf {
+    target.join(src.strip_prefix("/").unwrap())
+}
+
+pub(crate) async fn restore_to(
+    repo: &Repository,
+    snapshot: &cairn_cas_core::Snapshot,
+    opts: &RestoreOptions,
+) -> cairn_recovery::Result<RestoreSummary> {
+    let plan = plan_restore(repo, snapshot, opts).await?;
+    restore(repo, &plan, opts, Arc::new(cairn_recovery::NoProgress)).await
+}
+
+/// Seeded pseudo-random bytes.
+pub(crate) fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    cairn_backends::testing::pattern(seed, len).to_vec()
+}
+
+/// One entry of a directory listing, as compared between source and restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Entry {
+    File {
+        len: u64,
+        mode: u32,
+        mtime: (i64, i64),
+    },
+    Dir {
+        mode: u32,
+        mtime: (i64, i64),
+    },
+    Symlink {
+        target: OsString,
+        mtime: (i64, i64),
+    },
+}
+
+/// Every entry below `root` (and `root` itself, as ""), by relative path.
+pub(crate) fn listing(root: &Path) -> BTreeMap<PathBuf, Entry> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let path = root.join(&rel);
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mtime = (meta.mtime(), meta.mtime_nsec());
+        let entry = if meta.file_type().is_symlink() {
+            Entry::Symlink {
+                target: std::fs::read_link(&path).unwrap().into_os_string(),
+                mtime,
+            }
+        } else if meta.is_dir() {
+            for e in std::fs::read_dir(&path).unwrap() {
+                stack.push(rel.join(e.unwrap().file_name()));
+            }
+            Entry::Dir {
+                mode: meta.mode() & 0o7777,
+                mtime,
+            }
+        } else {
+            Entry::File {
+                len: meta.len(),
+                mode: meta.mode() & 0o7777,
+                mtime,
+            }
+        };
+        out.insert(rel, entry);
+    }
+    out
+}
+
+/// Asserts `b` holds exactly what `a` holds: same entries, kinds, modes,
+/// mtimes (seconds and nanoseconds), symlink targets and file bytes.
+pub(crate) fn assert_same_tree(a: &Path, b: &Path) {
+    let la = listing(a);
+    let lb = listing(b);
+    let names_a: Vec<_> = la.keys().collect();
+    let names_b: Vec<_> = lb.keys().collect();
+    assert_eq!(names_a, names_b, "entries differ between {a:?} and {b:?}");
+    for (rel, ea) in &la {
+        assert_eq!(Some(ea), lb.get(rel), "metadata of {rel:?} differs");
+        if let Entry::File { .. } = ea {
+            let da = std::fs::read(a.join(rel)).unwrap();
+            let db = std::fs::read(b.join(rel)).unwrap();
+            assert!(da == db, "contents of {rel:?} differ");
+        }
+    }
+}
+
+/// Keys of the objects under `prefix`.
+pub(crate) async fn keys_under(store: &dyn Backend, prefix: &str) -> Vec<String> {
+    use futures::TryStreamExt;
+    let mut keys: Vec<String> = store
+        .list(prefix)
+        .map_ok(|m| m.key)
+        .try_collect()
+        .await
+        .unwrap();
+    keys.sort();
+    keys
+}

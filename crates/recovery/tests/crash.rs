@@ -1,0 +1,212 @@
+//! Crash safety: a backup that dies at any backend operation leaves a
+//! repository that opens, checks clean, and takes the next backup — which
+//! reuses whatever the dead one managed to index.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_backends::testing::FailAfter;
+use cairn_backends::MemoryBackend;
+use cairn_cas_core::{backup, BackupOptions, BackupSummary, NoProgress, Repository};
+use cairn_recovery::{check, verify, CheckOptions, RestoreOptions};
+
+use common::*;
+
+type Store = Arc<FailAfter<MemoryBackend>>;
+
+/// About 5 MiB in 8 files: several 1 MiB packs.
+fn make_source(dir: &Path) {
+    for i in 0..8u64 {
+        let len = 200_000 + (i as usize) * 110_000;
+        std::fs::write(dir.join(format!("f{i}")), random_bytes(500 + i, len)).unwrap();
+    }
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/again"), random_bytes(503, 530_000)).unwrap();
+}
+
+/// One compression worker: blobs reach packs in walk order, so the number of
+/// packs, and so of backend operations, is the same on every run.
+fn options(index_every: usize) -> BackupOptions {
+    let mut o = BackupOptions::default().workers(1).host("crash-test");
+    o.index_every = index_every;
+    o
+}
+
+/// Runs `f` on its own thread and fails the test if it does not finish: a
+/// hang is a bug we want reported, not a stuck test run.
+fn no_hang<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(v) => v,
+        Err(e) => panic!("{what} did not finish: {e}"),
+    }
+}
+
+async fn fresh_repo() -> (Store, Repository) {
+    let store = Arc::new(FailAfter::new(MemoryBackend::new(), u64::MAX));
+    let repo = init(store.clone()).await;
+    (store, repo)
+}
+
+/// Backup operations of a successful backup, and its summary.
+async fn baseline(src: &Path, index_every: usize) -> (u64, BackupSummary) {
+    let (store, repo) = fresh_repo().await;
+    store.reset(u64::MAX);
+    let done = backup(
+        &repo,
+        &[src.to_owned()],
+        &options(index_every),
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
+    (store.ops(), done.snapshot.summary)
+}
+
+/// Crash a backup after `n` operations, then recover; returns the second
+/// backup's summary.
+async fn crash_and_recover(src: &Path, n: u64, index_every: usize, ops: u64) -> BackupSummary {
+    let (store, repo) = fresh_repo().await;
+    store.reset(n);
+    let r = backup(
+        &repo,
+        &[src.to_owned()],
+        &options(index_every),
+        Arc::new(NoProgress),
+    )
+    .await;
+    if n < ops {
+        let err = r.expect_err("a backup that loses its backend must fail");
+        assert!(
+            err.to_string().contains("injected"),
+            "n={n}: unexpected error {err}"
+        );
+    } else {
+        r.unwrap();
+    }
+    drop(repo);
+    store.heal();
+
+    let repo = Repository::open(store.clone(), PW)
+        .await
+        .unwrap_or_else(|e| panic!("n={n}: reopen failed: {e}"));
+    let report = check(&repo, &CheckOptions::default().read_data(1.0))
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "n={n}: {:?}", report.errors);
+
+    let done = backup(
+        &repo,
+        &[src.to_owned()],
+        &options(index_every),
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("n={n}: second backup failed: {e}"));
+    let target = tempfile::tempdir().unwrap();
+    restore_to(&repo, &done.snapshot, &RestoreOptions::new(target.path()))
+        .await
+        .unwrap();
+    assert_same_tree(src, &restored(target.path(), src));
+    assert!(verify(&repo, &done.snapshot, target.path(), &[])
+        .await
+        .unwrap()
+        .is_ok());
+    let report = check(&repo, &CheckOptions::default()).await.unwrap();
+    assert!(report.is_ok(), "n={n}: {:?}", report.errors);
+    done.snapshot.summary
+}
+
+#[test]
+fn backup_crashing_at_every_operation_recovers() {
+    let src = tempfile::tempdir().unwrap();
+    make_source(src.path());
+    let path = src.path().to_owned();
+    let (ops, fresh) = futures::executor::block_on(baseline(&path, 8));
+    assert!(fresh.packs_added >= 4, "{fresh:?}");
+    assert!(ops > fresh.packs_added, "{ops} operations");
+
+    let mut reused_at_last = false;
+    for n in 0..=ops {
+        let p = path.clone();
+        let second = no_hang(format!("crash at {n}"), move || {
+            futures::executor::block_on(crash_and_recover(&p, n, 8, ops))
+        });
+        // Only indexed blobs are reused; the second backup never stores more
+        // than a fresh one (give or take a root tree that changed).
+        assert!(
+            second.bytes_added_raw <= fresh.bytes_added_raw,
+            "n={n}: {second:?} vs fresh {fresh:?}"
+        );
+        if n + 1 == ops {
+            // Only the snapshot record was lost: every blob was indexed.
+            reused_at_last = second.bytes_added_stored < fresh.bytes_added_stored
+                && second.bytes_read == fresh.bytes_read
+                && second.blobs_added < fresh.blobs_added;
+        }
+    }
+    assert!(reused_at_last, "the largest crash point must show reuse");
+}
+
+#[test]
+fn index_every_pack_makes_an_interrupted_backup_reusable() {
+    let src = tempfile::tempdir().unwrap();
+    make_source(src.path());
+    let path = src.path().to_owned();
+    futures::executor::block_on(async {
+        let (ops, fresh) = baseline(&path, 1).await;
+        assert!(fresh.packs_added >= 4, "{fresh:?}");
+
+        // Die about halfway: after several packs and their index objects.
+        let (store, repo) = fresh_repo().await;
+        store.reset(ops / 2);
+        let r = backup(
+            &repo,
+            std::slice::from_ref(&path),
+            &options(1),
+            Arc::new(NoProgress),
+        )
+        .await;
+        assert!(r.is_err());
+        store.heal();
+        let indexes = keys_under(store.inner(), "index/").await;
+        assert!(indexes.len() >= 2, "index objects left: {indexes:?}");
+        assert!(keys_under(store.inner(), "snapshots/").await.is_empty());
+
+        let repo = Repository::open(store.clone(), PW).await.unwrap();
+        let indexed = repo.index().len();
+        assert!(indexed > 0);
+        let done = backup(
+            &repo,
+            std::slice::from_ref(&path),
+            &options(1),
+            Arc::new(NoProgress),
+        )
+        .await
+        .unwrap();
+        let s = &done.snapshot.summary;
+        assert!(
+            s.bytes_added_stored < fresh.bytes_added_stored,
+            "{s:?} vs fresh {fresh:?}"
+        );
+        assert!(
+            s.blobs_added + indexed as u64 >= fresh.blobs_added,
+            "{s:?}, {indexed} indexed"
+        );
+        assert!(s.blobs_added < fresh.blobs_added, "{s:?} vs {fresh:?}");
+
+        let target = tempfile::tempdir().unwrap();
+        restore_to(&repo, &done.snapshot, &RestoreOptions::new(target.path()))
+            .await
+            .unwrap();
+        assert_same_tree(&path, &restored(target.path(), &path));
+    });
+}
