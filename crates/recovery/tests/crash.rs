@@ -125,20 +125,20 @@ async fn crash_and_recover(src: &Path, n: u64, index_every: usize, ops: u64) -> 
     done.snapshot.summary
 }
 
-#[test]
-fn backup_crashing_at_every_operation_recovers() {
+fn crash_at_every_operation(index_every: usize) {
     let src = tempfile::tempdir().unwrap();
     make_source(src.path());
     let path = src.path().to_owned();
-    let (ops, fresh) = futures::executor::block_on(baseline(&path, 8));
+    let (ops, fresh) = futures::executor::block_on(baseline(&path, index_every));
     assert!(fresh.packs_added >= 4, "{fresh:?}");
-    assert!(ops > fresh.packs_added, "{ops} operations");
+    // A listing, the packs, at least one index object, the snapshot.
+    assert!(ops >= fresh.packs_added + 3, "{ops} operations");
 
-    let mut reused_at_last = false;
+    let mut reused = Vec::new();
     for n in 0..=ops {
         let p = path.clone();
         let second = no_hang(format!("crash at {n}"), move || {
-            futures::executor::block_on(crash_and_recover(&p, n, 8, ops))
+            futures::executor::block_on(crash_and_recover(&p, n, index_every, ops))
         });
         // Only indexed blobs are reused; the second backup never stores more
         // than a fresh one (give or take a root tree that changed).
@@ -146,14 +146,92 @@ fn backup_crashing_at_every_operation_recovers() {
             second.bytes_added_raw <= fresh.bytes_added_raw,
             "n={n}: {second:?} vs fresh {fresh:?}"
         );
+        reused.push(second.blobs_added < fresh.blobs_added);
         if n + 1 == ops {
             // Only the snapshot record was lost: every blob was indexed.
-            reused_at_last = second.bytes_added_stored < fresh.bytes_added_stored
-                && second.bytes_read == fresh.bytes_read
-                && second.blobs_added < fresh.blobs_added;
+            assert!(
+                second.bytes_added_stored < fresh.bytes_added_stored
+                    && second.bytes_read == fresh.bytes_read
+                    && second.blobs_added < fresh.blobs_added,
+                "n={n}: {second:?} vs fresh {fresh:?}"
+            );
         }
     }
-    assert!(reused_at_last, "the largest crash point must show reuse");
+    if index_every == 1 {
+        // Indexed pack by pack: reuse grows as the crash comes later.
+        let points = reused.iter().filter(|r| **r).count();
+        assert!(points >= 4, "reuse at {reused:?}");
+    }
+}
+
+#[test]
+fn backup_crashing_at_every_operation_recovers() {
+    crash_at_every_operation(8);
+}
+
+#[test]
+fn backup_indexing_every_pack_crashing_at_every_operation_recovers() {
+    crash_at_every_operation(1);
+}
+
+#[test]
+fn stream_backup_crashing_at_every_operation_fails_cleanly() {
+    let data = random_bytes(77, 4 << 20);
+    let ops = futures::executor::block_on(async {
+        let (store, repo) = fresh_repo().await;
+        store.reset(u64::MAX);
+        cairn_cas_core::backup_stream(
+            &repo,
+            futures::io::Cursor::new(data.clone()),
+            "stream.bin",
+            &options(1),
+            Arc::new(NoProgress),
+        )
+        .await
+        .unwrap();
+        store.ops()
+    });
+    assert!(ops >= 4, "{ops} operations");
+    for n in 0..ops {
+        let data = data.clone();
+        no_hang(format!("stream crash at {n}"), move || {
+            futures::executor::block_on(async {
+                let (store, repo) = fresh_repo().await;
+                store.reset(n);
+                let r = cairn_cas_core::backup_stream(
+                    &repo,
+                    futures::io::Cursor::new(data.clone()),
+                    "stream.bin",
+                    &options(1),
+                    Arc::new(NoProgress),
+                )
+                .await;
+                assert!(r.is_err(), "n={n}");
+                store.heal();
+                let repo = Repository::open(store.clone(), PW).await.unwrap();
+                let report = check(&repo, &CheckOptions::default().read_data(1.0))
+                    .await
+                    .unwrap();
+                assert!(report.is_ok(), "n={n}: {:?}", report.errors);
+                assert_eq!(report.snapshots, 0);
+                let done = cairn_cas_core::backup_stream(
+                    &repo,
+                    futures::io::Cursor::new(data.clone()),
+                    "stream.bin",
+                    &options(1),
+                    Arc::new(NoProgress),
+                )
+                .await
+                .unwrap();
+                let target = tempfile::tempdir().unwrap();
+                restore_to(&repo, &done.snapshot, &RestoreOptions::new(target.path()))
+                    .await
+                    .unwrap();
+                let got = std::fs::read(target.path().join("stream.bin")).unwrap();
+                assert!(got == data, "n={n}: restored stream differs");
+            })
+        });
+    }
 }
 
 #[test]

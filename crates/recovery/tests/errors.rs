@@ -383,3 +383,94 @@ fn partial_restore_still_creates_symlinks_and_metadata() {
         }
     });
 }
+
+/// A stream that fails part way must fail the backup: a snapshot of a
+/// truncated stream would be silently wrong data.
+#[test]
+fn stream_read_error_fails_the_backup() {
+    struct Failing {
+        left: usize,
+    }
+    impl futures::io::AsyncRead for Failing {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            if self.left == 0 {
+                return std::task::Poll::Ready(Err(std::io::Error::other("disk on fire")));
+            }
+            let n = buf.len().min(self.left);
+            buf[..n].fill(0x5a);
+            self.left -= n;
+            std::task::Poll::Ready(Ok(n))
+        }
+    }
+    futures::executor::block_on(async {
+        let store = Arc::new(MemoryBackend::new());
+        let repo = init(store.clone()).await;
+        let r = cairn_cas_core::backup_stream(
+            &repo,
+            Failing { left: 3 << 20 },
+            "dump",
+            &BackupOptions::default(),
+            Arc::new(cairn_cas_core::NoProgress),
+        )
+        .await;
+        let err = r.unwrap_err();
+        assert!(err.to_string().contains("disk on fire"), "{err}");
+        assert!(keys_under(&*store, "snapshots/").await.is_empty());
+    });
+}
+
+/// One unreadable snapshot object (damaged, or written by a newer version)
+/// must not stop `check` from reporting it and checking everything else.
+#[test]
+#[ignore = "bug: check aborts with Err on the first unreadable snapshot instead of reporting it"]
+fn check_reports_a_damaged_snapshot_and_goes_on() {
+    futures::executor::block_on(async {
+        let fx = fixture().await;
+        let garbage = Bytes::from_static(b"CRNS\x01 not a sealed record");
+        let gkey = format!("snapshots/{}", blake3_hex(&garbage));
+        fx.store
+            .put(&gkey, garbage, PutMode::CreateOnly)
+            .await
+            .unwrap();
+        let report = check(&fx.repo, &CheckOptions::default())
+            .await
+            .expect("check should report, not fail");
+        assert_eq!(report.snapshots, 1, "the intact snapshot is still checked");
+        assert!(
+            report.errors.iter().any(|e| e.contains(&gkey)),
+            "{:?}",
+            report.errors
+        );
+        drop(fx.src);
+    });
+}
+
+/// One unreadable snapshot object must not stop new backups (they list
+/// snapshots only to find a parent) or the selection of intact snapshots.
+#[test]
+#[ignore = "bug: one unreadable snapshot object makes every later backup and select_snapshot fail"]
+fn damaged_snapshot_does_not_block_backups() {
+    futures::executor::block_on(async {
+        let fx = fixture().await;
+        let garbage = Bytes::from_static(b"CRNS\x01 not a sealed record");
+        let gkey = format!("snapshots/{}", blake3_hex(&garbage));
+        fx.store
+            .put(&gkey, garbage, PutMode::CreateOnly)
+            .await
+            .unwrap();
+        let r = cairn_cas_core::backup(
+            &fx.repo,
+            &[fx.src.path().to_owned()],
+            &BackupOptions::default(),
+            Arc::new(cairn_cas_core::NoProgress),
+        )
+        .await;
+        assert!(r.is_ok(), "{:?}", r.err());
+        let picked = cairn_recovery::select_snapshot(&fx.repo, &Default::default()).await;
+        assert!(picked.is_ok(), "{:?}", picked.err());
+    });
+}
