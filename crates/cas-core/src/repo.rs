@@ -432,42 +432,77 @@ impl Repository {
         decode_doc(&self.keys, SNAPSHOT_MAGIC, &key, &bytes)
     }
 
-    /// Every snapshot, oldest first.
-    pub async fn snapshots(&self) -> Result<Vec<(String, Snapshot)>> {
-        let ids: Vec<String> = self
+    /// The ids of every snapshot record stored (without reading them).
+    pub async fn snapshot_ids(&self) -> Result<Vec<String>> {
+        Ok(self
             .backend
             .list("snapshots/")
             .map_ok(|m| m.key.trim_start_matches("snapshots/").to_owned())
             .try_collect()
-            .await?;
-        let mut all: Vec<(String, Snapshot)> = futures::stream::iter(ids)
-            .map(|id| async move {
-                let s = self.load_snapshot(&id).await?;
-                Ok::<_, Error>((id, s))
-            })
-            .buffer_unordered(LOAD_CONCURRENCY)
-            .try_collect()
-            .await?;
-        all.sort_by(|a, b| (a.1.system_time(), &a.0).cmp(&(b.1.system_time(), &b.0)));
-        Ok(all)
+            .await?)
     }
 
-    /// Finds a snapshot by `latest`, a full id, or an unambiguous id prefix.
+    /// Every snapshot, oldest first; fails if any record cannot be read.
+    pub async fn snapshots(&self) -> Result<Vec<(String, Snapshot)>> {
+        let (all, mut errors) = self.readable_snapshots().await?;
+        match errors.is_empty() {
+            true => Ok(all),
+            false => Err(errors.remove(0)),
+        }
+    }
+
+    /// Every snapshot that can be read, oldest first, and the errors of
+    /// those that cannot: one damaged record (or one written by a newer
+    /// version) must not stop backups, selection or `check`.
+    pub async fn readable_snapshots(&self) -> Result<(Vec<(String, Snapshot)>, Vec<Error>)> {
+        let ids = self.snapshot_ids().await?;
+        let loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(ids)
+            .map(|id| async move {
+                let s = self.load_snapshot(&id).await?;
+                Ok((id, s))
+            })
+            .buffer_unordered(LOAD_CONCURRENCY)
+            .collect()
+            .await;
+        let (mut all, mut errors) = (Vec::new(), Vec::new());
+        for r in loaded {
+            match r {
+                Ok(s) => all.push(s),
+                Err(e) => errors.push(e),
+            }
+        }
+        all.sort_by(|a, b| (a.1.system_time(), &a.0).cmp(&(b.1.system_time(), &b.0)));
+        Ok((all, errors))
+    }
+
+    /// Finds a snapshot by `latest` (the newest readable one), a full id, or
+    /// an unambiguous id prefix (whose record must then be readable).
     pub async fn find_snapshot(&self, query: &str) -> Result<(String, Snapshot)> {
-        let all = self.snapshots().await?;
         let not_found = || Error::SnapshotNotFound {
             query: query.to_owned(),
         };
         if query == "latest" {
-            return all.into_iter().last().ok_or_else(not_found);
+            return self
+                .readable_snapshots()
+                .await?
+                .0
+                .into_iter()
+                .last()
+                .ok_or_else(not_found);
         }
-        let mut matches: Vec<_> = all
+        let mut matches: Vec<String> = self
+            .snapshot_ids()
+            .await?
             .into_iter()
-            .filter(|(id, _)| id.starts_with(query))
+            .filter(|id| id.starts_with(query))
             .collect();
         match matches.len() {
             0 => Err(not_found()),
-            1 => Ok(matches.remove(0)),
+            1 => {
+                let id = matches.remove(0);
+                let snap = self.load_snapshot(&id).await?;
+                Ok((id, snap))
+            }
             count => Err(Error::AmbiguousSnapshot {
                 prefix: query.to_owned(),
                 count,

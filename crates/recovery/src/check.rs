@@ -29,7 +29,7 @@ impl CheckOptions {
 #[non_exhaustive]
 #[derive(Debug, Clone, Default)]
 pub struct CheckReport {
-    /// Snapshots read.
+    /// Snapshots read (unreadable ones are in `errors`).
     pub snapshots: usize,
     /// Distinct trees read.
     pub trees: usize,
@@ -61,8 +61,11 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     let index_packs: HashSet<PackId> = repo.index().packs().iter().copied().collect();
     report.packs = index_packs.len();
 
-    let snapshots = repo.snapshots().await?;
+    let (snapshots, unreadable) = repo.readable_snapshots().await?;
     report.snapshots = snapshots.len();
+    report
+        .errors
+        .extend(unreadable.iter().map(|e| e.to_string()));
     let mut seen_trees: HashSet<ChunkId> = HashSet::new();
     let mut blobs: HashSet<ChunkId> = HashSet::new();
     for (id, snap) in &snapshots {

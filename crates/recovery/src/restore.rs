@@ -85,29 +85,54 @@ pub async fn restore(
 
     let files = Arc::new(plan.files.clone());
     let mut failed = Vec::new();
+    let mut damaged = std::collections::HashSet::new();
     let mut stream = futures::stream::iter(plan.packs.iter().cloned())
-        .map(|pack| restore_pack(repo, pack, files.clone(), progress.clone()))
+        .map(|pack| {
+            let (files, progress) = (files.clone(), progress.clone());
+            async move {
+                let targets: Vec<usize> = pack
+                    .blobs
+                    .iter()
+                    .flat_map(|b| b.targets.iter().map(|t| t.0))
+                    .collect();
+                (targets, restore_pack(repo, pack, files, progress).await)
+            }
+        })
         .buffer_unordered(opts.concurrency.max(1));
-    while let Some(r) = stream.next().await {
+    while let Some((targets, r)) = stream.next().await {
         match r {
             Ok((fetched, written)) => {
                 summary.packs_read += 1;
                 summary.bytes_fetched += fetched;
                 summary.bytes_written += written;
             }
-            Err(e) => failed.push(e),
+            Err(e) => {
+                damaged.extend(targets);
+                failed.push(e);
+            }
         }
     }
     drop(stream);
+    // Metadata goes on everything that is whole, also when some packs
+    // failed; files left incomplete keep the time of the restore, so they
+    // never pass for an intact copy of the snapshot.
+    let whole: Vec<PlannedEntry> = plan
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| !damaged.contains(n))
+        .map(|(_, f)| f.clone())
+        .collect();
+    let (links, dirs) = (plan.symlinks.clone(), plan.dirs.clone());
+    let restored_files = whole.len() as u64;
+    cpu::spawn(move || finish_metadata(&links, &whole, &dirs, owners)).await??;
     if !failed.is_empty() {
         return Err(Error::Incomplete {
             failed: failed.len(),
             first: Box::new(failed.remove(0)),
         });
     }
-    let (links, files, dirs) = (plan.symlinks.clone(), plan.files.clone(), plan.dirs.clone());
-    cpu::spawn(move || finish_metadata(&links, &files, &dirs, owners)).await??;
-    summary.files = plan.files.len() as u64;
+    summary.files = restored_files;
     summary.symlinks = plan.symlinks.len() as u64;
     summary.duration = started.elapsed();
     Ok(summary)

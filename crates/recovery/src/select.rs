@@ -94,12 +94,14 @@ pub async fn select_snapshot(
     repo: &Repository,
     filter: &SnapshotFilter,
 ) -> Result<(String, Snapshot)> {
-    repo.snapshots()
-        .await?
-        .into_iter()
-        .rev()
-        .find(|(_, s)| filter.matches(s))
-        .ok_or_else(|| Error::NoMatchingSnapshot {
+    let (all, mut unreadable) = repo.readable_snapshots().await?;
+    match all.into_iter().rev().find(|(_, s)| filter.matches(s)) {
+        Some(found) => Ok(found),
+        // An unreadable record might have been the match: say so, naming it,
+        // rather than claiming there is none.
+        None if !unreadable.is_empty() => Err(unreadable.remove(0).into()),
+        None => Err(Error::NoMatchingSnapshot {
             filter: filter.to_string(),
-        })
+        }),
+    }
 }

@@ -212,9 +212,12 @@ async fn run(
         .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
     let parent = match &opts.parent {
         Some(q) => Some(repo.find_snapshot(q).await?),
+        // Unreadable records are skipped here: they cannot be a parent, and
+        // must not stop new backups.
         None => repo
-            .snapshots()
+            .readable_snapshots()
             .await?
+            .0
             .into_iter()
             .rev()
             .find(|(_, s)| s.hostname == host && s.paths == paths),

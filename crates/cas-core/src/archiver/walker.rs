@@ -193,7 +193,6 @@ impl Walker {
                     path,
                     format!("parent snapshot's tree unreadable, reading all files: {e}"),
                 );
-                self.summary.errors -= 1;
                 None
             }
             Err(_) => None,
