@@ -31,7 +31,7 @@ fn is_answer(e: &BError) -> bool {
     )
 }
 
-async fn with_timeout<T>(
+pub(crate) async fn with_timeout<T>(
     fut: impl Future<Output = BResult<T>>,
     timeout: Option<Duration>,
     key: &str,
@@ -86,6 +86,33 @@ impl Slot {
                     attempt += 1;
                 }
                 other => return other,
+            }
+        }
+    }
+
+    /// Lists `prefix` on the child, failing with a timeout if it goes
+    /// `op_timeout` without producing the next page: a hung child must not
+    /// stall opening, backing up to or scrubbing the whole layout.
+    pub(crate) async fn list_all(
+        &self,
+        config: &crate::ErasureConfig,
+        prefix: &str,
+    ) -> BResult<Vec<cairn_backends::ObjectMeta>> {
+        use futures::TryStreamExt;
+        let started = std::time::Instant::now();
+        let mut stream = self.child.backend.list(prefix);
+        let mut out = Vec::new();
+        loop {
+            match with_timeout(stream.try_next(), config.op_timeout, prefix).await {
+                Ok(Some(meta)) => out.push(meta),
+                Ok(None) => {
+                    self.health.success(started.elapsed());
+                    return Ok(out);
+                }
+                Err(e) => {
+                    self.health.failure(matches!(e, BError::Timeout { .. }));
+                    return Err(e);
+                }
             }
         }
     }

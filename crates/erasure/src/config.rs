@@ -153,8 +153,8 @@ pub struct ErasureConfig {
     /// losing a whole region loses no object.
     pub max_shards_per_region: Option<usize>,
     /// Time allowed for one call to one child (each retry gets its own).
-    /// Default 60 s; `None` waits forever. Listings are not timed: they run
-    /// as long as the child streams keys.
+    /// Default 60 s; `None` waits forever. A listing may run longer in
+    /// total, but fails once a child goes this long without a next entry.
     pub op_timeout: Option<Duration>,
     /// Hedged reads: when a read has waited this long for a shard, it also
     /// asks the next child, and again after each further wait, so one hung

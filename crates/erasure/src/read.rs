@@ -185,14 +185,8 @@ impl ErasureBackend {
     /// listing failed.
     pub(crate) async fn union_listing(&self, prefix: &str) -> (Union, Vec<(usize, BError)>) {
         let slots = self.slots();
-        let listings = join_all(slots.iter().map(|slot| async move {
-            let r: BResult<Vec<ObjectMeta>> = slot.child.backend.list(prefix).try_collect().await;
-            if r.is_err() {
-                slot.corrupt();
-            }
-            r
-        }))
-        .await;
+        let config = &self.config;
+        let listings = join_all(slots.iter().map(|slot| slot.list_all(config, prefix))).await;
         let mut union = Union::new();
         let mut failed = Vec::new();
         for (i, listing) in listings.into_iter().enumerate() {
