@@ -61,6 +61,13 @@ pub enum Error {
         key: String,
     },
     /// A write was acknowledged by fewer children than the write quorum.
+    ///
+    /// This does not mean "nothing was stored": the shards written are
+    /// deleted again, but a child that timed out may still complete its
+    /// write later (a hung server that wakes up). For Cairn's create-only,
+    /// content-addressed objects that is harmless (scrub completes or the
+    /// next write finds them); callers overwriting keys must not assume the
+    /// old version survives.
     #[error(
         "write of {key:?} reached {acked} of the {needed} shards its quorum needs: {first_error}"
     )]
