@@ -277,30 +277,26 @@ fn finish_metadata(
         set_times(&l.path, &l.node, true)?;
     }
     for f in files {
-        if owners {
-            std::os::unix::fs::chown(&f.path, Some(f.node.uid), Some(f.node.gid))
-                .map_err(io_at(&f.path))?;
-        }
-        std::fs::set_permissions(
-            &f.path,
-            std::fs::Permissions::from_mode(f.node.mode & 0o7777),
-        )
-        .map_err(io_at(&f.path))?;
-        set_times(&f.path, &f.node, false)?;
+        apply_metadata(f, owners)?;
     }
     // Deepest first: setting a directory's times before writing into it
     // would be undone by the writes.
     for d in dirs.iter().rev() {
-        if owners {
-            std::os::unix::fs::chown(&d.path, Some(d.node.uid), Some(d.node.gid))
-                .map_err(io_at(&d.path))?;
-        }
-        std::fs::set_permissions(
-            &d.path,
-            std::fs::Permissions::from_mode(d.node.mode & 0o7777),
-        )
-        .map_err(io_at(&d.path))?;
-        set_times(&d.path, &d.node, false)?;
+        apply_metadata(d, owners)?;
     }
     Ok(())
+}
+
+/// Ownership (first: chown clears set-id bits), permissions, then times.
+fn apply_metadata(e: &PlannedEntry, owners: bool) -> Result<()> {
+    if owners {
+        std::os::unix::fs::chown(&e.path, Some(e.node.uid), Some(e.node.gid))
+            .map_err(io_at(&e.path))?;
+    }
+    std::fs::set_permissions(
+        &e.path,
+        std::fs::Permissions::from_mode(e.node.mode & 0o7777),
+    )
+    .map_err(io_at(&e.path))?;
+    set_times(&e.path, &e.node, false)
 }
