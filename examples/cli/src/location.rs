@@ -14,6 +14,10 @@
 //! [erasure]
 //! data = 4
 //! parity = 2
+//! # write_quorum = 5        # shards durable before a write is acknowledged (default data+1)
+//! # max_per_region = 2      # refuse layouts where a region would hold more shards
+//! # timeout_secs = 60       # per call to one backend
+//! # hedge_after_ms = 500    # a slow read also asks the next backend after this
 //!
 //! [[backends]]
 //! location = "/mnt/disk1/cairn"   # or "s3:http://host:8333/bucket/prefix"
@@ -125,6 +129,14 @@ struct Layout {
 struct ErasureSection {
     data: usize,
     parity: usize,
+    /// Shards that must be durable before a write is acknowledged (default data+1).
+    write_quorum: Option<usize>,
+    /// At most this many shards of an object in one region.
+    max_per_region: Option<usize>,
+    /// Seconds one call to one backend may take (default 60).
+    timeout_secs: Option<u64>,
+    /// Milliseconds before a slow read also asks the next backend (default off).
+    hedge_after_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,7 +178,20 @@ fn open_layout(path: &Path) -> Result<ErasureBackend> {
         let name = c.name.unwrap_or(c.location);
         children.push(Child::new(name, backend).with_labels(labels));
     }
-    let config = ErasureConfig::new(layout.erasure.data, layout.erasure.parity);
+    let e = &layout.erasure;
+    let mut config = ErasureConfig::new(e.data, e.parity);
+    if let Some(q) = e.write_quorum {
+        config = config.write_quorum(q);
+    }
+    if let Some(m) = e.max_per_region {
+        config = config.max_shards_per_region(m);
+    }
+    if let Some(t) = e.timeout_secs {
+        config = config.op_timeout(Some(std::time::Duration::from_secs(t)));
+    }
+    if let Some(h) = e.hedge_after_ms {
+        config = config.hedge_after(Some(std::time::Duration::from_millis(h)));
+    }
     ErasureBackend::new(children, config)
         .with_context(|| format!("erasure layout {}", path.display()))
 }
