@@ -178,6 +178,17 @@ impl DatasetReport {
                     .unwrap_or(0);
                 let _ = writeln!(s, "\nCairn resident index: {v:.1} bytes per chunk ({n} blobs after the initial backup).");
             }
+            let open = r.detail.get("open_secs").and_then(Value::as_f64);
+            let inner = r.detail.get("internal_secs").and_then(Value::as_f64);
+            if let (Some(o), Some(i)) = (open, inner) {
+                let _ = writeln!(
+                    s,
+                    "\nOf Cairn's {:.2} s initial backup, opening the repository (Argon2id key file, 64 MiB, t=3) took {o:.2} s \
+                     and the archiver itself {i:.2} s ({:.1} MB/s); the rest is process start and exit.",
+                    r.secs,
+                    self.bytes as f64 / i / 1e6
+                );
+            }
         }
         if let Some(c) = self.ceiling.get("mb_per_s").and_then(Value::as_f64) {
             let st = &self.ceiling["single_core_mb_per_s"];

@@ -90,14 +90,19 @@ pub(crate) fn run_backup(repo: &Path, src: &Path, erasure: bool) -> Result<Value
 pub(crate) fn run_restore(repo: &Path, target: &Path, erasure: bool) -> Result<Value> {
     let backend = store(repo, erasure)?;
     futures::executor::block_on(async {
+        let t = Instant::now();
         let repo = Repository::open(backend, PASSWORD.as_bytes()).await?;
+        let open_secs = t.elapsed().as_secs_f64();
         let (_, snap) = select_snapshot(&repo, &SnapshotFilter::default()).await?;
         let opts = RestoreOptions::new(target);
         let plan = plan_restore(&repo, &snap, &opts).await?;
+        let plan_secs = t.elapsed().as_secs_f64() - open_secs;
         let done = restore(&repo, &plan, &opts, Arc::new(cairn_recovery::NoProgress))
             .await
             .context("restore")?;
         Ok(json!({
+            "open_secs": open_secs,
+            "plan_secs": plan_secs,
             "internal_secs": done.duration.as_secs_f64(),
             "bytes_written": done.bytes_written,
             "bytes_fetched": done.bytes_fetched,
