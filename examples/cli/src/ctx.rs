@@ -88,7 +88,7 @@ impl Ctx {
 
     pub(crate) fn backend(&self) -> Result<Opened> {
         let loc = self.location()?;
-        location::open(loc)
+        location::open(loc, false)
     }
 
     /// Opens the repository (password, keys, index).
@@ -104,7 +104,7 @@ impl Ctx {
                 );
             }
         }
-        let opened = location::open(loc)?;
+        let opened = location::open(loc, false)?;
         let repo = Repository::open(Arc::clone(&opened.backend), password.bytes())
             .await
             .with_context(|| format!("opening repository {loc}"))?;

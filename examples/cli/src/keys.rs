@@ -29,7 +29,7 @@ pub(crate) async fn init(ctx: &Ctx, a: InitArgs) -> Result<ExitCode> {
         .compression(compression)
         .pack_size(a.pack_size.saturating_mul(1 << 20))
         .kdf(new_key_kdf());
-    let opened = crate::location::open(loc)?;
+    let opened = crate::location::open(loc, true)?;
     let repo = Repository::init(Arc::clone(&opened.backend), password.bytes(), opts)
         .await
         .with_context(|| format!("creating repository {loc}"))?;

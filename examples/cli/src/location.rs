@@ -67,11 +67,13 @@ pub(crate) struct Opened {
     pub(crate) erasure: Option<Arc<ErasureBackend>>,
 }
 
-/// Opens the location `s`.
-pub(crate) fn open(s: &str) -> Result<Opened> {
+/// Opens the location `s`. With `create` (for `init`), missing local
+/// directories are created; otherwise a missing child directory of an
+/// erasure layout is a lost child (see [`crate::missing`]).
+pub(crate) fn open(s: &str, create: bool) -> Result<Opened> {
     match Location::parse(s)? {
         Location::Erasure(path) => {
-            let erasure = Arc::new(open_layout(&path)?);
+            let erasure = Arc::new(open_layout(&path, create)?);
             Ok(Opened {
                 backend: erasure.clone(),
                 erasure: Some(erasure),
@@ -149,7 +151,7 @@ struct ChildSection {
     tier: Option<String>,
 }
 
-fn open_layout(path: &Path) -> Result<ErasureBackend> {
+fn open_layout(path: &Path, create: bool) -> Result<ErasureBackend> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading erasure layout {}", path.display()))?;
     let layout: Layout = toml::from_str(&text)
@@ -163,8 +165,18 @@ fn open_layout(path: &Path) -> Result<ErasureBackend> {
                 loc = Location::Local(base.join(p));
             }
         }
-        let backend = open_simple(&loc, false)
-            .with_context(|| format!("in erasure layout {}", path.display()))?;
+        let backend = match &loc {
+            Location::Local(p) if !create && !p.is_dir() => {
+                eprintln!(
+                    "warning: {} (in {}) does not exist: treated as a lost backend",
+                    p.display(),
+                    path.display()
+                );
+                Arc::new(crate::missing::Missing { path: p.clone() }) as Arc<dyn Backend>
+            }
+            _ => open_simple(&loc, false)
+                .with_context(|| format!("in erasure layout {}", path.display()))?,
+        };
         let mut labels = Labels::new();
         if let Some(r) = c.region {
             labels = labels.region(r);
@@ -228,13 +240,13 @@ mod tests {
         }
         let good = dir.path().join("good.toml");
         std::fs::write(&good, &text).unwrap();
-        let opened = open(good.to_str().unwrap()).unwrap();
+        let opened = open(good.to_str().unwrap(), true).unwrap();
         assert!(opened.erasure.is_some());
         assert!(dir.path().join("d2").is_dir());
 
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, text.replace("parity = 1", "parity = 2")).unwrap();
-        let err = open(bad.to_str().unwrap()).err().unwrap();
+        let err = open(bad.to_str().unwrap(), true).err().unwrap();
         assert!(format!("{err:#}").contains("bad.toml"), "{err:#}");
     }
 }

@@ -20,6 +20,7 @@ mod erasure_cmds;
 mod inspect;
 mod keys;
 mod location;
+mod missing;
 mod restore;
 mod ui;
 
