@@ -74,6 +74,52 @@ fn under(target: &Path, p: &Path) -> PathBuf {
     target.join(p.strip_prefix("/").unwrap())
 }
 
+/// Runs `cairn -r REPO ARGS` with the test password and the cheap test KDF.
+fn cairn_at(repo: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("-r")
+        .arg(repo)
+        .args(args)
+        .env("CAIRN_PASSWORD", PASSWORD)
+        .env("CAIRN_INSECURE_TEST_KDF", "1")
+        .output()
+        .unwrap()
+}
+
+/// [`cairn_at`], which must succeed; returns its standard output.
+fn cairn_ok(repo: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> String {
+    let out = cairn_at(repo, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Restores `latest` of `repo` to `target` with `--verify`, and compares the
+/// source's files with what was restored.
+fn restore_latest_matches(repo: impl AsRef<std::ffi::OsStr>, target: &Path, src: &Path) {
+    cairn_ok(
+        repo,
+        &[
+            "restore",
+            "latest",
+            "--target",
+            target.to_str().unwrap(),
+            "--verify",
+        ],
+    );
+    for f in ["hello.txt", "a/empty", "a/b/big.bin"] {
+        assert_eq!(
+            std::fs::read(under(target, src).join(f)).unwrap(),
+            std::fs::read(src.join(f)).unwrap(),
+            "{}: {f}",
+            target.display()
+        );
+    }
+}
+
 fn snapshots(env: &Env) -> Vec<serde_json::Value> {
     let out = env.ok(&["--json", "snapshots"]);
     serde_json::from_str::<serde_json::Value>(&out)
@@ -358,39 +404,13 @@ fn erasure_layout_backup_restore_and_scrub() {
         ));
     }
     std::fs::write(&layout, text).unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("-r")
-            .arg(&layout)
-            .args(args)
-            .env("CAIRN_PASSWORD", PASSWORD)
-            .env("CAIRN_INSECURE_TEST_KDF", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| cairn_ok(&layout, args);
     run(&["init"]);
     let src = env.source();
     run(&["backup", src.to_str().unwrap()]);
     // Lose one whole disk: restore still works, scrub --repair rebuilds it.
     std::fs::remove_dir_all(env.root.join("disk1")).unwrap();
-    let target = env.root.join("t");
-    run(&[
-        "restore",
-        "latest",
-        "--target",
-        target.to_str().unwrap(),
-        "--verify",
-    ]);
-    assert_eq!(
-        std::fs::read(under(&target, &src).join("a/b/big.bin")).unwrap(),
-        std::fs::read(src.join("a/b/big.bin")).unwrap()
-    );
+    restore_latest_matches(&layout, &env.root.join("t"), &src);
     // The lost disk is replaced by an empty one; scrub --repair refills it.
     std::fs::create_dir(env.root.join("disk1")).unwrap();
     let out = run(&["scrub", "--repair"]);
@@ -418,42 +438,11 @@ fn six_disks_lose_two_repair_lose_two_others() {
         ));
     }
     std::fs::write(&layout, text).unwrap();
-    let cairn = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("-r")
-            .arg(&layout)
-            .args(args)
-            .env("CAIRN_PASSWORD", PASSWORD)
-            .env("CAIRN_INSECURE_TEST_KDF", "1")
-            .output()
-            .unwrap()
-    };
-    let run = |args: &[&str]| {
-        let out = cairn(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let cairn = |args: &[&str]| cairn_at(&layout, args);
+    let run = |args: &[&str]| cairn_ok(&layout, args);
     let disk = |i: usize| env.root.join(format!("disk{i}"));
     let restore_matches = |name: &str, src: &Path| {
-        let target = env.root.join(name);
-        run(&[
-            "restore",
-            "latest",
-            "--target",
-            target.to_str().unwrap(),
-            "--verify",
-        ]);
-        for f in ["hello.txt", "a/empty", "a/b/big.bin"] {
-            assert_eq!(
-                std::fs::read(under(&target, src).join(f)).unwrap(),
-                std::fs::read(src.join(f)).unwrap(),
-                "{name}: {f}"
-            );
-        }
+        restore_latest_matches(&layout, &env.root.join(name), src);
     };
 
     run(&["init"]);
@@ -562,34 +551,10 @@ fn s3_repository_and_mixed_erasure_layout() {
     .unwrap();
     let src = env.source();
     for repo in [s3.clone(), layout.to_str().unwrap().to_owned()] {
-        let run = |args: &[&str]| {
-            let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
-                .args(["-r", &repo])
-                .args(args)
-                .env("CAIRN_PASSWORD", PASSWORD)
-                .env("CAIRN_INSECURE_TEST_KDF", "1")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{repo} {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
+        let run = |args: &[&str]| cairn_ok(&repo, args);
         run(&["init"]);
         run(&["backup", src.to_str().unwrap()]);
-        let target = env.root.join(format!("t-{}", repo.len()));
-        run(&[
-            "restore",
-            "latest",
-            "--target",
-            target.to_str().unwrap(),
-            "--verify",
-        ]);
-        assert_eq!(
-            std::fs::read(under(&target, &src).join("a/b/big.bin")).unwrap(),
-            std::fs::read(src.join("a/b/big.bin")).unwrap()
-        );
+        restore_latest_matches(&repo, &env.root.join(format!("t-{}", repo.len())), &src);
         run(&["check", "--read-data"]);
     }
 }
