@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cairn_cas_core::{cpu, open_blob, read_pack_header, NodeKind, PackId, Repository};
+use cairn_cas_core::{cpu, open_blob, read_pack_header, NodeKind, PackEntry, PackId, Repository};
 use cairn_crypto::ChunkId;
 use futures::{StreamExt, TryStreamExt};
 
@@ -134,9 +134,17 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     } else {
         packs.len().div_ceil(want).max(1)
     };
-    let chosen: Vec<PackId> = packs.into_iter().step_by(step.max(1)).take(want).collect();
+    let chosen: HashSet<PackId> = packs.into_iter().step_by(step.max(1)).take(want).collect();
+    // One pass over the index for all chosen packs (not one per pack).
+    let mut indexed: HashMap<PackId, Vec<PackEntry>> = HashMap::new();
+    for l in repo.index().iter().filter(|l| chosen.contains(&l.pack)) {
+        indexed.entry(l.pack).or_default().push(l.entry);
+    }
     let mut reads = futures::stream::iter(chosen)
-        .map(|p| async move { (p, read_pack(repo, p).await) })
+        .map(|p| {
+            let entries = indexed.remove(&p).unwrap_or_default();
+            async move { (p, read_pack(repo, p, entries).await) }
+        })
         .buffer_unordered(4);
     while let Some((p, r)) = reads.next().await {
         report.packs_read += 1;
@@ -147,16 +155,14 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     Ok(report)
 }
 
-async fn read_pack(repo: &Repository, pack: PackId) -> std::result::Result<(), String> {
+async fn read_pack(
+    repo: &Repository,
+    pack: PackId,
+    indexed: Vec<PackEntry>,
+) -> std::result::Result<(), String> {
     let key = pack.key();
     let bytes = repo.backend().get(&key).await.map_err(|e| e.to_string())?;
     let keys = repo.keys().clone();
-    let indexed: Vec<_> = repo
-        .index()
-        .iter()
-        .filter(|l| l.pack == pack)
-        .map(|l| l.entry)
-        .collect();
     cpu::spawn(move || {
         if PackId::of(&bytes) != pack {
             return Err("contents do not match the name".to_owned());
