@@ -18,7 +18,7 @@ use cairn_backends::testing::{run_conformance, Capabilities};
 use cairn_backends::{Backend, Error, ObjectStoreBackend, ObjectStoreOptions, PutMode, S3Config};
 use futures::executor::block_on;
 use futures::TryStreamExt;
-use s3_common::{server, unique};
+use s3_common::{server, unique, ServerExt};
 
 fn caps() -> Capabilities {
     // Past one listing page (S3 pages hold 1000 keys), yet quick over HTTP.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use cairn_backends::{Backend, Error, ObjectStoreBackend, PutMode};
 use futures::executor::block_on;
-use s3_common::server;
+use s3_common::{server, ServerExt};
 
 fn s3_server(command: &str) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/s3-server");

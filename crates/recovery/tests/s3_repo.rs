@@ -9,7 +9,6 @@
 //! mutex); cargo runs test binaries one after another.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,40 +39,7 @@ const PW: &[u8] = b"s3 test password";
 
 // ---------------------------------------------------------------- server
 
-/// The server's coordinates, from what `scripts/s3-server start` exports.
-struct Server {
-    endpoint: String,
-    bucket: String,
-    key: String,
-    secret: String,
-}
-
-/// The running server, or `None` (after saying so on stderr) outside CI.
-fn server() -> Option<Server> {
-    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-    match var("CAIRN_S3_ENDPOINT") {
-        Some(endpoint) => Some(Server {
-            endpoint,
-            bucket: var("CAIRN_S3_BUCKET").unwrap_or_else(|| "cairn-test".into()),
-            key: var("AWS_ACCESS_KEY_ID").expect("AWS_ACCESS_KEY_ID with CAIRN_S3_ENDPOINT"),
-            secret: var("AWS_SECRET_ACCESS_KEY")
-                .expect("AWS_SECRET_ACCESS_KEY with CAIRN_S3_ENDPOINT"),
-        }),
-        None if var("CI").as_deref() == Some("true") => {
-            panic!("CI=true but CAIRN_S3_ENDPOINT is unset: .ci/run must start scripts/s3-server")
-        }
-        None => {
-            // Straight to stderr (the harness captures `eprintln!`): a skip
-            // must not look like a pass.
-            let _ = writeln!(
-                std::io::stderr(),
-                "{}: skipped: no S3 server; start one with `eval \"$(scripts/s3-server start)\"`",
-                std::thread::current().name().unwrap_or("s3 test")
-            );
-            None
-        }
-    }
-}
+use cairn_backends::testing::{s3_test_server as server, S3TestServer as Server};
 
 /// A prefix no other test or run uses.
 fn unique(name: &str) -> String {
@@ -86,7 +52,12 @@ fn unique(name: &str) -> String {
     format!("recovery-{}-{nanos}-{n}/{name}", std::process::id())
 }
 
-impl Server {
+/// S3 configs for a test, under a prefix of its own.
+trait ServerExt {
+    fn config(&self, bucket: &str, name: &str) -> S3Config;
+}
+
+impl ServerExt for Server {
     fn config(&self, bucket: &str, name: &str) -> S3Config {
         S3Config::new(bucket)
             .with_endpoint(&self.endpoint)

@@ -39,12 +39,14 @@
 mod check;
 mod counting;
 mod faults;
+mod s3_server;
 mod suite;
 mod suite_list;
 mod wrappers;
 
 pub use counting::{Counting, OpCounts};
 pub use faults::{FailAfter, Flaky, PutFailure};
+pub use s3_server::{s3_test_server, S3TestServer};
 pub use suite::{
     check_invalid_keys, check_large_object, check_not_found, check_put_get, check_ranges,
     run_conformance,
