@@ -94,8 +94,12 @@ impl RetryPolicy {
 ///   ours (our earlier attempt landed — or someone stored the same bytes,
 ///   which for content-addressed objects is the same thing), and is
 ///   `AlreadyExists` otherwise. So exactly one of several racing create-only
-///   puts of different bytes still succeeds. Without an earlier transient
-///   failure, `AlreadyExists` is returned as is.
+///   puts of different bytes still succeeds. If the read-back finds
+///   nothing ([`Error::NotFound`]), nothing of ours is stored: the put is
+///   tried again (within the attempt budget) rather than reported as
+///   `AlreadyExists`, which callers of content-addressed stores take as
+///   "stored". Without an earlier transient failure, `AlreadyExists` is
+///   returned as is.
 /// - **Delete**: [`Error::NotFound`] is returned as is, even on a retry after
 ///   a transient failure that may have deleted the object: it is gone either
 ///   way, and callers that delete idempotently treat `NotFound` as done.
@@ -165,21 +169,46 @@ impl<B: Backend> Retrying<B> {
 #[async_trait]
 impl<B: Backend> Backend for Retrying<B> {
     async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()> {
-        let (result, failed_before) = self
-            .attempt(|| self.inner.put(key, data.clone(), mode))
-            .await;
-        match result {
-            Err(Error::AlreadyExists { .. }) if failed_before && mode == PutMode::CreateOnly => {
-                match self.attempt(|| self.inner.get(key)).await.0 {
-                    Ok(stored) if stored == data => Ok(()),
-                    // Stored by someone else, maybe deleted since.
-                    Ok(_) | Err(Error::NotFound { .. }) => Err(Error::AlreadyExists {
-                        key: key.to_owned(),
-                    }),
-                    Err(e) => Err(e),
+        // Rounds of "put, then read back on a doubtful AlreadyExists": a
+        // read-back that finds nothing means the key was taken and is free
+        // again (a create-only put is then simply tried anew), bounded by the
+        // same attempt budget.
+        let (mut round, mut doubtful) = (1, false);
+        loop {
+            let (result, failed_before) = self
+                .attempt(|| self.inner.put(key, data.clone(), mode))
+                .await;
+            // Any transient failure so far may have stored our bytes.
+            doubtful |= failed_before;
+            match result {
+                Err(Error::AlreadyExists { .. }) if doubtful && mode == PutMode::CreateOnly => {
+                    match self.attempt(|| self.inner.get(key)).await.0 {
+                        Ok(stored) if stored == data => return Ok(()),
+                        Ok(_) => {
+                            return Err(Error::AlreadyExists {
+                                key: key.to_owned(),
+                            })
+                        }
+                        // Our earlier attempt did not land (or was removed):
+                        // "exists" was not about our bytes. Put again.
+                        Err(Error::NotFound { .. }) if round < self.policy.attempts() => {
+                            Delay::new(self.policy.backoff(round)).await;
+                            round += 1;
+                        }
+                        Err(Error::NotFound { .. }) => {
+                            return Err(Error::Backend {
+                                key: key.to_owned(),
+                                message: "create-only put reported the key taken, \
+                                          but nothing is stored there"
+                                    .into(),
+                                transient: true,
+                            })
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
+                result => return result,
             }
-            result => result,
         }
     }
 

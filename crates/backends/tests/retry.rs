@@ -219,3 +219,71 @@ fn listing_errors_after_entries_are_passed_on() {
         assert!(entries[1].as_ref().unwrap_err().is_transient());
     });
 }
+
+/// Fails the first put transiently (not applied), answers the next
+/// `phantoms` with a false `AlreadyExists` (nothing stored: a stale existence
+/// check, another writer's object deleted since), and stores after that.
+#[derive(Debug, Default)]
+struct PhantomExists {
+    inner: MemoryBackend,
+    puts: AtomicU32,
+    phantoms: u32,
+}
+
+#[async_trait]
+impl Backend for PhantomExists {
+    async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()> {
+        match self.puts.fetch_add(1, Ordering::SeqCst) {
+            0 => Err(transient(key)),
+            n if n <= self.phantoms => Err(Error::AlreadyExists { key: key.into() }),
+            _ => self.inner.put(key, data, mode).await,
+        }
+    }
+    async fn get(&self, key: &str) -> Result<Bytes> {
+        self.inner.get(key).await
+    }
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+        self.inner.get_range(key, range).await
+    }
+    async fn stat(&self, key: &str) -> Result<ObjectMeta> {
+        self.inner.stat(key).await
+    }
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+}
+
+/// Issue 9: a read-back that finds nothing after a doubtful `AlreadyExists`
+/// is "not stored", never "stored" — the put is tried again.
+#[test]
+fn create_only_whose_read_back_finds_nothing_is_put_again() {
+    block_on(async {
+        let phantom = PhantomExists {
+            phantoms: 1,
+            ..PhantomExists::default()
+        };
+        let store = Retrying::new(phantom, policy(4));
+        store.put("k", OURS, PutMode::CreateOnly).await.unwrap();
+        assert_eq!(store.get("k").await.unwrap(), OURS);
+        assert_eq!(store.inner().puts.load(Ordering::SeqCst), 3);
+    });
+}
+
+/// With no attempts left to put again, the answer is a transient error —
+/// never `AlreadyExists`, which callers take as "stored".
+#[test]
+fn create_only_read_back_finding_nothing_without_budget_is_not_already_exists() {
+    block_on(async {
+        let phantom = PhantomExists {
+            phantoms: 10,
+            ..PhantomExists::default()
+        };
+        let store = Retrying::new(phantom, policy(2));
+        let e = store.put("k", OURS, PutMode::CreateOnly).await.unwrap_err();
+        assert!(!e.is_already_exists() && e.is_transient(), "{e}");
+        assert!(store.get("k").await.unwrap_err().is_not_found());
+    });
+}

@@ -198,6 +198,14 @@ pub(crate) fn put(
         return Err(if is_dir(path) {
             conflict(key, "other keys start with this key and a '/'")
         } else if e.kind() == ErrorKind::AlreadyExists {
+            // Callers take "it already exists" as "it is stored". The writer
+            // that linked it may have crashed before fsyncing the directory
+            // (or, not being Cairn, the file): make both durable before we
+            // say so.
+            drop(tmp);
+            if let Err(e) = sync_existing(path, dir) {
+                return Err(io_error(key, e));
+            }
             Error::AlreadyExists {
                 key: key.to_owned(),
             }
@@ -208,6 +216,12 @@ pub(crate) fn put(
     // Remove the temporary name before syncing, so one sync covers both.
     drop(tmp);
     sync_dir(dir).map_err(|e| io_error(key, e))
+}
+
+/// Fsyncs an object someone else stored, and the directory naming it.
+fn sync_existing(path: &Path, dir: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()?;
+    sync_dir(dir)
 }
 
 /// Opens the object file and returns it with its size.

@@ -40,8 +40,18 @@ pub(super) fn map_error(key: &str, err: object_store::Error, op: Op, timeout_ms:
             permanent(key, format!("the bucket does not exist: {err}"))
         }
         E::NotFound { .. } => Error::NotFound { key },
+        // `object_store` maps an HTTP 409 to `AlreadyExists`, but for S3 a 409
+        // (ConditionalRequestConflict) means another conditional write to the
+        // key is still in flight: nothing says ours, or any, landed. Callers
+        // take `AlreadyExists` as "stored", so a 409 must be a transient
+        // failure to retry, never a success.
+        E::AlreadyExists { .. } if is_conflict_409(&err) => Error::Backend {
+            key,
+            message: format!("conditional write conflict (HTTP 409), try again: {err}"),
+            transient: true,
+        },
         // S3 answers a failed `If-None-Match: *` with 412 (or 304 on some
-        // stores); 409 is a concurrent conditional write that won the race.
+        // stores): the key is taken.
         E::AlreadyExists { .. } | E::Precondition { .. } | E::NotModified { .. } => {
             Error::AlreadyExists { key }
         }
@@ -107,6 +117,27 @@ fn classify(key: String, err: &object_store::Error, timeout_ms: u64) -> Error {
         message,
         transient: transient || mentions(err, "SlowDown") || mentions(err, "RequestTimeout"),
     }
+}
+
+/// Whether an `AlreadyExists` from `object_store` came from an HTTP 409
+/// rather than from a failed precondition (412/304, which `object_store`
+/// wraps as the source): its chain names status 409 or S3's conflict code,
+/// and no precondition error.
+fn is_conflict_409(err: &object_store::Error) -> bool {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    let mut conflict = false;
+    while let Some(e) = source {
+        if let Some(
+            object_store::Error::Precondition { .. } | object_store::Error::NotModified { .. },
+        ) = e.downcast_ref::<object_store::Error>()
+        {
+            return false;
+        }
+        let text = e.to_string();
+        conflict |= status_code(&text) == Some(409) || text.contains("ConditionalRequestConflict");
+        source = e.source();
+    }
+    conflict
 }
 
 /// Whether `err` or any of its sources mentions `needle` (an S3 error code).
@@ -205,6 +236,24 @@ mod tests {
             source: src(),
         };
         assert!(map_error("k", pre, Op::Object, 0).is_already_exists());
+        // What `object_store` builds for a 409: AlreadyExists over the status.
+        let conflict = object_store::Error::AlreadyExists {
+            path: "p".into(),
+            source: "Server returned non-2xx status code: 409 Conflict: \
+                     <Code>ConditionalRequestConflict</Code>"
+                .into(),
+        };
+        let e = map_error("k", conflict, Op::Object, 0);
+        assert!(!e.is_already_exists() && e.is_transient(), "{e}");
+        // What it builds for a failed If-None-Match: AlreadyExists over Precondition.
+        let taken = object_store::Error::AlreadyExists {
+            path: "p".into(),
+            source: Box::new(object_store::Error::Precondition {
+                path: "p".into(),
+                source: "Server returned non-2xx status code: 412 Precondition Failed".into(),
+            }),
+        };
+        assert!(map_error("k", taken, Op::Object, 0).is_already_exists());
         let e = map_error("k", object_store::Error::NotImplemented, Op::Object, 0);
         assert!(matches!(e, Error::Unsupported { .. }), "{e}");
         let denied = object_store::Error::Unauthenticated {
