@@ -72,15 +72,51 @@ pub(crate) struct Shared {
 
 impl LocalBackend {
     /// A store rooted at `root`, which is created (with its parents) if
-    /// missing. This does blocking I/O; call it before entering async code or
-    /// through [`blocking::unblock`].
+    /// missing: the same as [`LocalBackend::create`]. This does blocking
+    /// I/O; call it before entering async code or through
+    /// [`blocking::unblock`].
     pub fn new(root: impl AsRef<Path>) -> Result<Self> {
-        let given = root.as_ref();
+        Self::create(root)
+    }
+
+    /// A store rooted at `root`, created (with its parents) if missing: for
+    /// a new repository.
+    pub fn create(root: impl AsRef<Path>) -> Result<Self> {
+        Self::at(root.as_ref(), true)
+    }
+
+    /// A store rooted at the existing directory `root`. A missing root is
+    /// [`Error::NotFound`] (naming it), never created: an unmounted disk
+    /// (`/mnt/disk-a` gone) must not silently become an empty store on the
+    /// root file system. A root that is not a directory is [`Error::Io`].
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        Self::at(root.as_ref(), false)
+    }
+
+    fn at(given: &Path, create: bool) -> Result<Self> {
         let io = |source| Error::Io {
             key: given.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(given).map_err(io)?;
+        if create {
+            std::fs::create_dir_all(given).map_err(io)?;
+        } else {
+            match std::fs::metadata(given) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(io(std::io::Error::new(
+                        std::io::ErrorKind::NotADirectory,
+                        "the repository root is not a directory",
+                    )))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::NotFound {
+                        key: given.display().to_string(),
+                    })
+                }
+                Err(e) => return Err(io(e)),
+            }
+        }
         // Canonical, so a later change of the working directory or of a
         // symbolic link on the way does not move the store.
         let root = std::fs::canonicalize(given).map_err(io)?;

@@ -278,3 +278,20 @@ fn crash_at_every_operation_then_reopen() {
         assert!(!tree(dir.path()).iter().any(|p| p.contains(".cairn-tmp")));
     }
 }
+
+/// `open` never creates: a missing root (an unmounted disk) is NotFound
+/// naming it, and nothing appears on disk; `create` makes it.
+#[test]
+fn open_refuses_a_missing_root_and_create_makes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mnt/disk-a");
+    let err = LocalBackend::open(&root).unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(err.to_string().contains("disk-a"), "{err}");
+    assert!(!dir.path().join("mnt").exists());
+    LocalBackend::create(&root).unwrap();
+    assert!(root.is_dir());
+    LocalBackend::open(&root).unwrap();
+    std::fs::write(dir.path().join("file"), b"x").unwrap();
+    assert!(LocalBackend::open(dir.path().join("file")).is_err());
+}
