@@ -96,6 +96,14 @@ pub enum Error {
         /// The library's description.
         reason: String,
     },
+    /// A layout file that does not parse or does not fit the schema.
+    #[error("erasure layout {origin}: {reason}")]
+    InvalidLayout {
+        /// Where the layout came from (its path).
+        origin: String,
+        /// What is wrong, with the line where the parser knows it.
+        reason: String,
+    },
 }
 
 impl Error {

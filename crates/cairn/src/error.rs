@@ -1,0 +1,106 @@
+//! The facade's error: every crate's error, kept whole as the source.
+//!
+//! Rules: each variant keeps the error it wraps as its `source()`, so a
+//! caller can walk the chain and downcast to the crate-level type it cares
+//! about (e.g. `cairn::erasure::Error::NotEnoughShards` from a failed
+//! restore); messages name the object, path or location concerned;
+//! [`Error::is_transient`] says whether trying again may help.
+
+use std::path::PathBuf;
+
+/// What went wrong in a facade call.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A location string that names nothing Cairn can open.
+    #[error("invalid repository location {location:?}: {reason}")]
+    InvalidLocation {
+        /// The location as given.
+        location: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A directory repository (or a layout's child directory) that does not
+    /// exist, opened without creating it.
+    #[error("{} does not exist (only init creates a repository directory)", path.display())]
+    MissingDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A layout file that cannot be read.
+    #[error("reading erasure layout {}: {source}", path.display())]
+    LayoutFile {
+        /// The layout file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Support for this kind of location was not compiled in.
+    #[error("{location}: {feature} support is not compiled in (enable the `{feature}` feature of `cairn`)")]
+    FeatureDisabled {
+        /// The location.
+        location: String,
+        /// The cargo feature that would enable it.
+        feature: &'static str,
+    },
+    /// Another backup runs on this [`Repository`](crate::Repository) value.
+    #[error("a backup is already running on this repository handle; run one at a time per handle")]
+    BackupRunning,
+    /// A storage backend failed.
+    #[error("{source}")]
+    Backend {
+        /// The backend's error.
+        #[from]
+        source: cairn_backends::Error,
+    },
+    /// An erasure layout failed as a whole (configuration, quorum, shards).
+    #[cfg(feature = "erasure")]
+    #[error("{source}")]
+    Erasure {
+        /// The erasure layer's error.
+        #[from]
+        source: cairn_erasure::Error,
+    },
+    /// The repository layer failed (keys, packs, index, snapshots, backup).
+    #[error("{source}")]
+    Repository {
+        /// The repository's error.
+        #[from]
+        source: cairn_cas_core::Error,
+    },
+    /// The recovery layer failed (selection, plan, restore, verify, check).
+    #[error("{source}")]
+    Recovery {
+        /// The recovery layer's error.
+        #[from]
+        source: cairn_recovery::Error,
+    },
+}
+
+impl Error {
+    /// Whether the same call may succeed if tried again later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Backend { source } => source.is_transient(),
+            #[cfg(feature = "erasure")]
+            Error::Erasure { source } => source.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// The first error of type `E` in this error's source chain (this error
+    /// included): e.g. `err.find::<cairn::erasure::Error>()`.
+    pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = next {
+            if let Some(hit) = e.downcast_ref::<E>() {
+                return Some(hit);
+            }
+            next = e.source();
+        }
+        None
+    }
+}
+
+/// `Result` with the facade's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod location;
+#[cfg(feature = "erasure")]
+mod missing;
+mod progress;
+mod repository;
+
+pub use error::{Error, Result};
+pub use location::{Location, LocationWarning, OpenedLocation};
+pub use progress::{NoProgress, Progress};
+pub use repository::Repository;
+
+pub use cairn_cas_core::{
+    BackupOptions, BackupResult, BackupSummary, Compression, InitOptions, Snapshot, Warning,
+};
+pub use cairn_chunking::ChunkerConfig;
+pub use cairn_crypto::KdfParams;
+pub use cairn_recovery::{
+    CheckOptions, CheckReport, RestoreOptions, RestorePlan, RestoreSummary, SnapshotFilter,
+    VerifyReport,
+};
+
+/// The storage layer: the `Backend` trait, local, memory and S3 backends,
+/// retries, and (feature `testing`) the conformance suite and fault wrappers.
+pub use cairn_backends as backends;
+/// The repository layer: packs, index, trees, snapshots, the archiver.
+pub use cairn_cas_core as cas;
+/// Content-defined chunking.
+pub use cairn_chunking as chunking;
+/// Keys, sealing, key files.
+pub use cairn_crypto as crypto;
+/// Erasure coding across backends (feature `erasure`).
+#[cfg(feature = "erasure")]
+pub use cairn_erasure as erasure;
+/// Point-in-time selection, restore plans, restore, verify, check.
+pub use cairn_recovery as recovery;

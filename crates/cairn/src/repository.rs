@@ -1,0 +1,191 @@
+//! [`Repository`]: the one entry type, with the workflow as methods.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use cairn_backends::Backend;
+use cairn_cas_core::{BackupOptions, BackupResult, InitOptions, Snapshot};
+use cairn_recovery::{
+    CheckOptions, CheckReport, RestoreOptions, RestorePlan, RestoreSummary, SnapshotFilter,
+    VerifyReport,
+};
+
+use crate::location::{Location, LocationWarning, OpenedLocation};
+use crate::progress::{Bridge, Progress};
+use crate::{Error, Result};
+
+/// A repository opened with a password: back up, plan and run restores,
+/// verify, check.
+///
+/// Cheap to share behind an `Arc`; reads run from many tasks at once. One
+/// backup at a time per `Repository` value is enforced (a second concurrent
+/// [`backup`](Self::backup) gets [`Error::BackupRunning`]); separate values,
+/// processes and machines may back up into one repository at once.
+pub struct Repository {
+    inner: Arc<cairn_cas_core::Repository>,
+    #[cfg(feature = "erasure")]
+    erasure: Option<Arc<cairn_erasure::ErasureBackend>>,
+    warnings: Vec<LocationWarning>,
+    backing_up: AtomicBool,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("inner", &self.inner)
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens `location` off the async executor (it checks directories and
+/// reads layout files).
+async fn opened(location: &Location, create: bool) -> Result<OpenedLocation> {
+    let location = location.clone();
+    blocking::unblock(move || match create {
+        true => location.create(),
+        false => location.open(),
+    })
+    .await
+}
+
+impl Repository {
+    /// Creates a repository at `location` (creating its directories),
+    /// protected by `password`.
+    pub async fn init(location: &Location, password: &[u8], opts: InitOptions) -> Result<Self> {
+        let at = opened(location, true).await?;
+        let inner = cairn_cas_core::Repository::init(at.backend.clone(), password, opts).await?;
+        Ok(Self::wrap(inner, at))
+    }
+
+    /// Opens the repository at `location` with `password`. Nothing is
+    /// created; see [`warnings`](Self::warnings) for what to tell the user.
+    pub async fn open(location: &Location, password: &[u8]) -> Result<Self> {
+        let at = opened(location, false).await?;
+        let inner = cairn_cas_core::Repository::open(at.backend.clone(), password).await?;
+        Ok(Self::wrap(inner, at))
+    }
+
+    /// Creates a repository on a backend built by the caller.
+    pub async fn init_on(
+        backend: Arc<dyn Backend>,
+        password: &[u8],
+        opts: InitOptions,
+    ) -> Result<Self> {
+        let inner = cairn_cas_core::Repository::init(backend, password, opts).await?;
+        Ok(Self::from_inner(inner))
+    }
+
+    /// Opens a repository on a backend built by the caller.
+    pub async fn open_on(backend: Arc<dyn Backend>, password: &[u8]) -> Result<Self> {
+        let inner = cairn_cas_core::Repository::open(backend, password).await?;
+        Ok(Self::from_inner(inner))
+    }
+
+    /// Wraps a repository layer value (for calls the facade does not cover).
+    pub fn from_inner(inner: cairn_cas_core::Repository) -> Self {
+        Repository {
+            inner: Arc::new(inner),
+            #[cfg(feature = "erasure")]
+            erasure: None,
+            warnings: Vec::new(),
+            backing_up: AtomicBool::new(false),
+        }
+    }
+
+    fn wrap(inner: cairn_cas_core::Repository, at: OpenedLocation) -> Self {
+        Repository {
+            #[cfg(feature = "erasure")]
+            erasure: at.erasure,
+            warnings: at.warnings,
+            ..Self::from_inner(inner)
+        }
+    }
+
+    /// The repository layer (`cairn::cas`), for what the facade does not wrap.
+    pub fn inner(&self) -> &cairn_cas_core::Repository {
+        &self.inner
+    }
+
+    /// What opening the location found that the user should hear about.
+    pub fn warnings(&self) -> &[LocationWarning] {
+        &self.warnings
+    }
+
+    /// The erasure layer, when the location is a layout (scrub, health).
+    #[cfg(feature = "erasure")]
+    pub fn erasure(&self) -> Option<&Arc<cairn_erasure::ErasureBackend>> {
+        self.erasure.as_ref()
+    }
+
+    /// Backs `paths` up into a new snapshot.
+    pub async fn backup(
+        &self,
+        paths: &[PathBuf],
+        opts: &BackupOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<BackupResult> {
+        if self.backing_up.swap(true, Ordering::AcqRel) {
+            return Err(Error::BackupRunning);
+        }
+        // Cleared however the future ends (completion, error, or drop).
+        struct Running<'a>(&'a AtomicBool);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _running = Running(&self.backing_up);
+        let progress = Arc::new(Bridge(progress));
+        Ok(cairn_cas_core::backup(&self.inner, paths, opts, progress).await?)
+    }
+
+    /// Every readable snapshot, oldest first, and the errors of those that
+    /// cannot be read (one damaged record does not hide the others).
+    pub async fn snapshots(&self) -> Result<(Vec<(String, Snapshot)>, Vec<cairn_cas_core::Error>)> {
+        Ok(self.inner.readable_snapshots().await?)
+    }
+
+    /// A snapshot by `latest`, full id or unambiguous id prefix.
+    pub async fn snapshot(&self, query: &str) -> Result<(String, Snapshot)> {
+        Ok(self.inner.find_snapshot(query).await?)
+    }
+
+    /// The newest snapshot matching `filter` (host, path, tag, as of a time).
+    pub async fn select(&self, filter: &SnapshotFilter) -> Result<(String, Snapshot)> {
+        Ok(cairn_recovery::select_snapshot(&self.inner, filter).await?)
+    }
+
+    /// Plans restoring `snapshot`: a value to inspect (bytes, packs, an
+    /// estimate) before running it with [`restore`](Self::restore).
+    pub async fn plan_restore(
+        &self,
+        snapshot: &Snapshot,
+        opts: &RestoreOptions,
+    ) -> Result<RestorePlan> {
+        Ok(cairn_recovery::plan_restore(&self.inner, snapshot, opts).await?)
+    }
+
+    /// Runs a restore plan.
+    pub async fn restore(
+        &self,
+        plan: &RestorePlan,
+        opts: &RestoreOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<RestoreSummary> {
+        let progress = Arc::new(Bridge(progress));
+        Ok(cairn_recovery::restore(&self.inner, plan, opts, progress).await?)
+    }
+
+    /// Compares what is under `target` with `snapshot` (contents and metadata).
+    pub async fn verify(&self, snapshot: &Snapshot, target: &Path) -> Result<VerifyReport> {
+        Ok(cairn_recovery::verify(&self.inner, snapshot, target, &[]).await?)
+    }
+
+    /// Checks the repository's structure, and reads back the fraction of
+    /// the data `opts` asks for.
+    pub async fn check(&self, opts: &CheckOptions) -> Result<CheckReport> {
+        Ok(cairn_recovery::check(&self.inner, opts).await?)
+    }
+}
