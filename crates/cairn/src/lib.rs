@@ -22,6 +22,11 @@ pub use cairn_recovery::{
     VerifyReport,
 };
 
+/// Runs a future to completion on the current thread: for programs without
+/// an async runtime of their own (Cairn needs none; under tokio or smol,
+/// just `.await`).
+pub use futures::executor::block_on;
+
 /// The storage layer: the `Backend` trait, local, memory and S3 backends,
 /// retries, and (feature `testing`) the conformance suite and fault wrappers.
 pub use cairn_backends as backends;
@@ -36,3 +41,8 @@ pub use cairn_crypto as crypto;
 pub use cairn_erasure as erasure;
 /// Point-in-time selection, restore plans, restore, verify, check.
 pub use cairn_recovery as recovery;
+
+/// The workspace README's example, compiled as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct WorkspaceReadme;

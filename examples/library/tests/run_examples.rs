@@ -1,0 +1,85 @@
+//! Runs the example programs as a user would, and checks what they did.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+fn source(dir: &Path) -> std::path::PathBuf {
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("a.txt"), b"alpha").unwrap();
+    std::fs::write(src.join("sub/b.bin"), vec![7u8; 300_000]).unwrap();
+    src
+}
+
+fn run(exe: &str, args: &[&Path]) -> String {
+    let out = Command::new(exe)
+        .args(args)
+        .env("CAIRN_PASSWORD", "example test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{exe}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn restored(target: &Path, src: &Path) -> std::path::PathBuf {
+    target.join(src.strip_prefix("/").unwrap())
+}
+
+#[test]
+fn backup_restore_then_restore_with_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let (repo, t1, t2) = (
+        dir.path().join("repo"),
+        dir.path().join("t1"),
+        dir.path().join("t2"),
+    );
+    let out = run(env!("CARGO_BIN_EXE_backup_restore"), &[&src, &repo, &t1]);
+    assert!(out.contains("restored to"), "{out}");
+    assert_eq!(
+        std::fs::read(restored(&t1, &src).join("sub/b.bin")).unwrap(),
+        vec![7u8; 300_000]
+    );
+    let out = run(env!("CARGO_BIN_EXE_restore_with_plan"), &[&repo, &t2]);
+    assert!(out.contains("fetching"), "{out}");
+    assert_eq!(
+        std::fs::read(restored(&t2, &src).join("a.txt")).unwrap(),
+        b"alpha"
+    );
+}
+
+#[test]
+fn erasure_from_code_survives_two_lost_disks() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let work = dir.path().join("work");
+    let out = run(env!("CARGO_BIN_EXE_erasure_from_code"), &[&src, &work]);
+    assert!(out.contains("identical = true"), "{out}");
+    assert_eq!(out.matches("LOST").count(), 2, "{out}");
+}
+
+#[test]
+fn s3_example_backs_up_twice_into_one_repository() {
+    let Some(server) = cairn::backends::testing::s3_test_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let url = format!("s3:{}/{}/example-{nanos}", server.endpoint, server.bucket);
+    let url = Path::new(&url);
+    let first = run(env!("CARGO_BIN_EXE_s3"), &[url, &src]);
+    let second = run(env!("CARGO_BIN_EXE_s3"), &[url, &src]);
+    assert!(first.contains("snapshot"), "{first}");
+    // The second run opened the repository the first created, and found
+    // everything already stored.
+    assert!(second.contains(" 0 bytes stored"), "{second}");
+}
