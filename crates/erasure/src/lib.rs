@@ -76,7 +76,7 @@ mod write;
 
 pub use backend::{ErasureBackend, RepairHint};
 pub use codec::Codec;
-pub use config::{Child, ErasureConfig, HealthConfig, Labels, RetryConfig};
+pub use config::{Child, ErasureConfig, HealthConfig, Labels, RetryConfig, MAX_WAIT};
 pub use error::{Error, Result};
 pub use format::{Shard, ShardHeader, HEADER_LEN};
 pub use health::{BreakerState, ChildHealth, HealthReport};
