@@ -74,7 +74,7 @@ mod read;
 mod scrub;
 mod write;
 
-pub use backend::{ErasureBackend, RepairHint};
+pub use backend::{ErasureBackend, RepairHint, RESERVED_PREFIX};
 pub use codec::Codec;
 pub use config::{Child, ErasureConfig, HealthConfig, Labels, RetryConfig, MAX_WAIT};
 pub use error::{Error, Result};

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_backends::{validate_key, Error as BError, PutMode};
+use cairn_backends::{Error as BError, PutMode};
 use futures::future::join_all;
 
+use crate::backend::check_key;
 use crate::call::Slot;
 use crate::format::{Shard, ShardHeader};
 use crate::health::Admit;
@@ -27,7 +28,7 @@ impl ErasureBackend {
     /// [`Backend::put`](cairn_backends::Backend::put) with the typed error:
     /// [`Error::QuorumNotReached`] when too few shards became durable.
     pub async fn put_object(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()> {
-        validate_key(key)?;
+        check_key(key)?;
         let shards = self.encode(data).await.map_err(|e| e.with_key(key))?;
         let slots = self.slots();
         // Every shard carries the object checksum; read it from shard 0.
@@ -256,7 +257,7 @@ impl ErasureBackend {
     /// can no longer be read); shards left on children that failed show up in
     /// a later scrub as an unrecoverable object and can be deleted again.
     pub async fn delete_object(&self, key: &str) -> Result<()> {
-        validate_key(key)?;
+        check_key(key)?;
         let slots = self.slots();
         let results = join_all(
             slots

@@ -18,6 +18,7 @@ use common::{children, config, mem_children, stores};
 use futures::executor::block_on;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
+
 /// What a [`SaysExists`] child answers when asked for the shard it claims.
 #[derive(Debug, Clone, Copy)]
 enum ReadBack {
@@ -147,4 +148,72 @@ fn hostile_waits_are_refused_with_a_typed_error_not_a_panic() {
     let e = ErasureBackend::new(mem_children(&s), c).unwrap();
     block_on(e.put("a", pattern(3, 100), PutMode::CreateOnly)).unwrap();
     assert_eq!(block_on(e.get("a")).unwrap(), pattern(3, 100));
+}
+
+/// A 4+2 layout whose every child can be made to fail (`reset(0)`).
+fn failable() -> (ErasureBackend, Vec<MemoryBackend>, Vec<Arc<FailAfter<MemoryBackend>>>) {
+    let s = stores(6);
+    let f: Vec<_> = s
+        .iter()
+        .map(|m| Arc::new(FailAfter::new(m.clone(), u64::MAX)))
+        .collect();
+    let backends = f
+        .iter()
+        .map(|b| Arc::clone(b) as Arc<dyn Backend>)
+        .collect();
+    let e = ErasureBackend::new(children(backends), config(4, 2)).unwrap();
+    (e, s, f)
+}
+
+fn listed(e: &ErasureBackend, prefix: &str) -> Result<Vec<(String, u64)>> {
+    let mut v: Vec<(String, u64)> = block_on(e.list(prefix).try_collect::<Vec<_>>())?
+        .into_iter()
+        .map(|m| (m.key, m.size))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+#[test]
+fn a_listing_keeps_every_readable_object_or_says_it_is_incomplete() {
+    let (e, s, f) = failable();
+    block_on(e.put("snapshots/a", pattern(1, 700), PutMode::CreateOnly)).unwrap();
+    block_on(e.put("snapshots/b", pattern(2, 900), PutMode::CreateOnly)).unwrap();
+    // `b` lost two shards (still readable from children 2..6); a leftover
+    // `c` has two shards only (unreadable).
+    for m in &s[..2] {
+        block_on(m.delete("snapshots/b")).unwrap();
+    }
+    let shards = cairn_erasure::Codec::new(4, 2)
+        .unwrap()
+        .encode(&pattern(3, 50))
+        .unwrap();
+    for i in [4, 5] {
+        block_on(s[i].put("snapshots/c", shards[i].clone(), PutMode::CreateOnly)).unwrap();
+    }
+    let both = vec![("snapshots/a".to_owned(), 700), ("snapshots/b".to_owned(), 900)];
+    assert_eq!(listed(&e, "snapshots/").unwrap(), both);
+
+    // Two of b's four holders cannot list: only two children list b, yet
+    // it is readable and must be listed.
+    f[2].reset(0);
+    f[3].reset(0);
+    let got = listed(&e, "snapshots/").unwrap();
+    assert!(got.starts_with(&both), "{got:?}");
+    // The leftover may now be listed too (its holders plus the silent
+    // children reach k), but nothing readable is missing.
+    assert!(got.len() <= 3, "{got:?}");
+
+    // Three failed: still provably complete (k = 4).
+    f[0].reset(0);
+    let got = listed(&e, "snapshots/").unwrap();
+    assert!(got.iter().any(|(k, _)| k == "snapshots/a"), "{got:?}");
+    assert!(got.iter().any(|(k, _)| k == "snapshots/b"), "{got:?}");
+
+    // Four failed: an object could hide on them alone.
+    f[1].reset(0);
+    let err = listed(&e, "snapshots/").unwrap_err();
+    assert!(err.is_incomplete(), "{err}");
+    assert_eq!(err.key(), "snapshots/");
+    assert!(err.to_string().contains("c3"), "names the children: {err}");
 }
