@@ -13,6 +13,7 @@ use futures::stream::BoxStream;
 use crate::call::Slot;
 use crate::config::{check_layout, Child, ErasureConfig};
 use crate::health::{Health, HealthReport};
+use crate::verify::{Verifier, VerifierSlot};
 use crate::{Codec, Error, Result};
 
 /// Objects at least this large are encoded and decoded on the `blocking`
@@ -127,6 +128,7 @@ pub struct ErasureBackend {
     pub(crate) config: ErasureConfig,
     slots: RwLock<Vec<Arc<Slot>>>,
     hints: Mutex<BTreeSet<RepairHint>>,
+    pub(crate) verifier: VerifierSlot,
 }
 
 impl ErasureBackend {
@@ -151,7 +153,25 @@ impl ErasureBackend {
             config,
             slots: RwLock::new(slots),
             hints: Mutex::new(BTreeSet::new()),
+            verifier: VerifierSlot::default(),
         })
+    }
+
+    /// The same backend with `verifier` deciding which version of an object
+    /// [`scrub`](Self::scrub) and [`heal`](Self::heal) may rewrite towards.
+    ///
+    /// Shard checksums are unkeyed, so whoever can write to children can
+    /// plant a self-consistent version of an object; shard counts cannot
+    /// tell it from the genuine one. So scrub only *overwrites* shards
+    /// (stale ones of another version) when the verifier says the winning
+    /// version is [`Verdict::Valid`](crate::Verdict::Valid); without a
+    /// verified winner it fills in only missing and corrupt shards of an
+    /// object with a single version, and reports everything else in
+    /// [`ScrubReport::conflicts`](crate::ScrubReport::conflicts). For Cairn
+    /// repositories use [`content_hash_verifier`](crate::content_hash_verifier).
+    pub fn with_verifier(mut self, verifier: Arc<dyn Verifier>) -> Self {
+        self.verifier = VerifierSlot(Some(verifier));
+        self
     }
 
     /// The codec.

@@ -72,6 +72,7 @@ pub mod format;
 mod health;
 mod read;
 mod scrub;
+mod verify;
 mod write;
 
 pub use backend::{ErasureBackend, RepairHint, RESERVED_PREFIX};
@@ -80,4 +81,5 @@ pub use config::{Child, ErasureConfig, HealthConfig, Labels, RetryConfig, MAX_WA
 pub use error::{Error, Result};
 pub use format::{Shard, ShardHeader, HEADER_LEN};
 pub use health::{BreakerState, ChildHealth, HealthReport};
-pub use scrub::{ScrubOptions, ScrubReport};
+pub use scrub::{ScrubConflict, ScrubOptions, ScrubReport};
+pub use verify::{content_hash_verifier, Verdict, Verifier};

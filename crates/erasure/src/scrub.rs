@@ -1,16 +1,18 @@
 //! Scrub: read every shard of every object, find missing, corrupt and stale
 //! shards, and optionally rebuild them.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use cairn_backends::PutMode;
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
 use crate::format::Shard;
+use crate::verify::{choose, Candidate, Choice};
 use crate::{ErasureBackend, Result};
 
 /// What [`ErasureBackend::scrub`] walks and whether it repairs.
@@ -82,9 +84,20 @@ impl ScrubOptions {
     }
 }
 
+/// An object whose shards disagree in a way scrub will not settle by
+/// counting (see [`ErasureBackend::with_verifier`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScrubConflict {
+    /// The object.
+    pub key: String,
+    /// The versions found and why none was rewritten towards.
+    pub reason: String,
+}
+
 /// What a scrub found and did.
 #[non_exhaustive]
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ScrubReport {
     /// Objects examined.
     pub objects_scanned: u64,
@@ -106,6 +119,9 @@ pub struct ScrubReport {
     /// an interrupted delete), by key. Their shards are not counted in the
     /// `shards_*` figures, which describe recoverable objects.
     pub unrecoverable: Vec<String>,
+    /// Objects with versions that scrub would not choose between (no
+    /// verifier vouches for one), left untouched.
+    pub conflicts: Vec<ScrubConflict>,
     /// Errors met (listing, reading, rewriting), each naming key and child.
     pub errors: Vec<String>,
     /// The last key examined: pass it as `start_after` to resume.
@@ -135,6 +151,9 @@ impl fmt::Display for ScrubReport {
         )?;
         for key in &self.unrecoverable {
             writeln!(f, "unrecoverable: {key}")?;
+        }
+        for c in &self.conflicts {
+            writeln!(f, "conflict: {}: {}", c.key, c.reason)?;
         }
         for e in &self.errors {
             writeln!(f, "error: {e}")?;
@@ -166,11 +185,65 @@ impl ScrubReport {
         self.shards_unreachable += other.shards_unreachable;
         self.shards_repaired += other.shards_repaired;
         self.unrecoverable.extend(other.unrecoverable);
+        self.conflicts.extend(other.conflicts);
         self.errors.extend(other.errors);
     }
 }
 
 impl ErasureBackend {
+    /// The version of `key` that scrub may repair towards, with whether a
+    /// verifier vouches for it; `None` (and the report says why) when there
+    /// is none: no version decodes, or the choice would be a guess.
+    async fn pick_version(
+        &self,
+        key: &str,
+        reads: &[Found],
+        report: &mut ScrubReport,
+    ) -> Option<([u8; 32], Bytes, bool)> {
+        // A BTreeMap: the order candidates are tried in never depends on
+        // hashing, so nothing is decided by chance.
+        let mut versions: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+        for f in reads {
+            if let Found::Good(s) = f {
+                *versions.entry(s.header.object_checksum).or_default() += 1;
+            }
+        }
+        let mut candidates = Vec::new();
+        for (&sum, &n) in versions.iter().filter(|&(_, &n)| n >= self.codec.k()) {
+            let shards = reads
+                .iter()
+                .filter_map(|f| match f {
+                    Found::Good(s) if s.header.object_checksum == sum => Some(s.clone()),
+                    _ => None,
+                })
+                .collect();
+            if let Ok(data) = self.decode(key, shards).await {
+                candidates.push(Candidate {
+                    checksum: sum,
+                    shards: n,
+                    data,
+                });
+            }
+        }
+        if candidates.is_empty() {
+            if reads.iter().any(|f| !matches!(f, Found::Missing)) {
+                report.unrecoverable.push(key.to_owned());
+            }
+            return None;
+        }
+        match choose(&self.verifier, key, candidates) {
+            Choice::Verified(sum, data) => Some((sum, data, true)),
+            Choice::Unverified(sum, data) => Some((sum, data, false)),
+            Choice::Conflict(reason) => {
+                report.conflicts.push(ScrubConflict {
+                    key: key.to_owned(),
+                    reason,
+                });
+                None
+            }
+        }
+    }
+
     /// Walks every object (the union of the children's listings, in key
     /// order), reads all its shards and classifies them; with
     /// `opts.repair`, decodes the current version and rewrites the missing,
@@ -263,37 +336,7 @@ impl ErasureBackend {
             }
         }))
         .await;
-        let mut versions: HashMap<[u8; 32], usize> = HashMap::new();
-        for f in &reads {
-            if let Found::Good(s) = f {
-                *versions.entry(s.header.object_checksum).or_default() += 1;
-            }
-        }
-        let mut ranked: Vec<([u8; 32], usize)> = versions.into_iter().collect();
-        ranked.sort_by_key(|v| std::cmp::Reverse(v.1));
-        // The current version: the most complete one that decodes.
-        let mut current = None;
-        for (sum, n) in ranked {
-            if n < self.codec.k() {
-                break;
-            }
-            let shards = reads
-                .iter()
-                .filter_map(|f| match f {
-                    Found::Good(s) if s.header.object_checksum == sum => Some(s.clone()),
-                    _ => None,
-                })
-                .collect();
-            if let Ok(data) = self.decode(key, shards).await {
-                current = Some((sum, data));
-                break;
-            }
-        }
-        let Some((sum, data)) = current else {
-            let anything = reads.iter().any(|f| !matches!(f, Found::Missing));
-            if anything {
-                report.unrecoverable.push(key.to_owned());
-            }
+        let Some((sum, data, verified)) = self.pick_version(key, &reads, &mut report).await else {
             return report;
         };
         let mut todo = Vec::new();
@@ -319,6 +362,19 @@ impl ErasureBackend {
                         .push(format!("reading {key:?} from child {i}: {e}"));
                 }
             }
+        }
+        if !verified && report.shards_stale > 0 {
+            // Counting shards cannot tell a forged or stale version from the
+            // genuine one: leave every shard as it is.
+            report.conflicts.push(ScrubConflict {
+                key: key.to_owned(),
+                reason: format!(
+                    "{} shards of another version beside {} of the decodable one, and no \
+                     verifier vouches for it: nothing rewritten",
+                    report.shards_stale, report.shards_ok
+                ),
+            });
+            return report;
         }
         if todo.is_empty() && report.shards_unreachable == 0 {
             report.objects_healthy = 1;
