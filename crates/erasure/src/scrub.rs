@@ -13,7 +13,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::format::Shard;
 use crate::verify::{choose, Candidate, Choice};
-use crate::{ErasureBackend, Result};
+use crate::{ErasureBackend, HealReport, Result};
 
 /// What [`ErasureBackend::scrub`] walks and whether it repairs.
 #[non_exhaustive]
@@ -124,6 +124,9 @@ pub struct ScrubReport {
     pub conflicts: Vec<ScrubConflict>,
     /// Errors met (listing, reading, rewriting), each naming key and child.
     pub errors: Vec<String>,
+    /// With `repair`, after a complete walk of everything: what
+    /// [`ErasureBackend::heal`] then did with the heal records.
+    pub heal: Option<HealReport>,
     /// The last key examined: pass it as `start_after` to resume.
     pub last_key: Option<String>,
     /// Whether the walk reached the end (not stopped by `limit` or `cancel`).
@@ -157,6 +160,9 @@ impl fmt::Display for ScrubReport {
         }
         for e in &self.errors {
             writeln!(f, "error: {e}")?;
+        }
+        if let Some(h) = &self.heal {
+            write!(f, "{h}")?;
         }
         match (&self.last_key, self.complete) {
             (_, true) => writeln!(f, "complete"),
@@ -246,8 +252,11 @@ impl ErasureBackend {
 
     /// Walks every object (the union of the children's listings, in key
     /// order), reads all its shards and classifies them; with
-    /// `opts.repair`, decodes the current version and rewrites the missing,
-    /// corrupt and stale shards. Resumable through `start_after`/`last_key`.
+    /// `opts.repair`, decodes the current version and rewrites the missing
+    /// and corrupt shards, and the stale ones when a verifier vouches for
+    /// the version (see [`with_verifier`](Self::with_verifier)); a repairing
+    /// walk over everything then runs [`heal`](Self::heal) (see
+    /// [`ScrubReport::heal`]). Resumable through `start_after`/`last_key`.
     ///
     /// The walk holds the keys of `opts.prefix` in memory. Do not run a
     /// repairing scrub over keys being deleted at the same time: it may
@@ -261,7 +270,14 @@ impl ErasureBackend {
         let keys = union
             .into_keys()
             .filter(|k| opts.start_after.as_ref().is_none_or(|after| k > after));
-        self.scrub_keys(keys, &opts, report).await
+        let mut report = self.scrub_keys(keys, &opts, report).await?;
+        let whole = opts.prefix.is_empty() && opts.start_after.is_none();
+        if opts.repair && whole && report.complete {
+            // The walk rewrote what it could; heal retires the records of
+            // objects that are whole again (and says what still is not).
+            report.heal = Some(self.heal().await);
+        }
+        Ok(report)
     }
 
     /// Scrubs (and with `repair`, repairs) just the objects in the
@@ -313,7 +329,7 @@ impl ErasureBackend {
 
     /// Reads and classifies every shard of `key`; with `repair`, rewrites the
     /// bad ones. Never fails as a whole: problems go into the report.
-    async fn scrub_object(&self, key: &str, repair: bool) -> ScrubReport {
+    pub(crate) async fn scrub_object(&self, key: &str, repair: bool) -> ScrubReport {
         let mut report = ScrubReport {
             objects_scanned: 1,
             ..ScrubReport::default()

@@ -185,6 +185,9 @@ impl ErasureBackend {
         for &i in &failed {
             self.hint(key, i);
         }
+        if !failed.is_empty() {
+            self.record_degraded(key, slots, &failed).await;
+        }
         if same {
             return Err(BError::AlreadyExists { key: key.into() }.into());
         }
@@ -239,6 +242,9 @@ impl ErasureBackend {
         }
         if acked < self.config.quorum() {
             return Err(self.missed(key, acked, first_error));
+        }
+        if !failed.is_empty() {
+            self.record_degraded(key, slots, &failed).await;
         }
         Ok(())
     }
