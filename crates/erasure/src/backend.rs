@@ -67,9 +67,13 @@ pub struct RepairHint {
 ///
 /// **Writes** ([`Backend::put`]) encode the object and write its shards in
 /// parallel; the put is acknowledged once the write quorum (default `k + 1`)
-/// of shards is durable. Shards that failed are remembered in an in-memory
-/// needs-repair set ([`needs_repair`](Self::needs_repair)) and rewritten by
-/// [`scrub`](Self::scrub) with `repair`, which also finds them without the set.
+/// of shards is durable. An object acknowledged with shards missing is
+/// recorded durably: a heal record under [`RESERVED_PREFIX`] on every child
+/// that took a shard (format in [`heal_record`](crate::heal_record)), which
+/// [`degraded`](Self::degraded) counts and [`heal`](Self::heal) (also run by
+/// a repairing [`scrub`](Self::scrub)) acts on once the children are back,
+/// from any process. The shards are also noted in an in-memory needs-repair
+/// set ([`needs_repair`](Self::needs_repair)).
 /// A child whose circuit is open is not written to during its cool-down (its
 /// shard is recorded as needing repair) unless the others cannot make the
 /// quorum without it.
