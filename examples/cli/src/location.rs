@@ -262,8 +262,8 @@ mod tests {
     fn huge_timeouts_in_a_layout_are_refused_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         for (field, value) in [
-            ("timeout_secs", u64::MAX),
-            ("hedge_after_ms", u64::MAX),
+            ("timeout_secs", i64::MAX as u64),
+            ("hedge_after_ms", i64::MAX as u64),
             ("timeout_secs", 40 * 24 * 3600),
         ] {
             let mut text = format!("[erasure]\ndata = 2\nparity = 1\n{field} = {value}\n");
