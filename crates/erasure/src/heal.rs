@@ -278,7 +278,9 @@ impl ErasureBackend {
                     Err(e) => report.errors.push(format!("child {i}: {e}")),
                 },
                 Err(e) if e.is_not_found() => {}
-                Err(e) => report.errors.push(format!("reading {name} from child {i}: {e}")),
+                Err(e) => report
+                    .errors
+                    .push(format!("reading {name} from child {i}: {e}")),
             }
         }
         None
@@ -286,14 +288,21 @@ impl ErasureBackend {
 
     async fn drop_record(&self, name: &str, report: &mut HealReport) {
         let slots = self.slots();
-        let deletes = join_all(slots.iter().map(|s| s.call(&self.config, name, |b| b.delete(name)))).await;
+        let deletes = join_all(
+            slots
+                .iter()
+                .map(|s| s.call(&self.config, name, |b| b.delete(name))),
+        )
+        .await;
         for (i, d) in deletes.into_iter().enumerate() {
             match d {
                 Ok(()) => {}
                 Err(e) if e.is_not_found() => {}
                 // Left behind: the next heal finds the object whole and
                 // removes it then.
-                Err(e) => report.errors.push(format!("removing {name} from child {i}: {e}")),
+                Err(e) => report
+                    .errors
+                    .push(format!("removing {name} from child {i}: {e}")),
             }
         }
     }

@@ -43,7 +43,11 @@ pub(crate) fn heal_prefix() -> String {
 
 /// The key of `object`'s heal record.
 pub(crate) fn record_key(object: &str) -> String {
-    format!("{}{}", heal_prefix(), blake3::hash(object.as_bytes()).to_hex())
+    format!(
+        "{}{}",
+        heal_prefix(),
+        blake3::hash(object.as_bytes()).to_hex()
+    )
 }
 
 fn bad(record: &str, reason: &'static str) -> Error {
@@ -57,7 +61,10 @@ fn bad(record: &str, reason: &'static str) -> Error {
 /// Encodes the record for `object` with shards `missing` (sorted,
 /// deduplicated here). `None` if there is nothing to record.
 pub(crate) fn encode(object: &str, missing: &[usize]) -> Option<Vec<u8>> {
-    let mut idx: Vec<u8> = missing.iter().filter_map(|&i| u8::try_from(i).ok()).collect();
+    let mut idx: Vec<u8> = missing
+        .iter()
+        .filter_map(|&i| u8::try_from(i).ok())
+        .collect();
     idx.sort_unstable();
     idx.dedup();
     let n = u8::try_from(idx.len()).ok().filter(|&n| n > 0)?;
@@ -104,7 +111,10 @@ pub(crate) fn decode(name: &str, bytes: &[u8]) -> Result<(String, Vec<usize>)> {
     if idx.windows(2).any(|w| w[0] >= w[1]) {
         return Err(bad(name, "heal record indexes are not strictly ascending"));
     }
-    Ok((key.to_owned(), idx.iter().map(|&i| usize::from(i)).collect()))
+    Ok((
+        key.to_owned(),
+        idx.iter().map(|&i| usize::from(i)).collect(),
+    ))
 }
 
 #[cfg(test)]

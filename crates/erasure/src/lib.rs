@@ -74,6 +74,7 @@ pub mod heal_record;
 mod health;
 mod read;
 mod scrub;
+mod scrub_report;
 mod verify;
 mod write;
 
@@ -84,5 +85,5 @@ pub use error::{Error, Result};
 pub use format::{Shard, ShardHeader, HEADER_LEN};
 pub use heal::{Degraded, HealReport};
 pub use health::{BreakerState, ChildHealth, HealthReport};
-pub use scrub::{ScrubConflict, ScrubOptions, ScrubReport};
+pub use scrub_report::{ScrubConflict, ScrubOptions, ScrubReport};
 pub use verify::{content_hash_verifier, Verdict, Verifier};

@@ -50,7 +50,14 @@ impl ErasureBackend {
     /// verified shard of another object is [`Took::Conflict`], anything
     /// that cannot be read or verified (timeout, `NotFound`, garbage) is a
     /// failure of this child ([`Took::Failed`]), never a conflict.
-    async fn take(&self, key: &str, i: usize, slot: &Slot, shard: &Bytes, checksum: [u8; 32]) -> Took {
+    async fn take(
+        &self,
+        key: &str,
+        i: usize,
+        slot: &Slot,
+        shard: &Bytes,
+        checksum: [u8; 32],
+    ) -> Took {
         let result = slot
             .call(&self.config, key, |b| {
                 b.put(key, shard.clone(), PutMode::CreateOnly)

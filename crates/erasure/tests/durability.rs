@@ -18,7 +18,6 @@ use common::{children, config, mem_children, stores};
 use futures::executor::block_on;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
-
 /// What a [`SaysExists`] child answers when asked for the shard it claims.
 #[derive(Debug, Clone, Copy)]
 enum ReadBack {
@@ -151,7 +150,11 @@ fn hostile_waits_are_refused_with_a_typed_error_not_a_panic() {
 }
 
 /// A 4+2 layout whose every child can be made to fail (`reset(0)`).
-fn failable() -> (ErasureBackend, Vec<MemoryBackend>, Vec<Arc<FailAfter<MemoryBackend>>>) {
+fn failable() -> (
+    ErasureBackend,
+    Vec<MemoryBackend>,
+    Vec<Arc<FailAfter<MemoryBackend>>>,
+) {
     let s = stores(6);
     let f: Vec<_> = s
         .iter()
@@ -191,7 +194,10 @@ fn a_listing_keeps_every_readable_object_or_says_it_is_incomplete() {
     for i in [4, 5] {
         block_on(s[i].put("snapshots/c", shards[i].clone(), PutMode::CreateOnly)).unwrap();
     }
-    let both = vec![("snapshots/a".to_owned(), 700), ("snapshots/b".to_owned(), 900)];
+    let both = vec![
+        ("snapshots/a".to_owned(), 700),
+        ("snapshots/b".to_owned(), 900),
+    ];
     assert_eq!(listed(&e, "snapshots/").unwrap(), both);
 
     // Two of b's four holders cannot list: only two children list b, yet

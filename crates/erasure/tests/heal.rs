@@ -25,7 +25,10 @@ fn switchable() -> (Vec<MemoryBackend>, Vec<Arc<FailAfter<MemoryBackend>>>) {
 
 /// A fresh backend over the switches: a new process, nothing in memory.
 fn open(f: &[Arc<FailAfter<MemoryBackend>>]) -> ErasureBackend {
-    let backends = f.iter().map(|b| Arc::clone(b) as Arc<dyn Backend>).collect();
+    let backends = f
+        .iter()
+        .map(|b| Arc::clone(b) as Arc<dyn Backend>)
+        .collect();
     ErasureBackend::new(children(backends), config(4, 2)).unwrap()
 }
 
@@ -56,7 +59,11 @@ fn a_put_missing_a_child_is_recorded_durably_and_healed_by_another_process() {
 
     // Still down: heal waits without touching anything.
     let r = block_on(other.heal());
-    assert_eq!((r.records, r.waiting.len(), r.shards_repaired), (3, 3, 0), "{r}");
+    assert_eq!(
+        (r.records, r.waiting.len(), r.shards_repaired),
+        (3, 3, 0),
+        "{r}"
+    );
     assert!(s[5].is_empty());
 
     // Back, empty: heal rebuilds its shards and retires the records.
@@ -92,7 +99,10 @@ fn a_repairing_scrub_heals_and_records_of_deleted_objects_are_retired() {
     let h = r.heal.as_ref().expect("a repairing scrub heals");
     assert_eq!((h.healed.clone(), h.gone), (vec!["a".to_owned()], 1), "{r}");
     assert_eq!(block_on(e.degraded()).objects, 0);
-    assert!(s.iter().all(|m| m.len() == 1), "one shard of `a` each, nothing else");
+    assert!(
+        s.iter().all(|m| m.len() == 1),
+        "one shard of `a` each, nothing else"
+    );
 
     // A partial scrub (by prefix) does not run heal.
     let r = block_on(e.scrub(ScrubOptions::new().repair(true).prefix("a"))).unwrap();
@@ -104,5 +114,8 @@ fn reserved_keys_are_refused_as_objects() {
     let (_s, f) = switchable();
     let e = open(&f);
     let err = block_on(e.put(".erasure/heal/x", pattern(1, 10), PutMode::CreateOnly)).unwrap_err();
-    assert!(matches!(err, cairn_backends::Error::InvalidKey { .. }), "{err}");
+    assert!(
+        matches!(err, cairn_backends::Error::InvalidKey { .. }),
+        "{err}"
+    );
 }

@@ -10,9 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cairn_backends::testing::{pattern, FailAfter};
 use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_erasure::{
-    content_hash_verifier, Child, Codec, ErasureBackend, ScrubOptions, Verdict,
-};
+use cairn_erasure::{content_hash_verifier, Child, Codec, ErasureBackend, ScrubOptions, Verdict};
 use common::{children, config, mem_4_2, mem_children, stores};
 use futures::executor::block_on;
 
@@ -182,9 +180,15 @@ fn content_hash_verifier_judges_hex_names_and_leaves_others_unknown() {
     let hex = blake3::hash(data).to_hex();
     assert_eq!(v.verify(&format!("data/ab/{hex}"), data), Verdict::Valid);
     assert_eq!(v.verify(&format!("index/{hex}"), data), Verdict::Valid);
-    assert_eq!(v.verify(&format!("snapshots/{hex}"), b"forged"), Verdict::Invalid);
+    assert_eq!(
+        v.verify(&format!("snapshots/{hex}"), b"forged"),
+        Verdict::Invalid
+    );
     assert_eq!(v.verify("config", data), Verdict::Unknown);
-    assert_eq!(v.verify(&format!("x/{}", hex.to_uppercase()), data), Verdict::Unknown);
+    assert_eq!(
+        v.verify(&format!("x/{}", hex.to_uppercase()), data),
+        Verdict::Unknown
+    );
 }
 
 /// A 2+2 layout holding the content-addressed object `honest` on children
@@ -224,7 +228,11 @@ fn forged_shards_on_m_children_never_make_scrub_destroy_honest_ones() {
         assert_eq!(r.shards_repaired, 0, "{r}");
         assert_eq!(r.conflicts.len(), 1, "{r}");
         assert_eq!(r.conflicts[0].key, key);
-        assert_eq!(block_on(s[0].get(&key)).unwrap(), before[0], "honest shard kept");
+        assert_eq!(
+            block_on(s[0].get(&key)).unwrap(),
+            before[0],
+            "honest shard kept"
+        );
         assert!(block_on(s[1].get(&key)).unwrap_err().is_not_found());
     }
 
@@ -234,7 +242,10 @@ fn forged_shards_on_m_children_never_make_scrub_destroy_honest_ones() {
     for _ in 0..3 {
         let r = block_on(unverified().scrub(ScrubOptions::new().repair(true))).unwrap();
         assert_eq!((r.shards_repaired, r.conflicts.len()), (0, 1), "{r}");
-        assert!(r.conflicts[0].reason.contains("several decodable versions"), "{r}");
+        assert!(
+            r.conflicts[0].reason.contains("several decodable versions"),
+            "{r}"
+        );
         for (i, b) in before.iter().enumerate() {
             assert_eq!(&block_on(s[i].get(&key)).unwrap(), b);
         }

@@ -321,8 +321,7 @@ fn erasure_with_one_down(dirs: &[PathBuf], down: usize) -> Arc<ErasureBackend> {
             } else {
                 Arc::new(local)
             };
-            Child::new(d.display().to_string(), backend)
-                .with_labels(Labels::new().region(site(i)))
+            Child::new(d.display().to_string(), backend).with_labels(Labels::new().region(site(i)))
         })
         .collect();
     Arc::new(
@@ -381,7 +380,10 @@ fn backup_with_a_child_down_is_recorded_degraded_then_healed_and_survives_two_ot
         assert_eq!(store.degraded().await.objects, degraded.objects);
         let report = store.scrub(ScrubOptions::new().repair(true)).await.unwrap();
         let objects = report.objects_scanned;
-        assert!(report.errors.is_empty() && report.conflicts.is_empty(), "{report}");
+        assert!(
+            report.errors.is_empty() && report.conflicts.is_empty(),
+            "{report}"
+        );
         assert_eq!(report.shards_missing, objects, "{report}");
         assert_eq!(report.shards_repaired, objects, "{report}");
         let heal = report.heal.as_ref().unwrap();

@@ -92,7 +92,11 @@ pub(crate) async fn scrub(ctx: &Ctx, a: ScrubArgs) -> Result<ExitCode> {
         eprintln!(
             "warning: redundancy degraded: {} objects under-replicated{}",
             degraded.objects,
-            if a.repair { " (children still unreachable?)" } else { ": run `cairn scrub --repair`" }
+            if a.repair {
+                " (children still unreachable?)"
+            } else {
+                ": run `cairn scrub --repair`"
+            }
         );
     }
     if !report.unrecoverable.is_empty() {

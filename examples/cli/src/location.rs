@@ -274,7 +274,10 @@ mod tests {
             std::fs::write(&file, text).unwrap();
             let err = open(file.to_str().unwrap(), true).err().unwrap();
             let msg = format!("{err:#}");
-            assert!(msg.contains("huge.toml") && msg.contains("longer than"), "{msg}");
+            assert!(
+                msg.contains("huge.toml") && msg.contains("longer than"),
+                "{msg}"
+            );
         }
     }
 }

@@ -62,11 +62,17 @@ fn same_tree(a: &Path, b: &Path) {
         let (pa, pb) = (a.join(&n), b.join(&n));
         let ma = std::fs::symlink_metadata(&pa).unwrap();
         if ma.file_type().is_symlink() {
-            assert_eq!(std::fs::read_link(&pa).unwrap(), std::fs::read_link(&pb).unwrap());
+            assert_eq!(
+                std::fs::read_link(&pa).unwrap(),
+                std::fs::read_link(&pb).unwrap()
+            );
         } else if ma.is_dir() {
             same_tree(&pa, &pb);
         } else {
-            assert!(std::fs::read(&pa).unwrap() == std::fs::read(&pb).unwrap(), "{pb:?}");
+            assert!(
+                std::fs::read(&pa).unwrap() == std::fs::read(&pb).unwrap(),
+                "{pb:?}"
+            );
         }
     }
 }
@@ -88,7 +94,10 @@ fn missing_disk_during_backup_is_reported_healed_and_then_two_others_may_go() {
     std::fs::remove_dir_all(disk(2)).unwrap();
     let srcs = [source(&root, 1), source(&root, 2)];
     let (out, err) = ok(&layout, &["--json", "backup", srcs[0].to_str().unwrap()]);
-    assert!(err.contains("DOES NOT EXIST") && err.contains("disk2"), "{err}");
+    assert!(
+        err.contains("DOES NOT EXIST") && err.contains("disk2"),
+        "{err}"
+    );
     assert!(err.contains("redundancy degraded"), "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let first = v["redundancy"]["under_replicated"].as_u64().unwrap();
@@ -127,7 +136,13 @@ fn missing_disk_during_backup_is_reported_healed_and_then_two_others_may_go() {
         let target = root.join(format!("restore-{}", &id[..8]));
         ok(
             &layout,
-            &["restore", id, "--target", target.to_str().unwrap(), "--verify"],
+            &[
+                "restore",
+                id,
+                "--target",
+                target.to_str().unwrap(),
+                "--verify",
+            ],
         );
         same_tree(&path, &target.join(path.strip_prefix("/").unwrap()));
     }
