@@ -1,6 +1,6 @@
 //! The heal record: a small object saying "shards of this object are
 //! missing", stored whole (not striped) on every child that took it, under
-//! [`RESERVED_PREFIX`](crate::RESERVED_PREFIX)`heal/<BLAKE3 hex of the object key>`.
+//! [`RESERVED_PREFIX`]`heal/<BLAKE3 hex of the object key>`.
 //!
 //! # Layout (heal record version 1) — DO NOT CHANGE
 //!

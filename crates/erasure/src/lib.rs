@@ -35,6 +35,23 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # Durability
+//!
+//! - A put is acknowledged once the write quorum of shards is durable. If
+//!   some shards could not be written, a heal record says so on the other
+//!   children ([`heal_record`](mod@heal_record)):
+//!   [`ErasureBackend::degraded`] counts such objects and
+//!   [`ErasureBackend::heal`] (also run by a repairing scrub) rebuilds them
+//!   once their children are back — from any process.
+//! - A create-only put reports `AlreadyExists` only when a verified shard of
+//!   another object (or `k` of them) is there; a shard that cannot be read
+//!   back is a failed child.
+//! - A listing is complete or fails with [`Error::IncompleteListing`]
+//!   ([`cairn_backends::Error::Incomplete`] through the trait).
+//! - Scrub overwrites shards only towards a version a [`Verifier`] vouches
+//!   for ([`content_hash_verifier`] for Cairn repositories); anything else is
+//!   reported in [`ScrubReport::conflicts`].
+//!
 //! The shard format is documented byte by byte in [`format`](mod@format). Health of the
 //! children (circuit breakers, latency, error counts) is in
 //! [`ErasureBackend::health_report`].
