@@ -76,6 +76,18 @@ pub enum Error {
         /// The time allowed.
         millis: u64,
     },
+    /// A listing that cannot be shown to be complete: stores behind the
+    /// backend (children of an erasure layout) did not answer, and objects
+    /// could be stored on them alone. The keys already received are not all
+    /// there are; a caller that deletes what a listing does not show (prune)
+    /// must stop.
+    #[error("incomplete listing of {key:?}: {message}")]
+    Incomplete {
+        /// The prefix listed.
+        key: String,
+        /// Which stores failed, and why.
+        message: String,
+    },
     /// The backend does not support the operation.
     #[error("unsupported operation on {key}: {what}")]
     Unsupported {
@@ -115,6 +127,12 @@ impl Error {
         matches!(self, Error::AlreadyExists { .. })
     }
 
+    /// Whether this is [`Error::Incomplete`]: a listing that may have
+    /// left objects out.
+    pub fn is_incomplete(&self) -> bool {
+        matches!(self, Error::Incomplete { .. })
+    }
+
     /// The key the error is about.
     pub fn key(&self) -> &str {
         match self {
@@ -126,6 +144,7 @@ impl Error {
             | Error::Io { key, .. }
             | Error::Backend { key, .. }
             | Error::Timeout { key, .. }
+            | Error::Incomplete { key, .. }
             | Error::Unsupported { key, .. } => key,
         }
     }

@@ -199,7 +199,7 @@ fn open_erasure(path: &Path, _create: bool) -> Result<OpenedLocation> {
 
 #[cfg(feature = "erasure")]
 fn open_erasure(path: &Path, create: bool) -> Result<OpenedLocation> {
-    use cairn_erasure::{Child, ErasureBackend, Layout};
+    use cairn_erasure::{content_hash_verifier, Child, ErasureBackend, Layout};
     let text = std::fs::read_to_string(path).map_err(|source| Error::LayoutFile {
         path: path.into(),
         source,
@@ -225,7 +225,10 @@ fn open_erasure(path: &Path, create: bool) -> Result<OpenedLocation> {
         };
         children.push(Child::new(c.display_name(), backend).with_labels(c.labels()));
     }
-    let erasure = Arc::new(ErasureBackend::new(children, layout.config())?);
+    // Cairn's object names are content hashes: scrub may overwrite shards of
+    // a forged or stale version, never the genuine one.
+    let store = ErasureBackend::new(children, layout.config())?;
+    let erasure = Arc::new(store.with_verifier(content_hash_verifier()));
     Ok(OpenedLocation {
         backend: erasure.clone(),
         erasure: Some(erasure),

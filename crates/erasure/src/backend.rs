@@ -7,17 +7,43 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use cairn_backends::{Backend, ObjectMeta, PutMode, Result as BResult};
+use cairn_backends::{validate_key, Backend, ObjectMeta, PutMode, Result as BResult};
 use futures::stream::BoxStream;
 
 use crate::call::Slot;
 use crate::config::{check_layout, Child, ErasureConfig};
 use crate::health::{Health, HealthReport};
+use crate::verify::{Verifier, VerifierSlot};
 use crate::{Codec, Error, Result};
 
 /// Objects at least this large are encoded and decoded on the `blocking`
 /// thread pool rather than on the caller's executor thread.
 pub(crate) const OFFLOAD_BYTES: usize = 256 * 1024;
+
+/// Keys under this prefix on the children are the erasure layer's own
+/// bookkeeping (heal records, see [`ErasureBackend::heal`]), stored whole on
+/// each child rather than striped. [`ErasureBackend`] refuses them as object
+/// keys and leaves them out of listings and scrubs. Cairn's repository keys
+/// (`config`, `keys/`, `data/`, `index/`, `snapshots/`, ...) never start
+/// with a dot.
+pub const RESERVED_PREFIX: &str = ".erasure/";
+
+/// Whether `key` is under [`RESERVED_PREFIX`].
+pub(crate) fn is_reserved(key: &str) -> bool {
+    key.starts_with(RESERVED_PREFIX)
+}
+
+/// [`validate_key`], and not a reserved key.
+pub(crate) fn check_key(key: &str) -> BResult<()> {
+    validate_key(key)?;
+    if is_reserved(key) {
+        return Err(cairn_backends::Error::InvalidKey {
+            key: key.to_owned(),
+            reason: "keys under .erasure/ are reserved for the erasure layer",
+        });
+    }
+    Ok(())
+}
 
 /// A shard that a write or read found missing or damaged: the object `key`
 /// needs shard `child` rewritten. See [`ErasureBackend::needs_repair`].
@@ -41,9 +67,13 @@ pub struct RepairHint {
 ///
 /// **Writes** ([`Backend::put`]) encode the object and write its shards in
 /// parallel; the put is acknowledged once the write quorum (default `k + 1`)
-/// of shards is durable. Shards that failed are remembered in an in-memory
-/// needs-repair set ([`needs_repair`](Self::needs_repair)) and rewritten by
-/// [`scrub`](Self::scrub) with `repair`, which also finds them without the set.
+/// of shards is durable. An object acknowledged with shards missing is
+/// recorded durably: a heal record under [`RESERVED_PREFIX`] on every child
+/// that took a shard (format in [`heal_record`](crate::heal_record)), which
+/// [`degraded`](Self::degraded) counts and [`heal`](Self::heal) (also run by
+/// a repairing [`scrub`](Self::scrub)) acts on once the children are back,
+/// from any process. The shards are also noted in an in-memory needs-repair
+/// set ([`needs_repair`](Self::needs_repair)).
 /// A child whose circuit is open is not written to during its cool-down (its
 /// shard is recorded as needing repair) unless the others cannot make the
 /// quorum without it.
@@ -82,10 +112,17 @@ pub struct RepairHint {
 /// packs of a few MiB).
 ///
 /// **Listing** is the union of the children's listings (held in memory for
-/// one prefix), keeping keys that at least `k` children list; sizes come from
-/// a ranged read of one shard header per key, `list_concurrency` at a time
-/// (so a stale shard, until scrubbed, can report an older size; `stat`
-/// reads every header and takes the majority).
+/// one prefix). It is complete or it fails: an object that can be read has
+/// `k` shards on `k` children, so while fewer than `k` children fail to
+/// list, one of its shards is on a child that answered; with `k` or more
+/// failed the listing returns [`Error::IncompleteListing`]
+/// ([`cairn_backends::Error::Incomplete`] through the trait). A key is kept
+/// when the children listing it plus the children that failed number at
+/// least `k` (so leftovers of fewer than `k` shards are left out when every
+/// child answered). Sizes come from a ranged read of one shard header per
+/// key, `list_concurrency` at a time (so a stale shard, until scrubbed, can
+/// report an older size; `stat` reads every header and takes the majority).
+/// Keys under [`RESERVED_PREFIX`] are never listed.
 ///
 /// **Deleting** removes the shards from every child; it succeeds once so few
 /// shards can remain (at most `k - 1`) that the object is gone.
@@ -95,6 +132,7 @@ pub struct ErasureBackend {
     pub(crate) config: ErasureConfig,
     slots: RwLock<Vec<Arc<Slot>>>,
     hints: Mutex<BTreeSet<RepairHint>>,
+    pub(crate) verifier: VerifierSlot,
 }
 
 impl ErasureBackend {
@@ -119,7 +157,25 @@ impl ErasureBackend {
             config,
             slots: RwLock::new(slots),
             hints: Mutex::new(BTreeSet::new()),
+            verifier: VerifierSlot::default(),
         })
+    }
+
+    /// The same backend with `verifier` deciding which version of an object
+    /// [`scrub`](Self::scrub) and [`heal`](Self::heal) may rewrite towards.
+    ///
+    /// Shard checksums are unkeyed, so whoever can write to children can
+    /// plant a self-consistent version of an object; shard counts cannot
+    /// tell it from the genuine one. So scrub only *overwrites* shards
+    /// (stale ones of another version) when the verifier says the winning
+    /// version is [`Verdict::Valid`](crate::Verdict::Valid); without a
+    /// verified winner it fills in only missing and corrupt shards of an
+    /// object with a single version, and reports everything else in
+    /// [`ScrubReport::conflicts`](crate::ScrubReport::conflicts). For Cairn
+    /// repositories use [`content_hash_verifier`](crate::content_hash_verifier).
+    pub fn with_verifier(mut self, verifier: Arc<dyn Verifier>) -> Self {
+        self.verifier = VerifierSlot(Some(verifier));
+        self
     }
 
     /// The codec.

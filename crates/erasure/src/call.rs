@@ -36,7 +36,9 @@ pub(crate) async fn with_timeout<T>(
     timeout: Option<Duration>,
     key: &str,
 ) -> BResult<T> {
-    let Some(limit) = timeout else {
+    // A limit so far away that the timer cannot represent its deadline
+    // (`Instant + Duration` would panic) is no limit at all.
+    let Some(limit) = timeout.filter(|&t| Instant::now().checked_add(t).is_some()) else {
         return fut.await;
     };
     let fut = std::pin::pin!(fut);
@@ -82,7 +84,7 @@ impl Slot {
             match result {
                 Err(e) if e.is_transient() && attempt < retry.max_attempts => {
                     Delay::new(backoff).await;
-                    backoff = (backoff * 2).min(retry.max_backoff);
+                    backoff = backoff.saturating_mul(2).min(retry.max_backoff);
                     attempt += 1;
                 }
                 other => return other,

@@ -264,9 +264,39 @@ impl ErasureConfig {
         if self.list_concurrency == 0 {
             return refuse("list_concurrency must be at least 1".into());
         }
+        self.check_waits()
+    }
+
+    /// Refuses waits longer than [`MAX_WAIT`]: timers add them to
+    /// `Instant::now()`, which panics on overflow, and a layout file can ask
+    /// for `u64::MAX` seconds.
+    fn check_waits(&self) -> Result<()> {
+        let waits = [
+            ("op_timeout", self.op_timeout),
+            ("hedge_after", self.hedge_after),
+            ("health.cool_down", Some(self.health.cool_down)),
+            ("retry.initial_backoff", Some(self.retry.initial_backoff)),
+            ("retry.max_backoff", Some(self.retry.max_backoff)),
+        ];
+        for (name, wait) in waits {
+            if let Some(d) = wait.filter(|d| *d > MAX_WAIT) {
+                return Err(Error::InvalidConfig {
+                    reason: format!(
+                        "{name} of {} s is longer than the {} s allowed",
+                        d.as_secs(),
+                        MAX_WAIT.as_secs()
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 }
+
+/// The longest timeout, hedge delay, cool-down or backoff an
+/// [`ErasureConfig`] accepts: 30 days. (Use `op_timeout(None)` to wait
+/// forever.)
+pub const MAX_WAIT: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Checks that `children` fit the code and placement rules: one child per
 /// shard (shard `i` of every object lives on child `i`), no more than

@@ -81,6 +81,20 @@ pub enum Error {
         /// The first child error seen, for diagnosis.
         first_error: String,
     },
+    /// A listing that cannot prove it is complete: so many children failed
+    /// to list that an object could have all its shards on them (see
+    /// [`ErasureBackend`](crate::ErasureBackend), "Listing"). Through the
+    /// [`Backend`](cairn_backends::Backend) trait this is
+    /// [`cairn_backends::Error::Incomplete`].
+    #[error("listing of {prefix:?} is incomplete: {} of the children failed (at most {tolerated} may): {}", failed.len(), failed.join("; "))]
+    IncompleteListing {
+        /// The prefix listed.
+        prefix: String,
+        /// Each child that failed: its name and its error.
+        failed: Vec<String>,
+        /// How many failed listings a complete listing tolerates (`k - 1`).
+        tolerated: usize,
+    },
     /// A child backend failed in a way that decides the whole operation.
     #[error(transparent)]
     Backend {
@@ -155,6 +169,10 @@ impl From<Error> for cairn_backends::Error {
         let transient = e.is_transient();
         match e {
             Error::Backend { source } => source,
+            Error::IncompleteListing { ref prefix, .. } => cairn_backends::Error::Incomplete {
+                key: prefix.clone(),
+                message: e.to_string(),
+            },
             Error::NotEnoughShards { ref key, .. }
             | Error::ObjectChecksum { ref key }
             | Error::QuorumNotReached { ref key, .. }

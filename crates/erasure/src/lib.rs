@@ -35,6 +35,23 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # Durability
+//!
+//! - A put is acknowledged once the write quorum of shards is durable. If
+//!   some shards could not be written, a heal record says so on the other
+//!   children ([`heal_record`](mod@heal_record)):
+//!   [`ErasureBackend::degraded`] counts such objects and
+//!   [`ErasureBackend::heal`] (also run by a repairing scrub) rebuilds them
+//!   once their children are back — from any process.
+//! - A create-only put reports `AlreadyExists` only when a verified shard of
+//!   another object (or `k` of them) is there; a shard that cannot be read
+//!   back is a failed child.
+//! - A listing is complete or fails with [`Error::IncompleteListing`]
+//!   ([`cairn_backends::Error::Incomplete`] through the trait).
+//! - Scrub overwrites shards only towards a version a [`Verifier`] vouches
+//!   for ([`content_hash_verifier`] for Cairn repositories); anything else is
+//!   reported in [`ScrubReport::conflicts`].
+//!
 //! The shard format is documented byte by byte in [`format`](mod@format). Health of the
 //! children (circuit breakers, latency, error counts) is in
 //! [`ErasureBackend::health_report`].
@@ -69,17 +86,23 @@ mod codec;
 mod config;
 mod error;
 pub mod format;
+mod heal;
+pub mod heal_record;
 mod health;
 mod layout;
 mod read;
 mod scrub;
+mod scrub_report;
+mod verify;
 mod write;
 
-pub use backend::{ErasureBackend, RepairHint};
+pub use backend::{ErasureBackend, RepairHint, RESERVED_PREFIX};
 pub use codec::Codec;
-pub use config::{Child, ErasureConfig, HealthConfig, Labels, RetryConfig};
+pub use config::{Child, ErasureConfig, HealthConfig, Labels, RetryConfig, MAX_WAIT};
 pub use error::{Error, Result};
 pub use format::{Shard, ShardHeader, HEADER_LEN};
+pub use heal::{Degraded, HealReport};
 pub use health::{BreakerState, ChildHealth, HealthReport};
 pub use layout::{Layout, LayoutChild, LayoutCode};
-pub use scrub::{ScrubOptions, ScrubReport};
+pub use scrub_report::{ScrubConflict, ScrubOptions, ScrubReport};
+pub use verify::{content_hash_verifier, Verdict, Verifier};

@@ -4,12 +4,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_backends::{validate_key, Error as BError, ObjectMeta, Result as BResult};
+use cairn_backends::{Error as BError, ObjectMeta, Result as BResult};
 use futures::future::{join_all, select, Either};
 use futures::stream::{self, BoxStream, FuturesUnordered, StreamExt, TryStreamExt};
 use futures_timer::Delay;
 
-use crate::backend::OFFLOAD_BYTES;
+use crate::backend::{check_key, is_reserved, OFFLOAD_BYTES};
 use crate::call::Slot;
 use crate::format::{Shard, ShardHeader, HEADER_LEN};
 use crate::{ErasureBackend, Error, Result};
@@ -37,7 +37,7 @@ impl ErasureBackend {
     /// version could be read, [`Error::Backend`] with `NotFound` when no child
     /// holds the object (and too few children failed for it to hide there).
     pub async fn get_object(&self, key: &str) -> Result<Bytes> {
-        validate_key(key)?;
+        check_key(key)?;
         let slots = self.slots();
         let (k, total) = (self.codec.k(), slots.len());
         let all: Vec<usize> = (0..total).collect();
@@ -141,7 +141,7 @@ impl ErasureBackend {
     /// shard header (a ranged read) and reports the length of the version
     /// that at least `k` of them agree on.
     pub async fn stat_object(&self, key: &str) -> Result<ObjectMeta> {
-        validate_key(key)?;
+        check_key(key)?;
         let slots = self.slots();
         let heads = join_all(slots.iter().map(|slot| {
             slot.call(&self.config, key, |b| {
@@ -181,8 +181,9 @@ impl ErasureBackend {
         }
     }
 
-    /// Every child's listing of `prefix`, merged; and the children whose
-    /// listing failed.
+    /// Every child's listing of `prefix`, merged (without the keys under
+    /// [`RESERVED_PREFIX`](crate::RESERVED_PREFIX), which are not striped objects); and the children
+    /// whose listing failed.
     pub(crate) async fn union_listing(&self, prefix: &str) -> (Union, Vec<(usize, BError)>) {
         let slots = self.slots();
         let config = &self.config;
@@ -193,7 +194,9 @@ impl ErasureBackend {
             match listing {
                 Ok(metas) => {
                     for meta in metas {
-                        union.entry(meta.key).or_default().push(i);
+                        if !is_reserved(&meta.key) {
+                            union.entry(meta.key).or_default().push(i);
+                        }
                     }
                 }
                 Err(e) => failed.push((i, e)),
@@ -202,23 +205,41 @@ impl ErasureBackend {
         (union, failed)
     }
 
-    /// [`Backend::list`](cairn_backends::Backend::list): keys at least `k`
-    /// children list, with sizes from shard headers.
+    /// [`Backend::list`](cairn_backends::Backend::list), complete or failing
+    /// with [`Error::IncompleteListing`].
+    ///
+    /// **The rule.** An object that can be read has at least `k` shards, on
+    /// `k` different children. If fewer than `k` children failed to list,
+    /// at least one of its shards is on a child that listed, so the union of
+    /// the listings holds every readable object: the listing is complete.
+    /// With `k` or more failed, an object could hide on them alone, and the
+    /// listing fails. (The write quorum does not help: shards of an
+    /// acknowledged object can be lost later, and the object stays readable
+    /// while `k` remain.)
+    ///
+    /// A key is kept when the children that list it plus the children that
+    /// failed number at least `k`: it may be readable. Keys held by fewer
+    /// (leftovers of an interrupted delete, or of a put that missed its
+    /// quorum) cannot be read whatever the failed children hold, and are
+    /// left out; with failed children, a kept key may still turn out
+    /// unreadable (`get` says [`Error::NotEnoughShards`]; scrub lists them
+    /// as unrecoverable).
     pub(crate) fn list_objects<'a>(
         &'a self,
         prefix: &'a str,
     ) -> BoxStream<'a, BResult<ObjectMeta>> {
         let k = self.codec.k();
-        let m = self.codec.m();
         stream::once(self.union_listing(prefix))
-            .flat_map(move |(union, mut failed)| {
-                if failed.len() > m {
-                    // Too many children unheard: objects could be missing from
-                    // the union without a trace.
-                    let (_, e) = failed.swap_remove(0);
-                    return stream::iter(vec![Err(e)]).left_stream();
+            .flat_map(move |(union, failed)| {
+                if failed.len() >= k {
+                    let e = self.incomplete(prefix, &failed);
+                    return stream::iter(vec![Err(BError::from(e))]).left_stream();
                 }
-                let keys = union.into_iter().filter(move |(_, h)| h.len() >= k).map(Ok);
+                let unheard = failed.len();
+                let keys = union
+                    .into_iter()
+                    .filter(move |(_, h)| h.len() + unheard >= k)
+                    .map(Ok);
                 stream::iter(keys).right_stream()
             })
             .map(move |item| async move {
@@ -228,6 +249,18 @@ impl ErasureBackend {
             .buffer_unordered(self.config.list_concurrency)
             .try_filter_map(|m| async move { Ok(m) })
             .boxed()
+    }
+
+    fn incomplete(&self, prefix: &str, failed: &[(usize, BError)]) -> Error {
+        let slots = self.slots();
+        Error::IncompleteListing {
+            prefix: prefix.to_owned(),
+            failed: failed
+                .iter()
+                .map(|(i, e)| format!("child {i} ({}): {e}", slots[*i].child.name))
+                .collect(),
+            tolerated: self.codec.k() - 1,
+        }
     }
 
     /// The original length of `key` from the first readable shard header of

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_backends::{validate_key, Error as BError, PutMode};
+use cairn_backends::{Error as BError, PutMode};
 use futures::future::join_all;
 
+use crate::backend::check_key;
 use crate::call::Slot;
-use crate::format::{ShardHeader, HEADER_LEN};
+use crate::format::{Shard, ShardHeader};
 use crate::health::Admit;
 use crate::{ErasureBackend, Error, Result};
 
@@ -27,7 +28,7 @@ impl ErasureBackend {
     /// [`Backend::put`](cairn_backends::Backend::put) with the typed error:
     /// [`Error::QuorumNotReached`] when too few shards became durable.
     pub async fn put_object(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()> {
-        validate_key(key)?;
+        check_key(key)?;
         let shards = self.encode(data).await.map_err(|e| e.with_key(key))?;
         let slots = self.slots();
         // Every shard carries the object checksum; read it from shard 0.
@@ -41,7 +42,22 @@ impl ErasureBackend {
     }
 
     /// Writes shard `i` create-only and tells what happened.
-    async fn take(&self, key: &str, slot: &Slot, shard: &Bytes, checksum: [u8; 32]) -> Took {
+    ///
+    /// `AlreadyExists` alone proves nothing: the child may have been told
+    /// so by a retry of our own write that is not yet visible, or it may
+    /// hold a damaged leftover. What is there is read back whole and
+    /// verified: a verified shard of this object is [`Took::Present`], a
+    /// verified shard of another object is [`Took::Conflict`], anything
+    /// that cannot be read or verified (timeout, `NotFound`, garbage) is a
+    /// failure of this child ([`Took::Failed`]), never a conflict.
+    async fn take(
+        &self,
+        key: &str,
+        i: usize,
+        slot: &Slot,
+        shard: &Bytes,
+        checksum: [u8; 32],
+    ) -> Took {
         let result = slot
             .call(&self.config, key, |b| {
                 b.put(key, shard.clone(), PutMode::CreateOnly)
@@ -49,18 +65,40 @@ impl ErasureBackend {
             .await;
         match result {
             Ok(()) => Took::Written,
-            Err(e) if e.is_already_exists() => {
-                let head = slot
-                    .call(&self.config, key, |b| {
-                        b.get_range(key, 0..HEADER_LEN as u64)
-                    })
-                    .await;
-                match head.ok().and_then(|h| ShardHeader::parse(&h).ok()) {
-                    Some(h) if h.object_checksum == checksum => Took::Present,
-                    _ => Took::Conflict,
-                }
-            }
+            Err(e) if e.is_already_exists() => self.existing(key, i, slot, checksum).await,
             Err(e) => Took::Failed(e),
+        }
+    }
+
+    /// Classifies the shard a create-only put found already stored on child `i`.
+    async fn existing(&self, key: &str, i: usize, slot: &Slot, checksum: [u8; 32]) -> Took {
+        let stored = match slot.call(&self.config, key, |b| b.get(key)).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return Took::Failed(BError::Backend {
+                    key: key.to_owned(),
+                    message: format!(
+                        "child {i} said the shard exists but it cannot be read back: {e}"
+                    ),
+                    transient: true,
+                })
+            }
+        };
+        let verified = Shard::parse(stored).and_then(|s| {
+            self.codec.check(&s, i)?;
+            Ok(s)
+        });
+        match verified {
+            Ok(s) if s.header.object_checksum == checksum => Took::Present,
+            Ok(_) => Took::Conflict,
+            Err(e) => {
+                slot.corrupt();
+                Took::Failed(BError::Backend {
+                    key: key.to_owned(),
+                    message: format!("child {i} holds a damaged shard: {}", e.with_key(key)),
+                    transient: false,
+                })
+            }
         }
     }
 
@@ -83,7 +121,7 @@ impl ErasureBackend {
         let mut leader = None;
         let mut same = false;
         for i in order {
-            match self.take(key, &slots[i], &shards[i], checksum).await {
+            match self.take(key, i, &slots[i], &shards[i], checksum).await {
                 Took::Written => leader = Some(i),
                 Took::Present => {
                     leader = Some(i);
@@ -107,7 +145,7 @@ impl ErasureBackend {
         let rest = self.skip_open(candidates, &open_now, 1, &mut failed);
         let results = join_all(
             rest.iter()
-                .map(|&i| self.take(key, &slots[i], &shards[i], checksum)),
+                .map(|&i| self.take(key, i, &slots[i], &shards[i], checksum)),
         )
         .await;
         let mut written = if same { vec![] } else { vec![leader] };
@@ -153,6 +191,9 @@ impl ErasureBackend {
         }
         for &i in &failed {
             self.hint(key, i);
+        }
+        if !failed.is_empty() {
+            self.record_degraded(key, slots, &failed).await;
         }
         if same {
             return Err(BError::AlreadyExists { key: key.into() }.into());
@@ -209,6 +250,9 @@ impl ErasureBackend {
         if acked < self.config.quorum() {
             return Err(self.missed(key, acked, first_error));
         }
+        if !failed.is_empty() {
+            self.record_degraded(key, slots, &failed).await;
+        }
         Ok(())
     }
 
@@ -226,7 +270,7 @@ impl ErasureBackend {
     /// can no longer be read); shards left on children that failed show up in
     /// a later scrub as an unrecoverable object and can be deleted again.
     pub async fn delete_object(&self, key: &str) -> Result<()> {
-        validate_key(key)?;
+        check_key(key)?;
         let slots = self.slots();
         let results = join_all(
             slots

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cairn_backends::testing::{pattern, FailAfter};
 use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_erasure::{Child, Codec, ErasureBackend, ScrubOptions};
-use common::{children, config, mem_4_2};
+use cairn_erasure::{content_hash_verifier, Child, Codec, ErasureBackend, ScrubOptions, Verdict};
+use common::{children, config, mem_4_2, mem_children, stores};
 use futures::executor::block_on;
 
 fn fill(e: &ErasureBackend, n: u64) -> Vec<(String, Bytes)> {
@@ -28,6 +28,16 @@ fn fill(e: &ErasureBackend, n: u64) -> Vec<(String, Bytes)> {
 #[test]
 fn scrub_finds_and_repairs_missing_corrupt_and_stale_shards() {
     let (e, s) = mem_4_2();
+    // Stale shards are only overwritten towards a verified version: this
+    // verifier knows what `fill` writes.
+    let e = e.with_verifier(Arc::new(|key: &str, data: &[u8]| {
+        let i: u64 = key[4..].parse().unwrap();
+        if data == &pattern(i, 1000 + i as usize * 37)[..] {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        }
+    }));
     let objects = fill(&e, 10);
     // Missing: a shard deleted behind the erasure backend's back.
     block_on(s[0].delete("obj/000")).unwrap();
@@ -161,4 +171,93 @@ async fn scrub_repairs_under_tokio_over_local_dirs() {
     std::fs::remove_dir_all(dirs[1].path()).unwrap();
     assert_eq!(e.get("a/b/c").await.unwrap(), data);
     let _ = mem_4_2;
+}
+
+#[test]
+fn content_hash_verifier_judges_hex_names_and_leaves_others_unknown() {
+    let v = content_hash_verifier();
+    let data = b"some pack bytes";
+    let hex = blake3::hash(data).to_hex();
+    assert_eq!(v.verify(&format!("data/ab/{hex}"), data), Verdict::Valid);
+    assert_eq!(v.verify(&format!("index/{hex}"), data), Verdict::Valid);
+    assert_eq!(
+        v.verify(&format!("snapshots/{hex}"), b"forged"),
+        Verdict::Invalid
+    );
+    assert_eq!(v.verify("config", data), Verdict::Unknown);
+    assert_eq!(
+        v.verify(&format!("x/{}", hex.to_uppercase()), data),
+        Verdict::Unknown
+    );
+}
+
+/// A 2+2 layout holding the content-addressed object `honest` on children
+/// 0 and 1, while the two "malicious" children 2 and 3 hold a
+/// self-consistent forged version under the same key. Returns the stores,
+/// the key and the honest shards' bytes.
+fn forged_2_2() -> (Vec<MemoryBackend>, String, Vec<Bytes>) {
+    let s = stores(4);
+    let e = ErasureBackend::new(mem_children(&s), config(2, 2)).unwrap();
+    let honest = pattern(7, 5000);
+    let key = format!("data/{}", blake3::hash(&honest).to_hex());
+    block_on(e.put(&key, honest, PutMode::CreateOnly)).unwrap();
+    let forged = Codec::new(2, 2).unwrap().encode(&pattern(8, 5000)).unwrap();
+    for i in [2, 3] {
+        block_on(s[i].put(&key, forged[i].clone(), PutMode::Overwrite)).unwrap();
+    }
+    let shards = s.iter().map(|m| block_on(m.get(&key)).unwrap()).collect();
+    (s, key, shards)
+}
+
+#[test]
+fn forged_shards_on_m_children_never_make_scrub_destroy_honest_ones() {
+    let (s, key, before) = forged_2_2();
+    let verified = || {
+        ErasureBackend::new(mem_children(&s), config(2, 2))
+            .unwrap()
+            .with_verifier(content_hash_verifier())
+    };
+    let unverified = || ErasureBackend::new(mem_children(&s), config(2, 2)).unwrap();
+
+    // Outnumbered: one honest shard is lost, so only the forged version
+    // decodes. Neither with nor without a verifier may scrub rewrite
+    // towards it.
+    block_on(s[1].delete(&key)).unwrap();
+    for e in [verified(), unverified()] {
+        let r = block_on(e.scrub(ScrubOptions::new().repair(true))).unwrap();
+        assert_eq!(r.shards_repaired, 0, "{r}");
+        assert_eq!(r.conflicts.len(), 1, "{r}");
+        assert_eq!(r.conflicts[0].key, key);
+        assert_eq!(
+            block_on(s[0].get(&key)).unwrap(),
+            before[0],
+            "honest shard kept"
+        );
+        assert!(block_on(s[1].get(&key)).unwrap_err().is_not_found());
+    }
+
+    // A tie (two shards each): without a verifier it is reported, the same
+    // way every time, and nothing is touched.
+    block_on(s[1].put(&key, before[1].clone(), PutMode::CreateOnly)).unwrap();
+    for _ in 0..3 {
+        let r = block_on(unverified().scrub(ScrubOptions::new().repair(true))).unwrap();
+        assert_eq!((r.shards_repaired, r.conflicts.len()), (0, 1), "{r}");
+        assert!(
+            r.conflicts[0].reason.contains("several decodable versions"),
+            "{r}"
+        );
+        for (i, b) in before.iter().enumerate() {
+            assert_eq!(&block_on(s[i].get(&key)).unwrap(), b);
+        }
+    }
+    // With the verifier the honest version wins and the forged shards go.
+    let e = verified();
+    let r = block_on(e.scrub(ScrubOptions::new().repair(true))).unwrap();
+    assert_eq!((r.shards_stale, r.shards_repaired), (2, 2), "{r}");
+    assert!(r.conflicts.is_empty(), "{r}");
+    assert_eq!(block_on(e.get(&key)).unwrap(), pattern(7, 5000));
+    for store in &s[..2] {
+        block_on(store.delete(&key)).unwrap();
+    }
+    assert_eq!(block_on(e.get(&key)).unwrap(), pattern(7, 5000));
 }

@@ -306,3 +306,99 @@ fn check_passes_over_an_erasure_repository_whole_and_degraded() {
         assert_eq!(again.blobs, report.blobs);
     });
 }
+
+/// [`erasure`] with child `down` failing every call (a disk that went away
+/// while its directory stays where it was).
+fn erasure_with_one_down(dirs: &[PathBuf], down: usize) -> Arc<ErasureBackend> {
+    use cairn_backends::testing::FailAfter;
+    let children = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let local = LocalBackend::new(d).unwrap();
+            let backend: Arc<dyn Backend> = if i == down {
+                Arc::new(FailAfter::new(local, 0))
+            } else {
+                Arc::new(local)
+            };
+            Child::new(d.display().to_string(), backend).with_labels(Labels::new().region(site(i)))
+        })
+        .collect();
+    Arc::new(
+        ErasureBackend::new(children, ErasureConfig::new(4, 2).max_shards_per_region(2)).unwrap(),
+    )
+}
+
+#[test]
+fn backup_with_a_child_down_is_recorded_degraded_then_healed_and_survives_two_other_losses() {
+    block_on(async {
+        let base = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = (0..6)
+            .map(|i| base.path().join(format!("disk{i}")))
+            .collect();
+        let sources: Vec<PathBuf> = (0..2)
+            .map(|i| base.path().join(format!("src{i}")))
+            .collect();
+        for (i, src) in sources.iter().enumerate() {
+            make_tree(src, 10 + i as u64, (2 << 20) + i * 1000);
+        }
+        Repository::init(erasure(&dirs, &[]), PW, init_opts())
+            .await
+            .unwrap();
+
+        // Disk 1 fails for the two backups: both succeed on five shards,
+        // and the lost redundancy is on record in the repository.
+        let store = erasure_with_one_down(&dirs, 1);
+        let repo = Repository::open(store.clone(), PW).await.unwrap();
+        let mut snaps = Vec::new();
+        for src in &sources {
+            let done = backup(
+                &repo,
+                std::slice::from_ref(src),
+                &BackupOptions::default(),
+                Arc::new(NoProgress),
+            )
+            .await
+            .unwrap();
+            snaps.push(done.snapshot);
+        }
+        let degraded = store.degraded().await;
+        // Packs, index objects and two snapshots at least.
+        assert!(degraded.objects >= 5, "{degraded}");
+        assert_eq!(degraded.unreachable_children.len(), 1, "{degraded}");
+        assert!(
+            degraded.unreachable_children[0].contains("disk1"),
+            "{degraded}"
+        );
+        drop(repo);
+
+        // The disk comes back empty. Another process sees the same record
+        // and a repairing scrub rebuilds every shard of disk 1.
+        std::fs::remove_dir_all(&dirs[1]).unwrap();
+        std::fs::create_dir(&dirs[1]).unwrap();
+        let store = erasure(&dirs, &[]);
+        assert_eq!(store.degraded().await.objects, degraded.objects);
+        let report = store.scrub(ScrubOptions::new().repair(true)).await.unwrap();
+        let objects = report.objects_scanned;
+        assert!(
+            report.errors.is_empty() && report.conflicts.is_empty(),
+            "{report}"
+        );
+        assert_eq!(report.shards_missing, objects, "{report}");
+        assert_eq!(report.shards_repaired, objects, "{report}");
+        let heal = report.heal.as_ref().unwrap();
+        assert_eq!(heal.healed.len() as u64, degraded.objects, "{report}");
+        assert_eq!(store.degraded().await.objects, 0);
+        let report = store.scrub(ScrubOptions::new()).await.unwrap();
+        assert_eq!(report.objects_healthy, objects, "{report}");
+
+        // Two *other* disks lost: every snapshot restores identical, which
+        // needs the rebuilt shards of disk 1.
+        std::fs::remove_dir_all(&dirs[4]).unwrap();
+        std::fs::remove_dir_all(&dirs[5]).unwrap();
+        let repo = Repository::open(erasure(&dirs, &[4, 5]), PW).await.unwrap();
+        for (snap, src) in snaps.iter().zip(&sources) {
+            assert_restores(&repo, snap, src).await;
+        }
+    });
+}

@@ -47,7 +47,7 @@ pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
             bail!("{}: no such file or directory", p.display());
         }
     }
-    let (repo, _) = ctx.open().await?;
+    let (repo, opened) = ctx.open().await?;
     let mut opts = BackupOptions::default().force(a.force);
     if let Some(h) = a.host {
         opts = opts.host(h);
@@ -71,7 +71,11 @@ pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
             .context("backup failed")?
     };
     progress.bar.finish_and_clear();
-    report(ctx, &result);
+    let redundancy = match &opened.erasure {
+        Some(store) => Some(crate::erasure_cmds::after_backup(store).await),
+        None => None,
+    };
+    report(ctx, &result, redundancy.as_ref());
     if result.snapshot.summary.errors > 0 || !result.warnings.is_empty() {
         eprintln!(
             "warning: {} entries could not be read; the snapshot was saved without them",
@@ -85,10 +89,15 @@ pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn report(ctx: &Ctx, r: &BackupResult) {
+fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&crate::erasure_cmds::Redundancy>) {
     let s = &r.snapshot.summary;
+    if let Some(red) = redundancy {
+        // On stderr in every mode: a backup that lost redundancy must not
+        // pass unnoticed, even under --json or --quiet.
+        red.warn();
+    }
     if ctx.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "message_type": "summary",
             "snapshot_id": r.snapshot_id,
             "files_new": s.files_new,
@@ -106,6 +115,9 @@ fn report(ctx: &Ctx, r: &BackupResult) {
             "duration_secs": s.duration_secs,
             "warnings": r.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         });
+        if let Some(red) = redundancy {
+            v["redundancy"] = red.json();
+        }
         println!("{v}");
         return;
     }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use cairn_backends::{Backend, LocalBackend};
-use cairn_erasure::{Child, ErasureBackend, ErasureConfig, Labels};
+use cairn_erasure::{content_hash_verifier, Child, ErasureBackend, ErasureConfig, Labels};
 use serde::Deserialize;
 
 /// A parsed location, not yet opened.
@@ -168,9 +168,14 @@ fn open_layout(path: &Path, create: bool) -> Result<ErasureBackend> {
         let backend = match &loc {
             Location::Local(p) if !create && !p.is_dir() => {
                 eprintln!(
-                    "warning: {} (in {}) does not exist: treated as a lost backend",
-                    p.display(),
-                    path.display()
+                    "WARNING: erasure child {} of {}: directory {} DOES NOT EXIST.\n  \
+                     Treated as a lost backend: reads rebuild from the other shards, and new \
+                     objects are stored without its shard (recorded as under-replicated).\n  \
+                     If its disk is not mounted, mount it. If it is lost, recreate the directory \
+                     empty and run `cairn scrub --repair`.",
+                    children.len(),
+                    path.display(),
+                    p.display()
                 );
                 Arc::new(crate::missing::Missing { path: p.clone() }) as Arc<dyn Backend>
             }
@@ -204,8 +209,11 @@ fn open_layout(path: &Path, create: bool) -> Result<ErasureBackend> {
     if let Some(h) = e.hedge_after_ms {
         config = config.hedge_after(Some(std::time::Duration::from_millis(h)));
     }
-    ErasureBackend::new(children, config)
-        .with_context(|| format!("erasure layout {}", path.display()))
+    // Cairn's object names are content hashes: scrub may then overwrite
+    // shards of a forged or stale version, never the genuine one.
+    let store = ErasureBackend::new(children, config)
+        .with_context(|| format!("erasure layout {}", path.display()))?;
+    Ok(store.with_verifier(content_hash_verifier()))
 }
 
 #[cfg(test)]
@@ -248,5 +256,28 @@ mod tests {
         std::fs::write(&bad, text.replace("parity = 1", "parity = 2")).unwrap();
         let err = open(bad.to_str().unwrap(), true).err().unwrap();
         assert!(format!("{err:#}").contains("bad.toml"), "{err:#}");
+    }
+
+    #[test]
+    fn huge_timeouts_in_a_layout_are_refused_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        for (field, value) in [
+            ("timeout_secs", i64::MAX as u64),
+            ("hedge_after_ms", i64::MAX as u64),
+            ("timeout_secs", 40 * 24 * 3600),
+        ] {
+            let mut text = format!("[erasure]\ndata = 2\nparity = 1\n{field} = {value}\n");
+            for i in 0..3 {
+                text.push_str(&format!("[[backends]]\nlocation = \"d{i}\"\n"));
+            }
+            let file = dir.path().join("huge.toml");
+            std::fs::write(&file, text).unwrap();
+            let err = open(file.to_str().unwrap(), true).err().unwrap();
+            let msg = format!("{err:#}");
+            assert!(
+                msg.contains("huge.toml") && msg.contains("longer than"),
+                "{msg}"
+            );
+        }
     }
 }

@@ -1,0 +1,181 @@
+//! What [`ErasureBackend::scrub`](crate::ErasureBackend::scrub)(crate::ErasureBackend::scrub) is asked to
+//! do and what it reports.
+
+use std::fmt;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::HealReport;
+
+/// What [`ErasureBackend::scrub`](crate::ErasureBackend::scrub) walks and whether it repairs.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct ScrubOptions {
+    /// Only objects whose key starts with this. Default `""` (all).
+    pub prefix: String,
+    /// Resume after this key (a previous report's `last_key`). Keys are walked
+    /// in byte order.
+    pub start_after: Option<String>,
+    /// Stop after this many objects.
+    pub limit: Option<usize>,
+    /// Rewrite missing (create-only), corrupt and stale (overwrite) shards.
+    pub repair: bool,
+    /// Set to stop the walk early; the report says where it stopped.
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Objects checked at once. Default 4.
+    pub concurrency: usize,
+}
+
+impl Default for ScrubOptions {
+    fn default() -> Self {
+        ScrubOptions {
+            prefix: String::new(),
+            start_after: None,
+            limit: None,
+            repair: false,
+            cancel: None,
+            concurrency: 4,
+        }
+    }
+}
+
+impl ScrubOptions {
+    /// Check only (no repair), everything.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets [`repair`](Self::repair).
+    pub fn repair(mut self, repair: bool) -> Self {
+        self.repair = repair;
+        self
+    }
+    /// Sets [`prefix`](Self::prefix).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+    /// Sets [`start_after`](Self::start_after).
+    pub fn start_after(mut self, key: impl Into<String>) -> Self {
+        self.start_after = Some(key.into());
+        self
+    }
+    /// Sets [`limit`](Self::limit).
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+    /// Sets [`concurrency`](Self::concurrency) (at least 1).
+    pub fn concurrency(mut self, objects: usize) -> Self {
+        self.concurrency = objects.max(1);
+        self
+    }
+    /// Sets [`cancel`](Self::cancel).
+    pub fn cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+}
+
+/// An object whose shards disagree in a way scrub will not settle by
+/// counting (see [`ErasureBackend::with_verifier`](crate::ErasureBackend::with_verifier)).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScrubConflict {
+    /// The object.
+    pub key: String,
+    /// The versions found and why none was rewritten towards.
+    pub reason: String,
+}
+
+/// What a scrub found and did.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ScrubReport {
+    /// Objects examined.
+    pub objects_scanned: u64,
+    /// Objects whose every shard was present, verified and current.
+    pub objects_healthy: u64,
+    /// Shards verified and current.
+    pub shards_ok: u64,
+    /// Shards absent from their child.
+    pub shards_missing: u64,
+    /// Shards that failed their checksum, did not parse or sat in the wrong slot.
+    pub shards_corrupt: u64,
+    /// Verified shards of another version of the object than the decodable one.
+    pub shards_stale: u64,
+    /// Shards whose child could not be read (errors, timeouts).
+    pub shards_unreachable: u64,
+    /// Shards rewritten.
+    pub shards_repaired: u64,
+    /// Objects of which no version has `k` good shards (including leftovers of
+    /// an interrupted delete), by key. Their shards are not counted in the
+    /// `shards_*` figures, which describe recoverable objects.
+    pub unrecoverable: Vec<String>,
+    /// Objects with versions that scrub would not choose between (no
+    /// verifier vouches for one), left untouched.
+    pub conflicts: Vec<ScrubConflict>,
+    /// Errors met (listing, reading, rewriting), each naming key and child.
+    pub errors: Vec<String>,
+    /// With `repair`, after a complete walk of everything: what
+    /// [`ErasureBackend::heal`](crate::ErasureBackend::heal) then did with the heal records.
+    pub heal: Option<HealReport>,
+    /// The last key examined: pass it as `start_after` to resume.
+    pub last_key: Option<String>,
+    /// Whether the walk reached the end (not stopped by `limit` or `cancel`).
+    pub complete: bool,
+}
+
+impl fmt::Display for ScrubReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "objects: {} scanned, {} healthy, {} unrecoverable",
+            self.objects_scanned,
+            self.objects_healthy,
+            self.unrecoverable.len()
+        )?;
+        writeln!(
+            f,
+            "shards: {} ok, {} missing, {} corrupt, {} stale, {} unreachable, {} repaired",
+            self.shards_ok,
+            self.shards_missing,
+            self.shards_corrupt,
+            self.shards_stale,
+            self.shards_unreachable,
+            self.shards_repaired
+        )?;
+        for key in &self.unrecoverable {
+            writeln!(f, "unrecoverable: {key}")?;
+        }
+        for c in &self.conflicts {
+            writeln!(f, "conflict: {}: {}", c.key, c.reason)?;
+        }
+        for e in &self.errors {
+            writeln!(f, "error: {e}")?;
+        }
+        if let Some(h) = &self.heal {
+            write!(f, "{h}")?;
+        }
+        match (&self.last_key, self.complete) {
+            (_, true) => writeln!(f, "complete"),
+            (Some(k), false) => writeln!(f, "stopped after {k:?}"),
+            (None, false) => writeln!(f, "stopped before any object"),
+        }
+    }
+}
+
+impl ScrubReport {
+    pub(crate) fn add(&mut self, other: ScrubReport) {
+        self.objects_scanned += other.objects_scanned;
+        self.objects_healthy += other.objects_healthy;
+        self.shards_ok += other.shards_ok;
+        self.shards_missing += other.shards_missing;
+        self.shards_corrupt += other.shards_corrupt;
+        self.shards_stale += other.shards_stale;
+        self.shards_unreachable += other.shards_unreachable;
+        self.shards_repaired += other.shards_repaired;
+        self.unrecoverable.extend(other.unrecoverable);
+        self.conflicts.extend(other.conflicts);
+        self.errors.extend(other.errors);
+    }
+}
