@@ -55,9 +55,10 @@ impl fmt::Display for LocationWarning {
         match self {
             LocationWarning::MissingChild { layout, path } => write!(
                 f,
-                "{} (in {}) does not exist: treated as a LOST backend, redundancy is reduced; \
-                 if the disk is unmounted, mount it; if it was replaced, create the directory \
-                 empty and scrub with repair",
+                "erasure child directory {} (in {}) DOES NOT EXIST: treated as a LOST backend. \
+                 Reads rebuild from the other shards, and new objects are stored without its \
+                 shard (recorded as under-replicated). If its disk is not mounted, mount it; if \
+                 it is lost, recreate the directory empty and scrub with repair.",
                 path.display(),
                 layout.display()
             ),

@@ -20,7 +20,6 @@ mod erasure_cmds;
 mod inspect;
 mod keys;
 mod location;
-mod missing;
 mod restore;
 mod ui;
 
