@@ -88,6 +88,9 @@ impl ErasureBackend {
     /// rewrite shards of an object that a delete is removing.
     pub async fn scrub(&self, opts: ScrubOptions) -> Result<ScrubReport> {
         let (union, failed) = self.union_listing(&opts.prefix).await;
+        // With k or more children unheard, objects may have no shard on the
+        // children that listed: the walk cannot be complete (see `list`).
+        let unheard = failed.len() >= self.codec.k();
         let mut report = ScrubReport::default();
         for (i, e) in failed {
             report.errors.push(format!("listing child {i}: {e}"));
@@ -96,6 +99,7 @@ impl ErasureBackend {
             .into_keys()
             .filter(|k| opts.start_after.as_ref().is_none_or(|after| k > after));
         let mut report = self.scrub_keys(keys, &opts, report).await?;
+        report.complete &= !unheard;
         let whole = opts.prefix.is_empty() && opts.start_after.is_none();
         if opts.repair && whole && report.complete {
             // The walk rewrote what it could; heal retires the records of

@@ -121,7 +121,8 @@ pub struct ScrubReport {
     pub heal: Option<HealReport>,
     /// The last key examined: pass it as `start_after` to resume.
     pub last_key: Option<String>,
-    /// Whether the walk reached the end (not stopped by `limit` or `cancel`).
+    /// Whether the walk reached the end (not stopped by `limit` or `cancel`)
+    /// of a complete listing (fewer than `k` children failed to list).
     pub complete: bool,
 }
 

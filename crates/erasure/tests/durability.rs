@@ -222,4 +222,7 @@ fn a_listing_keeps_every_readable_object_or_says_it_is_incomplete() {
     assert!(err.is_incomplete(), "{err}");
     assert_eq!(err.key(), "snapshots/");
     assert!(err.to_string().contains("c3"), "names the children: {err}");
+    // A scrub over that listing does not claim to have seen everything.
+    let r = block_on(e.scrub(cairn_erasure::ScrubOptions::new())).unwrap();
+    assert!(!r.complete && r.errors.len() == 4, "{r}");
 }
