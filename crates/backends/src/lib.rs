@@ -53,10 +53,12 @@ pub use error::{Error, Result};
 pub use key::{validate_key, MAX_KEY_LEN};
 
 // Owned by the backends work: in-memory and local-directory stores, retries.
+pub mod instrumented;
 mod local;
 mod memory;
 mod retry;
 mod util;
+pub use instrumented::Instrumented;
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
 pub use retry::{RetryPolicy, Retrying};

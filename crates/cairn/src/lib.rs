@@ -2,6 +2,7 @@
 
 mod error;
 mod location;
+pub mod metrics;
 #[cfg(feature = "erasure")]
 mod missing;
 mod progress;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use cairn_backends::{Backend, LocalBackend};
+use cairn_backends::{Backend, Instrumented, LocalBackend};
 
 use crate::{Error, Result};
 
@@ -138,7 +138,10 @@ impl Location {
         match self {
             Location::Erasure(path) => open_erasure(path, create),
             other => Ok(OpenedLocation {
-                backend: open_simple(other, create, true)?,
+                backend: Arc::new(Instrumented::new(
+                    open_simple(other, create, true)?,
+                    "repository",
+                )),
                 #[cfg(feature = "erasure")]
                 erasure: None,
                 warnings: Vec::new(),
@@ -224,6 +227,7 @@ fn open_erasure(path: &Path, create: bool) -> Result<OpenedLocation> {
             }
             _ => open_simple(&loc, create, false)?,
         };
+        let backend = Arc::new(Instrumented::new(backend, c.display_name()));
         children.push(Child::new(c.display_name(), backend).with_labels(c.labels()));
     }
     // Cairn's object names are content hashes: scrub may overwrite shards of

@@ -11,7 +11,10 @@ use cairn_recovery::{
     VerifyReport,
 };
 
+use tracing::Instrument;
+
 use crate::location::{Location, LocationWarning, OpenedLocation};
+use crate::metrics::{self as m, Operation};
 use crate::progress::{Bridge, Progress};
 use crate::{Error, Result};
 
@@ -138,7 +141,29 @@ impl Repository {
         }
         let _running = Running(&self.backing_up);
         let progress = Arc::new(Bridge(progress));
-        Ok(cairn_cas_core::backup(&self.inner, paths, opts, progress).await?)
+        let op = Operation::start("backup");
+        let span =
+            tracing::info_span!("cairn.backup", paths = ?paths, snapshot = tracing::field::Empty);
+        let result = cairn_cas_core::backup(&self.inner, paths, opts, progress)
+            .instrument(span.clone())
+            .await;
+        if let Ok(done) = &result {
+            span.record("snapshot", done.snapshot_id.as_str());
+            m::backup(&done.snapshot.summary, done.warnings.len());
+        }
+        op.finish(&result);
+        self.record_erasure_metrics().await;
+        Ok(result?)
+    }
+
+    /// Sets the erasure gauges (under-replicated objects, child states):
+    /// after every backup, and whenever a service wants fresh values.
+    pub async fn record_erasure_metrics(&self) {
+        #[cfg(feature = "erasure")]
+        if let Some(store) = &self.erasure {
+            let degraded = store.degraded().await;
+            m::erasure(store, degraded.objects);
+        }
     }
 
     /// Every readable snapshot, oldest first, and the errors of those that
@@ -175,7 +200,17 @@ impl Repository {
         progress: Arc<dyn Progress>,
     ) -> Result<RestoreSummary> {
         let progress = Arc::new(Bridge(progress));
-        Ok(cairn_recovery::restore(&self.inner, plan, opts, progress).await?)
+        let op = Operation::start("restore");
+        let span = tracing::info_span!("cairn.restore", target = %opts.target.display());
+        let result = cairn_recovery::restore(&self.inner, plan, opts, progress)
+            .instrument(span)
+            .await;
+        if let Ok(s) = &result {
+            metrics::counter!(m::RESTORE_BYTES_WRITTEN_TOTAL).increment(s.bytes_written);
+            metrics::counter!(m::RESTORE_BYTES_FETCHED_TOTAL).increment(s.bytes_fetched);
+        }
+        op.finish(&result);
+        Ok(result?)
     }
 
     /// Compares what is under `target` with `snapshot` (contents and metadata).
@@ -186,6 +221,14 @@ impl Repository {
     /// Checks the repository's structure, and reads back the fraction of
     /// the data `opts` asks for.
     pub async fn check(&self, opts: &CheckOptions) -> Result<CheckReport> {
-        Ok(cairn_recovery::check(&self.inner, opts).await?)
+        let op = Operation::start("check");
+        let result = cairn_recovery::check(&self.inner, opts)
+            .instrument(tracing::info_span!("cairn.check"))
+            .await;
+        if let Ok(report) = &result {
+            metrics::gauge!(m::CHECK_ERRORS).set(report.errors.len() as f64);
+        }
+        op.finish(&result);
+        Ok(result?)
     }
 }

@@ -71,6 +71,7 @@ pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
             .context("backup failed")?
     };
     progress.bar.finish_and_clear();
+    cairn::metrics::backup(&result.snapshot.summary, result.warnings.len());
     let redundancy = match &opened.erasure {
         Some(store) => Some(crate::erasure_cmds::after_backup(store).await),
         None => None,

@@ -34,6 +34,7 @@ pub(crate) struct Redundancy {
 pub(crate) async fn after_backup(store: &ErasureBackend) -> Redundancy {
     let heal = store.heal().await;
     let degraded = store.degraded().await;
+    cairn::metrics::erasure(store, degraded.objects);
     Redundancy { heal, degraded }
 }
 

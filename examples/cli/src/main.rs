@@ -20,6 +20,7 @@ mod erasure_cmds;
 mod inspect;
 mod keys;
 mod location;
+mod observe;
 mod restore;
 mod ui;
 
@@ -46,6 +47,15 @@ struct Cli {
     /// No progress bars, fewer messages.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Log what happens (-v info, -vv debug: every backend call); `RUST_LOG`
+    /// takes a full filter instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Write the run's metrics to this file in Prometheus text format when
+    /// the command ends (node_exporter's textfile-collector convention for
+    /// batch jobs: the file is replaced atomically).
+    #[arg(long, value_name = "FILE", global = true)]
+    metrics_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -80,14 +90,44 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+impl Command {
+    /// The operation name in metrics (`cairn_last_success_timestamp_seconds{operation=…}`).
+    fn operation(&self) -> &'static str {
+        match self {
+            Command::Init(_) => "init",
+            Command::Backup(_) => "backup",
+            Command::Snapshots(_) => "snapshots",
+            Command::Ls(_) => "ls",
+            Command::Restore(_) => "restore",
+            Command::Stats(_) => "stats",
+            Command::Cat(_) => "cat",
+            Command::Check(_) => "check",
+            Command::Key(_) => "key",
+            Command::Scrub(_) => "scrub",
+            Command::Health => "health",
+            Command::Demo(_) => "demo",
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    observe::init_logging(cli.verbose);
+    let metrics = match cli.metrics_file.as_deref().map(observe::Metrics::install) {
+        Some(Err(e)) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(1);
+        }
+        Some(Ok(m)) => Some(m),
+        None => None,
+    };
     let ctx = ctx::Ctx {
         repo: cli.repo,
         password_file: cli.password_file,
         json: cli.json,
         quiet: cli.quiet,
     };
+    let operation = cairn::metrics::Operation::start(cli.command.operation());
     let result = futures::executor::block_on(async {
         match cli.command {
             Command::Init(a) => keys::init(&ctx, a).await,
@@ -104,6 +144,15 @@ fn main() -> ExitCode {
             Command::Demo(a) => demo::run(&ctx, a).await,
         }
     });
+    // Exit code 3 (a backup saved without some files) is not a success.
+    let succeeded = matches!(&result, Ok(code) if *code == ExitCode::SUCCESS);
+    operation.finish(&if succeeded { Ok(()) } else { Err(()) });
+    if let Some(m) = metrics {
+        if let Err(e) = m.write() {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(1);
+        }
+    }
     match result {
         Ok(code) => code,
         Err(e) => {
