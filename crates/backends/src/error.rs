@@ -68,6 +68,18 @@ pub enum Error {
         /// Whether trying again may succeed.
         transient: bool,
     },
+    /// The error of a backend that wraps others (an erasure layout's
+    /// `NotEnoughShards`, say), kept whole: its message is the wrapped
+    /// error's, and `source()` gives it for downcasting.
+    #[error("{source}")]
+    Wrapped {
+        /// The key concerned.
+        key: String,
+        /// Whether trying again may succeed.
+        transient: bool,
+        /// The wrapped backend's own error.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// The operation did not finish in time.
     #[error("timed out on {key} after {millis} ms")]
     Timeout {
@@ -104,7 +116,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Timeout { .. } => true,
-            Error::Backend { transient, .. } => *transient,
+            Error::Backend { transient, .. } | Error::Wrapped { transient, .. } => *transient,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -143,6 +155,7 @@ impl Error {
             | Error::InvalidRange { key, .. }
             | Error::Io { key, .. }
             | Error::Backend { key, .. }
+            | Error::Wrapped { key, .. }
             | Error::Timeout { key, .. }
             | Error::Incomplete { key, .. }
             | Error::Unsupported { key, .. } => key,

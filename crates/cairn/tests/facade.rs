@@ -146,3 +146,53 @@ fn one_backup_at_a_time_per_handle() {
             .unwrap();
     });
 }
+
+/// Issue 10: a failed restore's error keeps the erasure layer's typed
+/// error; an embedder downcasts it through the public error type.
+#[test]
+fn not_enough_shards_downcasts_from_a_failed_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let layout = layout(dir.path(), 2, 1);
+    block_on(async {
+        let repo = Repository::init(&loc(&layout), PW, init_opts())
+            .await
+            .unwrap();
+        let done = repo
+            .backup(
+                std::slice::from_ref(&src),
+                &BackupOptions::default(),
+                Arc::new(NoProgress),
+            )
+            .await
+            .unwrap();
+        // Two of three children lose their data shards; trees and index are
+        // read before, so empty the packs only.
+        for d in ["disk0", "disk1"] {
+            let data = dir.path().join(d).join("data");
+            std::fs::remove_dir_all(&data).unwrap();
+            std::fs::create_dir(&data).unwrap();
+        }
+        let target = dir.path().join("out");
+        let opts = RestoreOptions::new(&target);
+        let err = match repo.plan_restore(&done.snapshot, &opts).await {
+            Ok(plan) => repo
+                .restore(&plan, &opts, Arc::new(NoProgress))
+                .await
+                .expect_err("two of three shards lost"),
+            Err(e) => e,
+        };
+        let typed = err.find::<cairn::erasure::Error>();
+        assert!(
+            matches!(
+                typed,
+                Some(cairn::erasure::Error::NotEnoughShards {
+                    have: 1,
+                    need: 2,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+    });
+}

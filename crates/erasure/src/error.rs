@@ -160,10 +160,11 @@ impl Error {
 }
 
 /// Through the [`Backend`](cairn_backends::Backend) trait, child errors pass
-/// unchanged; erasure errors become [`cairn_backends::Error::Backend`] with the
-/// message and transience kept (the typed error is available from
-/// [`ErasureBackend::get_object`](crate::ErasureBackend::get_object) and
-/// [`ErasureBackend::put_object`](crate::ErasureBackend::put_object)).
+/// unchanged, an incomplete listing becomes
+/// [`cairn_backends::Error::Incomplete`], and every other erasure error
+/// becomes [`cairn_backends::Error::Wrapped`], which keeps it whole as its
+/// `source()`: callers above (cas-core, recovery, the `cairn` facade) can
+/// downcast it back to, say, [`Error::NotEnoughShards`].
 impl From<Error> for cairn_backends::Error {
     fn from(e: Error) -> Self {
         let transient = e.is_transient();
@@ -177,15 +178,15 @@ impl From<Error> for cairn_backends::Error {
             | Error::ObjectChecksum { ref key }
             | Error::QuorumNotReached { ref key, .. }
             | Error::BadShard { ref key, .. }
-            | Error::Codec { ref key, .. } => cairn_backends::Error::Backend {
+            | Error::Codec { ref key, .. } => cairn_backends::Error::Wrapped {
                 key: key.clone(),
-                message: e.to_string(),
                 transient,
+                source: Box::new(e),
             },
-            other => cairn_backends::Error::Backend {
+            other => cairn_backends::Error::Wrapped {
                 key: String::new(),
-                message: other.to_string(),
                 transient,
+                source: Box::new(other),
             },
         }
     }

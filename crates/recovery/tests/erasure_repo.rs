@@ -145,19 +145,21 @@ fn backend_error(e: &cairn_recovery::Error) -> Option<&cairn_backends::Error> {
 /// Asserts `e` is the erasure layer's "not enough shards" for an object
 /// under `prefix`, with 3 of the 4 shards needed.
 fn assert_not_enough_shards(e: &cairn_backends::Error, prefix: &str) {
-    let cairn_backends::Error::Backend {
+    let cairn_backends::Error::Wrapped {
         key,
-        message,
         transient,
+        source,
     } = e
     else {
         panic!("expected an erasure error through the backend, got {e:?}");
     };
     assert!(key.starts_with(prefix), "error names {key:?}: {e}");
     assert!(!transient, "losing shards is not transient: {e}");
+    // The erasure layer's typed error, kept whole.
+    let typed = source.downcast_ref::<cairn_erasure::Error>();
     assert!(
-        message.contains(&format!("not enough shards of {key:?}: have 3, need 4")),
-        "{message}"
+        matches!(typed, Some(cairn_erasure::Error::NotEnoughShards { key: k, have: 3, need: 4 }) if k == key),
+        "{e:?}"
     );
 }
 
