@@ -57,6 +57,7 @@ mod bytes_io;
 pub mod cpu;
 mod error;
 mod index;
+mod open;
 mod pack;
 mod repo;
 mod snapshot;
@@ -71,6 +72,10 @@ pub use index::{decode_index, encode_index, index_key, BlobLocation, Index};
 pub use pack::{
     parse_header, parse_trailer, read_pack_header, FinishedPack, PackEntry, PackId, MAX_PACK_SIZE,
     TRAILER_LEN,
+};
+pub use open::{
+    OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE,
+    MAX_SNAPSHOT_SIZE,
 };
 pub use repo::{InitOptions, Repository, DEFAULT_PACK_SIZE};
 pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};

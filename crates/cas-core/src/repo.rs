@@ -9,10 +9,14 @@ use cairn_backends::{Backend, PutMode};
 use cairn_chunking::ChunkerConfig;
 use cairn_crypto::{ChunkId, KdfParams, KeyFile, KeySet, MasterKey};
 use futures::{StreamExt, TryStreamExt};
+use zeroize::Zeroizing;
 
 use crate::blob::{open_blob, BlobKind, Compression};
 use crate::index::{decode_index, encode_index, index_key, Index};
-use crate::pack::{PackEntry, PackId};
+use crate::open::{
+    get_capped, unlock, OpenOptions, OpenWarning, MAX_INDEX_SIZE, MAX_SNAPSHOT_SIZE,
+};
+use crate::pack::{PackEntry, PackId, ENTRY_LEN};
 use crate::snapshot::{
     decode_doc, encode_doc, snapshot_key, RepoConfig, Snapshot, CONFIG_MAGIC, SNAPSHOT_MAGIC,
 };
@@ -73,6 +77,13 @@ impl InitOptions {
 /// Default target pack size: 16 MiB (see the crate docs for the measurement).
 pub const DEFAULT_PACK_SIZE: u64 = 16 << 20;
 
+/// Target pack sizes accepted by `init`, and re-checked at `open`.
+const PACK_SIZES: std::ops::RangeInclusive<u64> = 1 << 20..=1 << 30;
+
+/// `write_index` starts a new object past this many bytes: half the cap
+/// readers accept, so one pack's entries can always follow.
+const INDEX_SPLIT_SIZE: u64 = MAX_INDEX_SIZE / 2;
+
 /// A repository opened with a password: the keys, the config and the index.
 ///
 /// Cheap to share: wrap it in an `Arc`. Reading is safe from many tasks at
@@ -88,10 +99,16 @@ pub struct Repository {
     master: Arc<MasterKey>,
     index: Arc<RwLock<Index>>,
     tree_packs: Mutex<HashMap<PackId, Bytes>>,
+    // Key files skipped by `open` (fixed), and index objects skipped by the
+    // last index load (replaced by every reload).
+    key_warnings: Vec<OpenWarning>,
+    index_warnings: Mutex<Vec<OpenWarning>>,
 }
 
 /// Bytes of whole tree packs kept in memory by [`Repository::read_blob`].
 const TREE_CACHE_BYTES: usize = 64 << 20;
+/// Tree packs larger than this are read blob by blob, not whole.
+const TREE_PACK_WHOLE_MAX: u64 = 16 << 20;
 
 impl std::fmt::Debug for Repository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -118,7 +135,7 @@ impl Repository {
         password: &[u8],
         opts: InitOptions,
     ) -> Result<Self> {
-        if !(1 << 20..=1 << 30).contains(&opts.pack_size) {
+        if !PACK_SIZES.contains(&opts.pack_size) {
             return Err(Error::InvalidOption {
                 what: format!("pack size {} outside 1 MiB ..= 1 GiB", opts.pack_size),
             });
@@ -130,7 +147,7 @@ impl Repository {
         }
         let master = Arc::new(MasterKey::generate().map_err(crypto_err("master key"))?);
         let keys = Arc::new(KeySet::derive(&master));
-        let password = password.to_vec();
+        let password = Zeroizing::new(password.to_vec());
         let kdf = opts.kdf;
         let m = master.clone();
         let keyfile = cpu::spawn(move || KeyFile::create(&m, &password, kdf))
@@ -170,47 +187,30 @@ impl Repository {
             master,
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
+            key_warnings: Vec::new(),
+            index_warnings: Mutex::default(),
         })
     }
 
-    /// Opens the repository on `backend` with `password`, and loads its index.
+    /// Opens the repository on `backend` with `password`, and loads its index,
+    /// with the default [`OpenOptions`].
     pub async fn open(backend: Arc<dyn Backend>, password: &[u8]) -> Result<Self> {
-        let cfg_bytes = match backend.get("config").await {
-            Ok(b) => b,
-            Err(e) if e.is_not_found() => {
-                return Err(Error::NotARepository {
-                    reason: "no config object".into(),
-                })
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let names: Vec<String> = backend
-            .list("keys/")
-            .map_ok(|m| m.key)
-            .try_collect()
-            .await?;
-        if names.is_empty() {
-            return Err(Error::NotARepository {
-                reason: "no key files".into(),
-            });
-        }
-        let mut opened = None;
-        for name in names {
-            let bytes = backend.get(&name).await?;
-            let file = KeyFile::from_bytes(&bytes).map_err(crypto_err(name.clone()))?;
-            let password = password.to_vec();
-            match cpu::spawn(move || file.open(&password)).await? {
-                Ok(master) => {
-                    opened = Some((name, master));
-                    break;
-                }
-                Err(cairn_crypto::Error::WrongPassword) => continue,
-                Err(e) => return Err(crypto_err(name)(e)),
-            }
-        }
-        let (key_name, master) = opened.ok_or(Error::WrongPassword)?;
-        let keys = Arc::new(KeySet::derive(&master));
-        let config: RepoConfig = decode_doc(&keys, CONFIG_MAGIC, "config", &cfg_bytes)?;
+        Self::open_with(backend, password, OpenOptions::default()).await
+    }
+
+    /// Opens the repository on `backend` with `password`, and loads its index.
+    ///
+    /// One bad object does not lock the repository: key files that are
+    /// malformed or cost more than `opts` allows are skipped, and index
+    /// objects that cannot be read are skipped (the blobs only they list are
+    /// then missing). Each is named in [`open_warnings`](Self::open_warnings).
+    pub async fn open_with(
+        backend: Arc<dyn Backend>,
+        password: &[u8],
+        opts: OpenOptions,
+    ) -> Result<Self> {
+        let unlocked = unlock(&*backend, password, &opts).await?;
+        let config = unlocked.config;
         if config.version != 1 {
             return Err(Error::UnsupportedVersion {
                 object: "config".into(),
@@ -221,19 +221,53 @@ impl Repository {
             .map_err(|e| Error::corrupt("config", e.to_string()))?;
         let compression = Compression::parse(&config.compression)
             .map_err(|e| Error::corrupt("config", e.to_string()))?;
+        // The same bounds as `init`: a config written by a buggy or hostile
+        // key holder must not make backups build 0-byte or 100 GiB packs.
+        if !PACK_SIZES.contains(&config.pack_size) {
+            return Err(Error::corrupt(
+                "config",
+                format!("pack size {} outside 1 MiB ..= 1 GiB", config.pack_size),
+            ));
+        }
         let repo = Repository {
             backend,
-            keys,
+            keys: Arc::new(unlocked.keys),
             config,
             chunker,
             compression,
-            key_name,
-            master: Arc::new(master),
+            key_name: unlocked.key_name,
+            master: Arc::new(unlocked.master),
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
+            key_warnings: unlocked.warnings,
+            index_warnings: Mutex::default(),
         };
         repo.reload_index().await?;
         Ok(repo)
+    }
+
+    /// What `open` and the last index load skipped: key files not used and
+    /// index objects not loaded, each named with the reason.
+    pub fn open_warnings(&self) -> Vec<OpenWarning> {
+        let mut all = self.key_warnings.clone();
+        all.extend(self.index_warning_list());
+        all
+    }
+
+    fn index_warning_list(&self) -> Vec<OpenWarning> {
+        self.index_warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Index objects the last index load had to skip (unreadable or
+    /// undecodable): what `repair index` replaces.
+    pub fn damaged_index_objects(&self) -> Vec<String> {
+        self.index_warning_list()
+            .into_iter()
+            .map(|w| w.object().to_owned())
+            .collect()
     }
 
     /// Adds a key file for `password`; returns its object name.
@@ -248,7 +282,7 @@ impl Repository {
 
     async fn wrap_master(&self, password: &[u8], kdf: KdfParams) -> Result<Vec<u8>> {
         let master = self.master.clone();
-        let password = password.to_vec();
+        let password = Zeroizing::new(password.to_vec());
         let file = cpu::spawn(move || KeyFile::create(&master, &password, kdf))
             .await?
             .map_err(crypto_err("new key file"))?;
@@ -305,6 +339,11 @@ impl Repository {
     }
 
     /// Reads every index object again (e.g. after another process's backup).
+    ///
+    /// An index object that is missing, too large, fails authentication or
+    /// does not decode is skipped and named in
+    /// [`open_warnings`](Self::open_warnings); a backend failure that is not
+    /// about the object (an outage) fails the load.
     pub async fn reload_index(&self) -> Result<()> {
         let names: Vec<String> = self
             .backend
@@ -314,18 +353,27 @@ impl Repository {
             .await?;
         let keys = self.keys.clone();
         let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
+        let mut warnings = Vec::new();
         let mut stream = futures::stream::iter(names)
             .map(|name| {
                 let keys = keys.clone();
                 async move {
-                    let bytes = self.backend.get(&name).await?;
-                    cpu::spawn(move || decode_index(&keys, &name, &bytes)).await?
+                    let r = self.read_index_object(keys, &name).await;
+                    (name, r)
                 }
             })
             .buffer_unordered(LOAD_CONCURRENCY);
-        while let Some(packs) = stream.next().await {
-            loaded.extend(packs?);
+        while let Some((name, r)) = stream.next().await {
+            match r {
+                Ok(packs) => loaded.extend(packs),
+                Err(Error::Backend(e)) if !e.is_not_found() => return Err(e.into()),
+                Err(e) => warnings.push(OpenWarning::Index {
+                    object: name,
+                    reason: e.to_string(),
+                }),
+            }
         }
+        warnings.sort_by(|a, b| a.object().cmp(b.object()));
         let blobs = loaded.iter().map(|(_, e)| e.len()).sum();
         let mut index = Index::with_capacity(blobs);
         for (pack, entries) in &loaded {
@@ -333,15 +381,45 @@ impl Repository {
         }
         index.compact();
         *self.index_mut() = index;
+        *self.index_warnings.lock().unwrap_or_else(|e| e.into_inner()) = warnings;
         Ok(())
     }
 
-    /// Writes an index object for `packs` (which must already be stored).
-    pub async fn write_index(&self, packs: &[(PackId, Vec<PackEntry>)]) -> Result<String> {
-        let bytes = encode_index(&self.keys, packs)?;
-        let name = index_key(&bytes);
-        put_idempotent(&*self.backend, &name, Bytes::from(bytes)).await?;
-        Ok(name)
+    /// Reads and decodes one index object (size-capped, authenticated).
+    pub(crate) async fn read_index_object(
+        &self,
+        keys: Arc<KeySet>,
+        name: &str,
+    ) -> Result<Vec<(PackId, Vec<PackEntry>)>> {
+        let bytes = get_capped(&*self.backend, name, MAX_INDEX_SIZE).await?;
+        let name = name.to_owned();
+        cpu::spawn(move || decode_index(&keys, &name, &bytes)).await?
+    }
+
+    /// Writes index objects for `packs` (which must already be stored);
+    /// returns their names. Packs are spread over as many objects as needed
+    /// to keep each well under the size readers accept.
+    pub async fn write_index(&self, packs: &[(PackId, Vec<PackEntry>)]) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut start = 0;
+        while start < packs.len() {
+            let mut end = start;
+            let mut size = 0u64;
+            while end < packs.len() {
+                let more = 36 + (packs[end].1.len() * ENTRY_LEN) as u64;
+                if end > start && size + more > INDEX_SPLIT_SIZE {
+                    break;
+                }
+                size += more;
+                end += 1;
+            }
+            let bytes = encode_index(&self.keys, &packs[start..end])?;
+            let name = index_key(&bytes);
+            put_idempotent(&*self.backend, &name, Bytes::from(bytes)).await?;
+            names.push(name);
+            start = end;
+        }
+        Ok(names)
     }
 
     /// Reads, opens and verifies one blob.
@@ -392,7 +470,14 @@ impl Repository {
         let whole = match cached {
             Some(b) => b,
             None => {
-                let b = self.backend.get(key).await?;
+                // Tree packs are small; one that is not (damaged, planted, or
+                // a huge directory) is read by range and not cached.
+                let b = match get_capped(&*self.backend, key, TREE_PACK_WHOLE_MAX).await {
+                    Err(Error::TooLarge { .. }) => {
+                        return Ok(self.backend.get_range(key, range).await?)
+                    }
+                    r => r?,
+                };
                 let mut cache = self.tree_packs.lock().unwrap_or_else(|e| e.into_inner());
                 let held: usize = cache.values().map(|v| v.len()).sum();
                 if held + b.len() > TREE_CACHE_BYTES {
@@ -425,7 +510,7 @@ impl Repository {
     /// Loads one snapshot record by full id.
     pub async fn load_snapshot(&self, id: &str) -> Result<Snapshot> {
         let key = snapshot_key(id);
-        let bytes = self.backend.get(&key).await?;
+        let bytes = get_capped(&*self.backend, &key, MAX_SNAPSHOT_SIZE).await?;
         if blake3::hash(&bytes).to_hex().as_str() != id {
             return Err(Error::corrupt(&key, "contents do not match the name"));
         }
@@ -511,13 +596,59 @@ impl Repository {
     }
 }
 
-/// Create-only put where finding the same name already stored is success:
-/// names are hashes of content, so the object there is the one we meant.
+/// Create-only put of a content-addressed object (`key` ends in the hex
+/// BLAKE3 of `bytes`: packs, index objects, snapshot records).
+///
+/// Finding the name already stored is success only once the stored bytes are
+/// confirmed to be this content (same size, hash matching the name):
+/// `AlreadyExists` alone proves nothing — a damaged or planted object, or a
+/// backend that reports a conflict for a write that did not land, would
+/// otherwise be acknowledged as stored. A wrong stored object is
+/// [`Error::StoredObjectMismatch`]: it is not overwritten, because objects
+/// are create-only (an overwrite is not atomic on every backend, and a
+/// concurrent reader could see neither version); `check` names it and
+/// `repair` decides what replaces it.
 pub(crate) async fn put_idempotent(backend: &dyn Backend, key: &str, bytes: Bytes) -> Result<()> {
+    let len = bytes.len() as u64;
+    let hash = blake3::hash(&bytes);
     match backend.put(key, bytes, PutMode::CreateOnly).await {
-        Err(e) if e.is_already_exists() => Ok(()),
+        Err(e) if e.is_already_exists() => confirm_stored(backend, key, len, &hash).await,
         r => Ok(r?),
     }
+}
+
+async fn confirm_stored(
+    backend: &dyn Backend,
+    key: &str,
+    len: u64,
+    hash: &blake3::Hash,
+) -> Result<()> {
+    let mismatch = |reason: String| Error::StoredObjectMismatch {
+        object: key.to_owned(),
+        reason,
+    };
+    let stored = match get_capped(backend, key, len).await {
+        Ok(b) => b,
+        Err(Error::TooLarge { .. }) => {
+            return Err(mismatch(format!("larger than the {len} bytes expected")))
+        }
+        Err(Error::Backend(e)) if e.is_not_found() => {
+            return Err(mismatch(
+                "the backend said it exists, but it cannot be found".into(),
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    if stored.len() as u64 != len {
+        return Err(mismatch(format!(
+            "{} bytes instead of {len}",
+            stored.len()
+        )));
+    }
+    if blake3::hash(&stored) != *hash {
+        return Err(mismatch("its contents do not hash to its name".into()));
+    }
+    Ok(())
 }
 
 fn getrandom_fill(buf: &mut [u8]) -> Result<()> {
