@@ -59,6 +59,7 @@ mod error;
 mod index;
 mod open;
 mod pack;
+pub mod repair;
 mod repo;
 mod snapshot;
 mod tree;
