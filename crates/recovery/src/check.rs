@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cairn_cas_core::{cpu, open_blob, read_pack_header, NodeKind, PackEntry, PackId, Repository};
+use cairn_cas_core::{
+    cpu, open_blob, read_pack_header, NodeKind, OpenWarning, PackEntry, PackId, Repository,
+};
 use cairn_crypto::ChunkId;
 use futures::{StreamExt, TryStreamExt};
 
@@ -58,6 +60,14 @@ impl CheckReport {
 /// and matching its id, and agreeing with the index.
 pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
     let mut report = CheckReport::default();
+    // Index objects `open` had to skip: the blobs they list are missing
+    // until `repair index` rebuilds them.
+    report.errors.extend(
+        repo.open_warnings()
+            .iter()
+            .filter(|w| matches!(w, OpenWarning::Index { .. }))
+            .map(|w| w.to_string()),
+    );
     let index_packs: HashSet<PackId> = repo.index().packs().iter().copied().collect();
     report.packs = index_packs.len();
 
@@ -169,7 +179,15 @@ async fn read_pack(
         }
         let entries = read_pack_header(&keys, &key, &bytes).map_err(|e| e.to_string())?;
         for e in &entries {
-            let sealed = &bytes[e.offset as usize..(e.offset + e.length) as usize];
+            // In u64: offset + length can exceed u32 in a forged header
+            // (read_pack_header bounds them, this must not rely on it).
+            let start = u64::from(e.offset);
+            let end = start + u64::from(e.length);
+            let sealed = usize::try_from(start)
+                .ok()
+                .zip(usize::try_from(end).ok())
+                .and_then(|(s, t)| bytes.get(s..t))
+                .ok_or_else(|| format!("blob {} lies outside the pack", e.id))?;
             open_blob(&keys, &key, e, sealed).map_err(|e| e.to_string())?;
         }
         for e in &indexed {

@@ -21,6 +21,7 @@ mod inspect;
 mod keys;
 mod location;
 mod missing;
+mod repair;
 mod restore;
 mod ui;
 
@@ -72,6 +73,9 @@ enum Command {
     /// Manage passwords (key files).
     #[command(subcommand)]
     Key(keys::KeyCommand),
+    /// Repair a damaged repository: rebuild the index, rewrite snapshots.
+    #[command(subcommand)]
+    Repair(repair::RepairCommand),
     /// Verify (and with --repair, rewrite) erasure shards of a `*.toml` layout.
     Scrub(erasure_cmds::ScrubArgs),
     /// Health of each backend of a `*.toml` erasure layout.
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
             Command::Cat(a) => inspect::cat(&ctx, a).await,
             Command::Check(a) => restore::check(&ctx, a).await,
             Command::Key(k) => keys::key(&ctx, k).await,
+            Command::Repair(r) => repair::run(&ctx, r).await,
             Command::Scrub(a) => erasure_cmds::scrub(&ctx, a).await,
             Command::Health => erasure_cmds::health(&ctx).await,
             Command::Demo(a) => demo::run(&ctx, a).await,
