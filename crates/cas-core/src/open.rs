@@ -255,3 +255,41 @@ async fn read_key_file(backend: &dyn Backend, name: &str) -> Result<KeyFile> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use cairn_backends::{MemoryBackend, PutMode};
+
+    use crate::snapshot::encode_doc;
+    use crate::{Error, InitOptions, Repository};
+
+    use super::*;
+
+    /// A config sealed with the repository's own key but a pack size `init`
+    /// would refuse (written by a buggy or hostile key holder).
+    #[test]
+    fn a_forged_pack_size_is_refused_at_open() {
+        futures::executor::block_on(async {
+            let store = Arc::new(MemoryBackend::new());
+            let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
+            let repo = Repository::init(store.clone(), b"pw", opts).await.unwrap();
+            for bad in [0, 100, 1 << 40] {
+                let mut config = repo.config().clone();
+                config.pack_size = bad;
+                let bytes = encode_doc(repo.keys(), CONFIG_MAGIC, &config).unwrap();
+                store
+                    .put("config", Bytes::from(bytes), PutMode::Overwrite)
+                    .await
+                    .unwrap();
+                let err = Repository::open(store.clone(), b"pw").await.unwrap_err();
+                assert!(
+                    matches!(&err, Error::Corrupt { object, reason }
+                        if object == "config" && reason.contains("pack size")),
+                    "{bad}: {err:?}"
+                );
+            }
+        })
+    }
+}
