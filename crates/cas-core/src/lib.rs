@@ -70,13 +70,12 @@ pub use archiver::{
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
 pub use error::{Error, Result};
 pub use index::{decode_index, encode_index, index_key, BlobLocation, Index};
+pub use open::{
+    OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE, MAX_SNAPSHOT_SIZE,
+};
 pub use pack::{
     parse_header, parse_trailer, read_pack_header, FinishedPack, PackEntry, PackId, MAX_PACK_SIZE,
     TRAILER_LEN,
-};
-pub use open::{
-    OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE,
-    MAX_SNAPSHOT_SIZE,
 };
 pub use repo::{InitOptions, Repository, DEFAULT_PACK_SIZE};
 pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};

@@ -381,7 +381,10 @@ impl Repository {
         }
         index.compact();
         *self.index_mut() = index;
-        *self.index_warnings.lock().unwrap_or_else(|e| e.into_inner()) = warnings;
+        *self
+            .index_warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = warnings;
         Ok(())
     }
 
@@ -640,10 +643,7 @@ async fn confirm_stored(
         Err(e) => return Err(e),
     };
     if stored.len() as u64 != len {
-        return Err(mismatch(format!(
-            "{} bytes instead of {len}",
-            stored.len()
-        )));
+        return Err(mismatch(format!("{} bytes instead of {len}", stored.len())));
     }
     if blake3::hash(&stored) != *hash {
         return Err(mismatch("its contents do not hash to its name".into()));

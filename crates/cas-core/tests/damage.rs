@@ -50,7 +50,9 @@ impl Backend for Planting {
                 let at = v.len() / 2;
                 v[at] ^= 1;
             }
-            self.inner.put(key, Bytes::from(v), PutMode::Overwrite).await?;
+            self.inner
+                .put(key, Bytes::from(v), PutMode::Overwrite)
+                .await?;
             return Err(cairn_backends::Error::AlreadyExists {
                 key: key.to_owned(),
             });

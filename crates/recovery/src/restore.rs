@@ -132,7 +132,10 @@ pub async fn restore(
     let restored_files = whole.len() as u64;
     cpu::spawn(move || finish_metadata(&links, &whole, &dirs, owners)).await??;
     if !failed.is_empty() {
-        let mut files: Vec<_> = damaged.iter().map(|&n| plan.files[n].path.clone()).collect();
+        let mut files: Vec<_> = damaged
+            .iter()
+            .map(|&n| plan.files[n].path.clone())
+            .collect();
         files.sort();
         return Err(Error::Incomplete {
             failed: failed.len(),

@@ -218,7 +218,8 @@ fn corrupt_byte_in_a_pack_is_named_and_never_written() {
         .unwrap_err();
         let Error::Incomplete {
             failed: 1, first, ..
-        } = &err else {
+        } = &err
+        else {
             panic!("{err:?}")
         };
         assert!(

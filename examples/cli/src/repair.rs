@@ -95,7 +95,11 @@ pub(crate) async fn run(ctx: &Ctx, cmd: RepairCommand) -> Result<ExitCode> {
                 println!(
                     "snapshot {} -> {new}{}:",
                     short(&s.original),
-                    if s.forgotten { " (original removed)" } else { "" }
+                    if s.forgotten {
+                        " (original removed)"
+                    } else {
+                        ""
+                    }
                 );
                 for l in &s.lost {
                     if l.directory {

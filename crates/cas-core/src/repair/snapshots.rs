@@ -106,10 +106,7 @@ pub async fn repair_snapshots(
     repo: &Repository,
     opts: &RepairSnapshotsOptions,
 ) -> Result<RepairSnapshotsReport> {
-    let stored: HashSet<String> = stored_packs(&**repo.backend())
-        .await?
-        .into_keys()
-        .collect();
+    let stored: HashSet<String> = stored_packs(&**repo.backend()).await?.into_keys().collect();
     let (snapshots, unreadable) = repo.readable_snapshots().await?;
     let mut report = RepairSnapshotsReport {
         checked: snapshots.len(),
@@ -127,7 +124,9 @@ pub async fn repair_snapshots(
         let root = match snap.tree_id() {
             Ok(root) => root,
             Err(_) => {
-                report.unreadable.push(format!("snapshot {id}: bad tree id"));
+                report
+                    .unreadable
+                    .push(format!("snapshot {id}: bad tree id"));
                 continue;
             }
         };
