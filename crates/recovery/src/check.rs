@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use cairn_cas_core::{
     cpu, open_blob, read_pack_header, NodeKind, OpenWarning, PackEntry, PackId, Repository,
+    MAX_PACK_SIZE,
 };
 use cairn_crypto::ChunkId;
 use futures::{StreamExt, TryStreamExt};
@@ -153,7 +154,8 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     let mut reads = futures::stream::iter(chosen)
         .map(|p| {
             let entries = indexed.remove(&p).unwrap_or_default();
-            async move { (p, read_pack(repo, p, entries).await) }
+            let size = stored.get(&p.key()).copied().unwrap_or(0);
+            async move { (p, read_pack(repo, p, size, entries).await) }
         })
         .buffer_unordered(4);
     while let Some((p, r)) = reads.next().await {
@@ -168,10 +170,25 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
 async fn read_pack(
     repo: &Repository,
     pack: PackId,
+    listed_size: u64,
     indexed: Vec<PackEntry>,
 ) -> std::result::Result<(), String> {
     let key = pack.key();
-    let bytes = repo.backend().get(&key).await.map_err(|e| e.to_string())?;
+    // Whole packs are read into memory: never one larger than a pack can be
+    // (a planted 10 GiB object must not exhaust memory). The ranged read
+    // bounds what the backend hands back even if the listing lied.
+    let max = MAX_PACK_SIZE as u64;
+    if listed_size > max {
+        return Err(format!("{listed_size} bytes, larger than any pack ({max})"));
+    }
+    let bytes = repo
+        .backend()
+        .get_range(&key, 0..max + 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(format!("larger than any pack ({max} bytes)"));
+    }
     let keys = repo.keys().clone();
     cpu::spawn(move || {
         if PackId::of(&bytes) != pack {

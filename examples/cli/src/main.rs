@@ -8,6 +8,8 @@
 //! cairn snapshots
 //! cairn restore latest --target /tmp/restore --include /home/me/work/src --verify
 //! cairn check --read-data-subset 10%
+//! cairn repair index                           # after `check` names a damaged index object
+//! cairn repair snapshots                       # after data was lost: keep what is readable
 //! ```
 //!
 //! Exit codes: 0 success, 1 error, 3 a backup saved its snapshot but some
