@@ -186,9 +186,9 @@ pub(crate) async fn unlock(
     for name in &names {
         let file = match read_key_file(backend, name).await {
             Ok(f) => f,
-            // The backend failing (not the file being bad) stops the open:
-            // skipping would turn an outage into "wrong password".
-            Err(Error::Backend(e)) if !e.is_not_found() => return Err(e.into()),
+            // An outage (not the file being bad) stops the open: skipping
+            // would turn it into "wrong password".
+            Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
             Err(e) => {
                 skip(name, e.to_string());
                 continue;

@@ -340,10 +340,10 @@ impl Repository {
 
     /// Reads every index object again (e.g. after another process's backup).
     ///
-    /// An index object that is missing, too large, fails authentication or
-    /// does not decode is skipped and named in
-    /// [`open_warnings`](Self::open_warnings); a backend failure that is not
-    /// about the object (an outage) fails the load.
+    /// An index object that is missing, unreadable, too large, fails
+    /// authentication or does not decode is skipped and named in
+    /// [`open_warnings`](Self::open_warnings); a transient backend failure
+    /// (an outage, worth retrying) fails the load.
     pub async fn reload_index(&self) -> Result<()> {
         let names: Vec<String> = self
             .backend
@@ -366,7 +366,7 @@ impl Repository {
         while let Some((name, r)) = stream.next().await {
             match r {
                 Ok(packs) => loaded.extend(packs),
-                Err(Error::Backend(e)) if !e.is_not_found() => return Err(e.into()),
+                Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
                 Err(e) => warnings.push(OpenWarning::Index {
                     object: name,
                     reason: e.to_string(),

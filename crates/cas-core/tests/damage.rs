@@ -462,3 +462,33 @@ fn stream_names_a_tree_cannot_hold_are_refused() {
         assert!(repo.snapshot_ids().await.unwrap().is_empty());
     })
 }
+
+#[test]
+fn repair_snapshots_with_read_data_finds_a_damaged_blob_in_a_stored_pack() {
+    block_on(async {
+        let store = Arc::new(MemoryBackend::new());
+        let repo = init(store.clone()).await;
+        let (_d, id) = backup_dir(&repo, &[("f", vec![5u8; 10_000])]).await;
+        let chunk = file_chunks(&repo, &id).await[0];
+        let loc = repo.index().get(&chunk).unwrap();
+        // Damage the blob's bytes inside its pack; the pack is still listed.
+        let mut v = store.get(&loc.pack.key()).await.unwrap().to_vec();
+        v[loc.entry.offset as usize + 3] ^= 1;
+        store
+            .put(&loc.pack.key(), Bytes::from(v), PutMode::Overwrite)
+            .await
+            .unwrap();
+
+        let quick = repair_snapshots(&repo, &RepairSnapshotsOptions::default().dry_run(true))
+            .await
+            .unwrap();
+        assert!(quick.repaired.is_empty(), "{quick:?}");
+        let full = repair_snapshots(&repo, &RepairSnapshotsOptions::default().read_data(true))
+            .await
+            .unwrap();
+        let lost = &full.repaired[0].lost;
+        assert_eq!(lost.len(), 1, "{lost:?}");
+        assert_eq!(lost[0].path.file_name().unwrap(), "f");
+        assert_eq!((lost[0].original_size, lost[0].kept_size), (10_000, 0));
+    })
+}

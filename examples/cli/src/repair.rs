@@ -38,6 +38,10 @@ pub(crate) struct SnapshotsArgs {
     /// Only report what is lost.
     #[arg(long)]
     dry_run: bool,
+    /// Also read back every pack the snapshots need and verify each blob
+    /// (otherwise only blobs in no index or in packs not stored count as lost).
+    #[arg(long)]
+    read_data: bool,
 }
 
 pub(crate) async fn run(ctx: &Ctx, cmd: RepairCommand) -> Result<ExitCode> {
@@ -76,7 +80,8 @@ pub(crate) async fn run(ctx: &Ctx, cmd: RepairCommand) -> Result<ExitCode> {
         RepairCommand::Snapshots(a) => {
             let opts = RepairSnapshotsOptions::default()
                 .forget(a.forget)
-                .dry_run(a.dry_run);
+                .dry_run(a.dry_run)
+                .read_data(a.read_data);
             let r = repair_snapshots(&repo, &opts)
                 .await
                 .context("repairing snapshots")?;

@@ -156,7 +156,7 @@ async fn classify_index(
                     replace.push(name);
                 }
             }
-            Err(Error::Backend(e)) if !e.is_not_found() => return Err(e.into()),
+            Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
             Err(e) => {
                 report.damaged_index.push(DamagedObject {
                     object: name.clone(),

@@ -15,8 +15,11 @@ use cairn_backends::Backend;
 use cairn_crypto::KeySet;
 use futures::TryStreamExt;
 
-use crate::pack::{parse_header, parse_trailer, PackEntry, PackId, MAX_PACK_SIZE, TRAILER_LEN};
-use crate::{Error, Result, MAX_INDEX_SIZE};
+use crate::open::get_capped;
+use crate::pack::{
+    parse_header, parse_trailer, read_pack_header, PackEntry, PackId, MAX_PACK_SIZE, TRAILER_LEN,
+};
+use crate::{cpu, open_blob, Error, Result, MAX_INDEX_SIZE};
 
 pub use index::{rebuild_index, RepairIndexOptions, RepairIndexReport};
 pub use snapshots::{
@@ -84,4 +87,37 @@ pub(crate) async fn read_header_of(
         return Err(Error::corrupt(key, "short read of the header"));
     }
     parse_header(keys, key, &sealed, size)
+}
+
+/// Reads the pack `id` whole and returns the ids of the blobs in it that
+/// open and match their ids; an error if the pack cannot be read, does not
+/// hash to its name, or its header fails.
+pub(crate) async fn verified_blobs(
+    backend: &dyn Backend,
+    keys: &std::sync::Arc<KeySet>,
+    id: PackId,
+) -> Result<std::collections::HashSet<cairn_crypto::ChunkId>> {
+    let key = id.key();
+    let bytes = get_capped(backend, &key, MAX_PACK_SIZE as u64).await?;
+    let keys = keys.clone();
+    cpu::spawn(move || {
+        if PackId::of(&bytes) != id {
+            return Err(Error::corrupt(&key, "contents do not match the name"));
+        }
+        let entries = read_pack_header(&keys, &key, &bytes)?;
+        let mut good = std::collections::HashSet::new();
+        for e in &entries {
+            let start = e.offset as usize;
+            let sealed = start
+                .checked_add(e.length as usize)
+                .and_then(|end| bytes.get(start..end));
+            if let Some(sealed) = sealed {
+                if open_blob(&keys, &key, e, sealed).is_ok() {
+                    good.insert(e.id);
+                }
+            }
+        }
+        Ok(good)
+    })
+    .await?
 }

@@ -4,7 +4,8 @@
 //! What is lost, and what the repaired snapshot holds instead:
 //!
 //! - a **file** with a chunk that is in no index, or whose pack is not
-//!   stored, is **truncated before its first lost chunk**: it keeps the
+//!   stored (with [`RepairSnapshotsOptions::read_data`]: or whose pack cannot
+//!   be read, does not match its name, or holds the chunk damaged), is **truncated before its first lost chunk**: it keeps the
 //!   longest prefix that is intact, with its size set to match. (restic
 //!   instead drops the lost chunks and keeps the rest, which shifts later
 //!   bytes to wrong offsets; a prefix is never wrong, only short.)
@@ -17,7 +18,7 @@
 //! original is removed only with [`RepairSnapshotsOptions::forget`], after
 //! its replacement is stored.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -26,9 +27,9 @@ use cairn_crypto::ChunkId;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::stored_packs;
+use super::{stored_packs, verified_blobs};
 use crate::blob::{seal_blob, BlobKind};
-use crate::pack::PackBuilder;
+use crate::pack::{PackBuilder, PackId};
 use crate::repo::put_idempotent;
 use crate::tree::{NodeKind, Tree};
 use crate::{snapshot_key, Repository, Result};
@@ -44,6 +45,10 @@ pub struct RepairSnapshotsOptions {
     pub forget: bool,
     /// Only report what is lost; write nothing.
     pub dry_run: bool,
+    /// Also read every pack the snapshots need and verify each blob; without
+    /// it a blob counts as lost only when it is in no index or its pack is
+    /// not stored.
+    pub read_data: bool,
 }
 
 impl RepairSnapshotsOptions {
@@ -55,6 +60,11 @@ impl RepairSnapshotsOptions {
     /// Sets dry-run mode.
     pub fn dry_run(mut self, on: bool) -> Self {
         self.dry_run = on;
+        self
+    }
+    /// Sets whether packs are read back and verified.
+    pub fn read_data(mut self, on: bool) -> Self {
+        self.read_data = on;
         self
     }
 }
@@ -113,14 +123,8 @@ pub async fn repair_snapshots(
         unreadable: unreadable.iter().map(|e| e.to_string()).collect(),
         ..Default::default()
     };
+    let mut verified = opts.read_data.then(HashMap::new);
     for (id, snap) in snapshots {
-        let mut w = Rewriter {
-            repo,
-            stored: &stored,
-            lost: Vec::new(),
-            pack: PackBuilder::default(),
-            added: HashSet::new(),
-        };
         let root = match snap.tree_id() {
             Ok(root) => root,
             Err(_) => {
@@ -130,7 +134,17 @@ pub async fn repair_snapshots(
                 continue;
             }
         };
+        let mut w = Rewriter {
+            repo,
+            stored: &stored,
+            verified: verified.take(),
+            lost: Vec::new(),
+            pack: PackBuilder::default(),
+            added: HashSet::new(),
+        };
         let new_root = w.tree(root, PathBuf::from("/")).await?;
+        // Packs verified for one snapshot need not be read for the next.
+        verified = w.verified.take();
         if w.lost.is_empty() {
             continue;
         }
@@ -164,18 +178,40 @@ pub async fn repair_snapshots(
 struct Rewriter<'a> {
     repo: &'a Repository,
     stored: &'a HashSet<String>,
+    // With `read_data`: each pack read so far, and the blobs in it that
+    // verified (`None`: the pack could not be used at all).
+    verified: Option<HashMap<PackId, Option<HashSet<ChunkId>>>>,
     lost: Vec<LostFile>,
     pack: PackBuilder,
     added: HashSet<ChunkId>,
 }
 
 impl Rewriter<'_> {
-    /// Whether the blob can be read: indexed, and its pack stored.
-    fn readable(&self, id: &ChunkId) -> Option<u64> {
-        let loc = self.repo.index().get(id)?;
-        self.stored
-            .contains(&loc.pack.key())
-            .then_some(u64::from(loc.entry.raw_length))
+    /// The blob's length if it can be read: indexed, its pack stored and,
+    /// with `read_data`, the blob verified in the pack.
+    async fn readable(&mut self, id: &ChunkId) -> Result<Option<u64>> {
+        let Some(loc) = self.repo.index().get(id) else {
+            return Ok(None);
+        };
+        if !self.stored.contains(&loc.pack.key()) {
+            return Ok(None);
+        }
+        if let Some(verified) = &mut self.verified {
+            if !verified.contains_key(&loc.pack) {
+                let backend = self.repo.backend();
+                let good = match verified_blobs(&**backend, self.repo.keys(), loc.pack).await {
+                    Ok(good) => Some(good),
+                    Err(e) if e.is_transient() => return Err(e),
+                    Err(_) => None,
+                };
+                verified.insert(loc.pack, good);
+            }
+            let good = verified.get(&loc.pack).and_then(|g| g.as_ref());
+            if !good.is_some_and(|g| g.contains(id)) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(u64::from(loc.entry.raw_length)))
     }
 
     /// The id of tree `id` (at snapshot path `path`) with lost data cut
@@ -192,7 +228,7 @@ impl Rewriter<'_> {
                         original_size: 0,
                         kept_size: 0,
                     });
-                    return self.store_tree(Tree::default());
+                    return self.store_tree(Tree::default()).await;
                 }
             };
             let mut changed = false;
@@ -205,7 +241,7 @@ impl Rewriter<'_> {
                         *subtree = new;
                     }
                     NodeKind::File { chunks } => {
-                        if let Some(kept) = self.cut_file(&child, node.size, chunks) {
+                        if let Some(kept) = self.cut_file(&child, node.size, chunks).await? {
                             node.size = kept;
                             changed = true;
                         }
@@ -214,7 +250,7 @@ impl Rewriter<'_> {
                 }
             }
             if changed {
-                self.store_tree(tree)
+                self.store_tree(tree).await
             } else {
                 Ok(id)
             }
@@ -224,10 +260,15 @@ impl Rewriter<'_> {
 
     /// Truncates `chunks` before the first unreadable one; returns the kept
     /// size if anything was cut.
-    fn cut_file(&mut self, path: &Path, size: u64, chunks: &mut Vec<ChunkId>) -> Option<u64> {
+    async fn cut_file(
+        &mut self,
+        path: &Path,
+        size: u64,
+        chunks: &mut Vec<ChunkId>,
+    ) -> Result<Option<u64>> {
         let mut kept = 0u64;
-        for (i, c) in chunks.iter().enumerate() {
-            match self.readable(c) {
+        for i in 0..chunks.len() {
+            match self.readable(&chunks[i]).await? {
                 Some(len) => kept += len,
                 None => {
                     chunks.truncate(i);
@@ -237,19 +278,19 @@ impl Rewriter<'_> {
                         original_size: size,
                         kept_size: kept,
                     });
-                    return Some(kept);
+                    return Ok(Some(kept));
                 }
             }
         }
-        None
+        Ok(None)
     }
 
-    fn store_tree(&mut self, mut tree: Tree) -> Result<ChunkId> {
+    async fn store_tree(&mut self, mut tree: Tree) -> Result<ChunkId> {
         tree.sort();
         let bytes = tree.encode();
-        let keys = self.repo.keys();
-        let id = keys.chunk_id_key().id(&bytes);
-        if self.readable(&id).is_none() && self.added.insert(id) {
+        let id = self.repo.keys().chunk_id_key().id(&bytes);
+        if self.readable(&id).await?.is_none() && self.added.insert(id) {
+            let keys = self.repo.keys();
             let sealed = seal_blob(keys, BlobKind::Tree, id, &bytes, self.repo.compression())?;
             self.pack.add(&sealed);
         }
