@@ -197,14 +197,14 @@ impl Rewriter<'_> {
             return Ok(None);
         }
         if let Some(verified) = &mut self.verified {
-            if !verified.contains_key(&loc.pack) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = verified.entry(loc.pack) {
                 let backend = self.repo.backend();
                 let good = match verified_blobs(&**backend, self.repo.keys(), loc.pack).await {
                     Ok(good) => Some(good),
                     Err(e) if e.is_transient() => return Err(e),
                     Err(_) => None,
                 };
-                verified.insert(loc.pack, good);
+                slot.insert(good);
             }
             let good = verified.get(&loc.pack).and_then(|g| g.as_ref());
             if !good.is_some_and(|g| g.contains(id)) {
