@@ -1,5 +1,11 @@
 //! Opening, creating and reading a repository.
 
+mod index_io;
+mod put;
+mod snapshots;
+
+pub(crate) use put::put_idempotent;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
@@ -8,18 +14,14 @@ use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_chunking::ChunkerConfig;
 use cairn_crypto::{ChunkId, KdfParams, KeyFile, KeySet, MasterKey};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use zeroize::Zeroizing;
 
 use crate::blob::{open_blob, BlobKind, Compression};
-use crate::index::{decode_index, encode_index, index_key, Index};
-use crate::open::{
-    get_capped, unlock, OpenOptions, OpenWarning, MAX_INDEX_SIZE, MAX_SNAPSHOT_SIZE,
-};
-use crate::pack::{PackEntry, PackId, ENTRY_LEN};
-use crate::snapshot::{
-    decode_doc, encode_doc, snapshot_key, RepoConfig, Snapshot, CONFIG_MAGIC, SNAPSHOT_MAGIC,
-};
+use crate::index::Index;
+use crate::open::{get_capped, unlock, OpenOptions, OpenWarning, MAX_INDEX_SIZE};
+use crate::pack::PackId;
+use crate::snapshot::{encode_doc, RepoConfig, CONFIG_MAGIC};
 use crate::tree::Tree;
 use crate::{cpu, Error, Result};
 
@@ -338,93 +340,6 @@ impl Repository {
         self.index.clone()
     }
 
-    /// Reads every index object again (e.g. after another process's backup).
-    ///
-    /// An index object that is missing, unreadable, too large, fails
-    /// authentication or does not decode is skipped and named in
-    /// [`open_warnings`](Self::open_warnings); a transient backend failure
-    /// (an outage, worth retrying) fails the load.
-    pub async fn reload_index(&self) -> Result<()> {
-        let names: Vec<String> = self
-            .backend
-            .list("index/")
-            .map_ok(|m| m.key)
-            .try_collect()
-            .await?;
-        let keys = self.keys.clone();
-        let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
-        let mut warnings = Vec::new();
-        let mut stream = futures::stream::iter(names)
-            .map(|name| {
-                let keys = keys.clone();
-                async move {
-                    let r = self.read_index_object(keys, &name).await;
-                    (name, r)
-                }
-            })
-            .buffer_unordered(LOAD_CONCURRENCY);
-        while let Some((name, r)) = stream.next().await {
-            match r {
-                Ok(packs) => loaded.extend(packs),
-                Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
-                Err(e) => warnings.push(OpenWarning::Index {
-                    object: name,
-                    reason: e.to_string(),
-                }),
-            }
-        }
-        warnings.sort_by(|a, b| a.object().cmp(b.object()));
-        let blobs = loaded.iter().map(|(_, e)| e.len()).sum();
-        let mut index = Index::with_capacity(blobs);
-        for (pack, entries) in &loaded {
-            index.add_pack(*pack, entries);
-        }
-        index.compact();
-        *self.index_mut() = index;
-        *self
-            .index_warnings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = warnings;
-        Ok(())
-    }
-
-    /// Reads and decodes one index object (size-capped, authenticated).
-    pub(crate) async fn read_index_object(
-        &self,
-        keys: Arc<KeySet>,
-        name: &str,
-    ) -> Result<Vec<(PackId, Vec<PackEntry>)>> {
-        let bytes = get_capped(&*self.backend, name, MAX_INDEX_SIZE).await?;
-        let name = name.to_owned();
-        cpu::spawn(move || decode_index(&keys, &name, &bytes)).await?
-    }
-
-    /// Writes index objects for `packs` (which must already be stored);
-    /// returns their names. Packs are spread over as many objects as needed
-    /// to keep each well under the size readers accept.
-    pub async fn write_index(&self, packs: &[(PackId, Vec<PackEntry>)]) -> Result<Vec<String>> {
-        let mut names = Vec::new();
-        let mut start = 0;
-        while start < packs.len() {
-            let mut end = start;
-            let mut size = 0u64;
-            while end < packs.len() {
-                let more = 36 + (packs[end].1.len() * ENTRY_LEN) as u64;
-                if end > start && size + more > INDEX_SPLIT_SIZE {
-                    break;
-                }
-                size += more;
-                end += 1;
-            }
-            let bytes = encode_index(&self.keys, &packs[start..end])?;
-            let name = index_key(&bytes);
-            put_idempotent(&*self.backend, &name, Bytes::from(bytes)).await?;
-            names.push(name);
-            start = end;
-        }
-        Ok(names)
-    }
-
     /// Reads, opens and verifies one blob.
     pub async fn read_blob(&self, id: &ChunkId) -> Result<Vec<u8>> {
         let loc = self.index().get(id).ok_or(Error::MissingBlob { id: *id })?;
@@ -500,155 +415,6 @@ impl Repository {
         let bytes = self.read_blob(id).await?;
         Tree::decode(&format!("tree {id}"), &bytes)
     }
-
-    /// Stores a snapshot record; returns its id. Call only after the packs and
-    /// index objects it needs are stored.
-    pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<String> {
-        let bytes = encode_doc(&self.keys, SNAPSHOT_MAGIC, snapshot)?;
-        let id = blake3::hash(&bytes).to_hex().to_string();
-        put_idempotent(&*self.backend, &snapshot_key(&id), Bytes::from(bytes)).await?;
-        Ok(id)
-    }
-
-    /// Loads one snapshot record by full id.
-    pub async fn load_snapshot(&self, id: &str) -> Result<Snapshot> {
-        let key = snapshot_key(id);
-        let bytes = get_capped(&*self.backend, &key, MAX_SNAPSHOT_SIZE).await?;
-        if blake3::hash(&bytes).to_hex().as_str() != id {
-            return Err(Error::corrupt(&key, "contents do not match the name"));
-        }
-        decode_doc(&self.keys, SNAPSHOT_MAGIC, &key, &bytes)
-    }
-
-    /// The ids of every snapshot record stored (without reading them).
-    pub async fn snapshot_ids(&self) -> Result<Vec<String>> {
-        Ok(self
-            .backend
-            .list("snapshots/")
-            .map_ok(|m| m.key.trim_start_matches("snapshots/").to_owned())
-            .try_collect()
-            .await?)
-    }
-
-    /// Every snapshot, oldest first; fails if any record cannot be read.
-    pub async fn snapshots(&self) -> Result<Vec<(String, Snapshot)>> {
-        let (all, mut errors) = self.readable_snapshots().await?;
-        match errors.is_empty() {
-            true => Ok(all),
-            false => Err(errors.remove(0)),
-        }
-    }
-
-    /// Every snapshot that can be read, oldest first, and the errors of
-    /// those that cannot: one damaged record (or one written by a newer
-    /// version) must not stop backups, selection or `check`.
-    pub async fn readable_snapshots(&self) -> Result<(Vec<(String, Snapshot)>, Vec<Error>)> {
-        let ids = self.snapshot_ids().await?;
-        let loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(ids)
-            .map(|id| async move {
-                let s = self.load_snapshot(&id).await?;
-                Ok((id, s))
-            })
-            .buffer_unordered(LOAD_CONCURRENCY)
-            .collect()
-            .await;
-        let (mut all, mut errors) = (Vec::new(), Vec::new());
-        for r in loaded {
-            match r {
-                Ok(s) => all.push(s),
-                Err(e) => errors.push(e),
-            }
-        }
-        all.sort_by(|a, b| (a.1.system_time(), &a.0).cmp(&(b.1.system_time(), &b.0)));
-        Ok((all, errors))
-    }
-
-    /// Finds a snapshot by `latest` (the newest readable one), a full id, or
-    /// an unambiguous id prefix (whose record must then be readable).
-    pub async fn find_snapshot(&self, query: &str) -> Result<(String, Snapshot)> {
-        let not_found = || Error::SnapshotNotFound {
-            query: query.to_owned(),
-        };
-        if query == "latest" {
-            return self
-                .readable_snapshots()
-                .await?
-                .0
-                .into_iter()
-                .last()
-                .ok_or_else(not_found);
-        }
-        let mut matches: Vec<String> = self
-            .snapshot_ids()
-            .await?
-            .into_iter()
-            .filter(|id| id.starts_with(query))
-            .collect();
-        match matches.len() {
-            0 => Err(not_found()),
-            1 => {
-                let id = matches.remove(0);
-                let snap = self.load_snapshot(&id).await?;
-                Ok((id, snap))
-            }
-            count => Err(Error::AmbiguousSnapshot {
-                prefix: query.to_owned(),
-                count,
-            }),
-        }
-    }
-}
-
-/// Create-only put of a content-addressed object (`key` ends in the hex
-/// BLAKE3 of `bytes`: packs, index objects, snapshot records).
-///
-/// Finding the name already stored is success only once the stored bytes are
-/// confirmed to be this content (same size, hash matching the name):
-/// `AlreadyExists` alone proves nothing — a damaged or planted object, or a
-/// backend that reports a conflict for a write that did not land, would
-/// otherwise be acknowledged as stored. A wrong stored object is
-/// [`Error::StoredObjectMismatch`]: it is not overwritten, because objects
-/// are create-only (an overwrite is not atomic on every backend, and a
-/// concurrent reader could see neither version); `check` names it and
-/// `repair` decides what replaces it.
-pub(crate) async fn put_idempotent(backend: &dyn Backend, key: &str, bytes: Bytes) -> Result<()> {
-    let len = bytes.len() as u64;
-    let hash = blake3::hash(&bytes);
-    match backend.put(key, bytes, PutMode::CreateOnly).await {
-        Err(e) if e.is_already_exists() => confirm_stored(backend, key, len, &hash).await,
-        r => Ok(r?),
-    }
-}
-
-async fn confirm_stored(
-    backend: &dyn Backend,
-    key: &str,
-    len: u64,
-    hash: &blake3::Hash,
-) -> Result<()> {
-    let mismatch = |reason: String| Error::StoredObjectMismatch {
-        object: key.to_owned(),
-        reason,
-    };
-    let stored = match get_capped(backend, key, len).await {
-        Ok(b) => b,
-        Err(Error::TooLarge { .. }) => {
-            return Err(mismatch(format!("larger than the {len} bytes expected")))
-        }
-        Err(Error::Backend(e)) if e.is_not_found() => {
-            return Err(mismatch(
-                "the backend said it exists, but it cannot be found".into(),
-            ))
-        }
-        Err(e) => return Err(e),
-    };
-    if stored.len() as u64 != len {
-        return Err(mismatch(format!("{} bytes instead of {len}", stored.len())));
-    }
-    if blake3::hash(&stored) != *hash {
-        return Err(mismatch("its contents do not hash to its name".into()));
-    }
-    Ok(())
 }
 
 fn getrandom_fill(buf: &mut [u8]) -> Result<()> {
