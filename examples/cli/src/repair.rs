@@ -97,14 +97,15 @@ pub(crate) async fn run(ctx: &Ctx, cmd: RepairCommand) -> Result<ExitCode> {
             }
             for s in &r.repaired {
                 let new = s.repaired.as_deref().map(short).unwrap_or("(dry run)");
+                let earlier = if s.earlier { " (repaired earlier)" } else { "" };
+                let forgotten = if s.forgotten {
+                    " (original removed)"
+                } else {
+                    ""
+                };
                 println!(
-                    "snapshot {} -> {new}{}:",
+                    "snapshot {} -> {new}{earlier}{forgotten}:",
                     short(&s.original),
-                    if s.forgotten {
-                        " (original removed)"
-                    } else {
-                        ""
-                    }
                 );
                 for l in &s.lost {
                     if l.directory {

@@ -291,6 +291,31 @@ fn deleted_pack_repair_snapshots_keeps_everything_else() {
     let (out, _) = env.ok(&["repair", "snapshots", "--dry-run"]);
     let first_lost = lost.keys().next().unwrap();
     assert!(out.contains(first_lost.as_str()), "{out}");
+
+    // The original still references the lost pack: `check` says so. Forget
+    // it (its repaired copy is reused, not written again), drop the index
+    // entries of the lost pack, and the repository checks clean.
+    let err = env.fails(&["check"]);
+    assert!(err.contains(victim.as_str()), "{err}");
+    let (out, _) = env.ok(&["--json", "repair", "snapshots", "--forget"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["repaired"][0]["repaired"],
+        new_id.as_str(),
+        "{report}"
+    );
+    assert_eq!(report["repaired"][0]["forgotten"], true, "{report}");
+    let ids: Vec<_> = env.snapshots().iter().map(|s| s["id"].clone()).collect();
+    assert_eq!(ids, vec![serde_json::Value::from(new_id.as_str())]);
+    let (out, _) = env.ok(&["--json", "repair", "index"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["stale_index"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    let (out, _) = env.ok(&["check", "--read-data"]);
+    assert!(out.contains("no errors were found"), "{out}");
 }
 
 /// A version 1 key file with the given Argon2 parameters and garbage where

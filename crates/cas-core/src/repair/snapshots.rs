@@ -16,7 +16,8 @@
 //! snapshot record with the original's time, host, paths and parent, the
 //! tag `repaired`, and `original` set to the damaged record's id. The
 //! original is removed only with [`RepairSnapshotsOptions::forget`], after
-//! its replacement is stored.
+//! its replacement is stored. Running again does not write a second copy
+//! of an original already repaired (so `--forget` can follow a first run).
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -91,6 +92,9 @@ pub struct RepairedSnapshot {
     pub original: String,
     /// The repaired snapshot's id (`None` in a dry run).
     pub repaired: Option<String>,
+    /// Whether `repaired` was written by an earlier run (a snapshot whose
+    /// `original` is this one already exists: no second copy is written).
+    pub earlier: bool,
     /// Whether the original record was removed.
     pub forgotten: bool,
     /// Everything lost, by path.
@@ -123,6 +127,11 @@ pub async fn repair_snapshots(
         unreadable: unreadable.iter().map(|e| e.to_string()).collect(),
         ..Default::default()
     };
+    // Originals repaired by an earlier run, and their repaired copies.
+    let earlier: HashMap<String, String> = snapshots
+        .iter()
+        .filter_map(|(id, s)| Some((s.original.clone()?, id.clone())))
+        .collect();
     let mut verified = opts.read_data.then(HashMap::new);
     for (id, snap) in snapshots {
         let root = match snap.tree_id() {
@@ -151,19 +160,26 @@ pub async fn repair_snapshots(
         let mut done = RepairedSnapshot {
             original: id.clone(),
             repaired: None,
+            earlier: false,
             forgotten: false,
             lost: std::mem::take(&mut w.lost),
         };
         done.lost.sort_by(|a, b| a.path.cmp(&b.path));
+        if let Some(copy) = earlier.get(&id) {
+            done.repaired = Some(copy.clone());
+            done.earlier = true;
+        }
         if !opts.dry_run {
-            w.flush().await?;
-            let mut fixed = snap.clone();
-            fixed.tree = new_root.to_hex();
-            if !fixed.tags.iter().any(|t| t == REPAIRED_TAG) {
-                fixed.tags.push(REPAIRED_TAG.to_owned());
+            if !done.earlier {
+                w.flush().await?;
+                let mut fixed = snap.clone();
+                fixed.tree = new_root.to_hex();
+                if !fixed.tags.iter().any(|t| t == REPAIRED_TAG) {
+                    fixed.tags.push(REPAIRED_TAG.to_owned());
+                }
+                fixed.original = Some(id.clone());
+                done.repaired = Some(repo.save_snapshot(&fixed).await?);
             }
-            fixed.original = Some(id.clone());
-            done.repaired = Some(repo.save_snapshot(&fixed).await?);
             if opts.forget {
                 repo.backend().delete(&snapshot_key(&id)).await?;
                 done.forgotten = true;
