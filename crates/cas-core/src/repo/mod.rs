@@ -69,7 +69,9 @@ impl InitOptions {
         self.pack_size = bytes;
         self
     }
-    /// Sets the key file's KDF parameters.
+    /// Sets the key file's KDF parameters. A key file costing more than
+    /// [`OpenOptions::default`]'s ceiling (4 × the default cost) is skipped
+    /// by [`Repository::open`]; open it with [`Repository::open_with`].
     pub fn kdf(mut self, kdf: KdfParams) -> Self {
         self.kdf = kdf;
         self
