@@ -328,3 +328,67 @@ fn repair_snapshots_with_read_data_finds_a_damaged_blob_in_a_stored_pack() {
         assert_eq!((lost[0].original_size, lost[0].kept_size), (10_000, 0));
     })
 }
+
+/// Hides `data/` objects from listings: what a `data/` listing taken just
+/// before a concurrent backup stored them looks like.
+#[derive(Debug)]
+struct HideNewPacks {
+    inner: MemoryBackend,
+    hidden: Vec<String>,
+}
+
+#[async_trait]
+impl Backend for HideNewPacks {
+    async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> cairn_backends::Result<()> {
+        self.inner.put(key, data, mode).await
+    }
+    async fn get(&self, key: &str) -> cairn_backends::Result<Bytes> {
+        self.inner.get(key).await
+    }
+    async fn get_range(&self, key: &str, range: Range<u64>) -> cairn_backends::Result<Bytes> {
+        self.inner.get_range(key, range).await
+    }
+    async fn stat(&self, key: &str) -> cairn_backends::Result<ObjectMeta> {
+        self.inner.stat(key).await
+    }
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, cairn_backends::Result<ObjectMeta>> {
+        Box::pin(
+            self.inner
+                .list(prefix)
+                .try_filter(|m| futures::future::ready(!self.hidden.contains(&m.key))),
+        )
+    }
+    async fn delete(&self, key: &str) -> cairn_backends::Result<()> {
+        self.inner.delete(key).await
+    }
+}
+
+#[test]
+fn rebuild_index_keeps_the_index_of_a_pack_stored_after_its_scan() {
+    block_on(async {
+        let inner = MemoryBackend::new();
+        let repo = init(Arc::new(inner.clone())).await;
+        let (_d, id) = backup_dir(&repo, &[("f", b"concurrent".to_vec())]).await;
+        let packs: Vec<String> = inner
+            .list("data/")
+            .map_ok(|m| m.key)
+            .try_collect()
+            .await
+            .unwrap();
+        let index = index_names(&inner).await;
+        let store = Arc::new(HideNewPacks {
+            inner: inner.clone(),
+            hidden: packs,
+        });
+        let repo = Repository::open(store, PW).await.unwrap();
+        let report = rebuild_index(&repo, &RepairIndexOptions::default())
+            .await
+            .unwrap();
+        assert!(report.removed.is_empty(), "{report:?}");
+        assert!(report.stale_index.is_empty(), "{report:?}");
+        assert_eq!(index_names(&inner).await, index);
+        for c in file_chunks(&repo, &id).await {
+            repo.read_blob(&c).await.unwrap();
+        }
+    })
+}

@@ -101,7 +101,12 @@ pub async fn rebuild_index(
     }
     drop(headers);
 
-    let (covered, replace) = classify_index(repo, &good, &mut report).await?;
+    let damaged: HashSet<String> = report
+        .damaged_packs
+        .iter()
+        .map(|d| d.object.clone())
+        .collect();
+    let (covered, replace) = classify_index(repo, &good, &damaged, &mut report).await?;
     let mut new: Vec<(PackId, Vec<PackEntry>)> = good
         .into_iter()
         .filter(|(id, _)| !covered.contains(id))
@@ -131,11 +136,12 @@ pub async fn rebuild_index(
 }
 
 /// Reads every index object. Returns the packs listed by intact objects
-/// (kept), and the objects to replace (damaged, or listing a pack that is
-/// not among the `good` ones).
+/// (kept), and the objects to replace: undecodable ones, and those listing a
+/// pack whose header failed or that is not stored.
 async fn classify_index(
     repo: &Repository,
     good: &HashMap<PackId, Vec<PackEntry>>,
+    damaged: &HashSet<String>,
     report: &mut RepairIndexReport,
 ) -> Result<(HashSet<PackId>, Vec<String>)> {
     let names: Vec<String> = repo
@@ -149,7 +155,7 @@ async fn classify_index(
     for name in names {
         match repo.read_index_object(repo.keys().clone(), &name).await {
             Ok(packs) => {
-                if packs.iter().all(|(id, _)| good.contains_key(id)) {
+                if intact(repo, &packs, good, damaged).await? {
                     covered.extend(packs.iter().map(|(id, _)| *id));
                 } else {
                     report.stale_index.push(name.clone());
@@ -167,4 +173,30 @@ async fn classify_index(
         }
     }
     Ok((covered, replace))
+}
+
+/// Whether every pack an index object lists is usable. A pack missing from
+/// the scan may have been stored by a backup since `data/` was listed (its
+/// index object can then be listed here): only a pack that is still not
+/// there makes the object stale, never one that is merely new.
+async fn intact(
+    repo: &Repository,
+    packs: &[(PackId, Vec<PackEntry>)],
+    good: &HashMap<PackId, Vec<PackEntry>>,
+    damaged: &HashSet<String>,
+) -> Result<bool> {
+    for (id, _) in packs {
+        if good.contains_key(id) {
+            continue;
+        }
+        if damaged.contains(&id.key()) {
+            return Ok(false);
+        }
+        match repo.backend().stat(&id.key()).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(true)
 }

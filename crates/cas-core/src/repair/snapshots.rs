@@ -120,8 +120,13 @@ pub async fn repair_snapshots(
     repo: &Repository,
     opts: &RepairSnapshotsOptions,
 ) -> Result<RepairSnapshotsReport> {
-    let stored: HashSet<String> = stored_packs(&**repo.backend()).await?.into_keys().collect();
+    // Snapshots first, then the index, then the packs: a backup stores its
+    // packs, then its index, then its record, so everything a snapshot read
+    // here needs is in what is read after it. The other order would take a
+    // backup finishing meanwhile for one that lost its data.
     let (snapshots, unreadable) = repo.readable_snapshots().await?;
+    repo.reload_index().await?;
+    let stored: HashSet<String> = stored_packs(&**repo.backend()).await?.into_keys().collect();
     let mut report = RepairSnapshotsReport {
         checked: snapshots.len(),
         unreadable: unreadable.iter().map(|e| e.to_string()).collect(),
