@@ -112,6 +112,33 @@ pub enum Error {
         /// What is wrong.
         what: String,
     },
+    /// An object is larger than Cairn ever writes one of its kind; it was
+    /// not read (a hostile or damaged object must not exhaust memory).
+    #[error("{object} is larger than {max} bytes, the most Cairn writes for it")]
+    TooLarge {
+        /// The object's name.
+        object: String,
+        /// The cap for its kind.
+        max: u64,
+    },
+    /// A create-only write found an object already stored under a
+    /// content-addressed name, but its bytes are not the content the name
+    /// promises (damaged or planted). It is not overwritten: objects are
+    /// create-only, and replacing one is `repair`'s decision, not a backup's.
+    #[error("{object} is already stored but damaged: {reason}")]
+    StoredObjectMismatch {
+        /// The object's name.
+        object: String,
+        /// What is wrong with the stored copy.
+        reason: String,
+    },
+    /// No key file could be used: some were skipped (see each reason) and
+    /// none of the others opens with the password.
+    #[error("no usable key file for this password; skipped: {}", skipped.join("; "))]
+    NoUsableKeyFile {
+        /// Each skipped key file and why.
+        skipped: Vec<String>,
+    },
     /// A worker thread stopped unexpectedly (a bug; the operation was abandoned).
     #[error("internal error: {what}")]
     Internal {

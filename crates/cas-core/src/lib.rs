@@ -38,6 +38,17 @@
 //! packs, then index objects, then its snapshot record: a snapshot is only
 //! ever visible once everything it references is stored.
 //!
+//! # Damaged objects
+//!
+//! One bad object does not lock the repository out. [`Repository::open`]
+//! skips key files that are malformed, cost more to derive than
+//! [`OpenOptions`] allows, or whose master key does not authenticate the
+//! config, and index objects that cannot be read; each is named in
+//! [`Repository::open_warnings`]. Whole objects are read with size caps
+//! ([`MAX_CONFIG_SIZE`] and friends) before anything is allocated.
+//! [`repair::rebuild_index`] rebuilds the index from the pack headers, and
+//! [`repair::repair_snapshots`] rewrites snapshots that reference lost data.
+//!
 //! # Keys
 //!
 //! The master key (random) is stored only wrapped in key files. From it,
@@ -57,7 +68,9 @@ mod bytes_io;
 pub mod cpu;
 mod error;
 mod index;
+mod open;
 mod pack;
+pub mod repair;
 mod repo;
 mod snapshot;
 mod tree;
@@ -68,6 +81,9 @@ pub use archiver::{
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
 pub use error::{Error, Result};
 pub use index::{decode_index, encode_index, index_key, BlobLocation, Index};
+pub use open::{
+    OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE, MAX_SNAPSHOT_SIZE,
+};
 pub use pack::{
     parse_header, parse_trailer, read_pack_header, FinishedPack, PackEntry, PackId, MAX_PACK_SIZE,
     TRAILER_LEN,

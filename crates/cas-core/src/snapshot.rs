@@ -79,6 +79,11 @@ pub struct Snapshot {
     /// The program that wrote it.
     #[serde(default)]
     pub program: String,
+    /// For a snapshot written by `repair snapshots`: the id of the damaged
+    /// snapshot it replaces (absent in ordinary records, so their bytes are
+    /// unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
 }
 
 impl Snapshot {
@@ -93,6 +98,7 @@ impl Snapshot {
             tree: tree.to_hex(),
             summary: BackupSummary::default(),
             program: concat!("cairn ", env!("CARGO_PKG_VERSION")).to_owned(),
+            original: None,
         }
     }
 

@@ -3,7 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cairn_cas_core::{cpu, open_blob, read_pack_header, NodeKind, PackEntry, PackId, Repository};
+use cairn_cas_core::{
+    cpu, open_blob, read_pack_header, NodeKind, OpenWarning, PackEntry, PackId, Repository,
+    MAX_PACK_SIZE,
+};
 use cairn_crypto::ChunkId;
 use futures::{StreamExt, TryStreamExt};
 
@@ -58,6 +61,14 @@ impl CheckReport {
 /// and matching its id, and agreeing with the index.
 pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
     let mut report = CheckReport::default();
+    // Index objects `open` had to skip: the blobs they list are missing
+    // until `repair index` rebuilds them.
+    report.errors.extend(
+        repo.open_warnings()
+            .iter()
+            .filter(|w| matches!(w, OpenWarning::Index { .. }))
+            .map(|w| w.to_string()),
+    );
     let index_packs: HashSet<PackId> = repo.index().packs().iter().copied().collect();
     report.packs = index_packs.len();
 
@@ -143,7 +154,8 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     let mut reads = futures::stream::iter(chosen)
         .map(|p| {
             let entries = indexed.remove(&p).unwrap_or_default();
-            async move { (p, read_pack(repo, p, entries).await) }
+            let size = stored.get(&p.key()).copied().unwrap_or(0);
+            async move { (p, read_pack(repo, p, size, entries).await) }
         })
         .buffer_unordered(4);
     while let Some((p, r)) = reads.next().await {
@@ -158,10 +170,25 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
 async fn read_pack(
     repo: &Repository,
     pack: PackId,
+    listed_size: u64,
     indexed: Vec<PackEntry>,
 ) -> std::result::Result<(), String> {
     let key = pack.key();
-    let bytes = repo.backend().get(&key).await.map_err(|e| e.to_string())?;
+    // Whole packs are read into memory: never one larger than a pack can be
+    // (a planted 10 GiB object must not exhaust memory). The ranged read
+    // bounds what the backend hands back even if the listing lied.
+    let max = MAX_PACK_SIZE as u64;
+    if listed_size > max {
+        return Err(format!("{listed_size} bytes, larger than any pack ({max})"));
+    }
+    let bytes = repo
+        .backend()
+        .get_range(&key, 0..max + 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(format!("larger than any pack ({max} bytes)"));
+    }
     let keys = repo.keys().clone();
     cpu::spawn(move || {
         if PackId::of(&bytes) != pack {
@@ -169,7 +196,15 @@ async fn read_pack(
         }
         let entries = read_pack_header(&keys, &key, &bytes).map_err(|e| e.to_string())?;
         for e in &entries {
-            let sealed = &bytes[e.offset as usize..(e.offset + e.length) as usize];
+            // In u64: offset + length can exceed u32 in a forged header
+            // (read_pack_header bounds them, this must not rely on it).
+            let start = u64::from(e.offset);
+            let end = start + u64::from(e.length);
+            let sealed = usize::try_from(start)
+                .ok()
+                .zip(usize::try_from(end).ok())
+                .and_then(|(s, t)| bytes.get(s..t))
+                .ok_or_else(|| format!("blob {} lies outside the pack", e.id))?;
             open_blob(&keys, &key, e, sealed).map_err(|e| e.to_string())?;
         }
         for e in &indexed {

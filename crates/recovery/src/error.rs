@@ -31,12 +31,18 @@ pub enum Error {
         path: PathBuf,
     },
     /// A restore finished with some files incomplete; the first error is given.
-    #[error("restore incomplete: {failed} pack(s) could not be restored; first error: {first}")]
+    #[error(
+        "restore incomplete: {} file(s) not restored whole{}; {failed} failure(s), first: {first}",
+        files.len(),
+        files.first().map(|f| format!(" (e.g. {})", f.display())).unwrap_or_default()
+    )]
     Incomplete {
-        /// Packs that failed.
+        /// Failures: packs that could not be read, files with a blob in no index.
         failed: usize,
         /// The first failure.
         first: Box<Error>,
+        /// The files left incomplete (restore paths), sorted.
+        files: Vec<PathBuf>,
     },
 }
 

@@ -91,6 +91,10 @@ pub struct RestorePlan {
     pub symlinks: Vec<PlannedEntry>,
     /// What to read, grouped by pack.
     pub packs: Vec<PackRead>,
+    /// Files that cannot be restored whole: (file number in
+    /// [`files`](Self::files), the first of its blobs in no index). The
+    /// restore writes every other file and then reports these.
+    pub missing: Vec<(usize, ChunkId)>,
 }
 
 impl RestorePlan {
@@ -174,22 +178,30 @@ pub async fn plan_restore(
         });
     }
     plan.dirs.sort_by(|a, b| a.path.cmp(&b.path));
-    plan.packs = group_blobs(repo, &plan.files)?;
+    (plan.packs, plan.missing) = group_blobs(repo, &plan.files);
     Ok(plan)
 }
 
-fn group_blobs(repo: &Repository, files: &[PlannedEntry]) -> Result<Vec<PackRead>> {
+/// Groups the blobs of `files` by pack; files with a blob in no index are
+/// returned apart (none of their blobs is read).
+fn group_blobs(
+    repo: &Repository,
+    files: &[PlannedEntry],
+) -> (Vec<PackRead>, Vec<(usize, ChunkId)>) {
     let index = repo.index();
     let mut blobs: HashMap<ChunkId, (PackId, BlobRead)> = HashMap::new();
+    let mut missing = Vec::new();
     for (n, f) in files.iter().enumerate() {
         let NodeKind::File { chunks } = &f.node.kind else {
             continue;
         };
+        if let Some(id) = chunks.iter().find(|id| !index.contains(id)) {
+            missing.push((n, *id));
+            continue;
+        }
         let mut offset = 0u64;
         for id in chunks {
-            let loc = index
-                .get(id)
-                .ok_or(cairn_cas_core::Error::MissingBlob { id: *id })?;
+            let Some(loc) = index.get(id) else { continue };
             blobs
                 .entry(*id)
                 .or_insert_with(|| {
@@ -219,5 +231,5 @@ fn group_blobs(repo: &Repository, files: &[PlannedEntry]) -> Result<Vec<PackRead
         })
         .collect();
     out.sort_by_key(|p| p.pack);
-    Ok(out)
+    (out, missing)
 }

@@ -84,8 +84,13 @@ pub async fn restore(
     summary.dirs = plan.dirs.len() as u64;
 
     let files = Arc::new(plan.files.clone());
-    let mut failed = Vec::new();
-    let mut damaged = std::collections::HashSet::new();
+    let mut failed: Vec<Error> = plan
+        .missing
+        .iter()
+        .map(|(_, id)| cairn_cas_core::Error::MissingBlob { id: *id }.into())
+        .collect();
+    let mut damaged: std::collections::HashSet<usize> =
+        plan.missing.iter().map(|(n, _)| *n).collect();
     let mut stream = futures::stream::iter(plan.packs.iter().cloned())
         .map(|pack| {
             let (files, progress) = (files.clone(), progress.clone());
@@ -127,9 +132,15 @@ pub async fn restore(
     let restored_files = whole.len() as u64;
     cpu::spawn(move || finish_metadata(&links, &whole, &dirs, owners)).await??;
     if !failed.is_empty() {
+        let mut files: Vec<_> = damaged
+            .iter()
+            .map(|&n| plan.files[n].path.clone())
+            .collect();
+        files.sort();
         return Err(Error::Incomplete {
             failed: failed.len(),
             first: Box::new(failed.remove(0)),
+            files,
         });
     }
     summary.files = restored_files;

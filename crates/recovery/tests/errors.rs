@@ -216,7 +216,10 @@ fn corrupt_byte_in_a_pack_is_named_and_never_written() {
         )
         .await
         .unwrap_err();
-        let Error::Incomplete { failed: 1, first } = &err else {
+        let Error::Incomplete {
+            failed: 1, first, ..
+        } = &err
+        else {
             panic!("{err:?}")
         };
         assert!(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use cairn_cas_core::Repository;
 use cairn_crypto::KdfParams;
+use zeroize::Zeroizing;
 
 use crate::location::{self, Opened};
 
@@ -19,7 +20,7 @@ pub(crate) struct Ctx {
 }
 
 /// A secret read from the environment or a file; wiped on drop.
-pub(crate) struct Password(Vec<u8>);
+pub(crate) struct Password(Zeroizing<Vec<u8>>);
 
 impl Password {
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -27,44 +28,42 @@ impl Password {
     }
 }
 
-impl Drop for Password {
-    fn drop(&mut self) {
-        // Best effort without a zeroize dependency: overwrite, then keep the
-        // compiler from treating the writes as dead.
-        for b in self.0.iter_mut() {
-            *b = 0;
-        }
-        std::hint::black_box(&self.0);
-    }
-}
-
 /// Reads a password: the first line of `file` if given, else the variable
 /// `env`. Errors name both sources when neither is there.
 pub(crate) fn read_password(file: Option<&PathBuf>, env: &str, flag: &str) -> Result<Password> {
     if let Some(path) = file {
-        let text = std::fs::read(path)
-            .with_context(|| format!("reading password file {}", path.display()))?;
+        // The whole file is secret too (the password is its first line).
+        let text = Zeroizing::new(
+            std::fs::read(path)
+                .with_context(|| format!("reading password file {}", path.display()))?,
+        );
         let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             bail!("password file {} is empty", path.display());
         }
-        return Ok(Password(line.to_vec()));
+        return Ok(Password(Zeroizing::new(line.to_vec())));
     }
     match std::env::var_os(env) {
         Some(v) if !v.is_empty() => {
             use std::os::unix::ffi::OsStringExt;
-            Ok(Password(v.into_vec()))
+            Ok(Password(Zeroizing::new(v.into_vec())))
         }
         _ => Err(anyhow!("no password given: set {env} or pass {flag} FILE")),
     }
 }
 
-/// The KDF for new key files. `CAIRN_INSECURE_TEST_KDF=1` selects a
-/// deliberately weak one so the CLI's tests run fast; it is for tests only:
-/// a repository made with it falls to a password guesser in no time.
+/// The KDF for new key files.
+///
+/// Only a binary built with the `insecure-test-kdf` feature (which the
+/// package's own tests enable, see Cargo.toml) reads
+/// `CAIRN_INSECURE_TEST_KDF=1`, selecting a deliberately weak KDF so the
+/// tests run fast: a repository made with it falls to a password guesser in
+/// no time. Release and installed binaries ignore the variable.
 pub(crate) fn new_key_kdf() -> KdfParams {
-    if std::env::var("CAIRN_INSECURE_TEST_KDF").is_ok_and(|v| v == "1") {
+    if cfg!(feature = "insecure-test-kdf")
+        && std::env::var("CAIRN_INSECURE_TEST_KDF").is_ok_and(|v| v == "1")
+    {
         KdfParams::insecure_for_tests()
     } else {
         KdfParams::default()
@@ -108,6 +107,11 @@ impl Ctx {
         let repo = Repository::open(Arc::clone(&opened.backend), password.bytes())
             .await
             .with_context(|| format!("opening repository {loc}"))?;
+        // On stderr in every mode: stdout may be JSON for a script, and a
+        // damaged object must be seen even with --quiet.
+        for w in repo.open_warnings() {
+            eprintln!("warning: {w}");
+        }
         Ok((repo, opened))
     }
 

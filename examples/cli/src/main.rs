@@ -8,6 +8,8 @@
 //! cairn snapshots
 //! cairn restore latest --target /tmp/restore --include /home/me/work/src --verify
 //! cairn check --read-data-subset 10%
+//! cairn repair index                           # after `check` names a damaged index object
+//! cairn repair snapshots                       # after data was lost: keep what is readable
 //! ```
 //!
 //! Exit codes: 0 success, 1 error, 3 a backup saved its snapshot but some
@@ -21,6 +23,7 @@ mod inspect;
 mod keys;
 mod location;
 mod observe;
+mod repair;
 mod restore;
 mod ui;
 
@@ -81,6 +84,9 @@ enum Command {
     /// Manage passwords (key files).
     #[command(subcommand)]
     Key(keys::KeyCommand),
+    /// Repair a damaged repository: rebuild the index, rewrite snapshots.
+    #[command(subcommand)]
+    Repair(repair::RepairCommand),
     /// Verify (and with --repair, rewrite) erasure shards of a `*.toml` layout.
     Scrub(erasure_cmds::ScrubArgs),
     /// Health of each backend of a `*.toml` erasure layout.
@@ -103,6 +109,7 @@ impl Command {
             Command::Cat(_) => "cat",
             Command::Check(_) => "check",
             Command::Key(_) => "key",
+            Command::Repair(_) => "repair",
             Command::Scrub(_) => "scrub",
             Command::Health => "health",
             Command::Demo(_) => "demo",
@@ -139,6 +146,7 @@ fn main() -> ExitCode {
             Command::Cat(a) => inspect::cat(&ctx, a).await,
             Command::Check(a) => restore::check(&ctx, a).await,
             Command::Key(k) => keys::key(&ctx, k).await,
+            Command::Repair(r) => repair::run(&ctx, r).await,
             Command::Scrub(a) => erasure_cmds::scrub(&ctx, a).await,
             Command::Health => erasure_cmds::health(&ctx).await,
             Command::Demo(a) => demo::run(&ctx, a).await,

@@ -175,9 +175,22 @@ pub async fn backup_stream<R>(
 where
     R: AsyncRead + Unpin + Send,
 {
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+    // The same rules as `Tree::decode`: a name it would refuse must not be
+    // stored, or the snapshot could never be read back.
+    if name.is_empty()
+        || name.contains('/')
+        || name.contains('\0')
+        || name == "."
+        || name == ".."
+        || name.len() > usize::from(u16::MAX)
+    {
+        let shown: String = name.chars().take(64).collect();
         return Err(crate::Error::InvalidOption {
-            what: format!("stream file name {name:?}"),
+            what: format!(
+                "stream file name {shown:?} ({} bytes): names must be 1 ..= 65535 bytes \
+                 without '/' or NUL, and not . or ..",
+                name.len()
+            ),
         });
     }
     let (pipe_reader, pump) = driver::pipe(reader);

@@ -1,5 +1,11 @@
 //! Opening, creating and reading a repository.
 
+mod index_io;
+mod put;
+mod snapshots;
+
+pub(crate) use put::put_idempotent;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
@@ -8,14 +14,14 @@ use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_chunking::ChunkerConfig;
 use cairn_crypto::{ChunkId, KdfParams, KeyFile, KeySet, MasterKey};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
+use zeroize::Zeroizing;
 
 use crate::blob::{open_blob, BlobKind, Compression};
-use crate::index::{decode_index, encode_index, index_key, Index};
-use crate::pack::{PackEntry, PackId};
-use crate::snapshot::{
-    decode_doc, encode_doc, snapshot_key, RepoConfig, Snapshot, CONFIG_MAGIC, SNAPSHOT_MAGIC,
-};
+use crate::index::Index;
+use crate::open::{get_capped, unlock, OpenOptions, OpenWarning, MAX_INDEX_SIZE};
+use crate::pack::PackId;
+use crate::snapshot::{encode_doc, RepoConfig, CONFIG_MAGIC};
 use crate::tree::Tree;
 use crate::{cpu, Error, Result};
 
@@ -63,7 +69,9 @@ impl InitOptions {
         self.pack_size = bytes;
         self
     }
-    /// Sets the key file's KDF parameters.
+    /// Sets the key file's KDF parameters. A key file costing more than
+    /// [`OpenOptions::default`]'s ceiling (4 × the default cost) is skipped
+    /// by [`Repository::open`]; open it with [`Repository::open_with`].
     pub fn kdf(mut self, kdf: KdfParams) -> Self {
         self.kdf = kdf;
         self
@@ -72,6 +80,13 @@ impl InitOptions {
 
 /// Default target pack size: 16 MiB (see the crate docs for the measurement).
 pub const DEFAULT_PACK_SIZE: u64 = 16 << 20;
+
+/// Target pack sizes accepted by `init`, and re-checked at `open`.
+const PACK_SIZES: std::ops::RangeInclusive<u64> = 1 << 20..=1 << 30;
+
+/// `write_index` starts a new object past this many bytes: half the cap
+/// readers accept, so one pack's entries can always follow.
+const INDEX_SPLIT_SIZE: u64 = MAX_INDEX_SIZE / 2;
 
 /// A repository opened with a password: the keys, the config and the index.
 ///
@@ -88,10 +103,16 @@ pub struct Repository {
     master: Arc<MasterKey>,
     index: Arc<RwLock<Index>>,
     tree_packs: Mutex<HashMap<PackId, Bytes>>,
+    // Key files skipped by `open` (fixed), and index objects skipped by the
+    // last index load (replaced by every reload).
+    key_warnings: Vec<OpenWarning>,
+    index_warnings: Mutex<Vec<OpenWarning>>,
 }
 
 /// Bytes of whole tree packs kept in memory by [`Repository::read_blob`].
 const TREE_CACHE_BYTES: usize = 64 << 20;
+/// Tree packs larger than this are read blob by blob, not whole.
+const TREE_PACK_WHOLE_MAX: u64 = 16 << 20;
 
 impl std::fmt::Debug for Repository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -118,7 +139,7 @@ impl Repository {
         password: &[u8],
         opts: InitOptions,
     ) -> Result<Self> {
-        if !(1 << 20..=1 << 30).contains(&opts.pack_size) {
+        if !PACK_SIZES.contains(&opts.pack_size) {
             return Err(Error::InvalidOption {
                 what: format!("pack size {} outside 1 MiB ..= 1 GiB", opts.pack_size),
             });
@@ -130,7 +151,7 @@ impl Repository {
         }
         let master = Arc::new(MasterKey::generate().map_err(crypto_err("master key"))?);
         let keys = Arc::new(KeySet::derive(&master));
-        let password = password.to_vec();
+        let password = Zeroizing::new(password.to_vec());
         let kdf = opts.kdf;
         let m = master.clone();
         let keyfile = cpu::spawn(move || KeyFile::create(&m, &password, kdf))
@@ -170,47 +191,30 @@ impl Repository {
             master,
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
+            key_warnings: Vec::new(),
+            index_warnings: Mutex::default(),
         })
     }
 
-    /// Opens the repository on `backend` with `password`, and loads its index.
+    /// Opens the repository on `backend` with `password`, and loads its index,
+    /// with the default [`OpenOptions`].
     pub async fn open(backend: Arc<dyn Backend>, password: &[u8]) -> Result<Self> {
-        let cfg_bytes = match backend.get("config").await {
-            Ok(b) => b,
-            Err(e) if e.is_not_found() => {
-                return Err(Error::NotARepository {
-                    reason: "no config object".into(),
-                })
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let names: Vec<String> = backend
-            .list("keys/")
-            .map_ok(|m| m.key)
-            .try_collect()
-            .await?;
-        if names.is_empty() {
-            return Err(Error::NotARepository {
-                reason: "no key files".into(),
-            });
-        }
-        let mut opened = None;
-        for name in names {
-            let bytes = backend.get(&name).await?;
-            let file = KeyFile::from_bytes(&bytes).map_err(crypto_err(name.clone()))?;
-            let password = password.to_vec();
-            match cpu::spawn(move || file.open(&password)).await? {
-                Ok(master) => {
-                    opened = Some((name, master));
-                    break;
-                }
-                Err(cairn_crypto::Error::WrongPassword) => continue,
-                Err(e) => return Err(crypto_err(name)(e)),
-            }
-        }
-        let (key_name, master) = opened.ok_or(Error::WrongPassword)?;
-        let keys = Arc::new(KeySet::derive(&master));
-        let config: RepoConfig = decode_doc(&keys, CONFIG_MAGIC, "config", &cfg_bytes)?;
+        Self::open_with(backend, password, OpenOptions::default()).await
+    }
+
+    /// Opens the repository on `backend` with `password`, and loads its index.
+    ///
+    /// One bad object does not lock the repository: key files that are
+    /// malformed or cost more than `opts` allows are skipped, and index
+    /// objects that cannot be read are skipped (the blobs only they list are
+    /// then missing). Each is named in [`open_warnings`](Self::open_warnings).
+    pub async fn open_with(
+        backend: Arc<dyn Backend>,
+        password: &[u8],
+        opts: OpenOptions,
+    ) -> Result<Self> {
+        let unlocked = unlock(&*backend, password, &opts).await?;
+        let config = unlocked.config;
         if config.version != 1 {
             return Err(Error::UnsupportedVersion {
                 object: "config".into(),
@@ -221,19 +225,53 @@ impl Repository {
             .map_err(|e| Error::corrupt("config", e.to_string()))?;
         let compression = Compression::parse(&config.compression)
             .map_err(|e| Error::corrupt("config", e.to_string()))?;
+        // The same bounds as `init`: a config written by a buggy or hostile
+        // key holder must not make backups build 0-byte or 100 GiB packs.
+        if !PACK_SIZES.contains(&config.pack_size) {
+            return Err(Error::corrupt(
+                "config",
+                format!("pack size {} outside 1 MiB ..= 1 GiB", config.pack_size),
+            ));
+        }
         let repo = Repository {
             backend,
-            keys,
+            keys: Arc::new(unlocked.keys),
             config,
             chunker,
             compression,
-            key_name,
-            master: Arc::new(master),
+            key_name: unlocked.key_name,
+            master: Arc::new(unlocked.master),
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
+            key_warnings: unlocked.warnings,
+            index_warnings: Mutex::default(),
         };
         repo.reload_index().await?;
         Ok(repo)
+    }
+
+    /// What `open` and the last index load skipped: key files not used and
+    /// index objects not loaded, each named with the reason.
+    pub fn open_warnings(&self) -> Vec<OpenWarning> {
+        let mut all = self.key_warnings.clone();
+        all.extend(self.index_warning_list());
+        all
+    }
+
+    fn index_warning_list(&self) -> Vec<OpenWarning> {
+        self.index_warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Index objects the last index load had to skip (unreadable or
+    /// undecodable): what `repair index` replaces.
+    pub fn damaged_index_objects(&self) -> Vec<String> {
+        self.index_warning_list()
+            .into_iter()
+            .map(|w| w.object().to_owned())
+            .collect()
     }
 
     /// Adds a key file for `password`; returns its object name.
@@ -248,7 +286,7 @@ impl Repository {
 
     async fn wrap_master(&self, password: &[u8], kdf: KdfParams) -> Result<Vec<u8>> {
         let master = self.master.clone();
-        let password = password.to_vec();
+        let password = Zeroizing::new(password.to_vec());
         let file = cpu::spawn(move || KeyFile::create(&master, &password, kdf))
             .await?
             .map_err(crypto_err("new key file"))?;
@@ -304,46 +342,6 @@ impl Repository {
         self.index.clone()
     }
 
-    /// Reads every index object again (e.g. after another process's backup).
-    pub async fn reload_index(&self) -> Result<()> {
-        let names: Vec<String> = self
-            .backend
-            .list("index/")
-            .map_ok(|m| m.key)
-            .try_collect()
-            .await?;
-        let keys = self.keys.clone();
-        let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
-        let mut stream = futures::stream::iter(names)
-            .map(|name| {
-                let keys = keys.clone();
-                async move {
-                    let bytes = self.backend.get(&name).await?;
-                    cpu::spawn(move || decode_index(&keys, &name, &bytes)).await?
-                }
-            })
-            .buffer_unordered(LOAD_CONCURRENCY);
-        while let Some(packs) = stream.next().await {
-            loaded.extend(packs?);
-        }
-        let blobs = loaded.iter().map(|(_, e)| e.len()).sum();
-        let mut index = Index::with_capacity(blobs);
-        for (pack, entries) in &loaded {
-            index.add_pack(*pack, entries);
-        }
-        index.compact();
-        *self.index_mut() = index;
-        Ok(())
-    }
-
-    /// Writes an index object for `packs` (which must already be stored).
-    pub async fn write_index(&self, packs: &[(PackId, Vec<PackEntry>)]) -> Result<String> {
-        let bytes = encode_index(&self.keys, packs)?;
-        let name = index_key(&bytes);
-        put_idempotent(&*self.backend, &name, Bytes::from(bytes)).await?;
-        Ok(name)
-    }
-
     /// Reads, opens and verifies one blob.
     pub async fn read_blob(&self, id: &ChunkId) -> Result<Vec<u8>> {
         let loc = self.index().get(id).ok_or(Error::MissingBlob { id: *id })?;
@@ -392,7 +390,14 @@ impl Repository {
         let whole = match cached {
             Some(b) => b,
             None => {
-                let b = self.backend.get(key).await?;
+                // Tree packs are small; one that is not (damaged, planted, or
+                // a huge directory) is read by range and not cached.
+                let b = match get_capped(&*self.backend, key, TREE_PACK_WHOLE_MAX).await {
+                    Err(Error::TooLarge { .. }) => {
+                        return Ok(self.backend.get_range(key, range).await?)
+                    }
+                    r => r?,
+                };
                 let mut cache = self.tree_packs.lock().unwrap_or_else(|e| e.into_inner());
                 let held: usize = cache.values().map(|v| v.len()).sum();
                 if held + b.len() > TREE_CACHE_BYTES {
@@ -411,112 +416,6 @@ impl Repository {
     pub async fn load_tree(&self, id: &ChunkId) -> Result<Tree> {
         let bytes = self.read_blob(id).await?;
         Tree::decode(&format!("tree {id}"), &bytes)
-    }
-
-    /// Stores a snapshot record; returns its id. Call only after the packs and
-    /// index objects it needs are stored.
-    pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<String> {
-        let bytes = encode_doc(&self.keys, SNAPSHOT_MAGIC, snapshot)?;
-        let id = blake3::hash(&bytes).to_hex().to_string();
-        put_idempotent(&*self.backend, &snapshot_key(&id), Bytes::from(bytes)).await?;
-        Ok(id)
-    }
-
-    /// Loads one snapshot record by full id.
-    pub async fn load_snapshot(&self, id: &str) -> Result<Snapshot> {
-        let key = snapshot_key(id);
-        let bytes = self.backend.get(&key).await?;
-        if blake3::hash(&bytes).to_hex().as_str() != id {
-            return Err(Error::corrupt(&key, "contents do not match the name"));
-        }
-        decode_doc(&self.keys, SNAPSHOT_MAGIC, &key, &bytes)
-    }
-
-    /// The ids of every snapshot record stored (without reading them).
-    pub async fn snapshot_ids(&self) -> Result<Vec<String>> {
-        Ok(self
-            .backend
-            .list("snapshots/")
-            .map_ok(|m| m.key.trim_start_matches("snapshots/").to_owned())
-            .try_collect()
-            .await?)
-    }
-
-    /// Every snapshot, oldest first; fails if any record cannot be read.
-    pub async fn snapshots(&self) -> Result<Vec<(String, Snapshot)>> {
-        let (all, mut errors) = self.readable_snapshots().await?;
-        match errors.is_empty() {
-            true => Ok(all),
-            false => Err(errors.remove(0)),
-        }
-    }
-
-    /// Every snapshot that can be read, oldest first, and the errors of
-    /// those that cannot: one damaged record (or one written by a newer
-    /// version) must not stop backups, selection or `check`.
-    pub async fn readable_snapshots(&self) -> Result<(Vec<(String, Snapshot)>, Vec<Error>)> {
-        let ids = self.snapshot_ids().await?;
-        let loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(ids)
-            .map(|id| async move {
-                let s = self.load_snapshot(&id).await?;
-                Ok((id, s))
-            })
-            .buffer_unordered(LOAD_CONCURRENCY)
-            .collect()
-            .await;
-        let (mut all, mut errors) = (Vec::new(), Vec::new());
-        for r in loaded {
-            match r {
-                Ok(s) => all.push(s),
-                Err(e) => errors.push(e),
-            }
-        }
-        all.sort_by(|a, b| (a.1.system_time(), &a.0).cmp(&(b.1.system_time(), &b.0)));
-        Ok((all, errors))
-    }
-
-    /// Finds a snapshot by `latest` (the newest readable one), a full id, or
-    /// an unambiguous id prefix (whose record must then be readable).
-    pub async fn find_snapshot(&self, query: &str) -> Result<(String, Snapshot)> {
-        let not_found = || Error::SnapshotNotFound {
-            query: query.to_owned(),
-        };
-        if query == "latest" {
-            return self
-                .readable_snapshots()
-                .await?
-                .0
-                .into_iter()
-                .last()
-                .ok_or_else(not_found);
-        }
-        let mut matches: Vec<String> = self
-            .snapshot_ids()
-            .await?
-            .into_iter()
-            .filter(|id| id.starts_with(query))
-            .collect();
-        match matches.len() {
-            0 => Err(not_found()),
-            1 => {
-                let id = matches.remove(0);
-                let snap = self.load_snapshot(&id).await?;
-                Ok((id, snap))
-            }
-            count => Err(Error::AmbiguousSnapshot {
-                prefix: query.to_owned(),
-                count,
-            }),
-        }
-    }
-}
-
-/// Create-only put where finding the same name already stored is success:
-/// names are hashes of content, so the object there is the one we meant.
-pub(crate) async fn put_idempotent(backend: &dyn Backend, key: &str, bytes: Bytes) -> Result<()> {
-    match backend.put(key, bytes, PutMode::CreateOnly).await {
-        Err(e) if e.is_already_exists() => Ok(()),
-        r => Ok(r?),
     }
 }
 

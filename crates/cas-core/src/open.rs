@@ -1,0 +1,295 @@
+//! Opening a repository whose storage may hold damaged or hostile objects.
+//!
+//! The storage can be written by someone without the key (DESIGN, invariant
+//! 9): they can plant key files, truncate objects or make one enormous. So
+//! `open` reads every whole object with a size cap *before* allocating it,
+//! skips key files it cannot or should not run (naming each in an
+//! [`OpenWarning`]), and tries the next key file when the config does not
+//! authenticate under one file's master key.
+
+use std::fmt;
+
+use bytes::Bytes;
+use cairn_backends::Backend;
+use cairn_crypto::{KdfParams, KeyFile, KeySet, MasterKey};
+use futures::TryStreamExt;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::snapshot::{decode_doc, RepoConfig, CONFIG_MAGIC};
+use crate::{cpu, Error, Result};
+
+/// Largest config object read (it is a few hundred bytes of sealed JSON).
+pub const MAX_CONFIG_SIZE: u64 = 64 << 10;
+/// Largest key file read (a version 1 key file is [`KeyFile::LEN`] bytes).
+pub const MAX_KEY_FILE_SIZE: u64 = 4 << 10;
+/// Largest snapshot record read (sealed JSON: time, host, paths, tags, summary).
+pub const MAX_SNAPSHOT_SIZE: u64 = 16 << 20;
+/// Largest index object read. `Repository::write_index` splits its packs
+/// over several objects so that none it writes comes near this.
+pub const MAX_INDEX_SIZE: u64 = 256 << 20;
+
+/// How to open a repository. `Default` is what [`Repository::open`](crate::Repository::open) uses.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Key files whose Argon2 memory exceeds this (KiB) are skipped, not run.
+    pub max_kdf_memory_kib: u32,
+    /// Key files whose Argon2 work (memory KiB × passes) exceeds this are
+    /// skipped, not run.
+    pub max_kdf_work: u64,
+}
+
+impl Default for OpenOptions {
+    /// Four times the cost of [`KdfParams::default`] (64 MiB × 3 passes):
+    /// 256 MiB of memory, and at most 4 × 64 MiB × 3 of work. A key file
+    /// planted in `keys/` can then cost `open` at most about four ordinary
+    /// opens, instead of 4 GiB × 64 passes.
+    fn default() -> Self {
+        let d = KdfParams::default();
+        OpenOptions {
+            max_kdf_memory_kib: d.m_cost_kib.saturating_mul(4),
+            max_kdf_work: 4 * u64::from(d.m_cost_kib) * u64::from(d.t_cost),
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Sets the largest Argon2 memory (KiB) a key file may ask for.
+    pub fn max_kdf_memory_kib(mut self, kib: u32) -> Self {
+        self.max_kdf_memory_kib = kib;
+        self
+    }
+    /// Sets the largest Argon2 work (memory KiB × passes) a key file may ask for.
+    pub fn max_kdf_work(mut self, work: u64) -> Self {
+        self.max_kdf_work = work;
+        self
+    }
+    /// Sets both limits from parameters: key files costing more memory or
+    /// more memory × passes than `kdf` are skipped.
+    pub fn kdf_ceiling(self, kdf: KdfParams) -> Self {
+        self.max_kdf_memory_kib(kdf.m_cost_kib)
+            .max_kdf_work(u64::from(kdf.m_cost_kib) * u64::from(kdf.t_cost))
+    }
+
+    fn allows(&self, p: KdfParams) -> bool {
+        p.m_cost_kib <= self.max_kdf_memory_kib
+            && u64::from(p.m_cost_kib) * u64::from(p.t_cost) <= self.max_kdf_work
+    }
+}
+
+/// Something `open` (or an index reload) skipped, and why. The repository
+/// opened anyway; the caller should show these to the user.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OpenWarning {
+    /// A key file was not used: malformed, too costly to run, or its master
+    /// key does not authenticate the config.
+    KeyFile {
+        /// The key file's name.
+        object: String,
+        /// Why it was skipped.
+        reason: String,
+    },
+    /// An index object could not be read or decoded. The blobs only it
+    /// listed are missing until `repair index` rebuilds them from the packs.
+    Index {
+        /// The index object's name.
+        object: String,
+        /// Why it was skipped.
+        reason: String,
+    },
+}
+
+impl OpenWarning {
+    /// The object concerned.
+    pub fn object(&self) -> &str {
+        match self {
+            OpenWarning::KeyFile { object, .. } | OpenWarning::Index { object, .. } => object,
+        }
+    }
+}
+
+impl fmt::Display for OpenWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenWarning::KeyFile { object, reason } => {
+                write!(f, "key file {object} skipped: {reason}")
+            }
+            OpenWarning::Index { object, reason } => write!(
+                f,
+                "index object {object} skipped (the blobs it lists are missing until `repair index`): {reason}"
+            ),
+        }
+    }
+}
+
+/// Reads the whole object `key`, refusing (before allocating it) one larger
+/// than `max` bytes: a ranged read of `max + 1` bytes bounds what the
+/// backend hands back, whatever the object's real size.
+pub(crate) async fn get_capped(backend: &dyn Backend, key: &str, max: u64) -> Result<Bytes> {
+    let bytes = backend.get_range(key, 0..max.saturating_add(1)).await?;
+    if bytes.len() as u64 > max {
+        return Err(Error::TooLarge {
+            object: key.to_owned(),
+            max,
+        });
+    }
+    Ok(bytes)
+}
+
+/// The key file that opened the repository, its master key and the config.
+pub(crate) struct Unlocked {
+    pub(crate) key_name: String,
+    pub(crate) master: MasterKey,
+    pub(crate) keys: KeySet,
+    pub(crate) config: RepoConfig,
+    pub(crate) warnings: Vec<OpenWarning>,
+}
+
+/// Finds a key file that `password` opens and whose master key
+/// authenticates the config. Key files are tried in name order; malformed,
+/// too costly or non-matching ones are skipped with a warning.
+pub(crate) async fn unlock(
+    backend: &dyn Backend,
+    password: &[u8],
+    opts: &OpenOptions,
+) -> Result<Unlocked> {
+    let cfg_bytes = match get_capped(backend, "config", MAX_CONFIG_SIZE).await {
+        Ok(b) => b,
+        Err(Error::Backend(e)) if e.is_not_found() => {
+            return Err(Error::NotARepository {
+                reason: "no config object".into(),
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let mut names: Vec<String> = backend
+        .list("keys/")
+        .map_ok(|m| m.key)
+        .try_collect()
+        .await?;
+    if names.is_empty() {
+        return Err(Error::NotARepository {
+            reason: "no key files".into(),
+        });
+    }
+    names.sort();
+    let mut warnings = Vec::new();
+    let mut skip = |object: &str, reason: String| {
+        warnings.push(OpenWarning::KeyFile {
+            object: object.to_owned(),
+            reason,
+        })
+    };
+    for name in &names {
+        let file = match read_key_file(backend, name).await {
+            Ok(f) => f,
+            // An outage (not the file being bad) stops the open: skipping
+            // would turn it into "wrong password".
+            Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
+            Err(e) => {
+                skip(name, e.to_string());
+                continue;
+            }
+        };
+        let p = file.params();
+        if !opts.allows(p) {
+            skip(
+                name,
+                format!(
+                    "its key derivation costs {} MiB × {} passes, above this open's ceiling \
+                     ({} MiB, {} MiB-passes); raise it with OpenOptions to use this key file",
+                    p.m_cost_kib / 1024,
+                    p.t_cost,
+                    opts.max_kdf_memory_kib / 1024,
+                    opts.max_kdf_work / 1024
+                ),
+            );
+            continue;
+        }
+        let pw = Zeroizing::new(password.to_vec());
+        let master = match cpu::spawn(move || file.open(&pw)).await? {
+            Ok(m) => m,
+            Err(cairn_crypto::Error::WrongPassword) => continue,
+            Err(e) => {
+                skip(name, e.to_string());
+                continue;
+            }
+        };
+        let keys = KeySet::derive(&master);
+        match decode_doc::<RepoConfig>(&keys, CONFIG_MAGIC, "config", &cfg_bytes) {
+            Ok(config) => {
+                return Ok(Unlocked {
+                    key_name: name.clone(),
+                    master,
+                    keys,
+                    config,
+                    warnings,
+                })
+            }
+            // Another master key's file (planted, or a stray from an
+            // abandoned init): the next key file may be the right one.
+            Err(Error::Authentication { .. }) => skip(
+                name,
+                "the password opens it, but the config does not authenticate under its master key"
+                    .into(),
+            ),
+            Err(e) => return Err(e),
+        }
+    }
+    if warnings.is_empty() {
+        Err(Error::WrongPassword)
+    } else {
+        Err(Error::NoUsableKeyFile {
+            skipped: warnings.iter().map(|w| w.to_string()).collect(),
+        })
+    }
+}
+
+async fn read_key_file(backend: &dyn Backend, name: &str) -> Result<KeyFile> {
+    let bytes = get_capped(backend, name, MAX_KEY_FILE_SIZE).await?;
+    KeyFile::from_bytes(&bytes).map_err(|source| Error::Crypto {
+        object: name.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use cairn_backends::{MemoryBackend, PutMode};
+
+    use crate::snapshot::encode_doc;
+    use crate::{Error, InitOptions, Repository};
+
+    use super::*;
+
+    /// A config sealed with the repository's own key but a pack size `init`
+    /// would refuse (written by a buggy or hostile key holder).
+    #[test]
+    fn a_forged_pack_size_is_refused_at_open() {
+        futures::executor::block_on(async {
+            let store = Arc::new(MemoryBackend::new());
+            let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
+            let repo = Repository::init(store.clone(), b"pw", opts).await.unwrap();
+            for bad in [0, 100, 1 << 40] {
+                let mut config = repo.config().clone();
+                config.pack_size = bad;
+                let bytes = encode_doc(repo.keys(), CONFIG_MAGIC, &config).unwrap();
+                store
+                    .put("config", Bytes::from(bytes), PutMode::Overwrite)
+                    .await
+                    .unwrap();
+                let err = Repository::open(store.clone(), b"pw").await.unwrap_err();
+                assert!(
+                    matches!(&err, Error::Corrupt { object, reason }
+                        if object == "config" && reason.contains("pack size")),
+                    "{bad}: {err:?}"
+                );
+            }
+        })
+    }
+}

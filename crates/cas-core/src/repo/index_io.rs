@@ -1,0 +1,102 @@
+//! Loading and writing index objects.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_crypto::KeySet;
+use futures::{StreamExt, TryStreamExt};
+
+use super::{put_idempotent, Repository, INDEX_SPLIT_SIZE, LOAD_CONCURRENCY};
+use crate::index::{decode_index, encode_index, index_key, Index};
+use crate::open::{get_capped, OpenWarning, MAX_INDEX_SIZE};
+use crate::pack::{PackEntry, PackId, ENTRY_LEN};
+use crate::{cpu, Error, Result};
+
+impl Repository {
+    /// Reads every index object again (e.g. after another process's backup).
+    ///
+    /// An index object that is missing, unreadable, too large, fails
+    /// authentication or does not decode is skipped and named in
+    /// [`open_warnings`](Self::open_warnings); a transient backend failure
+    /// (an outage, worth retrying) fails the load.
+    pub async fn reload_index(&self) -> Result<()> {
+        let names: Vec<String> = self
+            .backend
+            .list("index/")
+            .map_ok(|m| m.key)
+            .try_collect()
+            .await?;
+        let keys = self.keys.clone();
+        let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
+        let mut warnings = Vec::new();
+        let mut stream = futures::stream::iter(names)
+            .map(|name| {
+                let keys = keys.clone();
+                async move {
+                    let r = self.read_index_object(keys, &name).await;
+                    (name, r)
+                }
+            })
+            .buffer_unordered(LOAD_CONCURRENCY);
+        while let Some((name, r)) = stream.next().await {
+            match r {
+                Ok(packs) => loaded.extend(packs),
+                Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
+                Err(e) => warnings.push(OpenWarning::Index {
+                    object: name,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        warnings.sort_by(|a, b| a.object().cmp(b.object()));
+        let blobs = loaded.iter().map(|(_, e)| e.len()).sum();
+        let mut index = Index::with_capacity(blobs);
+        for (pack, entries) in &loaded {
+            index.add_pack(*pack, entries);
+        }
+        index.compact();
+        *self.index_mut() = index;
+        *self
+            .index_warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = warnings;
+        Ok(())
+    }
+
+    /// Reads and decodes one index object (size-capped, authenticated).
+    pub(crate) async fn read_index_object(
+        &self,
+        keys: Arc<KeySet>,
+        name: &str,
+    ) -> Result<Vec<(PackId, Vec<PackEntry>)>> {
+        let bytes = get_capped(&*self.backend, name, MAX_INDEX_SIZE).await?;
+        let name = name.to_owned();
+        cpu::spawn(move || decode_index(&keys, &name, &bytes)).await?
+    }
+
+    /// Writes index objects for `packs` (which must already be stored);
+    /// returns their names. Packs are spread over as many objects as needed
+    /// to keep each well under the size readers accept.
+    pub async fn write_index(&self, packs: &[(PackId, Vec<PackEntry>)]) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut start = 0;
+        while start < packs.len() {
+            let mut end = start;
+            let mut size = 0u64;
+            while end < packs.len() {
+                let more = 36 + (packs[end].1.len() * ENTRY_LEN) as u64;
+                if end > start && size + more > INDEX_SPLIT_SIZE {
+                    break;
+                }
+                size += more;
+                end += 1;
+            }
+            let bytes = encode_index(&self.keys, &packs[start..end])?;
+            let name = index_key(&bytes);
+            put_idempotent(&*self.backend, &name, Bytes::from(bytes)).await?;
+            names.push(name);
+            start = end;
+        }
+        Ok(names)
+    }
+}

@@ -1,0 +1,369 @@
+//! A damaged repository through the real binary: a flipped byte in an index
+//! object, a deleted pack, and planted key files must not stop `cairn`, and
+//! `cairn repair` must heal what can be healed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    repo: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let repo = root.join("repo");
+        Env {
+            _tmp: tmp,
+            root,
+            repo,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("-r")
+            .arg(&self.repo)
+            .args(args)
+            .env("CAIRN_PASSWORD", PASSWORD)
+            .env("CAIRN_INSECURE_TEST_KDF", "1")
+            .env_remove("CAIRN_REPOSITORY")
+            .env_remove("CAIRN_PASSWORD_FILE")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs, insists on success; returns (stdout, stderr).
+    fn ok(&self, args: &[&str]) -> (String, String) {
+        let out = self.run(args);
+        let (stdout, stderr) = texts(&out);
+        assert!(
+            out.status.success(),
+            "cairn {args:?} failed ({:?}):\n{stdout}\n{stderr}",
+            out.status
+        );
+        (stdout, stderr)
+    }
+
+    /// Runs, insists on failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let (stdout, stderr) = texts(&out);
+        assert!(
+            !out.status.success(),
+            "cairn {args:?} succeeded:\n{stdout}\n{stderr}"
+        );
+        stderr
+    }
+
+    /// Object names under `prefix` of the local repository (e.g. `index`).
+    fn objects(&self, prefix: &str) -> HashSet<String> {
+        let mut out = HashSet::new();
+        let mut dirs = vec![self.repo.join(prefix)];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    let rel = p.strip_prefix(&self.repo).unwrap();
+                    out.insert(rel.to_str().unwrap().to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    fn snapshots(&self) -> Vec<serde_json::Value> {
+        let (out, _) = self.ok(&["--json", "snapshots"]);
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+fn texts(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Deterministic incompressible bytes (xorshift), different per `seed`.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Writes `files` (relative path → contents) under `dir`.
+fn write_tree(dir: &Path, files: &BTreeMap<String, Vec<u8>>) {
+    for (rel, data) in files {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+}
+
+fn under(target: &Path, p: &Path) -> PathBuf {
+    target.join(p.strip_prefix("/").unwrap())
+}
+
+fn flip_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn snapshot_id_for(env: &Env, path: &Path) -> String {
+    env.snapshots()
+        .iter()
+        .find(|s| s["paths"][0] == path.to_str().unwrap())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn assert_restores(env: &Env, id: &str, src: &Path, files: &BTreeMap<String, Vec<u8>>) {
+    let target = env.root.join(format!("restore-{}", &id[..8]));
+    let (_, stderr) = env.ok(&[
+        "restore",
+        id,
+        "--target",
+        target.to_str().unwrap(),
+        "--verify",
+    ]);
+    for (rel, data) in files {
+        assert_eq!(
+            &std::fs::read(under(&target, src).join(rel)).unwrap(),
+            data,
+            "{rel}"
+        );
+    }
+    let _ = stderr;
+}
+
+#[test]
+fn flipped_index_byte_warns_check_fails_and_repair_index_heals() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let (src1, src2) = (env.root.join("one"), env.root.join("two"));
+    let files1: BTreeMap<String, Vec<u8>> = [
+        ("a.txt".to_owned(), b"first backup\n".to_vec()),
+        ("d/big.bin".to_owned(), noise(1, 200_000)),
+    ]
+    .into();
+    let files2: BTreeMap<String, Vec<u8>> = [
+        ("b.txt".to_owned(), b"second backup\n".to_vec()),
+        ("e/other.bin".to_owned(), noise(2, 150_000)),
+    ]
+    .into();
+    write_tree(&src1, &files1);
+    write_tree(&src2, &files2);
+    env.ok(&["backup", src1.to_str().unwrap()]);
+    let first_index = env.objects("index");
+    env.ok(&["backup", src2.to_str().unwrap()]);
+    assert_eq!(first_index.len(), 1, "{first_index:?}");
+    let damaged = first_index.iter().next().unwrap().clone();
+    flip_byte(&env.repo.join(&damaged));
+
+    // `snapshots` still works and names the damaged object.
+    let (out, err) = env.ok(&["snapshots"]);
+    assert!(out.contains("2 snapshots"), "{out}");
+    assert!(err.contains("warning") && err.contains(&damaged), "{err}");
+
+    // The second snapshot's data is indexed elsewhere: it restores whole.
+    let id2 = snapshot_id_for(&env, &src2);
+    let id1 = snapshot_id_for(&env, &src1);
+    assert_restores(&env, &id2, &src2, &files2);
+
+    // The first one needs blobs only the damaged object listed: a clear error
+    // naming a blob, not a crash.
+    let target = env.root.join("fails");
+    let err = env.fails(&["restore", &id1, "--target", target.to_str().unwrap()]);
+    assert!(err.contains("is not in the index"), "{err}");
+
+    // `check` runs, fails, and names the damaged object.
+    let err = env.fails(&["check"]);
+    assert!(err.contains(&damaged), "{err}");
+
+    // `repair index` rebuilds from the pack headers and removes the damaged
+    // object; afterwards everything checks clean and restores.
+    let (out, _) = env.ok(&["--json", "repair", "index"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["removed"][0], damaged.as_str(), "{report}");
+    assert!(!env.objects("index").contains(&damaged));
+    let (out, err) = env.ok(&["check", "--read-data"]);
+    assert!(out.contains("no errors were found"), "{out}");
+    assert!(!err.contains("warning"), "{err}");
+    assert_restores(&env, &id1, &src1, &files1);
+}
+
+#[test]
+fn deleted_pack_repair_snapshots_keeps_everything_else() {
+    let env = Env::new();
+    env.ok(&["init", "--pack-size", "1"]);
+    let src = env.root.join("src");
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for i in 0..10u64 {
+        files.insert(format!("dir{}/file{i}.bin", i % 3), noise(10 + i, 350_000));
+    }
+    files.insert("small.txt".to_owned(), b"tiny and whole\n".to_vec());
+    write_tree(&src, &files);
+    env.ok(&["backup", src.to_str().unwrap()]);
+    let original = env.snapshots()[0]["id"].as_str().unwrap().to_owned();
+
+    // Delete the largest pack: a data pack (tree packs are small).
+    let packs = env.objects("data");
+    assert!(packs.len() >= 3, "{packs:?}");
+    let victim = packs
+        .iter()
+        .max_by_key(|p| std::fs::metadata(env.repo.join(p)).unwrap().len())
+        .unwrap();
+    std::fs::remove_file(env.repo.join(victim)).unwrap();
+
+    let (out, _) = env.ok(&["--json", "repair", "snapshots"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let repaired = &report["repaired"][0];
+    assert_eq!(repaired["original"], original.as_str(), "{report}");
+    let new_id = repaired["repaired"].as_str().unwrap().to_owned();
+    let lost: BTreeMap<String, u64> = repaired["lost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let p = PathBuf::from(l["path"].as_str().unwrap());
+            let rel = p.strip_prefix(&src).unwrap().to_str().unwrap().to_owned();
+            (rel, l["kept_size"].as_u64().unwrap())
+        })
+        .collect();
+    assert!(!lost.is_empty() && lost.len() < files.len(), "{report}");
+
+    // The original is kept; the repaired one is tagged and points back to it.
+    let snaps = env.snapshots();
+    assert_eq!(snaps.len(), 2);
+    let fixed = snaps.iter().find(|s| s["id"] == new_id.as_str()).unwrap();
+    assert!(fixed["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "repaired"));
+    assert_eq!(fixed["original"], original.as_str());
+
+    // The repaired snapshot restores (and verifies): every file not named as
+    // lost is identical, every lost one is an intact prefix of the original.
+    let target = env.root.join("restored");
+    env.ok(&[
+        "restore",
+        &new_id,
+        "--target",
+        target.to_str().unwrap(),
+        "--verify",
+    ]);
+    for (rel, data) in &files {
+        let got = std::fs::read(under(&target, &src).join(rel)).unwrap();
+        match lost.get(rel) {
+            None => assert_eq!(&got, data, "{rel} should be whole"),
+            Some(&kept) => {
+                assert_eq!(got.len() as u64, kept, "{rel}");
+                assert!(got.len() < data.len() && data.starts_with(&got), "{rel}");
+            }
+        }
+    }
+    // Text output names the lost files too.
+    let (out, _) = env.ok(&["repair", "snapshots", "--dry-run"]);
+    let first_lost = lost.keys().next().unwrap();
+    assert!(out.contains(first_lost.as_str()), "{out}");
+
+    // The original still references the lost pack: `check` says so. Forget
+    // it (its repaired copy is reused, not written again), drop the index
+    // entries of the lost pack, and the repository checks clean.
+    let err = env.fails(&["check"]);
+    assert!(err.contains(victim.as_str()), "{err}");
+    let (out, _) = env.ok(&["--json", "repair", "snapshots", "--forget"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["repaired"][0]["repaired"],
+        new_id.as_str(),
+        "{report}"
+    );
+    assert_eq!(report["repaired"][0]["forgotten"], true, "{report}");
+    let ids: Vec<_> = env.snapshots().iter().map(|s| s["id"].clone()).collect();
+    assert_eq!(ids, vec![serde_json::Value::from(new_id.as_str())]);
+    let (out, _) = env.ok(&["--json", "repair", "index"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["stale_index"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    let (out, _) = env.ok(&["check", "--read-data"]);
+    assert!(out.contains("no errors were found"), "{out}");
+}
+
+/// A version 1 key file with the given Argon2 parameters and garbage where
+/// the wrapped master key goes: what someone without the key can plant.
+fn forged_key_file(m_cost_kib: u32, t_cost: u32, p_cost: u32) -> Vec<u8> {
+    let mut b = b"CAIRNKEY".to_vec();
+    b.push(1); // version
+    b.push(1); // Argon2id
+    b.extend_from_slice(&m_cost_kib.to_le_bytes());
+    b.extend_from_slice(&t_cost.to_le_bytes());
+    b.extend_from_slice(&p_cost.to_le_bytes());
+    b.extend_from_slice(&[7u8; 32]); // salt
+    b.push(1); // sealed-message version
+    b.extend_from_slice(&[9u8; 80]);
+    assert_eq!(b.len(), 135);
+    b
+}
+
+#[test]
+fn planted_empty_and_maximal_kdf_key_files_are_skipped_with_warnings() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let src = env.root.join("src");
+    let files: BTreeMap<String, Vec<u8>> = [("x.txt".to_owned(), b"x\n".to_vec())].into();
+    write_tree(&src, &files);
+    env.ok(&["backup", src.to_str().unwrap()]);
+    // Names that sort before any real key file (hex of a hash).
+    let empty = format!("keys/{}", "0".repeat(64));
+    let costly = format!("keys/{}1", "0".repeat(63));
+    std::fs::write(env.repo.join(&empty), b"").unwrap();
+    // 4 GiB × 64 passes: the most a key file may declare.
+    std::fs::write(
+        env.repo.join(&costly),
+        forged_key_file(4 * 1024 * 1024, 64, 1),
+    )
+    .unwrap();
+
+    let (out, err) = env.ok(&["snapshots"]);
+    assert!(out.contains("1 snapshots"), "{out}");
+    assert!(err.contains(&empty), "{err}");
+    assert!(err.contains(&costly) && err.contains("ceiling"), "{err}");
+    // A wrong password is still refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("-r")
+        .arg(&env.repo)
+        .arg("snapshots")
+        .env("CAIRN_PASSWORD", "not it")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
