@@ -12,7 +12,7 @@ use std::fmt;
 use bytes::Bytes;
 use cairn_backends::Backend;
 use cairn_crypto::{KdfParams, KeyFile, KeySet, MasterKey};
-use futures::TryStreamExt;
+use futures::StreamExt;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -100,13 +100,24 @@ pub enum OpenWarning {
         /// Why it was skipped.
         reason: String,
     },
+    /// A listing could not be shown complete (children of an erasure layout
+    /// did not answer): what was heard is used, but objects stored only on
+    /// the silent stores (key files, index objects) are missing for now.
+    Listing {
+        /// The prefix listed (`object()` gives it).
+        object: String,
+        /// Which stores failed.
+        reason: String,
+    },
 }
 
 impl OpenWarning {
     /// The object concerned.
     pub fn object(&self) -> &str {
         match self {
-            OpenWarning::KeyFile { object, .. } | OpenWarning::Index { object, .. } => object,
+            OpenWarning::KeyFile { object, .. }
+            | OpenWarning::Index { object, .. }
+            | OpenWarning::Listing { object, .. } => object,
         }
     }
 }
@@ -120,6 +131,10 @@ impl fmt::Display for OpenWarning {
             OpenWarning::Index { object, reason } => write!(
                 f,
                 "index object {object} skipped (the blobs it lists are missing until `repair index`): {reason}"
+            ),
+            OpenWarning::Listing { object, reason } => write!(
+                f,
+                "the listing of {object} may be incomplete (objects only on unreachable stores are missing for now): {reason}"
             ),
         }
     }
@@ -165,18 +180,24 @@ pub(crate) async fn unlock(
         }
         Err(e) => return Err(e),
     };
-    let mut names: Vec<String> = backend
-        .list("keys/")
-        .map_ok(|m| m.key)
-        .try_collect()
-        .await?;
+    let (keys_heard, incomplete) = list_tolerant(backend, "keys/").await?;
+    let mut names: Vec<String> = keys_heard.into_iter().map(|m| m.key).collect();
     if names.is_empty() {
-        return Err(Error::NotARepository {
-            reason: "no key files".into(),
+        return Err(match incomplete {
+            Some(e) => e.into(),
+            None => Error::NotARepository {
+                reason: "no key files".into(),
+            },
         });
     }
     names.sort();
     let mut warnings = Vec::new();
+    if let Some(e) = incomplete {
+        warnings.push(OpenWarning::Listing {
+            object: "keys/".into(),
+            reason: e.to_string(),
+        });
+    }
     let mut skip = |object: &str, reason: String| {
         warnings.push(OpenWarning::KeyFile {
             object: object.to_owned(),
@@ -254,6 +275,30 @@ async fn read_key_file(backend: &dyn Backend, name: &str) -> Result<KeyFile> {
         object: name.to_owned(),
         source,
     })
+}
+
+/// Lists `prefix`, going on past a listing that cannot be shown complete
+/// ([`cairn_backends::Error::Incomplete`], which erasure layouts yield after
+/// the keys they heard): the keys heard, and that error. Readers (open,
+/// snapshot listings) use what was heard with a warning; anything that
+/// deletes on the strength of a listing must use the strict listing.
+pub(crate) async fn list_tolerant(
+    backend: &dyn Backend,
+    prefix: &str,
+) -> Result<(
+    Vec<cairn_backends::ObjectMeta>,
+    Option<cairn_backends::Error>,
+)> {
+    let mut stream = backend.list(prefix);
+    let (mut heard, mut incomplete) = (Vec::new(), None);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(m) => heard.push(m),
+            Err(e) if e.is_incomplete() => incomplete = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((heard, incomplete))
 }
 
 #[cfg(test)]

@@ -205,8 +205,8 @@ impl ErasureBackend {
         (union, failed)
     }
 
-    /// [`Backend::list`](cairn_backends::Backend::list), complete or failing
-    /// with [`Error::IncompleteListing`].
+    /// [`Backend::list`](cairn_backends::Backend::list), complete or ending
+    /// with [`Error::IncompleteListing`] after the keys that were heard.
     ///
     /// **The rule.** An object that can be read has at least `k` shards, on
     /// `k` different children. If fewer than `k` children failed to list,
@@ -231,16 +231,17 @@ impl ErasureBackend {
         let k = self.codec.k();
         stream::once(self.union_listing(prefix))
             .flat_map(move |(union, failed)| {
-                if failed.len() >= k {
-                    let e = self.incomplete(prefix, &failed);
-                    return stream::iter(vec![Err(BError::from(e))]).left_stream();
-                }
                 let unheard = failed.len();
                 let keys = union
                     .into_iter()
                     .filter(move |(_, h)| h.len() + unheard >= k)
                     .map(Ok);
-                stream::iter(keys).right_stream()
+                // With k or more children unheard, what was heard is still
+                // listed, followed by the marker: a reader may go on with a
+                // warning, a deleter must stop at it.
+                let marker =
+                    (unheard >= k).then(|| Err(BError::from(self.incomplete(prefix, &failed))));
+                stream::iter(keys.chain(marker))
             })
             .map(move |item| async move {
                 let (key, holders) = item?;

@@ -372,12 +372,19 @@ fn erasure_over_s3_and_local_survives_a_hung_server_and_scrub_completes_it() {
         )
         .unwrap();
         let e = backup_dir(&repo, &src).await.unwrap_err();
-        let cairn_cas_core::Error::Backend(cairn_backends::Error::Backend { message, .. }) = &e
+        let cairn_cas_core::Error::Backend(cairn_backends::Error::Wrapped { source, .. }) = &e
         else {
             panic!("expected the erasure quorum error, got {e:?}");
         };
         assert!(
-            message.contains("reached 3 of the 4 shards its quorum needs"),
+            matches!(
+                source.downcast_ref::<cairn_erasure::Error>(),
+                Some(cairn_erasure::Error::QuorumNotReached {
+                    acked: 3,
+                    needed: 4,
+                    ..
+                })
+            ),
             "{e}"
         );
         assert!(e.is_transient(), "a missed quorum may succeed later: {e}");

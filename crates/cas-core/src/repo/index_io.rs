@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cairn_crypto::KeySet;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use super::{put_idempotent, Repository, INDEX_SPLIT_SIZE, LOAD_CONCURRENCY};
 use crate::index::{decode_index, encode_index, index_key, Index};
-use crate::open::{get_capped, OpenWarning, MAX_INDEX_SIZE};
+use crate::open::{get_capped, list_tolerant, OpenWarning, MAX_INDEX_SIZE};
 use crate::pack::{PackEntry, PackId, ENTRY_LEN};
 use crate::{cpu, Error, Result};
 
@@ -20,15 +20,17 @@ impl Repository {
     /// [`open_warnings`](Self::open_warnings); a transient backend failure
     /// (an outage, worth retrying) fails the load.
     pub async fn reload_index(&self) -> Result<()> {
-        let names: Vec<String> = self
-            .backend
-            .list("index/")
-            .map_ok(|m| m.key)
-            .try_collect()
-            .await?;
+        let (heard, incomplete) = list_tolerant(&*self.backend, "index/").await?;
+        let names: Vec<String> = heard.into_iter().map(|m| m.key).collect();
         let keys = self.keys.clone();
         let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
         let mut warnings = Vec::new();
+        if let Some(e) = incomplete {
+            warnings.push(OpenWarning::Listing {
+                object: "index/".into(),
+                reason: e.to_string(),
+            });
+        }
         let mut stream = futures::stream::iter(names)
             .map(|name| {
                 let keys = keys.clone();

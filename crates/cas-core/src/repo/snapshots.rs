@@ -4,7 +4,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
 use super::{put_idempotent, Repository, LOAD_CONCURRENCY};
-use crate::open::{get_capped, MAX_SNAPSHOT_SIZE};
+use crate::open::{get_capped, list_tolerant, MAX_SNAPSHOT_SIZE};
 use crate::snapshot::{decode_doc, encode_doc, snapshot_key, Snapshot, SNAPSHOT_MAGIC};
 use crate::{Error, Result};
 
@@ -50,8 +50,16 @@ impl Repository {
     /// Every snapshot that can be read, oldest first, and the errors of
     /// those that cannot: one damaged record (or one written by a newer
     /// version) must not stop backups, selection or `check`.
+    ///
+    /// A listing that cannot be shown complete (an erasure layout with
+    /// too many children silent) gives the snapshots heard, and its error
+    /// among the errors.
     pub async fn readable_snapshots(&self) -> Result<(Vec<(String, Snapshot)>, Vec<Error>)> {
-        let ids = self.snapshot_ids().await?;
+        let (heard, incomplete) = list_tolerant(&*self.backend, "snapshots/").await?;
+        let ids: Vec<String> = heard
+            .into_iter()
+            .map(|m| m.key.trim_start_matches("snapshots/").to_owned())
+            .collect();
         let loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(ids)
             .map(|id| async move {
                 let s = self.load_snapshot(&id).await?;
@@ -61,6 +69,7 @@ impl Repository {
             .collect()
             .await;
         let (mut all, mut errors) = (Vec::new(), Vec::new());
+        errors.extend(incomplete.map(Error::from));
         for r in loaded {
             match r {
                 Ok(s) => all.push(s),
