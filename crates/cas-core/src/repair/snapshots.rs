@@ -115,7 +115,8 @@ pub struct RepairSnapshotsReport {
 
 /// Rewrites every readable snapshot that references lost data (a blob in
 /// no index, or in a pack that is not stored); see the
-/// [module docs](self) for what a repaired snapshot holds.
+/// module docs (`repair/snapshots.rs`) for what a repaired snapshot holds:
+/// files are truncated before their first lost chunk.
 pub async fn repair_snapshots(
     repo: &Repository,
     opts: &RepairSnapshotsOptions,
