@@ -83,3 +83,45 @@ fn s3_example_backs_up_twice_into_one_repository() {
     // everything already stored.
     assert!(second.contains(" 0 bytes stored"), "{second}");
 }
+
+/// The service example: scheduled backups, and a scrape of `/metrics` and
+/// `/health` while it runs.
+#[test]
+fn service_serves_metrics_and_health_between_backups() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let repo = dir.path().join("repo");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_service"))
+        .args([src.as_os_str(), repo.as_os_str()])
+        .args(["1", "0", "2"])
+        .env("CAIRN_PASSWORD", "example test")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first.strip_prefix("listening on ").unwrap().to_owned();
+    let backup = lines.next().unwrap().unwrap();
+    assert!(backup.starts_with("backup 1 ok"), "{backup}");
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let health = get("/health");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let metrics = get("/metrics");
+    for name in [
+        "cairn_backup_bytes_read_total",
+        "cairn_backend_requests_total",
+        "cairn_last_success_timestamp_seconds{operation=\"backup\"}",
+    ] {
+        assert!(metrics.contains(name), "{name} missing:\n{metrics}");
+    }
+    let backup = lines.next().unwrap().unwrap();
+    assert!(backup.starts_with("backup 2 ok"), "{backup}");
+    assert!(child.wait().unwrap().success());
+}
