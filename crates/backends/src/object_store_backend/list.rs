@@ -42,7 +42,7 @@ impl ObjectStoreBackend {
         let err = self.err(prefix, Op::List);
         let (mut tx, rx) = mpsc::channel(LIST_CHANNEL);
         let store = Arc::clone(&self.store);
-        let handle = self.runtime.spawn(async move {
+        let handle = self.handle()?.spawn(async move {
             let mut listing = store.list(list_path.as_ref());
             while let Some(item) = listing.next().await {
                 let entry = match item {

@@ -22,7 +22,7 @@ use futures::stream::{self, BoxStream};
 use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
 
 use self::errors::{map_error, Op};
 use crate::{validate_key, Backend, Error, ObjectMeta, PutMode, Result};
@@ -74,7 +74,9 @@ pub struct ObjectStoreBackend {
     /// The prefix as an `object_store` path (`None`: the store's root).
     base: Option<Path>,
     options: ObjectStoreOptions,
-    runtime: &'static Runtime,
+    /// Where `object_store` futures run (see `runtime.rs`); `None`: the
+    /// private shared runtime, started on first use.
+    runtime: Option<Handle>,
     /// The store's request timeout, reported in [`Error::Timeout`].
     timeout_ms: u64,
     /// A description for `Debug` (the store's own `Display`, no secrets).
@@ -112,9 +114,26 @@ impl ObjectStoreBackend {
             store,
             base,
             options,
-            runtime: runtime::runtime()?,
+            runtime: None,
             timeout_ms: 0,
         })
+    }
+
+    /// Runs `object_store`'s work on the caller's tokio runtime instead of
+    /// Cairn's private one (two threads, started on first use). Give it a
+    /// multi-threaded runtime that outlives this backend: a current-thread
+    /// runtime blocked in `block_on` on a Cairn call would wait forever.
+    pub fn with_runtime(mut self, handle: Handle) -> Self {
+        self.runtime = Some(handle);
+        self
+    }
+
+    /// The runtime that runs `object_store`'s futures.
+    fn handle(&self) -> Result<Handle> {
+        match &self.runtime {
+            Some(handle) => Ok(handle.clone()),
+            None => Ok(runtime::runtime()?.handle().clone()),
+        }
     }
 
     /// The options in use.
@@ -150,7 +169,7 @@ impl ObjectStoreBackend {
         T: Send + 'static,
         F: std::future::Future<Output = Result<T>> + Send + 'static,
     {
-        runtime::run(self.runtime, key, fut).await
+        runtime::run(&self.handle()?, key, fut).await
     }
 
     async fn head(&self, key: &str, path: Path) -> Result<u64> {

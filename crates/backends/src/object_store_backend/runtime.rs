@@ -15,12 +15,17 @@
 //!   dropped in a tokio task would abort the caller. A static is never dropped.
 //!
 //! Two worker threads suffice: the work is network I/O, not CPU.
+//!
+//! A host service that runs tokio itself can hand its own runtime's
+//! [`Handle`] to [`ObjectStoreBackend::with_runtime`](super::ObjectStoreBackend::with_runtime)
+//! (a multi-threaded runtime that outlives the backend); the private runtime
+//! is then never started.
 
 use std::future::Future;
 use std::sync::{Mutex, OnceLock};
 
 use futures::channel::oneshot;
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::task::AbortHandle;
 
 use crate::{Error, Result};
@@ -62,8 +67,10 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Runs `fut` on the shared runtime and waits for its output from any executor.
-pub(super) async fn run<T, F>(rt: &Runtime, key: &str, fut: F) -> Result<T>
+/// Runs `fut` on `rt` (the shared runtime, or the caller's, see
+/// [`ObjectStoreBackend::with_runtime`](super::ObjectStoreBackend::with_runtime))
+/// and waits for its output from any executor.
+pub(super) async fn run<T, F>(rt: &Handle, key: &str, fut: F) -> Result<T>
 where
     T: Send + 'static,
     F: Future<Output = Result<T>> + Send + 'static,
