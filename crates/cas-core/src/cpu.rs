@@ -2,6 +2,11 @@
 //!
 //! Runs closures on rayon's global pool and hands the result back through a
 //! `futures` oneshot, which any executor can await: no runtime is assumed.
+//!
+//! A host service decides that pool's size and thread names by building
+//! rayon's global pool itself before its first Cairn call
+//! (`rayon::ThreadPoolBuilder::new().num_threads(n).thread_name(..).build_global()`);
+//! otherwise rayon starts one thread per core on first use.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
