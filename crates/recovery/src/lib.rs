@@ -30,14 +30,20 @@
 
 mod check;
 mod error;
+mod inspect;
 mod plan;
 mod restore;
 mod select;
+mod target;
 mod verify;
+mod writer;
 
 pub use check::{check, CheckOptions, CheckReport};
 pub use error::{Error, Result};
-pub use plan::{plan_restore, BlobRead, PackRead, PlannedEntry, RestoreOptions, RestorePlan};
-pub use restore::{restore, NoProgress, RestoreProgress, RestoreSummary};
+pub use plan::{
+    plan_restore, Action, BlobRead, Overwrite, PackRead, PlanDiff, PlannedEntry, RestoreOptions,
+    RestorePlan,
+};
+pub use restore::{restore, NoProgress, RestoreProgress, RestoreSummary, RestoreWarning};
 pub use select::{select_snapshot, SnapshotFilter};
 pub use verify::{verify, VerifyReport};

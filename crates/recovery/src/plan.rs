@@ -1,16 +1,51 @@
 //! Restore plans: what will be read from where and written to where, as a
-//! value the caller can inspect (size, packs, an estimate) before executing.
+//! value the caller can inspect (size, packs, an estimate, the diff against
+//! what is already in the target) before executing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use cairn_cas_core::{Node, NodeKind, PackEntry, PackId, Repository, Snapshot};
 use cairn_crypto::ChunkId;
 
+use crate::inspect::{DirState, Inspector};
 use crate::{Error, Result};
+
+/// What a restore does with an entry that already exists in the target.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overwrite {
+    /// Replace every existing entry (the default).
+    #[default]
+    Always,
+    /// Compare file contents by chunk id and write only the chunks that
+    /// differ; entries that match get only their metadata. This is also how an
+    /// interrupted restore is resumed.
+    IfChanged,
+    /// Replace an entry only if the snapshot's is newer (by modification time).
+    IfNewer,
+    /// Never touch an existing entry.
+    Never,
+}
+
+impl FromStr for Overwrite {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "always" => Ok(Overwrite::Always),
+            "if-changed" => Ok(Overwrite::IfChanged),
+            "if-newer" => Ok(Overwrite::IfNewer),
+            "never" => Ok(Overwrite::Never),
+            _ => Err(format!(
+                "unknown overwrite mode {s:?} (always, if-changed, if-newer, never)"
+            )),
+        }
+    }
+}
 
 /// Settings for a restore.
 #[non_exhaustive]
@@ -24,6 +59,11 @@ pub struct RestoreOptions {
     pub concurrency: usize,
     /// Restore file ownership (uid/gid). `None`: only when running as root.
     pub owners: Option<bool>,
+    /// What to do with entries already in the target.
+    pub overwrite: Overwrite,
+    /// Remove entries of the target that are not in the snapshot (only in
+    /// directories restored whole).
+    pub delete: bool,
 }
 
 impl RestoreOptions {
@@ -34,6 +74,8 @@ impl RestoreOptions {
             include: Vec::new(),
             concurrency: 4,
             owners: None,
+            overwrite: Overwrite::Always,
+            delete: false,
         }
     }
     /// Restores only `path` (a snapshot path such as `/data/x`) and below.
@@ -51,15 +93,51 @@ impl RestoreOptions {
         self.owners = Some(on);
         self
     }
+    /// Sets the overwrite mode.
+    pub fn overwrite(mut self, mode: Overwrite) -> Self {
+        self.overwrite = mode;
+        self
+    }
+    /// Removes what is in the target but not in the snapshot.
+    pub fn delete(mut self, on: bool) -> Self {
+        self.delete = on;
+        self
+    }
 }
 
-/// One file, directory or symlink to create.
+/// What the restore will do with one entry.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing is there: create it.
+    Create,
+    /// Something different is there: replace it (a file through a temporary
+    /// file renamed over it, so readers see the old or the new one).
+    Replace,
+    /// A regular file whose contents partly match: write `chunks` chunks in
+    /// place (and truncate to the snapshot's size).
+    Update {
+        /// Chunks to write.
+        chunks: usize,
+    },
+    /// The contents match: set only owner, mode and times.
+    Metadata,
+    /// Leave it as it is (the overwrite mode says so).
+    Keep,
+}
+
+/// One file, directory or symlink to restore.
 #[derive(Debug, Clone)]
 pub struct PlannedEntry {
     /// Where it goes.
     pub path: PathBuf,
     /// Its snapshot node (metadata, and contents for files).
     pub node: Node,
+    /// What will be done.
+    pub action: Action,
+    /// For [`Action::Update`] and [`Action::Metadata`]: the (device, inode) of
+    /// the file that was compared, so a file swapped in since is not used.
+    pub(crate) existing: Option<(u64, u64)>,
 }
 
 /// One blob to fetch, and where its bytes go.
@@ -91,6 +169,26 @@ pub struct RestorePlan {
     pub symlinks: Vec<PlannedEntry>,
     /// What to read, grouped by pack.
     pub packs: Vec<PackRead>,
+    /// Target entries to remove (with `delete`), parents after children.
+    pub delete: Vec<PathBuf>,
+}
+
+/// A plan summarised as a diff against the target: entry counts by action.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanDiff {
+    /// Entries that do not exist yet.
+    pub new: u64,
+    /// Entries that exist and will be replaced or updated.
+    pub changed: u64,
+    /// Entries whose contents already match (metadata is set).
+    pub unchanged: u64,
+    /// Entries left alone by the overwrite mode.
+    pub kept: u64,
+    /// Entries to delete.
+    pub deleted: u64,
+    /// Bytes of blobs to fetch.
+    pub fetch_bytes: u64,
 }
 
 impl RestorePlan {
@@ -114,6 +212,27 @@ impl RestorePlan {
     pub fn estimate(&self, bytes_per_sec: f64) -> Duration {
         Duration::from_secs_f64(self.fetch_bytes() as f64 / bytes_per_sec.max(1.0))
     }
+    /// Every planned entry with its action.
+    pub fn entries(&self) -> impl Iterator<Item = &PlannedEntry> {
+        self.dirs.iter().chain(&self.files).chain(&self.symlinks)
+    }
+    /// The plan as a diff against the target.
+    pub fn diff(&self) -> PlanDiff {
+        let mut d = PlanDiff {
+            deleted: self.delete.len() as u64,
+            fetch_bytes: self.fetch_bytes(),
+            ..PlanDiff::default()
+        };
+        for e in self.entries() {
+            match e.action {
+                Action::Create => d.new += 1,
+                Action::Replace | Action::Update { .. } => d.changed += 1,
+                Action::Metadata => d.unchanged += 1,
+                Action::Keep => d.kept += 1,
+            }
+        }
+        d
+    }
 }
 
 /// Whether the snapshot path `p` is to be restored: on the way to, or under,
@@ -126,7 +245,17 @@ fn wanted(p: &Path, include: &[PathBuf]) -> (bool, bool) {
     (full || include.iter().any(|i| i.starts_with(p)), full)
 }
 
-/// Plans the restore of `snapshot` as `opts` says.
+/// A directory still to visit: its snapshot path, tree, what the target has
+/// there, and whether it is restored whole.
+struct Pending {
+    snap: PathBuf,
+    tree: ChunkId,
+    state: DirState,
+    full: bool,
+}
+
+/// Plans the restore of `snapshot` as `opts` says, comparing with what the
+/// target already holds (through no-follow handles; nothing is changed).
 pub async fn plan_restore(
     repo: &Repository,
     snapshot: &Snapshot,
@@ -137,14 +266,29 @@ pub async fn plan_restore(
         .iter()
         .map(|p| Path::new("/").join(p))
         .collect();
+    let inspector = Inspector::new(repo, opts)?;
     let mut plan = RestorePlan::default();
+    // Chunks already in place, by file number, for `Update` files.
+    let mut in_place: HashMap<usize, Vec<bool>> = HashMap::new();
     let mut found = vec![false; include.len()];
-    // (snapshot path, tree id), depth first.
-    let mut stack = vec![(PathBuf::from("/"), snapshot.tree_id()?)];
-    while let Some((dir, tree_id)) = stack.pop() {
-        let tree = repo.load_tree(&tree_id).await?;
+    let mut stack = vec![Pending {
+        snap: PathBuf::from("/"),
+        tree: snapshot.tree_id()?,
+        state: inspector.root_state(),
+        full: include.is_empty(),
+    }];
+    while let Some(dir) = stack.pop() {
+        let tree = repo.load_tree(&dir.tree).await?;
+        let rel = dir.snap.strip_prefix("/").unwrap_or(&dir.snap).to_owned();
+        let handle = inspector.dir(&rel, dir.state);
+        if opts.delete && dir.full {
+            let names: HashSet<&[u8]> = tree.nodes.iter().map(|n| n.name.as_slice()).collect();
+            for extra in inspector.extra_names(handle.as_deref(), &names)? {
+                plan.delete.push(opts.target.join(&rel).join(extra));
+            }
+        }
         for node in tree.nodes {
-            let snap_path = dir.join(OsStr::from_bytes(&node.name));
+            let snap_path = dir.snap.join(OsStr::from_bytes(&node.name));
             let (want, full) = wanted(&snap_path, &include);
             if !want {
                 continue;
@@ -154,16 +298,32 @@ pub async fn plan_restore(
                     found[i] = true;
                 }
             }
-            let path = opts
-                .target
-                .join(snap_path.strip_prefix("/").unwrap_or(&snap_path));
+            let path = opts.target.join(&rel).join(node.name_os());
+            let seen = inspector.lookup(handle.as_deref(), node.name_os(), dir.state)?;
             match &node.kind {
                 NodeKind::Dir { subtree } => {
-                    stack.push((snap_path, *subtree));
-                    plan.dirs.push(PlannedEntry { path, node });
+                    let (action, state) = inspector.dir_action(seen, dir.state);
+                    stack.push(Pending {
+                        snap: snap_path,
+                        tree: *subtree,
+                        state,
+                        full,
+                    });
+                    plan.dirs.push(entry(path, node, action, None));
                 }
-                NodeKind::File { .. } if full => plan.files.push(PlannedEntry { path, node }),
-                NodeKind::Symlink { .. } if full => plan.symlinks.push(PlannedEntry { path, node }),
+                NodeKind::File { .. } if full => {
+                    let n = plan.files.len();
+                    let (action, existing, mask) =
+                        inspector.file_action(handle.as_deref(), &node, seen, dir.state)?;
+                    if let Some(mask) = mask {
+                        in_place.insert(n, mask);
+                    }
+                    plan.files.push(entry(path, node, action, existing));
+                }
+                NodeKind::Symlink { .. } if full => {
+                    let action = inspector.symlink_action(handle.as_deref(), &node, seen, dir.state);
+                    plan.symlinks.push(entry(path, node, action, None));
+                }
                 _ => {}
             }
         }
@@ -174,22 +334,48 @@ pub async fn plan_restore(
         });
     }
     plan.dirs.sort_by(|a, b| a.path.cmp(&b.path));
-    plan.packs = group_blobs(repo, &plan.files)?;
+    // Children before their parents.
+    plan.delete.sort_by(|a, b| b.cmp(a));
+    plan.packs = group_blobs(repo, &plan.files, &in_place)?;
     Ok(plan)
 }
 
-fn group_blobs(repo: &Repository, files: &[PlannedEntry]) -> Result<Vec<PackRead>> {
+fn entry(path: PathBuf, node: Node, action: Action, existing: Option<(u64, u64)>) -> PlannedEntry {
+    PlannedEntry {
+        path,
+        node,
+        action,
+        existing,
+    }
+}
+
+/// The blobs to fetch for files that get contents, grouped by pack; chunks
+/// `in_place` are left out.
+fn group_blobs(
+    repo: &Repository,
+    files: &[PlannedEntry],
+    in_place: &HashMap<usize, Vec<bool>>,
+) -> Result<Vec<PackRead>> {
     let index = repo.index();
     let mut blobs: HashMap<ChunkId, (PackId, BlobRead)> = HashMap::new();
     for (n, f) in files.iter().enumerate() {
         let NodeKind::File { chunks } = &f.node.kind else {
             continue;
         };
+        if !matches!(f.action, Action::Create | Action::Replace | Action::Update { .. }) {
+            continue;
+        }
+        let skip = in_place.get(&n);
         let mut offset = 0u64;
-        for id in chunks {
+        for (i, id) in chunks.iter().enumerate() {
             let loc = index
                 .get(id)
                 .ok_or(cairn_cas_core::Error::MissingBlob { id: *id })?;
+            let at = offset;
+            offset += u64::from(loc.entry.raw_length);
+            if skip.and_then(|s| s.get(i)).copied().unwrap_or(false) {
+                continue;
+            }
             blobs
                 .entry(*id)
                 .or_insert_with(|| {
@@ -203,8 +389,7 @@ fn group_blobs(repo: &Repository, files: &[PlannedEntry]) -> Result<Vec<PackRead
                 })
                 .1
                 .targets
-                .push((n, offset));
-            offset += u64::from(loc.entry.raw_length);
+                .push((n, at));
         }
     }
     let mut packs: HashMap<PackId, Vec<BlobRead>> = HashMap::new();

@@ -1,0 +1,242 @@
+//! Writing the planned files: each one opened once (created, or opened in
+//! place), every blob written through that handle, its metadata set on it,
+//! then closed — or renamed over the old entry when it replaces one.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::plan::{Action, PlannedEntry, RestorePlan};
+use crate::restore::{RestoreProgress, RestoreWarning};
+use crate::target::{self, Target};
+use crate::{Error, Result};
+
+/// A file being written.
+#[derive(Debug)]
+struct Open {
+    file: File,
+    dir: Arc<OwnedFd>,
+    /// The temporary name to rename over the final one, when replacing.
+    tmp: Option<OsString>,
+}
+
+type Slot = Arc<OnceLock<std::result::Result<Open, (io::ErrorKind, String)>>>;
+
+/// The files of a plan and their state while blobs arrive.
+pub(crate) struct Writer {
+    pub(crate) target: Target,
+    root: PathBuf,
+    files: Vec<PlannedEntry>,
+    /// Blob writes still due, by file.
+    remaining: Vec<AtomicU32>,
+    open: Mutex<HashMap<usize, Slot>>,
+    owners: bool,
+    warnings: Mutex<Vec<RestoreWarning>>,
+    /// Files completed: (with contents written, metadata only).
+    pub(crate) written: AtomicU64,
+    pub(crate) unchanged: AtomicU64,
+}
+
+impl Writer {
+    pub(crate) fn new(target: Target, root: &Path, plan: &RestorePlan, owners: bool) -> Self {
+        let remaining: Vec<AtomicU32> = plan.files.iter().map(|_| AtomicU32::new(0)).collect();
+        for b in plan.packs.iter().flat_map(|p| &p.blobs) {
+            for &(n, _) in &b.targets {
+                if let Some(r) = remaining.get(n) {
+                    r.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Writer {
+            target,
+            root: root.to_owned(),
+            files: plan.files.clone(),
+            remaining,
+            open: Mutex::default(),
+            owners,
+            warnings: Mutex::default(),
+            written: AtomicU64::new(0),
+            unchanged: AtomicU64::new(0),
+        }
+    }
+
+    /// `path` relative to the target.
+    pub(crate) fn rel<'a>(&self, path: &'a Path) -> &'a Path {
+        path.strip_prefix(&self.root).unwrap_or(path)
+    }
+
+    pub(crate) fn warn(&self, path: &Path, e: impl std::fmt::Display) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(RestoreWarning {
+                path: path.to_owned(),
+                message: e.to_string(),
+            });
+    }
+
+    pub(crate) fn take_warnings(&self) -> Vec<RestoreWarning> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Finishes the files that get no blobs: empty ones, and those whose
+    /// contents are already in place.
+    pub(crate) fn without_blobs(&self, progress: &dyn RestoreProgress) -> Result<()> {
+        for (n, f) in self.files.iter().enumerate() {
+            if self.remaining[n].load(Ordering::Relaxed) > 0 {
+                continue;
+            }
+            match f.action {
+                Action::Keep => {}
+                Action::Metadata => self.metadata_only(f)?,
+                _ => {
+                    let slot = self.slot(n);
+                    self.finish(n, &slot, progress);
+                    self.forget(n);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn metadata_only(&self, f: &PlannedEntry) -> Result<()> {
+        let (dir, name) = self
+            .target
+            .parent_of(self.rel(&f.path))
+            .map_err(|e| Error::io(&f.path, e))?;
+        match target::open_in_place(dir.as_fd(), name, false) {
+            Ok(Some(file)) if target::identity(file.as_fd()).ok() == f.existing => {
+                for e in target::set_metadata(file.as_fd(), &f.node, self.owners) {
+                    self.warn(&f.path, e);
+                }
+                self.unchanged.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) => self.warn(&f.path, "changed since the restore was planned; left alone"),
+            Err(e) => self.warn(&f.path, e),
+        }
+        Ok(())
+    }
+
+    fn slot(&self, n: usize) -> Slot {
+        let slot = self
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(n)
+            .or_default()
+            .clone();
+        slot.get_or_init(|| self.open_file(n).map_err(|e| (e.kind(), e.to_string())));
+        slot
+    }
+
+    fn forget(&self, n: usize) {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&n);
+    }
+
+    /// Creates (or opens in place) file `n`, sized to its final length.
+    fn open_file(&self, n: usize) -> io::Result<Open> {
+        let f = &self.files[n];
+        let (dir, name) = self.target.parent_of(self.rel(&f.path))?;
+        let (file, tmp) = match f.action {
+            Action::Update { .. } => {
+                let file = target::open_in_place(dir.as_fd(), name, true)?
+                    .filter(|file| target::identity(file.as_fd()).ok() == f.existing)
+                    .ok_or_else(|| {
+                        io::Error::other("changed since the restore was planned; run it again")
+                    })?;
+                // Nobody but us reads it while it is half old, half new.
+                rustix::fs::fchmod(&file, rustix::fs::Mode::from(target::FILE_MODE_WHILE_RESTORING))?;
+                (file, None)
+            }
+            Action::Create => match target::create_new(dir.as_fd(), name) {
+                Ok(file) => (file, None),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let (file, tmp) = target::create_temp(dir.as_fd(), name)?;
+                    (file, Some(tmp))
+                }
+                Err(e) => return Err(e),
+            },
+            _ => {
+                let (file, tmp) = target::create_temp(dir.as_fd(), name)?;
+                (file, Some(tmp))
+            }
+        };
+        // Sized up front (sparse): blobs land at their offsets in any order.
+        file.set_len(f.node.size)?;
+        Ok(Open { file, dir, tmp })
+    }
+
+    /// Writes one verified blob at `offset` of file `n`; the file's last blob
+    /// also finishes it.
+    pub(crate) fn write(
+        &self,
+        n: usize,
+        offset: u64,
+        data: &[u8],
+        progress: &dyn RestoreProgress,
+    ) -> Result<()> {
+        let path = &self.files[n].path;
+        let slot = self.slot(n);
+        match slot.get() {
+            Some(Ok(open)) => open
+                .file
+                .write_all_at(data, offset)
+                .map_err(|e| Error::io(path, e))?,
+            Some(Err((kind, msg))) => return Err(Error::io(path, io::Error::new(*kind, msg.clone()))),
+            None => return Err(Error::io(path, io::Error::other("file not opened"))),
+        }
+        progress.bytes(data.len() as u64);
+        if self.remaining[n].fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.finish(n, &slot, progress);
+            self.forget(n);
+        }
+        Ok(())
+    }
+
+    /// Metadata on the handle, then the rename into place.
+    fn finish(&self, n: usize, slot: &Slot, progress: &dyn RestoreProgress) {
+        let f = &self.files[n];
+        let open = match slot.get() {
+            Some(Ok(open)) => open,
+            Some(Err((_, msg))) => return self.warn(&f.path, msg),
+            None => return,
+        };
+        for e in target::set_metadata(open.file.as_fd(), &f.node, self.owners) {
+            self.warn(&f.path, e);
+        }
+        if let (Some(tmp), Some(name)) = (&open.tmp, f.path.file_name()) {
+            if let Err(e) = target::rename_over(open.dir.as_fd(), tmp, name) {
+                self.warn(&f.path, e);
+                let _ = rustix::fs::unlinkat(&*open.dir, tmp, rustix::fs::AtFlags::empty());
+                return;
+            }
+        }
+        self.written.fetch_add(1, Ordering::Relaxed);
+        progress.file_done(&f.path);
+    }
+
+    /// After a failed restore: temporary files of unfinished replacements are
+    /// removed (the old entry stays); files created in place stay for a resume.
+    pub(crate) fn abandon(&self) {
+        let open = std::mem::take(&mut *self.open.lock().unwrap_or_else(|e| e.into_inner()));
+        for slot in open.values() {
+            if let Some(Ok(Open { dir, tmp: Some(tmp), .. })) = slot.get() {
+                let _ = rustix::fs::unlinkat(&**dir, tmp, rustix::fs::AtFlags::empty());
+            }
+        }
+    }
+
+    /// Whether ownership is restored.
+    pub(crate) fn owners(&self) -> bool {
+        self.owners
+    }
+}
