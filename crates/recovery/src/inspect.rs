@@ -101,7 +101,14 @@ impl<'a> Inspector<'a> {
         }
     }
 
-    pub(crate) fn dir_action(&self, seen: Found, parent: DirState) -> (Action, DirState) {
+    /// A non-directory where the snapshot has a directory is replaced, except
+    /// in `Never`, and in `IfNewer` when it is newer than the snapshot's.
+    pub(crate) fn dir_action(
+        &self,
+        node: &Node,
+        seen: Found,
+        parent: DirState,
+    ) -> (Action, DirState) {
         match (parent, seen) {
             (DirState::Blocked, _) => (Action::Keep, DirState::Blocked),
             (_, Found::Missing) => (Action::Create, DirState::Absent),
@@ -110,6 +117,9 @@ impl<'a> Inspector<'a> {
             }
             (_, Found::Dir { .. }) => (Action::Metadata, DirState::Exists),
             _ if self.mode == Overwrite::Never => (Action::Keep, DirState::Blocked),
+            _ if self.mode == Overwrite::IfNewer && !newer(node, &seen) => {
+                (Action::Keep, DirState::Blocked)
+            }
             _ => (Action::Replace, DirState::Absent),
         }
     }

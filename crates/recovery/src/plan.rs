@@ -196,12 +196,16 @@ impl RestorePlan {
     pub fn total_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.node.size).sum()
     }
-    /// Bytes of blobs to fetch (each distinct blob once).
+    /// Bytes to fetch: each distinct blob once, plus the gaps between blobs
+    /// close enough in a pack to be read with one request.
     pub fn fetch_bytes(&self) -> u64 {
         self.packs
             .iter()
-            .flat_map(|p| &p.blobs)
-            .map(|b| u64::from(b.entry.length))
+            .flat_map(|p| runs(&p.blobs))
+            .map(|run| {
+                let (first, last) = (&run[0].entry, &run[run.len() - 1].entry);
+                u64::from(last.offset) + u64::from(last.length) - u64::from(first.offset)
+            })
             .sum()
     }
     /// Number of distinct blobs to fetch.
@@ -233,6 +237,27 @@ impl RestorePlan {
         }
         d
     }
+}
+
+/// Blobs closer than this in a pack are fetched with one ranged read.
+const COALESCE_GAP: u64 = 256 << 10;
+
+/// Splits a pack's blobs into runs fetched with one ranged read each.
+pub(crate) fn runs(blobs: &[BlobRead]) -> Vec<&[BlobRead]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=blobs.len() {
+        let split = i == blobs.len() || {
+            let prev = &blobs[i - 1].entry;
+            u64::from(blobs[i].entry.offset)
+                > u64::from(prev.offset) + u64::from(prev.length) + COALESCE_GAP
+        };
+        if split {
+            out.push(&blobs[start..i]);
+            start = i;
+        }
+    }
+    out
 }
 
 /// Whether the snapshot path `p` is to be restored: on the way to, or under,
@@ -302,7 +327,7 @@ pub async fn plan_restore(
             let seen = inspector.lookup(handle.as_deref(), node.name_os(), dir.state)?;
             match &node.kind {
                 NodeKind::Dir { subtree } => {
-                    let (action, state) = inspector.dir_action(seen, dir.state);
+                    let (action, state) = inspector.dir_action(&node, seen, dir.state);
                     stack.push(Pending {
                         snap: snap_path,
                         tree: *subtree,
@@ -321,7 +346,8 @@ pub async fn plan_restore(
                     plan.files.push(entry(path, node, action, existing));
                 }
                 NodeKind::Symlink { .. } if full => {
-                    let action = inspector.symlink_action(handle.as_deref(), &node, seen, dir.state);
+                    let action =
+                        inspector.symlink_action(handle.as_deref(), &node, seen, dir.state);
                     plan.symlinks.push(entry(path, node, action, None));
                 }
                 _ => {}
@@ -362,7 +388,10 @@ fn group_blobs(
         let NodeKind::File { chunks } = &f.node.kind else {
             continue;
         };
-        if !matches!(f.action, Action::Create | Action::Replace | Action::Update { .. }) {
+        if !matches!(
+            f.action,
+            Action::Create | Action::Replace | Action::Update { .. }
+        ) {
             continue;
         }
         let skip = in_place.get(&n);

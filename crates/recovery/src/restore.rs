@@ -10,13 +10,10 @@ use bytes::Bytes;
 use cairn_cas_core::{cpu, open_blob, NodeKind, Repository};
 use futures::StreamExt;
 
-use crate::plan::{Action, BlobRead, PackRead, RestoreOptions, RestorePlan};
+use crate::plan::{runs, Action, BlobRead, PackRead, RestoreOptions, RestorePlan};
 use crate::target::{self, Target};
 use crate::writer::Writer;
 use crate::{Error, Result};
-
-/// Blobs closer than this in a pack are fetched with one ranged read.
-const COALESCE_GAP: u64 = 256 << 10;
 
 /// Receives progress from a restore.
 pub trait RestoreProgress: Send + Sync {
@@ -98,7 +95,10 @@ pub async fn restore(
             use std::os::unix::fs::MetadataExt;
             std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
             // The target was made (or is owned) by us: uid 0 means we are root.
-            std::fs::metadata(&root).map_err(|e| Error::io(&root, e))?.uid() == 0
+            std::fs::metadata(&root)
+                .map_err(|e| Error::io(&root, e))?
+                .uid()
+                == 0
         }
     };
     let t = Target::open(&root, true)
@@ -204,24 +204,6 @@ fn finish(w: &Writer, plan: &RestorePlan) -> u64 {
         }
     }
     links
-}
-
-/// Splits a pack's blobs into runs fetched with one ranged read each.
-fn runs(blobs: &[BlobRead]) -> Vec<&[BlobRead]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for i in 1..=blobs.len() {
-        let split = i == blobs.len() || {
-            let prev = &blobs[i - 1].entry;
-            u64::from(blobs[i].entry.offset)
-                > u64::from(prev.offset) + u64::from(prev.length) + COALESCE_GAP
-        };
-        if split {
-            out.push(&blobs[start..i]);
-            start = i;
-        }
-    }
-    out
 }
 
 async fn restore_pack(

@@ -201,18 +201,20 @@ impl Target {
         let (parent, name) = self.parent_of(rel)?;
         let created = match rfs::mkdirat(&*parent, name, Mode::from(DIR_MODE_WHILE_RESTORING)) {
             Ok(()) => true,
-            Err(rustix::io::Errno::EXIST) => match rfs::openat(&*parent, name, DIR_FLAGS, Mode::empty()) {
-                Ok(fd) => {
-                    self.cache().put(rel.to_owned(), Arc::new(fd));
-                    return Ok(false);
+            Err(rustix::io::Errno::EXIST) => {
+                match rfs::openat(&*parent, name, DIR_FLAGS, Mode::empty()) {
+                    Ok(fd) => {
+                        self.cache().put(rel.to_owned(), Arc::new(fd));
+                        return Ok(false);
+                    }
+                    Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) if replace => {
+                        remove_entry(parent.as_fd(), name)?;
+                        rfs::mkdirat(&*parent, name, Mode::from(DIR_MODE_WHILE_RESTORING))?;
+                        true
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) if replace => {
-                    remove_entry(parent.as_fd(), name)?;
-                    rfs::mkdirat(&*parent, name, Mode::from(DIR_MODE_WHILE_RESTORING))?;
-                    true
-                }
-                Err(e) => return Err(e.into()),
-            },
+            }
             Err(e) => return Err(e.into()),
         };
         let fd = rfs::openat(&*parent, name, DIR_FLAGS, Mode::empty())?;
@@ -223,7 +225,10 @@ impl Target {
     /// The handle of `rel`'s parent and `rel`'s last component.
     pub(crate) fn parent_of<'a>(&self, rel: &'a Path) -> io::Result<(Arc<OwnedFd>, &'a OsStr)> {
         let name = rel.file_name().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("{} has no name", rel.display()))
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} has no name", rel.display()),
+            )
         })?;
         Ok((self.dir(rel.parent().unwrap_or(Path::new("")))?, name))
     }
@@ -321,8 +326,16 @@ pub(crate) fn rename_over(dir: BorrowedFd<'_>, tmp: &OsStr, name: &OsStr) -> io:
 /// (`None`) when it is not a regular file with one link: writing through a
 /// hard link would change a file elsewhere, possibly outside the target.
 /// `O_NONBLOCK` keeps a FIFO swapped in from blocking the open.
-pub(crate) fn open_in_place(dir: BorrowedFd<'_>, name: &OsStr, write: bool) -> io::Result<Option<File>> {
-    let access = if write { OFlags::WRONLY } else { OFlags::RDONLY };
+pub(crate) fn open_in_place(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    write: bool,
+) -> io::Result<Option<File>> {
+    let access = if write {
+        OFlags::WRONLY
+    } else {
+        OFlags::RDONLY
+    };
     let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = match rfs::openat(dir, name, flags, Mode::empty()) {
         Ok(fd) => fd,

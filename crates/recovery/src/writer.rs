@@ -154,7 +154,10 @@ impl Writer {
                         io::Error::other("changed since the restore was planned; run it again")
                     })?;
                 // Nobody but us reads it while it is half old, half new.
-                rustix::fs::fchmod(&file, rustix::fs::Mode::from(target::FILE_MODE_WHILE_RESTORING))?;
+                rustix::fs::fchmod(
+                    &file,
+                    rustix::fs::Mode::from(target::FILE_MODE_WHILE_RESTORING),
+                )?;
                 (file, None)
             }
             Action::Create => match target::create_new(dir.as_fd(), name) {
@@ -191,7 +194,9 @@ impl Writer {
                 .file
                 .write_all_at(data, offset)
                 .map_err(|e| Error::io(path, e))?,
-            Some(Err((kind, msg))) => return Err(Error::io(path, io::Error::new(*kind, msg.clone()))),
+            Some(Err((kind, msg))) => {
+                return Err(Error::io(path, io::Error::new(*kind, msg.clone())))
+            }
             None => return Err(Error::io(path, io::Error::other("file not opened"))),
         }
         progress.bytes(data.len() as u64);
@@ -229,7 +234,12 @@ impl Writer {
     pub(crate) fn abandon(&self) {
         let open = std::mem::take(&mut *self.open.lock().unwrap_or_else(|e| e.into_inner()));
         for slot in open.values() {
-            if let Some(Ok(Open { dir, tmp: Some(tmp), .. })) = slot.get() {
+            if let Some(Ok(Open {
+                dir,
+                tmp: Some(tmp),
+                ..
+            })) = slot.get()
+            {
                 let _ = rustix::fs::unlinkat(&**dir, tmp, rustix::fs::AtFlags::empty());
             }
         }

@@ -242,7 +242,10 @@ fn corrupt_byte_in_a_pack_is_named_and_never_written() {
         assert!(err.to_string().contains(&pack.key()), "{err}");
 
         let (loc, off) = victim;
-        let got = read_or_hole(&victim_file, (off + u64::from(loc.entry.raw_length)) as usize);
+        let got = read_or_hole(
+            &victim_file,
+            (off + u64::from(loc.entry.raw_length)) as usize,
+        );
         let range = off as usize..(off + u64::from(loc.entry.raw_length)) as usize;
         assert!(
             got[range.clone()].iter().all(|&b| b == 0),
