@@ -73,8 +73,10 @@ impl Found {
     }
 }
 
+// `Stat`'s field types differ between architectures; the conversions are
+// identities on some of them.
+#[allow(clippy::useless_conversion)]
 fn found(st: &rfs::Stat) -> Found {
-    #[allow(clippy::useless_conversion)]
     let mtime = (
         i64::from(st.st_mtime),
         i64::try_from(st.st_mtime_nsec).unwrap_or(0),
@@ -356,6 +358,7 @@ pub(crate) fn open_in_place(
 }
 
 /// The device and inode of an open file.
+#[allow(clippy::useless_conversion)]
 pub(crate) fn identity(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
     let st = rfs::fstat(fd)?;
     Ok((u64::from(st.st_dev), u64::from(st.st_ino)))

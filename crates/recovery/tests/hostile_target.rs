@@ -26,7 +26,10 @@ const MODES: [Overwrite; 4] = [
 
 /// What an outside tree looks like, to the byte: kind, mode, owner, mtime and
 /// contents of every entry (links not followed).
-fn fingerprint(root: &Path) -> BTreeMap<PathBuf, (u32, u32, u32, i64, i64, Vec<u8>)> {
+/// (mode, uid, gid, mtime seconds, mtime nanoseconds, contents or link).
+type Print = (u32, u32, u32, i64, i64, Vec<u8>);
+
+fn fingerprint(root: &Path) -> BTreeMap<PathBuf, Print> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_owned()];
     while let Some(p) = stack.pop() {
