@@ -64,6 +64,7 @@ mod tree;
 
 pub use archiver::{
     backup, backup_stream, BackupOptions, BackupProgress, BackupResult, NoProgress, Warning,
+    WarningKind,
 };
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
 pub use error::{Error, Result};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use cairn_cas_core::{backup, backup_stream, BackupOptions, BackupResult};
+use cairn_cas_core::{backup, backup_stream, BackupOptions, BackupResult, WarningKind};
 use clap::Args;
 
 use crate::ctx::Ctx;
@@ -72,13 +72,21 @@ pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
     };
     progress.bar.finish_and_clear();
     report(ctx, &result);
-    if result.snapshot.summary.errors > 0 || !result.warnings.is_empty() {
+    let torn = result
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::ChangedWhileRead)
+        .count();
+    if torn > 0 {
+        eprintln!(
+            "warning: {torn} files changed while being read; their copies may be inconsistent"
+        );
+    }
+    let skipped = result.warnings.len() - torn;
+    if result.snapshot.summary.errors > 0 || skipped > 0 {
         eprintln!(
             "warning: {} entries could not be read; the snapshot was saved without them",
-            result
-                .warnings
-                .len()
-                .max(result.snapshot.summary.errors as usize)
+            skipped.max(result.snapshot.summary.errors as usize)
         );
         return Ok(ExitCode::from(3));
     }

@@ -24,6 +24,7 @@
 //! reuses every blob whose index object was written.
 
 mod driver;
+mod srcfs;
 mod walker;
 mod workers;
 
@@ -36,7 +37,7 @@ use futures::io::AsyncRead;
 use crate::snapshot::{BackupSummary, Snapshot};
 use crate::{Repository, Result};
 
-pub use walker::Warning;
+pub use walker::{Warning, WarningKind};
 
 /// Settings for one backup.
 #[non_exhaustive]
@@ -114,7 +115,7 @@ pub trait BackupProgress: Send + Sync {
     fn file(&self, _path: &Path, _size: u64) {}
     /// `n` more bytes of file contents were read (or found unchanged).
     fn bytes(&self, _n: u64) {}
-    /// An entry was skipped.
+    /// An entry was skipped, or stored with a caveat (see [`WarningKind`]).
     fn warning(&self, _warning: &Warning) {}
 }
 

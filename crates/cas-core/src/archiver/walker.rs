@@ -2,10 +2,10 @@
 //! reads, chunks, hashes and deduplicates, and builds the trees.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::Metadata;
+use std::ffi::OsStr;
 use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -14,6 +14,7 @@ use cairn_chunking::{ChunkerConfig, StreamChunker};
 use cairn_crypto::ChunkId;
 use futures::channel::{mpsc, oneshot};
 
+use super::srcfs::{self, At, Kind, Meta, OpenError};
 use super::workers::{send, Job, Shared, ToDriver};
 use super::{BackupProgress, Source};
 use crate::blob::BlobKind;
@@ -25,13 +26,26 @@ use crate::{Error, Result};
 /// Files smaller than this are read in one block of their own size.
 const SMALL_FILE_BLOCK: u64 = 4 << 20;
 
-/// An entry that could not be backed up; the backup went on without it.
+/// What a [`Warning`] is about.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningKind {
+    /// The entry could not be backed up; the backup went on without it.
+    Skipped,
+    /// The file changed while it was read (size, mtime or ctime differ after
+    /// reading): it was stored, but the copy may be torn.
+    ChangedWhileRead,
+}
+
+/// An entry the backup could not take as it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     /// The path concerned.
     pub path: PathBuf,
     /// What went wrong.
     pub message: String,
+    /// Whether the entry was skipped or stored with a caveat.
+    pub kind: WarningKind,
 }
 
 impl std::fmt::Display for Warning {
@@ -83,24 +97,17 @@ fn virtual_root(paths: &[PathBuf]) -> VNode {
     root
 }
 
-fn ts(sec: i64, nsec: i64) -> Timestamp {
-    Timestamp {
-        sec,
-        nsec: nsec.clamp(0, 999_999_999) as u32,
-    }
-}
-
-fn node_from(name: Vec<u8>, kind: NodeKind, meta: &Metadata) -> Node {
+fn node_from(name: Vec<u8>, kind: NodeKind, meta: &Meta) -> Node {
     Node {
         name,
         kind,
-        mode: meta.mode(),
-        uid: meta.uid(),
-        gid: meta.gid(),
-        mtime: ts(meta.mtime(), meta.mtime_nsec()),
-        ctime: ts(meta.ctime(), meta.ctime_nsec()),
-        inode: meta.ino(),
-        size: if meta.is_dir() { 0 } else { meta.len() },
+        mode: meta.mode,
+        uid: meta.uid,
+        gid: meta.gid,
+        mtime: meta.mtime,
+        ctime: meta.ctime,
+        inode: meta.ino,
+        size: meta.size,
     }
 }
 
@@ -128,7 +135,7 @@ impl Walker {
     pub(crate) fn run(mut self, source: Source, parent: Option<ChunkId>) -> Result<WalkOutput> {
         let root = match source {
             Source::Paths(paths) => match virtual_root(&paths) {
-                VNode::Target(p) => self.dir_contents(&p, parent)?,
+                VNode::Target(p) => self.dir_contents(&p, None, parent)?,
                 VNode::Dir(children) => self.virtual_dir(Path::new("/"), &children, parent)?,
             },
             Source::Stream { name, reader } => self.stream(name, reader)?,
@@ -141,12 +148,17 @@ impl Walker {
     }
 
     fn warn(&mut self, path: &Path, message: String) {
+        self.summary.errors += 1;
+        self.warning(path, message, WarningKind::Skipped);
+    }
+
+    fn warning(&mut self, path: &Path, message: String, kind: WarningKind) {
         let w = Warning {
             path: path.to_owned(),
             message,
+            kind,
         };
         self.progress.warning(&w);
-        self.summary.errors += 1;
         self.warnings.push(w);
     }
 
@@ -218,9 +230,16 @@ impl Walker {
         for (name, child) in children {
             let old = parent.as_ref().and_then(|t| t.find(name));
             let node = match child {
-                VNode::Target(p) => self.entry(p, name.clone(), old)?,
+                VNode::Target(p) => {
+                    let at = At {
+                        dir: None,
+                        path: p,
+                        name: OsStr::from_bytes(name),
+                    };
+                    self.entry(at, name.clone(), old)?
+                }
                 VNode::Dir(sub) => {
-                    let p = path.join(std::ffi::OsStr::from_bytes(name));
+                    let p = path.join(OsStr::from_bytes(name));
                     match std::fs::symlink_metadata(&p) {
                         Err(e) => {
                             self.warn(&p, e.to_string());
@@ -232,6 +251,7 @@ impl Walker {
                                 _ => None,
                             });
                             let subtree = self.virtual_dir(&p, sub, old_sub)?;
+                            let meta = Meta::from_std(&meta);
                             Some(node_from(name.clone(), NodeKind::Dir { subtree }, &meta))
                         }
                     }
@@ -242,80 +262,113 @@ impl Walker {
         self.save_tree(tree)
     }
 
-    fn dir_contents(&mut self, path: &Path, parent: Option<ChunkId>) -> Result<ChunkId> {
+    /// The directory `path` (open as `dir`, or opened by path for a backup
+    /// of `/`): its entries are stat'ed and opened relative to its handle.
+    fn dir_contents(
+        &mut self,
+        path: &Path,
+        dir: Option<OwnedFd>,
+        parent: Option<ChunkId>,
+    ) -> Result<ChunkId> {
         let parent = self.parent_tree(parent, path);
-        let mut names: Vec<Vec<u8>> = Vec::new();
-        match std::fs::read_dir(path) {
-            Err(e) => self.warn(path, format!("cannot list directory: {e}")),
-            Ok(rd) => {
-                for entry in rd {
-                    match entry {
-                        Ok(e) => names.push(e.file_name().as_bytes().to_vec()),
-                        Err(e) => self.warn(path, format!("cannot list directory: {e}")),
-                    }
+        let dir = match dir {
+            Some(d) => Some(d),
+            None => match std::fs::File::open(path) {
+                Ok(f) => Some(OwnedFd::from(f)),
+                Err(e) => {
+                    self.warn(path, format!("cannot list directory: {e}"));
+                    None
                 }
+            },
+        };
+        let mut names = match dir.as_ref().map(|d| srcfs::list(d.as_fd())) {
+            Some(Ok(names)) => names,
+            Some(Err(e)) => {
+                self.warn(path, format!("cannot list directory: {e}"));
+                Vec::new()
             }
-        }
+            None => Vec::new(),
+        };
         names.sort();
         let mut tree = Tree::default();
         for name in names {
-            let p = path.join(std::ffi::OsStr::from_bytes(&name));
+            let p = path.join(OsStr::from_bytes(&name));
             let old = parent.as_ref().and_then(|t| t.find(&name));
-            tree.nodes.extend(self.entry(&p, name, old)?);
+            let at = At {
+                dir: dir.as_ref().map(|d| d.as_fd()),
+                path: &p,
+                name: OsStr::from_bytes(&name),
+            };
+            tree.nodes.extend(self.entry(at, name.clone(), old)?);
         }
         self.save_tree(tree)
     }
 
     /// Backs up one file-system entry; `None` if it was skipped.
-    fn entry(&mut self, path: &Path, name: Vec<u8>, old: Option<&Node>) -> Result<Option<Node>> {
+    fn entry(&mut self, at: At<'_>, name: Vec<u8>, old: Option<&Node>) -> Result<Option<Node>> {
         self.check_abort()?;
-        let meta = match std::fs::symlink_metadata(path) {
+        let path = at.path;
+        let meta = match srcfs::lstat(at) {
             Ok(m) => m,
             Err(e) => {
                 self.warn(path, e.to_string());
                 return Ok(None);
             }
         };
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            self.summary.dirs += 1;
-            let old_sub = old.and_then(|n| match n.kind {
-                NodeKind::Dir { subtree } => Some(subtree),
-                _ => None,
-            });
-            let subtree = self.dir_contents(path, old_sub)?;
-            Ok(Some(node_from(name, NodeKind::Dir { subtree }, &meta)))
-        } else if ft.is_symlink() {
-            match std::fs::read_link(path) {
+        match meta.kind {
+            Kind::Dir => {
+                let fd = match srcfs::open_dir(at, &meta) {
+                    Ok(fd) => fd,
+                    Err(e) => {
+                        self.skipped(path, e);
+                        return Ok(None);
+                    }
+                };
+                self.summary.dirs += 1;
+                let old_sub = old.and_then(|n| match n.kind {
+                    NodeKind::Dir { subtree } => Some(subtree),
+                    _ => None,
+                });
+                let subtree = self.dir_contents(path, Some(fd), old_sub)?;
+                Ok(Some(node_from(name, NodeKind::Dir { subtree }, &meta)))
+            }
+            Kind::Symlink => match srcfs::readlink(at) {
                 Ok(target) => {
                     self.summary.symlinks += 1;
-                    let target = target.as_os_str().as_bytes().to_vec();
                     Ok(Some(node_from(name, NodeKind::Symlink { target }, &meta)))
                 }
                 Err(e) => {
                     self.warn(path, e.to_string());
                     Ok(None)
                 }
+            },
+            Kind::File => self.file(at, name, &meta, old),
+            Kind::Special => {
+                self.warn(
+                    path,
+                    "special file (device, FIFO or socket) not backed up".into(),
+                );
+                Ok(None)
             }
-        } else if ft.is_file() {
-            self.file(path, name, &meta, old)
-        } else {
-            self.warn(
-                path,
-                "special file (device, FIFO or socket) not backed up".into(),
-            );
-            Ok(None)
         }
     }
 
-    fn unchanged(&self, meta: &Metadata, old: &Node) -> Option<Vec<ChunkId>> {
+    fn skipped(&mut self, path: &Path, e: OpenError) {
+        let message = match e {
+            OpenError::Replaced(why) => format!("{why}; skipped"),
+            OpenError::Io(e) => e.to_string(),
+        };
+        self.warn(path, message);
+    }
+
+    fn unchanged(&self, meta: &Meta, old: &Node) -> Option<Vec<ChunkId>> {
         let NodeKind::File { chunks } = &old.kind else {
             return None;
         };
-        let same = old.size == meta.len()
-            && old.mtime == ts(meta.mtime(), meta.mtime_nsec())
-            && old.ctime == ts(meta.ctime(), meta.ctime_nsec())
-            && old.inode == meta.ino();
+        let same = old.size == meta.size
+            && old.mtime == meta.mtime
+            && old.ctime == meta.ctime
+            && old.inode == meta.ino;
         // The parent's blobs must still be indexed (a damaged or pruned
         // repository may have lost them): otherwise read the file again.
         let index = self.index.read().unwrap_or_else(|e| e.into_inner());
@@ -324,26 +377,27 @@ impl Walker {
 
     fn file(
         &mut self,
-        path: &Path,
+        at: At<'_>,
         name: Vec<u8>,
-        meta: &Metadata,
+        meta: &Meta,
         old: Option<&Node>,
     ) -> Result<Option<Node>> {
-        self.progress.file(path, meta.len());
+        let path = at.path;
+        self.progress.file(path, meta.size);
         if let Some(chunks) = old.and_then(|o| self.unchanged(meta, o)) {
             self.summary.files_unchanged += 1;
-            self.summary.total_bytes += meta.len();
-            self.progress.bytes(meta.len());
+            self.summary.total_bytes += meta.size;
+            self.progress.bytes(meta.size);
             return Ok(Some(node_from(name, NodeKind::File { chunks }, meta)));
         }
-        let file = match std::fs::File::open(path) {
+        let (file, opened) = match srcfs::open_file(at, meta) {
             Ok(f) => f,
             Err(e) => {
-                self.warn(path, e.to_string());
+                self.skipped(path, e);
                 return Ok(None);
             }
         };
-        match self.chunk_reader(file, path, Some(meta.len())) {
+        match self.chunk_reader(&file, path, Some(opened.size)) {
             Ok((chunks, size)) => {
                 if old.is_some() {
                     self.summary.files_changed += 1;
@@ -351,7 +405,8 @@ impl Walker {
                     self.summary.files_new += 1;
                 }
                 self.summary.total_bytes += size;
-                let mut node = node_from(name, NodeKind::File { chunks }, meta);
+                self.torn(path, &file, &opened, size);
+                let mut node = node_from(name, NodeKind::File { chunks }, &opened);
                 node.size = size;
                 Ok(Some(node))
             }
@@ -361,6 +416,24 @@ impl Walker {
                 Ok(None)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Warns if the file changed while it was read: what was stored may mix
+    /// old and new contents.
+    fn torn(&mut self, path: &Path, file: &std::fs::File, before: &Meta, read: u64) {
+        let Ok(after) = srcfs::fstat(file) else {
+            return;
+        };
+        if (after.size, after.mtime, after.ctime) != (before.size, before.mtime, before.ctime)
+            || read != before.size
+        {
+            let message = format!(
+                "changed while being read ({} bytes when opened, {read} read, {} now); \
+                 the copy may be inconsistent",
+                before.size, after.size
+            );
+            self.warning(path, message, WarningKind::ChangedWhileRead);
         }
     }
 
