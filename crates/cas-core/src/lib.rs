@@ -56,6 +56,7 @@ mod blob;
 mod bytes_io;
 pub mod cpu;
 mod error;
+mod filter;
 mod index;
 mod pack;
 mod repo;
@@ -68,6 +69,7 @@ pub use archiver::{
 };
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
 pub use error::{Error, Result};
+pub use filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
 pub use index::{decode_index, encode_index, index_key, BlobLocation, Index};
 pub use pack::{
     parse_header, parse_trailer, read_pack_header, FinishedPack, PackEntry, PackId, MAX_PACK_SIZE,

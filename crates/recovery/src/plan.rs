@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use cairn_cas_core::{Node, NodeKind, PackEntry, PackId, Repository, Snapshot};
+use cairn_cas_core::{Node, NodeKind, PackEntry, PackId, Patterns, Repository, Snapshot};
 use cairn_crypto::ChunkId;
 
 use crate::inspect::{DirState, Inspector};
@@ -64,6 +64,9 @@ pub struct RestoreOptions {
     /// Remove entries of the target that are not in the snapshot (only in
     /// directories restored whole).
     pub delete: bool,
+    /// Snapshot paths matching these are not restored (directories with all
+    /// below them); the backup's pattern language ([`Patterns`]).
+    pub exclude: Patterns,
 }
 
 impl RestoreOptions {
@@ -76,6 +79,7 @@ impl RestoreOptions {
             owners: None,
             overwrite: Overwrite::Always,
             delete: false,
+            exclude: Patterns::default(),
         }
     }
     /// Restores only `path` (a snapshot path such as `/data/x`) and below.
@@ -96,6 +100,11 @@ impl RestoreOptions {
     /// Sets the overwrite mode.
     pub fn overwrite(mut self, mode: Overwrite) -> Self {
         self.overwrite = mode;
+        self
+    }
+    /// Leaves out snapshot paths that `patterns` match.
+    pub fn exclude(mut self, patterns: Patterns) -> Self {
+        self.exclude = patterns;
         self
     }
     /// Removes what is in the target but not in the snapshot.
@@ -315,7 +324,8 @@ pub async fn plan_restore(
         for node in tree.nodes {
             let snap_path = dir.snap.join(OsStr::from_bytes(&node.name));
             let (want, full) = wanted(&snap_path, &include);
-            if !want {
+            let is_dir = matches!(node.kind, NodeKind::Dir { .. });
+            if !want || opts.exclude.matches(&snap_path, is_dir) {
                 continue;
             }
             for (i, inc) in include.iter().enumerate() {

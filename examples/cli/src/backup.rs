@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use cairn_cas_core::{backup, backup_stream, BackupOptions, BackupResult, WarningKind};
+use cairn_cas_core::{
+    backup, backup_stream, parse_size, BackupOptions, BackupResult, Filter, Patterns, WarningKind,
+};
 use clap::Args;
 
 use crate::ctx::Ctx;
@@ -35,6 +37,71 @@ pub(crate) struct BackupArgs {
     /// The file name for --stdin.
     #[arg(long, default_value = "stdin", requires = "stdin")]
     stdin_filename: String,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+/// What to leave out (restic's names and pattern language).
+#[derive(Debug, Args)]
+pub(crate) struct FilterArgs {
+    /// Leave out paths matching PATTERN (gitignore-style: `*.log`, `/abs/path`,
+    /// `dir/`, `**`, `!re-include`; repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    exclude: Vec<String>,
+    /// Like --exclude, ignoring case.
+    #[arg(long, value_name = "PATTERN")]
+    iexclude: Vec<String>,
+    /// Read --exclude patterns from FILE, one per line (`#` comments).
+    #[arg(long, value_name = "FILE")]
+    exclude_file: Vec<PathBuf>,
+    /// Leave out directories that contain an entry called NAME.
+    #[arg(long, value_name = "NAME")]
+    exclude_if_present: Vec<String>,
+    /// Leave out directories tagged with a valid CACHEDIR.TAG.
+    #[arg(long)]
+    exclude_caches: bool,
+    /// Leave out files larger than SIZE (e.g. 512K, 10M, 2G).
+    #[arg(long, value_name = "SIZE")]
+    exclude_larger_than: Option<String>,
+    /// Do not cross into other file systems below the given paths.
+    #[arg(short = 'x', long)]
+    one_file_system: bool,
+}
+
+impl FilterArgs {
+    /// The library's filter. Patterns apply in this order, the last match
+    /// deciding: --exclude-file lines, --exclude, --iexclude.
+    pub(crate) fn filter(&self) -> Result<Filter> {
+        let mut lines = Vec::new();
+        for f in &self.exclude_file {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("reading --exclude-file {}", f.display()))?;
+            lines.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+        let patterns = Patterns::new(
+            lines
+                .iter()
+                .chain(&self.exclude)
+                .map(|p| (p.as_str(), false))
+                .chain(self.iexclude.iter().map(|p| (p.as_str(), true))),
+        )?;
+        let mut f = Filter::default()
+            .exclude(patterns)
+            .exclude_caches(self.exclude_caches)
+            .one_file_system(self.one_file_system);
+        for n in &self.exclude_if_present {
+            f = f.exclude_if_present(n.as_bytes());
+        }
+        if let Some(s) = &self.exclude_larger_than {
+            f = f.exclude_larger_than(parse_size(s).context("--exclude-larger-than")?);
+        }
+        Ok(f)
+    }
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
@@ -48,7 +115,9 @@ pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
         }
     }
     let (repo, _) = ctx.open().await?;
-    let mut opts = BackupOptions::default().force(a.force);
+    let mut opts = BackupOptions::default()
+        .force(a.force)
+        .filter(a.filter.filter()?);
     if let Some(h) = a.host {
         opts = opts.host(h);
     }

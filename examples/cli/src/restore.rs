@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_cas_core::{Repository, Snapshot};
+use cairn_cas_core::{Patterns, Repository, Snapshot};
 use cairn_recovery::{
     check as check_repo, plan_restore, restore, select_snapshot, verify, Action, CheckOptions,
     Overwrite, RestoreOptions, RestorePlan, SnapshotFilter,
@@ -28,6 +28,13 @@ pub(crate) struct RestoreArgs {
     /// Restore only this snapshot path and what is below it (repeatable).
     #[arg(short, long = "include", value_name = "PATH")]
     include: Vec<PathBuf>,
+    /// Do not restore snapshot paths matching PATTERN (the pattern language of
+    /// `backup --exclude`; repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    exclude: Vec<String>,
+    /// Like --exclude, ignoring case.
+    #[arg(long, value_name = "PATTERN")]
+    iexclude: Vec<String>,
     /// After restoring, read the files back and compare them with the snapshot.
     #[arg(long)]
     verify: bool,
@@ -99,9 +106,16 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
     }
     let (repo, _) = ctx.open().await?;
     let (id, snap) = pick(&repo, &a.snapshot, filter, filtered).await?;
+    let excludes = Patterns::new(
+        a.exclude
+            .iter()
+            .map(|p| (p.as_str(), false))
+            .chain(a.iexclude.iter().map(|p| (p.as_str(), true))),
+    )?;
     let mut opts = RestoreOptions::new(&a.target)
         .overwrite(a.overwrite)
-        .delete(a.delete);
+        .delete(a.delete)
+        .exclude(excludes);
     for i in &a.include {
         opts = opts.include(i);
     }

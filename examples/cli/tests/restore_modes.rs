@@ -363,3 +363,95 @@ fn a_planted_symlink_in_the_target_is_not_followed() {
     assert_eq!(std::fs::read(base.join("etc/passwd")).unwrap(), b"restored");
     assert!(!base.join("etc").is_symlink());
 }
+
+/// Relative paths of the files below `root`.
+fn files_below(root: &Path) -> Vec<String> {
+    let mut out: Vec<String> = state(root)
+        .into_iter()
+        .filter(|(_, (mode, ..))| mode & 0o170000 == 0o100000)
+        .map(|(p, _)| p.to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn backup_filters_and_restore_excludes_on_a_real_tree() {
+    let env = Env::new();
+    let src = env.root.join("src");
+    let put = |rel: &str, body: &[u8]| {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    put("keep.txt", b"keep");
+    put("app.log", b"excluded by *.log");
+    put("logs/important.log", b"re-included by !important.log");
+    put("logs/debug.log", b"excluded");
+    put("BUILD/out.o", b"excluded by --iexclude build/");
+    put("node_modules/x.js", b"excluded by the exclude file");
+    put(
+        "cache/CACHEDIR.TAG",
+        b"Signature: 8a477f597d28d172789f06886806bc55\n# a cache",
+    );
+    put("cache/blob", b"excluded with the cache");
+    put("fake-cache/CACHEDIR.TAG", b"not a real signature");
+    put("proj/.nobackup", b"");
+    put("proj/file", b"excluded by --exclude-if-present");
+    put("big.bin", &vec![1u8; 2 << 20]);
+    put("small.bin", &[2u8; 1000]);
+    put("docs/a.md", b"restored unless --exclude'd at restore");
+    put("docs/B.MD", b"restored unless --iexclude'd at restore");
+    let exclude_file = env.root.join("excludes");
+    std::fs::write(&exclude_file, "# comment\n\nnode_modules/\n").unwrap();
+    env.ok(&["init"]);
+    env.ok(&[
+        "backup",
+        src.to_str().unwrap(),
+        "--exclude",
+        "*.log",
+        "--exclude",
+        "!important.log",
+        "--iexclude",
+        "build/",
+        "--exclude-file",
+        exclude_file.to_str().unwrap(),
+        "--exclude-caches",
+        "--exclude-if-present",
+        ".nobackup",
+        "--exclude-larger-than",
+        "1M",
+    ]);
+    let target = env.root.join("t1");
+    env.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    let base = target.join(src.strip_prefix("/").unwrap());
+    assert_eq!(
+        files_below(&base),
+        [
+            "docs/B.MD",
+            "docs/a.md",
+            "fake-cache/CACHEDIR.TAG",
+            "keep.txt",
+            "logs/important.log",
+            "small.bin",
+        ]
+    );
+    // The same pattern language picks what a restore leaves out.
+    let target = env.root.join("t2");
+    let t = target.to_str().unwrap();
+    env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        t,
+        "--exclude",
+        "*.md",
+        "--iexclude",
+        "/**/FAKE-CACHE",
+    ]);
+    let base = target.join(src.strip_prefix("/").unwrap());
+    assert_eq!(
+        files_below(&base),
+        ["docs/B.MD", "keep.txt", "logs/important.log", "small.bin"]
+    );
+}

@@ -59,6 +59,8 @@ pub struct BackupOptions {
     /// Write an index object after this many packs (so an interrupted
     /// backup's uploads are reused by the next one).
     pub index_every: usize,
+    /// What to leave out.
+    pub filter: crate::Filter,
 }
 
 impl Default for BackupOptions {
@@ -71,6 +73,7 @@ impl Default for BackupOptions {
             workers: 0,
             uploads: 2,
             index_every: 8,
+            filter: crate::Filter::default(),
         }
     }
 }
@@ -89,6 +92,11 @@ impl BackupOptions {
     /// Sets the parent snapshot.
     pub fn parent(mut self, id: impl Into<String>) -> Self {
         self.parent = Some(id.into());
+        self
+    }
+    /// Sets what to leave out.
+    pub fn filter(mut self, filter: crate::Filter) -> Self {
+        self.filter = filter;
         self
     }
     /// Reads every file regardless of the parent.

@@ -208,3 +208,22 @@ pub(crate) fn list(dir: BorrowedFd<'_>) -> io::Result<Vec<Vec<u8>>> {
 pub(crate) fn fstat(f: &File) -> io::Result<Meta> {
     Ok(Meta::from_stat(&rfs::fstat(f.as_fd())?))
 }
+
+/// Whether `name` exists in `dir` (not following a link).
+pub(crate) fn exists(dir: BorrowedFd<'_>, name: &OsStr) -> bool {
+    rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+}
+
+/// The first `n` bytes of the regular file `name` in `dir` (fewer if it is
+/// shorter); `None` if it is not a readable regular file.
+pub(crate) fn read_prefix(dir: BorrowedFd<'_>, name: &OsStr, n: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rfs::openat(dir, name, flags, Mode::empty()).ok()?;
+    if kind(rfs::fstat(&fd).ok()?.st_mode) != Kind::File {
+        return None;
+    }
+    let mut buf = Vec::with_capacity(n);
+    File::from(fd).take(n as u64).read_to_end(&mut buf).ok()?;
+    Some(buf)
+}

@@ -129,13 +129,23 @@ pub(crate) struct Walker {
     pub(crate) seen: HashSet<ChunkId>,
     pub(crate) summary: BackupSummary,
     pub(crate) warnings: Vec<Warning>,
+    pub(crate) filter: crate::Filter,
+    /// The device of the path given to the backup being walked, for
+    /// `one_file_system`.
+    pub(crate) fs_dev: Option<u64>,
 }
 
 impl Walker {
     pub(crate) fn run(mut self, source: Source, parent: Option<ChunkId>) -> Result<WalkOutput> {
         let root = match source {
             Source::Paths(paths) => match virtual_root(&paths) {
-                VNode::Target(p) => self.dir_contents(&p, None, parent)?,
+                VNode::Target(p) => {
+                    self.fs_dev = std::fs::metadata(&p).ok().map(|m| {
+                        use std::os::unix::fs::MetadataExt;
+                        m.dev()
+                    });
+                    self.dir_contents(&p, None, parent)?
+                }
                 VNode::Dir(children) => self.virtual_dir(Path::new("/"), &children, parent)?,
             },
             Source::Stream { name, reader } => self.stream(name, reader)?,
@@ -315,6 +325,13 @@ impl Walker {
                 return Ok(None);
             }
         };
+        if at.dir.is_none() {
+            // A path given to the backup: its file system is the one to stay on.
+            self.fs_dev = Some(meta.dev);
+        }
+        if self.left_out(path, &meta) {
+            return Ok(None);
+        }
         match meta.kind {
             Kind::Dir => {
                 let fd = match srcfs::open_dir(at, &meta) {
@@ -324,6 +341,9 @@ impl Walker {
                         return Ok(None);
                     }
                 };
+                if self.tagged(fd.as_fd()) {
+                    return Ok(None);
+                }
                 self.summary.dirs += 1;
                 let old_sub = old.and_then(|n| match n.kind {
                     NodeKind::Dir { subtree } => Some(subtree),
@@ -351,6 +371,31 @@ impl Walker {
                 Ok(None)
             }
         }
+    }
+
+    /// Whether the filter leaves this entry out (before it is opened).
+    fn left_out(&self, path: &Path, meta: &Meta) -> bool {
+        let f = &self.filter;
+        f.exclude.matches(path, meta.kind == Kind::Dir)
+            || (meta.kind == Kind::File && f.exclude_larger_than.is_some_and(|n| meta.size > n))
+            || (meta.kind == Kind::Dir
+                && f.one_file_system
+                && self.fs_dev.is_some_and(|d| d != meta.dev))
+    }
+
+    /// Whether the open directory holds a name that excludes it.
+    fn tagged(&self, dir: std::os::fd::BorrowedFd<'_>) -> bool {
+        let f = &self.filter;
+        f.exclude_if_present
+            .iter()
+            .any(|n| srcfs::exists(dir, OsStr::from_bytes(n)))
+            || (f.exclude_caches
+                && srcfs::read_prefix(
+                    dir,
+                    OsStr::new("CACHEDIR.TAG"),
+                    crate::CACHEDIR_TAG_SIGNATURE.len(),
+                )
+                .is_some_and(|b| b == crate::CACHEDIR_TAG_SIGNATURE))
     }
 
     fn skipped(&mut self, path: &Path, e: OpenError) {
