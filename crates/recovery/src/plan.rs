@@ -67,6 +67,9 @@ pub struct RestoreOptions {
     /// Snapshot paths matching these are not restored (directories with all
     /// below them); the backup's pattern language ([`Patterns`]).
     pub exclude: Patterns,
+    /// Files held open at once while their blobs arrive (beyond it, idle ones
+    /// are closed and reopened later, checked to be the same file).
+    pub max_open_files: usize,
 }
 
 impl RestoreOptions {
@@ -80,6 +83,7 @@ impl RestoreOptions {
             overwrite: Overwrite::Always,
             delete: false,
             exclude: Patterns::default(),
+            max_open_files: 256,
         }
     }
     /// Restores only `path` (a snapshot path such as `/data/x`) and below.
@@ -100,6 +104,11 @@ impl RestoreOptions {
     /// Sets the overwrite mode.
     pub fn overwrite(mut self, mode: Overwrite) -> Self {
         self.overwrite = mode;
+        self
+    }
+    /// Sets how many files may be held open at once (at least 1).
+    pub fn max_open_files(mut self, n: usize) -> Self {
+        self.max_open_files = n.max(1);
         self
     }
     /// Leaves out snapshot paths that `patterns` match.
@@ -442,6 +451,18 @@ fn group_blobs(
             PackRead { pack, blobs }
         })
         .collect();
-    out.sort_by_key(|p| p.pack);
+    // In the order of the first file each pack serves: packs then arrive
+    // roughly in backup order, so a file spread over consecutive packs is
+    // completed (and closed) soon after it is opened, instead of staying open
+    // until packs sorted by id happen to come round.
+    out.sort_by_key(|p| {
+        let first = p
+            .blobs
+            .iter()
+            .flat_map(|b| b.targets.first())
+            .min()
+            .copied();
+        (first, p.pack)
+    });
     Ok(out)
 }

@@ -28,6 +28,18 @@ struct Open {
 
 type Slot = Arc<OnceLock<std::result::Result<Open, (io::ErrorKind, String)>>>;
 
+/// A file closed to stay under the open-file limit, to be reopened (checked
+/// to be the same file) when its next blob arrives.
+#[derive(Debug)]
+struct Parked {
+    /// Its directory, relative to the target.
+    dir: PathBuf,
+    /// The name it has there now (the temporary one when replacing).
+    at: OsString,
+    tmp: Option<OsString>,
+    id: (u64, u64),
+}
+
 /// The files of a plan and their state while blobs arrive.
 pub(crate) struct Writer {
     pub(crate) target: Target,
@@ -36,6 +48,8 @@ pub(crate) struct Writer {
     /// Blob writes still due, by file.
     remaining: Vec<AtomicU32>,
     open: Mutex<HashMap<usize, Slot>>,
+    parked: Mutex<HashMap<usize, Parked>>,
+    max_open: usize,
     owners: bool,
     warnings: Mutex<Vec<RestoreWarning>>,
     /// Files completed: (with contents written, metadata only).
@@ -44,7 +58,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn new(target: Target, root: &Path, plan: &RestorePlan, owners: bool) -> Self {
+    pub(crate) fn new(
+        target: Target,
+        root: &Path,
+        plan: &RestorePlan,
+        owners: bool,
+        max_open: usize,
+    ) -> Self {
         let remaining: Vec<AtomicU32> = plan.files.iter().map(|_| AtomicU32::new(0)).collect();
         for b in plan.packs.iter().flat_map(|p| &p.blobs) {
             for &(n, _) in &b.targets {
@@ -59,6 +79,8 @@ impl Writer {
             files: plan.files.clone(),
             remaining,
             open: Mutex::default(),
+            parked: Mutex::default(),
+            max_open: max_open.max(1),
             owners,
             warnings: Mutex::default(),
             written: AtomicU64::new(0),
@@ -124,15 +146,77 @@ impl Writer {
     }
 
     fn slot(&self, n: usize) -> Slot {
-        let slot = self
-            .open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(n)
-            .or_default()
-            .clone();
-        slot.get_or_init(|| self.open_file(n).map_err(|e| (e.kind(), e.to_string())));
+        let slot = {
+            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            let slot = open.entry(n).or_default().clone();
+            if open.len() > self.max_open {
+                self.park(&mut open, n);
+            }
+            slot
+        };
+        slot.get_or_init(|| {
+            let parked = self
+                .parked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&n);
+            match parked {
+                Some(p) => self.reopen(p),
+                None => self.open_file(n),
+            }
+            .map_err(|e| (e.kind(), e.to_string()))
+        });
         slot
+    }
+
+    /// Closes files nobody is writing to until half the limit is open.
+    /// Called with the open-files lock held, so no one can pick a slot up
+    /// while it is being parked.
+    fn park(&self, open: &mut HashMap<usize, Slot>, keep: usize) {
+        let idle: Vec<usize> = open
+            .iter()
+            .filter(|(k, s)| **k != keep && Arc::strong_count(s) == 1)
+            .map(|(k, _)| *k)
+            .take(open.len().saturating_sub(self.max_open / 2))
+            .collect();
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        for k in idle {
+            let Some(slot) = open.remove(&k) else {
+                continue;
+            };
+            let Some(Ok(o)) = slot.get() else {
+                continue;
+            };
+            let rel = self.rel(&self.files[k].path);
+            let (Ok(id), Some(name)) = (target::identity(o.file.as_fd()), rel.file_name()) else {
+                // Cannot be found again: keep it open.
+                open.insert(k, slot.clone());
+                continue;
+            };
+            parked.insert(
+                k,
+                Parked {
+                    dir: rel.parent().unwrap_or(Path::new("")).to_owned(),
+                    at: o.tmp.clone().unwrap_or_else(|| name.to_owned()),
+                    tmp: o.tmp.clone(),
+                    id,
+                },
+            );
+        }
+    }
+
+    /// Opens a parked file again, through the directory handles, refusing
+    /// anything but the very file that was parked.
+    fn reopen(&self, p: Parked) -> io::Result<Open> {
+        let dir = self.target.dir(&p.dir)?;
+        let file = target::open_in_place(dir.as_fd(), &p.at, true)?
+            .filter(|f| target::identity(f.as_fd()).ok() == Some(p.id))
+            .ok_or_else(|| io::Error::other("replaced while the restore was running"))?;
+        Ok(Open {
+            file,
+            dir,
+            tmp: p.tmp,
+        })
     }
 
     fn forget(&self, n: usize) {
@@ -241,6 +325,12 @@ impl Writer {
             })) = slot.get()
             {
                 let _ = rustix::fs::unlinkat(&**dir, tmp, rustix::fs::AtFlags::empty());
+            }
+        }
+        let parked = std::mem::take(&mut *self.parked.lock().unwrap_or_else(|e| e.into_inner()));
+        for p in parked.into_values() {
+            if let (Some(tmp), Ok(dir)) = (&p.tmp, self.target.dir(&p.dir)) {
+                let _ = rustix::fs::unlinkat(&*dir, tmp, rustix::fs::AtFlags::empty());
             }
         }
     }
