@@ -70,6 +70,9 @@ pub struct RestoreOptions {
     /// Files held open at once while their blobs arrive (beyond it, idle ones
     /// are closed and reopened later, checked to be the same file).
     pub max_open_files: usize,
+    /// Restore runs of zeros in new files as holes (sparse files), as far as
+    /// the chunk boundaries allow.
+    pub sparse: bool,
 }
 
 impl RestoreOptions {
@@ -84,6 +87,7 @@ impl RestoreOptions {
             delete: false,
             exclude: Patterns::default(),
             max_open_files: 256,
+            sparse: false,
         }
     }
     /// Restores only `path` (a snapshot path such as `/data/x`) and below.
@@ -104,6 +108,11 @@ impl RestoreOptions {
     /// Sets the overwrite mode.
     pub fn overwrite(mut self, mode: Overwrite) -> Self {
         self.overwrite = mode;
+        self
+    }
+    /// Leaves all-zero chunks of new files as holes.
+    pub fn sparse(mut self, on: bool) -> Self {
+        self.sparse = on;
         self
     }
     /// Sets how many files may be held open at once (at least 1).

@@ -104,7 +104,7 @@ pub async fn restore(
     let t = Target::open(&root, true)
         .map_err(|e| Error::io(&root, e))?
         .ok_or_else(|| Error::io(&root, std::io::ErrorKind::NotFound.into()))?;
-    let writer = Arc::new(Writer::new(t, &root, plan, owners, opts.max_open_files));
+    let writer = Arc::new(Writer::new(t, plan, opts, owners));
     let mut summary = RestoreSummary::default();
     let (w, p, pl) = (writer.clone(), progress.clone(), plan.clone());
     let (deleted, dirs) = cpu::spawn(move || prepare(&w, &pl, &*p)).await??;

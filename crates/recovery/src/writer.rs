@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::plan::{Action, PlannedEntry, RestorePlan};
+use crate::plan::{Action, PlannedEntry, RestoreOptions, RestorePlan};
 use crate::restore::{RestoreProgress, RestoreWarning};
 use crate::target::{self, Target};
 use crate::{Error, Result};
@@ -50,6 +50,8 @@ pub(crate) struct Writer {
     open: Mutex<HashMap<usize, Slot>>,
     parked: Mutex<HashMap<usize, Parked>>,
     max_open: usize,
+    /// Leave all-zero blobs of new files as holes.
+    sparse: bool,
     owners: bool,
     warnings: Mutex<Vec<RestoreWarning>>,
     /// Files completed: (with contents written, metadata only).
@@ -60,10 +62,9 @@ pub(crate) struct Writer {
 impl Writer {
     pub(crate) fn new(
         target: Target,
-        root: &Path,
         plan: &RestorePlan,
+        opts: &RestoreOptions,
         owners: bool,
-        max_open: usize,
     ) -> Self {
         let remaining: Vec<AtomicU32> = plan.files.iter().map(|_| AtomicU32::new(0)).collect();
         for b in plan.packs.iter().flat_map(|p| &p.blobs) {
@@ -75,12 +76,13 @@ impl Writer {
         }
         Writer {
             target,
-            root: root.to_owned(),
+            root: opts.target.clone(),
+            sparse: opts.sparse,
             files: plan.files.clone(),
             remaining,
             open: Mutex::default(),
             parked: Mutex::default(),
-            max_open: max_open.max(1),
+            max_open: opts.max_open_files.max(1),
             owners,
             warnings: Mutex::default(),
             written: AtomicU64::new(0),
@@ -273,7 +275,11 @@ impl Writer {
     ) -> Result<()> {
         let path = &self.files[n].path;
         let slot = self.slot(n);
+        let new_file = !matches!(self.files[n].action, Action::Update { .. });
         match slot.get() {
+            // A new file was sized up front, so its unwritten ranges read as
+            // zeros and take no space.
+            Some(Ok(_)) if self.sparse && new_file && data.iter().all(|&b| b == 0) => {}
             Some(Ok(open)) => open
                 .file
                 .write_all_at(data, offset)

@@ -47,6 +47,9 @@ pub(crate) struct RestoreArgs {
     /// the restored paths).
     #[arg(long)]
     delete: bool,
+    /// Restore runs of zeros as holes (sparse files).
+    #[arg(long)]
+    sparse: bool,
     /// Show what would be done (new, changed, unchanged, deleted; bytes to
     /// fetch) and change nothing.
     #[arg(long)]
@@ -115,6 +118,7 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
     let mut opts = RestoreOptions::new(&a.target)
         .overwrite(a.overwrite)
         .delete(a.delete)
+        .sparse(a.sparse)
         .exclude(excludes);
     for i in &a.include {
         opts = opts.include(i);
