@@ -31,6 +31,8 @@
 mod check;
 mod error;
 mod inspect;
+mod meta;
+mod options;
 mod plan;
 mod restore;
 mod select;

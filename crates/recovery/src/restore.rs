@@ -10,6 +10,7 @@ use bytes::Bytes;
 use cairn_cas_core::{cpu, open_blob, NodeKind, Repository};
 use futures::StreamExt;
 
+use crate::meta;
 use crate::plan::{runs, Action, BlobRead, PackRead, RestoreOptions, RestorePlan};
 use crate::target::{self, Target};
 use crate::writer::Writer;
@@ -180,7 +181,7 @@ fn finish(w: &Writer, plan: &RestorePlan) -> u64 {
         let link = std::ffi::OsStr::from_bytes(to);
         let r = w.target.parent_of(w.rel(&l.path)).and_then(|(dir, name)| {
             use std::os::fd::AsFd;
-            target::create_symlink(dir.as_fd(), name, link, &l.node, w.owners(), true)
+            meta::create_symlink(dir.as_fd(), name, link, &l.node, w.owners(), true)
         });
         match r {
             Ok(errors) => {
@@ -196,7 +197,7 @@ fn finish(w: &Writer, plan: &RestorePlan) -> u64 {
         match w.target.dir(w.rel(&d.path)) {
             Ok(fd) => {
                 use std::os::fd::AsFd;
-                for e in target::set_metadata(fd.as_fd(), &d.node, w.owners()) {
+                for e in meta::set_metadata(fd.as_fd(), &d.node, w.owners()) {
                     w.warn(&d.path, e);
                 }
             }

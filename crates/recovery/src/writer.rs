@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::meta;
 use crate::plan::{Action, PlannedEntry, RestoreOptions, RestorePlan};
 use crate::restore::{RestoreProgress, RestoreWarning};
 use crate::target::{self, Target};
@@ -136,7 +137,7 @@ impl Writer {
             .map_err(|e| Error::io(&f.path, e))?;
         match target::open_in_place(dir.as_fd(), name, false) {
             Ok(Some(file)) if target::identity(file.as_fd()).ok() == f.existing => {
-                for e in target::set_metadata(file.as_fd(), &f.node, self.owners) {
+                for e in meta::set_metadata(file.as_fd(), &f.node, self.owners) {
                     self.warn(&f.path, e);
                 }
                 self.unchanged.fetch_add(1, Ordering::Relaxed);
@@ -305,7 +306,7 @@ impl Writer {
             Some(Err((_, msg))) => return self.warn(&f.path, msg),
             None => return,
         };
-        for e in target::set_metadata(open.file.as_fd(), &f.node, self.owners) {
+        for e in meta::set_metadata(open.file.as_fd(), &f.node, self.owners) {
             self.warn(&f.path, e);
         }
         if let (Some(tmp), Some(name)) = (&open.tmp, f.path.file_name()) {

@@ -25,7 +25,10 @@
 
 mod driver;
 mod srcfs;
+mod vroot;
+mod walk_checks;
 mod walker;
+mod warning;
 mod workers;
 
 use std::path::{Path, PathBuf};
@@ -37,7 +40,7 @@ use futures::io::AsyncRead;
 use crate::snapshot::{BackupSummary, Snapshot};
 use crate::{Repository, Result};
 
-pub use walker::{Warning, WarningKind};
+pub use warning::{Warning, WarningKind};
 
 /// Settings for one backup.
 #[non_exhaustive]

@@ -14,7 +14,9 @@ use cairn_chunking::{ChunkerConfig, StreamChunker};
 use cairn_crypto::ChunkId;
 use futures::channel::{mpsc, oneshot};
 
-use super::srcfs::{self, At, Kind, Meta, OpenError};
+use super::srcfs::{self, At, Kind, Meta};
+use super::vroot::{virtual_root, VNode};
+use super::warning::{Warning, WarningKind};
 use super::workers::{send, Job, Shared, ToDriver};
 use super::{BackupProgress, Source};
 use crate::blob::BlobKind;
@@ -25,77 +27,6 @@ use crate::{Error, Result};
 
 /// Files smaller than this are read in one block of their own size.
 const SMALL_FILE_BLOCK: u64 = 4 << 20;
-
-/// What a [`Warning`] is about.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WarningKind {
-    /// The entry could not be backed up; the backup went on without it.
-    Skipped,
-    /// The file changed while it was read (size, mtime or ctime differ after
-    /// reading): it was stored, but the copy may be torn.
-    ChangedWhileRead,
-}
-
-/// An entry the backup could not take as it was.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// The path concerned.
-    pub path: PathBuf,
-    /// What went wrong.
-    pub message: String,
-    /// Whether the entry was skipped or stored with a caveat.
-    pub kind: WarningKind,
-}
-
-impl std::fmt::Display for Warning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)
-    }
-}
-
-/// The paths given to a backup, arranged as the directories that lead to them.
-enum VNode {
-    Target(PathBuf),
-    Dir(BTreeMap<Vec<u8>, VNode>),
-}
-
-fn virtual_root(paths: &[PathBuf]) -> VNode {
-    fn insert(node: &mut VNode, parts: &[Vec<u8>], target: &Path) {
-        // A target whose ancestor is itself a target is already covered.
-        let VNode::Dir(children) = node else { return };
-        match parts {
-            [] => {}
-            [last] => {
-                children.insert(last.clone(), VNode::Target(target.to_owned()));
-            }
-            [first, rest @ ..] => insert(
-                children
-                    .entry(first.clone())
-                    .or_insert_with(|| VNode::Dir(BTreeMap::new())),
-                rest,
-                target,
-            ),
-        }
-    }
-    let mut root = VNode::Dir(BTreeMap::new());
-    // Sorted, so an ancestor is inserted before its descendants.
-    for p in paths {
-        let parts: Vec<Vec<u8>> = p
-            .components()
-            .filter_map(|c| match c {
-                std::path::Component::Normal(s) => Some(s.as_bytes().to_vec()),
-                _ => None,
-            })
-            .collect();
-        if parts.is_empty() {
-            // "/" itself: everything is below it.
-            return VNode::Target(p.clone());
-        }
-        insert(&mut root, &parts, p);
-    }
-    root
-}
 
 fn node_from(name: Vec<u8>, kind: NodeKind, meta: &Meta) -> Node {
     Node {
@@ -157,12 +88,12 @@ impl Walker {
         })
     }
 
-    fn warn(&mut self, path: &Path, message: String) {
+    pub(crate) fn warn(&mut self, path: &Path, message: String) {
         self.summary.errors += 1;
         self.warning(path, message, WarningKind::Skipped);
     }
 
-    fn warning(&mut self, path: &Path, message: String, kind: WarningKind) {
+    pub(crate) fn warning(&mut self, path: &Path, message: String, kind: WarningKind) {
         let w = Warning {
             path: path.to_owned(),
             message,
@@ -373,39 +304,6 @@ impl Walker {
         }
     }
 
-    /// Whether the filter leaves this entry out (before it is opened).
-    fn left_out(&self, path: &Path, meta: &Meta) -> bool {
-        let f = &self.filter;
-        f.exclude.matches(path, meta.kind == Kind::Dir)
-            || (meta.kind == Kind::File && f.exclude_larger_than.is_some_and(|n| meta.size > n))
-            || (meta.kind == Kind::Dir
-                && f.one_file_system
-                && self.fs_dev.is_some_and(|d| d != meta.dev))
-    }
-
-    /// Whether the open directory holds a name that excludes it.
-    fn tagged(&self, dir: std::os::fd::BorrowedFd<'_>) -> bool {
-        let f = &self.filter;
-        f.exclude_if_present
-            .iter()
-            .any(|n| srcfs::exists(dir, OsStr::from_bytes(n)))
-            || (f.exclude_caches
-                && srcfs::read_prefix(
-                    dir,
-                    OsStr::new("CACHEDIR.TAG"),
-                    crate::CACHEDIR_TAG_SIGNATURE.len(),
-                )
-                .is_some_and(|b| b == crate::CACHEDIR_TAG_SIGNATURE))
-    }
-
-    fn skipped(&mut self, path: &Path, e: OpenError) {
-        let message = match e {
-            OpenError::Replaced(why) => format!("{why}; skipped"),
-            OpenError::Io(e) => e.to_string(),
-        };
-        self.warn(path, message);
-    }
-
     fn unchanged(&self, meta: &Meta, old: &Node) -> Option<Vec<ChunkId>> {
         let NodeKind::File { chunks } = &old.kind else {
             return None;
@@ -461,24 +359,6 @@ impl Walker {
                 Ok(None)
             }
             Err(e) => Err(e),
-        }
-    }
-
-    /// Warns if the file changed while it was read: what was stored may mix
-    /// old and new contents.
-    fn torn(&mut self, path: &Path, file: &std::fs::File, before: &Meta, read: u64) {
-        let Ok(after) = srcfs::fstat(file) else {
-            return;
-        };
-        if (after.size, after.mtime, after.ctime) != (before.size, before.mtime, before.ctime)
-            || read != before.size
-        {
-            let message = format!(
-                "changed while being read ({} bytes when opened, {read} read, {} now); \
-                 the copy may be inconsistent",
-                before.size, after.size
-            );
-            self.warning(path, message, WarningKind::ChangedWhileRead);
         }
     }
 
