@@ -107,8 +107,8 @@ pub async fn restore(
         .ok_or_else(|| Error::io(&root, std::io::ErrorKind::NotFound.into()))?;
     let writer = Arc::new(Writer::new(t, plan, opts, owners));
     let mut summary = RestoreSummary::default();
-    let (w, p, pl) = (writer.clone(), progress.clone(), plan.clone());
-    let (deleted, dirs) = cpu::spawn(move || prepare(&w, &pl, &*p)).await??;
+    let (w, p) = (writer.clone(), progress.clone());
+    let (deleted, dirs) = cpu::spawn(move || prepare(&w, w.plan(), &*p)).await??;
     summary.deleted = deleted;
     summary.dirs = dirs;
 
@@ -129,8 +129,8 @@ pub async fn restore(
     }
     drop(stream);
     writer.abandon();
-    let (w, pl) = (writer.clone(), plan.clone());
-    summary.symlinks = cpu::spawn(move || finish(&w, &pl)).await?;
+    let w = writer.clone();
+    summary.symlinks = cpu::spawn(move || finish(&w, w.plan())).await?;
     summary.files = writer.written.load(std::sync::atomic::Ordering::Relaxed);
     summary.files_unchanged = writer.unchanged.load(std::sync::atomic::Ordering::Relaxed);
     summary.kept = plan.entries().filter(|e| e.action == Action::Keep).count() as u64;

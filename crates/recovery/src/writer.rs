@@ -45,7 +45,8 @@ struct Parked {
 pub(crate) struct Writer {
     pub(crate) target: Target,
     root: PathBuf,
-    files: Vec<PlannedEntry>,
+    /// The plan, without its packs (the one copy the restore makes).
+    plan: RestorePlan,
     /// Blob writes still due, by file.
     remaining: Vec<AtomicU32>,
     open: Mutex<HashMap<usize, Slot>>,
@@ -79,7 +80,13 @@ impl Writer {
             target,
             root: opts.target.clone(),
             sparse: opts.sparse,
-            files: plan.files.clone(),
+            plan: RestorePlan {
+                dirs: plan.dirs.clone(),
+                files: plan.files.clone(),
+                symlinks: plan.symlinks.clone(),
+                packs: Vec::new(),
+                delete: plan.delete.clone(),
+            },
             remaining,
             open: Mutex::default(),
             parked: Mutex::default(),
@@ -113,7 +120,7 @@ impl Writer {
     /// Finishes the files that get no blobs: empty ones, and those whose
     /// contents are already in place.
     pub(crate) fn without_blobs(&self, progress: &dyn RestoreProgress) -> Result<()> {
-        for (n, f) in self.files.iter().enumerate() {
+        for (n, f) in self.plan.files.iter().enumerate() {
             if self.remaining[n].load(Ordering::Relaxed) > 0 {
                 continue;
             }
@@ -190,7 +197,7 @@ impl Writer {
             let Some(Ok(o)) = slot.get() else {
                 continue;
             };
-            let rel = self.rel(&self.files[k].path);
+            let rel = self.rel(&self.plan.files[k].path);
             let (Ok(id), Some(name)) = (target::identity(o.file.as_fd()), rel.file_name()) else {
                 // Cannot be found again: keep it open.
                 open.insert(k, slot.clone());
@@ -231,7 +238,7 @@ impl Writer {
 
     /// Creates (or opens in place) file `n`, sized to its final length.
     fn open_file(&self, n: usize) -> io::Result<Open> {
-        let f = &self.files[n];
+        let f = &self.plan.files[n];
         let (dir, name) = self.target.parent_of(self.rel(&f.path))?;
         let (file, tmp) = match f.action {
             Action::Update { .. } => {
@@ -274,9 +281,9 @@ impl Writer {
         data: &[u8],
         progress: &dyn RestoreProgress,
     ) -> Result<()> {
-        let path = &self.files[n].path;
+        let path = &self.plan.files[n].path;
         let slot = self.slot(n);
-        let new_file = !matches!(self.files[n].action, Action::Update { .. });
+        let new_file = !matches!(self.plan.files[n].action, Action::Update { .. });
         match slot.get() {
             // A new file was sized up front, so its unwritten ranges read as
             // zeros and take no space.
@@ -300,7 +307,7 @@ impl Writer {
 
     /// Metadata on the handle, then the rename into place.
     fn finish(&self, n: usize, slot: &Slot, progress: &dyn RestoreProgress) {
-        let f = &self.files[n];
+        let f = &self.plan.files[n];
         let open = match slot.get() {
             Some(Ok(open)) => open,
             Some(Err((_, msg))) => return self.warn(&f.path, msg),
@@ -340,6 +347,11 @@ impl Writer {
                 let _ = rustix::fs::unlinkat(&*dir, tmp, rustix::fs::AtFlags::empty());
             }
         }
+    }
+
+    /// The plan's entries (its packs left out).
+    pub(crate) fn plan(&self) -> &RestorePlan {
+        &self.plan
     }
 
     /// Whether ownership is restored.
