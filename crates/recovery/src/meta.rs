@@ -35,6 +35,18 @@ pub(crate) fn set_metadata(fd: BorrowedFd<'_>, node: &Node, owners: bool) -> Vec
     if let Err(e) = rfs::fchmod(fd, Mode::from_raw_mode(node.mode & 0o7777)) {
         errors.push(e.into());
     }
+    // After the mode: an ACL attribute carries mode bits of its own.
+    for (name, value) in &node.xattrs {
+        use std::os::unix::ffi::OsStrExt;
+        if let Err(e) = rfs::fsetxattr(fd, OsStr::from_bytes(name), value, rfs::XattrFlags::empty())
+        {
+            let name = String::from_utf8_lossy(name);
+            errors.push(io::Error::new(
+                io::Error::from(e).kind(),
+                format!("attribute {name}: {e}"),
+            ));
+        }
+    }
     if let Err(e) = rfs::futimens(fd, &times(node)) {
         errors.push(e.into());
     }

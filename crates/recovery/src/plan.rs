@@ -45,6 +45,10 @@ pub struct PlannedEntry {
     pub node: Node,
     /// What will be done.
     pub action: Action,
+    /// Restored as a hard link to this file (its number in
+    /// [`RestorePlan::files`]): it had several links when backed up, and this
+    /// one is in the restore too. Nothing is fetched for it.
+    pub link_to: Option<usize>,
     /// For [`Action::Update`] and [`Action::Metadata`]: the (device, inode) of
     /// the file that was compared, so a file swapped in since is not used.
     pub(crate) existing: Option<(u64, u64)>,
@@ -273,6 +277,7 @@ pub async fn plan_restore(
     plan.dirs.sort_by(|a, b| a.path.cmp(&b.path));
     // Children before their parents.
     plan.delete.sort_by(|a, b| b.cmp(a));
+    link_groups(&mut plan.files);
     plan.packs = group_blobs(repo, &plan.files, &in_place)?;
     Ok(plan)
 }
@@ -282,7 +287,25 @@ fn entry(path: PathBuf, node: Node, action: Action, existing: Option<(u64, u64)>
         path,
         node,
         action,
+        link_to: None,
         existing,
+    }
+}
+
+/// Files that had several links (same device and inode; version 2 trees)
+/// become links to the first of them that is restored.
+fn link_groups(files: &mut [PlannedEntry]) {
+    let mut leaders: HashMap<(u64, u64), usize> = HashMap::new();
+    for (n, f) in files.iter_mut().enumerate() {
+        if f.node.nlink < 2 || f.node.dev == 0 || f.action == Action::Keep {
+            continue;
+        }
+        match leaders.entry((f.node.dev, f.node.inode)) {
+            std::collections::hash_map::Entry::Occupied(l) => f.link_to = Some(*l.get()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(n);
+            }
+        }
     }
 }
 
@@ -299,10 +322,12 @@ fn group_blobs(
         let NodeKind::File { chunks } = &f.node.kind else {
             continue;
         };
-        if !matches!(
-            f.action,
-            Action::Create | Action::Replace | Action::Update { .. }
-        ) {
+        if f.link_to.is_some()
+            || !matches!(
+                f.action,
+                Action::Create | Action::Replace | Action::Update { .. }
+            )
+        {
             continue;
         }
         let skip = in_place.get(&n);

@@ -59,6 +59,8 @@ pub struct RestoreSummary {
     pub dirs: u64,
     /// Symlinks created.
     pub symlinks: u64,
+    /// Files restored as hard links to another restored file.
+    pub hardlinks: u64,
     /// Entries left alone by the overwrite mode.
     pub kept: u64,
     /// Entries deleted (with `delete`).
@@ -130,6 +132,8 @@ pub async fn restore(
     drop(stream);
     writer.abandon();
     let w = writer.clone();
+    summary.hardlinks = cpu::spawn(move || hard_links(&w, w.plan())).await?;
+    let w = writer.clone();
     summary.symlinks = cpu::spawn(move || finish(&w, w.plan())).await?;
     summary.files = writer.written.load(std::sync::atomic::Ordering::Relaxed);
     summary.files_unchanged = writer.unchanged.load(std::sync::atomic::Ordering::Relaxed);
@@ -167,6 +171,28 @@ fn prepare(w: &Writer, plan: &RestorePlan, progress: &dyn RestoreProgress) -> Re
     }
     w.without_blobs(progress)?;
     Ok((deleted, dirs))
+}
+
+/// Files that had several links, linked to the first of them restored.
+fn hard_links(w: &Writer, plan: &RestorePlan) -> u64 {
+    let mut links = 0;
+    for f in plan.files.iter().filter(|f| f.action != Action::Keep) {
+        let Some(leader) = f.link_to.and_then(|l| plan.files.get(l)) else {
+            continue;
+        };
+        let r = w
+            .target
+            .parent_of(w.rel(&leader.path))
+            .and_then(|(ldir, lname)| {
+                let (dir, name) = w.target.parent_of(w.rel(&f.path))?;
+                target::hard_link(&ldir, lname, &dir, name)
+            });
+        match r {
+            Ok(()) => links += 1,
+            Err(e) => w.warn(&f.path, e),
+        }
+    }
+    links
 }
 
 /// Symlinks, then directory metadata, deepest first: setting a directory's

@@ -362,3 +362,33 @@ pub(crate) fn identity(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
     let st = rfs::fstat(fd)?;
     Ok((u64::from(st.st_dev), u64::from(st.st_ino)))
 }
+
+/// Makes `name` in `dir` a hard link to `from` in `from_dir`, replacing what
+/// is there. `linkat` without `AT_SYMLINK_FOLLOW`: if `from` has been swapped
+/// for a symlink, the new name links to that symlink, never to its target.
+pub(crate) fn hard_link(
+    from_dir: &OwnedFd,
+    from: &OsStr,
+    dir: &OwnedFd,
+    name: &OsStr,
+) -> io::Result<()> {
+    match rfs::linkat(from_dir, from, dir, name, AtFlags::empty()) {
+        Err(rustix::io::Errno::EXIST) => {}
+        r => return Ok(r?),
+    }
+    let mut attempt = 0;
+    let tmp = loop {
+        let tmp = temp_name(name, attempt);
+        match rfs::linkat(from_dir, from, dir, &tmp, AtFlags::empty()) {
+            Ok(()) => break tmp,
+            Err(rustix::io::Errno::EXIST) if attempt < 16 => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let r = rename_over(dir.as_fd(), &tmp, name);
+    // A rename between two links of one file does nothing: drop the spare.
+    match rfs::unlinkat(dir, &tmp, AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => r,
+        Err(e) => r.and(Err(e.into())),
+    }
+}

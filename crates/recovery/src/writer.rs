@@ -121,7 +121,7 @@ impl Writer {
     /// contents are already in place.
     pub(crate) fn without_blobs(&self, progress: &dyn RestoreProgress) -> Result<()> {
         for (n, f) in self.plan.files.iter().enumerate() {
-            if self.remaining[n].load(Ordering::Relaxed) > 0 {
+            if self.remaining[n].load(Ordering::Relaxed) > 0 || f.link_to.is_some() {
                 continue;
             }
             match f.action {

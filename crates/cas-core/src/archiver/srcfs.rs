@@ -9,6 +9,7 @@ use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -38,6 +39,7 @@ pub(crate) struct Meta {
     pub(crate) dev: u64,
     pub(crate) ino: u64,
     pub(crate) size: u64,
+    pub(crate) nlink: u32,
 }
 
 pub(crate) fn ts(sec: i64, nsec: i64) -> Timestamp {
@@ -68,6 +70,7 @@ impl Meta {
             dev: m.dev(),
             ino: m.ino(),
             size: if m.is_dir() { 0 } else { m.len() },
+            nlink: u32::try_from(m.nlink()).unwrap_or(u32::MAX),
         }
     }
 
@@ -96,6 +99,7 @@ impl Meta {
             } else {
                 u64::try_from(st.st_size).unwrap_or(0)
             },
+            nlink: u32::try_from(st.st_nlink).unwrap_or(u32::MAX),
         }
     }
 
@@ -226,4 +230,32 @@ pub(crate) fn read_prefix(dir: BorrowedFd<'_>, name: &OsStr, n: usize) -> Option
     let mut buf = Vec::with_capacity(n);
     File::from(fd).take(n as u64).read_to_end(&mut buf).ok()?;
     Some(buf)
+}
+
+/// Extended attributes beyond this many bytes in all (names and values) are
+/// not kept: the walker's memory per entry stays bounded.
+const XATTR_BUDGET: usize = 256 << 10;
+
+/// The extended attributes of an open file or directory, sorted by name.
+/// Unsupported file systems (and attributes that vanish meanwhile) give none.
+pub(crate) fn xattrs(fd: BorrowedFd<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut names = vec![0u8; 64 << 10];
+    let Ok(n) = rfs::flistxattr(fd, &mut names[..]) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut used = 0;
+    let mut value = vec![0u8; 64 << 10];
+    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let Ok(len) = rfs::fgetxattr(fd, OsStr::from_bytes(name), &mut value[..]) else {
+            continue;
+        };
+        used += name.len() + len;
+        if used > XATTR_BUDGET {
+            break;
+        }
+        out.push((name.to_vec(), value[..len].to_vec()));
+    }
+    out.sort();
+    out
 }

@@ -39,6 +39,9 @@ fn node_from(name: Vec<u8>, kind: NodeKind, meta: &Meta) -> Node {
         ctime: meta.ctime,
         inode: meta.ino,
         size: meta.size,
+        dev: meta.dev,
+        nlink: meta.nlink,
+        xattrs: Vec::new(),
     }
 }
 
@@ -280,8 +283,11 @@ impl Walker {
                     NodeKind::Dir { subtree } => Some(subtree),
                     _ => None,
                 });
+                let xattrs = srcfs::xattrs(fd.as_fd());
                 let subtree = self.dir_contents(path, Some(fd), old_sub)?;
-                Ok(Some(node_from(name, NodeKind::Dir { subtree }, &meta)))
+                let mut node = node_from(name, NodeKind::Dir { subtree }, &meta);
+                node.xattrs = xattrs;
+                Ok(Some(node))
             }
             Kind::Symlink => match srcfs::readlink(at) {
                 Ok(target) => {
@@ -327,11 +333,21 @@ impl Walker {
     ) -> Result<Option<Node>> {
         let path = at.path;
         self.progress.file(path, meta.size);
-        if let Some(chunks) = old.and_then(|o| self.unchanged(meta, o)) {
+        if let Some((chunks, o)) = old.and_then(|o| Some((self.unchanged(meta, o)?, o))) {
             self.summary.files_unchanged += 1;
             self.summary.total_bytes += meta.size;
             self.progress.bytes(meta.size);
-            return Ok(Some(node_from(name, NodeKind::File { chunks }, meta)));
+            let mut node = node_from(name, NodeKind::File { chunks }, meta);
+            // Attributes change the ctime, so the parent's are current; a
+            // version 1 parent (nlink 0) recorded none: read them.
+            node.xattrs = if o.nlink != 0 {
+                o.xattrs.clone()
+            } else {
+                srcfs::open_file(at, meta)
+                    .map(|(f, _)| srcfs::xattrs(f.as_fd()))
+                    .unwrap_or_default()
+            };
+            return Ok(Some(node));
         }
         let (file, opened) = match srcfs::open_file(at, meta) {
             Ok(f) => f,
@@ -351,6 +367,7 @@ impl Walker {
                 self.torn(path, &file, &opened, size);
                 let mut node = node_from(name, NodeKind::File { chunks }, &opened);
                 node.size = size;
+                node.xattrs = srcfs::xattrs(file.as_fd());
                 Ok(Some(node))
             }
             // A file that vanishes or fails mid-read is skipped, not fatal.
@@ -424,6 +441,9 @@ impl Walker {
             ctime: t,
             inode: 0,
             size,
+            dev: 0,
+            nlink: 1,
+            xattrs: Vec::new(),
         };
         self.save_tree(Tree { nodes: vec![node] })
     }
