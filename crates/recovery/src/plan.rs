@@ -208,7 +208,8 @@ pub async fn plan_restore(
     let inspector = Inspector::new(repo, opts)?;
     let mut plan = RestorePlan::default();
     // Chunks already in place, by file number, for `Update` files.
-    let mut in_place: HashMap<usize, Vec<bool>> = HashMap::new();
+    // Files whose contents decide (`IfChanged`), compared after the walk.
+    let mut to_compare = Vec::new();
     let mut found = vec![false; include.len()];
     let mut stack = vec![Pending {
         snap: PathBuf::from("/"),
@@ -252,13 +253,12 @@ pub async fn plan_restore(
                     plan.dirs.push(entry(path, node, action, None));
                 }
                 NodeKind::File { .. } if full => {
-                    let n = plan.files.len();
-                    let (action, existing, mask) =
-                        inspector.file_action(handle.as_deref(), &node, seen, dir.state)?;
-                    if let Some(mask) = mask {
-                        in_place.insert(n, mask);
+                    let action = inspector.file_action(&node, seen, dir.state);
+                    if action.is_none() {
+                        to_compare.push(plan.files.len());
                     }
-                    plan.files.push(entry(path, node, action, existing));
+                    let action = action.unwrap_or(Action::Replace);
+                    plan.files.push(entry(path, node, action, None));
                 }
                 NodeKind::Symlink { .. } if full => {
                     let action =
@@ -277,6 +277,7 @@ pub async fn plan_restore(
     plan.dirs.sort_by(|a, b| a.path.cmp(&b.path));
     // Children before their parents.
     plan.delete.sort_by(|a, b| b.cmp(a));
+    let in_place = inspector.compare_all(&mut plan.files, to_compare).await?;
     link_groups(&mut plan.files);
     plan.packs = group_blobs(repo, &plan.files, &in_place)?;
     Ok(plan)
