@@ -57,6 +57,9 @@ pub struct RestoreOptions {
     /// Snapshot paths matching these are not restored (directories with all
     /// below them); the backup's pattern language ([`Patterns`]).
     pub exclude: Patterns,
+    /// When not empty, only snapshot paths matching these (with everything
+    /// below a matching directory) are restored.
+    pub include_patterns: Patterns,
     /// Files held open at once while their blobs arrive (beyond it, idle ones
     /// are closed and reopened later, checked to be the same file).
     pub max_open_files: usize,
@@ -76,6 +79,7 @@ impl RestoreOptions {
             overwrite: Overwrite::Always,
             delete: false,
             exclude: Patterns::default(),
+            include_patterns: Patterns::default(),
             max_open_files: 256,
             sparse: false,
         }
@@ -108,6 +112,12 @@ impl RestoreOptions {
     /// Sets how many files may be held open at once (at least 1).
     pub fn max_open_files(mut self, n: usize) -> Self {
         self.max_open_files = n.max(1);
+        self
+    }
+    /// Restores only snapshot paths that `patterns` match (and what is below
+    /// matching directories).
+    pub fn include_patterns(mut self, patterns: Patterns) -> Self {
+        self.include_patterns = patterns;
         self
     }
     /// Leaves out snapshot paths that `patterns` match.

@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cairn_cas_core::{Node, NodeKind, PackEntry, PackId, Repository, Snapshot};
+use cairn_cas_core::{Node, NodeKind, PackEntry, PackId, Patterns, Repository, Snapshot};
 use cairn_crypto::ChunkId;
 
 use crate::inspect::{DirState, Inspector};
@@ -191,6 +191,8 @@ struct Pending {
     tree: ChunkId,
     state: DirState,
     full: bool,
+    /// It, or a directory above it, matches an include pattern.
+    picked: bool,
 }
 
 /// Plans the restore of `snapshot` as `opts` says, comparing with what the
@@ -207,7 +209,6 @@ pub async fn plan_restore(
         .collect();
     let inspector = Inspector::new(repo, opts)?;
     let mut plan = RestorePlan::default();
-    // Chunks already in place, by file number, for `Update` files.
     // Files whose contents decide (`IfChanged`), compared after the walk.
     let mut to_compare = Vec::new();
     let mut found = vec![false; include.len()];
@@ -216,12 +217,13 @@ pub async fn plan_restore(
         tree: snapshot.tree_id()?,
         state: inspector.root_state(),
         full: include.is_empty(),
+        picked: opts.include_patterns.is_empty(),
     }];
     while let Some(dir) = stack.pop() {
         let tree = repo.load_tree(&dir.tree).await?;
         let rel = dir.snap.strip_prefix("/").unwrap_or(&dir.snap).to_owned();
         let handle = inspector.dir(&rel, dir.state);
-        if opts.delete && dir.full {
+        if opts.delete && dir.full && dir.picked {
             let names: HashSet<&[u8]> = tree.nodes.iter().map(|n| n.name.as_slice()).collect();
             for extra in inspector.extra_names(handle.as_deref(), &names)? {
                 plan.delete.push(opts.target.join(&rel).join(extra));
@@ -232,6 +234,10 @@ pub async fn plan_restore(
             let (want, full) = wanted(&snap_path, &include);
             let is_dir = matches!(node.kind, NodeKind::Dir { .. });
             if !want || opts.exclude.matches(&snap_path, is_dir) {
+                continue;
+            }
+            let picked = dir.picked || opts.include_patterns.matches(&snap_path, is_dir);
+            if !picked && !is_dir {
                 continue;
             }
             for (i, inc) in include.iter().enumerate() {
@@ -249,6 +255,7 @@ pub async fn plan_restore(
                         tree: *subtree,
                         state,
                         full,
+                        picked,
                     });
                     plan.dirs.push(entry(path, node, action, None));
                 }
@@ -274,6 +281,9 @@ pub async fn plan_restore(
             path: include[i].clone(),
         });
     }
+    if !opts.include_patterns.is_empty() {
+        keep_picked_dirs(&mut plan, &opts.include_patterns, &opts.target);
+    }
     plan.dirs.sort_by(|a, b| a.path.cmp(&b.path));
     // Children before their parents.
     plan.delete.sort_by(|a, b| b.cmp(a));
@@ -291,6 +301,28 @@ fn entry(path: PathBuf, node: Node, action: Action, existing: Option<(u64, u64)>
         link_to: None,
         existing,
     }
+}
+
+/// With include patterns every directory is walked, to find what matches
+/// below it: keep only those that match (or are below a match) and those on
+/// the way to something restored.
+fn keep_picked_dirs(plan: &mut RestorePlan, patterns: &Patterns, target: &Path) {
+    let snap = |p: &Path| Path::new("/").join(p.strip_prefix(target).unwrap_or(p));
+    let mut needed: HashSet<PathBuf> = HashSet::new();
+    let restored = plan.files.iter().chain(&plan.symlinks).map(|e| &e.path);
+    let picked_dirs = plan
+        .dirs
+        .iter()
+        .map(|d| &d.path)
+        .filter(|p| snap(p).ancestors().any(|a| patterns.matches(a, true)));
+    for p in restored.chain(picked_dirs) {
+        for a in p.ancestors() {
+            if !needed.insert(a.to_owned()) {
+                break;
+            }
+        }
+    }
+    plan.dirs.retain(|d| needed.contains(&d.path));
 }
 
 /// Files that had several links (same device and inode; version 2 trees)

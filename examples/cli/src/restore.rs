@@ -25,9 +25,15 @@ pub(crate) struct RestoreArgs {
     /// Restore into this directory: snapshot path /data/x goes to TARGET/data/x.
     #[arg(short, long)]
     target: PathBuf,
-    /// Restore only this snapshot path and what is below it (repeatable).
-    #[arg(short, long = "include", value_name = "PATH")]
+    /// Restore only this snapshot path and what is below it (repeatable). An
+    /// absolute path without wildcards must exist in the snapshot; anything
+    /// else is a pattern in the language of `backup --exclude` (`*.jpg`,
+    /// `/home/*/docs`, `**/src`).
+    #[arg(short, long = "include", value_name = "PATH|PATTERN")]
     include: Vec<PathBuf>,
+    /// Like a pattern --include, ignoring case.
+    #[arg(long, value_name = "PATTERN")]
+    iinclude: Vec<String>,
     /// Do not restore snapshot paths matching PATTERN (the pattern language of
     /// `backup --exclude`; repeatable).
     #[arg(long, value_name = "PATTERN")]
@@ -115,13 +121,33 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
             .map(|p| (p.as_str(), false))
             .chain(a.iexclude.iter().map(|p| (p.as_str(), true))),
     )?;
+    // A plain absolute path keeps its exact meaning (and must exist); the
+    // rest are patterns.
+    let (paths, patterns): (Vec<&PathBuf>, Vec<&PathBuf>) = a.include.iter().partition(|p| {
+        p.to_str()
+            .is_none_or(|s| s.starts_with('/') && !s.contains(['*', '?', '[', '{', '!']))
+    });
+    let patterns: Vec<String> = patterns
+        .iter()
+        .filter_map(|p| p.to_str().map(String::from))
+        .collect();
+    let includes = Patterns::new(
+        patterns
+            .iter()
+            .map(|p| (p.as_str(), false))
+            .chain(a.iinclude.iter().map(|p| (p.as_str(), true))),
+    )?;
+    if a.verify && !(includes.is_empty() && excludes.is_empty()) {
+        bail!("--verify checks the snapshot's paths whole: it does not combine with --exclude or include patterns yet");
+    }
     let mut opts = RestoreOptions::new(&a.target)
         .overwrite(a.overwrite)
         .delete(a.delete)
         .sparse(a.sparse)
-        .exclude(excludes);
-    for i in &a.include {
-        opts = opts.include(i);
+        .exclude(excludes)
+        .include_patterns(includes);
+    for i in &paths {
+        opts = opts.include(*i);
     }
     let plan = plan_restore(&repo, &snap, &opts)
         .await
@@ -156,7 +182,8 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let secs = summary.duration.as_secs_f64();
     let verified = if a.verify {
-        let report = verify(&repo, &snap, &a.target, &a.include)
+        let paths: Vec<PathBuf> = paths.into_iter().cloned().collect();
+        let report = verify(&repo, &snap, &a.target, &paths)
             .await
             .with_context(|| format!("verifying {}", a.target.display()))?;
         for m in &report.mismatches {

@@ -454,4 +454,27 @@ fn backup_filters_and_restore_excludes_on_a_real_tree() {
         files_below(&base),
         ["docs/B.MD", "keep.txt", "logs/important.log", "small.bin"]
     );
+    // And what it picks: a case-insensitive pattern (a name anywhere), a
+    // pattern naming a directory (all below it), and an exclusion inside
+    // what was picked.
+    let target = env.root.join("t3");
+    let t = target.to_str().unwrap();
+    env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        t,
+        "--iinclude",
+        "*.MD",
+        "--include",
+        "logs",
+        "--exclude",
+        "B.MD",
+    ]);
+    let base = target.join(src.strip_prefix("/").unwrap());
+    assert_eq!(files_below(&base), ["docs/a.md", "logs/important.log"]);
+    assert!(
+        !base.join("fake-cache").exists(),
+        "a directory with nothing picked is not created"
+    );
 }
