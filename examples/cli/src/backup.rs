@@ -19,6 +19,9 @@ pub(crate) struct BackupArgs {
     /// Files and directories to back up.
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Also back up the paths listed in FILE, one per line (`#` comments).
+    #[arg(long, value_name = "FILE", conflicts_with = "stdin")]
+    files_from: Vec<PathBuf>,
     /// Add a tag (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
@@ -104,7 +107,17 @@ impl FilterArgs {
     }
 }
 
-pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
+pub(crate) async fn run(ctx: &Ctx, mut a: BackupArgs) -> Result<ExitCode> {
+    for f in &a.files_from {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading --files-from {}", f.display()))?;
+        let listed = text.lines().map(str::trim);
+        a.paths.extend(
+            listed
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(PathBuf::from),
+        );
+    }
     if !a.stdin && a.paths.is_empty() {
         bail!("nothing to back up: give at least one PATH, or --stdin");
     }

@@ -478,3 +478,26 @@ fn backup_filters_and_restore_excludes_on_a_real_tree() {
         "a directory with nothing picked is not created"
     );
 }
+
+#[test]
+fn backup_files_from_a_list() {
+    let env = Env::new();
+    let src = env.root.join("src");
+    for d in ["one", "two", "three"] {
+        std::fs::create_dir_all(src.join(d)).unwrap();
+        std::fs::write(src.join(d).join("f"), d).unwrap();
+    }
+    let list = env.root.join("list");
+    let (one, three) = (src.join("one"), src.join("three"));
+    std::fs::write(
+        &list,
+        format!("# what to keep\n{}\n\n{}\n", one.display(), three.display()),
+    )
+    .unwrap();
+    env.ok(&["init"]);
+    env.ok(&["backup", "--files-from", list.to_str().unwrap()]);
+    let target = env.root.join("t");
+    env.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    let base = target.join(src.strip_prefix("/").unwrap());
+    assert_eq!(files_below(&base), ["one/f", "three/f"]);
+}
