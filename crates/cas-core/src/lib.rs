@@ -67,6 +67,7 @@ mod blob;
 mod bytes_io;
 pub mod cpu;
 mod error;
+mod filter;
 mod index;
 mod open;
 mod pack;
@@ -77,9 +78,11 @@ mod tree;
 
 pub use archiver::{
     backup, backup_stream, BackupOptions, BackupProgress, BackupResult, NoProgress, Warning,
+    WarningKind,
 };
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
 pub use error::{Error, Result};
+pub use filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
 pub use index::{decode_index, encode_index, index_key, BlobLocation, Index};
 pub use open::{
     OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE, MAX_SNAPSHOT_SIZE,

@@ -1,15 +1,23 @@
 //! Trees: one directory's listing, stored as a blob and deduplicated like data.
 //!
-//! # Tree blob format (version 1) — do not change; add a new version instead
+//! # Tree blob format (versions 1 and 2) — do not change; add a new version instead
 //!
 //! ```text
-//! tree  := "CRNT" version:u8=1 count:u32 node*count      (nodes sorted by name, names unique)
+//! tree  := "CRNT" version:u8 count:u32 node*count      (nodes sorted by name, names unique)
 //! node  := name_len:u16 name:[u8] kind:u8 mode:u32 uid:u32 gid:u32
-//!          mtime_sec:i64 mtime_nsec:u32 ctime_sec:i64 ctime_nsec:u32 inode:u64 size:u64 body
+//!          mtime_sec:i64 mtime_nsec:u32 ctime_sec:i64 ctime_nsec:u32 inode:u64 size:u64
+//!          [v2 only: dev:u64 nlink:u32 xattr_count:u16 xattr*xattr_count] body
+//! xattr := name_len:u16 name:[u8] value_len:u32 value:[u8]     (v2; sorted by name)
 //! body  := kind 0 (file):    count:u32 chunk_id:[u8;32]*count
 //!        | kind 1 (dir):     subtree_id:[u8;32]
 //!        | kind 2 (symlink): len:u32 target:[u8]
 //! ```
+//!
+//! Version 2 (written since hard links and extended attributes are kept) adds
+//! the device and link count, so files with several links can be restored as
+//! links to one another, and the extended attributes (POSIX ACLs included:
+//! Linux stores them as `system.posix_acl_*` attributes). Version 1 trees
+//! still decode, with `dev` 0, `nlink` 0 (unknown) and no attributes.
 //!
 //! Names and link targets are the raw bytes of the Unix file name. `ctime`
 //! and `inode` are kept only so the next backup can tell a file unchanged
@@ -21,7 +29,8 @@ use crate::bytes_io::{Put, Reader};
 use crate::Result;
 
 const MAGIC: &[u8; 4] = b"CRNT";
-const VERSION: u8 = 1;
+/// The version written; [`Tree::decode`] reads 1 and 2.
+const VERSION: u8 = 2;
 
 /// A timestamp: seconds and nanoseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
@@ -73,6 +82,12 @@ pub struct Node {
     pub inode: u64,
     /// Size in bytes (files: the bytes stored).
     pub size: u64,
+    /// Device (with `inode`, identifies hard links). 0 in version 1 trees.
+    pub dev: u64,
+    /// Number of hard links when backed up. 0 in version 1 trees (unknown).
+    pub nlink: u32,
+    /// Extended attributes (name, value), sorted by name.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Node {
@@ -127,6 +142,15 @@ impl Tree {
             out.put_u32(n.ctime.nsec);
             out.put_u64(n.inode);
             out.put_u64(n.size);
+            out.put_u64(n.dev);
+            out.put_u32(n.nlink);
+            out.put_u16(n.xattrs.len() as u16);
+            for (name, value) in &n.xattrs {
+                out.put_u16(name.len() as u16);
+                out.extend_from_slice(name);
+                out.put_u32(value.len() as u32);
+                out.extend_from_slice(value);
+            }
             match &n.kind {
                 NodeKind::File { chunks } => {
                     out.put_u32(chunks.len() as u32);
@@ -148,7 +172,7 @@ impl Tree {
     /// sorted and unique (a restore must not be steered outside its target).
     pub fn decode(object: &str, bytes: &[u8]) -> Result<Tree> {
         let mut r = Reader::new(object, bytes);
-        r.header(MAGIC, &[VERSION])?;
+        let version = r.header(MAGIC, &[1, 2])?;
         let n = r.count(59)?;
         let mut nodes: Vec<Node> = Vec::with_capacity(n);
         for _ in 0..n {
@@ -184,6 +208,18 @@ impl Tree {
             };
             let inode = r.u64()?;
             let size = r.u64()?;
+            let (mut dev, mut nlink, mut xattrs) = (0, 0, Vec::new());
+            if version >= 2 {
+                dev = r.u64()?;
+                nlink = r.u32()?;
+                let count = r.u16()? as usize;
+                for _ in 0..count {
+                    let len = r.u16()? as usize;
+                    let name = r.take(len)?.to_vec();
+                    let len = r.count(1)?;
+                    xattrs.push((name, r.take(len)?.to_vec()));
+                }
+            }
             let kind = match kind {
                 0 => {
                     let count = r.count(32)?;
@@ -212,9 +248,64 @@ impl Tree {
                 ctime,
                 inode,
                 size,
+                dev,
+                nlink,
+                xattrs,
             });
         }
         r.finish()?;
         Ok(Tree { nodes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Tree {
+        Tree {
+            nodes: vec![Node {
+                name: b"f".to_vec(),
+                kind: NodeKind::Symlink {
+                    target: b"t".to_vec(),
+                },
+                mode: 0o120777,
+                uid: 1,
+                gid: 2,
+                mtime: Timestamp { sec: 3, nsec: 4 },
+                ctime: Timestamp { sec: 5, nsec: 6 },
+                inode: 7,
+                size: 1,
+                dev: 8,
+                nlink: 2,
+                xattrs: vec![(b"user.k".to_vec(), b"v".to_vec())],
+            }],
+        }
+    }
+
+    /// Version 2's bytes, pinned: a change here is a format change.
+    #[test]
+    fn v2_golden_bytes() {
+        let hex: String = sample()
+            .encode()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, GOLDEN_V2);
+        assert_eq!(Tree::decode("t", &sample().encode()).unwrap(), sample());
+    }
+
+    const GOLDEN_V2: &str = concat!(
+        "43524e54020100000001006602ffa10000010000000200000003000000000000000400",
+        "0000050000000000000006000000070000000000000001000000000000000800000000",
+        "0000000200000001000600757365722e6b01000000760100000074"
+    );
+
+    #[test]
+    fn truncated_v2_is_an_error() {
+        let bytes = sample().encode();
+        for n in 0..bytes.len() {
+            assert!(Tree::decode("t", &bytes[..n]).is_err(), "{n}");
+        }
     }
 }

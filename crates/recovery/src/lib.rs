@@ -1,6 +1,28 @@
 //! Recovery: choose a point in time, plan a restore, run it, verify it, and
 //! check a repository.
 //!
+//! # Restoring into a target that may be hostile
+//!
+//! A restore reaches everything below its target through directory handles
+//! opened one component at a time with `O_NOFOLLOW`; files are created with
+//! `O_CREAT | O_EXCL`, written and given their metadata through the one
+//! handle each is opened with, and replace an existing entry by a temporary
+//! file renamed over it. A symlink or hard link planted in the target, before
+//! or during the restore, is replaced or refused, never followed: nothing
+//! outside the target is created, written, chmod'ed or chown'ed. Files are
+//! `0600` and directories `0700` until they are complete, so a private file is
+//! never readable by others in between. An entry whose metadata cannot be set
+//! becomes a [`RestoreWarning`]; the others still get theirs.
+//!
+//! # Modes and resume
+//!
+//! [`Overwrite`] says what happens to what is already in the target
+//! (`Always`, `IfChanged` — compare contents chunk by chunk and write only
+//! what differs —, `IfNewer`, `Never`); `delete` removes what the snapshot does
+//! not have. The plan is a diff ([`RestorePlan::diff`]) before anything is
+//! done. An interrupted restore run again with `IfChanged` fetches only what
+//! is missing.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use cairn_backends::MemoryBackend;
@@ -30,14 +52,22 @@
 
 mod check;
 mod error;
+mod inspect;
+mod meta;
+mod options;
 mod plan;
 mod restore;
 mod select;
+mod target;
 mod verify;
+mod writer;
 
 pub use check::{check, CheckOptions, CheckReport};
 pub use error::{Error, Result};
-pub use plan::{plan_restore, BlobRead, PackRead, PlannedEntry, RestoreOptions, RestorePlan};
-pub use restore::{restore, NoProgress, RestoreProgress, RestoreSummary};
+pub use plan::{
+    plan_restore, Action, BlobRead, Overwrite, PackRead, PlanDiff, PlannedEntry, RestoreOptions,
+    RestorePlan,
+};
+pub use restore::{restore, NoProgress, RestoreProgress, RestoreSummary, RestoreWarning};
 pub use select::{select_snapshot, SnapshotFilter};
 pub use verify::{verify, VerifyReport};

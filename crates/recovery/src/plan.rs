@@ -1,65 +1,57 @@
 //! Restore plans: what will be read from where and written to where, as a
-//! value the caller can inspect (size, packs, an estimate) before executing.
+//! value the caller can inspect (size, packs, an estimate, the diff against
+//! what is already in the target) before executing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cairn_cas_core::{Node, NodeKind, PackEntry, PackId, Repository, Snapshot};
+use cairn_cas_core::{Node, NodeKind, PackEntry, PackId, Patterns, Repository, Snapshot};
 use cairn_crypto::ChunkId;
 
+use crate::inspect::{DirState, Inspector};
+pub use crate::options::{Overwrite, RestoreOptions};
 use crate::{Error, Result};
 
-/// Settings for a restore.
+/// What the restore will do with one entry.
 #[non_exhaustive]
-#[derive(Debug, Clone)]
-pub struct RestoreOptions {
-    /// Where to restore: a snapshot path `/data/x` lands at `target/data/x`.
-    pub target: PathBuf,
-    /// Snapshot paths to restore (with everything below them); empty: all.
-    pub include: Vec<PathBuf>,
-    /// Packs fetched and written at once.
-    pub concurrency: usize,
-    /// Restore file ownership (uid/gid). `None`: only when running as root.
-    pub owners: Option<bool>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing is there: create it.
+    Create,
+    /// Something different is there: replace it (a file through a temporary
+    /// file renamed over it, so readers see the old or the new one).
+    Replace,
+    /// A regular file whose contents partly match: write `chunks` chunks in
+    /// place (and truncate to the snapshot's size).
+    Update {
+        /// Chunks to write.
+        chunks: usize,
+    },
+    /// The contents match: set only owner, mode and times.
+    Metadata,
+    /// Leave it as it is (the overwrite mode says so).
+    Keep,
 }
 
-impl RestoreOptions {
-    /// Restore everything to `target`.
-    pub fn new(target: impl Into<PathBuf>) -> Self {
-        RestoreOptions {
-            target: target.into(),
-            include: Vec::new(),
-            concurrency: 4,
-            owners: None,
-        }
-    }
-    /// Restores only `path` (a snapshot path such as `/data/x`) and below.
-    pub fn include(mut self, path: impl Into<PathBuf>) -> Self {
-        self.include.push(path.into());
-        self
-    }
-    /// Sets how many packs are fetched at once.
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
-        self
-    }
-    /// Forces restoring ownership on or off.
-    pub fn owners(mut self, on: bool) -> Self {
-        self.owners = Some(on);
-        self
-    }
-}
-
-/// One file, directory or symlink to create.
+/// One file, directory or symlink to restore.
 #[derive(Debug, Clone)]
 pub struct PlannedEntry {
     /// Where it goes.
     pub path: PathBuf,
     /// Its snapshot node (metadata, and contents for files).
     pub node: Node,
+    /// What will be done.
+    pub action: Action,
+    /// Restored as a hard link to this file (its number in
+    /// [`RestorePlan::files`]): it had several links when backed up, and this
+    /// one is in the restore too. Nothing is fetched for it.
+    pub link_to: Option<usize>,
+    /// For [`Action::Update`] and [`Action::Metadata`]: the (device, inode) of
+    /// the file that was compared, so a file swapped in since is not used.
+    pub(crate) existing: Option<(u64, u64)>,
 }
 
 /// One blob to fetch, and where its bytes go.
@@ -95,6 +87,26 @@ pub struct RestorePlan {
     /// [`files`](Self::files), the first of its blobs in no index). The
     /// restore writes every other file and then reports these.
     pub missing: Vec<(usize, ChunkId)>,
+    /// Target entries to remove (with `delete`), parents after children.
+    pub delete: Vec<PathBuf>,
+}
+
+/// A plan summarised as a diff against the target: entry counts by action.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanDiff {
+    /// Entries that do not exist yet.
+    pub new: u64,
+    /// Entries that exist and will be replaced or updated.
+    pub changed: u64,
+    /// Entries whose contents already match (metadata is set).
+    pub unchanged: u64,
+    /// Entries left alone by the overwrite mode.
+    pub kept: u64,
+    /// Entries to delete.
+    pub deleted: u64,
+    /// Bytes of blobs to fetch.
+    pub fetch_bytes: u64,
 }
 
 impl RestorePlan {
@@ -102,12 +114,16 @@ impl RestorePlan {
     pub fn total_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.node.size).sum()
     }
-    /// Bytes of blobs to fetch (each distinct blob once).
+    /// Bytes to fetch: each distinct blob once, plus the gaps between blobs
+    /// close enough in a pack to be read with one request.
     pub fn fetch_bytes(&self) -> u64 {
         self.packs
             .iter()
-            .flat_map(|p| &p.blobs)
-            .map(|b| u64::from(b.entry.length))
+            .flat_map(|p| runs(&p.blobs))
+            .map(|run| {
+                let (first, last) = (&run[0].entry, &run[run.len() - 1].entry);
+                u64::from(last.offset) + u64::from(last.length) - u64::from(first.offset)
+            })
             .sum()
     }
     /// Number of distinct blobs to fetch.
@@ -118,6 +134,48 @@ impl RestorePlan {
     pub fn estimate(&self, bytes_per_sec: f64) -> Duration {
         Duration::from_secs_f64(self.fetch_bytes() as f64 / bytes_per_sec.max(1.0))
     }
+    /// Every planned entry with its action.
+    pub fn entries(&self) -> impl Iterator<Item = &PlannedEntry> {
+        self.dirs.iter().chain(&self.files).chain(&self.symlinks)
+    }
+    /// The plan as a diff against the target.
+    pub fn diff(&self) -> PlanDiff {
+        let mut d = PlanDiff {
+            deleted: self.delete.len() as u64,
+            fetch_bytes: self.fetch_bytes(),
+            ..PlanDiff::default()
+        };
+        for e in self.entries() {
+            match e.action {
+                Action::Create => d.new += 1,
+                Action::Replace | Action::Update { .. } => d.changed += 1,
+                Action::Metadata => d.unchanged += 1,
+                Action::Keep => d.kept += 1,
+            }
+        }
+        d
+    }
+}
+
+/// Blobs closer than this in a pack are fetched with one ranged read.
+const COALESCE_GAP: u64 = 256 << 10;
+
+/// Splits a pack's blobs into runs fetched with one ranged read each.
+pub(crate) fn runs(blobs: &[BlobRead]) -> Vec<&[BlobRead]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=blobs.len() {
+        let split = i == blobs.len() || {
+            let prev = &blobs[i - 1].entry;
+            u64::from(blobs[i].entry.offset)
+                > u64::from(prev.offset) + u64::from(prev.length) + COALESCE_GAP
+        };
+        if split {
+            out.push(&blobs[start..i]);
+            start = i;
+        }
+    }
+    out
 }
 
 /// Whether the snapshot path `p` is to be restored: on the way to, or under,
@@ -130,7 +188,19 @@ fn wanted(p: &Path, include: &[PathBuf]) -> (bool, bool) {
     (full || include.iter().any(|i| i.starts_with(p)), full)
 }
 
-/// Plans the restore of `snapshot` as `opts` says.
+/// A directory still to visit: its snapshot path, tree, what the target has
+/// there, and whether it is restored whole.
+struct Pending {
+    snap: PathBuf,
+    tree: ChunkId,
+    state: DirState,
+    full: bool,
+    /// It, or a directory above it, matches an include pattern.
+    picked: bool,
+}
+
+/// Plans the restore of `snapshot` as `opts` says, comparing with what the
+/// target already holds (through no-follow handles; nothing is changed).
 pub async fn plan_restore(
     repo: &Repository,
     snapshot: &Snapshot,
@@ -141,16 +211,37 @@ pub async fn plan_restore(
         .iter()
         .map(|p| Path::new("/").join(p))
         .collect();
+    let inspector = Inspector::new(repo, opts)?;
     let mut plan = RestorePlan::default();
+    // Files whose contents decide (`IfChanged`), compared after the walk.
+    let mut to_compare = Vec::new();
     let mut found = vec![false; include.len()];
-    // (snapshot path, tree id), depth first.
-    let mut stack = vec![(PathBuf::from("/"), snapshot.tree_id()?)];
-    while let Some((dir, tree_id)) = stack.pop() {
-        let tree = repo.load_tree(&tree_id).await?;
+    let mut stack = vec![Pending {
+        snap: PathBuf::from("/"),
+        tree: snapshot.tree_id()?,
+        state: inspector.root_state(),
+        full: include.is_empty(),
+        picked: opts.include_patterns.is_empty(),
+    }];
+    while let Some(dir) = stack.pop() {
+        let tree = repo.load_tree(&dir.tree).await?;
+        let rel = dir.snap.strip_prefix("/").unwrap_or(&dir.snap).to_owned();
+        let handle = inspector.dir(&rel, dir.state);
+        if opts.delete && dir.full && dir.picked {
+            let names: HashSet<&[u8]> = tree.nodes.iter().map(|n| n.name.as_slice()).collect();
+            for extra in inspector.extra_names(handle.as_deref(), &names)? {
+                plan.delete.push(opts.target.join(&rel).join(extra));
+            }
+        }
         for node in tree.nodes {
-            let snap_path = dir.join(OsStr::from_bytes(&node.name));
+            let snap_path = dir.snap.join(OsStr::from_bytes(&node.name));
             let (want, full) = wanted(&snap_path, &include);
-            if !want {
+            let is_dir = matches!(node.kind, NodeKind::Dir { .. });
+            if !want || opts.exclude.matches(&snap_path, is_dir) {
+                continue;
+            }
+            let picked = dir.picked || opts.include_patterns.matches(&snap_path, is_dir);
+            if !picked && !is_dir {
                 continue;
             }
             for (i, inc) in include.iter().enumerate() {
@@ -158,16 +249,33 @@ pub async fn plan_restore(
                     found[i] = true;
                 }
             }
-            let path = opts
-                .target
-                .join(snap_path.strip_prefix("/").unwrap_or(&snap_path));
+            let path = opts.target.join(&rel).join(node.name_os());
+            let seen = inspector.lookup(handle.as_deref(), node.name_os(), dir.state)?;
             match &node.kind {
                 NodeKind::Dir { subtree } => {
-                    stack.push((snap_path, *subtree));
-                    plan.dirs.push(PlannedEntry { path, node });
+                    let (action, state) = inspector.dir_action(&node, seen, dir.state);
+                    stack.push(Pending {
+                        snap: snap_path,
+                        tree: *subtree,
+                        state,
+                        full,
+                        picked,
+                    });
+                    plan.dirs.push(entry(path, node, action, None));
                 }
-                NodeKind::File { .. } if full => plan.files.push(PlannedEntry { path, node }),
-                NodeKind::Symlink { .. } if full => plan.symlinks.push(PlannedEntry { path, node }),
+                NodeKind::File { .. } if full => {
+                    let action = inspector.file_action(&node, seen, dir.state);
+                    if action.is_none() {
+                        to_compare.push(plan.files.len());
+                    }
+                    let action = action.unwrap_or(Action::Replace);
+                    plan.files.push(entry(path, node, action, None));
+                }
+                NodeKind::Symlink { .. } if full => {
+                    let action =
+                        inspector.symlink_action(handle.as_deref(), &node, seen, dir.state);
+                    plan.symlinks.push(entry(path, node, action, None));
+                }
                 _ => {}
             }
         }
@@ -177,16 +285,74 @@ pub async fn plan_restore(
             path: include[i].clone(),
         });
     }
+    if !opts.include_patterns.is_empty() {
+        keep_picked_dirs(&mut plan, &opts.include_patterns, &opts.target);
+    }
     plan.dirs.sort_by(|a, b| a.path.cmp(&b.path));
-    (plan.packs, plan.missing) = group_blobs(repo, &plan.files);
+    // Children before their parents.
+    plan.delete.sort_by(|a, b| b.cmp(a));
+    let in_place = inspector.compare_all(&mut plan.files, to_compare).await?;
+    link_groups(&mut plan.files);
+    (plan.packs, plan.missing) = group_blobs(repo, &plan.files, &in_place);
     Ok(plan)
 }
 
-/// Groups the blobs of `files` by pack; files with a blob in no index are
-/// returned apart (none of their blobs is read).
+fn entry(path: PathBuf, node: Node, action: Action, existing: Option<(u64, u64)>) -> PlannedEntry {
+    PlannedEntry {
+        path,
+        node,
+        action,
+        link_to: None,
+        existing,
+    }
+}
+
+/// With include patterns every directory is walked, to find what matches
+/// below it: keep only those that match (or are below a match) and those on
+/// the way to something restored.
+fn keep_picked_dirs(plan: &mut RestorePlan, patterns: &Patterns, target: &Path) {
+    let snap = |p: &Path| Path::new("/").join(p.strip_prefix(target).unwrap_or(p));
+    let mut needed: HashSet<PathBuf> = HashSet::new();
+    let restored = plan.files.iter().chain(&plan.symlinks).map(|e| &e.path);
+    let picked_dirs = plan
+        .dirs
+        .iter()
+        .map(|d| &d.path)
+        .filter(|p| snap(p).ancestors().any(|a| patterns.matches(a, true)));
+    for p in restored.chain(picked_dirs) {
+        for a in p.ancestors() {
+            if !needed.insert(a.to_owned()) {
+                break;
+            }
+        }
+    }
+    plan.dirs.retain(|d| needed.contains(&d.path));
+}
+
+/// Files that had several links (same device and inode; version 2 trees)
+/// become links to the first of them that is restored.
+fn link_groups(files: &mut [PlannedEntry]) {
+    let mut leaders: HashMap<(u64, u64), usize> = HashMap::new();
+    for (n, f) in files.iter_mut().enumerate() {
+        if f.node.nlink < 2 || f.node.dev == 0 || f.action == Action::Keep {
+            continue;
+        }
+        match leaders.entry((f.node.dev, f.node.inode)) {
+            std::collections::hash_map::Entry::Occupied(l) => f.link_to = Some(*l.get()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(n);
+            }
+        }
+    }
+}
+
+/// The blobs to fetch for files that get contents, grouped by pack; chunks
+/// `in_place` are left out. Files with a blob in no index are returned
+/// apart (none of their blobs is read).
 fn group_blobs(
     repo: &Repository,
     files: &[PlannedEntry],
+    in_place: &HashMap<usize, Vec<bool>>,
 ) -> (Vec<PackRead>, Vec<(usize, ChunkId)>) {
     let index = repo.index();
     let mut blobs: HashMap<ChunkId, (PackId, BlobRead)> = HashMap::new();
@@ -195,13 +361,27 @@ fn group_blobs(
         let NodeKind::File { chunks } = &f.node.kind else {
             continue;
         };
+        if f.link_to.is_some()
+            || !matches!(
+                f.action,
+                Action::Create | Action::Replace | Action::Update { .. }
+            )
+        {
+            continue;
+        }
         if let Some(id) = chunks.iter().find(|id| !index.contains(id)) {
             missing.push((n, *id));
             continue;
         }
+        let skip = in_place.get(&n);
         let mut offset = 0u64;
-        for id in chunks {
+        for (i, id) in chunks.iter().enumerate() {
             let Some(loc) = index.get(id) else { continue };
+            let at = offset;
+            offset += u64::from(loc.entry.raw_length);
+            if skip.and_then(|s| s.get(i)).copied().unwrap_or(false) {
+                continue;
+            }
             blobs
                 .entry(*id)
                 .or_insert_with(|| {
@@ -215,8 +395,7 @@ fn group_blobs(
                 })
                 .1
                 .targets
-                .push((n, offset));
-            offset += u64::from(loc.entry.raw_length);
+                .push((n, at));
         }
     }
     let mut packs: HashMap<PackId, Vec<BlobRead>> = HashMap::new();
@@ -230,6 +409,18 @@ fn group_blobs(
             PackRead { pack, blobs }
         })
         .collect();
-    out.sort_by_key(|p| p.pack);
+    // In the order of the first file each pack serves: packs then arrive
+    // roughly in backup order, so a file spread over consecutive packs is
+    // completed (and closed) soon after it is opened, instead of staying open
+    // until packs sorted by id happen to come round.
+    out.sort_by_key(|p| {
+        let first = p
+            .blobs
+            .iter()
+            .flat_map(|b| b.targets.first())
+            .min()
+            .copied();
+        (first, p.pack)
+    });
     (out, missing)
 }

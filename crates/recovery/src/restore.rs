@@ -1,27 +1,30 @@
 //! Executing a restore plan: fetch packs in parallel, verify every blob,
-//! write files, then metadata.
+//! write files through no-follow handles, then metadata.
 
-use std::fs::{File, OpenOptions};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cairn_cas_core::{cpu, open_blob, Node, NodeKind, Repository};
+use cairn_cas_core::{cpu, open_blob, NodeKind, Repository};
 use futures::StreamExt;
 
-use crate::plan::{BlobRead, PackRead, PlannedEntry, RestoreOptions, RestorePlan};
+use crate::meta;
+use crate::plan::{runs, Action, BlobRead, PackRead, RestoreOptions, RestorePlan};
+use crate::target::{self, Target};
+use crate::writer::Writer;
 use crate::{Error, Result};
 
-/// Blobs closer than this in a pack are fetched with one ranged read.
-const COALESCE_GAP: u64 = 256 << 10;
-
-/// Receives progress from a restore (from worker threads).
+/// Receives progress from a restore.
 pub trait RestoreProgress: Send + Sync {
-    /// `n` more bytes of file contents were written.
+    /// `n` more bytes of file contents were written (from worker threads).
     fn bytes(&self, _n: u64) {}
+    /// A file is complete: contents and metadata (from worker threads).
+    fn file_done(&self, _path: &Path) {}
+    /// One more pack has been read and written (from the task running the
+    /// restore, between packs).
+    fn pack_done(&self) {}
 }
 
 /// Progress that goes nowhere.
@@ -29,34 +32,58 @@ pub trait RestoreProgress: Send + Sync {
 pub struct NoProgress;
 impl RestoreProgress for NoProgress {}
 
+/// Something a restore could not do for one entry, without stopping the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreWarning {
+    /// The entry.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for RestoreWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
 /// What a restore did.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default)]
 pub struct RestoreSummary {
-    /// Files written.
+    /// Files written (created, replaced or updated).
     pub files: u64,
-    /// Directories created.
+    /// Files whose contents were already in place (metadata set).
+    pub files_unchanged: u64,
+    /// Directories created or brought to the snapshot's metadata.
     pub dirs: u64,
     /// Symlinks created.
     pub symlinks: u64,
+    /// Files restored as hard links to another restored file.
+    pub hardlinks: u64,
+    /// Entries left alone by the overwrite mode.
+    pub kept: u64,
+    /// Entries deleted (with `delete`).
+    pub deleted: u64,
     /// Bytes of file contents written.
     pub bytes_written: u64,
     /// Bytes read from the backend.
     pub bytes_fetched: u64,
     /// Packs read.
     pub packs_read: u64,
+    /// Entries whose metadata (or replacement) failed; the rest went on.
+    pub warnings: Vec<RestoreWarning>,
     /// Wall time.
     pub duration: Duration,
 }
 
-fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |e| Error::io(path, e)
-}
-
 /// Runs `plan`. Every blob is authenticated, decompressed and checked against
 /// its id before a byte of it is written; a file is only ever written with
-/// verified data. Packs that fail are reported in [`Error::Incomplete`] after
-/// every other pack has been restored.
+/// verified data. Nothing is created, written or changed outside
+/// `opts.target`, and no link found in the target is followed. Packs that fail
+/// are reported in [`Error::Incomplete`] after every other pack has been
+/// restored; re-running with [`Overwrite::IfChanged`](crate::Overwrite) then
+/// fetches only what is missing.
 pub async fn restore(
     repo: &Repository,
     plan: &RestorePlan,
@@ -64,128 +91,160 @@ pub async fn restore(
     progress: Arc<dyn RestoreProgress>,
 ) -> Result<RestoreSummary> {
     let started = Instant::now();
-    std::fs::create_dir_all(&opts.target).map_err(io_at(&opts.target))?;
+    let root = opts.target.clone();
     let owners = match opts.owners {
         Some(o) => o,
-        // The target was made (or is owned) by us: uid 0 means we are root.
         None => {
-            std::fs::metadata(&opts.target)
-                .map_err(io_at(&opts.target))?
+            use std::os::unix::fs::MetadataExt;
+            std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+            // The target was made (or is owned) by us: uid 0 means we are root.
+            std::fs::metadata(&root)
+                .map_err(|e| Error::io(&root, e))?
                 .uid()
                 == 0
         }
     };
+    let t = Target::open(&root, true)
+        .map_err(|e| Error::io(&root, e))?
+        .ok_or_else(|| Error::io(&root, std::io::ErrorKind::NotFound.into()))?;
+    let writer = Arc::new(Writer::new(t, plan, opts, owners));
     let mut summary = RestoreSummary::default();
-    let (dirs, files) = (plan.dirs.clone(), plan.files.clone());
-    let created = cpu::spawn(move || create_entries(&dirs, &files))
-        .await
-        .map_err(Error::from)?;
-    created?;
-    summary.dirs = plan.dirs.len() as u64;
+    let (w, p) = (writer.clone(), progress.clone());
+    let (deleted, dirs) = cpu::spawn(move || prepare(&w, w.plan(), &*p)).await??;
+    summary.deleted = deleted;
+    summary.dirs = dirs;
 
-    let files = Arc::new(plan.files.clone());
+    // Files with a blob in no index were left out of the plan's reads: they
+    // are reported, never written (not even as empty files).
     let mut failed: Vec<Error> = plan
         .missing
         .iter()
         .map(|(_, id)| cairn_cas_core::Error::MissingBlob { id: *id }.into())
         .collect();
-    let mut damaged: std::collections::HashSet<usize> =
-        plan.missing.iter().map(|(n, _)| *n).collect();
     let mut stream = futures::stream::iter(plan.packs.iter().cloned())
-        .map(|pack| {
-            let (files, progress) = (files.clone(), progress.clone());
-            async move {
-                let targets: Vec<usize> = pack
-                    .blobs
-                    .iter()
-                    .flat_map(|b| b.targets.iter().map(|t| t.0))
-                    .collect();
-                (targets, restore_pack(repo, pack, files, progress).await)
-            }
-        })
+        .map(|pack| restore_pack(repo, pack, writer.clone(), progress.clone()))
         .buffer_unordered(opts.concurrency.max(1));
-    while let Some((targets, r)) = stream.next().await {
+    while let Some(r) = stream.next().await {
         match r {
             Ok((fetched, written)) => {
                 summary.packs_read += 1;
                 summary.bytes_fetched += fetched;
                 summary.bytes_written += written;
             }
-            Err(e) => {
-                damaged.extend(targets);
-                failed.push(e);
-            }
+            Err(e) => failed.push(e),
         }
+        progress.pack_done();
     }
     drop(stream);
-    // Metadata goes on everything that is whole, also when some packs
-    // failed; files left incomplete keep the time of the restore, so they
-    // never pass for an intact copy of the snapshot.
-    let whole: Vec<PlannedEntry> = plan
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(n, _)| !damaged.contains(n))
-        .map(|(_, f)| f.clone())
-        .collect();
-    let (links, dirs) = (plan.symlinks.clone(), plan.dirs.clone());
-    let restored_files = whole.len() as u64;
-    cpu::spawn(move || finish_metadata(&links, &whole, &dirs, owners)).await??;
+    writer.abandon();
+    let w = writer.clone();
+    summary.hardlinks = cpu::spawn(move || hard_links(&w, w.plan())).await?;
+    let w = writer.clone();
+    summary.symlinks = cpu::spawn(move || finish(&w, w.plan())).await?;
+    summary.files = writer.written.load(std::sync::atomic::Ordering::Relaxed);
+    summary.files_unchanged = writer.unchanged.load(std::sync::atomic::Ordering::Relaxed);
+    summary.kept = plan.entries().filter(|e| e.action == Action::Keep).count() as u64;
+    summary.warnings = writer.take_warnings();
+    summary.duration = started.elapsed();
     if !failed.is_empty() {
-        let mut files: Vec<_> = damaged
-            .iter()
-            .map(|&n| plan.files[n].path.clone())
-            .collect();
-        files.sort();
+        let files = writer.unfinished();
         return Err(Error::Incomplete {
             failed: failed.len(),
             first: Box::new(failed.remove(0)),
             files,
         });
     }
-    summary.files = restored_files;
-    summary.symlinks = plan.symlinks.len() as u64;
-    summary.duration = started.elapsed();
     Ok(summary)
 }
 
-fn create_entries(dirs: &[PlannedEntry], files: &[PlannedEntry]) -> Result<()> {
-    for d in dirs {
-        std::fs::create_dir_all(&d.path).map_err(io_at(&d.path))?;
-    }
-    for f in files {
-        if let Some(parent) = f.path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_at(parent))?;
+/// Deletions, directories, and the files that need no blobs.
+fn prepare(w: &Writer, plan: &RestorePlan, progress: &dyn RestoreProgress) -> Result<(u64, u64)> {
+    let mut deleted = 0;
+    for path in &plan.delete {
+        let r = w
+            .target
+            .parent_of(w.rel(path))
+            .and_then(|(dir, name)| target::remove_entry(std::os::fd::AsFd::as_fd(&*dir), name));
+        match r {
+            Ok(()) => deleted += 1,
+            Err(e) => w.warn(path, e),
         }
-        // Sized up front (sparse): blobs then land at their offsets in any order.
-        let file = File::create(&f.path).map_err(io_at(&f.path))?;
-        file.set_len(f.node.size).map_err(io_at(&f.path))?;
     }
-    Ok(())
+    let mut dirs = 0;
+    for d in plan.dirs.iter().filter(|d| d.action != Action::Keep) {
+        w.target
+            .ensure_dir(w.rel(&d.path), true)
+            .map_err(|e| Error::io(&d.path, e))?;
+        dirs += 1;
+    }
+    w.without_blobs(progress)?;
+    Ok((deleted, dirs))
 }
 
-/// Splits a pack's blobs into runs fetched with one ranged read each.
-fn runs(blobs: &[BlobRead]) -> Vec<&[BlobRead]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for i in 1..=blobs.len() {
-        let split = i == blobs.len() || {
-            let prev = &blobs[i - 1].entry;
-            u64::from(blobs[i].entry.offset)
-                > u64::from(prev.offset) + u64::from(prev.length) + COALESCE_GAP
+/// Files that had several links, linked to the first of them restored.
+fn hard_links(w: &Writer, plan: &RestorePlan) -> u64 {
+    let mut links = 0;
+    for f in plan.files.iter().filter(|f| f.action != Action::Keep) {
+        let Some(leader) = f.link_to.and_then(|l| plan.files.get(l)) else {
+            continue;
         };
-        if split {
-            out.push(&blobs[start..i]);
-            start = i;
+        let r = w
+            .target
+            .parent_of(w.rel(&leader.path))
+            .and_then(|(ldir, lname)| {
+                let (dir, name) = w.target.parent_of(w.rel(&f.path))?;
+                target::hard_link(&ldir, lname, &dir, name)
+            });
+        match r {
+            Ok(()) => links += 1,
+            Err(e) => w.warn(&f.path, e),
         }
     }
-    out
+    links
+}
+
+/// Symlinks, then directory metadata, deepest first: setting a directory's
+/// times before writing into it would be undone by the writes, and its final
+/// mode may forbid them.
+fn finish(w: &Writer, plan: &RestorePlan) -> u64 {
+    let mut links = 0;
+    for l in plan.symlinks.iter().filter(|l| l.action != Action::Keep) {
+        let NodeKind::Symlink { target: to } = &l.node.kind else {
+            continue;
+        };
+        let link = std::ffi::OsStr::from_bytes(to);
+        let r = w.target.parent_of(w.rel(&l.path)).and_then(|(dir, name)| {
+            use std::os::fd::AsFd;
+            meta::create_symlink(dir.as_fd(), name, link, &l.node, w.owners(), true)
+        });
+        match r {
+            Ok(errors) => {
+                links += 1;
+                for e in errors {
+                    w.warn(&l.path, e);
+                }
+            }
+            Err(e) => w.warn(&l.path, e),
+        }
+    }
+    for d in plan.dirs.iter().rev().filter(|d| d.action != Action::Keep) {
+        match w.target.dir(w.rel(&d.path)) {
+            Ok(fd) => {
+                use std::os::fd::AsFd;
+                for e in meta::set_metadata(fd.as_fd(), &d.node, w.owners()) {
+                    w.warn(&d.path, e);
+                }
+            }
+            Err(e) => w.warn(&d.path, e),
+        }
+    }
+    links
 }
 
 async fn restore_pack(
     repo: &Repository,
     pack: PackRead,
-    files: Arc<Vec<PlannedEntry>>,
+    writer: Arc<Writer>,
     progress: Arc<dyn RestoreProgress>,
 ) -> Result<(u64, u64)> {
     let key = pack.pack.key();
@@ -209,14 +268,14 @@ async fn restore_pack(
         }
         fetched += bytes.len() as u64;
         let run = run.to_vec();
-        let (keys, files, progress, key) = (
+        let (keys, writer, progress, key) = (
             repo.keys().clone(),
-            files.clone(),
+            writer.clone(),
             progress.clone(),
             key.clone(),
         );
         written +=
-            cpu::spawn(move || write_run(&keys, &key, start, &bytes, &run, &files, &*progress))
+            cpu::spawn(move || write_run(&keys, &key, start, &bytes, &run, &writer, &*progress))
                 .await??;
     }
     Ok((fetched, written))
@@ -228,7 +287,7 @@ fn write_run(
     start: u64,
     bytes: &Bytes,
     run: &[BlobRead],
-    files: &[PlannedEntry],
+    writer: &Writer,
     progress: &dyn RestoreProgress,
 ) -> Result<u64> {
     let mut written = 0;
@@ -238,76 +297,9 @@ fn write_run(
         // Verified (AEAD tag and chunk id) before anything is written.
         let plain = open_blob(keys, object, &blob.entry, sealed)?;
         for &(n, offset) in &blob.targets {
-            let path = &files[n].path;
-            let f = OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(io_at(path))?;
-            f.write_all_at(&plain, offset).map_err(io_at(path))?;
+            writer.write(n, offset, &plain, progress)?;
             written += plain.len() as u64;
-            progress.bytes(plain.len() as u64);
         }
     }
     Ok(written)
-}
-
-fn set_times(path: &Path, node: &Node, symlink: bool) -> Result<()> {
-    let t = filetime::FileTime::from_unix_time(node.mtime.sec, node.mtime.nsec);
-    if symlink {
-        filetime::set_symlink_file_times(path, t, t)
-    } else {
-        filetime::set_file_times(path, t, t)
-    }
-    .map_err(io_at(path))
-}
-
-fn finish_metadata(
-    links: &[PlannedEntry],
-    files: &[PlannedEntry],
-    dirs: &[PlannedEntry],
-    owners: bool,
-) -> Result<()> {
-    for l in links {
-        let NodeKind::Symlink { target } = &l.node.kind else {
-            continue;
-        };
-        if let Some(parent) = l.path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_at(parent))?;
-        }
-        match std::fs::symlink_metadata(&l.path) {
-            Ok(_) => std::fs::remove_file(&l.path).map_err(io_at(&l.path))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&l.path, e)),
-        }
-        std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), &l.path)
-            .map_err(io_at(&l.path))?;
-        if owners {
-            std::os::unix::fs::lchown(&l.path, Some(l.node.uid), Some(l.node.gid))
-                .map_err(io_at(&l.path))?;
-        }
-        set_times(&l.path, &l.node, true)?;
-    }
-    for f in files {
-        apply_metadata(f, owners)?;
-    }
-    // Deepest first: setting a directory's times before writing into it
-    // would be undone by the writes.
-    for d in dirs.iter().rev() {
-        apply_metadata(d, owners)?;
-    }
-    Ok(())
-}
-
-/// Ownership (first: chown clears set-id bits), permissions, then times.
-fn apply_metadata(e: &PlannedEntry, owners: bool) -> Result<()> {
-    if owners {
-        std::os::unix::fs::chown(&e.path, Some(e.node.uid), Some(e.node.gid))
-            .map_err(io_at(&e.path))?;
-    }
-    std::fs::set_permissions(
-        &e.path,
-        std::fs::Permissions::from_mode(e.node.mode & 0o7777),
-    )
-    .map_err(io_at(&e.path))?;
-    set_times(&e.path, &e.node, false)
 }

@@ -290,7 +290,8 @@ fn index_every_pack_makes_an_interrupted_backup_reusable() {
 }
 
 /// A restore whose backend dies at any operation fails with an error (never
-/// a panic or a hang) and leaves only verified bytes or holes on disk; once
+/// a panic or a hang) and leaves only verified bytes or holes on disk (or no
+/// file at all); once
 /// the backend is back, the same plan restores everything.
 #[test]
 fn restore_failing_at_every_operation_writes_only_verified_data() {
@@ -346,7 +347,11 @@ fn restore_failing_at_every_operation_writes_only_verified_data() {
                 assert!(r.is_err(), "n={n}");
                 for s in &sources {
                     let want = std::fs::read(s).unwrap();
-                    let got = std::fs::read(restored(target.path(), s)).unwrap();
+                    // A file is created when its first blob arrives: one
+                    // whose packs all failed is not there at all.
+                    let Ok(got) = std::fs::read(restored(target.path(), s)) else {
+                        continue;
+                    };
                     assert_eq!(got.len(), want.len());
                     assert!(
                         got.iter().zip(&want).all(|(g, w)| g == w || *g == 0),

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use cairn_cas_core::{backup, backup_stream, BackupOptions, BackupResult};
+use cairn_cas_core::{
+    backup, backup_stream, parse_size, BackupOptions, BackupResult, Filter, Patterns, WarningKind,
+};
 use clap::Args;
 
 use crate::ctx::Ctx;
@@ -17,6 +19,9 @@ pub(crate) struct BackupArgs {
     /// Files and directories to back up.
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Also back up the paths listed in FILE, one per line (`#` comments).
+    #[arg(long, value_name = "FILE", conflicts_with = "stdin")]
+    files_from: Vec<PathBuf>,
     /// Add a tag (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
@@ -35,9 +40,84 @@ pub(crate) struct BackupArgs {
     /// The file name for --stdin.
     #[arg(long, default_value = "stdin", requires = "stdin")]
     stdin_filename: String,
+    #[command(flatten)]
+    filter: FilterArgs,
 }
 
-pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
+/// What to leave out (restic's names and pattern language).
+#[derive(Debug, Args)]
+pub(crate) struct FilterArgs {
+    /// Leave out paths matching PATTERN (gitignore-style: `*.log`, `/abs/path`,
+    /// `dir/`, `**`, `!re-include`; repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    exclude: Vec<String>,
+    /// Like --exclude, ignoring case.
+    #[arg(long, value_name = "PATTERN")]
+    iexclude: Vec<String>,
+    /// Read --exclude patterns from FILE, one per line (`#` comments).
+    #[arg(long, value_name = "FILE")]
+    exclude_file: Vec<PathBuf>,
+    /// Leave out directories that contain an entry called NAME.
+    #[arg(long, value_name = "NAME")]
+    exclude_if_present: Vec<String>,
+    /// Leave out directories tagged with a valid CACHEDIR.TAG.
+    #[arg(long)]
+    exclude_caches: bool,
+    /// Leave out files larger than SIZE (e.g. 512K, 10M, 2G).
+    #[arg(long, value_name = "SIZE")]
+    exclude_larger_than: Option<String>,
+    /// Do not cross into other file systems below the given paths.
+    #[arg(short = 'x', long)]
+    one_file_system: bool,
+}
+
+impl FilterArgs {
+    /// The library's filter. Patterns apply in this order, the last match
+    /// deciding: --exclude-file lines, --exclude, --iexclude.
+    pub(crate) fn filter(&self) -> Result<Filter> {
+        let mut lines = Vec::new();
+        for f in &self.exclude_file {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("reading --exclude-file {}", f.display()))?;
+            lines.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+        let patterns = Patterns::new(
+            lines
+                .iter()
+                .chain(&self.exclude)
+                .map(|p| (p.as_str(), false))
+                .chain(self.iexclude.iter().map(|p| (p.as_str(), true))),
+        )?;
+        let mut f = Filter::default()
+            .exclude(patterns)
+            .exclude_caches(self.exclude_caches)
+            .one_file_system(self.one_file_system);
+        for n in &self.exclude_if_present {
+            f = f.exclude_if_present(n.as_bytes());
+        }
+        if let Some(s) = &self.exclude_larger_than {
+            f = f.exclude_larger_than(parse_size(s).context("--exclude-larger-than")?);
+        }
+        Ok(f)
+    }
+}
+
+pub(crate) async fn run(ctx: &Ctx, mut a: BackupArgs) -> Result<ExitCode> {
+    for f in &a.files_from {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading --files-from {}", f.display()))?;
+        let listed = text.lines().map(str::trim);
+        a.paths.extend(
+            listed
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(PathBuf::from),
+        );
+    }
     if !a.stdin && a.paths.is_empty() {
         bail!("nothing to back up: give at least one PATH, or --stdin");
     }
@@ -48,7 +128,9 @@ pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
         }
     }
     let (repo, opened) = ctx.open().await?;
-    let mut opts = BackupOptions::default().force(a.force);
+    let mut opts = BackupOptions::default()
+        .force(a.force)
+        .filter(a.filter.filter()?);
     if let Some(h) = a.host {
         opts = opts.host(h);
     }
@@ -77,13 +159,21 @@ pub(crate) async fn run(ctx: &Ctx, a: BackupArgs) -> Result<ExitCode> {
         None => None,
     };
     report(ctx, &result, redundancy.as_ref());
-    if result.snapshot.summary.errors > 0 || !result.warnings.is_empty() {
+    let torn = result
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::ChangedWhileRead)
+        .count();
+    if torn > 0 {
+        eprintln!(
+            "warning: {torn} files changed while being read; their copies may be inconsistent"
+        );
+    }
+    let skipped = result.warnings.len() - torn;
+    if result.snapshot.summary.errors > 0 || skipped > 0 {
         eprintln!(
             "warning: {} entries could not be read; the snapshot was saved without them",
-            result
-                .warnings
-                .len()
-                .max(result.snapshot.summary.errors as usize)
+            skipped.max(result.snapshot.summary.errors as usize)
         );
         return Ok(ExitCode::from(3));
     }

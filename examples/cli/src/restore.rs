@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_cas_core::{Repository, Snapshot};
+use cairn_cas_core::{Patterns, Repository, Snapshot};
 use cairn_recovery::{
-    check as check_repo, plan_restore, restore, select_snapshot, verify, CheckOptions,
-    RestoreOptions, SnapshotFilter,
+    check as check_repo, plan_restore, restore, select_snapshot, verify, Action, CheckOptions,
+    Overwrite, RestoreOptions, RestorePlan, SnapshotFilter,
 };
 use clap::Args;
 
@@ -25,12 +25,41 @@ pub(crate) struct RestoreArgs {
     /// Restore into this directory: snapshot path /data/x goes to TARGET/data/x.
     #[arg(short, long)]
     target: PathBuf,
-    /// Restore only this snapshot path and what is below it (repeatable).
-    #[arg(short, long = "include", value_name = "PATH")]
+    /// Restore only this snapshot path and what is below it (repeatable). An
+    /// absolute path without wildcards must exist in the snapshot; anything
+    /// else is a pattern in the language of `backup --exclude` (`*.jpg`,
+    /// `/home/*/docs`, `**/src`).
+    #[arg(short, long = "include", value_name = "PATH|PATTERN")]
     include: Vec<PathBuf>,
+    /// Like a pattern --include, ignoring case.
+    #[arg(long, value_name = "PATTERN")]
+    iinclude: Vec<String>,
+    /// Do not restore snapshot paths matching PATTERN (the pattern language of
+    /// `backup --exclude`; repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    exclude: Vec<String>,
+    /// Like --exclude, ignoring case.
+    #[arg(long, value_name = "PATTERN")]
+    iexclude: Vec<String>,
     /// After restoring, read the files back and compare them with the snapshot.
     #[arg(long)]
     verify: bool,
+    /// What to do with entries already in the target: always (replace),
+    /// if-changed (compare contents by chunk, write only what differs; also
+    /// resumes an interrupted restore), if-newer, never.
+    #[arg(long, value_name = "MODE", default_value = "always")]
+    overwrite: Overwrite,
+    /// Remove entries of the target that are not in the snapshot (only below
+    /// the restored paths).
+    #[arg(long)]
+    delete: bool,
+    /// Restore runs of zeros as holes (sparse files).
+    #[arg(long)]
+    sparse: bool,
+    /// Show what would be done (new, changed, unchanged, deleted; bytes to
+    /// fetch) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
     /// With `latest`: the latest snapshot taken at or before this time
     /// (RFC 3339, e.g. 2026-11-24T12:00:00Z).
     #[arg(long, value_name = "TIME")]
@@ -86,9 +115,39 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
     }
     let (repo, _) = ctx.open().await?;
     let (id, snap) = pick(&repo, &a.snapshot, filter, filtered).await?;
-    let mut opts = RestoreOptions::new(&a.target);
-    for i in &a.include {
-        opts = opts.include(i);
+    let excludes = Patterns::new(
+        a.exclude
+            .iter()
+            .map(|p| (p.as_str(), false))
+            .chain(a.iexclude.iter().map(|p| (p.as_str(), true))),
+    )?;
+    // A plain absolute path keeps its exact meaning (and must exist); the
+    // rest are patterns.
+    let (paths, patterns): (Vec<&PathBuf>, Vec<&PathBuf>) = a.include.iter().partition(|p| {
+        p.to_str()
+            .is_none_or(|s| s.starts_with('/') && !s.contains(['*', '?', '[', '{', '!']))
+    });
+    let patterns: Vec<String> = patterns
+        .iter()
+        .filter_map(|p| p.to_str().map(String::from))
+        .collect();
+    let includes = Patterns::new(
+        patterns
+            .iter()
+            .map(|p| (p.as_str(), false))
+            .chain(a.iinclude.iter().map(|p| (p.as_str(), true))),
+    )?;
+    if a.verify && !(includes.is_empty() && excludes.is_empty()) {
+        bail!("--verify checks the snapshot's paths whole: it does not combine with --exclude or include patterns yet");
+    }
+    let mut opts = RestoreOptions::new(&a.target)
+        .overwrite(a.overwrite)
+        .delete(a.delete)
+        .sparse(a.sparse)
+        .exclude(excludes)
+        .include_patterns(includes);
+    for i in &paths {
+        opts = opts.include(*i);
     }
     let plan = plan_restore(&repo, &snap, &opts)
         .await
@@ -98,6 +157,10 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
             "nothing in snapshot {} matches the --include paths",
             short(&id)
         );
+    }
+    if a.dry_run {
+        print_plan(ctx, &plan, &id);
+        return Ok(ExitCode::SUCCESS);
     }
     if ctx.chatty() {
         println!(
@@ -119,7 +182,8 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let secs = summary.duration.as_secs_f64();
     let verified = if a.verify {
-        let report = verify(&repo, &snap, &a.target, &a.include)
+        let paths: Vec<PathBuf> = paths.into_iter().cloned().collect();
+        let report = verify(&repo, &snap, &a.target, &paths)
             .await
             .with_context(|| format!("verifying {}", a.target.display()))?;
         for m in &report.mismatches {
@@ -139,6 +203,10 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
             "bytes_restored": summary.bytes_written,
             "bytes_fetched": summary.bytes_fetched,
             "packs_read": summary.packs_read,
+            "files_unchanged": summary.files_unchanged,
+            "entries_kept": summary.kept,
+            "entries_deleted": summary.deleted,
+            "warnings": summary.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
             "duration_secs": secs,
         });
         if let (Some(r), Some(o)) = (&verified, v.as_object_mut()) {
@@ -158,6 +226,12 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
             ui::bytes(summary.bytes_fetched),
             summary.packs_read,
         );
+        if summary.files_unchanged + summary.kept + summary.deleted > 0 {
+            println!(
+                "{} files already up to date, {} entries kept, {} deleted",
+                summary.files_unchanged, summary.kept, summary.deleted
+            );
+        }
         if let Some(r) = &verified {
             if r.is_ok() {
                 println!(
@@ -167,6 +241,9 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
                 );
             }
         }
+    }
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
     }
     if let Some(r) = verified {
         if !r.is_ok() {
@@ -178,6 +255,65 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--dry-run`: the plan as a diff, one line per entry that changes, then totals.
+fn print_plan(ctx: &Ctx, plan: &RestorePlan, id: &str) {
+    let d = plan.diff();
+    if ctx.json {
+        let entries: Vec<_> = plan
+            .entries()
+            .map(|e| serde_json::json!({"path": e.path, "action": action_name(e.action)}))
+            .chain(
+                plan.delete
+                    .iter()
+                    .map(|p| serde_json::json!({"path": p, "action": "delete"})),
+            )
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "message_type": "dry_run", "snapshot_id": id,
+                "new": d.new, "changed": d.changed, "unchanged": d.unchanged,
+                "kept": d.kept, "deleted": d.deleted, "bytes_to_fetch": d.fetch_bytes,
+                "entries": entries,
+            })
+        );
+        return;
+    }
+    if !ctx.quiet {
+        for e in plan.entries() {
+            let mark = match e.action {
+                Action::Create => "+",
+                Action::Replace | Action::Update { .. } => "M",
+                _ => continue,
+            };
+            println!("{mark} {}", e.path.display());
+        }
+        for p in &plan.delete {
+            println!("- {}", p.display());
+        }
+    }
+    println!(
+        "would restore snapshot {}: {} new, {} changed, {} unchanged, {} kept, {} to delete; {} to fetch",
+        short(id),
+        d.new,
+        d.changed,
+        d.unchanged,
+        d.kept,
+        d.deleted,
+        ui::bytes(d.fetch_bytes)
+    );
+}
+
+fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::Create => "new",
+        Action::Replace => "replace",
+        Action::Update { .. } => "update",
+        Action::Metadata => "unchanged",
+        _ => "keep",
+    }
 }
 
 #[derive(Debug, Args)]

@@ -109,6 +109,8 @@ pub(crate) async fn drive(
         seen: Default::default(),
         summary: Default::default(),
         warnings: Vec::new(),
+        filter: opts.filter.clone(),
+        fs_dev: None,
     };
     let (done_tx, done_rx) = oneshot::channel();
     let thread_shared = shared.clone();

@@ -24,7 +24,11 @@
 //! reuses every blob whose index object was written.
 
 mod driver;
+mod srcfs;
+mod vroot;
+mod walk_checks;
 mod walker;
+mod warning;
 mod workers;
 
 use std::path::{Path, PathBuf};
@@ -36,7 +40,7 @@ use futures::io::AsyncRead;
 use crate::snapshot::{BackupSummary, Snapshot};
 use crate::{Repository, Result};
 
-pub use walker::Warning;
+pub use warning::{Warning, WarningKind};
 
 /// Settings for one backup.
 #[non_exhaustive]
@@ -58,6 +62,8 @@ pub struct BackupOptions {
     /// Write an index object after this many packs (so an interrupted
     /// backup's uploads are reused by the next one).
     pub index_every: usize,
+    /// What to leave out.
+    pub filter: crate::Filter,
 }
 
 impl Default for BackupOptions {
@@ -70,6 +76,7 @@ impl Default for BackupOptions {
             workers: 0,
             uploads: 2,
             index_every: 8,
+            filter: crate::Filter::default(),
         }
     }
 }
@@ -88,6 +95,11 @@ impl BackupOptions {
     /// Sets the parent snapshot.
     pub fn parent(mut self, id: impl Into<String>) -> Self {
         self.parent = Some(id.into());
+        self
+    }
+    /// Sets what to leave out.
+    pub fn filter(mut self, filter: crate::Filter) -> Self {
+        self.filter = filter;
         self
     }
     /// Reads every file regardless of the parent.
@@ -114,7 +126,7 @@ pub trait BackupProgress: Send + Sync {
     fn file(&self, _path: &Path, _size: u64) {}
     /// `n` more bytes of file contents were read (or found unchanged).
     fn bytes(&self, _n: u64) {}
-    /// An entry was skipped.
+    /// An entry was skipped, or stored with a caveat (see [`WarningKind`]).
     fn warning(&self, _warning: &Warning) {}
 }
 

@@ -2,10 +2,10 @@
 //! reads, chunks, hashes and deduplicates, and builds the trees.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::Metadata;
+use std::ffi::OsStr;
 use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -14,6 +14,9 @@ use cairn_chunking::{ChunkerConfig, StreamChunker};
 use cairn_crypto::ChunkId;
 use futures::channel::{mpsc, oneshot};
 
+use super::srcfs::{self, At, Kind, Meta};
+use super::vroot::{virtual_root, VNode};
+use super::warning::{Warning, WarningKind};
 use super::workers::{send, Job, Shared, ToDriver};
 use super::{BackupProgress, Source};
 use crate::blob::BlobKind;
@@ -25,82 +28,20 @@ use crate::{Error, Result};
 /// Files smaller than this are read in one block of their own size.
 const SMALL_FILE_BLOCK: u64 = 4 << 20;
 
-/// An entry that could not be backed up; the backup went on without it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// The path concerned.
-    pub path: PathBuf,
-    /// What went wrong.
-    pub message: String,
-}
-
-impl std::fmt::Display for Warning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)
-    }
-}
-
-/// The paths given to a backup, arranged as the directories that lead to them.
-enum VNode {
-    Target(PathBuf),
-    Dir(BTreeMap<Vec<u8>, VNode>),
-}
-
-fn virtual_root(paths: &[PathBuf]) -> VNode {
-    fn insert(node: &mut VNode, parts: &[Vec<u8>], target: &Path) {
-        // A target whose ancestor is itself a target is already covered.
-        let VNode::Dir(children) = node else { return };
-        match parts {
-            [] => {}
-            [last] => {
-                children.insert(last.clone(), VNode::Target(target.to_owned()));
-            }
-            [first, rest @ ..] => insert(
-                children
-                    .entry(first.clone())
-                    .or_insert_with(|| VNode::Dir(BTreeMap::new())),
-                rest,
-                target,
-            ),
-        }
-    }
-    let mut root = VNode::Dir(BTreeMap::new());
-    // Sorted, so an ancestor is inserted before its descendants.
-    for p in paths {
-        let parts: Vec<Vec<u8>> = p
-            .components()
-            .filter_map(|c| match c {
-                std::path::Component::Normal(s) => Some(s.as_bytes().to_vec()),
-                _ => None,
-            })
-            .collect();
-        if parts.is_empty() {
-            // "/" itself: everything is below it.
-            return VNode::Target(p.clone());
-        }
-        insert(&mut root, &parts, p);
-    }
-    root
-}
-
-fn ts(sec: i64, nsec: i64) -> Timestamp {
-    Timestamp {
-        sec,
-        nsec: nsec.clamp(0, 999_999_999) as u32,
-    }
-}
-
-fn node_from(name: Vec<u8>, kind: NodeKind, meta: &Metadata) -> Node {
+fn node_from(name: Vec<u8>, kind: NodeKind, meta: &Meta) -> Node {
     Node {
         name,
         kind,
-        mode: meta.mode(),
-        uid: meta.uid(),
-        gid: meta.gid(),
-        mtime: ts(meta.mtime(), meta.mtime_nsec()),
-        ctime: ts(meta.ctime(), meta.ctime_nsec()),
-        inode: meta.ino(),
-        size: if meta.is_dir() { 0 } else { meta.len() },
+        mode: meta.mode,
+        uid: meta.uid,
+        gid: meta.gid,
+        mtime: meta.mtime,
+        ctime: meta.ctime,
+        inode: meta.ino,
+        size: meta.size,
+        dev: meta.dev,
+        nlink: meta.nlink,
+        xattrs: Vec::new(),
     }
 }
 
@@ -122,13 +63,23 @@ pub(crate) struct Walker {
     pub(crate) seen: HashSet<ChunkId>,
     pub(crate) summary: BackupSummary,
     pub(crate) warnings: Vec<Warning>,
+    pub(crate) filter: crate::Filter,
+    /// The device of the path given to the backup being walked, for
+    /// `one_file_system`.
+    pub(crate) fs_dev: Option<u64>,
 }
 
 impl Walker {
     pub(crate) fn run(mut self, source: Source, parent: Option<ChunkId>) -> Result<WalkOutput> {
         let root = match source {
             Source::Paths(paths) => match virtual_root(&paths) {
-                VNode::Target(p) => self.dir_contents(&p, parent)?,
+                VNode::Target(p) => {
+                    self.fs_dev = std::fs::metadata(&p).ok().map(|m| {
+                        use std::os::unix::fs::MetadataExt;
+                        m.dev()
+                    });
+                    self.dir_contents(&p, None, parent)?
+                }
                 VNode::Dir(children) => self.virtual_dir(Path::new("/"), &children, parent)?,
             },
             Source::Stream { name, reader } => self.stream(name, reader)?,
@@ -140,13 +91,18 @@ impl Walker {
         })
     }
 
-    fn warn(&mut self, path: &Path, message: String) {
+    pub(crate) fn warn(&mut self, path: &Path, message: String) {
+        self.summary.errors += 1;
+        self.warning(path, message, WarningKind::Skipped);
+    }
+
+    pub(crate) fn warning(&mut self, path: &Path, message: String, kind: WarningKind) {
         let w = Warning {
             path: path.to_owned(),
             message,
+            kind,
         };
         self.progress.warning(&w);
-        self.summary.errors += 1;
         self.warnings.push(w);
     }
 
@@ -218,9 +174,16 @@ impl Walker {
         for (name, child) in children {
             let old = parent.as_ref().and_then(|t| t.find(name));
             let node = match child {
-                VNode::Target(p) => self.entry(p, name.clone(), old)?,
+                VNode::Target(p) => {
+                    let at = At {
+                        dir: None,
+                        path: p,
+                        name: OsStr::from_bytes(name),
+                    };
+                    self.entry(at, name.clone(), old)?
+                }
                 VNode::Dir(sub) => {
-                    let p = path.join(std::ffi::OsStr::from_bytes(name));
+                    let p = path.join(OsStr::from_bytes(name));
                     match std::fs::symlink_metadata(&p) {
                         Err(e) => {
                             self.warn(&p, e.to_string());
@@ -232,6 +195,7 @@ impl Walker {
                                 _ => None,
                             });
                             let subtree = self.virtual_dir(&p, sub, old_sub)?;
+                            let meta = Meta::from_std(&meta);
                             Some(node_from(name.clone(), NodeKind::Dir { subtree }, &meta))
                         }
                     }
@@ -242,80 +206,118 @@ impl Walker {
         self.save_tree(tree)
     }
 
-    fn dir_contents(&mut self, path: &Path, parent: Option<ChunkId>) -> Result<ChunkId> {
+    /// The directory `path` (open as `dir`, or opened by path for a backup
+    /// of `/`): its entries are stat'ed and opened relative to its handle.
+    fn dir_contents(
+        &mut self,
+        path: &Path,
+        dir: Option<OwnedFd>,
+        parent: Option<ChunkId>,
+    ) -> Result<ChunkId> {
         let parent = self.parent_tree(parent, path);
-        let mut names: Vec<Vec<u8>> = Vec::new();
-        match std::fs::read_dir(path) {
-            Err(e) => self.warn(path, format!("cannot list directory: {e}")),
-            Ok(rd) => {
-                for entry in rd {
-                    match entry {
-                        Ok(e) => names.push(e.file_name().as_bytes().to_vec()),
-                        Err(e) => self.warn(path, format!("cannot list directory: {e}")),
-                    }
+        let dir = match dir {
+            Some(d) => Some(d),
+            None => match std::fs::File::open(path) {
+                Ok(f) => Some(OwnedFd::from(f)),
+                Err(e) => {
+                    self.warn(path, format!("cannot list directory: {e}"));
+                    None
                 }
+            },
+        };
+        let mut names = match dir.as_ref().map(|d| srcfs::list(d.as_fd())) {
+            Some(Ok(names)) => names,
+            Some(Err(e)) => {
+                self.warn(path, format!("cannot list directory: {e}"));
+                Vec::new()
             }
-        }
+            None => Vec::new(),
+        };
         names.sort();
         let mut tree = Tree::default();
         for name in names {
-            let p = path.join(std::ffi::OsStr::from_bytes(&name));
+            let p = path.join(OsStr::from_bytes(&name));
             let old = parent.as_ref().and_then(|t| t.find(&name));
-            tree.nodes.extend(self.entry(&p, name, old)?);
+            let at = At {
+                dir: dir.as_ref().map(|d| d.as_fd()),
+                path: &p,
+                name: OsStr::from_bytes(&name),
+            };
+            tree.nodes.extend(self.entry(at, name.clone(), old)?);
         }
         self.save_tree(tree)
     }
 
     /// Backs up one file-system entry; `None` if it was skipped.
-    fn entry(&mut self, path: &Path, name: Vec<u8>, old: Option<&Node>) -> Result<Option<Node>> {
+    fn entry(&mut self, at: At<'_>, name: Vec<u8>, old: Option<&Node>) -> Result<Option<Node>> {
         self.check_abort()?;
-        let meta = match std::fs::symlink_metadata(path) {
+        let path = at.path;
+        let meta = match srcfs::lstat(at) {
             Ok(m) => m,
             Err(e) => {
                 self.warn(path, e.to_string());
                 return Ok(None);
             }
         };
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            self.summary.dirs += 1;
-            let old_sub = old.and_then(|n| match n.kind {
-                NodeKind::Dir { subtree } => Some(subtree),
-                _ => None,
-            });
-            let subtree = self.dir_contents(path, old_sub)?;
-            Ok(Some(node_from(name, NodeKind::Dir { subtree }, &meta)))
-        } else if ft.is_symlink() {
-            match std::fs::read_link(path) {
+        if at.dir.is_none() {
+            // A path given to the backup: its file system is the one to stay on.
+            self.fs_dev = Some(meta.dev);
+        }
+        if self.left_out(path, &meta) {
+            return Ok(None);
+        }
+        match meta.kind {
+            Kind::Dir => {
+                let fd = match srcfs::open_dir(at, &meta) {
+                    Ok(fd) => fd,
+                    Err(e) => {
+                        self.skipped(path, e);
+                        return Ok(None);
+                    }
+                };
+                if self.tagged(fd.as_fd()) {
+                    return Ok(None);
+                }
+                self.summary.dirs += 1;
+                let old_sub = old.and_then(|n| match n.kind {
+                    NodeKind::Dir { subtree } => Some(subtree),
+                    _ => None,
+                });
+                let xattrs = srcfs::xattrs(fd.as_fd());
+                let subtree = self.dir_contents(path, Some(fd), old_sub)?;
+                let mut node = node_from(name, NodeKind::Dir { subtree }, &meta);
+                node.xattrs = xattrs;
+                Ok(Some(node))
+            }
+            Kind::Symlink => match srcfs::readlink(at) {
                 Ok(target) => {
                     self.summary.symlinks += 1;
-                    let target = target.as_os_str().as_bytes().to_vec();
                     Ok(Some(node_from(name, NodeKind::Symlink { target }, &meta)))
                 }
                 Err(e) => {
                     self.warn(path, e.to_string());
                     Ok(None)
                 }
+            },
+            Kind::File => self.file(at, name, &meta, old),
+            Kind::Special => {
+                self.warn(
+                    path,
+                    "special file (device, FIFO or socket) not backed up".into(),
+                );
+                Ok(None)
             }
-        } else if ft.is_file() {
-            self.file(path, name, &meta, old)
-        } else {
-            self.warn(
-                path,
-                "special file (device, FIFO or socket) not backed up".into(),
-            );
-            Ok(None)
         }
     }
 
-    fn unchanged(&self, meta: &Metadata, old: &Node) -> Option<Vec<ChunkId>> {
+    fn unchanged(&self, meta: &Meta, old: &Node) -> Option<Vec<ChunkId>> {
         let NodeKind::File { chunks } = &old.kind else {
             return None;
         };
-        let same = old.size == meta.len()
-            && old.mtime == ts(meta.mtime(), meta.mtime_nsec())
-            && old.ctime == ts(meta.ctime(), meta.ctime_nsec())
-            && old.inode == meta.ino();
+        let same = old.size == meta.size
+            && old.mtime == meta.mtime
+            && old.ctime == meta.ctime
+            && old.inode == meta.ino;
         // The parent's blobs must still be indexed (a damaged or pruned
         // repository may have lost them): otherwise read the file again.
         let index = self.index.read().unwrap_or_else(|e| e.into_inner());
@@ -324,26 +326,37 @@ impl Walker {
 
     fn file(
         &mut self,
-        path: &Path,
+        at: At<'_>,
         name: Vec<u8>,
-        meta: &Metadata,
+        meta: &Meta,
         old: Option<&Node>,
     ) -> Result<Option<Node>> {
-        self.progress.file(path, meta.len());
-        if let Some(chunks) = old.and_then(|o| self.unchanged(meta, o)) {
+        let path = at.path;
+        self.progress.file(path, meta.size);
+        if let Some((chunks, o)) = old.and_then(|o| Some((self.unchanged(meta, o)?, o))) {
             self.summary.files_unchanged += 1;
-            self.summary.total_bytes += meta.len();
-            self.progress.bytes(meta.len());
-            return Ok(Some(node_from(name, NodeKind::File { chunks }, meta)));
+            self.summary.total_bytes += meta.size;
+            self.progress.bytes(meta.size);
+            let mut node = node_from(name, NodeKind::File { chunks }, meta);
+            // Attributes change the ctime, so the parent's are current; a
+            // version 1 parent (nlink 0) recorded none: read them.
+            node.xattrs = if o.nlink != 0 {
+                o.xattrs.clone()
+            } else {
+                srcfs::open_file(at, meta)
+                    .map(|(f, _)| srcfs::xattrs(f.as_fd()))
+                    .unwrap_or_default()
+            };
+            return Ok(Some(node));
         }
-        let file = match std::fs::File::open(path) {
+        let (file, opened) = match srcfs::open_file(at, meta) {
             Ok(f) => f,
             Err(e) => {
-                self.warn(path, e.to_string());
+                self.skipped(path, e);
                 return Ok(None);
             }
         };
-        match self.chunk_reader(file, path, Some(meta.len())) {
+        match self.chunk_reader(&file, path, Some(opened.size)) {
             Ok((chunks, size)) => {
                 if old.is_some() {
                     self.summary.files_changed += 1;
@@ -351,8 +364,10 @@ impl Walker {
                     self.summary.files_new += 1;
                 }
                 self.summary.total_bytes += size;
-                let mut node = node_from(name, NodeKind::File { chunks }, meta);
+                self.torn(path, &file, &opened, size);
+                let mut node = node_from(name, NodeKind::File { chunks }, &opened);
                 node.size = size;
+                node.xattrs = srcfs::xattrs(file.as_fd());
                 Ok(Some(node))
             }
             // A file that vanishes or fails mid-read is skipped, not fatal.
@@ -426,6 +441,9 @@ impl Walker {
             ctime: t,
             inode: 0,
             size,
+            dev: 0,
+            nlink: 1,
+            xattrs: Vec::new(),
         };
         self.save_tree(Tree { nodes: vec![node] })
     }

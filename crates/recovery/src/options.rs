@@ -1,0 +1,133 @@
+//! Restore settings.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use cairn_cas_core::Patterns;
+
+/// What a restore does with an entry that already exists in the target.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overwrite {
+    /// Replace every existing entry (the default).
+    #[default]
+    Always,
+    /// Compare file contents by chunk id and write only the chunks that
+    /// differ; entries that match get only their metadata. This is also how an
+    /// interrupted restore is resumed.
+    IfChanged,
+    /// Replace an entry only if the snapshot's is newer (by modification time).
+    IfNewer,
+    /// Never touch an existing entry.
+    Never,
+}
+
+impl FromStr for Overwrite {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "always" => Ok(Overwrite::Always),
+            "if-changed" => Ok(Overwrite::IfChanged),
+            "if-newer" => Ok(Overwrite::IfNewer),
+            "never" => Ok(Overwrite::Never),
+            _ => Err(format!(
+                "unknown overwrite mode {s:?} (always, if-changed, if-newer, never)"
+            )),
+        }
+    }
+}
+
+/// Settings for a restore.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// Where to restore: a snapshot path `/data/x` lands at `target/data/x`.
+    pub target: PathBuf,
+    /// Snapshot paths to restore (with everything below them); empty: all.
+    pub include: Vec<PathBuf>,
+    /// Packs fetched and written at once.
+    pub concurrency: usize,
+    /// Restore file ownership (uid/gid). `None`: only when running as root.
+    pub owners: Option<bool>,
+    /// What to do with entries already in the target.
+    pub overwrite: Overwrite,
+    /// Remove entries of the target that are not in the snapshot (only in
+    /// directories restored whole).
+    pub delete: bool,
+    /// Snapshot paths matching these are not restored (directories with all
+    /// below them); the backup's pattern language ([`Patterns`]).
+    pub exclude: Patterns,
+    /// When not empty, only snapshot paths matching these (with everything
+    /// below a matching directory) are restored.
+    pub include_patterns: Patterns,
+    /// Files held open at once while their blobs arrive (beyond it, idle ones
+    /// are closed and reopened later, checked to be the same file).
+    pub max_open_files: usize,
+    /// Restore runs of zeros in new files as holes (sparse files), as far as
+    /// the chunk boundaries allow.
+    pub sparse: bool,
+}
+
+impl RestoreOptions {
+    /// Restore everything to `target`.
+    pub fn new(target: impl Into<PathBuf>) -> Self {
+        RestoreOptions {
+            target: target.into(),
+            include: Vec::new(),
+            concurrency: 4,
+            owners: None,
+            overwrite: Overwrite::Always,
+            delete: false,
+            exclude: Patterns::default(),
+            include_patterns: Patterns::default(),
+            max_open_files: 256,
+            sparse: false,
+        }
+    }
+    /// Restores only `path` (a snapshot path such as `/data/x`) and below.
+    pub fn include(mut self, path: impl Into<PathBuf>) -> Self {
+        self.include.push(path.into());
+        self
+    }
+    /// Sets how many packs are fetched at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+    /// Forces restoring ownership on or off.
+    pub fn owners(mut self, on: bool) -> Self {
+        self.owners = Some(on);
+        self
+    }
+    /// Sets the overwrite mode.
+    pub fn overwrite(mut self, mode: Overwrite) -> Self {
+        self.overwrite = mode;
+        self
+    }
+    /// Leaves all-zero chunks of new files as holes.
+    pub fn sparse(mut self, on: bool) -> Self {
+        self.sparse = on;
+        self
+    }
+    /// Sets how many files may be held open at once (at least 1).
+    pub fn max_open_files(mut self, n: usize) -> Self {
+        self.max_open_files = n.max(1);
+        self
+    }
+    /// Restores only snapshot paths that `patterns` match (and what is below
+    /// matching directories).
+    pub fn include_patterns(mut self, patterns: Patterns) -> Self {
+        self.include_patterns = patterns;
+        self
+    }
+    /// Leaves out snapshot paths that `patterns` match.
+    pub fn exclude(mut self, patterns: Patterns) -> Self {
+        self.exclude = patterns;
+        self
+    }
+    /// Removes what is in the target but not in the snapshot.
+    pub fn delete(mut self, on: bool) -> Self {
+        self.delete = on;
+        self
+    }
+}
