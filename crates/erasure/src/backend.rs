@@ -107,9 +107,14 @@ pub struct RepairHint {
 /// whose circuit is open are asked last. With
 /// [`hedge_after`](ErasureConfig::hedge_after) set, a read that waits that
 /// long also asks the next child, so a hung child costs the hedge delay, not
-/// the operation timeout. `get_range` decodes the whole object and slices it
-/// (shards are not byte-addressable without decoding; fine while objects are
-/// packs of a few MiB).
+/// the operation timeout.
+///
+/// **Range reads** of objects in shard format 2 fetch one shard header (with
+/// the block checksums of every shard) and then only the 64 KiB blocks of
+/// the data shards that hold the range, verifying each block; bad or missing
+/// blocks are rebuilt from the same block range of other shards (see
+/// [`get_range_object`](Self::get_range_object)). Objects in format 1 (and
+/// anything the block path cannot settle) are read whole and sliced.
 ///
 /// **Listing** is the union of the children's listings (held in memory for
 /// one prefix). It is complete or it fails: an object that can be read has
@@ -267,21 +272,6 @@ impl ErasureBackend {
     }
 }
 
-/// The part of an object of `size` bytes that `range` selects, by the
-/// [`Backend`] rules: clamp the end, refuse a start past the end.
-fn clamp(key: &str, range: &Range<u64>, size: u64) -> BResult<Range<usize>> {
-    if range.start > range.end || range.start > size {
-        return Err(cairn_backends::Error::InvalidRange {
-            key: key.to_owned(),
-            start: range.start,
-            end: range.end,
-            size,
-        });
-    }
-    // Both ends are at most `size`, the length of bytes in memory.
-    Ok(range.start as usize..range.end.min(size) as usize)
-}
-
 #[async_trait]
 impl Backend for ErasureBackend {
     async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> BResult<()> {
@@ -293,9 +283,7 @@ impl Backend for ErasureBackend {
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> BResult<Bytes> {
-        let data = self.get_object(key).await?;
-        let r = clamp(key, &range, data.len() as u64)?;
-        Ok(data.slice(r))
+        Ok(self.get_range_object(key, range).await?)
     }
 
     async fn stat(&self, key: &str) -> BResult<ObjectMeta> {
