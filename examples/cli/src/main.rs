@@ -46,6 +46,12 @@ struct Cli {
     /// No progress bars, fewer messages.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Limit uploads to the repository to this many KiB/s (0: unlimited).
+    #[arg(long, value_name = "KiB/s", global = true, default_value_t = 0)]
+    limit_upload: u64,
+    /// Limit downloads from the repository to this many KiB/s (0: unlimited).
+    #[arg(long, value_name = "KiB/s", global = true, default_value_t = 0)]
+    limit_download: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -87,6 +93,7 @@ fn main() -> ExitCode {
         password_file: cli.password_file,
         json: cli.json,
         quiet: cli.quiet,
+        limits: ctx::limits(cli.limit_upload, cli.limit_download),
     };
     let result = futures::executor::block_on(async {
         match cli.command {
