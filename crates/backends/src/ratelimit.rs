@@ -203,7 +203,10 @@ impl Limiter {
         };
         self.counts[i].fetch_add(amount, Ordering::Relaxed);
         let wait = match bucket {
-            Some(b) => b.lock().unwrap_or_else(|e| e.into_inner()).take(amount, now),
+            Some(b) => b
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(amount, now),
             None => Duration::ZERO,
         };
         let micros = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
@@ -352,7 +355,10 @@ mod tests {
         // A second caller at the same instant queues behind the first.
         assert_eq!(l.reserve_at(Meter::Upload, 100, t0), ms(200));
         // 200 ms later the debt is paid; 50 ms later 50 tokens are back.
-        assert_eq!(l.reserve_at(Meter::Upload, 50, t0 + ms(250)), Duration::ZERO);
+        assert_eq!(
+            l.reserve_at(Meter::Upload, 50, t0 + ms(250)),
+            Duration::ZERO
+        );
         // Nothing else is limited.
         assert_eq!(l.reserve_at(Meter::Download, 1 << 30, t0), Duration::ZERO);
         assert_eq!(l.reserve_at(Meter::Requests, 1 << 30, t0), Duration::ZERO);

@@ -119,9 +119,18 @@ fn measured_rates_stay_within_a_few_percent_of_the_limits() {
             let _ = rated.stat("none").await;
         }
         let rate_req = achieved(600, start, rps, Duration::from_millis(5));
-        println!("upload   target {up} B/s achieved {rate_up:.0} B/s ({:+.2}%)", pct(rate_up, up));
-        println!("download target {down} B/s achieved {rate_down:.0} B/s ({:+.2}%)", pct(rate_down, down));
-        println!("requests target {rps}/s achieved {rate_req:.1}/s ({:+.2}%)", pct(rate_req, rps));
+        println!(
+            "upload   target {up} B/s achieved {rate_up:.0} B/s ({:+.2}%)",
+            pct(rate_up, up)
+        );
+        println!(
+            "download target {down} B/s achieved {rate_down:.0} B/s ({:+.2}%)",
+            pct(rate_down, down)
+        );
+        println!(
+            "requests target {rps}/s achieved {rate_req:.1}/s ({:+.2}%)",
+            pct(rate_req, rps)
+        );
         for (got, want) in [(rate_up, up), (rate_down, down), (rate_req, rps)] {
             assert!(pct(got, want).abs() < 5.0, "{got} vs {want}");
         }

@@ -32,7 +32,10 @@ fn seeded(len: usize) -> Vec<u8> {
 
 fn layout(data: &Bytes, format: ShardFormat, lost: &[usize]) -> ErasureBackend {
     let stores: Vec<MemoryBackend> = (0..6).map(|_| MemoryBackend::new()).collect();
-    let shards = Codec::new(4, 2).unwrap().encode_format(data, format).unwrap();
+    let shards = Codec::new(4, 2)
+        .unwrap()
+        .encode_format(data, format)
+        .unwrap();
     block_on(async {
         for (i, (s, shard)) in stores.iter().zip(shards).enumerate() {
             if !lost.contains(&i) {
@@ -54,9 +57,18 @@ fn bench(c: &mut Criterion) {
     block_on(plain.put(KEY, data.clone(), PutMode::CreateOnly)).unwrap();
     let stores: Vec<(&str, Box<dyn Backend>)> = vec![
         ("plain_memory", Box::new(plain)),
-        ("rs4+2_v2_healthy", Box::new(layout(&data, ShardFormat::V2, &[]))),
-        ("rs4+2_v2_2data_lost", Box::new(layout(&data, ShardFormat::V2, &[0, 1]))),
-        ("rs4+2_v1_healthy", Box::new(layout(&data, ShardFormat::V1, &[]))),
+        (
+            "rs4+2_v2_healthy",
+            Box::new(layout(&data, ShardFormat::V2, &[])),
+        ),
+        (
+            "rs4+2_v2_2data_lost",
+            Box::new(layout(&data, ShardFormat::V2, &[0, 1])),
+        ),
+        (
+            "rs4+2_v1_healthy",
+            Box::new(layout(&data, ShardFormat::V1, &[])),
+        ),
     ];
     // Ranges spread over the pack; 8 of them per iteration.
     for size in [256 * 1024usize, 4 * 1024] {

@@ -117,7 +117,7 @@ pub struct RepairHint {
 /// anything the block path cannot settle) are read whole and sliced.
 ///
 /// **Listing** is the union of the children's listings (held in memory for
-/// one prefix). It is complete or it fails: an object that can be read has
+/// one prefix, one entry per key: the children's listings stream into it). It is complete or it fails: an object that can be read has
 /// `k` shards on `k` children, so while fewer than `k` children fail to
 /// list, one of its shards is on a child that answered; with `k` or more
 /// failed the listing returns [`Error::IncompleteListing`]
@@ -126,7 +126,8 @@ pub struct RepairHint {
 /// least `k` (so leftovers of fewer than `k` shards are left out when every
 /// child answered). Sizes come from a ranged read of one shard header per
 /// key, `list_concurrency` at a time (so a stale shard, until scrubbed, can
-/// report an older size; `stat` reads every header and takes the majority).
+/// report an older size; `stat` reads every header and takes the majority);
+/// [`list_keys`](Self::list_keys) skips those reads.
 /// Keys under [`RESERVED_PREFIX`] are never listed.
 ///
 /// **Deleting** removes the shards from every child; it succeeds once so few

@@ -101,7 +101,8 @@ impl Slot {
         prefix: &str,
     ) -> BResult<Vec<cairn_backends::ObjectMeta>> {
         let mut out = Vec::new();
-        self.list_each(config, prefix, |meta| out.push(meta)).await?;
+        self.list_each(config, prefix, |meta| out.push(meta))
+            .await?;
         Ok(out)
     }
 

@@ -132,8 +132,10 @@ impl Codec {
         {
             let (data_part, parity_part) = buf.split_at_mut(k * stride);
             let data_slices: Vec<&[u8]> = data_part.chunks(stride).map(|c| &c[off..]).collect();
-            let mut parity_slices: Vec<&mut [u8]> =
-                parity_part.chunks_mut(stride).map(|c| &mut c[off..]).collect();
+            let mut parity_slices: Vec<&mut [u8]> = parity_part
+                .chunks_mut(stride)
+                .map(|c| &mut c[off..])
+                .collect();
             self.rs
                 .encode_sep(&data_slices, &mut parity_slices)
                 .map_err(rs_error)?;

@@ -189,7 +189,11 @@ impl ShardHeader {
             return Err(bad(index, "shard index out of range"));
         }
         let block_shift = if version == FORMAT_V2 { h[9] } else { 0 };
-        let reserved = if version == FORMAT_V2 { &h[10..12] } else { &h[9..12] };
+        let reserved = if version == FORMAT_V2 {
+            &h[10..12]
+        } else {
+            &h[9..12]
+        };
         if reserved.iter().any(|&b| b != 0) {
             return Err(bad(index, "reserved header bytes are not zero"));
         }

@@ -385,7 +385,9 @@ fn assemble(t: &BlockTable, pieces: &[Piece], known: &Known, len: u64) -> Option
         if p.first + 1 == p.last {
             let block = known.get(p.shard)?.get(&p.first)?;
             let at = p.first * bl;
-            return block.get(p.lo - at..p.hi - at).map(|_| block.slice(p.lo - at..p.hi - at));
+            return block
+                .get(p.lo - at..p.hi - at)
+                .map(|_| block.slice(p.lo - at..p.hi - at));
         }
     }
     let mut out = Vec::with_capacity(usize::try_from(len).ok()?);

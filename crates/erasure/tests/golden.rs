@@ -36,7 +36,9 @@ fn seeded(len: usize) -> Vec<u8> {
 #[test]
 fn shards_match_the_golden_bytes() {
     let codec = Codec::new(2, 1).unwrap();
-    let shards = codec.encode_format(&Bytes::from_static(OBJECT), ShardFormat::V1).unwrap();
+    let shards = codec
+        .encode_format(&Bytes::from_static(OBJECT), ShardFormat::V1)
+        .unwrap();
     let got: Vec<String> = shards.iter().map(hex::encode).collect();
     for (i, (g, want)) in got.iter().zip(GOLDEN_2_1).enumerate() {
         assert_eq!(g, want, "shard {i}");
@@ -56,7 +58,9 @@ fn shards_match_the_golden_bytes() {
 #[test]
 fn header_fields_sit_where_the_layout_says() {
     let codec = Codec::new(2, 1).unwrap();
-    let shards = codec.encode_format(&Bytes::from_static(OBJECT), ShardFormat::V1).unwrap();
+    let shards = codec
+        .encode_format(&Bytes::from_static(OBJECT), ShardFormat::V1)
+        .unwrap();
     let s = &shards[2];
     assert_eq!(HEADER_LEN, 84);
     assert_eq!(&s[0..4], b"CRNS");
@@ -84,7 +88,9 @@ fn header_fields_sit_where_the_layout_says() {
 #[test]
 fn seeded_4_2_encoding_is_pinned() {
     let codec = Codec::new(4, 2).unwrap();
-    let shards = codec.encode_format(&Bytes::from(seeded(65536)), ShardFormat::V1).unwrap();
+    let shards = codec
+        .encode_format(&Bytes::from(seeded(65536)), ShardFormat::V1)
+        .unwrap();
     let mut h = blake3::Hasher::new();
     for s in &shards {
         h.update(s);

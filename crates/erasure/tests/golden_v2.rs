@@ -77,7 +77,10 @@ fn header_and_table_sit_where_the_layout_says() {
     for (i, shard) in shards.iter().enumerate() {
         let payload = &shard[HEADER_LEN + 96..];
         assert_eq!(payload.len(), p);
-        assert_eq!(&table[i * 32..(i + 1) * 32], blake3::hash(payload).as_bytes());
+        assert_eq!(
+            &table[i * 32..(i + 1) * 32],
+            blake3::hash(payload).as_bytes()
+        );
         // Every shard carries the same table.
         assert_eq!(&shard[HEADER_LEN..HEADER_LEN + 96], table);
     }

@@ -19,7 +19,11 @@ fn list_keys_reads_no_shard_header() {
     let c: Vec<Arc<Counting<MemoryBackend>>> = (0..6)
         .map(|_| Arc::new(Counting::new(MemoryBackend::new())))
         .collect();
-    let kids = children(c.iter().map(|c| Arc::clone(c) as Arc<dyn Backend>).collect());
+    let kids = children(
+        c.iter()
+            .map(|c| Arc::clone(c) as Arc<dyn Backend>)
+            .collect(),
+    );
     let e = ErasureBackend::new(kids, config(4, 2)).unwrap();
     block_on(async {
         for i in 0..50 {
@@ -55,7 +59,12 @@ fn list_keys_is_complete_or_an_error() {
         .iter()
         .map(|s| Arc::new(FailAfter::new(s.clone(), u64::MAX)))
         .collect();
-    let kids = children(flaky.iter().map(|f| Arc::clone(f) as Arc<dyn Backend>).collect());
+    let kids = children(
+        flaky
+            .iter()
+            .map(|f| Arc::clone(f) as Arc<dyn Backend>)
+            .collect(),
+    );
     // 2+2: two failed listings could hide an object.
     let e = ErasureBackend::new(kids, config(2, 2)).unwrap();
     block_on(async {
@@ -64,7 +73,11 @@ fn list_keys_is_complete_or_an_error() {
             .unwrap();
         // A leftover shard on one child only: not an object.
         stores[3]
-            .put("data/leftover", Bytes::from_static(b"x"), PutMode::CreateOnly)
+            .put(
+                "data/leftover",
+                Bytes::from_static(b"x"),
+                PutMode::CreateOnly,
+            )
             .await
             .unwrap();
         assert_eq!(e.list_keys("data/").await.unwrap(), vec!["data/a"]);

@@ -258,7 +258,11 @@ fn counted(k: usize, m: usize) -> (ErasureBackend, Vec<Arc<Counting<MemoryBacken
     let c: Vec<Arc<Counting<MemoryBackend>>> = (0..k + m)
         .map(|_| Arc::new(Counting::new(MemoryBackend::new())))
         .collect();
-    let kids = children(c.iter().map(|c| Arc::clone(c) as Arc<dyn Backend>).collect());
+    let kids = children(
+        c.iter()
+            .map(|c| Arc::clone(c) as Arc<dyn Backend>)
+            .collect(),
+    );
     (ErasureBackend::new(kids, config(k, m)).unwrap(), c)
 }
 
