@@ -13,6 +13,7 @@ use futures::stream::BoxStream;
 use crate::call::Slot;
 use crate::config::{check_layout, Child, ErasureConfig};
 use crate::health::{Health, HealthReport};
+use crate::range::TableCache;
 use crate::verify::{Verifier, VerifierSlot};
 use crate::{Codec, Error, Result};
 
@@ -139,6 +140,7 @@ pub struct ErasureBackend {
     slots: RwLock<Vec<Arc<Slot>>>,
     hints: Mutex<BTreeSet<RepairHint>>,
     pub(crate) verifier: VerifierSlot,
+    pub(crate) tables: TableCache,
 }
 
 impl ErasureBackend {
@@ -164,6 +166,7 @@ impl ErasureBackend {
             slots: RwLock::new(slots),
             hints: Mutex::new(BTreeSet::new()),
             verifier: VerifierSlot::default(),
+            tables: TableCache::default(),
         })
     }
 

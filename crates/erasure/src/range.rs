@@ -4,7 +4,9 @@
 //!
 //! 1. reads the header and block table of one shard (the healthiest child
 //!    first; one small ranged read), which says the object's length and the
-//!    checksum of every block of every shard;
+//!    checksum of every block of every shard — or takes it from a small
+//!    cache of the tables of the objects read last, since a restore reads
+//!    several ranges of each pack;
 //! 2. reads, from each data shard that holds part of the range, just the
 //!    64 KiB blocks covering it (one ranged read per data shard, in
 //!    parallel), and verifies every block against the table;
@@ -19,9 +21,9 @@
 //! good copies of a stripe — falls back to the whole-object read, which
 //! picks the version by shard majority and checks the object checksum.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use futures::future::join_all;
@@ -34,6 +36,43 @@ use crate::{ErasureBackend, Error, Result};
 /// Bytes read from the start of a shard for its header: the block table of
 /// a 16 MiB pack under 4+2 is 12 KiB, so one read usually holds it all.
 const HEAD_READ: u64 = HEADER_LEN as u64 + 32 * 1024;
+
+/// Block tables kept for the objects read last: a restore reads several
+/// ranges of each pack, and the table is the same for all of them.
+const CACHED_TABLES: usize = 64;
+
+/// The block tables of recently read objects (at most [`CACHED_TABLES`],
+/// about 12 KiB each for 16 MiB packs under 4+2). A stale entry (the object
+/// was overwritten by another process) costs only speed: its blocks fail
+/// verification, the read falls back to the whole-object path and the
+/// entry is dropped.
+#[derive(Debug, Default)]
+pub(crate) struct TableCache(Mutex<VecDeque<(String, Arc<BlockTable>)>>);
+
+impl TableCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, Arc<BlockTable>)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<BlockTable>> {
+        let q = self.lock();
+        q.iter().find(|(k, _)| k == key).map(|(_, t)| Arc::clone(t))
+    }
+
+    fn insert(&self, key: &str, table: Arc<BlockTable>) {
+        let mut q = self.lock();
+        q.retain(|(k, _)| k != key);
+        if q.len() >= CACHED_TABLES {
+            q.pop_front();
+        }
+        q.push_back((key.to_owned(), table));
+    }
+
+    /// Forgets `key` (written, deleted, or found stale).
+    pub(crate) fn forget(&self, key: &str) {
+        self.lock().retain(|(k, _)| k != key);
+    }
+}
 
 /// The verified blocks known of each shard: shard -> block -> bytes.
 type Known = Vec<BTreeMap<usize, Bytes>>;
@@ -77,6 +116,7 @@ impl ErasureBackend {
                 if let Some(bytes) = self.range_v2(key, &range, table).await {
                     return Ok(bytes);
                 }
+                self.tables.forget(key);
             }
             Head::NotFound => {
                 return Err(cairn_backends::Error::NotFound { key: key.into() }.into());
@@ -92,8 +132,21 @@ impl ErasureBackend {
         Ok(data.slice(range.start as usize..range.end.min(size) as usize))
     }
 
-    /// Reads a header and block table, healthiest child first.
+    /// The block table of `key`: cached, or read from the healthiest child
+    /// that has a good one.
     async fn head(&self, key: &str) -> Head {
+        if let Some(t) = self.tables.get(key) {
+            return Head::V2(t);
+        }
+        let head = self.read_head(key).await;
+        if let Head::V2(t) = &head {
+            self.tables.insert(key, Arc::clone(t));
+        }
+        head
+    }
+
+    /// Reads a header and block table, healthiest child first.
+    async fn read_head(&self, key: &str) -> Head {
         let slots = self.slots();
         let all: Vec<usize> = (0..slots.len()).collect();
         let mut absent = 0;

@@ -295,6 +295,14 @@ fn a_healthy_range_read_fetches_about_the_requested_bytes() {
         assert_eq!(requests, 2, "one header read, one block read");
         // The old whole-object path fetched at least the k data shards.
         assert!(healthy * 20 < len as u64);
+        // The next range of the same pack reuses the block table.
+        for x in &c {
+            x.reset();
+        }
+        let got = e.get_range(KEY, 9_000_000..9_000_100).await.unwrap();
+        assert_eq!(&got[..], &data[9_000_000..9_000_100]);
+        let requests: u64 = c.iter().map(|c| c.snapshot().ops()).sum();
+        assert_eq!((requests, fetched(&c)), (1, 65_536));
 
         // Lose the data shard that holds the range (shard 1: bytes 4 MiB..8 MiB).
         c[1].delete(KEY).await.unwrap();
@@ -316,4 +324,25 @@ fn the_block_table_is_small() {
     let payload = (16 << 20) / 4;
     // 6 shards x 64 blocks x 32 bytes of table.
     assert_eq!(shards[0].len(), 84 + 6 * 64 * 32 + payload);
+}
+
+/// An object overwritten after its block table was cached still reads
+/// back exactly: the stale table fails verification and is dropped.
+#[test]
+fn a_stale_cached_table_costs_speed_not_correctness() {
+    let old = Bytes::from(seeded(300_000, 1));
+    let new = Bytes::from(seeded(300_000, 2));
+    let (e1, s) = layout(4, 2);
+    // A second process over the same stores.
+    let e2 = ErasureBackend::new(mem_children(&s), config(4, 2)).unwrap();
+    block_on(async {
+        e1.put(KEY, old.clone(), PutMode::CreateOnly).await.unwrap();
+        let got = e1.get_range(KEY, 1000..2000).await.unwrap();
+        assert_eq!(&got[..], &old[1000..2000]);
+        e2.put(KEY, new.clone(), PutMode::Overwrite).await.unwrap();
+        for _ in 0..2 {
+            let got = e1.get_range(KEY, 1000..2000).await.unwrap();
+            assert_eq!(&got[..], &new[1000..2000]);
+        }
+    });
 }
