@@ -87,6 +87,18 @@ enum Head {
     Fallback,
 }
 
+/// What the repair of failed blocks works on.
+struct Repair<'a> {
+    t: &'a Arc<BlockTable>,
+    slots: &'a [Arc<Slot>],
+    known: &'a mut Known,
+    /// (shard, block) pairs that failed.
+    failed: &'a [(usize, usize)],
+    /// Shards with a failed block: not asked again.
+    doubtful: &'a BTreeSet<usize>,
+    blame: bool,
+}
+
 /// The part of one data shard a range covers.
 struct Piece {
     shard: usize,
@@ -106,22 +118,27 @@ impl ErasureBackend {
         check_key(key)?;
         // An inverted range is refused by the whole-object path below, after
         // it has told a missing object from an existing one.
-        let head = if range.start > range.end {
-            Head::Fallback
-        } else {
-            self.head(key).await
-        };
-        match head {
-            Head::V2(table) => {
-                if let Some(bytes) = self.range_v2(key, &range, table).await {
+        if range.start <= range.end {
+            // A cached table may be stale (the object was overwritten since):
+            // then no child is blamed, and a fresh header is read once.
+            if let Some(t) = self.tables.get(key) {
+                if let Some(bytes) = self.range_v2(key, &range, t, false).await {
                     return Ok(bytes);
                 }
                 self.tables.forget(key);
             }
-            Head::NotFound => {
-                return Err(cairn_backends::Error::NotFound { key: key.into() }.into());
+            match self.read_head(key).await {
+                Head::V2(t) => {
+                    if let Some(bytes) = self.range_v2(key, &range, Arc::clone(&t), true).await {
+                        self.tables.insert(key, t);
+                        return Ok(bytes);
+                    }
+                }
+                Head::NotFound => {
+                    return Err(cairn_backends::Error::NotFound { key: key.into() }.into());
+                }
+                Head::Fallback => {}
             }
-            Head::Fallback => {}
         }
         let data = self.get_object(key).await?;
         let size = data.len() as u64;
@@ -130,19 +147,6 @@ impl ErasureBackend {
         }
         // Both ends are at most `size`, the length of bytes in memory.
         Ok(data.slice(range.start as usize..range.end.min(size) as usize))
-    }
-
-    /// The block table of `key`: cached, or read from the healthiest child
-    /// that has a good one.
-    async fn head(&self, key: &str) -> Head {
-        if let Some(t) = self.tables.get(key) {
-            return Head::V2(t);
-        }
-        let head = self.read_head(key).await;
-        if let Head::V2(t) = &head {
-            self.tables.insert(key, Arc::clone(t));
-        }
-        head
     }
 
     /// Reads a header and block table, healthiest child first.
@@ -212,7 +216,16 @@ impl ErasureBackend {
     }
 
     /// The fast path; `None` sends the caller to the whole-object read.
-    async fn range_v2(&self, key: &str, range: &Range<u64>, t: Arc<BlockTable>) -> Option<Bytes> {
+    /// With `blame`, children whose blocks are missing or fail verification
+    /// are noted (health, needs-repair); without (a cached table that may be
+    /// stale), nothing is held against them.
+    async fn range_v2(
+        &self,
+        key: &str,
+        range: &Range<u64>,
+        t: Arc<BlockTable>,
+        blame: bool,
+    ) -> Option<Bytes> {
         let len = t.header.object_len;
         if range.start > len {
             // Perhaps a stale header: let the whole read decide.
@@ -236,7 +249,7 @@ impl ErasureBackend {
                 if slot.health.rank().0 == 2 {
                     return vec![None; p.last - p.first];
                 }
-                self.fetch_blocks(key, &slot, &t, p.shard, p.first..p.last)
+                self.fetch_blocks(key, &slot, &t, p.shard, p.first..p.last, blame)
                     .await
             }
         }))
@@ -255,17 +268,23 @@ impl ErasureBackend {
             }
         }
         if !failed.is_empty() {
-            for &s in &doubtful {
-                self.hint(key, s);
-            }
-            self.repair_blocks(key, &t, &slots, &mut known, &failed, &doubtful)
-                .await?;
+            let mut r = Repair {
+                t: &t,
+                slots: &slots,
+                known: &mut known,
+                failed: &failed,
+                doubtful: &doubtful,
+                blame,
+            };
+            self.repair_blocks(key, &mut r).await?;
         }
         assemble(&t, &pieces, &known, b - a)
     }
 
     /// Reads blocks `blocks` of shard `shard` from its child and verifies
-    /// each; `None` for each block that is missing or bad.
+    /// each; `None` for each block that is missing or bad. A missing shard
+    /// is noted for repair; with `blame` (a freshly read table), so is a bad
+    /// one, which also counts against the child's health.
     async fn fetch_blocks(
         &self,
         key: &str,
@@ -273,6 +292,7 @@ impl ErasureBackend {
         t: &Arc<BlockTable>,
         shard: usize,
         blocks: Range<usize>,
+        blame: bool,
     ) -> Vec<Option<Bytes>> {
         let n = blocks.len();
         let start = t.payload_offset + blocks.start * t.block_len;
@@ -282,8 +302,15 @@ impl ErasureBackend {
                 b.get_range(key, start as u64..end as u64)
             })
             .await;
-        let Ok(bytes) = got else {
-            return vec![None; n];
+        let bytes = match got {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // A missing shard is missing whatever the table says.
+                if e.is_not_found() {
+                    self.hint(key, shard);
+                }
+                return vec![None; n];
+            }
         };
         let check = {
             let t = Arc::clone(t);
@@ -294,8 +321,9 @@ impl ErasureBackend {
         } else {
             blocking::unblock(check).await
         };
-        if out.iter().any(Option::is_none) {
+        if blame && out.iter().any(Option::is_none) {
             slot.corrupt();
+            self.hint(key, shard);
         }
         out
     }
@@ -303,15 +331,15 @@ impl ErasureBackend {
     /// Gets `k` verified copies of every stripe (block index) in `failed`
     /// from further shards, rebuilds the failed blocks and checks them
     /// against the table. `None` when that is not possible.
-    async fn repair_blocks(
-        &self,
-        key: &str,
-        t: &Arc<BlockTable>,
-        slots: &[Arc<Slot>],
-        known: &mut Known,
-        failed: &[(usize, usize)],
-        doubtful: &BTreeSet<usize>,
-    ) -> Option<()> {
+    async fn repair_blocks(&self, key: &str, r: &mut Repair<'_>) -> Option<()> {
+        let Repair {
+            t,
+            slots,
+            ref mut known,
+            failed,
+            doubtful,
+            blame,
+        } = *r;
         let k = self.codec.k();
         let stripes: BTreeSet<usize> = failed.iter().map(|&(_, j)| j).collect();
         let (lo, hi) = (*stripes.first()?, *stripes.last()? + 1);
@@ -339,17 +367,13 @@ impl ErasureBackend {
             let reads = join_all(
                 batch
                     .iter()
-                    .map(|&s| self.fetch_blocks(key, &slots[s], t, s, lo..hi)),
+                    .map(|&s| self.fetch_blocks(key, &slots[s], t, s, lo..hi, blame)),
             )
             .await;
             for (&s, blocks) in batch.iter().zip(reads) {
                 for (j, block) in (lo..hi).zip(blocks) {
-                    match block {
-                        Some(bytes) => {
-                            known[s].insert(j, bytes);
-                        }
-                        None if stripes.contains(&j) => self.hint(key, s),
-                        None => {}
+                    if let Some(bytes) = block {
+                        known[s].insert(j, bytes);
                     }
                 }
             }

@@ -312,7 +312,11 @@ fn a_healthy_range_read_fetches_about_the_requested_bytes() {
         let got = e.get_range(KEY, a as u64..b as u64).await.unwrap();
         assert_eq!(&got[..], &data[a..b]);
         let degraded = fetched(&c);
-        assert!(degraded <= 4 * 3 * 65_536 + 32 * 1024 + 84, "{degraded}");
+        assert!(degraded <= 4 * 3 * 65_536, "{degraded}");
+        // The lost shard is noted for repair.
+        let hints = e.needs_repair();
+        assert_eq!(hints.len(), 1);
+        assert_eq!((hints[0].key.as_str(), hints[0].child), (KEY, 1));
     });
 }
 
@@ -344,5 +348,9 @@ fn a_stale_cached_table_costs_speed_not_correctness() {
             let got = e1.get_range(KEY, 1000..2000).await.unwrap();
             assert_eq!(&got[..], &new[1000..2000]);
         }
+        // Its own stale table is not held against the children.
+        assert!(e1.needs_repair().is_empty());
+        let h = e1.health_report();
+        assert!(h.children.iter().all(|c| c.failures == 0), "{h:?}");
     });
 }
