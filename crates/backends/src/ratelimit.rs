@@ -253,6 +253,12 @@ async fn sleep(wait: Duration) {
 /// known only then; the wait follows), every call (a listing once) against
 /// the request rate. Runtime-agnostic: it sleeps on `futures-timer`.
 ///
+/// For an erasure layout, wrap each child (its shards go over that child's
+/// link or quota: `Child::new(name, Arc::new(RateLimited::new(store,
+/// limits)))`), with one limiter per child or one [`Limiter`] shared by
+/// all through [`RateLimited::shared`]; wrapping the layout itself limits
+/// the objects before they become shards, and not scrub's shard traffic.
+///
 /// ```
 /// use bytes::Bytes;
 /// use cairn_backends::{Backend, MemoryBackend, PutMode, RateLimited, RateLimits};

@@ -400,9 +400,15 @@ impl ErasureBackend {
         known: &Known,
         j: usize,
     ) -> Option<Vec<Option<Vec<u8>>>> {
+        // Exactly k columns: more would only be copied for nothing.
+        let mut present = 0;
         let mut cols: Vec<Option<Vec<u8>>> = known
             .iter()
-            .map(|m| m.get(&j).map(|b| b.to_vec()))
+            .map(|m| {
+                let b = m.get(&j).filter(|_| present < self.codec.k())?;
+                present += 1;
+                Some(b.to_vec())
+            })
             .collect();
         let codec = self.codec.clone();
         let solve = move || codec.reconstruct_stripe(&mut cols).map(|()| cols);
