@@ -21,12 +21,18 @@
 //! good copies of a stripe — falls back to the whole-object read, which
 //! picks the version by shard majority and checks the object checksum.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures::future::join_all;
+
+mod blocks;
+mod cache;
+
+use blocks::{assemble, pieces, verify_run};
+pub(crate) use cache::TableCache;
 
 use crate::backend::{check_key, OFFLOAD_BYTES};
 use crate::call::Slot;
@@ -36,43 +42,6 @@ use crate::{ErasureBackend, Error, Result};
 /// Bytes read from the start of a shard for its header: the block table of
 /// a 16 MiB pack under 4+2 is 12 KiB, so one read usually holds it all.
 const HEAD_READ: u64 = HEADER_LEN as u64 + 32 * 1024;
-
-/// Block tables kept for the objects read last: a restore reads several
-/// ranges of each pack, and the table is the same for all of them.
-const CACHED_TABLES: usize = 64;
-
-/// The block tables of recently read objects (at most [`CACHED_TABLES`],
-/// about 12 KiB each for 16 MiB packs under 4+2). A stale entry (the object
-/// was overwritten by another process) costs only speed: its blocks fail
-/// verification, the read falls back to the whole-object path and the
-/// entry is dropped.
-#[derive(Debug, Default)]
-pub(crate) struct TableCache(Mutex<VecDeque<(String, Arc<BlockTable>)>>);
-
-impl TableCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, Arc<BlockTable>)>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn get(&self, key: &str) -> Option<Arc<BlockTable>> {
-        let q = self.lock();
-        q.iter().find(|(k, _)| k == key).map(|(_, t)| Arc::clone(t))
-    }
-
-    fn insert(&self, key: &str, table: Arc<BlockTable>) {
-        let mut q = self.lock();
-        q.retain(|(k, _)| k != key);
-        if q.len() >= CACHED_TABLES {
-            q.pop_front();
-        }
-        q.push_back((key.to_owned(), table));
-    }
-
-    /// Forgets `key` (written, deleted, or found stale).
-    pub(crate) fn forget(&self, key: &str) {
-        self.lock().retain(|(k, _)| k != key);
-    }
-}
 
 /// The verified blocks known of each shard: shard -> block -> bytes.
 type Known = Vec<BTreeMap<usize, Bytes>>;
@@ -97,17 +66,6 @@ struct Repair<'a> {
     /// Shards with a failed block: not asked again.
     doubtful: &'a BTreeSet<usize>,
     blame: bool,
-}
-
-/// The part of one data shard a range covers.
-struct Piece {
-    shard: usize,
-    /// Byte range within the shard's payload.
-    lo: usize,
-    hi: usize,
-    /// Covering blocks, `first..last`.
-    first: usize,
-    last: usize,
 }
 
 impl ErasureBackend {
@@ -419,71 +377,6 @@ impl ErasureBackend {
         };
         rebuilt.ok()
     }
-}
-
-/// Verifies the consecutive blocks `blocks` of shard `shard`, read as one
-/// run of bytes.
-fn verify_run(
-    t: &BlockTable,
-    shard: usize,
-    blocks: Range<usize>,
-    bytes: &Bytes,
-) -> Vec<Option<Bytes>> {
-    let mut at = 0;
-    blocks
-        .map(|j| {
-            let n = t.len_of(j);
-            let block = bytes.get(at..at + n).map(|_| bytes.slice(at..at + n));
-            at += n;
-            block.filter(|b| t.verify(shard, j, b))
-        })
-        .collect()
-}
-
-/// The data shards (and blocks) holding object bytes `a..b`.
-fn pieces(t: &BlockTable, a: u64, b: u64) -> Option<Vec<Piece>> {
-    let p = u64::try_from(t.payload_len).ok()?;
-    let bl = t.block_len;
-    let mut out = Vec::new();
-    for s in a / p..=(b - 1) / p {
-        let base = s * p;
-        let lo = usize::try_from(a.max(base) - base).ok()?;
-        let hi = usize::try_from(b.min(base.checked_add(p)?) - base).ok()?;
-        out.push(Piece {
-            shard: usize::try_from(s).ok()?,
-            lo,
-            hi,
-            first: lo / bl,
-            last: hi.div_ceil(bl),
-        });
-    }
-    Some(out)
-}
-
-/// Joins the requested bytes from verified blocks; zero-copy when they sit
-/// in one block.
-fn assemble(t: &BlockTable, pieces: &[Piece], known: &Known, len: u64) -> Option<Bytes> {
-    let bl = t.block_len;
-    if let [p] = pieces {
-        if p.first + 1 == p.last {
-            let block = known.get(p.shard)?.get(&p.first)?;
-            let at = p.first * bl;
-            return block
-                .get(p.lo - at..p.hi - at)
-                .map(|_| block.slice(p.lo - at..p.hi - at));
-        }
-    }
-    let mut out = Vec::with_capacity(usize::try_from(len).ok()?);
-    for p in pieces {
-        for j in p.first..p.last {
-            let block = known.get(p.shard)?.get(&j)?;
-            let at = j * bl;
-            let from = p.lo.max(at) - at;
-            let to = p.hi.min(at + block.len()) - at;
-            out.extend_from_slice(block.get(from..to)?);
-        }
-    }
-    Some(Bytes::from(out))
 }
 
 fn invalid(key: &str, range: &Range<u64>, size: u64) -> Error {
