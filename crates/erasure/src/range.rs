@@ -15,6 +15,11 @@
 //!    `k` verified copies of each such stripe are in hand, reconstructs just those stripes, and checks the rebuilt blocks
 //!    against the table too.
 //!
+//! Range reads do not hedge (see
+//! [`hedge_after`](crate::ErasureConfig::hedge_after)): a hung data child
+//! costs `op_timeout` per read until its circuit opens, after which its
+//! blocks are rebuilt from the others without asking it.
+//!
 //! Every byte returned was checked against a block checksum. Whatever this
 //! path cannot settle — a version-1 object, a header that disagrees with
 //! the shards (a stale shard of an overwritten object), fewer than `k`
