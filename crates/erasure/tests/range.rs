@@ -354,3 +354,28 @@ fn a_stale_cached_table_costs_speed_not_correctness() {
         assert!(h.children.iter().all(|c| c.failures == 0), "{h:?}");
     });
 }
+
+/// A data child that fails every call (not "not found": an outage) is
+/// routed around: its blocks are rebuilt from the others.
+#[test]
+fn a_failing_data_child_is_routed_around() {
+    use cairn_backends::testing::FailAfter;
+    let data = Bytes::from(seeded(600_000, 4));
+    let s = stores(6);
+    let down = Arc::new(FailAfter::new(s[0].clone(), u64::MAX));
+    let mut kids: Vec<Arc<dyn Backend>> = vec![Arc::clone(&down) as Arc<dyn Backend>];
+    kids.extend(
+        s[1..]
+            .iter()
+            .map(|s| Arc::new(s.clone()) as Arc<dyn Backend>),
+    );
+    let e = ErasureBackend::new(children(kids), config(4, 2)).unwrap();
+    block_on(async {
+        e.put(KEY, data.clone(), PutMode::CreateOnly).await.unwrap();
+        down.reset(0);
+        for (a, b) in [(0, 10), (100_000, 160_000), (140_000, 300_000)] {
+            let got = e.get_range(KEY, a..b).await.unwrap();
+            assert_eq!(&got[..], &data[a as usize..b as usize], "{a}..{b}");
+        }
+    });
+}
