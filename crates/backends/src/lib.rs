@@ -32,6 +32,9 @@
 //!   the `object-store` / `s3` features.
 //! - [`Retrying`]: retries transient errors of any backend with exponential
 //!   backoff and jitter, interpreting outcomes a lost reply makes ambiguous.
+//! - [`RateLimited`]: holds any backend to upload, download and request
+//!   rates ([`RateLimits`], token buckets of a [`Limiter`] that backends may
+//!   share).
 //!
 //! Keys are `/`-separated relative paths checked by [`validate_key`].
 //! Futures make no runtime assumptions: they run under tokio, smol or
@@ -62,6 +65,8 @@ pub use instrumented::Instrumented;
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
 pub use retry::{RetryPolicy, Retrying};
+mod ratelimit;
+pub use ratelimit::{Limiter, LimiterStats, Meter, RateLimited, RateLimits};
 
 // The conformance suite every backend's tests run, and fault-injecting wrappers
 // (documented in the module).

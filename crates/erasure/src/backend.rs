@@ -13,6 +13,7 @@ use futures::stream::BoxStream;
 use crate::call::Slot;
 use crate::config::{check_layout, Child, ErasureConfig};
 use crate::health::{Health, HealthReport};
+use crate::range::TableCache;
 use crate::verify::{Verifier, VerifierSlot};
 use crate::{Codec, Error, Result};
 
@@ -107,12 +108,17 @@ pub struct RepairHint {
 /// whose circuit is open are asked last. With
 /// [`hedge_after`](ErasureConfig::hedge_after) set, a read that waits that
 /// long also asks the next child, so a hung child costs the hedge delay, not
-/// the operation timeout. `get_range` decodes the whole object and slices it
-/// (shards are not byte-addressable without decoding; fine while objects are
-/// packs of a few MiB).
+/// the operation timeout.
+///
+/// **Range reads** of objects in shard format 2 fetch one shard header (with
+/// the block checksums of every shard) and then only the 64 KiB blocks of
+/// the data shards that hold the range, verifying each block; bad or missing
+/// blocks are rebuilt from the same block range of other shards (see
+/// [`get_range_object`](Self::get_range_object)). Objects in format 1 (and
+/// anything the block path cannot settle) are read whole and sliced.
 ///
 /// **Listing** is the union of the children's listings (held in memory for
-/// one prefix). It is complete or it fails: an object that can be read has
+/// one prefix, one entry per key: the children's listings stream into it). It is complete or it fails: an object that can be read has
 /// `k` shards on `k` children, so while fewer than `k` children fail to
 /// list, one of its shards is on a child that answered; with `k` or more
 /// failed the listing returns [`Error::IncompleteListing`]
@@ -121,7 +127,8 @@ pub struct RepairHint {
 /// least `k` (so leftovers of fewer than `k` shards are left out when every
 /// child answered). Sizes come from a ranged read of one shard header per
 /// key, `list_concurrency` at a time (so a stale shard, until scrubbed, can
-/// report an older size; `stat` reads every header and takes the majority).
+/// report an older size; `stat` reads every header and takes the majority);
+/// [`list_keys`](Self::list_keys) skips those reads.
 /// Keys under [`RESERVED_PREFIX`] are never listed.
 ///
 /// **Deleting** removes the shards from every child; it succeeds once so few
@@ -133,6 +140,7 @@ pub struct ErasureBackend {
     slots: RwLock<Vec<Arc<Slot>>>,
     hints: Mutex<BTreeSet<RepairHint>>,
     pub(crate) verifier: VerifierSlot,
+    pub(crate) tables: TableCache,
 }
 
 impl ErasureBackend {
@@ -158,6 +166,7 @@ impl ErasureBackend {
             slots: RwLock::new(slots),
             hints: Mutex::new(BTreeSet::new()),
             verifier: VerifierSlot::default(),
+            tables: TableCache::default(),
         })
     }
 
@@ -267,21 +276,6 @@ impl ErasureBackend {
     }
 }
 
-/// The part of an object of `size` bytes that `range` selects, by the
-/// [`Backend`] rules: clamp the end, refuse a start past the end.
-fn clamp(key: &str, range: &Range<u64>, size: u64) -> BResult<Range<usize>> {
-    if range.start > range.end || range.start > size {
-        return Err(cairn_backends::Error::InvalidRange {
-            key: key.to_owned(),
-            start: range.start,
-            end: range.end,
-            size,
-        });
-    }
-    // Both ends are at most `size`, the length of bytes in memory.
-    Ok(range.start as usize..range.end.min(size) as usize)
-}
-
 #[async_trait]
 impl Backend for ErasureBackend {
     async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> BResult<()> {
@@ -293,9 +287,7 @@ impl Backend for ErasureBackend {
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> BResult<Bytes> {
-        let data = self.get_object(key).await?;
-        let r = clamp(key, &range, data.len() as u64)?;
-        Ok(data.slice(r))
+        Ok(self.get_range_object(key, range).await?)
     }
 
     async fn stat(&self, key: &str) -> BResult<ObjectMeta> {

@@ -100,16 +100,30 @@ impl Slot {
         config: &crate::ErasureConfig,
         prefix: &str,
     ) -> BResult<Vec<cairn_backends::ObjectMeta>> {
+        let mut out = Vec::new();
+        self.list_each(config, prefix, |meta| out.push(meta))
+            .await?;
+        Ok(out)
+    }
+
+    /// [`list_all`](Self::list_all), handing each entry to `each` as it
+    /// arrives instead of collecting them: merging `k + m` listings this
+    /// way holds one copy of the keys, not `k + m`.
+    pub(crate) async fn list_each(
+        &self,
+        config: &crate::ErasureConfig,
+        prefix: &str,
+        mut each: impl FnMut(cairn_backends::ObjectMeta),
+    ) -> BResult<()> {
         use futures::TryStreamExt;
         let started = std::time::Instant::now();
         let mut stream = self.child.backend.list(prefix);
-        let mut out = Vec::new();
         loop {
             match with_timeout(stream.try_next(), config.op_timeout, prefix).await {
-                Ok(Some(meta)) => out.push(meta),
+                Ok(Some(meta)) => each(meta),
                 Ok(None) => {
                     self.health.success(started.elapsed());
-                    return Ok(out);
+                    return Ok(());
                 }
                 Err(e) => {
                     self.health.failure(matches!(e, BError::Timeout { .. }));

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use reed_solomon_erasure::galois_8::ReedSolomon;
 
-use crate::format::{payload_len, write_header, Shard, HEADER_LEN};
+use crate::format::{
+    payload_len, write_header, write_v2, Shard, ShardFormat, ShardHeader, BLOCK_SHIFT,
+    CODEC_RS_GF8, FORMAT_V1, FORMAT_V2, HEADER_LEN,
+};
 use crate::{Error, Result};
 
 /// Splits objects into `k` data shards plus `m` parity shards, any `k` of
@@ -85,48 +88,74 @@ impl Codec {
         self.k + self.m
     }
 
-    /// Encodes `data` into `k + m` shards, index order (data shards first).
-    /// All shards share one allocation; each is header + payload.
+    /// Encodes `data` into `k + m` shards, index order (data shards first),
+    /// in the current shard format (version 2). All shards share one
+    /// allocation; each is header + block table + payload.
     pub fn encode(&self, data: &Bytes) -> Result<Vec<Bytes>> {
+        self.encode_format(data, ShardFormat::V2)
+    }
+
+    /// [`encode`](Self::encode) in a chosen shard format (version 1 for
+    /// fixtures and compatibility tests).
+    pub fn encode_format(&self, data: &Bytes, format: ShardFormat) -> Result<Vec<Bytes>> {
         let (k, total) = (self.k, self.total());
         let len = data.len();
         let too_big = || Error::Codec {
             key: String::new(),
             reason: "object too large to encode in memory".into(),
         };
+        let object_checksum = *blake3::hash(data).as_bytes();
+        // k + m <= 255 was checked in `new`, so these narrowings are exact.
+        let (version, block_shift) = match format {
+            ShardFormat::V1 => (FORMAT_V1, 0),
+            ShardFormat::V2 => (FORMAT_V2, BLOCK_SHIFT),
+        };
+        let template = ShardHeader {
+            version,
+            block_shift,
+            codec: CODEC_RS_GF8,
+            k: k as u8,
+            m: self.m as u8,
+            index: 0,
+            object_len: len as u64,
+            object_checksum,
+            shard_checksum: [0; 32],
+        };
         let p = payload_len(len as u64, k).ok_or_else(too_big)?;
-        let stride = HEADER_LEN.checked_add(p).ok_or_else(too_big)?;
+        let off = template.payload_offset().ok_or_else(too_big)?;
+        let stride = off.checked_add(p).ok_or_else(too_big)?;
         let mut buf = vec![0u8; total.checked_mul(stride).ok_or_else(too_big)?];
         for (i, piece) in data.chunks(p).enumerate() {
-            let at = i * stride + HEADER_LEN;
+            let at = i * stride + off;
             buf[at..at + piece.len()].copy_from_slice(piece);
         }
         {
             let (data_part, parity_part) = buf.split_at_mut(k * stride);
-            let data_slices: Vec<&[u8]> =
-                data_part.chunks(stride).map(|c| &c[HEADER_LEN..]).collect();
+            let data_slices: Vec<&[u8]> = data_part.chunks(stride).map(|c| &c[off..]).collect();
             let mut parity_slices: Vec<&mut [u8]> = parity_part
                 .chunks_mut(stride)
-                .map(|c| &mut c[HEADER_LEN..])
+                .map(|c| &mut c[off..])
                 .collect();
             self.rs
                 .encode_sep(&data_slices, &mut parity_slices)
                 .map_err(rs_error)?;
         }
-        let object_checksum = blake3::hash(data);
-        // k + m <= 255 was checked in `new`, so these narrowings are exact.
-        let (k8, m8) = (k as u8, self.m as u8);
-        for (i, shard) in buf.chunks_mut(stride).enumerate() {
-            let (head, payload) = shard.split_at_mut(HEADER_LEN);
-            write_header(
-                head,
-                payload,
-                k8,
-                m8,
-                i as u8,
-                len as u64,
-                object_checksum.as_bytes(),
-            );
+        match format {
+            ShardFormat::V1 => {
+                for (i, shard) in buf.chunks_mut(stride).enumerate() {
+                    let (head, payload) = shard.split_at_mut(HEADER_LEN);
+                    write_header(
+                        head,
+                        payload,
+                        template.k,
+                        template.m,
+                        i as u8,
+                        len as u64,
+                        &object_checksum,
+                    );
+                }
+            }
+            ShardFormat::V2 => write_v2(&mut buf, stride, template),
         }
         let all = Bytes::from(buf);
         Ok((0..total)
@@ -259,6 +288,14 @@ impl Codec {
             return Err(Error::ObjectChecksum { key: String::new() });
         }
         Ok(out)
+    }
+
+    /// Rebuilds the missing data columns of one stripe in place: `cols[i]`
+    /// is the same byte range of shard `i`'s payload, or `None`; at least
+    /// `k` must be present, all of one length. The code works column-wise,
+    /// so any byte range of the shards is a stripe of its own.
+    pub(crate) fn reconstruct_stripe(&self, cols: &mut [Option<Vec<u8>>]) -> Result<()> {
+        self.rs.reconstruct_data(cols).map_err(rs_error)
     }
 
     /// Reed-Solomon reconstruction of missing data shards, written straight

@@ -1,7 +1,7 @@
 //! Reading, stat-ing and listing striped objects.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use cairn_backends::{Error as BError, ObjectMeta, Result as BResult};
@@ -183,26 +183,59 @@ impl ErasureBackend {
 
     /// Every child's listing of `prefix`, merged (without the keys under
     /// [`RESERVED_PREFIX`](crate::RESERVED_PREFIX), which are not striped objects); and the children
-    /// whose listing failed.
+    /// whose listing failed. The children's listings stream into one map
+    /// as they arrive, so memory holds each key once (with the children
+    /// that list it), not once per child.
     pub(crate) async fn union_listing(&self, prefix: &str) -> (Union, Vec<(usize, BError)>) {
         let slots = self.slots();
         let config = &self.config;
-        let listings = join_all(slots.iter().map(|slot| slot.list_all(config, prefix))).await;
-        let mut union = Union::new();
-        let mut failed = Vec::new();
-        for (i, listing) in listings.into_iter().enumerate() {
-            match listing {
-                Ok(metas) => {
-                    for meta in metas {
-                        if !is_reserved(&meta.key) {
-                            union.entry(meta.key).or_default().push(i);
-                        }
-                    }
+        let union = Mutex::new(Union::new());
+        let listings = join_all(slots.iter().enumerate().map(|(i, slot)| {
+            let union = &union;
+            slot.list_each(config, prefix, move |meta| {
+                if !is_reserved(&meta.key) {
+                    let mut u = union.lock().unwrap_or_else(|e| e.into_inner());
+                    u.entry(meta.key).or_default().push(i);
                 }
-                Err(e) => failed.push((i, e)),
-            }
+            })
+        }))
+        .await;
+        let failed: Vec<(usize, BError)> = listings
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.err().map(|e| (i, e)))
+            .collect();
+        let mut union = union.into_inner().unwrap_or_else(|e| e.into_inner());
+        if !failed.is_empty() {
+            // A child that failed part-way counts as unheard, not as a
+            // holder of what it listed before failing.
+            union.retain(|_, holders| {
+                holders.retain(|i| !failed.iter().any(|(f, _)| f == i));
+                !holders.is_empty()
+            });
         }
         (union, failed)
+    }
+
+    /// The keys under `prefix`, complete or failing with
+    /// [`Error::IncompleteListing`] by the same rule as
+    /// [`list`](cairn_backends::Backend::list), without reading a shard
+    /// header per key: for callers that need names, not sizes (a listing
+    /// through the [`Backend`](cairn_backends::Backend) trait must report
+    /// each object's size, which only a shard header knows). Keys come in
+    /// order.
+    pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let k = self.codec.k();
+        let (union, failed) = self.union_listing(prefix).await;
+        if failed.len() >= k {
+            return Err(self.incomplete(prefix, &failed));
+        }
+        let unheard = failed.len();
+        Ok(union
+            .into_iter()
+            .filter(|(_, h)| h.len() + unheard >= k)
+            .map(|(key, _)| key)
+            .collect())
     }
 
     /// [`Backend::list`](cairn_backends::Backend::list), complete or ending

@@ -29,6 +29,7 @@ impl ErasureBackend {
     /// [`Error::QuorumNotReached`] when too few shards became durable.
     pub async fn put_object(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()> {
         check_key(key)?;
+        self.tables.forget(key);
         let shards = self.encode(data).await.map_err(|e| e.with_key(key))?;
         let slots = self.slots();
         // Every shard carries the object checksum; read it from shard 0.
@@ -271,6 +272,7 @@ impl ErasureBackend {
     /// a later scrub as an unrecoverable object and can be deleted again.
     pub async fn delete_object(&self, key: &str) -> Result<()> {
         check_key(key)?;
+        self.tables.forget(key);
         let slots = self.slots();
         let results = join_all(
             slots

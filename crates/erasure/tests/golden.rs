@@ -1,9 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Golden fixtures: the shard format (version 1) must never change.
+//! Golden fixtures: shard format version 1 must never change (version 2
+//! is pinned in `golden_v2.rs`).
 
 use bytes::Bytes;
-use cairn_erasure::format::{CODEC_RS_GF8, FORMAT_VERSION, MAGIC};
-use cairn_erasure::{Codec, Shard, HEADER_LEN};
+use cairn_erasure::format::{CODEC_RS_GF8, FORMAT_V1, MAGIC};
+use cairn_erasure::{Codec, Shard, ShardFormat, HEADER_LEN};
 
 const OBJECT: &[u8] = b"Cairn golden shard fixture";
 
@@ -35,7 +36,9 @@ fn seeded(len: usize) -> Vec<u8> {
 #[test]
 fn shards_match_the_golden_bytes() {
     let codec = Codec::new(2, 1).unwrap();
-    let shards = codec.encode(&Bytes::from_static(OBJECT)).unwrap();
+    let shards = codec
+        .encode_format(&Bytes::from_static(OBJECT), ShardFormat::V1)
+        .unwrap();
     let got: Vec<String> = shards.iter().map(hex::encode).collect();
     for (i, (g, want)) in got.iter().zip(GOLDEN_2_1).enumerate() {
         assert_eq!(g, want, "shard {i}");
@@ -55,16 +58,18 @@ fn shards_match_the_golden_bytes() {
 #[test]
 fn header_fields_sit_where_the_layout_says() {
     let codec = Codec::new(2, 1).unwrap();
-    let shards = codec.encode(&Bytes::from_static(OBJECT)).unwrap();
+    let shards = codec
+        .encode_format(&Bytes::from_static(OBJECT), ShardFormat::V1)
+        .unwrap();
     let s = &shards[2];
     assert_eq!(HEADER_LEN, 84);
     assert_eq!(&s[0..4], b"CRNS");
     assert_eq!(MAGIC, *b"CRNS");
     assert_eq!(
         (s[4], s[5], s[6], s[7], s[8]),
-        (FORMAT_VERSION, CODEC_RS_GF8, 2, 1, 2)
+        (FORMAT_V1, CODEC_RS_GF8, 2, 1, 2)
     );
-    assert_eq!((FORMAT_VERSION, CODEC_RS_GF8), (1, 1));
+    assert_eq!((FORMAT_V1, CODEC_RS_GF8), (1, 1));
     assert_eq!(&s[9..12], &[0, 0, 0]);
     assert_eq!(&s[12..20], &(OBJECT.len() as u64).to_le_bytes());
     assert_eq!(&s[20..52], blake3::hash(OBJECT).as_bytes());
@@ -83,7 +88,9 @@ fn header_fields_sit_where_the_layout_says() {
 #[test]
 fn seeded_4_2_encoding_is_pinned() {
     let codec = Codec::new(4, 2).unwrap();
-    let shards = codec.encode(&Bytes::from(seeded(65536))).unwrap();
+    let shards = codec
+        .encode_format(&Bytes::from(seeded(65536)), ShardFormat::V1)
+        .unwrap();
     let mut h = blake3::Hasher::new();
     for s in &shards {
         h.update(s);

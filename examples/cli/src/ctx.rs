@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
+use cairn_backends::{RateLimited, RateLimits};
 use cairn_cas_core::Repository;
 use cairn_crypto::KdfParams;
 use zeroize::Zeroizing;
@@ -17,6 +18,15 @@ pub(crate) struct Ctx {
     pub(crate) password_file: Option<PathBuf>,
     pub(crate) json: bool,
     pub(crate) quiet: bool,
+    /// `--limit-upload`, `--limit-download`.
+    pub(crate) limits: RateLimits,
+}
+
+/// The rate limits of `--limit-upload`/`--limit-download` (KiB/s, 0: none).
+pub(crate) fn limits(upload_kib: u64, download_kib: u64) -> RateLimits {
+    RateLimits::new()
+        .with_upload(upload_kib.saturating_mul(1024))
+        .with_download(download_kib.saturating_mul(1024))
 }
 
 /// A secret read from the environment or a file; wiped on drop.
@@ -87,7 +97,19 @@ impl Ctx {
 
     pub(crate) fn backend(&self) -> Result<Opened> {
         let loc = self.location()?;
-        location::open(loc, false)
+        Ok(self.limited(location::open(loc, false)?))
+    }
+
+    /// The repository's traffic held to the rate limits. For an erasure
+    /// layout they apply to the objects, before they become shards (so
+    /// the children together move (k + m) / k times as much); a scrub,
+    /// which works on the shards, is not limited.
+    fn limited(&self, mut opened: Opened) -> Opened {
+        if !self.limits.is_unlimited() {
+            let inner = Arc::clone(&opened.backend);
+            opened.backend = Arc::new(RateLimited::new(inner, self.limits.clone()));
+        }
+        opened
     }
 
     /// Opens the repository (password, keys, index).
@@ -103,7 +125,7 @@ impl Ctx {
                 );
             }
         }
-        let opened = location::open(loc, false)?;
+        let opened = self.limited(location::open(loc, false)?);
         let repo = Repository::open(Arc::clone(&opened.backend), password.bytes())
             .await
             .with_context(|| format!("opening repository {loc}"))?;

@@ -59,6 +59,12 @@ struct Cli {
     /// batch jobs: the file is replaced atomically).
     #[arg(long, value_name = "FILE", global = true)]
     metrics_file: Option<PathBuf>,
+    /// Limit uploads to the repository to this many KiB/s (0: unlimited).
+    #[arg(long, value_name = "KiB/s", global = true, default_value_t = 0)]
+    limit_upload: u64,
+    /// Limit downloads from the repository to this many KiB/s (0: unlimited).
+    #[arg(long, value_name = "KiB/s", global = true, default_value_t = 0)]
+    limit_download: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -133,6 +139,7 @@ fn main() -> ExitCode {
         password_file: cli.password_file,
         json: cli.json,
         quiet: cli.quiet,
+        limits: ctx::limits(cli.limit_upload, cli.limit_download),
     };
     let operation = cairn::metrics::Operation::start(cli.command.operation());
     let result = futures::executor::block_on(async {
