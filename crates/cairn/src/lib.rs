@@ -13,6 +13,7 @@ pub use location::{Location, LocationWarning, OpenedLocation};
 pub use progress::{NoProgress, Progress};
 pub use repository::Repository;
 
+pub use cairn_cas_core::copy::{CopyOptions, CopyReport};
 pub use cairn_cas_core::{
     BackupOptions, BackupResult, BackupSummary, Compression, InitOptions, Snapshot, Warning,
 };

@@ -218,6 +218,22 @@ impl Repository {
         Ok(cairn_recovery::verify(&self.inner, snapshot, target, &[]).await?)
     }
 
+    /// Copies snapshots from `source` (another repository, other keys) into
+    /// this one: incremental, verified on read, re-chunked only when the
+    /// chunker parameters differ (see [`cas::copy`](crate::cas::copy)).
+    pub async fn copy_from(
+        &self,
+        source: &Repository,
+        opts: &cairn_cas_core::copy::CopyOptions,
+    ) -> Result<cairn_cas_core::copy::CopyReport> {
+        let op = Operation::start("copy");
+        let result = cairn_cas_core::copy::copy(&source.inner, &self.inner, opts)
+            .instrument(tracing::info_span!("cairn.copy"))
+            .await;
+        op.finish(&result);
+        Ok(result?)
+    }
+
     /// Checks the repository's structure, and reads back the fraction of
     /// the data `opts` asks for.
     pub async fn check(&self, opts: &CheckOptions) -> Result<CheckReport> {

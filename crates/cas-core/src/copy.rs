@@ -88,7 +88,11 @@ pub struct CopyReport {
 }
 
 /// Copies snapshots from `source` into `target` (see the module docs).
-pub async fn copy(source: &Repository, target: &Repository, opts: &CopyOptions) -> Result<CopyReport> {
+pub async fn copy(
+    source: &Repository,
+    target: &Repository,
+    opts: &CopyOptions,
+) -> Result<CopyReport> {
     let (readable, unreadable) = source.readable_snapshots().await?;
     let wanted: Vec<(String, crate::Snapshot)> = if opts.snapshots.is_empty() {
         // A snapshot that cannot be read cannot be copied: say so.
@@ -158,7 +162,11 @@ fn copy_tree<'a>(
     })
 }
 
-async fn copy_chunks(source: &Repository, w: &mut Writer<'_>, chunks: &[ChunkId]) -> Result<Vec<ChunkId>> {
+async fn copy_chunks(
+    source: &Repository,
+    w: &mut Writer<'_>,
+    chunks: &[ChunkId],
+) -> Result<Vec<ChunkId>> {
     let mut out = Vec::with_capacity(chunks.len());
     for id in chunks {
         let plain = source.read_blob(id).await?;
@@ -189,7 +197,10 @@ async fn rechunk_file(
     }
     let cuts: Vec<(usize, usize)> = cairn_chunking::cut_points(&cfg, &window).collect();
     for (off, len) in cuts {
-        out.push(w.put(BlobKind::Data, window[off..off + len].to_vec()).await?);
+        out.push(
+            w.put(BlobKind::Data, window[off..off + len].to_vec())
+                .await?,
+        );
     }
     Ok(out)
 }

@@ -65,6 +65,7 @@
 mod archiver;
 mod blob;
 mod bytes_io;
+pub mod copy;
 pub mod cpu;
 mod error;
 mod filter;

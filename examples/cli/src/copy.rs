@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use cairn_cas_core::copy::{copy, CopyOptions};
 use clap::Args;
 
-use crate::ctx::{open_repo, read_password, Ctx};
+use crate::ctx::{read_password, Ctx};
 
 #[derive(Debug, Args)]
 pub(crate) struct CopyArgs {
@@ -28,7 +28,7 @@ pub(crate) async fn run(ctx: &Ctx, a: CopyArgs) -> Result<ExitCode> {
         "CAIRN_FROM_PASSWORD",
         "--from-password-file",
     )?;
-    let (source, _) = open_repo(&a.from_repo, &from_pw).await?;
+    let (source, _) = ctx.open_at(&a.from_repo, &from_pw).await?;
     let (target, _) = ctx.open().await?;
     let mut opts = CopyOptions::new();
     for s in a.snapshots {

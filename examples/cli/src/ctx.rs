@@ -114,10 +114,18 @@ impl Ctx {
 
     /// Opens the repository (password, keys, index).
     pub(crate) async fn open(&self) -> Result<(Repository, Opened)> {
-        let loc = self.location()?;
-        let password = self.password()?;
+        self.open_at(self.location()?, &self.password()?).await
+    }
+
+    /// Opens the repository at `loc` with `password` (held to the rate
+    /// limits), printing what opening found on stderr.
+    pub(crate) async fn open_at(
+        &self,
+        loc: &str,
+        password: &Password,
+    ) -> Result<(Repository, Opened)> {
         if let location::Location::Local(p) = location::Location::parse(loc)? {
-            // LocalBackend::new would create it: say plainly it is not there.
+            // Say plainly it is not there (opening creates nothing).
             if !p.exists() {
                 bail!(
                     "repository {} does not exist (create it with `cairn init`)",
@@ -132,7 +140,7 @@ impl Ctx {
         // On stderr in every mode: stdout may be JSON for a script, and a
         // damaged object must be seen even with --quiet.
         for w in repo.open_warnings() {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {loc}: {w}");
         }
         Ok((repo, opened))
     }

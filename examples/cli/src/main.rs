@@ -16,6 +16,7 @@
 //! files could not be read (as restic).
 
 mod backup;
+mod copy;
 mod ctx;
 mod demo;
 mod erasure_cmds;
@@ -90,6 +91,8 @@ enum Command {
     /// Manage passwords (key files).
     #[command(subcommand)]
     Key(keys::KeyCommand),
+    /// Copy snapshots from another repository (different password and keys).
+    Copy(copy::CopyArgs),
     /// Repair a damaged repository: rebuild the index, rewrite snapshots.
     #[command(subcommand)]
     Repair(repair::RepairCommand),
@@ -116,6 +119,7 @@ impl Command {
             Command::Check(_) => "check",
             Command::Key(_) => "key",
             Command::Repair(_) => "repair",
+            Command::Copy(_) => "copy",
             Command::Scrub(_) => "scrub",
             Command::Health => "health",
             Command::Demo(_) => "demo",
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
             Command::Check(a) => restore::check(&ctx, a).await,
             Command::Key(k) => keys::key(&ctx, k).await,
             Command::Repair(r) => repair::run(&ctx, r).await,
+            Command::Copy(a) => copy::run(&ctx, a).await,
             Command::Scrub(a) => erasure_cmds::scrub(&ctx, a).await,
             Command::Health => erasure_cmds::health(&ctx).await,
             Command::Demo(a) => demo::run(&ctx, a).await,
