@@ -144,3 +144,46 @@ fn diff_and_find_report_changes_and_snapshots() {
     );
     assert!(text.contains("1 matches"), "{text}");
 }
+
+/// Every key under the repository directory.
+fn objects(repo: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![repo.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn backup_dry_run_reports_and_writes_nothing() {
+    let env = Env::new();
+    let src = env.root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("a"), vec![7u8; 100_000]).unwrap();
+    std::fs::write(src.join("b"), b"bee").unwrap();
+    env.ok(&["init"]);
+    let before = objects(&env.root.join("repo"));
+    let out = env.json_lines(&["backup", "--dry-run", src.to_str().unwrap()]);
+    let s = out.last().unwrap();
+    assert_eq!(s["dry_run"], true, "{s}");
+    assert_eq!(s["files_new"], 2, "{s}");
+    assert_eq!(s["bytes_read"], 100_003, "{s}");
+    assert!(s["packs_added"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(objects(&env.root.join("repo")), before);
+    let text = env.ok(&["backup", "-n", src.to_str().unwrap()]);
+    assert!(
+        text.contains("Would add") && text.contains("nothing was written"),
+        "{text}"
+    );
+    assert_eq!(objects(&env.root.join("repo")), before);
+    assert_eq!(env.json_lines(&["snapshots"])[0], serde_json::json!([]));
+}
