@@ -65,6 +65,7 @@
 mod archiver;
 mod blob;
 mod bytes_io;
+mod cancel;
 pub mod cpu;
 mod diff;
 mod error;
@@ -82,6 +83,7 @@ pub use archiver::{
     WarningKind,
 };
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
+pub use cancel::{CancelToken, Cancelled};
 pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
 pub use error::{Error, Result};
 pub use filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};

@@ -113,6 +113,7 @@ pub(crate) async fn drive(
         warnings: Vec::new(),
         filter: opts.filter.clone(),
         fs_dev: None,
+        cancel: opts.cancel.clone(),
     };
     let (done_tx, done_rx) = oneshot::channel();
     let thread_shared = shared.clone();

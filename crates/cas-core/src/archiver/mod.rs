@@ -68,6 +68,10 @@ pub struct BackupOptions {
     /// no pack, no index, no snapshot. The summary says what a real backup
     /// would add (files new/changed/unchanged, blobs, bytes, packs).
     pub dry_run: bool,
+    /// Cancels the backup: it stops before the next file or chunk, indexes
+    /// the packs already uploaded (the next backup reuses them), writes no
+    /// snapshot and fails with [`crate::Error::Cancelled`].
+    pub cancel: crate::CancelToken,
 }
 
 impl Default for BackupOptions {
@@ -82,6 +86,7 @@ impl Default for BackupOptions {
             index_every: 8,
             filter: crate::Filter::default(),
             dry_run: false,
+            cancel: crate::CancelToken::default(),
         }
     }
 }
@@ -110,6 +115,11 @@ impl BackupOptions {
     /// Reads every file regardless of the parent.
     pub fn force(mut self, force: bool) -> Self {
         self.force = force;
+        self
+    }
+    /// Sets the token that cancels this backup.
+    pub fn cancel(mut self, token: crate::CancelToken) -> Self {
+        self.cancel = token;
         self
     }
     /// Sets dry-run mode (see [`BackupOptions::dry_run`]).
