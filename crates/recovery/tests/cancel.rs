@@ -68,7 +68,13 @@ fn a_cancelled_backup_writes_no_snapshot_and_its_packs_are_reused() {
 
         let token = CancelToken::new();
         let opts = BackupOptions::default().cancel(token.clone());
-        let r = backup(&repo, &[src.clone()], &opts, CancelAfter::new(&token, 16)).await;
+        let r = backup(
+            &repo,
+            std::slice::from_ref(&src),
+            &opts,
+            CancelAfter::new(&token, 16),
+        )
+        .await;
         assert!(
             matches!(r, Err(cairn_cas_core::Error::Cancelled)),
             "{:?}",
