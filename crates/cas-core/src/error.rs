@@ -106,6 +106,10 @@ pub enum Error {
         /// How many snapshots it matches.
         count: usize,
     },
+    /// The operation was cancelled through its [`crate::CancelToken`]; what
+    /// it had stored is kept for the next run to reuse.
+    #[error("cancelled")]
+    Cancelled,
     /// An option or argument is out of range.
     #[error("invalid option: {what}")]
     InvalidOption {

@@ -65,8 +65,10 @@
 mod archiver;
 mod blob;
 mod bytes_io;
+mod cancel;
 pub mod copy;
 pub mod cpu;
+mod diff;
 mod error;
 mod filter;
 mod index;
@@ -82,6 +84,8 @@ pub use archiver::{
     WarningKind,
 };
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
+pub use cancel::{CancelToken, Cancelled};
+pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
 pub use error::{Error, Result};
 pub use filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
 pub use index::{decode_index, encode_index, index_key, BlobLocation, Index};

@@ -18,6 +18,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The restore was cancelled through its token; re-running it with
+    /// `Overwrite::IfChanged` finishes the work.
+    #[error("restore cancelled; re-run with overwrite if-changed to finish")]
+    Cancelled,
     /// No snapshot matches the filter.
     #[error("no snapshot matches {filter}")]
     NoMatchingSnapshot {

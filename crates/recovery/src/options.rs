@@ -66,6 +66,12 @@ pub struct RestoreOptions {
     /// Restore runs of zeros in new files as holes (sparse files), as far as
     /// the chunk boundaries allow.
     pub sparse: bool,
+    /// Cancels the restore: no pack is started after it is cancelled, the
+    /// packs in flight finish, unfinished replacements' temporary files are
+    /// removed, and the restore fails with [`crate::Error::Cancelled`].
+    /// Re-running with [`Overwrite::IfChanged`] finishes the work, fetching
+    /// only what is not in place yet.
+    pub cancel: cairn_cas_core::CancelToken,
 }
 
 impl RestoreOptions {
@@ -82,6 +88,7 @@ impl RestoreOptions {
             include_patterns: Patterns::default(),
             max_open_files: 256,
             sparse: false,
+            cancel: cairn_cas_core::CancelToken::default(),
         }
     }
     /// Restores only `path` (a snapshot path such as `/data/x`) and below.
@@ -123,6 +130,11 @@ impl RestoreOptions {
     /// Leaves out snapshot paths that `patterns` match.
     pub fn exclude(mut self, patterns: Patterns) -> Self {
         self.exclude = patterns;
+        self
+    }
+    /// Sets the token that cancels this restore.
+    pub fn cancel(mut self, token: cairn_cas_core::CancelToken) -> Self {
+        self.cancel = token;
         self
     }
     /// Removes what is in the target but not in the snapshot.

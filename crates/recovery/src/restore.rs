@@ -91,6 +91,9 @@ pub async fn restore(
     progress: Arc<dyn RestoreProgress>,
 ) -> Result<RestoreSummary> {
     let started = Instant::now();
+    if opts.cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
     let root = opts.target.clone();
     let owners = match opts.owners {
         Some(o) => o,
@@ -121,7 +124,11 @@ pub async fn restore(
         .iter()
         .map(|(_, id)| cairn_cas_core::Error::MissingBlob { id: *id }.into())
         .collect();
+    // Cancellation is checked between packs: no pack starts after it, the
+    // ones in flight finish (their files stay in place for a resume).
+    let cancel = opts.cancel.clone();
     let mut stream = futures::stream::iter(plan.packs.iter().cloned())
+        .take_while(move |_| std::future::ready(!cancel.is_cancelled()))
         .map(|pack| restore_pack(repo, pack, writer.clone(), progress.clone()))
         .buffer_unordered(opts.concurrency.max(1));
     while let Some(r) = stream.next().await {
@@ -137,6 +144,9 @@ pub async fn restore(
     }
     drop(stream);
     writer.abandon();
+    if opts.cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
     let w = writer.clone();
     summary.hardlinks = cpu::spawn(move || hard_links(&w, w.plan())).await?;
     let w = writer.clone();

@@ -40,6 +40,10 @@ pub(crate) struct BackupArgs {
     /// The file name for --stdin.
     #[arg(long, default_value = "stdin", requires = "stdin")]
     stdin_filename: String,
+    /// Walk and read as a backup would and report what it would add, writing
+    /// nothing to the repository.
+    #[arg(long, short = 'n')]
+    dry_run: bool,
     #[command(flatten)]
     filter: FilterArgs,
 }
@@ -130,6 +134,7 @@ pub(crate) async fn run(ctx: &Ctx, mut a: BackupArgs) -> Result<ExitCode> {
     let (repo, opened) = ctx.open().await?;
     let mut opts = BackupOptions::default()
         .force(a.force)
+        .dry_run(a.dry_run)
         .filter(a.filter.filter()?);
     if let Some(h) = a.host {
         opts = opts.host(h);
@@ -153,11 +158,15 @@ pub(crate) async fn run(ctx: &Ctx, mut a: BackupArgs) -> Result<ExitCode> {
             .context("backup failed")?
     };
     progress.bar.finish_and_clear();
-    cairn::metrics::backup(&result.snapshot.summary, result.warnings.len());
     let redundancy = match &opened.erasure {
+        // A dry run stored nothing: no metrics, no redundancy to check.
+        _ if a.dry_run => None,
         Some(store) => Some(crate::erasure_cmds::after_backup(store).await),
         None => None,
     };
+    if !a.dry_run {
+        cairn::metrics::backup(&result.snapshot.summary, result.warnings.len());
+    }
     report(ctx, &result, redundancy.as_ref());
     let torn = result
         .warnings
@@ -191,6 +200,7 @@ fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&crate::erasure_cmds::
         let mut v = serde_json::json!({
             "message_type": "summary",
             "snapshot_id": r.snapshot_id,
+            "dry_run": r.snapshot_id.is_empty(),
             "files_new": s.files_new,
             "files_changed": s.files_changed,
             "files_unchanged": s.files_unchanged,
@@ -222,7 +232,12 @@ fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&crate::erasure_cmds::
     );
     println!("Dirs:        {:>6}     Symlinks: {:>6}", s.dirs, s.symlinks);
     println!(
-        "Added to the repository: {} ({} stored, {} packs)",
+        "{}: {} ({} stored, {} packs)",
+        if r.snapshot_id.is_empty() {
+            "Would add to the repository"
+        } else {
+            "Added to the repository"
+        },
         ui::bytes(s.bytes_added_raw),
         ui::bytes(s.bytes_added_stored),
         s.packs_added
@@ -234,7 +249,11 @@ fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&crate::erasure_cmds::
         ui::clock(Duration::from_secs_f64(s.duration_secs.max(0.0))),
         ui::mib_per_sec(s.bytes_read, s.duration_secs),
     );
-    println!("snapshot {} saved", short(&r.snapshot_id));
+    if r.snapshot_id.is_empty() {
+        println!("dry run: nothing was written to the repository");
+    } else {
+        println!("snapshot {} saved", short(&r.snapshot_id));
+    }
 }
 
 /// The short form of a snapshot id (restic's 8 hex digits).

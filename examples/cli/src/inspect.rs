@@ -25,7 +25,7 @@ pub(crate) struct SnapshotsArgs {
 }
 
 /// `2026-11-25T18:30:00.123Z` → `2026-11-25 18:30:00`.
-fn when(s: &Snapshot) -> String {
+pub(crate) fn when(s: &Snapshot) -> String {
     let t = humantime::format_rfc3339_seconds(s.system_time()).to_string();
     t.trim_end_matches('Z').replacen('T', " ", 1)
 }

@@ -6,6 +6,8 @@
 //! cairn init
 //! cairn backup ~/work --tag daily
 //! cairn snapshots
+//! cairn diff 1a2b3c4d latest                 # added, removed, modified
+//! cairn find '*.conf'                         # which snapshots hold a path
 //! cairn restore latest --target /tmp/restore --include /home/me/work/src --verify
 //! cairn check --read-data-subset 10%
 //! cairn repair index                           # after `check` names a damaged index object
@@ -19,7 +21,9 @@ mod backup;
 mod copy;
 mod ctx;
 mod demo;
+mod diff;
 mod erasure_cmds;
+mod find;
 mod inspect;
 mod keys;
 mod location;
@@ -80,6 +84,10 @@ enum Command {
     Snapshots(inspect::SnapshotsArgs),
     /// List the files in a snapshot.
     Ls(inspect::LsArgs),
+    /// What was added, removed and modified between two snapshots.
+    Diff(diff::DiffArgs),
+    /// Which snapshots contain a path matching a pattern.
+    Find(find::FindArgs),
     /// Restore a snapshot (TARGET/<absolute path>, like restic).
     Restore(restore::RestoreArgs),
     /// Repository or snapshot statistics.
@@ -113,6 +121,8 @@ impl Command {
             Command::Backup(_) => "backup",
             Command::Snapshots(_) => "snapshots",
             Command::Ls(_) => "ls",
+            Command::Diff(_) => "diff",
+            Command::Find(_) => "find",
             Command::Restore(_) => "restore",
             Command::Stats(_) => "stats",
             Command::Cat(_) => "cat",
@@ -152,6 +162,8 @@ fn main() -> ExitCode {
             Command::Backup(a) => backup::run(&ctx, a).await,
             Command::Snapshots(a) => inspect::snapshots(&ctx, a).await,
             Command::Ls(a) => inspect::ls(&ctx, a).await,
+            Command::Diff(a) => diff::run(&ctx, a).await,
+            Command::Find(a) => find::run(&ctx, a).await,
             Command::Restore(a) => restore::run(&ctx, a).await,
             Command::Stats(a) => inspect::stats(&ctx, a).await,
             Command::Cat(a) => inspect::cat(&ctx, a).await,

@@ -80,6 +80,8 @@ pub(crate) fn pipe<'a, R: AsyncRead + Unpin + Send + 'a>(mut reader: R) -> (Pipe
 
 enum Event {
     Uploaded(PackId, Vec<PackEntry>, u64),
+    /// A dry run's pack of this many bytes, counted and dropped.
+    Counted(u64),
     Answered,
 }
 
@@ -111,6 +113,7 @@ pub(crate) async fn drive(
         warnings: Vec::new(),
         filter: opts.filter.clone(),
         fs_dev: None,
+        cancel: opts.cancel.clone(),
     };
     let (done_tx, done_rx) = oneshot::channel();
     let thread_shared = shared.clone();
@@ -184,6 +187,11 @@ async fn upload_loop(
             unindexed.push((id, entries));
             Ok(())
         }
+        Ok(Event::Counted(len)) => {
+            packs += 1;
+            stored += len;
+            Ok(())
+        }
         Ok(Event::Answered) => Ok(()),
         Err(e) => Err(e),
     };
@@ -191,6 +199,11 @@ async fn upload_loop(
     'outer: loop {
         let ev = futures::select! {
             msg = rx.next() => match msg {
+                Some(ToDriver::Pack(p)) if opts.dry_run => {
+                    let len = p.bytes.len() as u64;
+                    tasks.push(async move { Ok(Event::Counted(len)) }.boxed());
+                    continue;
+                }
                 Some(ToDriver::Pack(p)) => {
                     tasks.push(upload(repo, p).boxed());
                     continue;

@@ -64,6 +64,14 @@ pub struct BackupOptions {
     pub index_every: usize,
     /// What to leave out.
     pub filter: crate::Filter,
+    /// Walk, read, chunk and compress as a backup would, but write nothing:
+    /// no pack, no index, no snapshot. The summary says what a real backup
+    /// would add (files new/changed/unchanged, blobs, bytes, packs).
+    pub dry_run: bool,
+    /// Cancels the backup: it stops before the next file or chunk, indexes
+    /// the packs already uploaded (the next backup reuses them), writes no
+    /// snapshot and fails with [`crate::Error::Cancelled`].
+    pub cancel: crate::CancelToken,
 }
 
 impl Default for BackupOptions {
@@ -77,6 +85,8 @@ impl Default for BackupOptions {
             uploads: 2,
             index_every: 8,
             filter: crate::Filter::default(),
+            dry_run: false,
+            cancel: crate::CancelToken::default(),
         }
     }
 }
@@ -105,6 +115,16 @@ impl BackupOptions {
     /// Reads every file regardless of the parent.
     pub fn force(mut self, force: bool) -> Self {
         self.force = force;
+        self
+    }
+    /// Sets the token that cancels this backup.
+    pub fn cancel(mut self, token: crate::CancelToken) -> Self {
+        self.cancel = token;
+        self
+    }
+    /// Sets dry-run mode (see [`BackupOptions::dry_run`]).
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.dry_run = on;
         self
     }
     /// Sets the number of compression threads.
@@ -138,7 +158,7 @@ impl BackupProgress for NoProgress {}
 /// The outcome of a backup.
 #[derive(Debug, Clone)]
 pub struct BackupResult {
-    /// The new snapshot's id.
+    /// The new snapshot's id (empty after a dry run: nothing was saved).
     pub snapshot_id: String,
     /// The snapshot record written.
     pub snapshot: Snapshot,
@@ -261,7 +281,11 @@ async fn run(
         duration_secs: started.elapsed().as_secs_f64(),
         ..out.summary
     };
-    let snapshot_id = repo.save_snapshot(&snapshot).await?;
+    let snapshot_id = if opts.dry_run {
+        String::new()
+    } else {
+        repo.save_snapshot(&snapshot).await?
+    };
     Ok(BackupResult {
         snapshot_id,
         snapshot,

@@ -67,6 +67,8 @@ pub(crate) struct Walker {
     /// The device of the path given to the backup being walked, for
     /// `one_file_system`.
     pub(crate) fs_dev: Option<u64>,
+    /// The caller's cancellation, polled at every entry and chunk.
+    pub(crate) cancel: crate::CancelToken,
 }
 
 impl Walker {
@@ -112,7 +114,7 @@ impl Walker {
                 what: "backup aborted".into(),
             }));
         }
-        Ok(())
+        self.cancel.check()
     }
 
     fn is_stored(&self, id: &ChunkId) -> bool {
