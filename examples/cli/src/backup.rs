@@ -43,7 +43,7 @@ pub(crate) struct BackupArgs {
     /// Walk and read as a backup would and report what it would add, writing
     /// nothing to the repository.
     #[arg(long, short = 'n')]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
     #[command(flatten)]
     filter: FilterArgs,
 }

@@ -118,6 +118,8 @@ impl Command {
     fn operation(&self) -> &'static str {
         match self {
             Command::Init(_) => "init",
+            // A dry run is no backup: it must not refresh the backup's success time.
+            Command::Backup(a) if a.dry_run => "backup_dry_run",
             Command::Backup(_) => "backup",
             Command::Snapshots(_) => "snapshots",
             Command::Ls(_) => "ls",
