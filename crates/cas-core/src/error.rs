@@ -112,6 +112,13 @@ pub enum Error {
         /// What is wrong.
         what: String,
     },
+    /// A retention plan would remove every snapshot of a group (or the
+    /// policy has no rule) and that was not explicitly allowed.
+    #[error("the retention policy keeps no snapshot of {group}; refusing (allow it explicitly to remove them all)")]
+    RemovesEverything {
+        /// The group concerned.
+        group: String,
+    },
     /// A worker thread stopped unexpectedly (a bug; the operation was abandoned).
     #[error("internal error: {what}")]
     Internal {
