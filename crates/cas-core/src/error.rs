@@ -119,6 +119,14 @@ pub enum Error {
         /// The group concerned.
         group: String,
     },
+    /// A prune declared this backup's session dead (its lease stopped moving
+    /// across several prune runs) and may have deleted data it relied on:
+    /// the snapshot was withdrawn. Run the backup again.
+    #[error("session {session} was declared dead by a prune; the snapshot was not kept, run the backup again")]
+    SessionExpired {
+        /// The session id.
+        session: String,
+    },
     /// A worker thread stopped unexpectedly (a bug; the operation was abandoned).
     #[error("internal error: {what}")]
     Internal {

@@ -59,6 +59,7 @@ mod error;
 mod index;
 mod pack;
 mod repo;
+pub mod prune;
 pub mod retention;
 mod snapshot;
 mod tree;

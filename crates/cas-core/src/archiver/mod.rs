@@ -204,6 +204,26 @@ async fn run(
     progress: Arc<dyn BackupProgress>,
     pump: Option<driver::Pump<'_>>,
 ) -> Result<BackupResult> {
+    // The deletion protocol (see the `prune` module): announce this writer,
+    // then load the index without condemned packs.
+    let (session, condemned) = crate::prune::writer_start(repo).await?;
+    let result = run_in_session(repo, source, paths, opts, progress, pump, &session, &condemned).await;
+    // A lease left behind only delays pruning until it is found stale.
+    let _ = session.end(repo).await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_in_session(
+    repo: &Repository,
+    source: Source,
+    paths: Vec<String>,
+    opts: &BackupOptions,
+    progress: Arc<dyn BackupProgress>,
+    pump: Option<driver::Pump<'_>>,
+    session: &crate::prune::Session,
+    condemned: &std::collections::HashSet<crate::PackId>,
+) -> Result<BackupResult> {
     let started = Instant::now();
     let time = SystemTime::now();
     let host = opts
@@ -236,7 +256,18 @@ async fn run(
         duration_secs: started.elapsed().as_secs_f64(),
         ..out.summary
     };
+    // Commit: nothing referenced may sit in a pack condemned since the
+    // start; then the record; then make sure no pruner gave up waiting for
+    // this session (if one did, the snapshot is withdrawn, not acknowledged).
+    session.refresh(repo).await?;
+    crate::prune::revalidate(repo, out.root, condemned).await?;
     let snapshot_id = repo.save_snapshot(&snapshot).await?;
+    if session.killed(repo).await? {
+        let _ = repo.backend().delete(&crate::snapshot_key(&snapshot_id)).await;
+        return Err(crate::Error::SessionExpired {
+            session: session.id().to_owned(),
+        });
+    }
     Ok(BackupResult {
         snapshot_id,
         snapshot,

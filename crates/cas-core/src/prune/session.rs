@@ -1,0 +1,250 @@
+//! Writer sessions: how a running backup makes itself visible to pruners,
+//! avoids condemned packs, and re-validates at commit.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use cairn_backends::PutMode;
+use cairn_crypto::ChunkId;
+
+use super::records::{
+    condemned_packs, delete_quiet, list_names, read_doc, write_at, Lease, KILLED, SESSIONS,
+    SESSION_MAGIC,
+};
+use crate::blob::{seal_blob, BlobKind};
+use crate::index::{decode_index, Index};
+use crate::pack::{PackBuilder, PackEntry, PackId};
+use crate::repo::put_idempotent;
+use crate::tree::NodeKind;
+use crate::{Error, Repository, Result};
+
+/// A lease announcing a running writer (a backup, or a prune).
+#[derive(Debug)]
+pub struct Session {
+    lease: Lease,
+    counter: AtomicU64,
+}
+
+impl Session {
+    /// Writes a new lease. Until [`end`](Self::end), every prune that
+    /// condemns packs waits for this session before deleting them.
+    pub async fn begin(repo: &Repository) -> Result<Session> {
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|e| Error::Internal {
+            what: format!("no randomness from the operating system: {e}"),
+        })?;
+        let lease = Lease {
+            id: hex::encode(id),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            pid: std::process::id(),
+            counter: 0,
+            started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        };
+        write_at(repo, SESSION_MAGIC, &lease.key(), &lease, PutMode::CreateOnly).await?;
+        Ok(Session {
+            lease,
+            counter: AtomicU64::new(0),
+        })
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.lease.id
+    }
+
+    /// Bumps the lease's counter: proof of life that needs no clock.
+    pub async fn refresh(&self, repo: &Repository) -> Result<()> {
+        let mut lease = self.lease.clone();
+        lease.counter = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        write_at(repo, SESSION_MAGIC, &lease.key(), &lease, PutMode::Overwrite).await
+    }
+
+    /// Whether a pruner declared this session dead (it then no longer
+    /// waits for it, so nothing this session wrote may be acknowledged).
+    pub async fn killed(&self, repo: &Repository) -> Result<bool> {
+        match repo.backend().stat(&format!("{KILLED}{}", self.lease.id)).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the lease.
+    pub async fn end(self, repo: &Repository) -> Result<()> {
+        delete_quiet(repo, &self.lease.key()).await
+    }
+}
+
+impl Lease {
+    pub(crate) fn key(&self) -> String {
+        format!("{SESSIONS}{}", self.id)
+    }
+}
+
+/// Live sessions (lease present, not killed) with their counters.
+pub(crate) async fn live_sessions(
+    repo: &Repository,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    let killed: HashSet<String> = list_names(repo, KILLED)
+        .await?
+        .into_iter()
+        .map(|k| k.trim_start_matches(KILLED).to_owned())
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for key in list_names(repo, SESSIONS).await? {
+        let id = key.trim_start_matches(SESSIONS).to_owned();
+        if killed.contains(&id) {
+            continue;
+        }
+        match read_doc::<Lease>(repo, SESSION_MAGIC, &key).await {
+            Ok(l) => {
+                out.insert(id, l.counter);
+            }
+            Err(Error::Backend(e)) if e.is_not_found() => {} // ended meanwhile
+            // An unreadable lease still counts as a writer (counter 0): it
+            // is waited for until declared stale like any other.
+            Err(_) => {
+                out.insert(id, 0);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reloads the in-memory index from every index object, leaving out the
+/// entries of `exclude` (condemned packs: a writer must not dedup against
+/// them). Undecodable index objects are skipped: a blob they describe is
+/// simply uploaded again.
+pub(crate) async fn reload_index_excluding(
+    repo: &Repository,
+    exclude: &HashSet<PackId>,
+) -> Result<()> {
+    let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
+    for name in list_names(repo, "index/").await? {
+        let bytes = match repo.backend().get(&name).await {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => continue, // consolidated meanwhile
+            Err(e) => return Err(e.into()),
+        };
+        if let Ok(packs) = decode_index(repo.keys(), &name, &bytes) {
+            loaded.extend(packs.into_iter().filter(|(p, _)| !exclude.contains(p)));
+        }
+    }
+    let mut index = Index::with_capacity(loaded.iter().map(|(_, e)| e.len()).sum());
+    for (pack, entries) in &loaded {
+        index.add_pack(*pack, entries);
+    }
+    index.compact();
+    *repo.index_mut() = index;
+    Ok(())
+}
+
+/// Start of a backup: the lease first, then the condemned set, then the
+/// index without condemned packs. The order is the protocol: a prune that
+/// lists sessions after condemning sees this one, or this one sees its
+/// condemned record.
+pub(crate) async fn writer_start(repo: &Repository) -> Result<(Session, HashSet<PackId>)> {
+    let session = Session::begin(repo).await?;
+    let started = async {
+        let condemned = condemned_packs(repo).await?;
+        reload_index_excluding(repo, &condemned).await?;
+        Ok::<_, Error>(condemned)
+    }
+    .await;
+    match started {
+        Ok(c) => Ok((session, c)),
+        Err(e) => {
+            let _ = session.end(repo).await;
+            Err(e)
+        }
+    }
+}
+
+/// Commit-time re-validation: packs condemned since the backup started may
+/// hold blobs the new snapshot references (deduplicated before the
+/// condemnation). Those blobs are read back and stored again in new packs,
+/// so the snapshot references nothing condemned. Returns how many blobs were
+/// stored again.
+pub(crate) async fn revalidate(
+    repo: &Repository,
+    root: ChunkId,
+    known: &HashSet<PackId>,
+) -> Result<usize> {
+    let condemned = condemned_packs(repo).await?;
+    if condemned.is_subset(known) {
+        return Ok(0);
+    }
+    let in_condemned = |id: &ChunkId| -> Result<bool> {
+        let loc = repo.index().get(id).ok_or(Error::MissingBlob { id: *id })?;
+        Ok(condemned.contains(&loc.pack))
+    };
+    let mut needed: Vec<(BlobKind, ChunkId)> = Vec::new();
+    let mut seen: HashSet<ChunkId> = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(tree_id) = stack.pop() {
+        if !seen.insert(tree_id) {
+            continue;
+        }
+        if in_condemned(&tree_id)? {
+            needed.push((BlobKind::Tree, tree_id));
+        }
+        for node in repo.load_tree(&tree_id).await?.nodes {
+            match node.kind {
+                NodeKind::Dir { subtree } => stack.push(subtree),
+                NodeKind::File { chunks } => {
+                    for c in chunks {
+                        if seen.insert(c) && in_condemned(&c)? {
+                            needed.push((BlobKind::Data, c));
+                        }
+                    }
+                }
+                NodeKind::Symlink { .. } => {}
+            }
+        }
+    }
+    let stored = needed.len();
+    let new_packs = restore_blobs(repo, needed).await?;
+    if !new_packs.is_empty() {
+        repo.write_index(&new_packs).await?;
+    }
+    reload_index_excluding(repo, &condemned).await?;
+    Ok(stored)
+}
+
+/// Reads each blob (verified) and stores it in new packs, one kind per pack;
+/// returns the packs written.
+pub(crate) async fn restore_blobs(
+    repo: &Repository,
+    blobs: Vec<(BlobKind, ChunkId)>,
+) -> Result<Vec<(PackId, Vec<PackEntry>)>> {
+    let target = repo.config().pack_size as usize;
+    let mut data = PackBuilder::default();
+    let mut trees = PackBuilder::default();
+    let mut done = Vec::new();
+    for (kind, id) in blobs {
+        let plain = repo.read_blob(&id).await?;
+        let sealed = seal_blob(repo.keys(), kind, id, &plain, repo.compression())?;
+        let builder = match kind {
+            BlobKind::Data => &mut data,
+            BlobKind::Tree => &mut trees,
+        };
+        builder.add(&sealed);
+        if builder.len() >= target {
+            let full = std::mem::take(builder);
+            done.push(upload(repo, full).await?);
+        }
+    }
+    for b in [data, trees] {
+        if !b.is_empty() {
+            done.push(upload(repo, b).await?);
+        }
+    }
+    Ok(done)
+}
+
+async fn upload(repo: &Repository, b: PackBuilder) -> Result<(PackId, Vec<PackEntry>)> {
+    let pack = b.finish(repo.keys())?;
+    put_idempotent(&**repo.backend(), &pack.id.key(), pack.bytes).await?;
+    Ok((pack.id, pack.entries))
+}
