@@ -17,10 +17,12 @@ mod backup;
 mod ctx;
 mod demo;
 mod erasure_cmds;
+mod forget;
 mod inspect;
 mod keys;
 mod location;
 mod missing;
+mod prune;
 mod restore;
 mod ui;
 
@@ -69,6 +71,10 @@ enum Command {
     Cat(inspect::CatArgs),
     /// Check the repository's structure, and optionally read back data.
     Check(restore::CheckArgs),
+    /// Remove snapshots by a retention policy (restic's --keep-* flags).
+    Forget(forget::ForgetArgs),
+    /// Delete data no snapshot references (safe while backups run).
+    Prune(prune::PruneCmd),
     /// Manage passwords (key files).
     #[command(subcommand)]
     Key(keys::KeyCommand),
@@ -99,6 +105,8 @@ fn main() -> ExitCode {
             Command::Stats(a) => inspect::stats(&ctx, a).await,
             Command::Cat(a) => inspect::cat(&ctx, a).await,
             Command::Check(a) => restore::check(&ctx, a).await,
+            Command::Forget(a) => forget::run(&ctx, a).await,
+            Command::Prune(a) => prune::run(&ctx, a).await,
             Command::Key(k) => keys::key(&ctx, k).await,
             Command::Scrub(a) => erasure_cmds::scrub(&ctx, a).await,
             Command::Health => erasure_cmds::health(&ctx).await,

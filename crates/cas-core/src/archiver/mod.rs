@@ -208,7 +208,8 @@ async fn run(
     // then load the index without condemned packs.
     let (session, condemned) = crate::prune::writer_start(repo).await?;
     let result = run_in_session(repo, source, paths, opts, progress, pump, &session, &condemned).await;
-    // A lease left behind only delays pruning until it is found stale.
+    // The snapshot is stored once `result` is Ok: a lease left behind (its
+    // removal failed) only delays pruning until a prune finds it stale.
     let _ = session.end(repo).await;
     result
 }

@@ -298,6 +298,20 @@ impl PlanOptions {
         self.time_zone = tz;
         self
     }
+    /// Sets the zone of calendar buckets by IANA name (`Europe/Berlin`,
+    /// `UTC`), from the time-zone database bundled in this build.
+    pub fn time_zone_named(self, name: &str) -> Result<Self> {
+        let tz = TimeZone::get(name).map_err(|e| Error::InvalidOption {
+            what: format!("time zone {name:?}: {e}"),
+        })?;
+        Ok(self.time_zone(tz))
+    }
+    /// Anchors `within` rules at the current time (this machine's clock:
+    /// it decides which snapshot *records* are forgotten, never which data
+    /// is deleted under a running backup).
+    pub fn anchor_now(self) -> Self {
+        self.anchor(Anchor::At(Timestamp::now()))
+    }
     /// Allows removing every snapshot of a group.
     pub fn allow_remove_all(mut self, yes: bool) -> Self {
         self.allow_remove_all = yes;
