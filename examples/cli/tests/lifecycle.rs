@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 const PASSWORD: &str = "correct horse battery staple";
+const VERSIONS: u64 = 8;
 
 fn cairn(repo: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cairn"))
@@ -73,13 +74,17 @@ fn backups_and_forget_prune_loop_in_parallel_processes() {
     let pruner = {
         let (repo, done) = (repo.clone(), done.clone());
         std::thread::spawn(move || {
-            let mut runs = 0;
-            while !done.load(Ordering::SeqCst) || runs < 2 {
+            let (mut runs, mut after) = (0, 0);
+            // Until the backups are done, then twice more: the last run
+            // finds no backup running and deletes everything condemned.
+            while after < 2 {
+                let finished = done.load(Ordering::SeqCst);
                 ok(
                     &repo,
                     &["forget", "--keep-last", "1", "--prune", "--grace", "0", "--max-unused", "0%"],
                 );
                 runs += 1;
+                after += usize::from(finished);
             }
             runs
         })
@@ -90,7 +95,7 @@ fn backups_and_forget_prune_loop_in_parallel_processes() {
             let src: PathBuf = root.join(format!("src{w}"));
             std::fs::create_dir_all(&src).unwrap();
             std::thread::spawn(move || {
-                for v in 0..4u64 {
+                for v in 0..VERSIONS {
                     write_version(&src, w, v);
                     let tag = format!("w{w}v{v}");
                     ok(&repo, &["backup", src.to_str().unwrap(), "--tag", &tag]);
@@ -102,7 +107,12 @@ fn backups_and_forget_prune_loop_in_parallel_processes() {
     let sources: Vec<PathBuf> = writers.into_iter().map(|h| h.join().unwrap()).collect();
     done.store(true, Ordering::SeqCst);
     let runs = pruner.join().unwrap();
-    eprintln!("{runs} forget --prune runs alongside 12 backups");
+    eprintln!("{runs} forget --prune runs alongside {} backups", 3 * VERSIONS);
+    // Old packs really became garbage and were deleted: far less than all
+    // versions stored.
+    let data: u64 = walk_size(&repo.join("data"));
+    eprintln!("data/ holds {data} bytes after the runs");
+    assert!(data < 3 * 900_000 * 2, "{data} bytes in data/");
 
     ok(&repo, &["check", "--read-data"]);
     let list: Vec<serde_json::Value> =
@@ -114,7 +124,7 @@ fn backups_and_forget_prune_loop_in_parallel_processes() {
         let tag = s["tags"][0].as_str().unwrap();
         let (w, v) = tag[1..].split_once('v').unwrap();
         let (w, v): (u64, u64) = (w.parse().unwrap(), v.parse().unwrap());
-        assert_eq!(v, 3, "the last version of writer {w} is kept");
+        assert_eq!(v, VERSIONS - 1, "the last version of writer {w} is kept");
         let target = root.join(format!("restore-{id}"));
         ok(&repo, &["restore", id, "--target", target.to_str().unwrap()]);
         let src = &sources[w as usize];
@@ -123,4 +133,14 @@ fn backups_and_forget_prune_loop_in_parallel_processes() {
             assert_eq!(std::fs::read(restored.join(&name)).unwrap(), data, "{tag} {name}");
         }
     }
+}
+
+fn walk_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let m = e.metadata().unwrap();
+        total += if m.is_dir() { walk_size(&e.path()) } else { m.len() };
+    }
+    total
 }

@@ -261,18 +261,20 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
         if condemned.contains(p) {
             continue;
         }
-        let used: u64 = scan.entries.get(p).map_or(0, |es| {
-            es.iter()
-                .filter(|e| chosen.get(&e.id) == Some(p))
-                .map(|e| u64::from(e.length))
-                .sum()
-        });
+        // Blob bytes only: the header and trailer are not waste.
+        let (mut used, mut waste) = (0u64, 0u64);
+        for e in scan.entries.get(p).into_iter().flatten() {
+            match chosen.get(&e.id) == Some(p) {
+                true => used += u64::from(e.length),
+                false => waste += u64::from(e.length),
+            }
+        }
         plan.bytes_used += used;
         if used == 0 {
             plan.condemn.push(*p);
             plan.bytes_to_delete += size;
-        } else if used < *size {
-            partly.push((*p, used, size - used));
+        } else if waste > 0 {
+            partly.push((*p, used, waste));
         }
     }
     let mut unused: u64 = partly.iter().map(|(_, _, u)| u).sum();

@@ -74,9 +74,16 @@ pub(crate) async fn advance(
     let waits = list_names(repo, WAITS).await?;
     let mut live = live_sessions(repo).await?;
     live.remove(me.id());
+    let mut all_obs = Vec::new();
+    for (key, _) in &records {
+        all_obs.push(observations(repo, key, &waits).await?);
+    }
+    // A session's counter is the same whatever record observed it: every
+    // observation counts towards declaring it dead.
+    let flat: Vec<Wait> = all_obs.iter().flatten().cloned().collect();
+    kill_stale(repo, opts, me, &flat, &mut live, report).await?;
     let mut ready = Vec::new();
-    for (key, rec) in &records {
-        let mut obs = observations(repo, key, &waits).await?;
+    for ((key, rec), mut obs) in records.iter().zip(all_obs) {
         let new_obs = Wait {
             condemned: key.clone(),
             run: me.id().to_owned(),
@@ -88,7 +95,6 @@ pub(crate) async fn advance(
             write_hashed(repo, WAIT_MAGIC, &wait_prefix(key), &new_obs).await?;
             obs.push(new_obs.clone());
         }
-        kill_stale(repo, opts, me, &obs, &mut live, report).await?;
         let old_enough =
             opts.grace.is_zero() || elapsed_since(&rec.time).is_some_and(|e| e >= opts.grace);
         let drained = obs
@@ -249,6 +255,16 @@ async fn finish(repo: &Repository, ready: Vec<String>, report: &mut PruneReport)
             delete_quiet(repo, w).await?;
         }
         delete_quiet(repo, k).await?;
+    }
+    // Observations of records that no longer exist (written by a prune that
+    // loaded the record just before another one finished it). Removing an
+    // observation can only make a record wait longer, never shorter, so a
+    // record written after the scan losing its observation is harmless.
+    for w in &waits {
+        let orphan = !records.keys().any(|k| w.starts_with(&wait_prefix(k)));
+        if orphan {
+            delete_quiet(repo, w).await?;
+        }
     }
     repo.reload_index().await
 }
