@@ -219,7 +219,11 @@ fn iso_weeks_and_calendar_years_at_the_year_boundary() {
         vec!["2020-12-31T10:00:00Z", "2021-01-04T10:00:00Z"]
     );
     // 2026-12-28 (Mon) is in ISO week 2026-W53; 2027-01-01 (Fri) too.
-    let snaps = at(&["2026-12-27T10:00:00Z", "2026-12-28T10:00:00Z", "2027-01-01T10:00:00Z"]);
+    let snaps = at(&[
+        "2026-12-27T10:00:00Z",
+        "2026-12-28T10:00:00Z",
+        "2027-01-01T10:00:00Z",
+    ]);
     let weekly = plan_retention(
         &snaps,
         &KeepPolicy::default().weekly(1),
@@ -312,7 +316,10 @@ fn equal_times_are_ordered_by_id_whatever_the_input_order() {
 fn empty_policies_and_plans_that_keep_nothing_are_refused_unless_allowed() {
     let snaps = at(&SUNDAYS);
     let err = plan_retention(&snaps, &KeepPolicy::default(), &PlanOptions::default());
-    assert!(matches!(err, Err(Error::RemovesEverything { .. })), "{err:?}");
+    assert!(
+        matches!(err, Err(Error::RemovesEverything { .. })),
+        "{err:?}"
+    );
     let tag_only = KeepPolicy::default().tag(["release"]);
     let err = plan_retention(&snaps, &tag_only, &PlanOptions::default());
     assert!(
@@ -344,7 +351,10 @@ fn tags_groups_and_reasons() {
         ("c".into(), snap("2026-11-03T00:00:00Z", "h2", &["x", "y"])),
         ("d".into(), snap("2026-11-04T00:00:00Z", "h2", &[])),
     ];
-    let policy = KeepPolicy::default().last(1).tag(["release"]).tag(["x", "y"]);
+    let policy = KeepPolicy::default()
+        .last(1)
+        .tag(["release"])
+        .tag(["x", "y"]);
     let plan = plan_retention(&snaps, &policy, &PlanOptions::default()).unwrap();
     assert_eq!(plan.groups.len(), 2);
     assert_eq!(kept(&plan), vec!["a", "b", "c", "d"]);
@@ -372,7 +382,11 @@ fn durations_parse_and_reject_garbage() {
 fn a_snapshot_with_an_unparseable_time_is_named() {
     let mut snaps = at(&SUNDAYS[..2]);
     snaps[0].1.time = "yesterday".into();
-    let err = plan_retention(&snaps, &KeepPolicy::default().last(1), &PlanOptions::default());
+    let err = plan_retention(
+        &snaps,
+        &KeepPolicy::default().last(1),
+        &PlanOptions::default(),
+    );
     assert!(
         matches!(&err, Err(Error::Corrupt { object, .. }) if object.contains(SUNDAYS[0])),
         "{err:?}"

@@ -221,7 +221,10 @@ async fn act(
             let filter = SnapshotFilter::default();
             let plan = forget(&repo, &KeepPolicy::default().last(1), &opts, &filter, true).await?;
             let remove = plan.plan.remove();
-            out.lock().unwrap().maybe_removed.extend(remove.iter().cloned());
+            out.lock()
+                .unwrap()
+                .maybe_removed
+                .extend(remove.iter().cloned());
             for id in remove {
                 let _ = repo.backend().delete(&snapshot_key(&id)).await;
             }
@@ -301,11 +304,17 @@ fn run_seed(seed: u64, inner: Arc<dyn Backend>, root: &Path) -> Vec<String> {
         let crash = crashes_left > 0 && rng.random_bool(0.01);
         crashes_left -= usize::from(crash);
         let (what, tx) = st.pending.remove(&actor).unwrap();
-        trace.push(format!("{actor} {what}{}", if crash { " CRASH" } else { "" }));
+        trace.push(format!(
+            "{actor} {what}{}",
+            if crash { " CRASH" } else { "" }
+        ));
         let _ = tx.send(!crash);
     }
     for h in handles {
         h.join().unwrap();
+    }
+    if std::env::var("CAIRN_INTERLEAVE_DEBUG").is_ok() {
+        std::fs::write(format!("/tmp/interleave-{seed}.txt"), trace.join("\n")).unwrap();
     }
     let out = Arc::try_unwrap(out).ok().unwrap().into_inner().unwrap();
     futures::executor::block_on(verify_after(seed, inner, root, out));
@@ -324,9 +333,23 @@ async fn verify_after(seed: u64, inner: Arc<dyn Backend>, root: &Path, out: Outc
     // Quiet prunes: crashed sessions are found stale after two runs, then
     // everything condemned is deleted.
     let opts = PruneOptions::default().max_unused_percent(0.0);
-    for _ in 0..3 {
-        let plan = prune_plan(&repo, &opts).await.unwrap();
-        let r = prune(&repo, &opts, plan).await.unwrap();
+    // (A quiet prune may itself condemn (repack) and then wait for a crashed
+    // lease to be found stale: at most a handful of runs.)
+    for run in 0..6 {
+        let pending: Vec<_> = inner.list("condemned/").try_collect().await.unwrap();
+        let plan = prune_plan(&repo, &opts)
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: quiet prune plan: {e}"));
+        if run > 0
+            && pending.is_empty()
+            && plan.packs_to_delete.is_empty()
+            && plan.packs_to_repack.is_empty()
+        {
+            break;
+        }
+        let r = prune(&repo, &opts, plan)
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: quiet prune: {e}"));
         if std::env::var("CAIRN_INTERLEAVE_DEBUG").is_ok() {
             eprintln!("seed {seed} quiet prune: {r:?}");
         }

@@ -194,7 +194,10 @@ fn a_crash_at_every_backend_operation_of_a_prune_loses_nothing_kept() {
             }
             .await;
             // Only the last operation (removing the lease) may fail quietly.
-            assert!(r.is_err() || n + 1 == ops, "n={n}: the prune should have crashed");
+            assert!(
+                r.is_err() || n + 1 == ops,
+                "n={n}: the prune should have crashed"
+            );
             store.heal();
             let repo = Repository::open(store.clone(), PW)
                 .await

@@ -39,7 +39,11 @@ fn parse_size(s: &str) -> Result<u64> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => {
-            let m: u64 = match s[i..].to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+            let m: u64 = match s[i..]
+                .to_ascii_uppercase()
+                .trim_end_matches("IB")
+                .trim_end_matches('B')
+            {
                 "" => 1,
                 "K" => 1 << 10,
                 "M" => 1 << 20,
@@ -55,7 +59,8 @@ fn parse_size(s: &str) -> Result<u64> {
         .trim()
         .parse()
         .map_err(|_| anyhow!("size {s:?}: expected e.g. 500M"))?;
-    n.checked_mul(mult).ok_or_else(|| anyhow!("size {s:?} too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| anyhow!("size {s:?} too large"))
 }
 
 impl PruneArgs {
@@ -120,7 +125,9 @@ pub(crate) async fn run_prune(
 ) -> Result<ExitCode> {
     let opts = args.options()?;
     let bar = ui::byte_bar(ui::interactive(ctx.quiet, ctx.json), None, "scanning");
-    let plan = prune_plan(repo, &opts).await.context("planning the prune")?;
+    let plan = prune_plan(repo, &opts)
+        .await
+        .context("planning the prune")?;
     bar.finish_and_clear();
     if dry_run {
         match ctx.json {

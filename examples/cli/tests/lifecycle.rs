@@ -81,7 +81,16 @@ fn backups_and_forget_prune_loop_in_parallel_processes() {
                 let finished = done.load(Ordering::SeqCst);
                 ok(
                     &repo,
-                    &["forget", "--keep-last", "1", "--prune", "--grace", "0", "--max-unused", "0%"],
+                    &[
+                        "forget",
+                        "--keep-last",
+                        "1",
+                        "--prune",
+                        "--grace",
+                        "0",
+                        "--max-unused",
+                        "0%",
+                    ],
                 );
                 runs += 1;
                 after += usize::from(finished);
@@ -107,7 +116,10 @@ fn backups_and_forget_prune_loop_in_parallel_processes() {
     let sources: Vec<PathBuf> = writers.into_iter().map(|h| h.join().unwrap()).collect();
     done.store(true, Ordering::SeqCst);
     let runs = pruner.join().unwrap();
-    eprintln!("{runs} forget --prune runs alongside {} backups", 3 * VERSIONS);
+    eprintln!(
+        "{runs} forget --prune runs alongside {} backups",
+        3 * VERSIONS
+    );
     // Old packs really became garbage and were deleted: far less than all
     // versions stored.
     let data: u64 = walk_size(&repo.join("data"));
@@ -126,11 +138,18 @@ fn backups_and_forget_prune_loop_in_parallel_processes() {
         let (w, v): (u64, u64) = (w.parse().unwrap(), v.parse().unwrap());
         assert_eq!(v, VERSIONS - 1, "the last version of writer {w} is kept");
         let target = root.join(format!("restore-{id}"));
-        ok(&repo, &["restore", id, "--target", target.to_str().unwrap()]);
+        ok(
+            &repo,
+            &["restore", id, "--target", target.to_str().unwrap()],
+        );
         let src = &sources[w as usize];
         let restored = target.join(src.strip_prefix("/").unwrap());
         for (name, data) in version_files(w, v) {
-            assert_eq!(std::fs::read(restored.join(&name)).unwrap(), data, "{tag} {name}");
+            assert_eq!(
+                std::fs::read(restored.join(&name)).unwrap(),
+                data,
+                "{tag} {name}"
+            );
         }
     }
 }
@@ -140,7 +159,11 @@ fn walk_size(dir: &Path) -> u64 {
     for e in std::fs::read_dir(dir).unwrap() {
         let e = e.unwrap();
         let m = e.metadata().unwrap();
-        total += if m.is_dir() { walk_size(&e.path()) } else { m.len() };
+        total += if m.is_dir() {
+            walk_size(&e.path())
+        } else {
+            m.len()
+        };
     }
     total
 }

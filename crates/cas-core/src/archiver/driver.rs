@@ -91,6 +91,7 @@ pub(crate) async fn drive(
     opts: &BackupOptions,
     progress: Arc<dyn BackupProgress>,
     pump: Option<Pump<'_>>,
+    session: &crate::prune::Session,
 ) -> Result<WalkOutput> {
     let shared = Arc::new(Shared::new(
         repo.keys().clone(),
@@ -138,7 +139,7 @@ pub(crate) async fn drive(
         })?;
 
     let uploads = async {
-        let r = upload_loop(repo, rx, opts).await;
+        let r = upload_loop(repo, rx, opts, session).await;
         if r.is_err() {
             shared.abort.store(true, Ordering::SeqCst);
         }
@@ -167,6 +168,7 @@ async fn upload_loop(
     repo: &Repository,
     mut rx: mpsc::Receiver<ToDriver>,
     opts: &BackupOptions,
+    session: &crate::prune::Session,
 ) -> Result<(usize, u64)> {
     let max_uploads = opts.uploads.max(1);
     let mut tasks: FuturesUnordered<BoxFuture<'_, Result<Event>>> = FuturesUnordered::new();
@@ -218,6 +220,12 @@ async fn upload_loop(
         }
         if unindexed.len() >= opts.index_every.max(1) {
             if let Err(e) = flush_index(repo, &mut unindexed).await {
+                result = Err(e);
+                break;
+            }
+            // Proof of life for pruners (see the `prune` module): a lease
+            // whose counter moves is never declared dead.
+            if let Err(e) = session.refresh(repo).await {
                 result = Err(e);
                 break;
             }

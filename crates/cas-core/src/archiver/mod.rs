@@ -207,7 +207,10 @@ async fn run(
     // The deletion protocol (see the `prune` module): announce this writer,
     // then load the index without condemned packs.
     let (session, condemned) = crate::prune::writer_start(repo).await?;
-    let result = run_in_session(repo, source, paths, opts, progress, pump, &session, &condemned).await;
+    let result = run_in_session(
+        repo, source, paths, opts, progress, pump, &session, &condemned,
+    )
+    .await;
     // The snapshot is stored once `result` is Ok: a lease left behind (its
     // removal failed) only delays pruning until a prune finds it stale.
     let _ = session.end(repo).await;
@@ -247,7 +250,7 @@ async fn run_in_session(
         (Some((_, s)), false) => Some(s.tree_id()?),
         _ => None,
     };
-    let out = driver::drive(repo, source, parent_tree, opts, progress, pump).await;
+    let out = driver::drive(repo, source, parent_tree, opts, progress, pump, session).await;
     repo.index_mut().compact();
     let out = out?;
     let mut snapshot = Snapshot::new(time, host, paths, out.root);
@@ -264,7 +267,10 @@ async fn run_in_session(
     crate::prune::revalidate(repo, out.root, condemned).await?;
     let snapshot_id = repo.save_snapshot(&snapshot).await?;
     if session.killed(repo).await? {
-        let _ = repo.backend().delete(&crate::snapshot_key(&snapshot_id)).await;
+        let _ = repo
+            .backend()
+            .delete(&crate::snapshot_key(&snapshot_id))
+            .await;
         return Err(crate::Error::SessionExpired {
             session: session.id().to_owned(),
         });

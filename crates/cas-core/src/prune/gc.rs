@@ -172,11 +172,16 @@ pub(crate) async fn scan(repo: &Repository) -> Result<Scan> {
     let mut index = Index::default();
     for (_, packs) in &index_objects {
         for (p, es) in packs {
-            if !listed.contains_key(p) || entries.contains_key(p) {
+            if entries.contains_key(p) {
                 continue;
             }
-            for e in es {
-                holders.entry(e.id).or_default().push(*p);
+            // A pack indexed but not listed may be one a backup stored after
+            // the listing: its entries are kept (consolidation must not drop
+            // them), but it is no proof that a blob is available.
+            if listed.contains_key(p) {
+                for e in es {
+                    holders.entry(e.id).or_default().push(*p);
+                }
             }
             index.add_pack(*p, es);
             entries.insert(*p, es.clone());
@@ -239,12 +244,10 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
     // among present, uncondemned packs. Other copies are unused.
     let mut chosen: HashMap<ChunkId, PackId> = HashMap::new();
     for id in &scan.referenced {
-        let best = scan.holders.get(id).and_then(|hs| {
-            hs.iter()
-                .filter(|p| !condemned.contains(p))
-                .min()
-                .copied()
-        });
+        let best = scan
+            .holders
+            .get(id)
+            .and_then(|hs| hs.iter().filter(|p| !condemned.contains(p)).min().copied());
         match best {
             Some(p) => {
                 chosen.insert(*id, p);
@@ -280,7 +283,11 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
     let mut unused: u64 = partly.iter().map(|(_, _, u)| u).sum();
     let allowed = (plan.bytes_used as f64 * opts.max_unused_percent.max(0.0) / 100.0) as u64;
     // Most wasteful first: the fewest bytes moved per byte freed.
-    partly.sort_by(|a, b| (b.2 * a.1.max(1)).cmp(&(a.2 * b.1.max(1))).then(a.0.cmp(&b.0)));
+    partly.sort_by(|a, b| {
+        (b.2 * a.1.max(1))
+            .cmp(&(a.2 * b.1.max(1)))
+            .then(a.0.cmp(&b.0))
+    });
     let mut repacked = 0u64;
     for (p, used, waste) in partly {
         if unused <= allowed {

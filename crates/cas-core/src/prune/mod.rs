@@ -95,9 +95,11 @@
 //! The prune then writes `killed/<id>`. The trade-off: a writer suspended
 //! (or working without refreshing) across that many prune runs is killed;
 //! it then *fails* at commit (step 5) — it never commits a snapshot that
-//! references deleted data. Backups refresh their lease when they start and
-//! at commit; schedule prunes further apart than your longest backup, or set
-//! `grace` above it, to avoid failed backups.
+//! references deleted data. Backups bump their lease every time they write
+//! an index object (every [`BackupOptions::index_every`](crate::BackupOptions)
+//! packs) and at commit; a backup that reads for long without uploading
+//! (a large unchanged tree) does not, so schedule prunes further apart than
+//! that, or set `grace` above it, to avoid failed backups.
 //!
 //! # Where others lost data, and what this design does about it
 //!
@@ -122,9 +124,12 @@ mod gc;
 mod phase2;
 pub(crate) mod records;
 mod session;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
 
 pub use forget::{forget, ForgetReport, SnapshotFilter};
 pub use gc::{prune, prune_plan, PendingRecord, PruneOptions, PrunePlan, PruneReport};
 pub use records::Lease;
-pub(crate) use session::{revalidate, writer_start};
 pub use session::Session;
+pub(crate) use session::{revalidate, writer_start};

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use super::gc::{chunked, now_string, scan, PendingRecord, PruneOptions, PruneReport, Scan};
 use super::records::{
-    delete_quiet, list_names, load_condemned, read_doc, write_at, write_hashed, Killed,
-    Wait, CONDEMNED, KILLED, KILLED_MAGIC, WAITS, WAIT_MAGIC,
+    delete_quiet, list_names, load_condemned, read_doc, write_at, write_hashed, Killed, Wait,
+    CONDEMNED, KILLED, KILLED_MAGIC, WAITS, WAIT_MAGIC,
 };
 use super::session::{live_sessions, Session};
 use crate::pack::PackId;
@@ -202,6 +202,15 @@ async fn finish(repo: &Repository, ready: Vec<String>, report: &mut PruneReport)
         }
     };
     report.still_pending += ready.len().saturating_sub(finishing.len());
+    // Observations of records that no longer exist (written by a prune that
+    // loaded the record just before another one finished it). Removing an
+    // observation can only make a record wait longer, never shorter, so a
+    // record written after the scan losing its observation is harmless.
+    for w in list_names(repo, WAITS).await? {
+        if !records.keys().any(|k| w.starts_with(&wait_prefix(k))) {
+            delete_quiet(repo, &w).await?;
+        }
+    }
     // Re-check: a pack holding a referenced blob with no other surviving
     // copy is un-condemned (a snapshot written since needs it).
     let mut doomed = to_delete.clone();
@@ -255,16 +264,6 @@ async fn finish(repo: &Repository, ready: Vec<String>, report: &mut PruneReport)
             delete_quiet(repo, w).await?;
         }
         delete_quiet(repo, k).await?;
-    }
-    // Observations of records that no longer exist (written by a prune that
-    // loaded the record just before another one finished it). Removing an
-    // observation can only make a record wait longer, never shorter, so a
-    // record written after the scan losing its observation is harmless.
-    for w in &waits {
-        let orphan = !records.keys().any(|k| w.starts_with(&wait_prefix(k)));
-        if orphan {
-            delete_quiet(repo, w).await?;
-        }
     }
     repo.reload_index().await
 }

@@ -174,7 +174,9 @@ pub(crate) async fn load_condemned(repo: &Repository) -> Result<Vec<(String, Con
 }
 
 /// Every pack named by a visible condemned record.
-pub(crate) async fn condemned_packs(repo: &Repository) -> Result<std::collections::HashSet<PackId>> {
+pub(crate) async fn condemned_packs(
+    repo: &Repository,
+) -> Result<std::collections::HashSet<PackId>> {
     let mut set = std::collections::HashSet::new();
     for (key, c) in load_condemned(repo).await? {
         set.extend(c.pack_ids(&key)?);

@@ -41,7 +41,14 @@ impl Session {
             counter: 0,
             started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         };
-        write_at(repo, SESSION_MAGIC, &lease.key(), &lease, PutMode::CreateOnly).await?;
+        write_at(
+            repo,
+            SESSION_MAGIC,
+            &lease.key(),
+            &lease,
+            PutMode::CreateOnly,
+        )
+        .await?;
         Ok(Session {
             lease,
             counter: AtomicU64::new(0),
@@ -57,13 +64,24 @@ impl Session {
     pub async fn refresh(&self, repo: &Repository) -> Result<()> {
         let mut lease = self.lease.clone();
         lease.counter = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
-        write_at(repo, SESSION_MAGIC, &lease.key(), &lease, PutMode::Overwrite).await
+        write_at(
+            repo,
+            SESSION_MAGIC,
+            &lease.key(),
+            &lease,
+            PutMode::Overwrite,
+        )
+        .await
     }
 
     /// Whether a pruner declared this session dead (it then no longer
     /// waits for it, so nothing this session wrote may be acknowledged).
     pub async fn killed(&self, repo: &Repository) -> Result<bool> {
-        match repo.backend().stat(&format!("{KILLED}{}", self.lease.id)).await {
+        match repo
+            .backend()
+            .stat(&format!("{KILLED}{}", self.lease.id))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e.into()),
