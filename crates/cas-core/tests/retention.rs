@@ -1,6 +1,7 @@
 //! The retention planner against restic's documented examples and calendar
 //! edge cases (ISO weeks, year ends, daylight saving, equal times), and the
 //! property that adding a rule never removes a kept snapshot.
+#![allow(clippy::unwrap_used)]
 
 use std::time::SystemTime;
 

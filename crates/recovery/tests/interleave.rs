@@ -7,7 +7,7 @@
 //! every acknowledged snapshot that no forget selected restores
 //! byte-identical and `check --read-data` is clean.
 //!
-//! Seeds: `CAIRN_INTERLEAVE_SEEDS` (default 150 over memory, 40 over a 4+2
+//! Seeds: `CAIRN_INTERLEAVE_SEEDS` (default 300 over memory, 60 over a 4+2
 //! erasure layout), starting at `CAIRN_INTERLEAVE_FIRST_SEED` (default 0).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -414,7 +414,7 @@ async fn fresh(inner: Arc<dyn Backend>) {
 #[test]
 fn interleaved_backups_forgets_and_prunes_over_memory() {
     let root = sources();
-    let seeds = seeds(150);
+    let seeds = seeds(300);
     let count = seeds.end - seeds.start;
     for seed in seeds {
         let inner: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
@@ -455,7 +455,7 @@ fn erasure_of_memory() -> Arc<dyn Backend> {
 #[test]
 fn interleaved_backups_forgets_and_prunes_over_4_plus_2_erasure() {
     let root = sources();
-    let seeds = seeds(40);
+    let seeds = seeds(60);
     let count = seeds.end - seeds.start;
     for seed in seeds {
         let inner = erasure_of_memory();

@@ -72,7 +72,7 @@ enum Command {
     /// Check the repository's structure, and optionally read back data.
     Check(restore::CheckArgs),
     /// Remove snapshots by a retention policy (restic's --keep-* flags).
-    Forget(forget::ForgetArgs),
+    Forget(Box<forget::ForgetArgs>),
     /// Delete data no snapshot references (safe while backups run).
     Prune(prune::PruneCmd),
     /// Manage passwords (key files).
@@ -105,7 +105,7 @@ fn main() -> ExitCode {
             Command::Stats(a) => inspect::stats(&ctx, a).await,
             Command::Cat(a) => inspect::cat(&ctx, a).await,
             Command::Check(a) => restore::check(&ctx, a).await,
-            Command::Forget(a) => forget::run(&ctx, a).await,
+            Command::Forget(a) => forget::run(&ctx, *a).await,
             Command::Prune(a) => prune::run(&ctx, a).await,
             Command::Key(k) => keys::key(&ctx, k).await,
             Command::Scrub(a) => erasure_cmds::scrub(&ctx, a).await,

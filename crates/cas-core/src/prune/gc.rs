@@ -137,12 +137,15 @@ pub struct PruneReport {
     pub sessions_killed: Vec<String>,
 }
 
+/// The packs (and their entries) one index object describes.
+pub(crate) type IndexObject = Vec<(PackId, Vec<PackEntry>)>;
+
 /// A complete view of the repository, read in the order the protocol
 /// needs: condemned records, then packs, then index, then snapshots.
 pub(crate) struct Scan {
     pub(crate) condemned: Vec<(String, Condemned)>,
     pub(crate) listed: HashMap<PackId, u64>,
-    pub(crate) index_objects: Vec<(String, Vec<(PackId, Vec<PackEntry>)>)>,
+    pub(crate) index_objects: Vec<(String, IndexObject)>,
     pub(crate) entries: HashMap<PackId, Vec<PackEntry>>,
     pub(crate) holders: HashMap<ChunkId, Vec<PackId>>,
     pub(crate) referenced: HashSet<ChunkId>,
