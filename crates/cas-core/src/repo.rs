@@ -300,12 +300,21 @@ impl Repository {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn shared_index(&self) -> Arc<RwLock<Index>> {
-        self.index.clone()
-    }
-
     /// Reads every index object again (e.g. after another process's backup).
     pub async fn reload_index(&self) -> Result<()> {
+        // A prune may consolidate the index while it is read; it writes the
+        // new object before deleting the old ones, so a fresh listing after
+        // a vanished object finds everything again.
+        let mut attempts = 0;
+        loop {
+            match self.load_index_once().await {
+                Err(Error::Backend(e)) if e.is_not_found() && attempts < 8 => attempts += 1,
+                r => return r,
+            }
+        }
+    }
+
+    async fn load_index_once(&self) -> Result<()> {
         let names: Vec<String> = self
             .backend
             .list("index/")

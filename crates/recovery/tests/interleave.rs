@@ -230,7 +230,9 @@ async fn act(
             }
         }
         Role::Prune => {
-            let opts = PruneOptions::default().max_unused_percent(0.0);
+            let opts = PruneOptions::default()
+                .max_unused_percent(0.0)
+                .stale_after(Duration::ZERO);
             for _ in 0..2 {
                 let plan = prune_plan(&repo, &opts).await?;
                 if let Err(e) = prune(&repo, &opts, plan).await {
@@ -332,7 +334,9 @@ async fn verify_after(seed: u64, inner: Arc<dyn Backend>, root: &Path, out: Outc
         .unwrap_or_else(|e| panic!("seed {seed}: open: {e}"));
     // Quiet prunes: crashed sessions are found stale after two runs, then
     // everything condemned is deleted.
-    let opts = PruneOptions::default().max_unused_percent(0.0);
+    let opts = PruneOptions::default()
+        .max_unused_percent(0.0)
+        .stale_after(Duration::ZERO);
     // (A quiet prune may itself condemn (repack) and then wait for a crashed
     // lease to be found stale: at most a handful of runs.)
     for run in 0..6 {

@@ -7,6 +7,7 @@ mod common;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use cairn_backends::testing::FailAfter;
 use cairn_backends::{Backend, MemoryBackend, PutMode};
@@ -35,6 +36,11 @@ fn write_version(dir: &Path, v: u64) {
 async fn stored_bytes(store: &dyn Backend, prefix: &str) -> (usize, u64) {
     let all: Vec<_> = store.list(prefix).try_collect().await.unwrap();
     (all.len(), all.iter().map(|m| m.size).sum())
+}
+
+/// Prune options of these tests: crashed leases are stale after two runs.
+fn popts() -> PruneOptions {
+    PruneOptions::default().stale_after(Duration::ZERO)
 }
 
 fn opts() -> BackupOptions {
@@ -80,9 +86,9 @@ fn ten_versions_then_keep_last_1_and_prune_is_within_15_percent_of_fresh() {
         .await
         .unwrap();
         assert_eq!(report.removed.len(), 9);
-        let plan = prune_plan(&repo, &PruneOptions::default()).await.unwrap();
+        let plan = prune_plan(&repo, &popts()).await.unwrap();
         assert!(plan.bytes_freed > 0, "{plan:?}");
-        let done = prune(&repo, &PruneOptions::default(), plan).await.unwrap();
+        let done = prune(&repo, &popts(), plan).await.unwrap();
         assert!(done.packs_deleted > 0, "{done:?}");
         assert_eq!(done.still_pending, 0, "{done:?}");
         let (_, after) = stored_bytes(&*store, "data/").await;
@@ -123,8 +129,8 @@ fn after_many_backups_a_prune_leaves_at_most_4_index_objects() {
         let (objects_before, _) = stored_bytes(&*store, "index/").await;
         assert!(objects_before >= 25, "{objects_before} index objects");
         // No snapshot forgotten: the prune only consolidates (and repacks).
-        let plan = prune_plan(&repo, &PruneOptions::default()).await.unwrap();
-        prune(&repo, &PruneOptions::default(), plan).await.unwrap();
+        let plan = prune_plan(&repo, &popts()).await.unwrap();
+        prune(&repo, &popts(), plan).await.unwrap();
         let (objects_after, _) = stored_bytes(&*store, "index/").await;
         eprintln!("index objects: {objects_before} before prune, {objects_after} after");
         assert!(objects_after <= 4, "{objects_after}");
@@ -179,8 +185,8 @@ fn a_crash_at_every_backend_operation_of_a_prune_loses_nothing_kept() {
         let counting = Arc::new(FailAfter::new(copy_store(&base).await, u64::MAX));
         let repo = Repository::open(counting.clone(), PW).await.unwrap();
         counting.reset(u64::MAX);
-        let plan = prune_plan(&repo, &PruneOptions::default()).await.unwrap();
-        prune(&repo, &PruneOptions::default(), plan).await.unwrap();
+        let plan = prune_plan(&repo, &popts()).await.unwrap();
+        prune(&repo, &popts(), plan).await.unwrap();
         let ops = counting.ops();
         assert!(ops > 20, "{ops} operations");
 
@@ -189,8 +195,8 @@ fn a_crash_at_every_backend_operation_of_a_prune_loses_nothing_kept() {
             let repo = Repository::open(store.clone(), PW).await.unwrap();
             store.reset(n);
             let r = async {
-                let plan = prune_plan(&repo, &PruneOptions::default()).await?;
-                prune(&repo, &PruneOptions::default(), plan).await
+                let plan = prune_plan(&repo, &popts()).await?;
+                prune(&repo, &popts(), plan).await
             }
             .await;
             // Only the last operation (removing the lease) may fail quietly.
@@ -218,8 +224,8 @@ fn a_crash_at_every_backend_operation_of_a_prune_loses_nothing_kept() {
             // cannot delete yet, it waits; two more runs find the lease
             // stale. Everything still restores and checks clean.
             for _ in 0..3 {
-                let plan = prune_plan(&repo, &PruneOptions::default()).await.unwrap();
-                prune(&repo, &PruneOptions::default(), plan).await.unwrap();
+                let plan = prune_plan(&repo, &popts()).await.unwrap();
+                prune(&repo, &popts(), plan).await.unwrap();
             }
             let repo = Repository::open(store.clone(), PW).await.unwrap();
             check_clean(&repo).await;

@@ -19,11 +19,14 @@ pub(crate) struct PruneArgs {
     /// Repack at most this many bytes per run (e.g. `500M`, `2G`).
     #[arg(long, value_name = "SIZE")]
     max_repack: Option<String>,
-    /// Minimum time between condemning data and deleting it, and before a
-    /// backup that stopped making progress is declared dead (e.g. `1h`).
+    /// Minimum time between condemning data and deleting it (e.g. `1h`).
     /// Safety comes from the protocol; 0 is safe.
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     grace: String,
+    /// A backup whose lease has not moved for two prune runs and this long
+    /// is declared dead (it then fails instead of committing).
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    stale_after: String,
 }
 
 #[derive(Debug, Args)]
@@ -81,7 +84,9 @@ impl PruneArgs {
         }
         let grace = humantime::parse_duration(&self.grace)
             .map_err(|e| anyhow!("--grace {:?}: {e}", self.grace))?;
-        Ok(o.grace(grace))
+        let stale = humantime::parse_duration(&self.stale_after)
+            .map_err(|e| anyhow!("--stale-after {:?}: {e}", self.stale_after))?;
+        Ok(o.grace(grace).stale_after(stale))
     }
 }
 

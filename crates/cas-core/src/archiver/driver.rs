@@ -91,8 +91,9 @@ pub(crate) async fn drive(
     opts: &BackupOptions,
     progress: Arc<dyn BackupProgress>,
     pump: Option<Pump<'_>>,
-    session: &crate::prune::Session,
+    start: &crate::prune::WriterStart,
 ) -> Result<WalkOutput> {
+    let session = &start.session;
     let shared = Arc::new(Shared::new(
         repo.keys().clone(),
         repo.compression(),
@@ -102,7 +103,8 @@ pub(crate) async fn drive(
     let (jobs, handles) = workers::start(&shared, opts.worker_count(), &to_driver)?;
     let walker = Walker {
         shared: shared.clone(),
-        index: repo.shared_index(),
+        // Dedup only against packs not condemned when the backup started.
+        index: start.dedup.clone(),
         chunker: repo.chunker(),
         jobs,
         to_driver: to_driver.clone(),

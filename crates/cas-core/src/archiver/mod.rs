@@ -206,11 +206,9 @@ async fn run(
 ) -> Result<BackupResult> {
     // The deletion protocol (see the `prune` module): announce this writer,
     // then load the index without condemned packs.
-    let (session, condemned) = crate::prune::writer_start(repo).await?;
-    let result = run_in_session(
-        repo, source, paths, opts, progress, pump, &session, &condemned,
-    )
-    .await;
+    let start = crate::prune::writer_start(repo).await?;
+    let result = run_in_session(repo, source, paths, opts, progress, pump, &start).await;
+    let session = start.session;
     // The snapshot is stored once `result` is Ok: a lease left behind (its
     // removal failed) only delays pruning until a prune finds it stale.
     let _ = session.end(repo).await;
@@ -225,9 +223,9 @@ async fn run_in_session(
     opts: &BackupOptions,
     progress: Arc<dyn BackupProgress>,
     pump: Option<driver::Pump<'_>>,
-    session: &crate::prune::Session,
-    condemned: &std::collections::HashSet<crate::PackId>,
+    start: &crate::prune::WriterStart,
 ) -> Result<BackupResult> {
+    let session = &start.session;
     let started = Instant::now();
     let time = SystemTime::now();
     let host = opts
@@ -250,7 +248,7 @@ async fn run_in_session(
         (Some((_, s)), false) => Some(s.tree_id()?),
         _ => None,
     };
-    let out = driver::drive(repo, source, parent_tree, opts, progress, pump, session).await;
+    let out = driver::drive(repo, source, parent_tree, opts, progress, pump, start).await;
     repo.index_mut().compact();
     let out = out?;
     let mut snapshot = Snapshot::new(time, host, paths, out.root);
@@ -264,7 +262,7 @@ async fn run_in_session(
     // start; then the record; then make sure no pruner gave up waiting for
     // this session (if one did, the snapshot is withdrawn, not acknowledged).
     session.refresh(repo).await?;
-    crate::prune::revalidate(repo, out.root, condemned).await?;
+    crate::prune::revalidate(repo, out.root, &start.condemned).await?;
     let snapshot_id = repo.save_snapshot(&snapshot).await?;
     if session.killed(repo).await? {
         let _ = repo

@@ -28,12 +28,17 @@ pub struct PruneOptions {
     /// Bound on the bytes of packs repacked in one run.
     pub max_repack_bytes: u64,
     /// Minimum time, by the pruner's clock, between condemning a pack and
-    /// deleting it, and before a session whose lease stopped moving is
-    /// declared dead. An extra defence only: 0 is safe.
+    /// deleting it. An extra defence only: 0 is safe.
     pub grace: Duration,
     /// Earlier prune runs that must have seen a session's counter unchanged
     /// before it is declared dead (at least 1).
     pub stale_runs: u32,
+    /// Also required before a session is declared dead: this long, by the
+    /// pruner's clock, since a run first saw its counter at that value.
+    /// Safety never depends on it (a writer declared dead fails at commit);
+    /// it keeps a tight prune loop from failing backups that are merely
+    /// reading for a while. Default 1 hour; crash tests use 0.
+    pub stale_after: Duration,
 }
 
 impl Default for PruneOptions {
@@ -43,6 +48,7 @@ impl Default for PruneOptions {
             max_repack_bytes: u64::MAX,
             grace: Duration::ZERO,
             stale_runs: 2,
+            stale_after: Duration::from_secs(3600),
         }
     }
 }
@@ -61,6 +67,11 @@ impl PruneOptions {
     /// Sets `grace`.
     pub fn grace(mut self, g: Duration) -> Self {
         self.grace = g;
+        self
+    }
+    /// Sets `stale_after`.
+    pub fn stale_after(mut self, d: Duration) -> Self {
+        self.stale_after = d;
         self
     }
     /// Sets `stale_runs`.
@@ -153,6 +164,18 @@ pub(crate) struct Scan {
 }
 
 pub(crate) async fn scan(repo: &Repository) -> Result<Scan> {
+    // An index object consolidated or a snapshot forgotten by someone else
+    // while we read: start over (bounded), never plan on a partial view.
+    let mut attempts = 0;
+    loop {
+        match scan_once(repo).await {
+            Err(Error::Backend(e)) if e.is_not_found() && attempts < 8 => attempts += 1,
+            r => return r,
+        }
+    }
+}
+
+async fn scan_once(repo: &Repository) -> Result<Scan> {
     let condemned = load_condemned(repo).await?;
     let mut listed = HashMap::new();
     {

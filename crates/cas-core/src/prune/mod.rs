@@ -90,8 +90,11 @@
 //! session in the first observation that is still live counts as dead when
 //! its counter has not moved across [`PruneOptions::stale_runs`] earlier
 //! observations by *different* prune runs (logical time: "two of my runs
-//! saw no progress") and, as an extra defence measured by the pruner's
-//! clock, at least [`PruneOptions::grace`] passed since the first of them.
+//! saw no progress") and, measured by the pruner's clock, at least
+//! [`PruneOptions::stale_after`] (default 1 hour) passed since the first of
+//! them. Neither decides safety: a writer wrongly declared dead fails at
+//! commit (below); they decide how soon a crashed writer stops blocking
+//! deletion, and that a tight prune loop does not fail slow backups.
 //! The prune then writes `killed/<id>`. The trade-off: a writer suspended
 //! (or working without refreshing) across that many prune runs is killed;
 //! it then *fails* at commit (step 5) — it never commits a snapshot that
@@ -132,4 +135,4 @@ pub use forget::{forget, ForgetReport, SnapshotFilter};
 pub use gc::{prune, prune_plan, PendingRecord, PruneOptions, PrunePlan, PruneReport};
 pub use records::Lease;
 pub use session::Session;
-pub(crate) use session::{revalidate, writer_start};
+pub(crate) use session::{revalidate, writer_start, WriterStart};

@@ -132,11 +132,11 @@ async fn kill_stale(
             .filter(|o| o.run != me.id() && o.sessions.get(&s) == Some(&counter))
             .collect();
         let runs: HashSet<&str> = same.iter().map(|o| o.run.as_str()).collect();
-        let long_enough = opts.grace.is_zero()
+        let long_enough = opts.stale_after.is_zero()
             || same
                 .iter()
                 .filter_map(|o| elapsed_since(&o.time))
-                .any(|e| e >= opts.grace);
+                .any(|e| e >= opts.stale_after);
         if runs.len() >= opts.stale_runs.max(1) as usize && long_enough {
             let mark = Killed {
                 session: s.clone(),

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use cairn_backends::PutMode;
@@ -130,21 +131,25 @@ pub(crate) async fn live_sessions(
     Ok(out)
 }
 
-/// Reloads the in-memory index from every index object, leaving out the
-/// entries of `exclude` (condemned packs: a writer must not dedup against
-/// them). Undecodable index objects are skipped: a blob they describe is
-/// simply uploaded again.
-pub(crate) async fn reload_index_excluding(
-    repo: &Repository,
-    exclude: &HashSet<PackId>,
-) -> Result<()> {
+/// An index of every index object, leaving out the entries of `exclude`
+/// (condemned packs: a writer must not dedup against them). Undecodable
+/// index objects are skipped: a blob they describe is simply uploaded again.
+pub(crate) async fn index_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<Index> {
+    // An object consolidated (deleted) while we read: list again, the
+    // consolidated one was written before it went.
+    let mut attempts = 0;
+    loop {
+        match load_excluding(repo, exclude).await {
+            Err(Error::Backend(e)) if e.is_not_found() && attempts < 8 => attempts += 1,
+            r => return r,
+        }
+    }
+}
+
+async fn load_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<Index> {
     let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
     for name in list_names(repo, "index/").await? {
-        let bytes = match repo.backend().get(&name).await {
-            Ok(b) => b,
-            Err(e) if e.is_not_found() => continue, // consolidated meanwhile
-            Err(e) => return Err(e.into()),
-        };
+        let bytes = repo.backend().get(&name).await?;
         if let Ok(packs) = decode_index(repo.keys(), &name, &bytes) {
             loaded.extend(packs.into_iter().filter(|(p, _)| !exclude.contains(p)));
         }
@@ -154,24 +159,37 @@ pub(crate) async fn reload_index_excluding(
         index.add_pack(*pack, entries);
     }
     index.compact();
-    *repo.index_mut() = index;
-    Ok(())
+    Ok(index)
+}
+
+/// What a backup knows from its start: its lease, the packs condemned then,
+/// and the index it deduplicates against (without those packs).
+pub(crate) struct WriterStart {
+    pub(crate) session: Session,
+    pub(crate) condemned: HashSet<PackId>,
+    pub(crate) dedup: Arc<RwLock<Index>>,
 }
 
 /// Start of a backup: the lease first, then the condemned set, then the
-/// index without condemned packs. The order is the protocol: a prune that
-/// lists sessions after condemning sees this one, or this one sees its
-/// condemned record.
-pub(crate) async fn writer_start(repo: &Repository) -> Result<(Session, HashSet<PackId>)> {
+/// dedup index without condemned packs. The order is the protocol: a prune
+/// that lists sessions after condemning sees this one, or this one sees its
+/// condemned record; and an index loaded before the lease might name packs
+/// deleted before it. (Reads, such as the parent snapshot's trees, go
+/// through the repository's own index: condemned packs still exist.)
+pub(crate) async fn writer_start(repo: &Repository) -> Result<WriterStart> {
     let session = Session::begin(repo).await?;
     let started = async {
         let condemned = condemned_packs(repo).await?;
-        reload_index_excluding(repo, &condemned).await?;
-        Ok::<_, Error>(condemned)
+        let dedup = index_excluding(repo, &condemned).await?;
+        Ok::<_, Error>((condemned, dedup))
     }
     .await;
     match started {
-        Ok(c) => Ok((session, c)),
+        Ok((condemned, dedup)) => Ok(WriterStart {
+            session,
+            condemned,
+            dedup: Arc::new(RwLock::new(dedup)),
+        }),
         Err(e) => {
             let _ = session.end(repo).await;
             Err(e)
@@ -193,6 +211,9 @@ pub(crate) async fn revalidate(
     if condemned.is_subset(known) {
         return Ok(0);
     }
+    // Locate every blob afresh: the index loaded at open may predate packs
+    // this backup deduplicated against.
+    repo.reload_index().await?;
     let in_condemned = |id: &ChunkId| -> Result<bool> {
         let loc = repo.index().get(id).ok_or(Error::MissingBlob { id: *id })?;
         Ok(condemned.contains(&loc.pack))
@@ -226,7 +247,18 @@ pub(crate) async fn revalidate(
     if !new_packs.is_empty() {
         repo.write_index(&new_packs).await?;
     }
-    reload_index_excluding(repo, &condemned).await?;
+    repo.reload_index().await?;
+    // Blobs stored again must win over their condemned copies.
+    let mut index = index_excluding(repo, &condemned).await?;
+    let full = repo.index();
+    for l in full.iter().filter(|l| !condemned.contains(&l.pack)) {
+        if !index.contains(&l.entry.id) {
+            index.add_pack(l.pack, &[l.entry]);
+        }
+    }
+    drop(full);
+    index.compact();
+    *repo.index_mut() = index;
     Ok(stored)
 }
 

@@ -60,7 +60,8 @@ fn a_writer_that_deduplicated_against_condemned_packs_stores_them_again_at_commi
         // A second writer starts: it sees no condemned pack and keeps every
         // blob of the first snapshot in its index (it will deduplicate).
         let writer = Repository::open(store.clone(), b"pw").await.unwrap();
-        let (session, known) = writer_start(&writer).await.unwrap();
+        let start = writer_start(&writer).await.unwrap();
+        let (session, known) = (start.session, start.condemned);
         assert!(known.is_empty());
 
         // Meanwhile: the first snapshot is forgotten, and a prune condemns
@@ -127,7 +128,7 @@ fn without_commit_revalidation_a_prune_keeps_what_a_new_snapshot_needs() {
         .await
         .unwrap();
         let writer = Repository::open(store.clone(), b"pw").await.unwrap();
-        let (session, _) = writer_start(&writer).await.unwrap();
+        let session = writer_start(&writer).await.unwrap().session;
         let keep_none = PlanOptions::default().allow_remove_all(true);
         forget(
             &repo,
