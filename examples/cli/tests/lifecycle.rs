@@ -167,3 +167,70 @@ fn walk_size(dir: &Path) -> u64 {
     }
     total
 }
+
+#[test]
+fn forget_dry_run_json_then_prune_and_stats_reclaimable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let repo = root.join("repo");
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    ok(&repo, &["init"]);
+    for v in 0..3 {
+        write_version(&src, 9, v);
+        ok(
+            &repo,
+            &["backup", src.to_str().unwrap(), "--tag", &format!("v{v}")],
+        );
+    }
+    // Dry run: reasons in text and JSON, nothing removed.
+    let text = ok(
+        &repo,
+        &[
+            "forget",
+            "--keep-last",
+            "1",
+            "--keep-tag",
+            "v0",
+            "--dry-run",
+        ],
+    );
+    assert!(text.contains("last #1"), "{text}");
+    assert!(text.contains("tag v0"), "{text}");
+    assert!(text.contains("would remove 1 snapshots"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        &repo,
+        &["--json", "forget", "--keep-last", "1", "--dry-run"],
+    ))
+    .unwrap();
+    let decisions = json["plan"]["groups"][0]["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 3);
+    assert_eq!(decisions.iter().filter(|d| d["keep"] == true).count(), 1);
+    assert!(json["removed"].as_array().unwrap().is_empty());
+    // An empty policy is refused.
+    let out = cairn(&repo, &["forget"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keeps no snapshot"));
+
+    ok(&repo, &["forget", "--keep-last", "1"]);
+    let stats = ok(&repo, &["stats"]);
+    assert!(stats.contains("Reclaimable by prune:"), "{stats}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(&repo, &["--json", "prune", "--dry-run"])).unwrap();
+    assert!(plan["bytes_freed"].as_u64().unwrap() > 0, "{plan}");
+    let done: serde_json::Value = serde_json::from_str(&ok(&repo, &["--json", "prune"])).unwrap();
+    assert!(done["packs_deleted"].as_u64().unwrap() > 0, "{done}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(&repo, &["--json", "prune", "--dry-run"])).unwrap();
+    assert_eq!(plan["bytes_freed"].as_u64(), Some(0), "{plan}");
+    ok(&repo, &["check", "--read-data"]);
+    let target = root.join("restore");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", target.to_str().unwrap()],
+    );
+    for (name, data) in version_files(9, 2) {
+        let got = std::fs::read(target.join(src.strip_prefix("/").unwrap()).join(&name)).unwrap();
+        assert_eq!(got, data, "{name}");
+    }
+}
