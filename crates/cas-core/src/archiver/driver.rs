@@ -221,13 +221,7 @@ async fn upload_loop(
             }
         }
         if unindexed.len() >= opts.index_every.max(1) {
-            if let Err(e) = flush_index(repo, &mut unindexed).await {
-                result = Err(e);
-                break;
-            }
-            // Proof of life for pruners (see the `prune` module): a lease
-            // whose counter moves is never declared dead.
-            if let Err(e) = session.refresh(repo).await {
+            if let Err(e) = flush_index(repo, &mut unindexed, session).await {
                 result = Err(e);
                 break;
             }
@@ -241,7 +235,7 @@ async fn upload_loop(
             result = result.and(Err(e));
         }
     }
-    flush_index(repo, &mut unindexed).await?;
+    flush_index(repo, &mut unindexed, session).await?;
     result.map(|()| (packs, stored))
 }
 
@@ -256,11 +250,15 @@ async fn upload(repo: &Repository, pack: FinishedPack) -> Result<Event> {
 async fn flush_index(
     repo: &Repository,
     unindexed: &mut Vec<(PackId, Vec<PackEntry>)>,
+    session: &crate::prune::Session,
 ) -> Result<()> {
     if unindexed.is_empty() {
         return Ok(());
     }
     repo.write_index(unindexed).await?;
+    // Proof of life for pruners (see the `prune` module): a lease whose
+    // counter moves is never declared dead.
+    session.refresh(repo).await?;
     let mut index = repo.index_mut();
     for (id, entries) in unindexed.drain(..) {
         index.add_pack(id, &entries);
