@@ -293,7 +293,7 @@ pub(crate) async fn restore_blobs(
     Ok(done)
 }
 
-async fn upload(repo: &Repository, b: PackBuilder) -> Result<(PackId, Vec<PackEntry>)> {
+pub(crate) async fn upload(repo: &Repository, b: PackBuilder) -> Result<(PackId, Vec<PackEntry>)> {
     let pack = b.finish(repo.keys())?;
     put_idempotent(&**repo.backend(), &pack.id.key(), pack.bytes).await?;
     Ok((pack.id, pack.entries))
