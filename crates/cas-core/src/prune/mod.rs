@@ -118,14 +118,18 @@
 //!
 //! # Cost
 //!
-//! Every backup reloads the index once after writing its lease (a pack
-//! deleted before the lease may be in an index loaded earlier), and walks its
-//! own tree at commit only if a condemned record appeared while it ran.
+//! Every backup loads a second, deduplication-only index after writing its
+//! lease (without condemned packs; an index loaded before the lease might
+//! name packs deleted before it), and walks its own tree at commit only if
+//! a condemned record appeared while it ran. A prune walks every snapshot's
+//! trees twice (plan, then the re-check before deleting) and reads each
+//! repacked pack once.
 
 mod forget;
 mod gc;
 mod phase2;
 pub(crate) mod records;
+mod repack;
 mod session;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
