@@ -279,6 +279,14 @@ fn run_seed(seed: u64, inner: Arc<dyn Backend>, root: &Path) -> Vec<String> {
             sched.finished(actor);
         }));
     }
+    // Each actor gets a speed: slow ones stall for long stretches while the
+    // others run (the interleavings that time margins would hide).
+    let speeds: Vec<f64> = (0..sched.lock().active.len())
+        .map(|_| {
+            let x: f64 = rng.random_range(0.02..1.0);
+            x * x
+        })
+        .collect();
     // Up to two crashes per run, each at a random step.
     let mut crashes_left = 2;
     let mut trace = Vec::new();
@@ -302,7 +310,16 @@ fn run_seed(seed: u64, inner: Arc<dyn Backend>, root: &Path) -> Vec<String> {
             break;
         }
         let actors: Vec<usize> = st.pending.keys().copied().collect();
-        let actor = actors[rng.random_range(0..actors.len())];
+        let total: f64 = actors.iter().map(|a| speeds[*a]).sum();
+        let mut pick = rng.random_range(0.0..total);
+        let mut actor = actors[actors.len() - 1];
+        for a in &actors {
+            if pick < speeds[*a] {
+                actor = *a;
+                break;
+            }
+            pick -= speeds[*a];
+        }
         let crash = crashes_left > 0 && rng.random_bool(0.01);
         crashes_left -= usize::from(crash);
         let (what, tx) = st.pending.remove(&actor).unwrap();
