@@ -30,7 +30,7 @@
 //! 4. commit: re-read the condemned records; every blob the new snapshot
 //!    references that now sits in a pack condemned since step 2 is read back
 //!    and stored again in a new pack (the old pack still exists: the writer
-//!    is alive and prunes wait for it);
+//!    is alive and prunes wait for it; if it does not, the backup fails);
 //! 5. write the snapshot record; then, if `killed/S` exists, delete the
 //!    record again and fail (`SessionExpired`) — never acknowledge;
 //! 6. delete `S`.
@@ -115,6 +115,18 @@
 //! - Listings: a listing that cannot prove completeness must fail (the
 //!   erasure backend reports it); every decision here is taken on complete
 //!   listings or not at all.
+//!
+//! # Which defence does what
+//!
+//! The interleaving test (`crates/recovery/tests/interleave.rs`: a seeded
+//! scheduler over backups, forget and prunes, with crashes and slow actors)
+//! fails within a few hundred seeds if any one of these is removed: writers
+//! excluding condemned packs from deduplication, phase 2 waiting for the
+//! sessions it observed, phase 2's re-check of references. Commit-time
+//! re-validation is not needed for safety (the re-check keeps what a new
+//! snapshot needs, the kill marker covers writers declared dead); it is what
+//! lets condemned packs actually be deleted while backups keep referencing
+//! their contents.
 //!
 //! # Cost
 //!

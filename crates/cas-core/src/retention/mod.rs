@@ -2,7 +2,7 @@
 //!
 //! [`plan_retention`] takes snapshot records and a [`KeepPolicy`] and returns a
 //! [`RetentionPlan`]: for every snapshot, keep or remove, and every reason it
-//! is kept. It reads nothing and writes nothing; [`forget`](crate::forget)
+//! is kept. It reads nothing and writes nothing; [`forget`](crate::prune::forget)
 //! acts on a plan.
 //!
 //! # Semantics (restic's, so that policies carry over)
