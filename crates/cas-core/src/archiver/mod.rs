@@ -261,8 +261,21 @@ async fn run_in_session(
     // Commit: nothing referenced may sit in a pack condemned since the
     // start; then the record; then make sure no pruner gave up waiting for
     // this session (if one did, the snapshot is withdrawn, not acknowledged).
-    session.refresh(repo).await?;
-    crate::prune::revalidate(repo, out.root, &start.condemned).await?;
+    let validated = async {
+        session.refresh(repo).await?;
+        crate::prune::revalidate(repo, out.root, &start.condemned).await
+    }
+    .await;
+    if let Err(e) = validated {
+        // A writer declared dead may find its data already deleted: say
+        // why, rather than which blob went missing.
+        if session.killed(repo).await.unwrap_or(false) {
+            return Err(crate::Error::SessionExpired {
+                session: session.id().to_owned(),
+            });
+        }
+        return Err(e);
+    }
     let snapshot_id = repo.save_snapshot(&snapshot).await?;
     if session.killed(repo).await? {
         let _ = repo
