@@ -13,7 +13,7 @@ use super::records::{
     condemned_packs, delete_quiet, list_names, read_doc, write_at, Lease, KILLED, SESSIONS,
     SESSION_MAGIC,
 };
-use crate::blob::{seal_blob, BlobKind};
+use super::repack::copy_blobs;
 use crate::index::{decode_index, Index};
 use crate::pack::{PackBuilder, PackEntry, PackId};
 use crate::repo::put_idempotent;
@@ -211,30 +211,36 @@ pub(crate) async fn revalidate(
     if condemned.is_subset(known) {
         return Ok(0);
     }
-    // Locate every blob afresh: the index loaded at open may predate packs
-    // this backup deduplicated against.
-    repo.reload_index().await?;
-    let in_condemned = |id: &ChunkId| -> Result<bool> {
+    // Read through every pack but those condemned before the start: those
+    // may be deleted at any moment (their prunes do not wait for us), and
+    // this backup never deduplicated against them, so every blob it
+    // references is elsewhere.
+    *repo.index_mut() = index_excluding(repo, known).await?;
+    // Where a blob can stay: packs condemned by nobody.
+    let live = index_excluding(repo, &condemned).await?;
+    let mut needed: Vec<(PackId, PackEntry)> = Vec::new();
+    let mut need = |id: &ChunkId| -> Result<()> {
+        if live.contains(id) {
+            return Ok(());
+        }
         let loc = repo.index().get(id).ok_or(Error::MissingBlob { id: *id })?;
-        Ok(condemned.contains(&loc.pack))
+        needed.push((loc.pack, loc.entry));
+        Ok(())
     };
-    let mut needed: Vec<(BlobKind, ChunkId)> = Vec::new();
     let mut seen: HashSet<ChunkId> = HashSet::new();
     let mut stack = vec![root];
     while let Some(tree_id) = stack.pop() {
         if !seen.insert(tree_id) {
             continue;
         }
-        if in_condemned(&tree_id)? {
-            needed.push((BlobKind::Tree, tree_id));
-        }
+        need(&tree_id)?;
         for node in repo.load_tree(&tree_id).await?.nodes {
             match node.kind {
                 NodeKind::Dir { subtree } => stack.push(subtree),
                 NodeKind::File { chunks } => {
                     for c in chunks {
-                        if seen.insert(c) && in_condemned(&c)? {
-                            needed.push((BlobKind::Data, c));
+                        if seen.insert(c) {
+                            need(&c)?;
                         }
                     }
                 }
@@ -243,54 +249,14 @@ pub(crate) async fn revalidate(
         }
     }
     let stored = needed.len();
-    let new_packs = restore_blobs(repo, needed).await?;
+    let new_packs = copy_blobs(repo, &needed).await?;
     if !new_packs.is_empty() {
         repo.write_index(&new_packs).await?;
     }
-    repo.reload_index().await?;
-    // Blobs stored again must win over their condemned copies.
-    let mut index = index_excluding(repo, &condemned).await?;
-    let full = repo.index();
-    for l in full.iter().filter(|l| !condemned.contains(&l.pack)) {
-        if !index.contains(&l.entry.id) {
-            index.add_pack(l.pack, &[l.entry]);
-        }
-    }
-    drop(full);
-    index.compact();
-    *repo.index_mut() = index;
+    // From now on this process reads only packs condemned by nobody (the
+    // copies just written included).
+    *repo.index_mut() = index_excluding(repo, &condemned).await?;
     Ok(stored)
-}
-
-/// Reads each blob (verified) and stores it in new packs, one kind per pack;
-/// returns the packs written.
-pub(crate) async fn restore_blobs(
-    repo: &Repository,
-    blobs: Vec<(BlobKind, ChunkId)>,
-) -> Result<Vec<(PackId, Vec<PackEntry>)>> {
-    let target = repo.config().pack_size as usize;
-    let mut data = PackBuilder::default();
-    let mut trees = PackBuilder::default();
-    let mut done = Vec::new();
-    for (kind, id) in blobs {
-        let plain = repo.read_blob(&id).await?;
-        let sealed = seal_blob(repo.keys(), kind, id, &plain, repo.compression())?;
-        let builder = match kind {
-            BlobKind::Data => &mut data,
-            BlobKind::Tree => &mut trees,
-        };
-        builder.add(&sealed);
-        if builder.len() >= target {
-            let full = std::mem::take(builder);
-            done.push(upload(repo, full).await?);
-        }
-    }
-    for b in [data, trees] {
-        if !b.is_empty() {
-            done.push(upload(repo, b).await?);
-        }
-    }
-    Ok(done)
 }
 
 pub(crate) async fn upload(repo: &Repository, b: PackBuilder) -> Result<(PackId, Vec<PackEntry>)> {
