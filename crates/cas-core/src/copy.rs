@@ -110,7 +110,24 @@ pub async fn copy(
     let (have, _) = target.readable_snapshots().await?;
     let copied_before: HashSet<String> = have.into_iter().filter_map(|(_, s)| s.original).collect();
     let rechunk = (source.chunker() != target.chunker()).then(|| target.chunker());
-    let mut w = Writer::new(target);
+    // A writer of the target like a backup (the `prune` module's
+    // protocol): a lease, dedup only against packs not condemned, and
+    // re-validation before each record is written.
+    let start = crate::prune::writer_start(target, false).await?;
+    let result = copy_in_session(source, target, wanted, &copied_before, rechunk, &start).await;
+    let _ = start.session.end(target).await;
+    result
+}
+
+async fn copy_in_session(
+    source: &Repository,
+    target: &Repository,
+    wanted: Vec<(String, crate::Snapshot)>,
+    copied_before: &HashSet<String>,
+    rechunk: Option<ChunkerConfig>,
+    start: &crate::prune::WriterStart,
+) -> Result<CopyReport> {
+    let mut w = Writer::new(target, start);
     w.report.rechunked = rechunk.is_some();
     for (id, snap) in wanted {
         if copied_before.contains(&id) || w.report.copied.iter().any(|c| c.source == id) {
@@ -120,11 +137,19 @@ pub async fn copy(
         let root = copy_tree(source, &mut w, snap.tree_id()?, rechunk).await?;
         // Data, then index, then the record: a crash leaves only garbage.
         w.finish().await?;
+        start.session.refresh(target).await?;
+        crate::prune::revalidate(target, root, &start.condemned).await?;
         let mut record = snap.clone();
         record.tree = root.to_hex();
         record.parent = None;
         record.original = Some(id.clone());
         let new_id = target.save_snapshot(&record).await?;
+        if start.session.killed(target).await? {
+            let _ = target.backend().delete(&crate::snapshot_key(&new_id)).await;
+            return Err(crate::Error::SessionExpired {
+                session: start.session.id().to_owned(),
+            });
+        }
         w.report.copied.push(CopiedSnapshot {
             source: id,
             target: new_id,
@@ -208,6 +233,8 @@ async fn rechunk_file(
 /// Packs blobs for the target, uploading each pack when it is full.
 struct Writer<'r> {
     target: &'r Repository,
+    /// The target's index without condemned packs (dedup only).
+    dedup: &'r std::sync::RwLock<crate::Index>,
     data: PackBuilder,
     trees: PackBuilder,
     unindexed: Vec<(PackId, Vec<PackEntry>)>,
@@ -216,9 +243,10 @@ struct Writer<'r> {
 }
 
 impl<'r> Writer<'r> {
-    fn new(target: &'r Repository) -> Self {
+    fn new(target: &'r Repository, start: &'r crate::prune::WriterStart) -> Self {
         Writer {
             target,
+            dedup: &start.dedup,
             data: PackBuilder::default(),
             trees: PackBuilder::default(),
             unindexed: Vec::new(),
@@ -231,7 +259,12 @@ impl<'r> Writer<'r> {
     async fn put(&mut self, kind: BlobKind, plain: Vec<u8>) -> Result<ChunkId> {
         let keys = self.target.keys().clone();
         let id = keys.chunk_id_key().id(&plain);
-        if self.added.contains(&id) || self.target.index().contains(&id) {
+        let known = self
+            .dedup
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id);
+        if self.added.contains(&id) || known {
             self.report.blobs_reused += 1;
             return Ok(id);
         }
@@ -275,8 +308,10 @@ impl<'r> Writer<'r> {
         }
         self.target.write_index(&self.unindexed).await?;
         let mut index = self.target.index_mut();
+        let mut dedup = self.dedup.write().unwrap_or_else(|e| e.into_inner());
         for (id, entries) in self.unindexed.drain(..) {
             index.add_pack(id, &entries);
+            dedup.add_pack(id, &entries);
         }
         Ok(())
     }

@@ -143,6 +143,21 @@ pub enum Error {
         /// Each skipped key file and why.
         skipped: Vec<String>,
     },
+    /// A retention plan would remove every snapshot of a group (or the
+    /// policy has no rule) and that was not explicitly allowed.
+    #[error("the retention policy keeps no snapshot of {group}; refusing (allow it explicitly to remove them all)")]
+    RemovesEverything {
+        /// The group concerned.
+        group: String,
+    },
+    /// A prune declared this backup's session dead (its lease stopped moving
+    /// across several prune runs) and may have deleted data it relied on:
+    /// the snapshot was withdrawn. Run the backup again.
+    #[error("session {session} was declared dead by a prune; the snapshot was not kept, run the backup again")]
+    SessionExpired {
+        /// The session id.
+        session: String,
+    },
     /// A worker thread stopped unexpectedly (a bug; the operation was abandoned).
     #[error("internal error: {what}")]
     Internal {

@@ -33,10 +33,16 @@
 //! | `data/<2 hex>/<hex>` | packs of sealed blobs, named by the BLAKE3 of their bytes | `pack` module docs |
 //! | `index/<hex>` | where each blob is: pack, offset, lengths | `index` module docs |
 //! | `snapshots/<hex>` | snapshot records (time, host, paths, tags, parent, root tree) | `CRNR` |
+//! | `sessions/<id>` | leases of running backups and prunes | [`prune`] module docs (`CRNS`) |
+//! | `condemned/<hex>` | packs a prune condemned, deleted once no writer can need them | `CRNK` |
+//! | `waits/<hex>.<hex>` | sessions a prune saw after condemning | `CRNW` |
+//! | `killed/<id>` | sessions a prune declared dead | `CRNX` |
 //!
-//! Every object is written create-only and never modified. A backup writes
-//! packs, then index objects, then its snapshot record: a snapshot is only
-//! ever visible once everything it references is stored.
+//! Every object but a lease is written create-only and never modified. A
+//! backup writes packs, then index objects, then its snapshot record: a
+//! snapshot is only ever visible once everything it references is stored.
+//! Deletion (forget, prune) follows the protocol of the [`prune`] module,
+//! which needs no lock and no clock; [`retention`] plans what to forget.
 //!
 //! # Damaged objects
 //!
@@ -74,8 +80,10 @@ mod filter;
 mod index;
 mod open;
 mod pack;
+pub mod prune;
 pub mod repair;
 mod repo;
+pub mod retention;
 mod snapshot;
 mod tree;
 

@@ -253,6 +253,10 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
         }
     }
     let logical: u64 = snapshots.iter().map(|(_, s)| s.summary.total_bytes).sum();
+    // What `cairn prune` would free (read-only: the prune's own plan).
+    let reclaim = cairn_cas_core::prune::prune_plan(&repo, &Default::default())
+        .await
+        .context("planning what prune would free")?;
     let per_blob = if blobs == 0 {
         0.0
     } else {
@@ -266,6 +270,7 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
                 "pack_bytes": pack_bytes, "repository_bytes": total_bytes,
                 "snapshots_total_size": logical,
                 "index_resident_bytes": resident, "index_bytes_per_blob": per_blob,
+                "reclaimable_bytes": reclaim.bytes_freed,
             })
         );
     } else {
@@ -285,6 +290,12 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
         println!(
             "  Index in memory:      {} ({per_blob:.1} bytes per blob)",
             ui::bytes(resident as u64)
+        );
+        println!(
+            "  Reclaimable by prune: {} ({} unused packs, {} to repack)",
+            ui::bytes(reclaim.bytes_freed),
+            reclaim.packs_to_delete.len(),
+            reclaim.packs_to_repack.len()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -24,10 +24,12 @@ mod demo;
 mod diff;
 mod erasure_cmds;
 mod find;
+mod forget;
 mod inspect;
 mod keys;
 mod location;
 mod observe;
+mod prune;
 mod repair;
 mod restore;
 mod ui;
@@ -96,6 +98,10 @@ enum Command {
     Cat(inspect::CatArgs),
     /// Check the repository's structure, and optionally read back data.
     Check(restore::CheckArgs),
+    /// Remove snapshots by a retention policy (restic's --keep-* flags).
+    Forget(Box<forget::ForgetArgs>),
+    /// Delete data no snapshot references (safe while backups run).
+    Prune(prune::PruneCmd),
     /// Manage passwords (key files).
     #[command(subcommand)]
     Key(keys::KeyCommand),
@@ -132,6 +138,8 @@ impl Command {
             Command::Key(_) => "key",
             Command::Repair(_) => "repair",
             Command::Copy(_) => "copy",
+            Command::Forget(_) => "forget",
+            Command::Prune(_) => "prune",
             Command::Scrub(_) => "scrub",
             Command::Health => "health",
             Command::Demo(_) => "demo",
@@ -170,6 +178,8 @@ fn main() -> ExitCode {
             Command::Stats(a) => inspect::stats(&ctx, a).await,
             Command::Cat(a) => inspect::cat(&ctx, a).await,
             Command::Check(a) => restore::check(&ctx, a).await,
+            Command::Forget(a) => forget::run(&ctx, *a).await,
+            Command::Prune(a) => prune::run(&ctx, a).await,
             Command::Key(k) => keys::key(&ctx, k).await,
             Command::Repair(r) => repair::run(&ctx, r).await,
             Command::Copy(a) => copy::run(&ctx, a).await,

@@ -93,7 +93,9 @@ pub(crate) async fn drive(
     opts: &BackupOptions,
     progress: Arc<dyn BackupProgress>,
     pump: Option<Pump<'_>>,
+    start: &crate::prune::WriterStart,
 ) -> Result<WalkOutput> {
+    let session = &start.session;
     let shared = Arc::new(Shared::new(
         repo.keys().clone(),
         repo.compression(),
@@ -103,7 +105,8 @@ pub(crate) async fn drive(
     let (jobs, handles) = workers::start(&shared, opts.worker_count(), &to_driver)?;
     let walker = Walker {
         shared: shared.clone(),
-        index: repo.shared_index(),
+        // Dedup only against packs not condemned when the backup started.
+        index: start.dedup.clone(),
         chunker: repo.chunker(),
         jobs,
         to_driver: to_driver.clone(),
@@ -143,7 +146,7 @@ pub(crate) async fn drive(
         })?;
 
     let uploads = async {
-        let r = upload_loop(repo, rx, opts).await;
+        let r = upload_loop(repo, rx, opts, session).await;
         if r.is_err() {
             shared.abort.store(true, Ordering::SeqCst);
         }
@@ -172,6 +175,7 @@ async fn upload_loop(
     repo: &Repository,
     mut rx: mpsc::Receiver<ToDriver>,
     opts: &BackupOptions,
+    session: &crate::prune::Session,
 ) -> Result<(usize, u64)> {
     let max_uploads = opts.uploads.max(1);
     let mut tasks: FuturesUnordered<BoxFuture<'_, Result<Event>>> = FuturesUnordered::new();
@@ -232,7 +236,7 @@ async fn upload_loop(
             }
         }
         if unindexed.len() >= opts.index_every.max(1) {
-            if let Err(e) = flush_index(repo, &mut unindexed).await {
+            if let Err(e) = flush_index(repo, &mut unindexed, session).await {
                 result = Err(e);
                 break;
             }
@@ -246,7 +250,7 @@ async fn upload_loop(
             result = result.and(Err(e));
         }
     }
-    flush_index(repo, &mut unindexed).await?;
+    flush_index(repo, &mut unindexed, session).await?;
     result.map(|()| (packs, stored))
 }
 
@@ -261,11 +265,15 @@ async fn upload(repo: &Repository, pack: FinishedPack) -> Result<Event> {
 async fn flush_index(
     repo: &Repository,
     unindexed: &mut Vec<(PackId, Vec<PackEntry>)>,
+    session: &crate::prune::Session,
 ) -> Result<()> {
     if unindexed.is_empty() {
         return Ok(());
     }
     repo.write_index(unindexed).await?;
+    // Proof of life for pruners (see the `prune` module): a lease whose
+    // counter moves is never declared dead.
+    session.refresh(repo).await?;
     let mut index = repo.index_mut();
     for (id, entries) in unindexed.drain(..) {
         index.add_pack(id, &entries);

@@ -249,6 +249,28 @@ async fn run(
     progress: Arc<dyn BackupProgress>,
     pump: Option<driver::Pump<'_>>,
 ) -> Result<BackupResult> {
+    // The deletion protocol (see the `prune` module): announce this writer,
+    // then load the index without condemned packs.
+    let start = crate::prune::writer_start(repo, opts.dry_run).await?;
+    let result = run_in_session(repo, source, paths, opts, progress, pump, &start).await;
+    let session = start.session;
+    // The snapshot is stored once `result` is Ok: a lease left behind (its
+    // removal failed) only delays pruning until a prune finds it stale.
+    let _ = session.end(repo).await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_in_session(
+    repo: &Repository,
+    source: Source,
+    paths: Vec<String>,
+    opts: &BackupOptions,
+    progress: Arc<dyn BackupProgress>,
+    pump: Option<driver::Pump<'_>>,
+    start: &crate::prune::WriterStart,
+) -> Result<BackupResult> {
+    let session = &start.session;
     let started = Instant::now();
     let time = SystemTime::now();
     let host = opts
@@ -271,7 +293,7 @@ async fn run(
         (Some((_, s)), false) => Some(s.tree_id()?),
         _ => None,
     };
-    let out = driver::drive(repo, source, parent_tree, opts, progress, pump).await;
+    let out = driver::drive(repo, source, parent_tree, opts, progress, pump, start).await;
     repo.index_mut().compact();
     let out = out?;
     let mut snapshot = Snapshot::new(time, host, paths, out.root);
@@ -281,11 +303,42 @@ async fn run(
         duration_secs: started.elapsed().as_secs_f64(),
         ..out.summary
     };
-    let snapshot_id = if opts.dry_run {
-        String::new()
-    } else {
-        repo.save_snapshot(&snapshot).await?
-    };
+    // Commit: nothing referenced may sit in a pack condemned since the
+    // start; then the record; then make sure no pruner gave up waiting for
+    // this session (if one did, the snapshot is withdrawn, not acknowledged).
+    if opts.dry_run {
+        // Nothing was stored: no record, nothing to validate.
+        return Ok(BackupResult {
+            snapshot_id: String::new(),
+            snapshot,
+            warnings: out.warnings,
+        });
+    }
+    let validated = async {
+        session.refresh(repo).await?;
+        crate::prune::revalidate(repo, out.root, &start.condemned).await
+    }
+    .await;
+    if let Err(e) = validated {
+        // A writer declared dead may find its data already deleted: say
+        // why, rather than which blob went missing.
+        if session.killed(repo).await.unwrap_or(false) {
+            return Err(crate::Error::SessionExpired {
+                session: session.id().to_owned(),
+            });
+        }
+        return Err(e);
+    }
+    let snapshot_id = repo.save_snapshot(&snapshot).await?;
+    if session.killed(repo).await? {
+        let _ = repo
+            .backend()
+            .delete(&crate::snapshot_key(&snapshot_id))
+            .await;
+        return Err(crate::Error::SessionExpired {
+            session: session.id().to_owned(),
+        });
+    }
     Ok(BackupResult {
         snapshot_id,
         snapshot,

@@ -20,6 +20,22 @@ impl Repository {
     /// [`open_warnings`](Self::open_warnings); a transient backend failure
     /// (an outage, worth retrying) fails the load.
     pub async fn reload_index(&self) -> Result<()> {
+        // A prune may consolidate the index while it is read; it writes the
+        // new object before deleting the old ones, so a fresh listing after
+        // a vanished object finds everything again.
+        for _ in 0..8 {
+            if self.load_index_once(false).await? {
+                return Ok(());
+            }
+        }
+        // Still churning: load what is there, naming what vanished.
+        self.load_index_once(true).await.map(drop)
+    }
+
+    /// Loads the index once; `false` if an index object vanished between
+    /// the listing and its read (worth listing again).
+    async fn load_index_once(&self, last: bool) -> Result<bool> {
+        let mut vanished = false;
         let (heard, incomplete) = list_tolerant(&*self.backend, "index/").await?;
         let names: Vec<String> = heard.into_iter().map(|m| m.key).collect();
         let keys = self.keys.clone();
@@ -44,11 +60,19 @@ impl Repository {
             match r {
                 Ok(packs) => loaded.extend(packs),
                 Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
-                Err(e) => warnings.push(OpenWarning::Index {
-                    object: name,
-                    reason: e.to_string(),
-                }),
+                Err(e) => {
+                    if matches!(&e, Error::Backend(b) if b.is_not_found()) {
+                        vanished = true;
+                    }
+                    warnings.push(OpenWarning::Index {
+                        object: name,
+                        reason: e.to_string(),
+                    });
+                }
             }
+        }
+        if vanished && !last {
+            return Ok(false);
         }
         warnings.sort_by(|a, b| a.object().cmp(b.object()));
         let blobs = loaded.iter().map(|(_, e)| e.len()).sum();
@@ -62,7 +86,7 @@ impl Repository {
             .index_warnings
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = warnings;
-        Ok(())
+        Ok(true)
     }
 
     /// Reads and decodes one index object (size-capped, authenticated).

@@ -338,10 +338,6 @@ impl Repository {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn shared_index(&self) -> Arc<RwLock<Index>> {
-        self.index.clone()
-    }
-
     /// Reads, opens and verifies one blob.
     pub async fn read_blob(&self, id: &ChunkId) -> Result<Vec<u8>> {
         let loc = self.index().get(id).ok_or(Error::MissingBlob { id: *id })?;

@@ -1,0 +1,86 @@
+//! Forget: apply a retention policy by removing snapshot records (cheap;
+//! never touches data — prune reclaims it later).
+
+use serde::Serialize;
+
+use crate::retention::{plan_retention, KeepPolicy, PlanOptions, RetentionPlan};
+use crate::snapshot::snapshot_key;
+use crate::{Repository, Result, Snapshot};
+
+/// Which snapshots a forget considers (the others are left alone).
+#[non_exhaustive]
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotFilter {
+    /// Only these hosts (any of them), if not empty.
+    pub hosts: Vec<String>,
+    /// Only snapshots carrying every tag of one of these lists, if not empty.
+    pub tags: Vec<Vec<String>>,
+    /// Only snapshots whose paths include every one of these, if not empty.
+    pub paths: Vec<String>,
+}
+
+impl SnapshotFilter {
+    /// Adds a host.
+    pub fn host(mut self, h: impl Into<String>) -> Self {
+        self.hosts.push(h.into());
+        self
+    }
+    /// Adds a tag list (all of them must be present).
+    pub fn tags<S: Into<String>>(mut self, t: impl IntoIterator<Item = S>) -> Self {
+        self.tags.push(t.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Adds a path.
+    pub fn path(mut self, p: impl Into<String>) -> Self {
+        self.paths.push(p.into());
+        self
+    }
+    /// Whether `s` is selected.
+    pub fn matches(&self, s: &Snapshot) -> bool {
+        (self.hosts.is_empty() || self.hosts.contains(&s.hostname))
+            && (self.tags.is_empty()
+                || self
+                    .tags
+                    .iter()
+                    .any(|l| l.iter().all(|t| s.tags.contains(t))))
+            && self.paths.iter().all(|p| s.paths.contains(p))
+    }
+}
+
+/// What [`forget`] decided and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForgetReport {
+    /// Every selected snapshot with keep/remove and reasons.
+    pub plan: RetentionPlan,
+    /// Records removed (empty on a dry run).
+    pub removed: Vec<String>,
+}
+
+/// Plans `policy` over the snapshots `filter` selects and, unless
+/// `dry_run`, removes the records of those it does not keep. Fails if any
+/// record cannot be read (a plan must not be made on a partial list).
+pub async fn forget(
+    repo: &Repository,
+    policy: &KeepPolicy,
+    opts: &PlanOptions,
+    filter: &SnapshotFilter,
+    dry_run: bool,
+) -> Result<ForgetReport> {
+    let selected: Vec<(String, Snapshot)> = repo
+        .snapshots()
+        .await?
+        .into_iter()
+        .filter(|(_, s)| filter.matches(s))
+        .collect();
+    let plan = plan_retention(&selected, policy, opts)?;
+    let mut removed = Vec::new();
+    if !dry_run {
+        for id in plan.remove() {
+            match repo.backend().delete(&snapshot_key(&id)).await {
+                Err(e) if !e.is_not_found() => return Err(e.into()),
+                _ => removed.push(id),
+            }
+        }
+    }
+    Ok(ForgetReport { plan, removed })
+}

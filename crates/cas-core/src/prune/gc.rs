@@ -1,0 +1,397 @@
+//! Prune: scan, plan, then execute (repack, condemn, and delete what the
+//! protocol allows). See the module docs of `prune` for the protocol.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use cairn_crypto::ChunkId;
+use serde::Serialize;
+
+use super::phase2;
+use super::records::{
+    list_names, load_condemned, pack_of_key, write_hashed, Condemned, CONDEMNED, CONDEMNED_MAGIC,
+};
+use super::repack::copy_blobs;
+use super::session::Session;
+use crate::index::{decode_index, Index};
+use crate::pack::{PackEntry, PackId};
+use crate::tree::NodeKind;
+use crate::{Error, Repository, Result};
+
+/// Settings of a prune.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    /// Unused bytes allowed to stay in partly used packs, in percent of the
+    /// used bytes (restic's `--max-unused`, default 5).
+    pub max_unused_percent: f64,
+    /// Bound on the bytes of packs repacked in one run.
+    pub max_repack_bytes: u64,
+    /// Minimum time, by the pruner's clock, between condemning a pack and
+    /// deleting it. An extra defence only: 0 is safe.
+    pub grace: Duration,
+    /// Earlier prune runs that must have seen a session's counter unchanged
+    /// before it is declared dead (at least 1).
+    pub stale_runs: u32,
+    /// Also required before a session is declared dead: this long, by the
+    /// pruner's clock, since a run first saw its counter at that value.
+    /// Safety never depends on it (a writer declared dead fails at commit);
+    /// it keeps a tight prune loop from failing backups that are merely
+    /// reading for a while. Default 1 hour; crash tests use 0.
+    pub stale_after: Duration,
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        PruneOptions {
+            max_unused_percent: 5.0,
+            max_repack_bytes: u64::MAX,
+            grace: Duration::ZERO,
+            stale_runs: 2,
+            stale_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl PruneOptions {
+    /// Sets `max_unused_percent`.
+    pub fn max_unused_percent(mut self, p: f64) -> Self {
+        self.max_unused_percent = p;
+        self
+    }
+    /// Sets `max_repack_bytes`.
+    pub fn max_repack_bytes(mut self, b: u64) -> Self {
+        self.max_repack_bytes = b;
+        self
+    }
+    /// Sets `grace`.
+    pub fn grace(mut self, g: Duration) -> Self {
+        self.grace = g;
+        self
+    }
+    /// Sets `stale_after`.
+    pub fn stale_after(mut self, d: Duration) -> Self {
+        self.stale_after = d;
+        self
+    }
+    /// Sets `stale_runs`.
+    pub fn stale_runs(mut self, n: u32) -> Self {
+        self.stale_runs = n.max(1);
+        self
+    }
+}
+
+/// A condemned record waiting for deletion.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingRecord {
+    /// Its object name.
+    pub name: String,
+    /// Packs it condemns.
+    pub packs: usize,
+    /// Live sessions that it still waits for (when the plan was made).
+    pub waiting_for: Vec<String>,
+}
+
+/// What a prune would do: an inspectable value (`--dry-run` prints it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PrunePlan {
+    /// Snapshots whose trees were walked.
+    pub snapshots: usize,
+    /// Packs stored, and their bytes.
+    pub packs: usize,
+    /// Bytes of all packs.
+    pub bytes_total: u64,
+    /// Bytes of referenced blobs.
+    pub bytes_used: u64,
+    /// Packs to condemn because nothing references them (hex ids).
+    pub packs_to_delete: Vec<String>,
+    /// Their bytes.
+    pub bytes_to_delete: u64,
+    /// Partly used packs to repack (hex ids).
+    pub packs_to_repack: Vec<String>,
+    /// Bytes of blobs read from them.
+    pub bytes_to_download: u64,
+    /// Bytes written into new packs (about the same).
+    pub bytes_to_upload: u64,
+    /// Bytes freed once the condemned packs are deleted.
+    pub bytes_freed: u64,
+    /// Index objects now (a prune consolidates them).
+    pub index_objects: usize,
+    /// Records condemned by earlier runs.
+    pub pending: Vec<PendingRecord>,
+    #[serde(skip)]
+    pub(crate) repack_blobs: Vec<(PackId, PackEntry)>,
+    #[serde(skip)]
+    pub(crate) condemn: Vec<PackId>,
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneReport {
+    /// The plan executed.
+    pub plan: PrunePlan,
+    /// The condemned record written by this run, if any.
+    pub condemned: Option<String>,
+    /// Packs deleted (by this run, from any record whose wait was over).
+    pub packs_deleted: usize,
+    /// Their bytes.
+    pub bytes_deleted: u64,
+    /// Condemned packs found referenced again, and kept.
+    pub packs_kept: usize,
+    /// Index objects written / deleted by the consolidation.
+    pub index_written: usize,
+    /// Index objects deleted.
+    pub index_deleted: usize,
+    /// Records still waiting for sessions (deleted by a later run).
+    pub still_pending: usize,
+    /// Sessions declared dead.
+    pub sessions_killed: Vec<String>,
+}
+
+/// The packs (and their entries) one index object describes.
+pub(crate) type IndexObject = Vec<(PackId, Vec<PackEntry>)>;
+
+/// A complete view of the repository, read in the order the protocol
+/// needs: condemned records, then packs, then index, then snapshots.
+pub(crate) struct Scan {
+    pub(crate) condemned: Vec<(String, Condemned)>,
+    pub(crate) listed: HashMap<PackId, u64>,
+    pub(crate) index_objects: Vec<(String, IndexObject)>,
+    pub(crate) entries: HashMap<PackId, Vec<PackEntry>>,
+    pub(crate) holders: HashMap<ChunkId, Vec<PackId>>,
+    pub(crate) referenced: HashSet<ChunkId>,
+    pub(crate) snapshots: usize,
+}
+
+pub(crate) async fn scan(repo: &Repository) -> Result<Scan> {
+    // An index object consolidated or a snapshot forgotten by someone else
+    // while we read: start over (bounded), never plan on a partial view.
+    let mut attempts = 0;
+    loop {
+        match scan_once(repo).await {
+            Err(Error::Backend(e)) if e.is_not_found() && attempts < 8 => attempts += 1,
+            r => return r,
+        }
+    }
+}
+
+async fn scan_once(repo: &Repository) -> Result<Scan> {
+    let condemned = load_condemned(repo).await?;
+    let mut listed = HashMap::new();
+    {
+        use futures::TryStreamExt;
+        let mut stream = repo.backend().list("data/");
+        while let Some(m) = stream.try_next().await? {
+            if let Some(p) = pack_of_key(&m.key) {
+                listed.insert(p, m.size);
+            }
+        }
+    }
+    let mut index_objects = Vec::new();
+    for name in list_names(repo, "index/").await? {
+        let bytes = repo.backend().get(&name).await?;
+        let packs = decode_index(repo.keys(), &name, &bytes)?;
+        index_objects.push((name, packs));
+    }
+    let mut entries: HashMap<PackId, Vec<PackEntry>> = HashMap::new();
+    let mut holders: HashMap<ChunkId, Vec<PackId>> = HashMap::new();
+    let mut index = Index::default();
+    for (_, packs) in &index_objects {
+        for (p, es) in packs {
+            if entries.contains_key(p) {
+                continue;
+            }
+            // A pack indexed but not listed may be one a backup stored after
+            // the listing: its entries are kept (consolidation must not drop
+            // them), but it is no proof that a blob is available.
+            if listed.contains_key(p) {
+                for e in es {
+                    holders.entry(e.id).or_default().push(*p);
+                }
+            }
+            index.add_pack(*p, es);
+            entries.insert(*p, es.clone());
+        }
+    }
+    index.compact();
+    // Trees are read through the repository's index: every present pack.
+    *repo.index_mut() = index;
+    let snapshots = repo.snapshots().await?;
+    let mut referenced = HashSet::new();
+    for (_, s) in &snapshots {
+        let mut stack = vec![s.tree_id()?];
+        while let Some(t) = stack.pop() {
+            if !referenced.insert(t) {
+                continue;
+            }
+            for node in repo.load_tree(&t).await?.nodes {
+                match node.kind {
+                    NodeKind::Dir { subtree } => stack.push(subtree),
+                    NodeKind::File { chunks } => referenced.extend(chunks),
+                    NodeKind::Symlink { .. } => {}
+                }
+            }
+        }
+    }
+    Ok(Scan {
+        condemned,
+        listed,
+        index_objects,
+        entries,
+        holders,
+        referenced,
+        snapshots: snapshots.len(),
+    })
+}
+
+impl Scan {
+    pub(crate) fn condemned_set(&self) -> Result<HashSet<PackId>> {
+        let mut set = HashSet::new();
+        for (k, c) in &self.condemned {
+            set.extend(c.pack_ids(k)?);
+        }
+        Ok(set)
+    }
+}
+
+/// Scans the repository and decides what to condemn and repack (nothing is
+/// written).
+pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
+    let scan = scan(repo).await?;
+    let condemned = scan.condemned_set()?;
+    let mut plan = PrunePlan {
+        snapshots: scan.snapshots,
+        packs: scan.listed.len(),
+        bytes_total: scan.listed.values().sum(),
+        index_objects: scan.index_objects.len(),
+        ..PrunePlan::default()
+    };
+    // Each referenced blob is "used" in one holder: the smallest pack id
+    // among present, uncondemned packs. Other copies are unused.
+    let mut chosen: HashMap<ChunkId, PackId> = HashMap::new();
+    for id in &scan.referenced {
+        let best = scan
+            .holders
+            .get(id)
+            .and_then(|hs| hs.iter().filter(|p| !condemned.contains(p)).min().copied());
+        match best {
+            Some(p) => {
+                chosen.insert(*id, p);
+            }
+            // Only in condemned packs: phase 2 un-condemns one of them.
+            None if scan.holders.contains_key(id) => {}
+            None => return Err(Error::MissingBlob { id: *id }),
+        }
+    }
+    let mut partly: Vec<(PackId, u64, u64)> = Vec::new(); // pack, used, unused
+    let mut sorted: Vec<(&PackId, &u64)> = scan.listed.iter().collect();
+    sorted.sort();
+    for (p, size) in sorted {
+        if condemned.contains(p) {
+            continue;
+        }
+        // Blob bytes only: the header and trailer are not waste.
+        let (mut used, mut waste) = (0u64, 0u64);
+        for e in scan.entries.get(p).into_iter().flatten() {
+            match chosen.get(&e.id) == Some(p) {
+                true => used += u64::from(e.length),
+                false => waste += u64::from(e.length),
+            }
+        }
+        plan.bytes_used += used;
+        if used == 0 {
+            plan.condemn.push(*p);
+            plan.bytes_to_delete += size;
+        } else if waste > 0 {
+            partly.push((*p, used, waste));
+        }
+    }
+    let mut unused: u64 = partly.iter().map(|(_, _, u)| u).sum();
+    let allowed = (plan.bytes_used as f64 * opts.max_unused_percent.max(0.0) / 100.0) as u64;
+    // Most wasteful first: the fewest bytes moved per byte freed.
+    partly.sort_by(|a, b| {
+        (b.2 * a.1.max(1))
+            .cmp(&(a.2 * b.1.max(1)))
+            .then(a.0.cmp(&b.0))
+    });
+    let mut repacked = 0u64;
+    for (p, used, waste) in partly {
+        if unused <= allowed {
+            break;
+        }
+        let size = used + waste;
+        if repacked.saturating_add(size) > opts.max_repack_bytes {
+            continue;
+        }
+        repacked += size;
+        unused -= waste;
+        plan.packs_to_repack.push(p.to_hex());
+        plan.condemn.push(p);
+        plan.bytes_to_download += used;
+        plan.bytes_to_upload += used;
+        plan.bytes_freed += waste;
+        for e in scan.entries.get(&p).into_iter().flatten() {
+            if chosen.get(&e.id) == Some(&p) {
+                plan.repack_blobs.push((p, *e));
+            }
+        }
+    }
+    plan.bytes_freed += plan.bytes_to_delete;
+    plan.packs_to_delete = plan
+        .condemn
+        .iter()
+        .filter(|p| !plan.packs_to_repack.contains(&p.to_hex()))
+        .map(PackId::to_hex)
+        .collect();
+    plan.pending = phase2::pending(repo, &scan).await?;
+    Ok(plan)
+}
+
+/// Executes `plan`: repacks, writes the condemned record and its first
+/// observation, then deletes what the protocol allows (this run's record
+/// too, when no other session is running). Holds a lease throughout.
+pub async fn prune(repo: &Repository, opts: &PruneOptions, plan: PrunePlan) -> Result<PruneReport> {
+    let session = Session::begin(repo).await?;
+    let result = execute(repo, opts, plan, &session).await;
+    let _ = session.end(repo).await;
+    result
+}
+
+async fn execute(
+    repo: &Repository,
+    opts: &PruneOptions,
+    plan: PrunePlan,
+    session: &Session,
+) -> Result<PruneReport> {
+    let mut report = PruneReport::default();
+    if !plan.repack_blobs.is_empty() {
+        let packs = copy_blobs(repo, &plan.repack_blobs).await?;
+        repo.write_index(&packs).await?;
+    }
+    if !plan.condemn.is_empty() {
+        let record = Condemned {
+            packs: plan.condemn.iter().map(PackId::to_hex).collect(),
+            time: now_string(),
+            by: session.id().to_owned(),
+        };
+        report.condemned = Some(write_hashed(repo, CONDEMNED_MAGIC, CONDEMNED, &record).await?);
+    }
+    report.plan = plan;
+    phase2::advance(repo, opts, session, &mut report).await?;
+    Ok(report)
+}
+
+pub(crate) fn now_string() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// Groups pack entries into index objects of at most this many packs, so
+/// that open reads a handful of objects.
+pub(crate) const PACKS_PER_INDEX: usize = 50_000;
+
+pub(crate) fn chunked(
+    packs: BTreeMap<PackId, Vec<PackEntry>>,
+) -> Vec<Vec<(PackId, Vec<PackEntry>)>> {
+    let all: Vec<_> = packs.into_iter().collect();
+    all.chunks(PACKS_PER_INDEX).map(|c| c.to_vec()).collect()
+}

@@ -1,0 +1,271 @@
+//! The objects of the deletion protocol: session leases, kill markers,
+//! condemned records and wait observations.
+//!
+//! # Formats (version 1) — do not change; add a new version instead
+//!
+//! Each is a sealed JSON document framed like snapshot records
+//! (`magic:[u8;4] version:u8=1 seal(metadata key, json, aad = magic || version)`):
+//!
+//! | key | magic | JSON fields |
+//! |-----|-------|-------------|
+//! | `sessions/<32 hex random>` | `CRNS` | `id`, `host`, `pid`, `counter` (bumped on refresh), `started` (informational) |
+//! | `killed/<session id>` | `CRNX` | `session`, `counter` (the value seen when declared dead) |
+//! | `condemned/<hex BLAKE3 of object>` | `CRNK` | `packs` (hex pack ids), `time` (the pruner's clock, only for `--grace`), `by` (session id) |
+//! | `waits/<condemned hash>.<hex BLAKE3 of object>` | `CRNW` | `condemned`, `run` (pruner session), `sessions` ({id: counter}), `time` |
+//!
+//! Leases are the only objects ever overwritten (a refresh); everything
+//! else is create-only and named by its hash or a random id.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use cairn_backends::PutMode;
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::pack::PackId;
+use crate::repo::put_idempotent;
+use crate::snapshot::{decode_doc, encode_doc};
+use crate::{Error, Repository, Result};
+
+pub(crate) const SESSION_MAGIC: &[u8; 4] = b"CRNS";
+pub(crate) const KILLED_MAGIC: &[u8; 4] = b"CRNX";
+pub(crate) const CONDEMNED_MAGIC: &[u8; 4] = b"CRNK";
+pub(crate) const WAIT_MAGIC: &[u8; 4] = b"CRNW";
+
+/// Prefix of session leases.
+pub(crate) const SESSIONS: &str = "sessions/";
+/// Prefix of kill markers.
+pub(crate) const KILLED: &str = "killed/";
+/// Prefix of condemned records.
+pub(crate) const CONDEMNED: &str = "condemned/";
+/// Prefix of wait observations.
+pub(crate) const WAITS: &str = "waits/";
+
+/// A running writer's lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Random session id (the object's name).
+    pub id: String,
+    /// Host the writer runs on.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Bumped by every refresh: a counter that stops moving across several
+    /// prune runs is how a dead writer is recognised without a clock.
+    pub counter: u64,
+    /// When it started, by its own clock (shown to people, never used).
+    pub started: String,
+}
+
+/// The mark a pruner leaves on a session it declared dead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Killed {
+    pub(crate) session: String,
+    pub(crate) counter: u64,
+}
+
+/// Packs condemned by a prune: writers must not dedup against them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Condemned {
+    pub(crate) packs: Vec<String>,
+    pub(crate) time: String,
+    pub(crate) by: String,
+}
+
+/// The sessions a pruner saw after a condemned record was visible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Wait {
+    pub(crate) condemned: String,
+    pub(crate) run: String,
+    pub(crate) sessions: BTreeMap<String, u64>,
+    pub(crate) time: String,
+}
+
+impl Condemned {
+    pub(crate) fn pack_ids(&self, object: &str) -> Result<Vec<PackId>> {
+        self.packs
+            .iter()
+            .map(|h| parse_pack_hex(h).ok_or_else(|| Error::corrupt(object, "bad pack id")))
+            .collect()
+    }
+}
+
+/// A pack id from 64 hex digits.
+pub(crate) fn parse_pack_hex(hex_id: &str) -> Option<PackId> {
+    let mut id = [0u8; 32];
+    hex::decode_to_slice(hex_id, &mut id).ok()?;
+    Some(PackId(id))
+}
+
+/// The pack id of a `data/xx/<hex>` key.
+pub(crate) fn pack_of_key(key: &str) -> Option<PackId> {
+    let hex_id = key.strip_prefix("data/")?.split('/').nth(1)?;
+    parse_pack_hex(hex_id)
+}
+
+/// Names of the objects under `prefix`.
+pub(crate) async fn list_names(repo: &Repository, prefix: &str) -> Result<Vec<String>> {
+    Ok(repo
+        .backend()
+        .list(prefix)
+        .map_ok(|m| m.key)
+        .try_collect()
+        .await?)
+}
+
+/// Reads and opens one document.
+pub(crate) async fn read_doc<T: serde::de::DeserializeOwned>(
+    repo: &Repository,
+    magic: &[u8; 4],
+    key: &str,
+) -> Result<T> {
+    let bytes = repo.backend().get(key).await?;
+    decode_doc(repo.keys(), magic, key, &bytes)
+}
+
+/// Stores a document under `prefix` + its hash (+ `suffix`); returns the key.
+pub(crate) async fn write_hashed<T: Serialize>(
+    repo: &Repository,
+    magic: &[u8; 4],
+    prefix: &str,
+    doc: &T,
+) -> Result<String> {
+    let bytes = encode_doc(repo.keys(), magic, doc)?;
+    let key = format!("{prefix}{}", blake3::hash(&bytes).to_hex());
+    put_idempotent(&**repo.backend(), &key, Bytes::from(bytes)).await?;
+    Ok(key)
+}
+
+/// Writes a document under a fixed key.
+pub(crate) async fn write_at<T: Serialize>(
+    repo: &Repository,
+    magic: &[u8; 4],
+    key: &str,
+    doc: &T,
+    mode: PutMode,
+) -> Result<()> {
+    let bytes = encode_doc(repo.keys(), magic, doc)?;
+    repo.backend().put(key, Bytes::from(bytes), mode).await?;
+    Ok(())
+}
+
+/// Deletes `key`; one already gone is fine (a crashed run may have deleted it).
+pub(crate) async fn delete_quiet(repo: &Repository, key: &str) -> Result<()> {
+    match repo.backend().delete(key).await {
+        Err(e) if e.is_not_found() => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+/// Every visible condemned record.
+pub(crate) async fn load_condemned(repo: &Repository) -> Result<Vec<(String, Condemned)>> {
+    let mut out = Vec::new();
+    for key in list_names(repo, CONDEMNED).await? {
+        match read_doc(repo, CONDEMNED_MAGIC, &key).await {
+            Ok(c) => out.push((key, c)),
+            // Deleted between the listing and the read: its packs are gone
+            // or live again; either way nothing to avoid.
+            Err(Error::Backend(e)) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Every pack named by a visible condemned record.
+pub(crate) async fn condemned_packs(
+    repo: &Repository,
+) -> Result<std::collections::HashSet<PackId>> {
+    let mut set = std::collections::HashSet::new();
+    for (key, c) in load_condemned(repo).await? {
+        set.extend(c.pack_ids(&key)?);
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use cairn_crypto::{KeySet, MasterKey};
+
+    fn keys() -> KeySet {
+        KeySet::derive(&MasterKey::from_bytes([42; 32]))
+    }
+
+    fn docs() -> (Lease, Killed, Condemned, Wait) {
+        let lease = Lease {
+            id: "00112233445566778899aabbccddeeff".into(),
+            host: "golden".into(),
+            pid: 7,
+            counter: 3,
+            started: "2026-11-29T00:00:00Z".into(),
+        };
+        let killed = Killed {
+            session: lease.id.clone(),
+            counter: 3,
+        };
+        let condemned = Condemned {
+            packs: vec!["ab".repeat(32)],
+            time: "2026-11-29T00:00:01Z".into(),
+            by: "ffeeddccbbaa99887766554433221100".into(),
+        };
+        let wait = Wait {
+            condemned: "condemned/cd".into(),
+            run: condemned.by.clone(),
+            sessions: [(lease.id.clone(), 3)].into_iter().collect(),
+            time: "2026-11-29T00:00:02Z".into(),
+        };
+        (lease, killed, condemned, wait)
+    }
+
+    const FIXTURES: [&str; 4] = [GOLDEN_LEASE, GOLDEN_KILLED, GOLDEN_CONDEMNED, GOLDEN_WAIT];
+
+    /// Sealed with the fixed key above by version 1 (bless with
+    /// `CAIRN_BLESS_FIXTURES=1 cargo test -p cairn-cas-core --lib records`).
+    const GOLDEN_LEASE: &str = "43524e530101aa641669fa108a4fd135c470be2a455c6b277255645bdb340f5f1813d88c8bd36a2f25bf9350cf3595b9ac8ef7c7336b54b0e51a2ebbe9a0c480548ce62a90406d57901a9180b50da4cfd173b86cb6f74b7fef8a294dfe4b0526ee13ad368ba49f882a588150b4566a90d700affe74f5222dd4e6f50030f68b1f0820c1785098cf5f9c7380e4a672d9a547352b9d5c844822045e57d3ed411acee4f35f77";
+    const GOLDEN_KILLED: &str = "43524e580101f9dfc269246542804d5d1bddf5ec6c509d8d961b0274e43d7273ca569f1540f3f619b3afffba75769c5f8cc6980a94e8754c8747504926a9c9b552b8e05c221871c693d74ba8693045476835ee71e85045d2486fee6e46536f8b7f01fb890f6d1f0d0c965229e4bfad9a";
+    const GOLDEN_CONDEMNED: &str = "43524e4b0101e590fddc20454a33c3030c8faf822e99b27eedb98b53ac23ffc791027fbb8934109bf5ba787713285db2045a9b412808787e1ccba79a4dd82707a799b3dccc1b0692b474854c46e8a6a2e6ae0f38dc95234c52c71b6987fb0bd2983a9418e147c35227526fabeec7ac715c34016b2d916ab4655d0701e6a3c512507ec1000d4375781ba611021510bfc799cdedc4744a60da3986e01ee181e769b8e4f24bd0838f2a886d3d309d644c34e30dcffb15ef6a015db9ad26cd7eecb1f85f2d0c7756b19c75df";
+    const GOLDEN_WAIT: &str = "43524e5701019812a35faf6fb168c4f4d58bd3e72a05b9083ed14fe73f50477fc3e3b840c432e76238c82aca0488f55820ed495f9c32c0aa6223481bd360497fa4b804e38b85c952c82dbdf9f2844122926e277ee5c08dcd3cfe3a355ec03a9e2dcc58f7cbac735c307669a2481b7ad4496f432ebf53ddca88396d5e779e918709f0773474b204da467ead6403e3dcb892f9d62e1cab659969e65640db732a911d7f5edaae830efb5ad9c20f9dd4a95be6f50237c9ec0e28b3b133dcd866046676453b1b05d4135d2d6b51";
+
+    #[test]
+    fn version_1_records_still_decode() {
+        let k = keys();
+        let (lease, killed, condemned, wait) = docs();
+        if std::env::var_os("CAIRN_BLESS_FIXTURES").is_some() {
+            for (name, bytes) in [
+                ("LEASE", encode_doc(&k, SESSION_MAGIC, &lease).unwrap()),
+                ("KILLED", encode_doc(&k, KILLED_MAGIC, &killed).unwrap()),
+                (
+                    "CONDEMNED",
+                    encode_doc(&k, CONDEMNED_MAGIC, &condemned).unwrap(),
+                ),
+                ("WAIT", encode_doc(&k, WAIT_MAGIC, &wait).unwrap()),
+            ] {
+                println!("const GOLDEN_{name}: &str = \"{}\";", hex::encode(bytes));
+            }
+            return;
+        }
+        let bytes: Vec<Vec<u8>> = FIXTURES.iter().map(|h| hex::decode(h).unwrap()).collect();
+        let l: Lease = decode_doc(&k, SESSION_MAGIC, "sessions/x", &bytes[0]).unwrap();
+        let x: Killed = decode_doc(&k, KILLED_MAGIC, "killed/x", &bytes[1]).unwrap();
+        let c: Condemned = decode_doc(&k, CONDEMNED_MAGIC, "condemned/x", &bytes[2]).unwrap();
+        let w: Wait = decode_doc(&k, WAIT_MAGIC, "waits/x", &bytes[3]).unwrap();
+        assert_eq!((l, x, c, w), docs());
+        // Tampering and a wrong magic are refused, naming the object.
+        let mut bad = bytes[2].clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(matches!(
+            decode_doc::<Condemned>(&k, CONDEMNED_MAGIC, "condemned/x", &bad),
+            Err(Error::Authentication { object }) if object == "condemned/x"
+        ));
+        assert!(decode_doc::<Wait>(&k, WAIT_MAGIC, "waits/x", &bytes[2]).is_err());
+        assert_eq!(
+            parse_pack_hex(&"ab".repeat(32)).map(|p| p.to_hex()),
+            Some("ab".repeat(32))
+        );
+        assert!(pack_of_key("data/ab/xyz").is_none());
+    }
+}

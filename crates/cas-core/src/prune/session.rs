@@ -1,0 +1,289 @@
+//! Writer sessions: how a running backup makes itself visible to pruners,
+//! avoids condemned packs, and re-validates at commit.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use cairn_backends::PutMode;
+use cairn_crypto::ChunkId;
+
+use super::records::{
+    condemned_packs, delete_quiet, list_names, read_doc, write_at, Lease, KILLED, SESSIONS,
+    SESSION_MAGIC,
+};
+use super::repack::copy_blobs;
+use crate::index::{decode_index, Index};
+use crate::pack::{PackBuilder, PackEntry, PackId};
+use crate::repo::put_idempotent;
+use crate::tree::NodeKind;
+use crate::{Error, Repository, Result};
+
+/// A lease announcing a running writer (a backup, or a prune).
+#[derive(Debug)]
+pub struct Session {
+    lease: Lease,
+    counter: AtomicU64,
+    /// Whether the lease is stored: a dry run's session writes nothing (it
+    /// commits nothing either, so no prune needs to wait for it).
+    stored: bool,
+}
+
+impl Session {
+    /// Writes a new lease. Until [`end`](Self::end), every prune that
+    /// condemns packs waits for this session before deleting them.
+    pub async fn begin(repo: &Repository) -> Result<Session> {
+        let session = Self::unstored()?;
+        write_at(
+            repo,
+            SESSION_MAGIC,
+            &session.lease.key(),
+            &session.lease,
+            PutMode::CreateOnly,
+        )
+        .await?;
+        Ok(Session {
+            stored: true,
+            ..session
+        })
+    }
+
+    /// A session whose lease is not written: for a dry run, which stores
+    /// nothing and commits nothing.
+    fn unstored() -> Result<Session> {
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|e| Error::Internal {
+            what: format!("no randomness from the operating system: {e}"),
+        })?;
+        let lease = Lease {
+            id: hex::encode(id),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            pid: std::process::id(),
+            counter: 0,
+            started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        };
+        Ok(Session {
+            lease,
+            counter: AtomicU64::new(0),
+            stored: false,
+        })
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.lease.id
+    }
+
+    /// Bumps the lease's counter: proof of life that needs no clock.
+    pub async fn refresh(&self, repo: &Repository) -> Result<()> {
+        if !self.stored {
+            return Ok(());
+        }
+        let mut lease = self.lease.clone();
+        lease.counter = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        write_at(
+            repo,
+            SESSION_MAGIC,
+            &lease.key(),
+            &lease,
+            PutMode::Overwrite,
+        )
+        .await
+    }
+
+    /// Whether a pruner declared this session dead (it then no longer
+    /// waits for it, so nothing this session wrote may be acknowledged).
+    pub async fn killed(&self, repo: &Repository) -> Result<bool> {
+        match repo
+            .backend()
+            .stat(&format!("{KILLED}{}", self.lease.id))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the lease.
+    pub async fn end(self, repo: &Repository) -> Result<()> {
+        if !self.stored {
+            return Ok(());
+        }
+        delete_quiet(repo, &self.lease.key()).await
+    }
+}
+
+impl Lease {
+    pub(crate) fn key(&self) -> String {
+        format!("{SESSIONS}{}", self.id)
+    }
+}
+
+/// Live sessions (lease present, not killed) with their counters.
+pub(crate) async fn live_sessions(
+    repo: &Repository,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    let killed: HashSet<String> = list_names(repo, KILLED)
+        .await?
+        .into_iter()
+        .map(|k| k.trim_start_matches(KILLED).to_owned())
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for key in list_names(repo, SESSIONS).await? {
+        let id = key.trim_start_matches(SESSIONS).to_owned();
+        if killed.contains(&id) {
+            continue;
+        }
+        match read_doc::<Lease>(repo, SESSION_MAGIC, &key).await {
+            Ok(l) => {
+                out.insert(id, l.counter);
+            }
+            Err(Error::Backend(e)) if e.is_not_found() => {} // ended meanwhile
+            // An unreadable lease still counts as a writer (counter 0): it
+            // is waited for until declared stale like any other.
+            Err(_) => {
+                out.insert(id, 0);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An index of every index object, leaving out the entries of `exclude`
+/// (condemned packs: a writer must not dedup against them). Undecodable
+/// index objects are skipped: a blob they describe is simply uploaded again.
+pub(crate) async fn index_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<Index> {
+    // An object consolidated (deleted) while we read: list again, the
+    // consolidated one was written before it went.
+    let mut attempts = 0;
+    loop {
+        match load_excluding(repo, exclude).await {
+            Err(Error::Backend(e)) if e.is_not_found() && attempts < 8 => attempts += 1,
+            r => return r,
+        }
+    }
+}
+
+async fn load_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<Index> {
+    let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
+    for name in list_names(repo, "index/").await? {
+        let bytes = repo.backend().get(&name).await?;
+        if let Ok(packs) = decode_index(repo.keys(), &name, &bytes) {
+            loaded.extend(packs.into_iter().filter(|(p, _)| !exclude.contains(p)));
+        }
+    }
+    let mut index = Index::with_capacity(loaded.iter().map(|(_, e)| e.len()).sum());
+    for (pack, entries) in &loaded {
+        index.add_pack(*pack, entries);
+    }
+    index.compact();
+    Ok(index)
+}
+
+/// What a backup knows from its start: its lease, the packs condemned then,
+/// and the index it deduplicates against (without those packs).
+pub(crate) struct WriterStart {
+    pub(crate) session: Session,
+    pub(crate) condemned: HashSet<PackId>,
+    pub(crate) dedup: Arc<RwLock<Index>>,
+}
+
+/// Start of a backup: the lease first, then the condemned set, then the
+/// dedup index without condemned packs. The order is the protocol: a prune
+/// that lists sessions after condemning sees this one, or this one sees its
+/// condemned record; and an index loaded before the lease might name packs
+/// deleted before it. (Reads, such as the parent snapshot's trees, go
+/// through the repository's own index: condemned packs still exist.)
+pub(crate) async fn writer_start(repo: &Repository, dry_run: bool) -> Result<WriterStart> {
+    let session = match dry_run {
+        true => Session::unstored()?,
+        false => Session::begin(repo).await?,
+    };
+    let started = async {
+        let condemned = condemned_packs(repo).await?;
+        let dedup = index_excluding(repo, &condemned).await?;
+        Ok::<_, Error>((condemned, dedup))
+    }
+    .await;
+    match started {
+        Ok((condemned, dedup)) => Ok(WriterStart {
+            session,
+            condemned,
+            dedup: Arc::new(RwLock::new(dedup)),
+        }),
+        Err(e) => {
+            let _ = session.end(repo).await;
+            Err(e)
+        }
+    }
+}
+
+/// Commit-time re-validation: packs condemned since the backup started may
+/// hold blobs the new snapshot references (deduplicated before the
+/// condemnation). Those blobs are read back and stored again in new packs,
+/// so the snapshot references nothing condemned. Returns how many blobs were
+/// stored again.
+pub(crate) async fn revalidate(
+    repo: &Repository,
+    root: ChunkId,
+    known: &HashSet<PackId>,
+) -> Result<usize> {
+    let condemned = condemned_packs(repo).await?;
+    if condemned.is_subset(known) {
+        return Ok(0);
+    }
+    // Read through every pack but those condemned before the start: those
+    // may be deleted at any moment (their prunes do not wait for us), and
+    // this backup never deduplicated against them, so every blob it
+    // references is elsewhere.
+    *repo.index_mut() = index_excluding(repo, known).await?;
+    // Where a blob can stay: packs condemned by nobody.
+    let live = index_excluding(repo, &condemned).await?;
+    let mut needed: Vec<(PackId, PackEntry)> = Vec::new();
+    let mut need = |id: &ChunkId| -> Result<()> {
+        if live.contains(id) {
+            return Ok(());
+        }
+        let loc = repo.index().get(id).ok_or(Error::MissingBlob { id: *id })?;
+        needed.push((loc.pack, loc.entry));
+        Ok(())
+    };
+    let mut seen: HashSet<ChunkId> = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(tree_id) = stack.pop() {
+        if !seen.insert(tree_id) {
+            continue;
+        }
+        need(&tree_id)?;
+        for node in repo.load_tree(&tree_id).await?.nodes {
+            match node.kind {
+                NodeKind::Dir { subtree } => stack.push(subtree),
+                NodeKind::File { chunks } => {
+                    for c in chunks {
+                        if seen.insert(c) {
+                            need(&c)?;
+                        }
+                    }
+                }
+                NodeKind::Symlink { .. } => {}
+            }
+        }
+    }
+    let stored = needed.len();
+    let new_packs = copy_blobs(repo, &needed).await?;
+    if !new_packs.is_empty() {
+        repo.write_index(&new_packs).await?;
+    }
+    // From now on this process reads only packs condemned by nobody (the
+    // copies just written included).
+    *repo.index_mut() = index_excluding(repo, &condemned).await?;
+    Ok(stored)
+}
+
+pub(crate) async fn upload(repo: &Repository, b: PackBuilder) -> Result<(PackId, Vec<PackEntry>)> {
+    let pack = b.finish(repo.keys())?;
+    put_idempotent(&**repo.backend(), &pack.id.key(), pack.bytes).await?;
+    Ok((pack.id, pack.entries))
+}

@@ -1,0 +1,177 @@
+//! `cairn forget`: apply a retention policy (restic's flags), optionally prune.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use cairn_cas_core::prune::{forget, SnapshotFilter};
+use cairn_cas_core::retention::{Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration};
+use clap::Args;
+
+use crate::backup::short;
+use crate::ctx::Ctx;
+use crate::prune::{run_prune, PruneArgs};
+
+#[derive(Debug, Args)]
+pub(crate) struct ForgetArgs {
+    /// Keep the last N snapshots (`unlimited` or -1: all).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    keep_last: Option<u32>,
+    /// Keep the newest snapshot of each of the last N hours.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    keep_hourly: Option<u32>,
+    /// … days.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    keep_daily: Option<u32>,
+    /// … ISO weeks.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    keep_weekly: Option<u32>,
+    /// … months.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    keep_monthly: Option<u32>,
+    /// … years.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    keep_yearly: Option<u32>,
+    /// Keep every snapshot newer than the latest minus DURATION (`1y2m3d4h`).
+    #[arg(long, value_name = "DURATION")]
+    keep_within: Option<RetentionDuration>,
+    /// Keep hourly snapshots within DURATION.
+    #[arg(long, value_name = "DURATION")]
+    keep_within_hourly: Option<RetentionDuration>,
+    /// Keep daily snapshots within DURATION.
+    #[arg(long, value_name = "DURATION")]
+    keep_within_daily: Option<RetentionDuration>,
+    /// Keep weekly snapshots within DURATION.
+    #[arg(long, value_name = "DURATION")]
+    keep_within_weekly: Option<RetentionDuration>,
+    /// Keep monthly snapshots within DURATION.
+    #[arg(long, value_name = "DURATION")]
+    keep_within_monthly: Option<RetentionDuration>,
+    /// Keep yearly snapshots within DURATION.
+    #[arg(long, value_name = "DURATION")]
+    keep_within_yearly: Option<RetentionDuration>,
+    /// Keep snapshots with these tags (`a,b`: both; repeatable: any).
+    #[arg(long, value_name = "TAGS")]
+    keep_tag: Vec<String>,
+    /// Group by `host`, `paths`, `tags` (comma-separated; '' for one group).
+    #[arg(long, default_value = "host,paths")]
+    group_by: String,
+    /// Only snapshots of this host (repeatable).
+    #[arg(long)]
+    host: Vec<String>,
+    /// Only snapshots with these tags (`a,b`: both; repeatable: any).
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Only snapshots that include this path (repeatable: all).
+    #[arg(long)]
+    path: Vec<String>,
+    /// Count `within` durations back from now instead of from the newest
+    /// snapshot of each group.
+    #[arg(long)]
+    from_now: bool,
+    /// Time zone of the calendar buckets (IANA name).
+    #[arg(long, default_value = "UTC")]
+    time_zone: String,
+    /// Allow a policy that removes every snapshot of a group.
+    #[arg(long)]
+    unsafe_allow_remove_all: bool,
+    /// Show what would be removed; change nothing.
+    #[arg(long, short = 'n')]
+    dry_run: bool,
+    /// Prune afterwards.
+    #[arg(long)]
+    prune: bool,
+    #[command(flatten)]
+    prune_args: PruneArgs,
+}
+
+fn parse_count(s: &str) -> Result<u32, String> {
+    match s {
+        "unlimited" | "-1" => Ok(u32::MAX),
+        _ => s
+            .parse()
+            .map_err(|_| format!("{s:?}: expected a count, `unlimited` or -1")),
+    }
+}
+
+fn tag_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::to_owned).collect()
+}
+
+impl ForgetArgs {
+    fn policy(&self) -> KeepPolicy {
+        let mut p = KeepPolicy::default()
+            .last(self.keep_last.unwrap_or(0))
+            .hourly(self.keep_hourly.unwrap_or(0))
+            .daily(self.keep_daily.unwrap_or(0))
+            .weekly(self.keep_weekly.unwrap_or(0))
+            .monthly(self.keep_monthly.unwrap_or(0))
+            .yearly(self.keep_yearly.unwrap_or(0));
+        p.within = self.keep_within;
+        for (b, d) in [
+            (Bucket::Hourly, self.keep_within_hourly),
+            (Bucket::Daily, self.keep_within_daily),
+            (Bucket::Weekly, self.keep_within_weekly),
+            (Bucket::Monthly, self.keep_within_monthly),
+            (Bucket::Yearly, self.keep_within_yearly),
+        ] {
+            if let Some(d) = d {
+                p = p.within_bucket(b, d);
+            }
+        }
+        for t in &self.keep_tag {
+            p = p.tag(tag_list(t));
+        }
+        p
+    }
+}
+
+pub(crate) async fn run(ctx: &Ctx, a: ForgetArgs) -> Result<ExitCode> {
+    let (repo, _) = ctx.open().await?;
+    let group_by: GroupBy = a.group_by.parse()?;
+    let mut opts = PlanOptions::default()
+        .group_by(group_by)
+        .time_zone_named(&a.time_zone)?
+        .allow_remove_all(a.unsafe_allow_remove_all);
+    if a.from_now {
+        opts = opts.anchor_now();
+    }
+    let mut filter = SnapshotFilter::default();
+    for h in &a.host {
+        filter = filter.host(h.clone());
+    }
+    for t in &a.tag {
+        filter = filter.tags(tag_list(t));
+    }
+    for p in &a.path {
+        filter = filter.path(p.clone());
+    }
+    let report = forget(&repo, &a.policy(), &opts, &filter, a.dry_run)
+        .await
+        .context("forget")?;
+    if ctx.json && !a.prune {
+        println!("{}", serde_json::to_string(&report)?);
+    } else if !ctx.json {
+        for g in &report.plan.groups {
+            println!("snapshots of {}:", g.key);
+            for d in &g.decisions {
+                let verdict = if d.keep { "keep  " } else { "remove" };
+                println!(
+                    "  {verdict} {}  {}  {}",
+                    short(&d.id),
+                    d.time,
+                    d.reasons.join(", ")
+                );
+            }
+        }
+        let removed = report.plan.remove().len();
+        match a.dry_run {
+            true => println!("would remove {removed} snapshots (dry run)"),
+            false => println!("removed {removed} snapshots"),
+        }
+    }
+    if a.prune && !a.dry_run {
+        let forget_json = serde_json::to_value(&report)?;
+        return run_prune(ctx, &repo, &a.prune_args, false, Some(forget_json)).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}

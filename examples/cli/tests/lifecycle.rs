@@ -1,0 +1,236 @@
+//! Several `cairn backup` processes and a `cairn forget --prune --grace 0`
+//! loop at the same time on one local repository; afterwards every
+//! remaining snapshot restores its version exactly and `check --read-data`
+//! is clean.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const PASSWORD: &str = "correct horse battery staple";
+const VERSIONS: u64 = 8;
+
+fn cairn(repo: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("-r")
+        .arg(repo)
+        .args(args)
+        .env("CAIRN_PASSWORD", PASSWORD)
+        .env("CAIRN_INSECURE_TEST_KDF", "1")
+        .env_remove("CAIRN_REPOSITORY")
+        .env_remove("CAIRN_PASSWORD_FILE")
+        .output()
+        .unwrap()
+}
+
+fn ok(repo: &Path, args: &[&str]) -> String {
+    let out = cairn(repo, args);
+    assert!(
+        out.status.success(),
+        "cairn {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Version `v` of writer `w`'s tree: files shared by all writers and
+/// versions, files that change every other version, one new each version.
+fn version_files(w: u64, v: u64) -> Vec<(String, Vec<u8>)> {
+    vec![
+        ("shared".into(), bytes(1, 400_000)),
+        ("slow".into(), bytes(100 + w * 10 + v / 2, 300_000)),
+        ("fast".into(), bytes(1000 + w * 100 + v, 200_000)),
+    ]
+}
+
+fn write_version(dir: &Path, w: u64, v: u64) {
+    for (name, data) in version_files(w, v) {
+        std::fs::write(dir.join(name), data).unwrap();
+    }
+}
+
+#[test]
+fn backups_and_forget_prune_loop_in_parallel_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let repo = root.join("repo");
+    ok(&repo, &["init"]);
+    let done = Arc::new(AtomicBool::new(false));
+    let pruner = {
+        let (repo, done) = (repo.clone(), done.clone());
+        std::thread::spawn(move || {
+            let (mut runs, mut after) = (0, 0);
+            // Until the backups are done, then twice more: the last run
+            // finds no backup running and deletes everything condemned.
+            while after < 2 {
+                let finished = done.load(Ordering::SeqCst);
+                ok(
+                    &repo,
+                    &[
+                        "forget",
+                        "--keep-last",
+                        "1",
+                        "--prune",
+                        "--grace",
+                        "0",
+                        "--max-unused",
+                        "0%",
+                    ],
+                );
+                runs += 1;
+                after += usize::from(finished);
+            }
+            runs
+        })
+    };
+    let writers: Vec<_> = (0..3u64)
+        .map(|w| {
+            let repo = repo.clone();
+            let src: PathBuf = root.join(format!("src{w}"));
+            std::fs::create_dir_all(&src).unwrap();
+            std::thread::spawn(move || {
+                for v in 0..VERSIONS {
+                    write_version(&src, w, v);
+                    let tag = format!("w{w}v{v}");
+                    ok(&repo, &["backup", src.to_str().unwrap(), "--tag", &tag]);
+                }
+                src
+            })
+        })
+        .collect();
+    let sources: Vec<PathBuf> = writers.into_iter().map(|h| h.join().unwrap()).collect();
+    done.store(true, Ordering::SeqCst);
+    let runs = pruner.join().unwrap();
+    eprintln!(
+        "{runs} forget --prune runs alongside {} backups",
+        3 * VERSIONS
+    );
+    // Old packs really became garbage and were deleted: far less than all
+    // versions stored.
+    let data: u64 = walk_size(&repo.join("data"));
+    eprintln!("data/ holds {data} bytes after the runs");
+    assert!(data < 3 * 900_000 * 2, "{data} bytes in data/");
+
+    ok(&repo, &["check", "--read-data"]);
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(&repo, &["--json", "snapshots"])).unwrap();
+    // keep-last 1 per host+paths group: the last version of each writer.
+    assert_eq!(list.len(), 3, "{list:?}");
+    for s in &list {
+        let id = s["id"].as_str().unwrap();
+        let tag = s["tags"][0].as_str().unwrap();
+        let (w, v) = tag[1..].split_once('v').unwrap();
+        let (w, v): (u64, u64) = (w.parse().unwrap(), v.parse().unwrap());
+        assert_eq!(v, VERSIONS - 1, "the last version of writer {w} is kept");
+        let target = root.join(format!("restore-{id}"));
+        ok(
+            &repo,
+            &["restore", id, "--target", target.to_str().unwrap()],
+        );
+        let src = &sources[w as usize];
+        let restored = target.join(src.strip_prefix("/").unwrap());
+        for (name, data) in version_files(w, v) {
+            assert_eq!(
+                std::fs::read(restored.join(&name)).unwrap(),
+                data,
+                "{tag} {name}"
+            );
+        }
+    }
+}
+
+fn walk_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let m = e.metadata().unwrap();
+        total += if m.is_dir() {
+            walk_size(&e.path())
+        } else {
+            m.len()
+        };
+    }
+    total
+}
+
+#[test]
+fn forget_dry_run_json_then_prune_and_stats_reclaimable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let repo = root.join("repo");
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    ok(&repo, &["init"]);
+    for v in 0..3 {
+        write_version(&src, 9, v);
+        ok(
+            &repo,
+            &["backup", src.to_str().unwrap(), "--tag", &format!("v{v}")],
+        );
+    }
+    // Dry run: reasons in text and JSON, nothing removed.
+    let text = ok(
+        &repo,
+        &[
+            "forget",
+            "--keep-last",
+            "1",
+            "--keep-tag",
+            "v0",
+            "--dry-run",
+        ],
+    );
+    assert!(text.contains("last #1"), "{text}");
+    assert!(text.contains("tag v0"), "{text}");
+    assert!(text.contains("would remove 1 snapshots"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        &repo,
+        &["--json", "forget", "--keep-last", "1", "--dry-run"],
+    ))
+    .unwrap();
+    let decisions = json["plan"]["groups"][0]["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 3);
+    assert_eq!(decisions.iter().filter(|d| d["keep"] == true).count(), 1);
+    assert!(json["removed"].as_array().unwrap().is_empty());
+    // An empty policy is refused.
+    let out = cairn(&repo, &["forget"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keeps no snapshot"));
+
+    ok(&repo, &["forget", "--keep-last", "1"]);
+    let stats = ok(&repo, &["stats"]);
+    assert!(stats.contains("Reclaimable by prune:"), "{stats}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(&repo, &["--json", "prune", "--dry-run"])).unwrap();
+    assert!(plan["bytes_freed"].as_u64().unwrap() > 0, "{plan}");
+    let done: serde_json::Value = serde_json::from_str(&ok(&repo, &["--json", "prune"])).unwrap();
+    assert!(done["packs_deleted"].as_u64().unwrap() > 0, "{done}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(&repo, &["--json", "prune", "--dry-run"])).unwrap();
+    assert_eq!(plan["bytes_freed"].as_u64(), Some(0), "{plan}");
+    ok(&repo, &["check", "--read-data"]);
+    let target = root.join("restore");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", target.to_str().unwrap()],
+    );
+    for (name, data) in version_files(9, 2) {
+        let got = std::fs::read(target.join(src.strip_prefix("/").unwrap()).join(&name)).unwrap();
+        assert_eq!(got, data, "{name}");
+    }
+}
