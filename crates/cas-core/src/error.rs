@@ -185,6 +185,20 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Backend(e) if e.is_transient())
     }
+
+    /// Whether the storage failed, as opposed to an object being missing,
+    /// unreadable or damaged: an I/O error, a timeout, a refused request.
+    /// Such an error says nothing about the object, so it must stop an
+    /// operation instead of marking the object damaged (open would load a
+    /// partial index, a repair would drop good packs). An erasure layout's
+    /// own errors (too few shards, bad shards) do describe the object.
+    pub(crate) fn is_backend_failure(&self) -> bool {
+        matches!(
+            self,
+            Error::Backend(e)
+                if !e.is_not_found() && !matches!(e, cairn_backends::Error::Wrapped { .. })
+        )
+    }
 }
 
 /// `Result` with [`Error`].

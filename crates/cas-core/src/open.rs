@@ -209,7 +209,7 @@ pub(crate) async fn unlock(
             Ok(f) => f,
             // An outage (not the file being bad) stops the open: skipping
             // would turn it into "wrong password".
-            Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
+            Err(e) if e.is_backend_failure() => return Err(e),
             Err(e) => {
                 skip(name, e.to_string());
                 continue;

@@ -15,6 +15,9 @@
 //!   a restore that reports success produced exactly the acknowledged bytes
 //!   (never silently wrong data); otherwise it is an error.
 //!
+//! Forget and prune run with every time margin at zero; after them, every
+//! snapshot still acknowledged (not forgotten) must restore identical.
+//!
 //! Operations are decoded from bytes (two per operation) so that cargo-fuzz
 //! and proptest drive the same code.
 
@@ -25,6 +28,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cairn_backends::testing::{pattern, FailAfter};
 use cairn_backends::{Backend, MemoryBackend, PutMode};
+use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
+use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
 use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository, Snapshot};
 use cairn_chunking::ChunkerConfig;
 use cairn_crypto::KdfParams;
@@ -79,6 +84,14 @@ pub enum Op {
         /// Which object.
         object: u8,
     },
+    /// Forgets all but the newest `keep % 3 + 1` snapshots.
+    Forget {
+        /// How many to keep (modulo 3, plus 1).
+        keep: u8,
+    },
+    /// Prunes (every margin at zero), then checks that every snapshot
+    /// still acknowledged is whole.
+    Prune,
 }
 
 /// Decodes two bytes per operation; a trailing odd byte is ignored.
@@ -98,7 +111,9 @@ pub fn decode_ops(data: &[u8]) -> Vec<Op> {
                 16..=21 => Op::Restore { snap: arg },
                 22..=23 => Op::Reopen,
                 24..=25 => Op::Check,
-                26..=29 => Op::FailAfter { n: arg % 64 },
+                26..=27 => Op::FailAfter { n: arg % 64 },
+                28 => Op::Forget { keep: arg },
+                29 => Op::Prune,
                 30 => Op::Corrupt { object: arg },
                 _ => Op::Lose { object: arg },
             }
@@ -121,6 +136,10 @@ pub struct Report {
     pub restores_failed: usize,
     /// Objects damaged or lost.
     pub damaged: usize,
+    /// Forgets that succeeded.
+    pub forgets: usize,
+    /// Prunes that succeeded.
+    pub prunes: usize,
 }
 
 type Files = BTreeMap<String, Bytes>;
@@ -193,7 +212,7 @@ impl State {
             Op::FailAfter { n } => self.fail_next = Some(u64::from(n)),
             Op::Corrupt { object } => self.damage(object, false).await,
             Op::Lose { object } => self.damage(object, true).await,
-            Op::Backup | Op::Restore { .. } | Op::Reopen | Op::Check => {
+            _ => {
                 if let Some(n) = self.fail_next {
                     self.store.reset(n);
                 }
@@ -201,6 +220,8 @@ impl State {
                     Op::Backup => self.backup(i).await,
                     Op::Restore { snap } => self.restore(i, snap).await,
                     Op::Reopen => self.reopen(i).await,
+                    Op::Forget { keep } => self.forget(i, keep).await,
+                    Op::Prune => self.prune(i).await,
                     _ => self.check(i).await,
                 }
                 self.store.heal();
@@ -300,6 +321,56 @@ impl State {
             Ok(_) => {}
             Err(e) if !self.must_succeed() => assert!(!e.to_string().is_empty()),
             Err(e) => panic!("op {i}: check of a healthy repository failed: {e}"),
+        }
+    }
+
+    async fn forget(&mut self, i: usize, keep: u8) {
+        let policy = KeepPolicy::default().last(u32::from(keep % 3) + 1);
+        let r = forget(
+            &self.repo,
+            &policy,
+            &PlanOptions::default(),
+            &SnapshotFilter::default(),
+            false,
+        )
+        .await;
+        match r {
+            Ok(_) => self.report.forgets += 1,
+            Err(e) if !self.must_succeed() => assert!(!e.to_string().is_empty()),
+            Err(e) => panic!("op {i}: forget on a healthy repository failed: {e}"),
+        }
+        self.store.heal();
+        self.sync_forgotten(i).await;
+    }
+
+    /// Drops from the model the snapshots whose records are gone (a forget
+    /// that failed part-way may have removed some).
+    async fn sync_forgotten(&mut self, i: usize) {
+        let present = match self.repo.readable_snapshots().await {
+            Ok((all, _)) => all,
+            Err(e) if !self.must_succeed() => {
+                assert!(!e.to_string().is_empty());
+                return;
+            }
+            Err(e) => panic!("op {i}: listing snapshots failed: {e}"),
+        };
+        self.acked.retain(|(snap, _)| {
+            present
+                .iter()
+                .any(|(_, s)| s.time == snap.time && s.tree == snap.tree)
+        });
+    }
+
+    async fn prune(&mut self, i: usize) {
+        let opts = PruneOptions::default();
+        let r = match prune_plan(&self.repo, &opts).await {
+            Ok(plan) => prune(&self.repo, &opts, plan).await.map(drop),
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(()) => self.report.prunes += 1,
+            Err(e) if !self.must_succeed() => assert!(!e.to_string().is_empty()),
+            Err(e) => panic!("op {i}: prune of a healthy repository failed: {e}"),
         }
     }
 

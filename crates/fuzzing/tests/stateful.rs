@@ -36,12 +36,15 @@ fn random_operation_sequences_keep_the_model() {
             t.restores += r.restores;
             t.restores_failed += r.restores_failed;
             t.damaged += r.damaged;
+            t.forgets += r.forgets;
+            t.prunes += r.prunes;
             Ok(())
         })
         .unwrap();
     eprintln!("{} sequences: {total:?}", cases());
     // The generator must reach the interesting states, or the test proves little.
     assert!(total.backups > 0 && total.restores > 0, "{total:?}");
+    assert!(total.forgets > 0 && total.prunes > 0, "{total:?}");
 }
 
 /// A hand-written sequence that must reach every kind of operation: backups
@@ -64,13 +67,17 @@ fn crash_then_recover_sequence() {
         Op::FailAfter { n: 1 },
         Op::Restore { snap: 0 },
         Op::Backup,
+        Op::Forget { keep: 1 },
+        Op::Prune,
+        Op::Restore { snap: 0 },
+        Op::Restore { snap: 1 },
         Op::Lose { object: 0 },
         Op::Restore { snap: 0 },
-        Op::Restore { snap: 2 },
     ];
     let r = futures::executor::block_on(repo_ops::run_ops(&ops));
     assert_eq!(r.backups, 3, "{r:?}");
     assert_eq!(r.backups_failed, 1, "{r:?}");
     assert!(r.restores >= 2, "{r:?}");
     assert_eq!(r.damaged, 1, "{r:?}");
+    assert_eq!((r.forgets, r.prunes), (1, 1), "{r:?}");
 }

@@ -92,7 +92,7 @@ pub async fn rebuild_index(
                 report.packs_read += 1;
                 good.insert(id, entries);
             }
-            Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
+            Err(e) if e.is_backend_failure() => return Err(e),
             Err(e) => report.damaged_packs.push(DamagedObject {
                 object: key,
                 reason: e.to_string(),
@@ -162,7 +162,7 @@ async fn classify_index(
                     replace.push(name);
                 }
             }
-            Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
+            Err(e) if e.is_backend_failure() => return Err(e),
             Err(e) => {
                 report.damaged_index.push(DamagedObject {
                     object: name.clone(),

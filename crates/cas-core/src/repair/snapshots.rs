@@ -223,7 +223,7 @@ impl Rewriter<'_> {
                 let backend = self.repo.backend();
                 let good = match verified_blobs(&**backend, self.repo.keys(), loc.pack).await {
                     Ok(good) => Some(good),
-                    Err(e) if e.is_transient() => return Err(e),
+                    Err(e) if e.is_backend_failure() => return Err(e),
                     Err(_) => None,
                 };
                 slot.insert(good);
@@ -242,7 +242,7 @@ impl Rewriter<'_> {
         async move {
             let mut tree = match self.repo.load_tree(&id).await {
                 Ok(t) => t,
-                Err(e) if e.is_transient() => return Err(e),
+                Err(e) if e.is_backend_failure() => return Err(e),
                 Err(_) => {
                     self.lost.push(LostFile {
                         path,

@@ -59,7 +59,7 @@ impl Repository {
         while let Some((name, r)) = stream.next().await {
             match r {
                 Ok(packs) => loaded.extend(packs),
-                Err(Error::Backend(e)) if e.is_transient() => return Err(e.into()),
+                Err(e) if e.is_backend_failure() => return Err(e),
                 Err(e) => {
                     if matches!(&e, Error::Backend(b) if b.is_not_found()) {
                         vanished = true;
