@@ -64,9 +64,14 @@ fn another_file_system_is_left_out() {
             .unwrap();
         for (stay, want_mnt) in [(false, true), (true, false)] {
             let opts = BackupOptions::default().filter(Filter::default().one_file_system(stay));
-            let done = backup(&repo, &[src.clone()], &opts, Arc::new(NoProgress))
-                .await
-                .unwrap();
+            let done = backup(
+                &repo,
+                std::slice::from_ref(&src),
+                &opts,
+                Arc::new(NoProgress),
+            )
+            .await
+            .unwrap();
             let tree = tree_at(&repo, &done.snapshot, &src).await;
             assert!(tree.find(b"here.txt").is_some());
             assert_eq!(
