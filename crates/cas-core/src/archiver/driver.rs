@@ -271,12 +271,17 @@ async fn flush_index(
         return Ok(());
     }
     repo.write_index(unindexed).await?;
+    // Stored and indexed: the in-memory index learns it now, whatever
+    // happens next (later backups load their dedup index from storage, and
+    // a handle whose own index lagged would then fail to read what they
+    // reference — found by the stateful fuzz target).
+    {
+        let mut index = repo.index_mut();
+        for (id, entries) in unindexed.drain(..) {
+            index.add_pack(id, &entries);
+        }
+    }
     // Proof of life for pruners (see the `prune` module): a lease whose
     // counter moves is never declared dead.
-    session.refresh(repo).await?;
-    let mut index = repo.index_mut();
-    for (id, entries) in unindexed.drain(..) {
-        index.add_pack(id, &entries);
-    }
-    Ok(())
+    session.refresh(repo).await
 }
