@@ -47,11 +47,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &BackupOptions::default().tag("service"),
             Arc::new(NoProgress),
         ));
+        // Health first, then the log line: whoever reads the line (a test,
+        // an operator) must find `/health` already saying so.
+        healthy.store(result.is_ok(), Ordering::Release);
         match &result {
             Ok(done) => println!("backup {round} ok: snapshot {}", done.snapshot_id),
             Err(e) => eprintln!("backup {round} failed: {e}"),
         }
-        healthy.store(result.is_ok(), Ordering::Release);
         if round < rounds {
             std::thread::sleep(Duration::from_secs(interval));
         }
