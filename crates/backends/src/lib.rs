@@ -36,6 +36,10 @@
 //!   rates ([`RateLimits`], token buckets of a [`Limiter`] that backends may
 //!   share).
 //!
+//! Stores that keep each object as several pieces (an erasure layout)
+//! implement [`PartialObjects`] too: the pieces that form no object, which
+//! listings do not show, found and removed.
+//!
 //! Keys are `/`-separated relative paths checked by [`validate_key`].
 //! Futures make no runtime assumptions: they run under tokio, smol or
 //! `futures::executor::block_on` alike.
@@ -50,10 +54,12 @@
 mod backend;
 mod error;
 mod key;
+mod partial;
 
 pub use backend::{Backend, ObjectMeta, PutMode};
 pub use error::{Error, Result};
 pub use key::{validate_key, MAX_KEY_LEN};
+pub use partial::PartialObjects;
 
 // Owned by the backends work: in-memory and local-directory stores, retries.
 pub mod instrumented;

@@ -138,7 +138,7 @@ async fn copy_in_session(
         // Data, then index, then the record: a crash leaves only garbage.
         w.finish().await?;
         start.session.refresh(target).await?;
-        crate::prune::revalidate(target, root, &start.condemned).await?;
+        crate::prune::revalidate(target, &start.session, root, &start.condemned).await?;
         let mut record = snap.clone();
         record.tree = root.to_hex();
         record.parent = None;
@@ -233,6 +233,7 @@ async fn rechunk_file(
 /// Packs blobs for the target, uploading each pack when it is full.
 struct Writer<'r> {
     target: &'r Repository,
+    session: &'r crate::prune::Session,
     /// The target's index without condemned packs (dedup only).
     dedup: &'r std::sync::RwLock<crate::Index>,
     data: PackBuilder,
@@ -246,6 +247,7 @@ impl<'r> Writer<'r> {
     fn new(target: &'r Repository, start: &'r crate::prune::WriterStart) -> Self {
         Writer {
             target,
+            session: &start.session,
             dedup: &start.dedup,
             data: PackBuilder::default(),
             trees: PackBuilder::default(),
@@ -306,6 +308,7 @@ impl<'r> Writer<'r> {
         if self.unindexed.is_empty() {
             return Ok(());
         }
+        self.session.ensure_alive(self.target).await?;
         self.target.write_index(&self.unindexed).await?;
         let mut index = self.target.index_mut();
         let mut dedup = self.dedup.write().unwrap_or_else(|e| e.into_inner());

@@ -51,6 +51,12 @@
 //!   [`ErasureBackend::list_keys`] lists names without reading a shard
 //!   header per key (the trait's `list` must report sizes, which only a
 //!   header knows).
+//! - Shards under keys held by fewer than `k` children (a delete that
+//!   failed on some children, a write that crashed) are not objects and are
+//!   never listed; [`ErasureBackend::partial_keys_of`] finds them (only
+//!   from a listing of every child) and [`ErasureBackend::delete_shards`]
+//!   removes them, through [`cairn_backends::PartialObjects`] for Cairn's
+//!   prune, which decides when that is safe.
 //! - Scrub overwrites shards only towards a version a [`Verifier`] vouches
 //!   for ([`content_hash_verifier`] for Cairn repositories); anything else is
 //!   reported in [`ScrubReport::conflicts`].
@@ -152,6 +158,7 @@ mod range;
 mod read;
 mod scrub;
 mod scrub_report;
+mod strays;
 mod verify;
 mod write;
 
@@ -164,4 +171,5 @@ pub use heal::{Degraded, HealReport};
 pub use health::{BreakerState, ChildHealth, HealthReport};
 pub use layout::{Layout, LayoutChild, LayoutCode};
 pub use scrub_report::{ScrubConflict, ScrubOptions, ScrubReport};
+pub use strays::PartialKey;
 pub use verify::{content_hash_verifier, Verdict, Verifier};

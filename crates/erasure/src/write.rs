@@ -268,8 +268,10 @@ impl ErasureBackend {
 
     /// [`Backend::delete`](cairn_backends::Backend::delete) with the typed
     /// error. Succeeds once at most `k - 1` shards can remain (so the object
-    /// can no longer be read); shards left on children that failed show up in
-    /// a later scrub as an unrecoverable object and can be deleted again.
+    /// can no longer be read); shards left on children that failed are not
+    /// listed any more: [`partial_keys_of`](Self::partial_keys_of) finds them
+    /// and [`delete_shards`](Self::delete_shards) removes them (Cairn's prune
+    /// does both, when it is safe).
     pub async fn delete_object(&self, key: &str) -> Result<()> {
         check_key(key)?;
         self.tables.forget(key);

@@ -126,7 +126,7 @@ impl ForgetArgs {
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: ForgetArgs) -> Result<ExitCode> {
-    let (repo, _) = ctx.open().await?;
+    let (repo, opened) = ctx.open().await?;
     let group_by: GroupBy = a.group_by.parse()?;
     let mut opts = PlanOptions::default()
         .group_by(group_by)
@@ -171,7 +171,14 @@ pub(crate) async fn run(ctx: &Ctx, a: ForgetArgs) -> Result<ExitCode> {
     }
     if a.prune && !a.dry_run {
         let forget_json = serde_json::to_value(&report)?;
-        return run_prune(ctx, &repo, &a.prune_args, false, Some(forget_json)).await;
+        return run_prune(
+            ctx,
+            (&repo, &opened),
+            &a.prune_args,
+            false,
+            Some(forget_json),
+        )
+        .await;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ use cairn_cas_core::Repository;
 use clap::Args;
 
 use crate::ctx::Ctx;
+use crate::location::Opened;
 use crate::ui;
 
 #[derive(Debug, Args)]
@@ -111,6 +112,15 @@ fn print_plan(p: &PrunePlan) {
     );
     println!("frees:     {}", ui::bytes(p.bytes_freed));
     println!("index:     {} objects now", p.index_objects);
+    if !p.strays.is_empty() {
+        println!(
+            "strays:    {} keys with stray shards to condemn",
+            p.strays.len()
+        );
+    }
+    if let Some(why) = &p.strays_unlisted {
+        println!("strays:    not looked for ({why})");
+    }
     for r in &p.pending {
         println!(
             "pending:   {} ({} packs) waits for {} running sessions",
@@ -123,12 +133,17 @@ fn print_plan(p: &PrunePlan) {
 
 pub(crate) async fn run_prune(
     ctx: &Ctx,
-    repo: &Repository,
+    (repo, opened): (&Repository, &Opened),
     args: &PruneArgs,
     dry_run: bool,
     forget: Option<serde_json::Value>,
 ) -> Result<ExitCode> {
-    let opts = args.options()?;
+    let mut opts = args.options()?;
+    // An erasure layout: its stray shards (failed deletes, crashed writes)
+    // are condemned and removed too.
+    if let Some(erasure) = &opened.erasure {
+        opts = opts.partial_objects(erasure.clone());
+    }
     let bar = ui::byte_bar(ui::interactive(ctx.quiet, ctx.json), None, "scanning");
     let plan = prune_plan(repo, &opts)
         .await
@@ -162,6 +177,14 @@ pub(crate) async fn run_prune(
             report.index_written,
             report.index_deleted
         );
+        if report.strays_deleted > 0 || !report.stray_errors.is_empty() {
+            println!(
+                "stray shards: {} removed from {} keys, {} keys failed (a later prune retries)",
+                report.stray_pieces_deleted,
+                report.strays_deleted,
+                report.stray_errors.len()
+            );
+        }
         if report.still_pending > 0 {
             println!(
                 "{} condemned record(s) wait for running backups; a later prune deletes them",
@@ -176,6 +199,6 @@ pub(crate) async fn run_prune(
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: PruneCmd) -> Result<ExitCode> {
-    let (repo, _) = ctx.open().await?;
-    run_prune(ctx, &repo, &a.args, a.dry_run, None).await
+    let (repo, opened) = ctx.open().await?;
+    run_prune(ctx, (&repo, &opened), &a.args, a.dry_run, None).await
 }

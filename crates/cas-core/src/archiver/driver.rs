@@ -270,6 +270,9 @@ async fn flush_index(
     if unindexed.is_empty() {
         return Ok(());
     }
+    // A put that was in flight when a pruner declared this session dead
+    // may have lost shards it wrote (stray removal): index nothing then.
+    session.ensure_alive(repo).await?;
     repo.write_index(unindexed).await?;
     // Stored and indexed: the in-memory index learns it now, whatever
     // happens next (later backups load their dedup index from storage, and

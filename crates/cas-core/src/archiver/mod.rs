@@ -316,7 +316,7 @@ async fn run_in_session(
     }
     let validated = async {
         session.refresh(repo).await?;
-        crate::prune::revalidate(repo, out.root, &start.condemned).await
+        crate::prune::revalidate(repo, session, out.root, &start.condemned).await
     }
     .await;
     if let Err(e) = validated {

@@ -2,8 +2,10 @@
 //! protocol allows). See the module docs of `prune` for the protocol.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use cairn_backends::PartialObjects;
 use cairn_crypto::ChunkId;
 use serde::Serialize;
 
@@ -39,6 +41,11 @@ pub struct PruneOptions {
     /// it keeps a tight prune loop from failing backups that are merely
     /// reading for a while. Default 1 hour; crash tests use 0.
     pub stale_after: Duration,
+    /// The store's view of pieces that form no object (an erasure layout's
+    /// stray shards): with it, a prune also condemns and removes those
+    /// under `data/` and `index/` (see the module docs). Without it, stray
+    /// pieces stay (they are invisible to everything else).
+    pub partial: Option<Arc<dyn PartialObjects>>,
 }
 
 impl Default for PruneOptions {
@@ -49,6 +56,7 @@ impl Default for PruneOptions {
             grace: Duration::ZERO,
             stale_runs: 2,
             stale_after: Duration::from_secs(3600),
+            partial: None,
         }
     }
 }
@@ -72,6 +80,12 @@ impl PruneOptions {
     /// Sets `stale_after`.
     pub fn stale_after(mut self, d: Duration) -> Self {
         self.stale_after = d;
+        self
+    }
+    /// Sets `partial`: the store's stray pieces (for an erasure layout, the
+    /// `ErasureBackend` itself) are condemned and removed too.
+    pub fn partial_objects(mut self, p: Arc<dyn PartialObjects>) -> Self {
+        self.partial = Some(p);
         self
     }
     /// Sets `stale_runs`.
@@ -119,6 +133,12 @@ pub struct PrunePlan {
     pub index_objects: usize,
     /// Records condemned by earlier runs.
     pub pending: Vec<PendingRecord>,
+    /// Keys whose stored pieces form no object (stray erasure shards), to
+    /// condemn; empty without [`PruneOptions::partial`].
+    pub strays: Vec<String>,
+    /// Why strays were not looked for, when they could not be (a child's
+    /// listing failed: a partial listing cannot prove a key is stray).
+    pub strays_unlisted: Option<String>,
     #[serde(skip)]
     pub(crate) repack_blobs: Vec<(PackId, PackEntry)>,
     #[serde(skip)]
@@ -146,6 +166,17 @@ pub struct PruneReport {
     pub still_pending: usize,
     /// Sessions declared dead.
     pub sessions_killed: Vec<String>,
+    /// Stray keys whose pieces were removed, and how many pieces.
+    pub strays_deleted: usize,
+    /// Pieces (shards) removed with them.
+    pub stray_pieces_deleted: usize,
+    /// Stray keys of finished records kept: whole objects by now (a write
+    /// that was in flight), or not provable (a listing failed).
+    pub strays_kept: usize,
+    /// Stray keys whose removal failed (a later prune finds them again).
+    pub stray_errors: Vec<String>,
+    /// Kill markers removed (their sessions ended).
+    pub kill_markers_removed: usize,
 }
 
 /// The packs (and their entries) one index object describes.
@@ -344,7 +375,34 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
         .map(PackId::to_hex)
         .collect();
     plan.pending = phase2::pending(repo, &scan).await?;
+    if let Some(partial) = &opts.partial {
+        match stray_keys(&**partial).await {
+            // A stray already condemned by a pending record waits there.
+            Ok(keys) => {
+                let pending: HashSet<&String> =
+                    scan.condemned.iter().flat_map(|(_, c)| &c.strays).collect();
+                plan.strays = keys.into_iter().filter(|k| !pending.contains(k)).collect();
+            }
+            Err(e) => plan.strays_unlisted = Some(e.to_string()),
+        }
+    }
     Ok(plan)
+}
+
+/// Where strays are looked for: the prefixes whose writers all hold a
+/// session (so phase 2's wait covers a write in flight), and that hold
+/// nearly all the bytes. Leases, records and keys are left alone: a lease
+/// is written before its session is visible, and keys and the config are
+/// written without one.
+pub(crate) const STRAY_PREFIXES: [&str; 2] = ["data/", "index/"];
+
+/// Every stray key under [`STRAY_PREFIXES`], from complete listings.
+pub(crate) async fn stray_keys(partial: &dyn PartialObjects) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for prefix in STRAY_PREFIXES {
+        out.extend(partial.partial_keys(prefix).await?);
+    }
+    Ok(out)
 }
 
 /// Executes `plan`: repacks, writes the condemned record and its first
@@ -366,13 +424,15 @@ async fn execute(
     let mut report = PruneReport::default();
     if !plan.repack_blobs.is_empty() {
         let packs = copy_blobs(repo, &plan.repack_blobs).await?;
+        session.ensure_alive(repo).await?;
         repo.write_index(&packs).await?;
     }
-    if !plan.condemn.is_empty() {
+    if !plan.condemn.is_empty() || !plan.strays.is_empty() {
         let record = Condemned {
             packs: plan.condemn.iter().map(PackId::to_hex).collect(),
             time: now_string(),
             by: session.id().to_owned(),
+            strays: plan.strays.clone(),
         };
         report.condemned = Some(write_hashed(repo, CONDEMNED_MAGIC, CONDEMNED, &record).await?);
     }

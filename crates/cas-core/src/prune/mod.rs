@@ -18,7 +18,8 @@
 //! - `condemned/<hash>`: packs a prune found unreferenced (or repacked).
 //! - `waits/<condemned>.<hash>`: the live sessions a prune listed *after* a
 //!   condemned record was visible, with their counters.
-//! - `killed/<session>`: a session a prune declared dead.
+//! - `killed/<session>`: a session a prune declared dead (removed once the
+//!   session's lease is gone, see below).
 //!
 //! # The protocol
 //!
@@ -84,6 +85,52 @@
 //!   redoes phase 2 (deletes are idempotent; missing packs count as gone).
 //!   Packs uploaded by a crashed backup or repack are garbage for a later run.
 //!
+//! # Stray pieces (erasure layouts)
+//!
+//! An erasure layout stores an object as `k + m` shards; a delete that
+//! fails on some children, or a write that crashes half-way, leaves shards
+//! under a key that holds fewer than `k` — no object, invisible to listings
+//! and so to everything above. With [`PruneOptions::partial`] (the CLI
+//! passes the layout's `ErasureBackend`, through
+//! [`cairn_backends::PartialObjects`]; the erasure crate only lists and
+//! deletes, this module decides), they go through the same two phases as
+//! packs:
+//!
+//! 1. Phase 1 lists the stray keys under `data/` and `index/` from a
+//!    listing of *every* child (one child unheard and nothing is listed:
+//!    a key seen on `k - 1` children might be whole) and writes them into
+//!    the run's condemned record (`strays`), before observing sessions.
+//! 2. Phase 2, once the record's wait is over, lists the strays again and
+//!    removes, child by child, the pieces of the keys that are stray
+//!    *still*. Keys that became whole objects meanwhile are kept.
+//!
+//! Why a key that a writer is storing right now is not lost: stray keys
+//! are limited to prefixes whose writers all hold a session (backups,
+//! copies and prunes write packs and index objects; leases are written
+//! before their session is visible, keys and the config without one, so
+//! those prefixes are left alone). A writer storing key `X` when phase 1
+//! listed it wrote its lease first, so the observation made after the
+//! record names it, unless it had ended. Phase 2 runs only after every
+//! observed session ended or was declared dead. A writer that ended has
+//! finished every put: `X` is whole (kept) or its put failed (garbage). A
+//! writer declared dead may still be inside the put of `X` while phase 2
+//! removes its shards; its put may then report success with shards
+//! missing. So every writer checks its kill marker
+//! ([`Session::ensure_alive`]) after its uploads and before making them
+//! count — before writing the index object that names new packs, and (a
+//! prune) before deleting the index objects a consolidated one replaces.
+//! The marker was written before phase 2's listing, and a put still in
+//! flight then returns after it, so the check sees it and the writer fails
+//! without indexing `X`; its snapshot is withdrawn as for any dead writer.
+//! An index object that lost shards this way is either whole or invisible;
+//! an invisible one only makes a blob's pack unknown, which phase 2's
+//! re-check treats as a missing copy (it keeps the old pack).
+//! (`repair` writes packs and index objects without a session, so a stray
+//! removal could cut short a write of its that is in flight: do not run it
+//! while a prune runs.)
+//! Strays elsewhere (leases, records: a few hundred bytes each) are left;
+//! a removal that fails is reported and found again by the next prune.
+//!
 //! # Dead writers, without a clock
 //!
 //! A crashed backup leaves its lease, which would block phase 2 forever. A
@@ -103,6 +150,15 @@
 //! packs) and at commit; a backup that reads for long without uploading
 //! (a large unchanged tree) does not, so schedule prunes further apart than
 //! that, or set `grace` above it, to avoid failed backups.
+//!
+//! Kill markers are removed by a later prune once the session's lease is
+//! gone and no wait observation names it. The writer reads its marker last
+//! after writing its snapshot record, before deleting its lease, so with
+//! the lease gone it never reads it again; pruners count a session live
+//! only while its lease exists. Removing the marker of a session whose
+//! lease is still there would let a merely suspended writer commit after
+//! all, so a crashed writer's marker stays beside its lease (one small
+//! object each; nothing removes a lease but its writer).
 //!
 //! # Where others lost data, and what this design does about it
 //!

@@ -4,10 +4,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::SystemTime;
 
-use super::gc::{chunked, now_string, scan, PendingRecord, PruneOptions, PruneReport, Scan};
+use super::gc::{
+    chunked, now_string, scan, stray_keys, PendingRecord, PruneOptions, PruneReport, Scan,
+};
 use super::records::{
     delete_quiet, list_names, load_condemned, read_doc, write_at, write_hashed, Killed, Wait,
-    CONDEMNED, KILLED, KILLED_MAGIC, WAITS, WAIT_MAGIC,
+    CONDEMNED, KILLED, KILLED_MAGIC, SESSIONS, WAITS, WAIT_MAGIC,
 };
 use super::session::{live_sessions, Session};
 use crate::pack::PackId;
@@ -82,6 +84,7 @@ pub(crate) async fn advance(
     // observation counts towards declaring it dead.
     let flat: Vec<Wait> = all_obs.iter().flatten().cloned().collect();
     kill_stale(repo, opts, me, &flat, &mut live, report).await?;
+    remove_kill_markers(repo, &flat, report).await?;
     let mut ready = Vec::new();
     for ((key, rec), mut obs) in records.iter().zip(all_obs) {
         let new_obs = Wait {
@@ -112,7 +115,7 @@ pub(crate) async fn advance(
             report.still_pending += 1;
         }
     }
-    finish(repo, ready, report).await
+    finish(repo, opts, me, ready, report).await
 }
 
 /// Declares dead every live session that earlier runs (at least
@@ -154,9 +157,58 @@ async fn kill_stale(
     Ok(())
 }
 
+/// Removes the kill markers of sessions that have ended: whose lease is
+/// gone, and that no wait observation read by this run names.
+///
+/// Why that is safe: a marker is read by two parties. The writer checks
+/// its own marker after writing its snapshot record and before deleting
+/// its lease (its last act), so once the lease is gone the writer will
+/// never check again. Pruners count a session live when its lease exists
+/// and no marker does: with the lease gone the session is not live,
+/// marker or not. Lease first, marker second is therefore the only order
+/// that holds; removing the marker of a session whose lease is still there
+/// (a crashed writer's, which nobody deletes) could let a writer that was
+/// merely suspended commit after all — so those markers stay, one small
+/// object per crashed writer, next to its lease. The observations are
+/// checked as well, although a session whose lease is gone counts as ended
+/// whatever they say: a marker outlives every record that waited for its
+/// session, which keeps `pending` and the reports explainable.
+async fn remove_kill_markers(
+    repo: &Repository,
+    observations: &[Wait],
+    report: &mut PruneReport,
+) -> Result<()> {
+    let markers = list_names(repo, KILLED).await?;
+    if markers.is_empty() {
+        return Ok(());
+    }
+    // Listed after the markers: a lease seen gone here was gone when the
+    // marker was seen.
+    let leases: HashSet<String> = list_names(repo, SESSIONS)
+        .await?
+        .into_iter()
+        .map(|k| k.trim_start_matches(SESSIONS).to_owned())
+        .collect();
+    for key in markers {
+        let id = key.trim_start_matches(KILLED);
+        if leases.contains(id) || observations.iter().any(|o| o.sessions.contains_key(id)) {
+            continue;
+        }
+        delete_quiet(repo, &key).await?;
+        report.kill_markers_removed += 1;
+    }
+    Ok(())
+}
+
 /// Deletes the packs of `ready` records: re-check references, consolidate
 /// the index, delete replaced index objects, delete packs, delete records.
-async fn finish(repo: &Repository, ready: Vec<String>, report: &mut PruneReport) -> Result<()> {
+async fn finish(
+    repo: &Repository,
+    opts: &PruneOptions,
+    me: &Session,
+    ready: Vec<String>,
+    report: &mut PruneReport,
+) -> Result<()> {
     let scan = scan(repo).await?;
     let ready: HashSet<String> = ready.into_iter().collect();
     let mut records: HashMap<&str, Vec<PackId>> = HashMap::new();
@@ -235,6 +287,12 @@ async fn finish(repo: &Repository, ready: Vec<String>, report: &mut PruneReport)
     if finishing.is_empty() && replaceable.len() <= 1 {
         return repo.reload_index().await;
     }
+    let strays: Vec<String> = scan
+        .condemned
+        .iter()
+        .filter(|(k, _)| finishing.contains(k.as_str()))
+        .flat_map(|(_, c)| c.strays.iter().cloned())
+        .collect();
     let live_packs: BTreeMap<PackId, Vec<crate::PackEntry>> = scan
         .entries
         .iter()
@@ -250,6 +308,10 @@ async fn finish(repo: &Repository, ready: Vec<String>, report: &mut PruneReport)
             report.index_written += 1;
         }
     }
+    // A consolidated object whose put was in flight when another prune
+    // declared this one dead may have lost shards to its stray removal:
+    // replace nothing then.
+    me.ensure_alive(repo).await?;
     for name in replaceable {
         if !written.contains(name) {
             delete_quiet(repo, name).await?;
@@ -261,6 +323,7 @@ async fn finish(repo: &Repository, ready: Vec<String>, report: &mut PruneReport)
         report.packs_deleted += 1;
         report.bytes_deleted += scan.listed.get(p).copied().unwrap_or(0);
     }
+    delete_strays(opts, strays, report).await?;
     let waits = list_names(repo, WAITS).await?;
     for k in &finishing {
         let prefix = wait_prefix(k);
@@ -270,4 +333,46 @@ async fn finish(repo: &Repository, ready: Vec<String>, report: &mut PruneReport)
         delete_quiet(repo, k).await?;
     }
     repo.reload_index().await
+}
+
+/// Removes the pieces of the finished records' stray keys that are stray
+/// still, by a complete listing made now (after the wait): a key that a
+/// writer was storing when it was condemned is a whole object by now (its
+/// writer has ended) and is kept. Without a complete listing nothing is
+/// removed; a later prune finds the strays again.
+async fn delete_strays(
+    opts: &PruneOptions,
+    strays: Vec<String>,
+    report: &mut PruneReport,
+) -> Result<()> {
+    if strays.is_empty() {
+        return Ok(());
+    }
+    let Some(partial) = &opts.partial else {
+        report.strays_kept += strays.len();
+        return Ok(());
+    };
+    let now: HashSet<String> = match stray_keys(&**partial).await {
+        Ok(keys) => keys.into_iter().collect(),
+        Err(_) => {
+            report.strays_kept += strays.len();
+            return Ok(());
+        }
+    };
+    for key in strays {
+        if !now.contains(&key) {
+            report.strays_kept += 1;
+            continue;
+        }
+        // A child that refuses keeps its piece: the next prune finds the
+        // key stray again, so this run goes on.
+        match partial.delete_pieces(&key).await {
+            Ok(n) => {
+                report.stray_pieces_deleted += n;
+                report.strays_deleted += 1;
+            }
+            Err(e) => report.stray_errors.push(e.to_string()),
+        }
+    }
+    Ok(())
 }

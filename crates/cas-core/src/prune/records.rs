@@ -10,8 +10,15 @@
 //! |-----|-------|-------------|
 //! | `sessions/<32 hex random>` | `CRNS` | `id`, `host`, `pid`, `counter` (bumped on refresh), `started` (informational) |
 //! | `killed/<session id>` | `CRNX` | `session`, `counter` (the value seen when declared dead) |
-//! | `condemned/<hex BLAKE3 of object>` | `CRNK` | `packs` (hex pack ids), `time` (the pruner's clock, only for `--grace`), `by` (session id) |
+//! | `condemned/<hex BLAKE3 of object>` | `CRNK` | `packs` (hex pack ids), `time` (the pruner's clock, only for `--grace`), `by` (session id), `strays` (optional, see below) |
 //! | `waits/<condemned hash>.<hex BLAKE3 of object>` | `CRNW` | `condemned`, `run` (pruner session), `sessions` ({id: counter}), `time` |
+//!
+//! `strays` (keys whose stored pieces form no object, see
+//! [`PartialObjects`](cairn_backends::PartialObjects)) was added to version
+//! 1 without a version change: it is left out when empty, so records
+//! without strays are byte-for-byte what they were, and a reader that
+//! predates it ignores it, which only leaves the strays in place (no
+//! writer ever relies on a stray key). Both shapes are pinned below.
 //!
 //! Leases are the only objects ever overwritten (a refresh); everything
 //! else is create-only and named by its hash or a random id.
@@ -71,6 +78,10 @@ pub(crate) struct Condemned {
     pub(crate) packs: Vec<String>,
     pub(crate) time: String,
     pub(crate) by: String,
+    /// Keys with stray pieces (erasure shards of no object), removed in
+    /// phase 2 if they still are stray then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) strays: Vec<String>,
 }
 
 /// The sessions a pruner saw after a condemned record was visible.
@@ -210,6 +221,7 @@ mod tests {
             packs: vec!["ab".repeat(32)],
             time: "2026-11-29T00:00:01Z".into(),
             by: "ffeeddccbbaa99887766554433221100".into(),
+            strays: Vec::new(),
         };
         let wait = Wait {
             condemned: "condemned/cd".into(),
@@ -228,6 +240,32 @@ mod tests {
     const GOLDEN_KILLED: &str = "43524e580101f9dfc269246542804d5d1bddf5ec6c509d8d961b0274e43d7273ca569f1540f3f619b3afffba75769c5f8cc6980a94e8754c8747504926a9c9b552b8e05c221871c693d74ba8693045476835ee71e85045d2486fee6e46536f8b7f01fb890f6d1f0d0c965229e4bfad9a";
     const GOLDEN_CONDEMNED: &str = "43524e4b0101e590fddc20454a33c3030c8faf822e99b27eedb98b53ac23ffc791027fbb8934109bf5ba787713285db2045a9b412808787e1ccba79a4dd82707a799b3dccc1b0692b474854c46e8a6a2e6ae0f38dc95234c52c71b6987fb0bd2983a9418e147c35227526fabeec7ac715c34016b2d916ab4655d0701e6a3c512507ec1000d4375781ba611021510bfc799cdedc4744a60da3986e01ee181e769b8e4f24bd0838f2a886d3d309d644c34e30dcffb15ef6a015db9ad26cd7eecb1f85f2d0c7756b19c75df";
     const GOLDEN_WAIT: &str = "43524e5701019812a35faf6fb168c4f4d58bd3e72a05b9083ed14fe73f50477fc3e3b840c432e76238c82aca0488f55820ed495f9c32c0aa6223481bd360497fa4b804e38b85c952c82dbdf9f2844122926e277ee5c08dcd3cfe3a355ec03a9e2dcc58f7cbac735c307669a2481b7ad4496f432ebf53ddca88396d5e779e918709f0773474b204da467ead6403e3dcb892f9d62e1cab659969e65640db732a911d7f5edaae830efb5ad9c20f9dd4a95be6f50237c9ec0e28b3b133dcd866046676453b1b05d4135d2d6b51";
+
+    /// A version-1 condemned record carrying strays (bless as above).
+    const GOLDEN_CONDEMNED_STRAYS: &str = "43524e4b0101b83f82f14f61e8f363aa942045e32ed7df3c2a141e20dc7edc25bace20d24ed9cde150772224a123d8d4b1bbdacb2a56f219193b4fdeaeda1c32fbb7a9f882257e474b9c8ea7870a280d42e15bb35024a4a785267d75ab786a2b68d14044d497a2538abfa3d8da8f88f4fdd8586bf55bf4d97045b945ae5f6059f2ad62f1d551ba4937b5c637321595909ac5a54d36d8db7e0eb2e26b2eae837c3d350ee512aa52d22acc8f2ffdde8b064f4231d45d711c41cba8e12dcb2eac0faa66fa99f5c7654448bca679f3226fb74eaa7142459bd132ef3df7365208bd174874850465e47e6b43d23aa0d5851f39cd49d069800ccdac69bf78b142409a9b3d35911aef8b1ef200db67048c8a4a83835cdd21aaa1f697aeaa0acb8b73deff81d136175c82e512e5f4dd";
+
+    #[test]
+    fn version_1_condemned_records_with_strays_decode() {
+        let k = keys();
+        let mut c = docs().2;
+        c.strays = vec!["data/ab/".to_owned() + &"ab".repeat(32), "index/cd".into()];
+        if std::env::var_os("CAIRN_BLESS_FIXTURES").is_some() {
+            let bytes = encode_doc(&k, CONDEMNED_MAGIC, &c).unwrap();
+            println!(
+                "const GOLDEN_CONDEMNED_STRAYS: &str = \"{}\";",
+                hex::encode(bytes)
+            );
+            return;
+        }
+        let bytes = hex::decode(GOLDEN_CONDEMNED_STRAYS).unwrap();
+        let back: Condemned = decode_doc(&k, CONDEMNED_MAGIC, "condemned/y", &bytes).unwrap();
+        assert_eq!(back, c);
+        // Without strays the field is left out: the older fixture's JSON.
+        let plain = encode_doc(&k, CONDEMNED_MAGIC, &docs().2).unwrap();
+        let plain: Condemned = decode_doc(&k, CONDEMNED_MAGIC, "condemned/z", &plain).unwrap();
+        assert!(plain.strays.is_empty());
+        assert!(!serde_json::to_string(&docs().2).unwrap().contains("strays"));
+    }
 
     #[test]
     fn version_1_records_still_decode() {

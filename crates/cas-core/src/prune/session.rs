@@ -106,6 +106,22 @@ impl Session {
         }
     }
 
+    /// Fails with [`Error::SessionExpired`] if a pruner declared this
+    /// session dead. Called after uploads and before making them count
+    /// (writing the index object that names new packs, deleting the index
+    /// objects a consolidated one replaces): a pruner that declared this
+    /// session dead may delete the stray shards of a put that was still in
+    /// flight (see the `prune` module docs), and a put that returns after
+    /// that must not be relied on.
+    pub async fn ensure_alive(&self, repo: &Repository) -> Result<()> {
+        if self.stored && self.killed(repo).await? {
+            return Err(Error::SessionExpired {
+                session: self.lease.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Removes the lease.
     pub async fn end(self, repo: &Repository) -> Result<()> {
         if !self.stored {
@@ -227,6 +243,7 @@ pub(crate) async fn writer_start(repo: &Repository, dry_run: bool) -> Result<Wri
 /// stored again.
 pub(crate) async fn revalidate(
     repo: &Repository,
+    session: &Session,
     root: ChunkId,
     known: &HashSet<PackId>,
 ) -> Result<usize> {
@@ -274,6 +291,7 @@ pub(crate) async fn revalidate(
     let stored = needed.len();
     let new_packs = copy_blobs(repo, &needed).await?;
     if !new_packs.is_empty() {
+        session.ensure_alive(repo).await?;
         repo.write_index(&new_packs).await?;
     }
     // From now on this process reads only packs condemned by nobody (the

@@ -80,7 +80,7 @@ fn a_writer_that_deduplicated_against_condemned_packs_stores_them_again_at_commi
 
         // The writer commits the same tree: re-validation finds its blobs
         // in condemned packs and stores them again, in new packs.
-        let stored = revalidate(&writer, root, &known).await.unwrap();
+        let stored = revalidate(&writer, &session, root, &known).await.unwrap();
         assert!(stored >= 2, "{stored} blobs stored again");
         let condemned = condemned_packs(&writer).await.unwrap();
         for l in writer.index().iter() {
@@ -154,5 +154,62 @@ fn without_commit_revalidation_a_prune_keeps_what_a_new_snapshot_needs() {
         );
         let reader = Repository::open(store.clone(), b"pw").await.unwrap();
         read_all(&reader, first.snapshot.tree_id().unwrap()).await;
+    });
+}
+
+#[test]
+fn a_kill_marker_stays_while_the_lease_does_and_goes_once_the_session_ended() {
+    futures::executor::block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), vec![5u8; 200_000]).unwrap();
+        let store = Arc::new(MemoryBackend::new());
+        let opts = InitOptions::default()
+            .kdf(KdfParams::insecure_for_tests())
+            .pack_size(1 << 20);
+        let repo = Repository::init(store.clone(), b"pw", opts).await.unwrap();
+        backup(
+            &repo,
+            &[dir.path().to_owned()],
+            &BackupOptions::default(),
+            Arc::new(NoProgress),
+        )
+        .await
+        .unwrap();
+        // A writer that stops moving (suspended, or crashed with its lease).
+        let writer = Repository::open(store.clone(), b"pw").await.unwrap();
+        let session = writer_start(&writer, false).await.unwrap().session;
+        let keep_none = PlanOptions::default().allow_remove_all(true);
+        forget(
+            &repo,
+            &KeepPolicy::default(),
+            &keep_none,
+            &SnapshotFilter::default(),
+            false,
+        )
+        .await
+        .unwrap();
+        let prune_opts = PruneOptions::default().stale_after(std::time::Duration::ZERO);
+        let mut killed = Vec::new();
+        for _ in 0..4 {
+            let plan = prune_plan(&repo, &prune_opts).await.unwrap();
+            let r = prune(&repo, &prune_opts, plan).await.unwrap();
+            killed.extend(r.sessions_killed.clone());
+            assert_eq!(r.kill_markers_removed, 0, "the lease is still there: {r:?}");
+        }
+        assert_eq!(killed, vec![session.id().to_owned()]);
+        assert_eq!(count(&repo, "condemned/").await, 0, "finished once killed");
+        assert_eq!(count(&repo, "killed/").await, 1);
+        // The writer wakes up: it learns it was declared dead, then ends.
+        assert!(session.killed(&writer).await.unwrap());
+        assert!(matches!(
+            session.ensure_alive(&writer).await,
+            Err(crate::Error::SessionExpired { .. })
+        ));
+        session.end(&writer).await.unwrap();
+        let plan = prune_plan(&repo, &prune_opts).await.unwrap();
+        let r = prune(&repo, &prune_opts, plan).await.unwrap();
+        assert_eq!(r.kill_markers_removed, 1, "{r:?}");
+        assert_eq!(count(&repo, "killed/").await, 0);
+        assert_eq!(count(&repo, "sessions/").await, 0);
     });
 }
