@@ -65,9 +65,16 @@ impl Backend for IndexReads {
 /// Version `v`: a few small files, one rewritten per version.
 fn write_version(dir: &Path, v: u64) {
     for f in 0..4u64 {
-        let generation = if f == v % 4 { v } else { v.saturating_sub(4) / 4 * 4 + f };
-        std::fs::write(dir.join(format!("f{f}")), random_bytes(f * 10_000 + generation, 20_000))
-            .unwrap();
+        let generation = if f == v % 4 {
+            v
+        } else {
+            v.saturating_sub(4) / 4 * 4 + f
+        };
+        std::fs::write(
+            dir.join(format!("f{f}")),
+            random_bytes(f * 10_000 + generation, 20_000),
+        )
+        .unwrap();
     }
 }
 

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::phase2;
 use super::records::{
-    list_names, load_condemned, pack_of_key, write_hashed, Condemned, CONDEMNED, CONDEMNED_MAGIC,
+    get_listed, list_names, load_condemned, pack_of_key, write_hashed, Condemned, CONDEMNED,
+    CONDEMNED_MAGIC,
 };
 use super::repack::copy_blobs;
 use super::session::Session;
@@ -220,7 +221,7 @@ async fn scan_once(repo: &Repository) -> Result<Scan> {
     }
     let mut index_objects = Vec::new();
     for name in list_names(repo, "index/").await? {
-        let bytes = repo.backend().get(&name).await?;
+        let bytes = get_listed(repo, "index/", &name).await?;
         let packs = decode_index(repo.keys(), &name, &bytes)?;
         index_objects.push((name, packs));
     }

@@ -125,6 +125,27 @@ pub(crate) async fn list_names(repo: &Repository, prefix: &str) -> Result<Vec<St
         .await?)
 }
 
+/// Reads `key`, an object found by listing `prefix`. If the read fails and
+/// the object is no longer listed, it was deleted meanwhile — in an erasure
+/// layout a delete in progress reads as "not enough shards", not as "not
+/// found" — and the error is `NotFound`, which callers that list again
+/// retry on.
+pub(crate) async fn get_listed(repo: &Repository, prefix: &str, key: &str) -> Result<bytes::Bytes> {
+    match repo.backend().get(key).await {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.is_not_found() => Err(e.into()),
+        Err(e) => {
+            if list_names(repo, prefix).await?.iter().any(|k| k == key) {
+                return Err(e.into());
+            }
+            Err(cairn_backends::Error::NotFound {
+                key: key.to_owned(),
+            }
+            .into())
+        }
+    }
+}
+
 /// Reads and opens one document.
 pub(crate) async fn read_doc<T: serde::de::DeserializeOwned>(
     repo: &Repository,

@@ -10,8 +10,8 @@ use cairn_backends::PutMode;
 use cairn_crypto::ChunkId;
 
 use super::records::{
-    condemned_packs, delete_quiet, list_names, read_doc, write_at, Lease, KILLED, SESSIONS,
-    SESSION_MAGIC,
+    condemned_packs, delete_quiet, get_listed, list_names, read_doc, write_at, Lease, KILLED,
+    SESSIONS, SESSION_MAGIC,
 };
 use super::repack::copy_blobs;
 use crate::index::{decode_index, Index};
@@ -185,7 +185,7 @@ pub(crate) async fn index_excluding(repo: &Repository, exclude: &HashSet<PackId>
 async fn load_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<Index> {
     let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
     for name in list_names(repo, "index/").await? {
-        let bytes = repo.backend().get(&name).await?;
+        let bytes = get_listed(repo, "index/", &name).await?;
         if let Ok(packs) = decode_index(repo.keys(), &name, &bytes) {
             loaded.extend(packs.into_iter().filter(|(p, _)| !exclude.contains(p)));
         }
