@@ -91,3 +91,69 @@ fn list_keys_is_complete_or_an_error() {
         assert!(matches!(err, Error::IncompleteListing { .. }), "{err}");
     });
 }
+
+/// Stray shards: keys on fewer than `k` children, found only from a
+/// listing of every child, and removed child by child.
+#[test]
+fn partial_keys_need_every_child_and_delete_shards_removes_them_everywhere() {
+    let stores: Vec<MemoryBackend> = (0..6).map(|_| MemoryBackend::new()).collect();
+    let flaky: Vec<Arc<FailAfter<MemoryBackend>>> = stores
+        .iter()
+        .map(|s| Arc::new(FailAfter::new(s.clone(), u64::MAX)))
+        .collect();
+    let kids = children(
+        flaky
+            .iter()
+            .map(|f| Arc::clone(f) as Arc<dyn Backend>)
+            .collect(),
+    );
+    let e = ErasureBackend::new(kids, config(4, 2)).unwrap();
+    block_on(async {
+        e.put(
+            "data/whole",
+            Bytes::from(vec![1u8; 5000]),
+            PutMode::CreateOnly,
+        )
+        .await
+        .unwrap();
+        e.put(
+            "data/left",
+            Bytes::from(vec![2u8; 5000]),
+            PutMode::CreateOnly,
+        )
+        .await
+        .unwrap();
+        // Three of six shards of "data/left" go (a delete that reached only
+        // them): three remain, fewer than k = 4. "data/whole" loses two and
+        // is still an object.
+        for i in [0, 2, 4] {
+            stores[i].delete("data/left").await.unwrap();
+        }
+        for i in [1, 5] {
+            stores[i].delete("data/whole").await.unwrap();
+        }
+        let partial = e.partial_keys_of("data/").await.unwrap();
+        assert_eq!(partial.len(), 1);
+        assert_eq!(
+            (partial[0].key.as_str(), &partial[0].holders[..]),
+            ("data/left", &[1, 3, 5][..])
+        );
+        assert_eq!(e.list_keys("data/").await.unwrap(), vec!["data/whole"]);
+        // One child unheard: "data/left" might be whole, so no answer.
+        flaky[3].reset(0);
+        let err = e.partial_keys_of("data/").await.unwrap_err();
+        assert!(matches!(err, Error::IncompleteListing { .. }), "{err}");
+        // And a delete that cannot reach every child says so (the shards
+        // on children 1 and 5 are gone; 3 keeps its own until it answers).
+        assert!(e.delete_shards("data/left").await.is_err());
+        assert!(stores[3].stat("data/left").await.is_ok());
+        flaky[3].heal();
+        assert_eq!(e.delete_shards("data/left").await.unwrap(), 1);
+        for s in &stores {
+            assert!(s.stat("data/left").await.unwrap_err().is_not_found());
+        }
+        assert!(e.partial_keys_of("").await.unwrap().is_empty());
+        assert_eq!(e.delete_shards("data/left").await.unwrap(), 0);
+        assert_eq!(e.get("data/whole").await.unwrap(), vec![1u8; 5000]);
+    });
+}

@@ -16,6 +16,7 @@ use super::records::{
 };
 use super::repack::copy_blobs;
 use super::session::Session;
+use super::strays;
 use crate::index::{decode_index, Index};
 use crate::pack::{PackEntry, PackId};
 use crate::tree::NodeKind;
@@ -377,33 +378,9 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
         .collect();
     plan.pending = phase2::pending(repo, &scan).await?;
     if let Some(partial) = &opts.partial {
-        match stray_keys(&**partial).await {
-            // A stray already condemned by a pending record waits there.
-            Ok(keys) => {
-                let pending: HashSet<&String> =
-                    scan.condemned.iter().flat_map(|(_, c)| &c.strays).collect();
-                plan.strays = keys.into_iter().filter(|k| !pending.contains(k)).collect();
-            }
-            Err(e) => plan.strays_unlisted = Some(e.to_string()),
-        }
+        strays::plan(&**partial, &scan, &mut plan).await;
     }
     Ok(plan)
-}
-
-/// Where strays are looked for: the prefixes whose writers all hold a
-/// session (so phase 2's wait covers a write in flight), and that hold
-/// nearly all the bytes. Leases, records and keys are left alone: a lease
-/// is written before its session is visible, and keys and the config are
-/// written without one.
-pub(crate) const STRAY_PREFIXES: [&str; 2] = ["data/", "index/"];
-
-/// Every stray key under [`STRAY_PREFIXES`], from complete listings.
-pub(crate) async fn stray_keys(partial: &dyn PartialObjects) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for prefix in STRAY_PREFIXES {
-        out.extend(partial.partial_keys(prefix).await?);
-    }
-    Ok(out)
 }
 
 /// Executes `plan`: repacks, writes the condemned record and its first

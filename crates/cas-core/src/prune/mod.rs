@@ -199,6 +199,7 @@ mod phase2;
 pub(crate) mod records;
 mod repack;
 mod session;
+mod strays;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

@@ -4,14 +4,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::SystemTime;
 
-use super::gc::{
-    chunked, now_string, scan, stray_keys, PendingRecord, PruneOptions, PruneReport, Scan,
-};
+use super::gc::{chunked, now_string, scan, PendingRecord, PruneOptions, PruneReport, Scan};
 use super::records::{
     delete_quiet, list_names, load_condemned, read_doc, write_at, write_hashed, Killed, Wait,
     CONDEMNED, KILLED, KILLED_MAGIC, SESSIONS, WAITS, WAIT_MAGIC,
 };
 use super::session::{live_sessions, Session};
+use super::strays;
 use crate::pack::PackId;
 use crate::{Error, Repository, Result};
 
@@ -323,7 +322,7 @@ async fn finish(
         report.packs_deleted += 1;
         report.bytes_deleted += scan.listed.get(p).copied().unwrap_or(0);
     }
-    delete_strays(opts, strays, report).await?;
+    strays::delete(opts, strays, report).await;
     let waits = list_names(repo, WAITS).await?;
     for k in &finishing {
         let prefix = wait_prefix(k);
@@ -333,46 +332,4 @@ async fn finish(
         delete_quiet(repo, k).await?;
     }
     repo.reload_index().await
-}
-
-/// Removes the pieces of the finished records' stray keys that are stray
-/// still, by a complete listing made now (after the wait): a key that a
-/// writer was storing when it was condemned is a whole object by now (its
-/// writer has ended) and is kept. Without a complete listing nothing is
-/// removed; a later prune finds the strays again.
-async fn delete_strays(
-    opts: &PruneOptions,
-    strays: Vec<String>,
-    report: &mut PruneReport,
-) -> Result<()> {
-    if strays.is_empty() {
-        return Ok(());
-    }
-    let Some(partial) = &opts.partial else {
-        report.strays_kept += strays.len();
-        return Ok(());
-    };
-    let now: HashSet<String> = match stray_keys(&**partial).await {
-        Ok(keys) => keys.into_iter().collect(),
-        Err(_) => {
-            report.strays_kept += strays.len();
-            return Ok(());
-        }
-    };
-    for key in strays {
-        if !now.contains(&key) {
-            report.strays_kept += 1;
-            continue;
-        }
-        // A child that refuses keeps its piece: the next prune finds the
-        // key stray again, so this run goes on.
-        match partial.delete_pieces(&key).await {
-            Ok(n) => {
-                report.stray_pieces_deleted += n;
-                report.strays_deleted += 1;
-            }
-            Err(e) => report.stray_errors.push(e.to_string()),
-        }
-    }
-    Ok(())
 }
