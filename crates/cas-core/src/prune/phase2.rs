@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use super::gc::{chunked, now_string, scan, PendingRecord, PruneOptions, PruneReport, Scan};
 use super::records::{
-    delete_quiet, list_names, load_condemned, read_doc, write_at, write_hashed, Killed, Wait,
-    CONDEMNED, KILLED, KILLED_MAGIC, SESSIONS, WAITS, WAIT_MAGIC,
+    delete_quiet, list_names, load_condemned, read_listed_doc, write_at, write_hashed, Killed,
+    Wait, CONDEMNED, KILLED, KILLED_MAGIC, SESSIONS, WAITS, WAIT_MAGIC,
 };
 use super::session::{live_sessions, Session};
 use super::strays;
@@ -22,10 +22,8 @@ async fn observations(repo: &Repository, record: &str, all: &[String]) -> Result
     let prefix = wait_prefix(record);
     let mut out = Vec::new();
     for key in all.iter().filter(|k| k.starts_with(&prefix)) {
-        match read_doc(repo, WAIT_MAGIC, key).await {
-            Ok(w) => out.push(w),
-            Err(Error::Backend(e)) if e.is_not_found() => {}
-            Err(e) => return Err(e),
+        if let Some(w) = read_listed_doc(repo, WAIT_MAGIC, WAITS, key).await? {
+            out.push(w);
         }
     }
     Ok(out)

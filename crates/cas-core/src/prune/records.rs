@@ -156,6 +156,21 @@ pub(crate) async fn read_doc<T: serde::de::DeserializeOwned>(
     decode_doc(repo.keys(), magic, key, &bytes)
 }
 
+/// Reads and opens the document `key`, found by listing `prefix`; `None`
+/// if it was deleted meanwhile (see [`get_listed`]).
+pub(crate) async fn read_listed_doc<T: serde::de::DeserializeOwned>(
+    repo: &Repository,
+    magic: &[u8; 4],
+    prefix: &str,
+    key: &str,
+) -> Result<Option<T>> {
+    match get_listed(repo, prefix, key).await {
+        Ok(bytes) => decode_doc(repo.keys(), magic, key, &bytes).map(Some),
+        Err(Error::Backend(e)) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Stores a document under `prefix` + its hash (+ `suffix`); returns the key.
 pub(crate) async fn write_hashed<T: Serialize>(
     repo: &Repository,
@@ -194,12 +209,10 @@ pub(crate) async fn delete_quiet(repo: &Repository, key: &str) -> Result<()> {
 pub(crate) async fn load_condemned(repo: &Repository) -> Result<Vec<(String, Condemned)>> {
     let mut out = Vec::new();
     for key in list_names(repo, CONDEMNED).await? {
-        match read_doc(repo, CONDEMNED_MAGIC, &key).await {
-            Ok(c) => out.push((key, c)),
-            // Deleted between the listing and the read: its packs are gone
-            // or live again; either way nothing to avoid.
-            Err(Error::Backend(e)) if e.is_not_found() => {}
-            Err(e) => return Err(e),
+        // Deleted between the listing and the read (finished): its packs
+        // are gone or live again; either way nothing to avoid.
+        if let Some(c) = read_listed_doc(repo, CONDEMNED_MAGIC, CONDEMNED, &key).await? {
+            out.push((key, c));
         }
     }
     Ok(out)
