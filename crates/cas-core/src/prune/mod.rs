@@ -182,7 +182,10 @@
 //! re-validation is not needed for safety (the re-check keeps what a new
 //! snapshot needs, the kill marker covers writers declared dead); it is what
 //! lets condemned packs actually be deleted while backups keep referencing
-//! their contents.
+//! their contents. Its shard-by-shard variant (every child operation of a
+//! 4+2 layout one step, so crashes leave stray shards, which its prunes
+//! remove) fails at seed 742 if writers do not check their kill marker
+//! before indexing what they uploaded.
 //!
 //! # Cost
 //!
