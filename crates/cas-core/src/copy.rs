@@ -116,7 +116,24 @@ pub async fn copy(
     let start = crate::prune::writer_start(target, false).await?;
     let result = copy_in_session(source, target, wanted, &copied_before, rechunk, &start).await;
     let _ = start.session.end(target).await;
-    result
+    let report = result?;
+    if !report.copied.is_empty() {
+        use crate::journal::{counts, record_after, Operation, SnapshotPair};
+        let op = Operation::Copy {
+            from_repo: source.config().id.clone(),
+            snapshots: report
+                .copied
+                .iter()
+                .map(|c| SnapshotPair::new(&c.source, &c.target))
+                .collect(),
+        };
+        let added = counts([
+            ("snapshots", report.copied.len() as u64),
+            ("packs", report.packs_written),
+        ]);
+        record_after(target, op, added, Default::default()).await?;
+    }
+    Ok(report)
 }
 
 async fn copy_in_session(
@@ -143,6 +160,8 @@ async fn copy_in_session(
         record.tree = root.to_hex();
         record.parent = None;
         record.original = Some(id.clone());
+        // The heads of the target's journal, not the source's.
+        record.journal = crate::journal::journal_heads(target).await?;
         let new_id = target.save_snapshot(&record).await?;
         if start.session.killed(target).await? {
             let _ = target.backend().delete(&crate::snapshot_key(&new_id)).await;
