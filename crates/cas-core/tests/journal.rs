@@ -452,3 +452,54 @@ fn a_repository_from_before_the_journal_verifies() {
         assert_eq!((r.entries, r.roots.len()), (1, 1));
     })
 }
+
+#[test]
+fn a_checkpoint_bounds_the_journal_and_it_still_verifies() {
+    use cairn_cas_core::journal::checkpoint;
+    block_on(async {
+        let src = tempfile::tempdir().unwrap();
+        let store = Arc::new(MemoryBackend::new());
+        let repo = init(store.clone()).await;
+        let mut snaps = Vec::new();
+        for v in 0..5 {
+            snaps.push(backup_with(&repo, src.path(), format!("v{v}").as_bytes()).await);
+        }
+        let pin = clean(&repo).await.heads;
+        let old_root = entries(&repo).await[0].0.clone();
+        // Keep the newest 2 generations: init and backups 0..=2 are covered.
+        let r = checkpoint(&repo, 2).await.unwrap();
+        assert_eq!((r.covered, r.deleted), (4, 4));
+        let cp = r.entry.unwrap();
+        let left = entries(&repo).await;
+        assert_eq!(kinds(&left), ["backup", "backup", "checkpoint"]);
+        // Every snapshot is still journaled, old pins and the snapshots'
+        // heads (now covered) are still accepted.
+        let report = verify(&repo, &[pin[0].clone(), old_root.clone()])
+            .await
+            .unwrap();
+        assert!(report.is_clean(), "{:#?}", report.issues);
+        assert_eq!(report.snapshots_checked, 5);
+        assert_eq!(report.covered, 4);
+        // Nothing more to cover: no second checkpoint.
+        assert!(checkpoint(&repo, 2).await.unwrap().entry.is_none());
+        // More history, and a second checkpoint chained to the first.
+        backup_with(&repo, src.path(), b"v5").await;
+        backup_with(&repo, src.path(), b"v6").await;
+        let r2 = checkpoint(&repo, 1).await.unwrap();
+        let all = entries(&repo).await;
+        let second = all.iter().find(|(id, _)| Some(id) == r2.entry.as_ref()).unwrap();
+        assert!(second.1.parents.contains(&cp), "{:?}", second.1.parents);
+        assert!(verify(&repo, &[old_root.clone()]).await.unwrap().is_clean());
+        // Deleting a checkpoint is named: the next one lists it as a parent.
+        store.delete(&entry_key(&cp)).await.unwrap();
+        let r = verify(&repo, &[]).await.unwrap();
+        assert!(
+            r.issues.iter().any(|i| matches!(i,
+                JournalIssue::MissingParent { parent, .. } if *parent == cp)),
+            "{:#?}",
+            r.issues
+        );
+        // A checkpoint is refused over a journal that does not verify.
+        assert!(checkpoint(&repo, 1).await.is_err());
+    })
+}

@@ -121,11 +121,16 @@ pub(crate) struct Seen {
 }
 
 impl Seen {
+    /// An entry after `parents` of `journal`.
+    pub(crate) fn after(journal: &LoadedJournal, parents: Vec<String>) -> Seen {
+        let seq = journal.seq_after(&parents);
+        Seen { parents, seq }
+    }
+
     pub(crate) async fn now(repo: &Repository) -> Result<Seen> {
         let j = load_journal(repo).await?;
         let parents = j.heads();
-        let seq = j.seq_after(&parents);
-        Ok(Seen { parents, seq })
+        Ok(Seen::after(&j, parents))
     }
 }
 
@@ -163,7 +168,7 @@ pub(crate) async fn record_backup(
     write(repo, &seen, op, added, BTreeMap::new()).await
 }
 
-async fn write(
+pub(crate) async fn write(
     repo: &Repository,
     seen: &Seen,
     op: Operation,

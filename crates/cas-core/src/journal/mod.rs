@@ -82,21 +82,44 @@
 //! objects and its own protocol records), so the journal does not interact
 //! with the deletion protocol.
 //!
-//! # Retention (designed, not implemented)
+//! # Limits
+//!
+//! - Entries are authenticated with a key every repository key holder
+//!   derives: someone holding a key can write entries that verify, so they
+//!   can replace the newest entries (those no other entry names) with
+//!   forged ones of consistent `seq`; only a pin held outside the
+//!   repository shows that. Per-writer signatures (the roles work) would
+//!   close it. The journal defends against whoever can write the *storage*
+//!   without a key.
+//! - `time` is the writer's clock and proves nothing; the order is the DAG.
+//! - A repository written before the journal existed has snapshots without
+//!   links (`snapshots_before_journal`), which verify cannot vouch for; its
+//!   first journaled operation starts the journal with a root entry.
+//! - Restores are not journaled (they change nothing).
+//! - `check` (`cairn-recovery`) runs [`verify`] but counts an unjournaled
+//!   snapshot as a warning: a crash must leave a repository that checks
+//!   clean (DESIGN invariant 2). `audit verify` counts it as an error.
+//!
+//! # Retention ([`checkpoint`])
 //!
 //! Every writer reads the whole journal, so its size costs one GET per entry
-//! per operation. The retention design: a *checkpoint* entry (`op` kind
-//! `checkpoint`) lists the ids of every non-checkpoint entry with
-//! `seq <= cut` (an ancestor-closed prefix, since parents have smaller
-//! `seq`), names the current heads *and the previous checkpoint* as
-//! parents, and is sealed like any entry. Once written, the listed entries
-//! may be deleted; verification accepts a missing parent (or snapshot head,
-//! or pin) that some present checkpoint lists. Checkpoints are never
-//! deleted; they form a chain of their own, so deleting one is detected as a
-//! missing parent. Not built in this version: [`verify`] reports a missing
-//! parent even when it would be covered.
+//! per operation. [`checkpoint`] bounds it: over a journal that verifies, it
+//! writes a *checkpoint* entry (`op` kind `checkpoint`) listing the ids of
+//! every non-checkpoint entry with `seq <= cut` (`cut` = the largest `seq`
+//! minus the entries to keep; an ancestor-closed prefix, since parents have
+//! smaller `seq`) and the snapshots those entries recorded and did not
+//! remove; its parents are the current heads *and the previous
+//! checkpoint(s)*; it is sealed like any entry. Only then are the covered
+//! entries deleted — the one place Cairn deletes under `journal/` (prune
+//! never does). [`verify`] accepts a missing parent, snapshot head or pin
+//! that a present checkpoint lists, and counts the snapshots it lists as
+//! journaled. Checkpoints are never deleted: they form a chain of their own,
+//! so deleting one is a missing parent of the next, and the newest one is
+//! linked like any entry. A crash after the checkpoint leaves covered
+//! entries present, which is fine (the next run deletes them).
 
 mod append;
+mod checkpoint;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -105,6 +128,7 @@ use serde::{Deserialize, Serialize};
 
 pub use append::{journal_heads, load_journal, record, LoadedJournal};
 pub(crate) use append::{record_after, record_backup, Seen};
+pub use checkpoint::{checkpoint, CheckpointReport};
 pub use verify::{verify, JournalIssue, JournalReport};
 
 pub(crate) const ENTRY_MAGIC: &[u8; 4] = b"CRNJ";
@@ -217,6 +241,18 @@ pub enum Operation {
         /// The key file that replaces it.
         new: String,
     },
+    /// Retention: the entries listed in `covered` (every non-checkpoint
+    /// entry with `seq <= cut` not covered before) may be deleted; a
+    /// missing entry that a present checkpoint lists is not an issue.
+    Checkpoint {
+        /// The largest `seq` covered.
+        cut: u64,
+        /// Ids of the entries covered.
+        covered: Vec<String>,
+        /// Snapshots the covered entries added and did not remove: still
+        /// journaled once those entries are gone.
+        snapshots: Vec<String>,
+    },
     /// An operation this version does not know (written by a newer one).
     #[serde(other)]
     Other,
@@ -236,6 +272,7 @@ impl Operation {
             Operation::KeyAdd { .. } => "key_add",
             Operation::KeyRemove { .. } => "key_remove",
             Operation::KeyPasswd { .. } => "key_passwd",
+            Operation::Checkpoint { .. } => "checkpoint",
             Operation::Other => "other",
         }
     }
@@ -248,6 +285,18 @@ impl Operation {
                 repaired.iter().map(|p| p.to.as_str()).collect()
             }
             Operation::Copy { snapshots, .. } => snapshots.iter().map(|p| p.to.as_str()).collect(),
+            Operation::Checkpoint { snapshots, .. } => snapshots.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Snapshots this operation removed.
+    pub(crate) fn snapshots_removed(&self) -> Vec<&str> {
+        match self {
+            Operation::Forget { snapshots } => snapshots.iter().map(String::as_str).collect(),
+            Operation::RepairSnapshots { forgotten, .. } => {
+                forgotten.iter().map(String::as_str).collect()
+            }
             _ => Vec::new(),
         }
     }

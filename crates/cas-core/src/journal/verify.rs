@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::append::{load_journal, LoadedJournal};
+use super::Operation;
 use crate::{Error, Repository, Result};
 
 /// Something wrong with the journal, naming the entry (or snapshot) at fault.
@@ -136,6 +137,8 @@ impl fmt::Display for JournalIssue {
 pub struct JournalReport {
     /// Entries stored (readable or not).
     pub entries: usize,
+    /// Entries a checkpoint covers (deleted, or still to be).
+    pub covered: usize,
     /// The heads now: what a caller pins for the next verification.
     pub heads: Vec<String>,
     /// Entries without parents (the `init` entry; in a repository created
@@ -192,7 +195,9 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
         journal = load_journal(repo).await?;
     }
     let journaled = journaled_snapshots(&journal);
-    let stored: BTreeSet<&String> = journal.ids().collect();
+    // Entries a checkpoint covers may be gone: they count as present.
+    let covered = covered_entries(&journal);
+    let stored: BTreeSet<&String> = journal.ids().chain(covered.iter().copied()).collect();
     for (id, s) in &snapshots {
         for head in &s.journal {
             if !stored.contains(head) {
@@ -210,7 +215,7 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
             });
         }
     }
-    check_entries(repo, &journal, &mut report);
+    check_entries(repo, &journal, &covered, &mut report);
     for pin in pins {
         if !stored.contains(pin) {
             report
@@ -218,9 +223,22 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
                 .push(JournalIssue::PinMissing { entry: pin.clone() });
         }
     }
-    report.entries = stored.len();
+    report.entries = journal.ids().count();
+    report.covered = covered.len();
     report.heads = journal.heads();
     Ok(report)
+}
+
+/// Ids of the entries the present checkpoints cover.
+pub(crate) fn covered_entries(journal: &LoadedJournal) -> BTreeSet<&String> {
+    journal
+        .entries
+        .values()
+        .flat_map(|e| match &e.op {
+            Operation::Checkpoint { covered, .. } => covered.iter().collect(),
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 fn journaled_snapshots(journal: &LoadedJournal) -> BTreeSet<&str> {
@@ -232,7 +250,12 @@ fn journaled_snapshots(journal: &LoadedJournal) -> BTreeSet<&str> {
 }
 
 /// Each entry: intact, of this repository, parents stored, `seq` consistent.
-fn check_entries(repo: &Repository, journal: &LoadedJournal, report: &mut JournalReport) {
+fn check_entries(
+    repo: &Repository,
+    journal: &LoadedJournal,
+    covered: &BTreeSet<&String>,
+    report: &mut JournalReport,
+) {
     for (id, e) in &journal.unreadable {
         report.issues.push(JournalIssue::Altered {
             entry: id.clone(),
@@ -255,7 +278,7 @@ fn check_entries(repo: &Repository, journal: &LoadedJournal, report: &mut Journa
                 continue;
             }
             all_readable = false;
-            if !journal.unreadable.contains_key(p) {
+            if !journal.unreadable.contains_key(p) && !covered.contains(p) {
                 report.issues.push(JournalIssue::MissingParent {
                     entry: id.clone(),
                     parent: p.clone(),
