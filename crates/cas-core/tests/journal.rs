@@ -487,7 +487,10 @@ fn a_checkpoint_bounds_the_journal_and_it_still_verifies() {
         backup_with(&repo, src.path(), b"v6").await;
         let r2 = checkpoint(&repo, 1).await.unwrap();
         let all = entries(&repo).await;
-        let second = all.iter().find(|(id, _)| Some(id) == r2.entry.as_ref()).unwrap();
+        let second = all
+            .iter()
+            .find(|(id, _)| Some(id) == r2.entry.as_ref())
+            .unwrap();
         assert!(second.1.parents.contains(&cp), "{:?}", second.1.parents);
         assert!(verify(&repo, &[old_root.clone()]).await.unwrap().is_clean());
         // Deleting a checkpoint is named: the next one lists it as a parent.
@@ -501,5 +504,99 @@ fn a_checkpoint_bounds_the_journal_and_it_still_verifies() {
         );
         // A checkpoint is refused over a journal that does not verify.
         assert!(checkpoint(&repo, 1).await.is_err());
+    })
+}
+
+/// A store whose journal refuses new entries while `refuse` is set.
+#[derive(Debug, Default)]
+struct NoJournal {
+    inner: MemoryBackend,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Backend for NoJournal {
+    async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> cairn_backends::Result<()> {
+        if key.starts_with(JOURNAL_PREFIX) && self.refuse.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(cairn_backends::Error::Backend {
+                key: key.to_owned(),
+                message: "refused".into(),
+                transient: false,
+            });
+        }
+        self.inner.put(key, data, mode).await
+    }
+    async fn get(&self, key: &str) -> cairn_backends::Result<Bytes> {
+        self.inner.get(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> cairn_backends::Result<Bytes> {
+        self.inner.get_range(key, range).await
+    }
+    async fn stat(&self, key: &str) -> cairn_backends::Result<cairn_backends::ObjectMeta> {
+        self.inner.stat(key).await
+    }
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> futures::stream::BoxStream<'a, cairn_backends::Result<cairn_backends::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn delete(&self, key: &str) -> cairn_backends::Result<()> {
+        self.inner.delete(key).await
+    }
+}
+
+/// The documented choice: a backup whose snapshot is stored succeeds even
+/// if its entry cannot be written (and says so); a forget whose entry
+/// cannot be written removes nothing.
+#[test]
+fn a_journal_failure_keeps_the_backup_and_stops_the_forget() {
+    use std::sync::atomic::Ordering;
+    block_on(async {
+        let src = tempfile::tempdir().unwrap();
+        let store = Arc::new(NoJournal::default());
+        let repo = init(store.clone()).await;
+        let s1 = backup_with(&repo, src.path(), b"one").await;
+        store.refuse.store(true, Ordering::SeqCst);
+        std::fs::write(src.path().join("f"), b"two").unwrap();
+        let r = backup(
+            &repo,
+            &[src.path().to_owned()],
+            &BackupOptions::default().host("h"),
+            Arc::new(NoProgress),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(&r.journal, Some(Err(_))), "{:?}", r.journal);
+        repo.load_snapshot(&r.snapshot_id).await.unwrap();
+        let report = verify(&repo, &[]).await.unwrap();
+        assert_eq!(
+            report.issues,
+            vec![JournalIssue::UnjournaledSnapshot {
+                snapshot: r.snapshot_id.clone()
+            }]
+        );
+        let err = forget(
+            &repo,
+            &KeepPolicy::default().last(1),
+            &PlanOptions::default(),
+            &SnapshotFilter::default(),
+            false,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("refused"), "{err}");
+        repo.load_snapshot(&s1).await.unwrap();
+        // Other operations report that their effect stands, unrecorded.
+        let err = repo.add_key(b"other", kdf()).await.unwrap_err();
+        assert!(
+            matches!(&err, cairn_cas_core::Error::JournalWrite { operation, .. } if operation == "key_add"),
+            "{err:?}"
+        );
     })
 }

@@ -1,4 +1,4 @@
-//! `audit log` and `audit verify [--pin FILE]`: glue over
+//! `audit log`, `audit verify [--pin FILE]` and `audit checkpoint`: glue over
 //! `cairn_cas_core::journal`.
 
 use std::io::Write;
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use cairn_cas_core::journal::{load_journal, verify, Entry, Operation};
+use cairn_cas_core::journal::{checkpoint, load_journal, verify, Entry, Operation};
 use clap::{Args, Subcommand};
 
 use crate::backup::short;
@@ -20,6 +20,16 @@ pub(crate) enum AuditCommand {
     /// Verify the journal: entries intact and linked, every snapshot
     /// recorded, and (with --pin) the heads seen last time still present.
     Verify(VerifyArgs),
+    /// Retention: cover entries older than the newest KEEP generations by a
+    /// checkpoint entry, then delete them (verification stays whole).
+    Checkpoint(CheckpointArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckpointArgs {
+    /// Generations (journal `seq` values) to keep as they are.
+    #[arg(long, default_value_t = 100)]
+    keep: u64,
 }
 
 #[derive(Debug, Args)]
@@ -36,7 +46,29 @@ pub(crate) async fn run(ctx: &Ctx, cmd: AuditCommand) -> Result<ExitCode> {
     match cmd {
         AuditCommand::Log => log(ctx).await,
         AuditCommand::Verify(a) => verify_cmd(ctx, a).await,
+        AuditCommand::Checkpoint(a) => checkpoint_cmd(ctx, a).await,
     }
+}
+
+async fn checkpoint_cmd(ctx: &Ctx, a: CheckpointArgs) -> Result<ExitCode> {
+    let (repo, _) = ctx.open().await?;
+    let r = checkpoint(&repo, a.keep)
+        .await
+        .context("writing a journal checkpoint")?;
+    if ctx.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else if !ctx.quiet {
+        match &r.entry {
+            Some(id) => println!(
+                "checkpoint {} covers {} entries; {} deleted",
+                short(id),
+                r.covered,
+                r.deleted
+            ),
+            None => println!("nothing older than {} generations to cover", a.keep),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn log(ctx: &Ctx) -> Result<ExitCode> {
@@ -143,6 +175,10 @@ fn describe(op: &Operation) -> String {
             "key passwd {} -> {}",
             short(old.trim_start_matches("keys/")),
             short(new.trim_start_matches("keys/"))
+        ),
+        Operation::Checkpoint { cut, covered, .. } => format!(
+            "checkpoint: {} entries up to seq {cut} covered",
+            covered.len()
         ),
         other => other.kind().to_owned(),
     }

@@ -270,3 +270,20 @@ fn concurrent_backups_from_several_processes_leave_a_journal_that_verifies() {
     );
     ok(&repo, &["check"]);
 }
+
+#[test]
+fn a_checkpoint_keeps_verification_whole() {
+    let (tmp, repo, src) = setup();
+    let pin = tmp.path().join("pin");
+    ok(&repo, &["audit", "verify", "--pin", pin.to_str().unwrap()]);
+    backup(&repo, &src, "three");
+    backup(&repo, &src, "four");
+    let out = ok(&repo, &["audit", "checkpoint", "--keep", "1"]);
+    assert!(out.contains("covers 4 entries; 4 deleted"), "{out}");
+    let kinds: Vec<String> = log(&repo).into_iter().map(|(_, k)| k).collect();
+    assert_eq!(kinds, ["backup", "checkpoint"]);
+    // The pin names a covered (deleted) entry: still accepted.
+    let out = ok(&repo, &["audit", "verify", "--pin", pin.to_str().unwrap()]);
+    assert!(out.contains("no errors were found"), "{out}");
+    ok(&repo, &["check"]);
+}

@@ -53,8 +53,7 @@ pub async fn checkpoint(repo: &Repository, keep: u64) -> Result<CheckpointReport
         Some(c) => c,
         None => return Ok(CheckpointReport::default()),
     };
-    let covered_before: BTreeSet<String> =
-        covered_entries(&journal).into_iter().cloned().collect();
+    let covered_before: BTreeSet<String> = covered_entries(&journal).into_iter().cloned().collect();
     let old: Vec<(&String, &super::Entry)> = journal
         .entries
         .iter()

@@ -285,7 +285,9 @@ impl Operation {
                 repaired.iter().map(|p| p.to.as_str()).collect()
             }
             Operation::Copy { snapshots, .. } => snapshots.iter().map(|p| p.to.as_str()).collect(),
-            Operation::Checkpoint { snapshots, .. } => snapshots.iter().map(String::as_str).collect(),
+            Operation::Checkpoint { snapshots, .. } => {
+                snapshots.iter().map(String::as_str).collect()
+            }
             _ => Vec::new(),
         }
     }
