@@ -60,8 +60,9 @@
 //!
 //! The master key (random) is stored only wrapped in key files. From it,
 //! HKDF derives the chunk-id key (keyed BLAKE3: plaintext hashes never leave
-//! the process unkeyed), the data key (chunk blobs) and the metadata key
-//! (trees, pack headers, indexes, snapshots, config).
+//! the process unkeyed), the data key (chunk blobs), the metadata key
+//! (trees, pack headers, indexes, snapshots, config) and the journal key
+//! ([`journal`] entries).
 //!
 //! # Index memory
 //!
