@@ -492,7 +492,10 @@ fn a_checkpoint_bounds_the_journal_and_it_still_verifies() {
             .find(|(id, _)| Some(id) == r2.entry.as_ref())
             .unwrap();
         assert!(second.1.parents.contains(&cp), "{:?}", second.1.parents);
-        assert!(verify(&repo, &[old_root.clone()]).await.unwrap().is_clean());
+        assert!(verify(&repo, std::slice::from_ref(&old_root))
+            .await
+            .unwrap()
+            .is_clean());
         // Deleting a checkpoint is named: the next one lists it as a parent.
         store.delete(&entry_key(&cp)).await.unwrap();
         let r = verify(&repo, &[]).await.unwrap();
