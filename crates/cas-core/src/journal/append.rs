@@ -9,7 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 use super::{entry_key, Entry, Operation, Who, ENTRY_MAGIC, JOURNAL_PREFIX, MAX_ENTRY_SIZE};
 use crate::open::get_capped;
 use crate::repo::put_idempotent;
-use crate::snapshot::{open_doc, seal_doc};
+use crate::snapshot::seal_doc;
 use crate::{Error, Repository, Result};
 
 /// Entries fetched at once.
@@ -105,7 +105,7 @@ async fn read_entry(repo: &Repository, key: &str) -> Result<Entry> {
     if blake3::hash(&bytes).to_hex().as_str() != id {
         return Err(Error::corrupt(key, "contents do not hash to the name"));
     }
-    open_doc(&repo.keys().journal_key(), ENTRY_MAGIC, key, &bytes)
+    super::decode_entry(repo.keys(), key, &bytes)
 }
 
 /// The current heads of the journal (see [`LoadedJournal::heads`]).

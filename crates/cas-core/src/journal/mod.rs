@@ -141,6 +141,17 @@ pub const JOURNAL_PREFIX: &str = "journal/";
 /// repair may list many snapshots).
 pub const MAX_ENTRY_SIZE: u64 = 4 << 20;
 
+/// Opens a journal entry object read from storage (`object` names it in
+/// errors): magic, version, authentication under the journal key, JSON.
+/// Whether it is stored under its hash is the caller's check.
+pub fn decode_entry(
+    keys: &cairn_crypto::KeySet,
+    object: &str,
+    bytes: &[u8],
+) -> crate::Result<Entry> {
+    crate::snapshot::open_doc(&keys.journal_key(), ENTRY_MAGIC, object, bytes)
+}
+
 /// The object name of the entry `id`.
 pub fn entry_key(id: &str) -> String {
     format!("{JOURNAL_PREFIX}{id}")
