@@ -17,7 +17,8 @@
 //! ```
 //!
 //! Exit codes: 0 success, 1 error, 3 a backup saved its snapshot but some
-//! files could not be read (as restic).
+//! files could not be read (as restic), or its audit journal entry could not
+//! be written.
 
 mod audit;
 mod backup;
