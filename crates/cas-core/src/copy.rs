@@ -114,9 +114,44 @@ pub async fn copy(
     // protocol): a lease, dedup only against packs not condemned, and
     // re-validation before each record is written.
     let start = crate::prune::writer_start(target, false).await?;
-    let result = copy_in_session(source, target, wanted, &copied_before, rechunk, &start).await;
+    // The target's journal heads, named by every record copied (read once:
+    // the copy's own entry is written after them all).
+    let heads = match crate::journal::journal_heads(target).await {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = start.session.end(target).await;
+            return Err(e);
+        }
+    };
+    let result = copy_in_session(
+        source,
+        target,
+        wanted,
+        &copied_before,
+        rechunk,
+        &start,
+        &heads,
+    )
+    .await;
     let _ = start.session.end(target).await;
-    result
+    let report = result?;
+    if !report.copied.is_empty() {
+        use crate::journal::{counts, record_after, Operation, SnapshotPair};
+        let op = Operation::Copy {
+            from_repo: source.config().id.clone(),
+            snapshots: report
+                .copied
+                .iter()
+                .map(|c| SnapshotPair::new(&c.source, &c.target))
+                .collect(),
+        };
+        let added = counts([
+            ("snapshots", report.copied.len() as u64),
+            ("packs", report.packs_written),
+        ]);
+        record_after(target, op, added, Default::default()).await?;
+    }
+    Ok(report)
 }
 
 async fn copy_in_session(
@@ -126,6 +161,7 @@ async fn copy_in_session(
     copied_before: &HashSet<String>,
     rechunk: Option<ChunkerConfig>,
     start: &crate::prune::WriterStart,
+    heads: &[String],
 ) -> Result<CopyReport> {
     let mut w = Writer::new(target, start);
     w.report.rechunked = rechunk.is_some();
@@ -143,6 +179,8 @@ async fn copy_in_session(
         record.tree = root.to_hex();
         record.parent = None;
         record.original = Some(id.clone());
+        // The heads of the target's journal, not the source's.
+        record.journal = heads.to_vec();
         let new_id = target.save_snapshot(&record).await?;
         if start.session.killed(target).await? {
             let _ = target.backend().delete(&crate::snapshot_key(&new_id)).await;

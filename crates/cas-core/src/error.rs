@@ -158,6 +158,17 @@ pub enum Error {
         /// The session id.
         session: String,
     },
+    /// The operation completed (its effect stands), but its audit journal
+    /// entry could not be written: the change is not recorded, and
+    /// `journal::verify` may report it.
+    #[error("{operation} completed, but its journal entry could not be written: {source}")]
+    JournalWrite {
+        /// The operation (`prune`, `copy`, …).
+        operation: String,
+        /// Why the entry could not be written.
+        #[source]
+        source: Box<Error>,
+    },
     /// A worker thread stopped unexpectedly (a bug; the operation was abandoned).
     #[error("internal error: {what}")]
     Internal {

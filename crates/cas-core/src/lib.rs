@@ -37,6 +37,7 @@
 //! | `condemned/<hex>` | packs a prune condemned, deleted once no writer can need them | `CRNK` |
 //! | `waits/<hex>.<hex>` | sessions a prune saw after condemning | `CRNW` |
 //! | `killed/<id>` | sessions a prune declared dead | `CRNX` |
+//! | `journal/<hex>` | the audit journal: one entry per change, hash-linked | [`journal`] module docs (`CRNJ`) |
 //!
 //! Every object but a lease is written create-only and never modified. A
 //! backup writes packs, then index objects, then its snapshot record: a
@@ -59,8 +60,9 @@
 //!
 //! The master key (random) is stored only wrapped in key files. From it,
 //! HKDF derives the chunk-id key (keyed BLAKE3: plaintext hashes never leave
-//! the process unkeyed), the data key (chunk blobs) and the metadata key
-//! (trees, pack headers, indexes, snapshots, config).
+//! the process unkeyed), the data key (chunk blobs), the metadata key
+//! (trees, pack headers, indexes, snapshots, config) and the journal key
+//! ([`journal`] entries).
 //!
 //! # Index memory
 //!
@@ -78,6 +80,7 @@ mod diff;
 mod error;
 mod filter;
 mod index;
+pub mod journal;
 mod open;
 mod pack;
 pub mod prune;

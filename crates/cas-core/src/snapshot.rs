@@ -13,7 +13,7 @@
 
 use std::time::SystemTime;
 
-use cairn_crypto::{ChunkId, KeySet};
+use cairn_crypto::{ChunkId, KeySet, SealingKey};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -84,6 +84,13 @@ pub struct Snapshot {
     /// unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
+    /// The audit journal's heads (entry ids) the backup saw before writing
+    /// this record: a journal rolled back past them is detected (see the
+    /// `journal` module). Empty, and then absent from the record, for
+    /// records written before the journal existed, so their bytes (and ids)
+    /// are unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journal: Vec<String>,
 }
 
 impl Snapshot {
@@ -99,6 +106,7 @@ impl Snapshot {
             summary: BackupSummary::default(),
             program: concat!("cairn ", env!("CARGO_PKG_VERSION")).to_owned(),
             original: None,
+            journal: Vec::new(),
         }
     }
 
@@ -142,6 +150,15 @@ pub struct RepoConfig {
 }
 
 pub(crate) fn encode_doc<T: Serialize>(keys: &KeySet, magic: &[u8; 4], doc: &T) -> Result<Vec<u8>> {
+    seal_doc(keys.metadata_key(), magic, doc)
+}
+
+/// [`encode_doc`] under another key than the metadata key (journal entries).
+pub(crate) fn seal_doc<T: Serialize>(
+    key: &SealingKey,
+    magic: &[u8; 4],
+    doc: &T,
+) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(doc).map_err(|e| Error::Internal {
         what: format!("serialising a document: {e}"),
     })?;
@@ -149,8 +166,7 @@ pub(crate) fn encode_doc<T: Serialize>(keys: &KeySet, magic: &[u8; 4], doc: &T) 
     aad[..4].copy_from_slice(magic);
     aad[4] = VERSION;
     let mut out = aad.to_vec();
-    keys.metadata_key()
-        .seal_into(&json, &aad, &mut out)
+    key.seal_into(&json, &aad, &mut out)
         .map_err(|source| Error::Crypto {
             object: String::from_utf8_lossy(magic).into_owned(),
             source,
@@ -164,6 +180,16 @@ pub(crate) fn decode_doc<T: DeserializeOwned>(
     object: &str,
     bytes: &[u8],
 ) -> Result<T> {
+    open_doc(keys.metadata_key(), magic, object, bytes)
+}
+
+/// [`decode_doc`] under another key than the metadata key (journal entries).
+pub(crate) fn open_doc<T: DeserializeOwned>(
+    key: &SealingKey,
+    magic: &[u8; 4],
+    object: &str,
+    bytes: &[u8],
+) -> Result<T> {
     if bytes.len() < 5 || &bytes[..4] != magic {
         return Err(Error::corrupt(object, "bad magic"));
     }
@@ -173,8 +199,7 @@ pub(crate) fn decode_doc<T: DeserializeOwned>(
             found: bytes[4],
         });
     }
-    let json = keys
-        .metadata_key()
+    let json = key
         .open(&bytes[5..], &bytes[..5])
         .map_err(|_| Error::Authentication {
             object: object.to_owned(),

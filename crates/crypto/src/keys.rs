@@ -5,6 +5,7 @@
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/chunk-id")  -> ChunkIdKey
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/data")      -> SealingKey for chunk blobs
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/metadata")  -> SealingKey for headers, indexes, trees, snapshots, config
+//!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/journal")   -> SealingKey for audit journal entries
 //!  └─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/tenant/" || name)
 //!        -> a tenant root, from which the same three labels derive that tenant's keys
 //! ```
@@ -26,6 +27,7 @@ const LABEL_CHUNK_ID: &[u8] = b"cairn/v1/chunk-id";
 const LABEL_DATA: &[u8] = b"cairn/v1/data";
 const LABEL_METADATA: &[u8] = b"cairn/v1/metadata";
 const LABEL_TENANT: &[u8] = b"cairn/v1/tenant/";
+const LABEL_JOURNAL: &[u8] = b"cairn/v1/journal";
 
 /// A repository's master key: 32 random bytes from which every other key derives.
 ///
@@ -109,6 +111,15 @@ impl KeySet {
     /// The key that seals pack headers, indexes, trees, snapshots and config.
     pub fn metadata_key(&self) -> &SealingKey {
         &self.metadata
+    }
+
+    /// The key that seals audit journal entries (derived on each call: it is
+    /// used once per journal read or write, and keeping it out of the struct
+    /// leaves the set's layout alone). Separate from the metadata key so an
+    /// entry can never be taken for another kind of document, whatever the
+    /// framing around it.
+    pub fn journal_key(&self) -> SealingKey {
+        SealingKey::from_bytes(*primitives::derive_key32(&self.root.0, &[LABEL_JOURNAL]))
     }
 
     fn from_root(root: Root) -> Self {

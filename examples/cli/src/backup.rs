@@ -179,11 +179,23 @@ pub(crate) async fn run(ctx: &Ctx, mut a: BackupArgs) -> Result<ExitCode> {
         );
     }
     let skipped = result.warnings.len() - torn;
+    // The snapshot is stored either way; an unrecorded one is a caveat
+    // (exit 3), and `audit verify` will name it until someone looks.
+    let unjournaled = match &result.journal {
+        Some(Err(e)) => {
+            eprintln!("warning: the snapshot was saved, but its audit journal entry could not be written: {e}");
+            true
+        }
+        _ => false,
+    };
     if result.snapshot.summary.errors > 0 || skipped > 0 {
         eprintln!(
             "warning: {} entries could not be read; the snapshot was saved without them",
             skipped.max(result.snapshot.summary.errors as usize)
         );
+        return Ok(ExitCode::from(3));
+    }
+    if unjournaled {
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
@@ -200,6 +212,7 @@ fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&crate::erasure_cmds::
         let mut v = serde_json::json!({
             "message_type": "summary",
             "snapshot_id": r.snapshot_id,
+            "journal_entry": r.journal.as_ref().and_then(|j| j.as_ref().ok()),
             "dry_run": r.snapshot_id.is_empty(),
             "files_new": s.files_new,
             "files_changed": s.files_changed,

@@ -12,11 +12,15 @@
 //! cairn check --read-data-subset 10%
 //! cairn repair index                           # after `check` names a damaged index object
 //! cairn repair snapshots                       # after data was lost: keep what is readable
+//! cairn audit log                              # who changed what, when
+//! cairn audit verify --pin ~/.cairn-pin        # journal intact, and not rolled back
 //! ```
 //!
 //! Exit codes: 0 success, 1 error, 3 a backup saved its snapshot but some
-//! files could not be read (as restic).
+//! files could not be read (as restic), or its audit journal entry could not
+//! be written.
 
+mod audit;
 mod backup;
 mod copy;
 mod ctx;
@@ -105,6 +109,9 @@ enum Command {
     /// Manage passwords (key files).
     #[command(subcommand)]
     Key(keys::KeyCommand),
+    /// The audit journal: `log` every change, `verify` it was not tampered with.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Copy snapshots from another repository (different password and keys).
     Copy(copy::CopyArgs),
     /// Repair a damaged repository: rebuild the index, rewrite snapshots.
@@ -138,6 +145,7 @@ impl Command {
             Command::Key(_) => "key",
             Command::Repair(_) => "repair",
             Command::Copy(_) => "copy",
+            Command::Audit(_) => "audit",
             Command::Forget(_) => "forget",
             Command::Prune(_) => "prune",
             Command::Scrub(_) => "scrub",
@@ -183,6 +191,7 @@ fn main() -> ExitCode {
             Command::Key(k) => keys::key(&ctx, k).await,
             Command::Repair(r) => repair::run(&ctx, r).await,
             Command::Copy(a) => copy::run(&ctx, a).await,
+            Command::Audit(a) => audit::run(&ctx, a).await,
             Command::Scrub(a) => erasure_cmds::scrub(&ctx, a).await,
             Command::Health => erasure_cmds::health(&ctx).await,
             Command::Demo(a) => demo::run(&ctx, a).await,

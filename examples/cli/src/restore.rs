@@ -360,6 +360,7 @@ pub(crate) async fn check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
                 "snapshots": report.snapshots, "trees": report.trees, "blobs": report.blobs,
                 "packs": report.packs, "packs_read": report.packs_read,
                 "unreferenced_packs": report.unreferenced_packs, "errors": report.errors,
+                "warnings": report.warnings,
             })
         );
     } else {
@@ -374,6 +375,9 @@ pub(crate) async fn check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
                     report.unreferenced_packs
                 );
             }
+        }
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
         }
         for e in &report.errors {
             eprintln!("error: {e}");

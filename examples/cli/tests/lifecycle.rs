@@ -127,6 +127,21 @@ fn backups_and_forget_prune_loop_in_parallel_processes() {
     assert!(data < 3 * 900_000 * 2, "{data} bytes in data/");
 
     ok(&repo, &["check", "--read-data"]);
+    // The audit journal of all those concurrent processes verifies, and
+    // records every backup and every forget.
+    ok(&repo, &["audit", "verify"]);
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(&repo, &["--json", "audit", "log"])).unwrap();
+    let kinds: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["op"]["kind"].as_str().unwrap())
+        .collect();
+    let count = |k: &str| kinds.iter().filter(|x| **x == k).count();
+    assert_eq!(count("backup"), 3 * VERSIONS as usize, "{kinds:?}");
+    assert_eq!(count("prune"), runs, "{kinds:?}");
+    assert!(count("forget") >= 1, "{kinds:?}");
     let list: Vec<serde_json::Value> =
         serde_json::from_str(&ok(&repo, &["--json", "snapshots"])).unwrap();
     // keep-last 1 per host+paths group: the last version of each writer.

@@ -164,6 +164,10 @@ pub struct BackupResult {
     pub snapshot: Snapshot,
     /// Entries that could not be read and were skipped.
     pub warnings: Vec<Warning>,
+    /// The journal entry recording this backup (its id), or why it could
+    /// not be written — the snapshot is stored either way (see the
+    /// `journal` module docs). `None` after a dry run.
+    pub journal: Option<std::result::Result<String, std::sync::Arc<crate::Error>>>,
 }
 
 /// What the walker backs up.
@@ -312,6 +316,7 @@ async fn run_in_session(
             snapshot_id: String::new(),
             snapshot,
             warnings: out.warnings,
+            journal: None,
         });
     }
     let validated = async {
@@ -329,6 +334,13 @@ async fn run_in_session(
         }
         return Err(e);
     }
+    // The record names the journal heads seen now (rollback detection);
+    // if they cannot be read the record goes without, and the entry is
+    // still attempted below.
+    let seen = crate::journal::Seen::now(repo).await;
+    if let Ok(s) = &seen {
+        snapshot.journal = s.parents.clone();
+    }
     let snapshot_id = repo.save_snapshot(&snapshot).await?;
     if session.killed(repo).await? {
         let _ = repo
@@ -339,9 +351,21 @@ async fn run_in_session(
             session: session.id().to_owned(),
         });
     }
+    // Stored and acknowledged: a journal failure is reported, not fatal
+    // (see the `journal` module docs).
+    let s = &snapshot.summary;
+    let added = crate::journal::counts([
+        ("snapshots", 1),
+        ("packs", s.packs_added),
+        ("blobs", s.blobs_added),
+    ]);
+    let journal = crate::journal::record_backup(repo, seen, &snapshot_id, added)
+        .await
+        .map_err(std::sync::Arc::new);
     Ok(BackupResult {
         snapshot_id,
         snapshot,
         warnings: out.warnings,
+        journal: Some(journal),
     })
 }

@@ -74,8 +74,15 @@ pub async fn forget(
         .collect();
     let plan = plan_retention(&selected, policy, opts)?;
     let mut removed = Vec::new();
-    if !dry_run {
-        for id in plan.remove() {
+    let doomed = plan.remove();
+    if !dry_run && !doomed.is_empty() {
+        // Recorded before anything is removed: no forget goes unjournaled.
+        let gone = crate::journal::counts([("snapshots", doomed.len() as u64)]);
+        let op = crate::journal::Operation::Forget {
+            snapshots: doomed.clone(),
+        };
+        crate::journal::record(repo, op, Default::default(), gone).await?;
+        for id in doomed {
             match repo.backend().delete(&snapshot_key(&id)).await {
                 Err(e) if !e.is_not_found() => return Err(e.into()),
                 _ => removed.push(id),

@@ -179,6 +179,8 @@ pub struct PruneReport {
     pub stray_errors: Vec<String>,
     /// Kill markers removed (their sessions ended).
     pub kill_markers_removed: usize,
+    /// The journal entry recording this prune.
+    pub journal_entry: Option<String>,
 }
 
 /// The packs (and their entries) one index object describes.
@@ -390,7 +392,40 @@ pub async fn prune(repo: &Repository, opts: &PruneOptions, plan: PrunePlan) -> R
     let session = Session::begin(repo).await?;
     let result = execute(repo, opts, plan, &session).await;
     let _ = session.end(repo).await;
-    result
+    let mut report = result?;
+    report.journal_entry = Some(
+        crate::journal::record_after(
+            repo,
+            report.journal_op(),
+            report.journal_added(),
+            report.journal_removed(),
+        )
+        .await?,
+    );
+    Ok(report)
+}
+
+impl PruneReport {
+    fn journal_op(&self) -> crate::journal::Operation {
+        crate::journal::Operation::Prune {
+            condemned: self.condemned.clone(),
+            packs_condemned: self.plan.condemn.len() as u64,
+            packs_deleted: self.packs_deleted as u64,
+            bytes_deleted: self.bytes_deleted,
+        }
+    }
+    fn journal_added(&self) -> BTreeMap<String, u64> {
+        crate::journal::counts([
+            ("condemned", u64::from(self.condemned.is_some())),
+            ("index", self.index_written as u64),
+        ])
+    }
+    fn journal_removed(&self) -> BTreeMap<String, u64> {
+        crate::journal::counts([
+            ("packs", self.packs_deleted as u64),
+            ("index", self.index_deleted as u64),
+        ])
+    }
 }
 
 async fn execute(

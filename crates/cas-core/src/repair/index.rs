@@ -132,6 +132,15 @@ pub async fn rebuild_index(
         }
     }
     repo.reload_index().await?;
+    if !report.written.is_empty() || !report.removed.is_empty() {
+        let added = crate::journal::counts([("index", report.written.len() as u64)]);
+        let removed = crate::journal::counts([("index", report.removed.len() as u64)]);
+        let op = crate::journal::Operation::RepairIndex {
+            written: report.written.clone(),
+            removed: report.removed.clone(),
+        };
+        crate::journal::record_after(repo, op, added, removed).await?;
+    }
     Ok(report)
 }
 

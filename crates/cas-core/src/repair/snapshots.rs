@@ -193,7 +193,36 @@ pub async fn repair_snapshots(
         }
         report.repaired.push(done);
     }
+    journal_repairs(repo, &report).await?;
     Ok(report)
+}
+
+/// Records what a (non-dry) run wrote and removed, if anything.
+async fn journal_repairs(repo: &Repository, report: &RepairSnapshotsReport) -> Result<()> {
+    use crate::journal::{counts, record_after, Operation, SnapshotPair};
+    let repaired: Vec<SnapshotPair> = report
+        .repaired
+        .iter()
+        .filter(|r| !r.earlier)
+        .filter_map(|r| Some(SnapshotPair::new(&r.original, r.repaired.as_ref()?)))
+        .collect();
+    let forgotten: Vec<String> = report
+        .repaired
+        .iter()
+        .filter(|r| r.forgotten)
+        .map(|r| r.original.clone())
+        .collect();
+    if repaired.is_empty() && forgotten.is_empty() {
+        return Ok(());
+    }
+    let added = counts([("snapshots", repaired.len() as u64)]);
+    let removed = counts([("snapshots", forgotten.len() as u64)]);
+    let op = Operation::RepairSnapshots {
+        repaired,
+        forgotten,
+    };
+    record_after(repo, op, added, removed).await?;
+    Ok(())
 }
 
 /// Rewrites the trees of one snapshot, collecting new tree blobs in a pack.

@@ -23,7 +23,7 @@ use crate::open::{get_capped, unlock, OpenOptions, OpenWarning, MAX_INDEX_SIZE};
 use crate::pack::PackId;
 use crate::snapshot::{encode_doc, RepoConfig, CONFIG_MAGIC};
 use crate::tree::Tree;
-use crate::{cpu, Error, Result};
+use crate::{cpu, journal, Error, Result};
 
 /// How many objects are fetched at once when loading indexes and snapshots.
 const LOAD_CONCURRENCY: usize = 16;
@@ -181,7 +181,7 @@ impl Repository {
         backend
             .put("config", Bytes::from(cfg), PutMode::CreateOnly)
             .await?;
-        Ok(Repository {
+        let repo = Repository {
             backend,
             keys,
             chunker: opts.chunker,
@@ -193,7 +193,13 @@ impl Repository {
             tree_packs: Mutex::default(),
             key_warnings: Vec::new(),
             index_warnings: Mutex::default(),
-        })
+        };
+        // The journal's root. Failing it fails `init` (the repository
+        // exists, without a journal root: the first journaled operation
+        // then starts the journal).
+        let added = journal::counts([("keys", 1), ("config", 1)]);
+        journal::record_after(&repo, journal::Operation::Init, added, Default::default()).await?;
+        Ok(repo)
     }
 
     /// Opens the repository on `backend` with `password`, and loads its index,
@@ -276,6 +282,14 @@ impl Repository {
 
     /// Adds a key file for `password`; returns its object name.
     pub async fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<String> {
+        let name = self.put_key(password, kdf).await?;
+        let op = journal::Operation::KeyAdd { key: name.clone() };
+        let added = journal::counts([("keys", 1)]);
+        journal::record_after(self, op, added, Default::default()).await?;
+        Ok(name)
+    }
+
+    async fn put_key(&self, password: &[u8], kdf: KdfParams) -> Result<String> {
         let bytes = self.wrap_master(password, kdf).await?;
         let name = key_file_name(&bytes);
         self.backend
@@ -296,9 +310,16 @@ impl Repository {
     /// Replaces the key file this repository was opened with by one for
     /// `new_password`; returns the new key file's name. The new file is
     /// written before the old one is removed, so a crash in between leaves
-    /// both passwords working, never neither.
+    /// both passwords working, never neither. The journal entry is written
+    /// between the two: if it cannot be, the old key file is not removed.
     pub async fn change_password(&mut self, new_password: &[u8], kdf: KdfParams) -> Result<String> {
-        let name = self.add_key(new_password, kdf).await?;
+        let name = self.put_key(new_password, kdf).await?;
+        let op = journal::Operation::KeyPasswd {
+            old: self.key_name.clone(),
+            new: name.clone(),
+        };
+        let one = journal::counts([("keys", 1)]);
+        journal::record_after(self, op, one.clone(), one).await?;
         self.backend.delete(&self.key_name).await?;
         self.key_name = name.clone();
         Ok(name)

@@ -1,0 +1,212 @@
+//! Reading the journal and appending entries to it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+
+use super::{entry_key, Entry, Operation, Who, ENTRY_MAGIC, JOURNAL_PREFIX, MAX_ENTRY_SIZE};
+use crate::open::get_capped;
+use crate::repo::put_idempotent;
+use crate::snapshot::seal_doc;
+use crate::{Error, Repository, Result};
+
+/// Entries fetched at once.
+const READ_CONCURRENCY: usize = 16;
+
+/// Every journal entry stored, as read (see [`load_journal`]).
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct LoadedJournal {
+    /// Entries that are intact (named by their hash, authentic), by id.
+    pub entries: BTreeMap<String, Entry>,
+    /// Entries listed but not usable, by id, with why (altered, forged,
+    /// malformed, or a name that is no entry id).
+    pub unreadable: BTreeMap<String, Error>,
+}
+
+impl LoadedJournal {
+    /// Ids of every entry listed, readable or not.
+    pub fn ids(&self) -> impl Iterator<Item = &String> {
+        self.entries.keys().chain(self.unreadable.keys())
+    }
+
+    /// The heads: entries (readable or not) that no readable entry names as
+    /// a parent, sorted. An unreadable entry's parents are unknown, so the
+    /// entries it names stay heads too: a writer then names them again.
+    pub fn heads(&self) -> Vec<String> {
+        let named: BTreeSet<&String> = self.entries.values().flat_map(|e| &e.parents).collect();
+        let mut heads: Vec<String> = self
+            .ids()
+            .filter(|id| !named.contains(id))
+            .cloned()
+            .collect();
+        heads.sort();
+        heads
+    }
+
+    /// The `seq` of an entry whose parents are `parents`.
+    pub(crate) fn seq_after(&self, parents: &[String]) -> u64 {
+        parents
+            .iter()
+            .filter_map(|p| self.entries.get(p))
+            .map(|e| e.seq.saturating_add(1))
+            .max()
+            .unwrap_or(if parents.is_empty() { 0 } else { 1 })
+    }
+}
+
+/// Lists `journal/` (a listing that cannot be shown complete fails) and
+/// reads every entry. A damaged entry is collected in
+/// [`LoadedJournal::unreadable`]; a storage failure fails the load.
+pub async fn load_journal(repo: &Repository) -> Result<LoadedJournal> {
+    let names: Vec<String> = repo
+        .backend()
+        .list(JOURNAL_PREFIX)
+        .map_ok(|m| m.key)
+        .try_collect()
+        .await?;
+    let read: Vec<(String, Result<Entry>)> = futures::stream::iter(names)
+        .map(|key| async move {
+            let r = read_entry(repo, &key).await;
+            (key, r)
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await;
+    let mut out = LoadedJournal::default();
+    for (key, r) in read {
+        let id = key.trim_start_matches(JOURNAL_PREFIX).to_owned();
+        match r {
+            Ok(e) => {
+                out.entries.insert(id, e);
+            }
+            // Deleted between the listing and the read: as if not listed.
+            Err(Error::Backend(e)) if e.is_not_found() => {}
+            Err(e) if e.is_backend_failure() => return Err(e),
+            Err(e) => {
+                out.unreadable.insert(id, e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn read_entry(repo: &Repository, key: &str) -> Result<Entry> {
+    let id = key.trim_start_matches(JOURNAL_PREFIX);
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::corrupt(
+            key,
+            "not a journal entry name (64 hex digits)",
+        ));
+    }
+    let bytes = get_capped(&**repo.backend(), key, MAX_ENTRY_SIZE).await?;
+    if blake3::hash(&bytes).to_hex().as_str() != id {
+        return Err(Error::corrupt(key, "contents do not hash to the name"));
+    }
+    super::decode_entry(repo.keys(), key, &bytes)
+}
+
+/// The current heads of the journal (see [`LoadedJournal::heads`]).
+pub async fn journal_heads(repo: &Repository) -> Result<Vec<String>> {
+    Ok(load_journal(repo).await?.heads())
+}
+
+/// Where a new entry goes: the heads seen and its `seq`.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub(crate) parents: Vec<String>,
+    seq: u64,
+}
+
+impl Seen {
+    /// An entry after `parents` of `journal`.
+    pub(crate) fn after(journal: &LoadedJournal, parents: Vec<String>) -> Seen {
+        let seq = journal.seq_after(&parents);
+        Seen { parents, seq }
+    }
+
+    pub(crate) async fn now(repo: &Repository) -> Result<Seen> {
+        let j = load_journal(repo).await?;
+        let parents = j.heads();
+        Ok(Seen::after(&j, parents))
+    }
+}
+
+/// Appends an entry recording `op` (with the objects it `added` and
+/// `removed`, counted by kind) after the current heads; returns its id.
+///
+/// This is the one call each operation makes; see the module docs for
+/// whether it comes before or after the operation's own writes.
+pub async fn record(
+    repo: &Repository,
+    op: Operation,
+    added: BTreeMap<String, u64>,
+    removed: BTreeMap<String, u64>,
+) -> Result<String> {
+    let seen = Seen::now(repo).await?;
+    write(repo, &seen, op, added, removed).await
+}
+
+/// Records a backup of `snapshot` after the heads `seen` before its record
+/// was written (the same heads the record names).
+pub(crate) async fn record_backup(
+    repo: &Repository,
+    seen: Result<Seen>,
+    snapshot: &str,
+    added: BTreeMap<String, u64>,
+) -> Result<String> {
+    let seen = match seen {
+        Ok(s) => s,
+        // The heads could not be read before the record: try again now.
+        Err(_) => Seen::now(repo).await?,
+    };
+    let op = Operation::Backup {
+        snapshot: snapshot.to_owned(),
+    };
+    write(repo, &seen, op, added, BTreeMap::new()).await
+}
+
+pub(crate) async fn write(
+    repo: &Repository,
+    seen: &Seen,
+    op: Operation,
+    added: BTreeMap<String, u64>,
+    removed: BTreeMap<String, u64>,
+) -> Result<String> {
+    let entry = Entry {
+        repo: repo.config().id.clone(),
+        parents: seen.parents.clone(),
+        seq: seen.seq,
+        who: Who {
+            key: repo.key_name().to_owned(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+        },
+        time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        op,
+        added,
+        removed,
+    };
+    let bytes = seal_doc(&repo.keys().journal_key(), ENTRY_MAGIC, &entry)?;
+    let id = blake3::hash(&bytes).to_hex().to_string();
+    put_idempotent(&**repo.backend(), &entry_key(&id), Bytes::from(bytes)).await?;
+    Ok(id)
+}
+
+/// `record`, with a failure turned into [`Error::JournalWrite`] for an
+/// operation whose effect already stands.
+pub(crate) async fn record_after(
+    repo: &Repository,
+    op: Operation,
+    added: BTreeMap<String, u64>,
+    removed: BTreeMap<String, u64>,
+) -> Result<String> {
+    let kind = op.kind();
+    record(repo, op, added, removed)
+        .await
+        .map_err(|e| Error::JournalWrite {
+            operation: kind.to_owned(),
+            source: Box::new(e),
+        })
+}

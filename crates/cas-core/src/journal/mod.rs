@@ -1,0 +1,356 @@
+//! The audit journal: an authenticated, hash-linked record of every
+//! operation that changed the repository — who, what, when, and which
+//! objects it added or removed.
+//!
+//! # Object format (version 1) — do not change; add a new version instead
+//!
+//! ```text
+//! journal/<64 hex: BLAKE3 of the whole object>
+//! object := magic:[u8;4]="CRNJ" version:u8=1
+//!           seal(journal key, json, aad = magic || version)      (AES-256-GCM, as every document)
+//! ```
+//!
+//! The journal key is `HKDF-SHA256(master, info = "cairn/v1/journal")`
+//! ([`cairn_crypto::KeySet::journal_key`]): only holders of a repository key
+//! can write an entry that verifies. The JSON fields are those of [`Entry`]:
+//!
+//! | field | meaning |
+//! |-------|---------|
+//! | `repo` | the repository id (config): an entry cannot be moved to another repository |
+//! | `parents` | ids of the entries that were heads when it was written, sorted |
+//! | `seq` | 0 for an entry without parents, else 1 + the largest parent's `seq` |
+//! | `who` | `key` (`keys/<hex>`, the key file that opened the repository), `host` |
+//! | `time` | the writer's clock (RFC 3339), informational only |
+//! | `op` | the operation: `{"kind": "init" \| "backup" \| "forget" \| …, …}` ([`Operation`]) |
+//! | `added`, `removed` | objects added and removed, counted by kind (`snapshots`, `packs`, …) |
+//!
+//! A golden fixture (`tests` below) pins the bytes.
+//!
+//! # A DAG, not a chain
+//!
+//! An entry's id is the hash of its bytes, and it names its parents by id:
+//! the journal is a hash DAG. A writer lists `journal/`, reads every entry,
+//! and names as parents the *heads* — the entries no other entry names
+//! (including any it cannot read: a damaged entry stays referenced). Two
+//! writers running at once both name the same heads and write two
+//! siblings; the next writer names both. Nothing is overwritten and no lock
+//! is taken, so concurrent backups from many processes never conflict, and
+//! every entry is written create-only under its own hash.
+//!
+//! # What verification detects ([`verify`])
+//!
+//! - **Altered** entry: its bytes do not hash to its name, or it fails
+//!   authentication (it was not written with a repository key).
+//! - **Reordered or re-parented** entries: the order lives in the sealed
+//!   `parents` and `seq` fields, so changing it means changing an entry's
+//!   bytes (caught as altered); swapping two entries' objects breaks both
+//!   names. A `seq` that does not follow from the parents is reported.
+//! - **Deleted** entry: a present entry names it as a parent.
+//! - **Deleted newest entries, rollback**: an entry with no child can be
+//!   deleted without trace in the journal itself, so two more links exist.
+//!   Every snapshot record names the heads its backup saw (`journal` field
+//!   of [`Snapshot`](crate::Snapshot)), and each snapshot must be named by
+//!   a journal entry: a missing head, or a snapshot no entry records, is
+//!   reported. A rollback of *everything* (journal and snapshots restored
+//!   from an old copy) is detected by a **pin**: the caller keeps the heads
+//!   it saw last (the CLI: `audit verify --pin FILE`) and [`verify`] checks
+//!   that each is still in the journal.
+//!
+//! # When the entry is written, and what a failure does
+//!
+//! - Operations that *add* (init, backup, copy, key add, repair index,
+//!   repair snapshots, prune) write their entry *after* their objects
+//!   (prune and repair also remove objects no snapshot needs any more, or
+//!   damaged ones; their entry lists those after the fact): the
+//!   entry names what exists. A backup whose snapshot is stored does **not**
+//!   fail when its entry cannot be written — the snapshot is acknowledged
+//!   data and must not be withdrawn or duplicated by a retry; the failure is
+//!   returned in [`BackupResult::journal`](crate::BackupResult) (the CLI
+//!   warns and exits 3), and `verify` reports the snapshot as unjournaled
+//!   until an operator looks. Other operations return
+//!   [`Error::JournalWrite`](crate::Error::JournalWrite): their effect stands,
+//!   the error says it was not recorded.
+//! - Operations that *remove* history (forget, key passwd's removal of the
+//!   old key file) write their entry *before* deleting: if it cannot be written nothing is deleted, so no
+//!   deletion of a snapshot record goes unrecorded. A crash after the entry
+//!   leaves an entry announcing a removal that may be incomplete.
+//! - A crash between a backup's snapshot and its entry leaves a snapshot
+//!   that `verify` reports as unjournaled — indistinguishable, from the
+//!   storage alone, from an attacker deleting the entry; that is the point.
+//!
+//! Prune never deletes under `journal/` (it only deletes packs, index
+//! objects and its own protocol records), so the journal does not interact
+//! with the deletion protocol.
+//!
+//! # Limits
+//!
+//! - Entries are authenticated with a key every repository key holder
+//!   derives: someone holding a key can write entries that verify, so they
+//!   can replace the newest entries (those no other entry names) with
+//!   forged ones of consistent `seq`; only a pin held outside the
+//!   repository shows that. Per-writer signatures (the roles work) would
+//!   close it. The journal defends against whoever can write the *storage*
+//!   without a key.
+//! - `time` is the writer's clock and proves nothing; the order is the DAG.
+//! - A repository written before the journal existed has snapshots without
+//!   links (`snapshots_before_journal`), which verify cannot vouch for; its
+//!   first journaled operation starts the journal with a root entry.
+//! - Restores are not journaled (they change nothing).
+//! - `check` (`cairn-recovery`) runs [`verify`] but counts an unjournaled
+//!   snapshot as a warning: a crash must leave a repository that checks
+//!   clean (DESIGN invariant 2). `audit verify` counts it as an error.
+//!
+//! # Retention ([`checkpoint`])
+//!
+//! Every writer reads the whole journal, so its size costs one GET per entry
+//! per operation. [`checkpoint`] bounds it: over a journal that verifies, it
+//! writes a *checkpoint* entry (`op` kind `checkpoint`) listing the ids of
+//! every non-checkpoint entry with `seq <= cut` (`cut` = the largest `seq`
+//! minus the entries to keep; an ancestor-closed prefix, since parents have
+//! smaller `seq`) and the snapshots those entries recorded and did not
+//! remove; its parents are the current heads *and the previous
+//! checkpoint(s)*; it is sealed like any entry. Only then are the covered
+//! entries deleted — the one place Cairn deletes under `journal/` (prune
+//! never does). [`verify`] accepts a missing parent, snapshot head or pin
+//! that a present checkpoint lists, and counts the snapshots it lists as
+//! journaled. Checkpoints are never deleted: they form a chain of their own,
+//! so deleting one is a missing parent of the next, and the newest one is
+//! linked like any entry. A crash after the checkpoint leaves covered
+//! entries present, which is fine (the next run deletes them). A
+//! verification that listed the journal before a concurrent checkpoint
+//! was written, and read it after its deletions, reports the covered
+//! entries as missing: run it again.
+
+mod append;
+mod checkpoint;
+mod verify;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use append::{journal_heads, load_journal, record, LoadedJournal};
+pub(crate) use append::{record_after, record_backup, Seen};
+pub use checkpoint::{checkpoint, CheckpointReport};
+pub use verify::{verify, JournalIssue, JournalReport};
+
+pub(crate) const ENTRY_MAGIC: &[u8; 4] = b"CRNJ";
+/// Prefix of journal entries.
+pub const JOURNAL_PREFIX: &str = "journal/";
+/// Largest journal entry read (a few hundred bytes usually; a forget or a
+/// repair may list many snapshots).
+pub const MAX_ENTRY_SIZE: u64 = 4 << 20;
+
+/// Opens a journal entry object read from storage (`object` names it in
+/// errors): magic, version, authentication under the journal key, JSON.
+/// Whether it is stored under its hash is the caller's check.
+pub fn decode_entry(
+    keys: &cairn_crypto::KeySet,
+    object: &str,
+    bytes: &[u8],
+) -> crate::Result<Entry> {
+    crate::snapshot::open_doc(&keys.journal_key(), ENTRY_MAGIC, object, bytes)
+}
+
+/// The object name of the entry `id`.
+pub fn entry_key(id: &str) -> String {
+    format!("{JOURNAL_PREFIX}{id}")
+}
+
+/// Who wrote an entry.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Who {
+    /// The key file that opened the repository (`keys/<hex>`).
+    pub key: String,
+    /// The host the operation ran on.
+    pub host: String,
+}
+
+/// One snapshot written from another (copy, repair).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotPair {
+    /// The snapshot it was made from (the source's id for a copy, the
+    /// damaged snapshot's id for a repair).
+    pub from: String,
+    /// The new snapshot's id.
+    pub to: String,
+}
+
+impl SnapshotPair {
+    /// A pair `from` -> `to`.
+    pub fn new(from: &str, to: &str) -> Self {
+        SnapshotPair {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        }
+    }
+}
+
+/// What an entry records.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Operation {
+    /// The repository was created.
+    Init,
+    /// A backup stored a snapshot.
+    Backup {
+        /// The snapshot's id.
+        snapshot: String,
+    },
+    /// Snapshot records were removed (written before they are).
+    Forget {
+        /// Their ids.
+        snapshots: Vec<String>,
+    },
+    /// A prune ran.
+    Prune {
+        /// The condemned record it wrote, if any.
+        condemned: Option<String>,
+        /// Packs it condemned (unreferenced or repacked).
+        packs_condemned: u64,
+        /// Packs it deleted (from any record whose wait was over).
+        packs_deleted: u64,
+        /// Their bytes.
+        bytes_deleted: u64,
+    },
+    /// `repair index` replaced index objects.
+    RepairIndex {
+        /// Index objects written.
+        written: Vec<String>,
+        /// Index objects removed.
+        removed: Vec<String>,
+    },
+    /// `repair snapshots` rewrote snapshots that referenced lost data.
+    RepairSnapshots {
+        /// Each damaged snapshot and its repaired copy.
+        repaired: Vec<SnapshotPair>,
+        /// Damaged snapshots removed.
+        forgotten: Vec<String>,
+    },
+    /// Snapshots were copied in from another repository.
+    Copy {
+        /// The source repository's id.
+        from_repo: String,
+        /// Each source snapshot and its copy here.
+        snapshots: Vec<SnapshotPair>,
+    },
+    /// A key file was added.
+    KeyAdd {
+        /// Its name.
+        key: String,
+    },
+    /// A key file was removed.
+    KeyRemove {
+        /// Its name.
+        key: String,
+    },
+    /// A password was changed: a new key file replaces the old one (written
+    /// before the old one is removed).
+    KeyPasswd {
+        /// The key file removed.
+        old: String,
+        /// The key file that replaces it.
+        new: String,
+    },
+    /// Retention: the entries listed in `covered` (every non-checkpoint
+    /// entry with `seq <= cut` not covered before) may be deleted; a
+    /// missing entry that a present checkpoint lists is not an issue.
+    Checkpoint {
+        /// The largest `seq` covered.
+        cut: u64,
+        /// Ids of the entries covered.
+        covered: Vec<String>,
+        /// Snapshots the covered entries added and did not remove: still
+        /// journaled once those entries are gone.
+        snapshots: Vec<String>,
+    },
+    /// An operation this version does not know (written by a newer one).
+    #[serde(other)]
+    Other,
+}
+
+impl Operation {
+    /// The operation's name (`op.kind` in the JSON).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Operation::Init => "init",
+            Operation::Backup { .. } => "backup",
+            Operation::Forget { .. } => "forget",
+            Operation::Prune { .. } => "prune",
+            Operation::RepairIndex { .. } => "repair_index",
+            Operation::RepairSnapshots { .. } => "repair_snapshots",
+            Operation::Copy { .. } => "copy",
+            Operation::KeyAdd { .. } => "key_add",
+            Operation::KeyRemove { .. } => "key_remove",
+            Operation::KeyPasswd { .. } => "key_passwd",
+            Operation::Checkpoint { .. } => "checkpoint",
+            Operation::Other => "other",
+        }
+    }
+
+    /// Snapshots this operation brought into the repository.
+    pub(crate) fn snapshots_added(&self) -> Vec<&str> {
+        match self {
+            Operation::Backup { snapshot } => vec![snapshot],
+            Operation::RepairSnapshots { repaired, .. } => {
+                repaired.iter().map(|p| p.to.as_str()).collect()
+            }
+            Operation::Copy { snapshots, .. } => snapshots.iter().map(|p| p.to.as_str()).collect(),
+            Operation::Checkpoint { snapshots, .. } => {
+                snapshots.iter().map(String::as_str).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Snapshots this operation removed.
+    pub(crate) fn snapshots_removed(&self) -> Vec<&str> {
+        match self {
+            Operation::Forget { snapshots } => snapshots.iter().map(String::as_str).collect(),
+            Operation::RepairSnapshots { forgotten, .. } => {
+                forgotten.iter().map(String::as_str).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One journal entry (see the module docs for the format).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The repository's id.
+    pub repo: String,
+    /// The heads the writer saw (entry ids, sorted).
+    pub parents: Vec<String>,
+    /// 0 without parents, else 1 + the largest parent's.
+    pub seq: u64,
+    /// Who wrote it.
+    pub who: Who,
+    /// When, by the writer's clock (informational).
+    pub time: String,
+    /// What was done.
+    pub op: Operation,
+    /// Objects added, by kind.
+    #[serde(default)]
+    pub added: BTreeMap<String, u64>,
+    /// Objects removed, by kind.
+    #[serde(default)]
+    pub removed: BTreeMap<String, u64>,
+}
+
+/// Counts of objects by kind, for [`Entry::added`] and [`Entry::removed`].
+pub fn counts<'a>(items: impl IntoIterator<Item = (&'a str, u64)>) -> BTreeMap<String, u64> {
+    items
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| (k.to_owned(), n))
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod golden_tests;
