@@ -92,6 +92,7 @@ pub use archiver::{
     WarningKind,
 };
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
+pub use cairn_crypto::Role;
 pub use cancel::{CancelToken, Cancelled};
 pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
 pub use error::{Error, Result};
@@ -104,7 +105,7 @@ pub use pack::{
     parse_header, parse_trailer, read_pack_header, FinishedPack, PackEntry, PackId, MAX_PACK_SIZE,
     TRAILER_LEN,
 };
-pub use repo::{InitOptions, Repository, DEFAULT_PACK_SIZE};
+pub use repo::{InitOptions, KeyInfo, NewKey, Repository, Tombstones, DEFAULT_PACK_SIZE};
 pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
 pub use tree::{Node, NodeKind, Timestamp, Tree};
 
