@@ -426,6 +426,14 @@ impl AnyKeyFile {
         }
     }
 
+    /// The serialized file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Self::V1(f) => f.to_bytes(),
+            Self::V2(f) => f.to_bytes(),
+        }
+    }
+
     /// The format version (1 or 2).
     pub fn version(&self) -> u8 {
         match self {

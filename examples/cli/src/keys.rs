@@ -151,6 +151,10 @@ async fn list(ctx: &Ctx, repo: &Repository) -> Result<ExitCode> {
         println!("{}", serde_json::to_string(&keys)?);
         return Ok(ExitCode::SUCCESS);
     }
+    match repo.authority() {
+        Some(a) => println!("admin authority (from this key file): {}", a.to_hex()),
+        None => println!("admin authority: none (opened with a version 1 key file)"),
+    }
     println!(
         "{:<64}  {:<6}  {:<20}  {:<24}  {:<14}  notes",
         "ID", "ROLE", "CREATED", "LABEL", "KDF"
