@@ -263,7 +263,7 @@ pub(crate) async fn unlock(
                     keys,
                     config,
                     warnings,
-                })
+                });
             }
             // Another master key's file (planted, or a stray from an
             // abandoned init): the next key file may be the right one.

@@ -19,7 +19,9 @@ fn kdf() -> KdfParams {
 
 async fn init(store: &Arc<MemoryBackend>) -> Repository {
     let opts = InitOptions::default().kdf(kdf()).label("admin@laptop");
-    Repository::init(store.clone(), b"admin", opts).await.unwrap()
+    Repository::init(store.clone(), b"admin", opts)
+        .await
+        .unwrap()
 }
 
 async fn opens(store: &Arc<MemoryBackend>, pw: &[u8]) -> Result<Repository, Error> {
@@ -56,10 +58,7 @@ fn add_list_passwd_remove() {
             && !k.revoked
             && k.created.is_some()
             && k.kdf == Some([kdf().m_cost_kib, kdf().t_cost, kdf().p_cost])));
-        assert_eq!(
-            opens(&store, b"backup").await.unwrap().role(),
-            Role::Backup
-        );
+        assert_eq!(opens(&store, b"backup").await.unwrap().role(), Role::Backup);
 
         // passwd: the new password opens with the same role and label; the
         // old one no longer does.
@@ -159,7 +158,13 @@ fn backup_keys_cannot_manage_keys() {
             .unwrap();
         let mut host = opens(&store, b"backup").await.unwrap();
         let refused = |r: Result<String, Error>| {
-            matches!(r, Err(Error::NotAdmin { role: Role::Backup, .. }))
+            matches!(
+                r,
+                Err(Error::NotAdmin {
+                    role: Role::Backup,
+                    ..
+                })
+            )
         };
         assert!(refused(host.add_key(b"x", kdf()).await));
         assert!(refused(host.remove_key(repo.key_name()).await));

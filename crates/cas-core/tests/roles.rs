@@ -27,7 +27,12 @@ fn kdf() -> KdfParams {
 }
 
 async fn names(store: &dyn Backend, prefix: &str) -> Vec<String> {
-    let mut v: Vec<String> = store.list(prefix).map_ok(|m| m.key).try_collect().await.unwrap();
+    let mut v: Vec<String> = store
+        .list(prefix)
+        .map_ok(|m| m.key)
+        .try_collect()
+        .await
+        .unwrap();
     v.sort();
     v
 }
@@ -78,7 +83,9 @@ fn content(seed: u8) -> Vec<u8> {
 async fn setup() -> (Arc<MemoryBackend>, Repository, Repository) {
     let store = Arc::new(MemoryBackend::new());
     let opts = InitOptions::default().kdf(kdf()).pack_size(1 << 20);
-    let admin = Repository::init(store.clone(), b"admin", opts).await.unwrap();
+    let admin = Repository::init(store.clone(), b"admin", opts)
+        .await
+        .unwrap();
     admin
         .add_key_with(b"backup", &NewKey::backup().kdf(kdf()).label("root@web1"))
         .await
@@ -122,11 +129,28 @@ fn a_backup_key_over_append_only_backs_up_but_cannot_delete_anything() {
 
         // The library refuses the host's deletions with a typed error too.
         let all = PlanOptions::default().allow_remove_all(true);
-        let refused = forget(&host, &KeepPolicy::default(), &all, &SnapshotFilter::default(), false)
+        let refused = forget(
+            &host,
+            &KeepPolicy::default(),
+            &all,
+            &SnapshotFilter::default(),
+            false,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                Error::NotAdmin {
+                    role: Role::Backup,
+                    ..
+                }
+            ),
+            "{refused}"
+        );
+        let refused = prune_plan(&host, &PruneOptions::default())
             .await
             .unwrap_err();
-        assert!(matches!(refused, Error::NotAdmin { role: Role::Backup, .. }), "{refused}");
-        let refused = prune_plan(&host, &PruneOptions::default()).await.unwrap_err();
         assert!(matches!(refused, Error::NotAdmin { .. }), "{refused}");
 
         // The admin's prune (full access) deletes the ended sessions'
@@ -163,9 +187,15 @@ fn borg_1689_forged_removals_do_not_make_an_admin_prune_delete_history() {
         let forged = Repository::open(host_store, b"evil").await.unwrap();
         assert_eq!(forged.role(), Role::Admin);
         let keep_one = KeepPolicy::default().last(1);
-        let report = forget(&forged, &keep_one, &PlanOptions::default(), &SnapshotFilter::default(), false)
-            .await
-            .unwrap();
+        let report = forget(
+            &forged,
+            &keep_one,
+            &PlanOptions::default(),
+            &SnapshotFilter::default(),
+            false,
+        )
+        .await
+        .unwrap();
         assert_eq!(report.removed.len(), 2);
         assert_eq!(forged.snapshots().await.unwrap().len(), 1);
         // (2) An unsigned tombstone for `c`: it can seal, not sign.
@@ -178,22 +208,40 @@ fn borg_1689_forged_removals_do_not_make_an_admin_prune_delete_history() {
             .await
             .unwrap();
         // (3) It cannot delete the records themselves.
-        let e = host.backend().delete(&format!("snapshots/{a}")).await.unwrap_err();
+        let e = host
+            .backend()
+            .delete(&format!("snapshots/{a}"))
+            .await
+            .unwrap_err();
         assert!(e.is_not_permitted());
 
         // The automated admin prune: it ignores every forged removal.
         let reader = Repository::open(store.clone(), b"admin").await.unwrap();
         let plan = prune_plan(&reader, &PruneOptions::default()).await.unwrap();
         assert_eq!(plan.snapshots, 3, "{plan:?}");
-        let mut forged_names: Vec<String> =
-            [&a, &b, &c].iter().map(|id| format!("tombstones/{id}")).collect();
+        let mut forged_names: Vec<String> = [&a, &b, &c]
+            .iter()
+            .map(|id| format!("tombstones/{id}"))
+            .collect();
         forged_names.sort();
         assert_eq!(plan.ignored_tombstones, forged_names);
         assert!(plan.packs_to_delete.is_empty(), "{plan:?}");
-        let report = prune(&reader, &PruneOptions::default(), plan).await.unwrap();
-        assert_eq!((report.packs_deleted, report.records_deleted), (0, 0), "{report:?}");
+        let report = prune(&reader, &PruneOptions::default(), plan)
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.packs_deleted, report.records_deleted),
+            (0, 0),
+            "{report:?}"
+        );
         assert_eq!(names(&*store, "data/").await, packs_before);
-        let ids: Vec<String> = reader.snapshots().await.unwrap().into_iter().map(|s| s.0).collect();
+        let ids: Vec<String> = reader
+            .snapshots()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.0)
+            .collect();
         assert!(ids.contains(&a) && ids.contains(&b) && ids.contains(&c));
         assert_eq!(files(&reader, root_a).await[&b"data.bin"[..]], content(1));
         assert_eq!(files(&reader, root_b).await[&b"data.bin"[..]], content(2));
@@ -205,22 +253,40 @@ fn borg_1689_forged_removals_do_not_make_an_admin_prune_delete_history() {
         // A real admin forget of `a` replaces the forged tombstone, and its
         // prune reclaims `a`'s data only; `b` and `c` still restore.
         let keep_two = KeepPolicy::default().last(2);
-        let report = forget(&admin, &keep_two, &PlanOptions::default(), &SnapshotFilter::default(), false)
-            .await
-            .unwrap();
+        let report = forget(
+            &admin,
+            &keep_two,
+            &PlanOptions::default(),
+            &SnapshotFilter::default(),
+            false,
+        )
+        .await
+        .unwrap();
         assert_eq!(report.removed, vec![a.clone()]);
         let plan = prune_plan(&admin, &PruneOptions::default()).await.unwrap();
         assert_eq!(plan.ignored_tombstones.len(), 2);
         let report = prune(&admin, &PruneOptions::default(), plan).await.unwrap();
         assert!(report.packs_deleted > 0, "{report:?}");
         let reader = Repository::open(store.clone(), b"admin").await.unwrap();
-        let left: Vec<String> = reader.snapshots().await.unwrap().into_iter().map(|s| s.0).collect();
+        let left: Vec<String> = reader
+            .snapshots()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.0)
+            .collect();
         assert_eq!(left, vec![b.clone(), c.clone()]);
         assert_eq!(files(&reader, root_b).await[&b"data.bin"[..]], content(2));
         assert_eq!(files(&reader, root_c).await[&b"data.bin"[..]], content(3));
         // The host's own listing agrees (it verifies with the authority
         // its key file names).
-        let host_ids: Vec<String> = host.snapshots().await.unwrap().into_iter().map(|s| s.0).collect();
+        let host_ids: Vec<String> = host
+            .snapshots()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.0)
+            .collect();
         assert_eq!(host_ids, vec![b, c]);
     })
 }

@@ -413,7 +413,9 @@ impl AnyKeyFile {
     /// As [`KeyFile::from_bytes`] and [`KeyFileV2::from_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         match bytes.get(8) {
-            Some(&VERSION) if bytes.starts_with(MAGIC) => KeyFileV2::from_bytes(bytes).map(Self::V2),
+            Some(&VERSION) if bytes.starts_with(MAGIC) => {
+                KeyFileV2::from_bytes(bytes).map(Self::V2)
+            }
             _ => KeyFile::from_bytes(bytes).map(Self::V1),
         }
     }

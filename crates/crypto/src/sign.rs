@@ -101,7 +101,8 @@ impl AdminPublicKey {
     /// # Errors
     /// [`Error::SignatureInvalid`], deliberately without detail.
     pub fn verify(&self, context: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
-        let sig: &[u8; SIGNATURE_LEN] = signature.try_into().map_err(|_| Error::SignatureInvalid)?;
+        let sig: &[u8; SIGNATURE_LEN] =
+            signature.try_into().map_err(|_| Error::SignatureInvalid)?;
         self.0
             .verify_strict(&framed(context, message), &Signature::from_bytes(sig))
             .map_err(|_| Error::SignatureInvalid)?;

@@ -80,13 +80,20 @@ fn key_list_add_remove_passwd_and_roles() {
     assert_eq!(backup["endorsed"], true);
     let backup_id = backup["id"].as_str().unwrap().to_owned();
     let text = env.ok("admin", None, &["key", "list"]);
-    assert!(text.contains(&backup_id) && text.contains("root@web1"), "{text}");
+    assert!(
+        text.contains(&backup_id) && text.contains("root@web1"),
+        "{text}"
+    );
 
     // The backup key backs up over --append-only, and may not delete.
     let src = env.root.join("src");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("f"), b"data").unwrap();
-    env.ok("bk", None, &["--append-only", "backup", src.to_str().unwrap()]);
+    env.ok(
+        "bk",
+        None,
+        &["--append-only", "backup", src.to_str().unwrap()],
+    );
     for args in [
         &["forget", "--keep-last", "1"][..],
         &["prune"][..],
@@ -96,7 +103,10 @@ fn key_list_add_remove_passwd_and_roles() {
         assert!(err.contains("needs an admin key"), "{args:?}: {err}");
     }
     let err = env.fails("bk", &["key", "add", "--role", "admin"]);
-    assert!(err.contains("CAIRN_NEW_PASSWORD") || err.contains("admin"), "{err}");
+    assert!(
+        err.contains("CAIRN_NEW_PASSWORD") || err.contains("admin"),
+        "{err}"
+    );
 
     // The last admin key stays; an unknown id is named.
     let err = env.fails("admin", &["key", "remove", &admin_id[..10]]);

@@ -114,7 +114,15 @@ impl Session {
         let mut lease = self.lease.clone();
         lease.counter = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
         if !self.append.load(Ordering::SeqCst) {
-            match write_at(repo, SESSION_MAGIC, &lease.key(), &lease, PutMode::Overwrite).await {
+            match write_at(
+                repo,
+                SESSION_MAGIC,
+                &lease.key(),
+                &lease,
+                PutMode::Overwrite,
+            )
+            .await
+            {
                 Err(e) if refused(&e) => self.append.store(true, Ordering::SeqCst),
                 r => return r,
             }

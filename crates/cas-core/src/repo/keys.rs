@@ -17,11 +17,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
-use cairn_crypto::{AdminKey, AdminPublicKey, AnyKeyFile, KdfParams, KeyFileV2, KeyMeta, MasterKey, Role};
+use cairn_crypto::{
+    AdminKey, AdminPublicKey, AnyKeyFile, KdfParams, KeyFileV2, KeyMeta, MasterKey, Role,
+};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::signed::{decode_signed, encode_signed, Revocation, MAX_SIGNED_SIZE, REVOCATION_MAGIC, REVOKED};
+use super::signed::{
+    decode_signed, encode_signed, Revocation, MAX_SIGNED_SIZE, REVOCATION_MAGIC, REVOKED,
+};
 use super::{crypto_err, key_file_name, Repository};
 use crate::open::{get_capped, read_key_file};
 use crate::prune::records::{delete_quiet, list_names};
@@ -296,7 +300,8 @@ impl Repository {
     /// trusted by this one). A backup key cannot re-endorse itself: an admin
     /// adds a new backup key and removes the old one.
     pub async fn change_password(&mut self, new_password: &[u8], kdf: KdfParams) -> Result<String> {
-        const OP: &str = "change a backup key's password (an admin adds a new key and removes this one)";
+        const OP: &str =
+            "change a backup key's password (an admin adds a new key and removes this one)";
         self.require_admin(OP)?;
         let old = self.key_name.clone();
         let label = match read_key_file(&*self.backend, &old).await {

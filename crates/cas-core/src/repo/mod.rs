@@ -6,9 +6,9 @@ mod put;
 pub(crate) mod signed;
 mod snapshots;
 
+pub(crate) use keys::is_revoked;
 pub use keys::{KeyInfo, NewKey};
 pub use snapshots::Tombstones;
-pub(crate) use keys::is_revoked;
 
 pub(crate) use put::put_idempotent;
 

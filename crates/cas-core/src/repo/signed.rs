@@ -155,7 +155,10 @@ mod tests {
         let admin = AdminKey::from_seed(&[0x33; 32]);
         let bytes = encode_signed(&admin, TOMBSTONE_MAGIC, REPO, &tombstone()).unwrap();
         if std::env::var_os("CAIRN_BLESS_FIXTURES").is_some() {
-            println!("const GOLDEN_TOMBSTONE: &str = \"{}\";", hex::encode(&bytes));
+            println!(
+                "const GOLDEN_TOMBSTONE: &str = \"{}\";",
+                hex::encode(&bytes)
+            );
             return;
         }
         assert_eq!(hex::encode(&bytes), GOLDEN_TOMBSTONE);
@@ -166,17 +169,43 @@ mod tests {
         // byte: each refused.
         let other = AdminKey::from_seed(&[0x34; 32]).public();
         let refused = |r: Result<Tombstone>| matches!(r, Err(Error::NotAuthorised { .. }));
-        assert!(refused(decode_signed(&other, TOMBSTONE_MAGIC, REPO, "t", &bytes)));
+        assert!(refused(decode_signed(
+            &other,
+            TOMBSTONE_MAGIC,
+            REPO,
+            "t",
+            &bytes
+        )));
         let other_repo = "f".repeat(32);
-        assert!(refused(decode_signed(&pk, TOMBSTONE_MAGIC, &other_repo, "t", &bytes)));
+        assert!(refused(decode_signed(
+            &pk,
+            TOMBSTONE_MAGIC,
+            &other_repo,
+            "t",
+            &bytes
+        )));
         let mut as_revocation = bytes.clone();
         as_revocation[..4].copy_from_slice(REVOCATION_MAGIC);
-        assert!(refused(decode_signed(&pk, REVOCATION_MAGIC, REPO, "t", &as_revocation)));
+        assert!(refused(decode_signed(
+            &pk,
+            REVOCATION_MAGIC,
+            REPO,
+            "t",
+            &as_revocation
+        )));
         let mut flipped = bytes.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert!(refused(decode_signed(&pk, TOMBSTONE_MAGIC, REPO, "t", &flipped)));
+        assert!(refused(decode_signed(
+            &pk,
+            TOMBSTONE_MAGIC,
+            REPO,
+            "t",
+            &flipped
+        )));
         for len in 0..HEADER {
-            assert!(decode_signed::<Tombstone>(&pk, TOMBSTONE_MAGIC, REPO, "t", &bytes[..len]).is_err());
+            assert!(
+                decode_signed::<Tombstone>(&pk, TOMBSTONE_MAGIC, REPO, "t", &bytes[..len]).is_err()
+            );
         }
     }
 }

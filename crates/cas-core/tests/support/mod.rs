@@ -33,9 +33,15 @@ pub(crate) async fn planted_admin(store: &Arc<MemoryBackend>, backup_pw: &[u8]) 
         created: 0,
         label: "evil@host".into(),
     };
-    let forged = KeyFileV2::create(&master, &AdminKey::generate().unwrap(), &meta, b"evil", KdfParams::insecure_for_tests())
-        .unwrap()
-        .to_bytes();
+    let forged = KeyFileV2::create(
+        &master,
+        &AdminKey::generate().unwrap(),
+        &meta,
+        b"evil",
+        KdfParams::insecure_for_tests(),
+    )
+    .unwrap()
+    .to_bytes();
     let name = format!("keys/{}", blake3::hash(&forged).to_hex());
     store
         .put(&name, Bytes::from(forged), PutMode::CreateOnly)
@@ -43,4 +49,3 @@ pub(crate) async fn planted_admin(store: &Arc<MemoryBackend>, backup_pw: &[u8]) 
         .unwrap();
     name
 }
-
