@@ -1,8 +1,8 @@
 //! Key files, version 2: a role, a creation time, a label, and the admin
 //! authority (see [`sign`](crate::sign)).
 //!
-//! Version 1 files ([`KeyFile`]) stay readable and open as admin keys that
-//! carry no authority (they cannot sign); [`AnyKeyFile`] reads both.
+//! Version 1 files ([`KeyFile`](crate::KeyFile)) stay readable and open as admin keys that
+//! carry no authority (they cannot sign); [`AnyKeyFile`](crate::AnyKeyFile) reads both.
 //!
 //! # Layout, version 2 (DO NOT CHANGE: add a version 3 instead)
 //!
@@ -44,14 +44,15 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::kdf::KdfParams;
-use crate::keyfile::KeyFile;
 use crate::keys::MasterKey;
 use crate::primitives;
+use crate::role::Role;
 use crate::seal::SealingKey;
 use crate::sign::{AdminKey, AdminPublicKey, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 
-const MAGIC: &[u8; 8] = b"CAIRNKEY";
-const VERSION: u8 = 2;
+pub(crate) const MAGIC: &[u8; 8] = b"CAIRNKEY";
+/// The version byte of this format.
+pub(crate) const VERSION: u8 = 2;
 const KDF_ARGON2ID: u8 = 1;
 const SALT_LEN: usize = 32;
 /// Bytes before the label.
@@ -59,48 +60,6 @@ const FIXED_LEN: usize = 64;
 const ENDORSEMENT_CONTEXT: &[u8] = b"cairn/v2/key-endorsement";
 const SEALED_ADMIN: usize = 64 + SealingKey::OVERHEAD;
 const SEALED_BACKUP: usize = 32 + SealingKey::OVERHEAD;
-
-/// What a key may do.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Everything: back up, forget, prune, add and remove keys.
-    Admin,
-    /// Back up and read; no deletion and no key management.
-    Backup,
-}
-
-impl Role {
-    fn to_byte(self) -> u8 {
-        match self {
-            Role::Admin => 1,
-            Role::Backup => 2,
-        }
-    }
-
-    /// `"admin"` or `"backup"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Backup => "backup",
-        }
-    }
-
-    /// Parses `"admin"` or `"backup"`.
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "backup" => Some(Role::Backup),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The fields of a new version 2 key file besides the secrets.
 #[derive(Clone, Debug)]
@@ -393,78 +352,5 @@ impl fmt::Debug for KeyFileV2 {
             .field("created", &self.created)
             .field("label", &self.label)
             .finish_non_exhaustive()
-    }
-}
-
-/// A key file of any supported version.
-#[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AnyKeyFile {
-    /// Version 1: an admin without an authority.
-    V1(KeyFile),
-    /// Version 2.
-    V2(KeyFileV2),
-}
-
-impl AnyKeyFile {
-    /// Parses either version (dispatching on the version byte).
-    ///
-    /// # Errors
-    /// As [`KeyFile::from_bytes`] and [`KeyFileV2::from_bytes`].
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        match bytes.get(8) {
-            Some(&VERSION) if bytes.starts_with(MAGIC) => {
-                KeyFileV2::from_bytes(bytes).map(Self::V2)
-            }
-            _ => KeyFile::from_bytes(bytes).map(Self::V1),
-        }
-    }
-
-    /// Argon2 parameters.
-    pub fn params(&self) -> KdfParams {
-        match self {
-            Self::V1(f) => f.params(),
-            Self::V2(f) => f.params(),
-        }
-    }
-
-    /// The serialized file.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        match self {
-            Self::V1(f) => f.to_bytes(),
-            Self::V2(f) => f.to_bytes(),
-        }
-    }
-
-    /// The format version (1 or 2).
-    pub fn version(&self) -> u8 {
-        match self {
-            Self::V1(_) => 1,
-            Self::V2(_) => VERSION,
-        }
-    }
-
-    /// The role claimed (version 1: admin).
-    pub fn role(&self) -> Role {
-        match self {
-            Self::V1(_) => Role::Admin,
-            Self::V2(f) => f.role(),
-        }
-    }
-
-    /// Opens the file.
-    ///
-    /// # Errors
-    /// As the version's own `open`.
-    pub fn open(&self, password: &[u8]) -> Result<OpenedKey> {
-        match self {
-            Self::V1(f) => Ok(OpenedKey {
-                master: f.open(password)?,
-                role: Role::Admin,
-                authority: None,
-                admin: None,
-            }),
-            Self::V2(f) => f.open(password),
-        }
     }
 }

@@ -46,6 +46,7 @@
 //! Transient copies (stack temporaries inside HMAC, AES and Argon2 code) are wiped
 //! where the underlying crates allow it, which is best effort.
 
+mod any_keyfile;
 pub mod chunk_id;
 mod error;
 mod kdf;
@@ -53,17 +54,20 @@ pub mod keyfile;
 pub mod keyfile2;
 pub mod keys;
 pub mod primitives;
+mod role;
 pub mod seal;
 pub mod sign;
 
 #[cfg(test)]
 mod golden_tests;
 
+pub use any_keyfile::AnyKeyFile;
 pub use chunk_id::{ChunkId, ChunkIdKey};
 pub use error::{Error, Result};
 pub use kdf::KdfParams;
 pub use keyfile::KeyFile;
-pub use keyfile2::{AnyKeyFile, KeyFileV2, KeyMeta, OpenedKey, Role};
+pub use keyfile2::{KeyFileV2, KeyMeta, OpenedKey};
 pub use keys::{KeySet, MasterKey};
+pub use role::Role;
 pub use seal::SealingKey;
 pub use sign::{AdminKey, AdminPublicKey};
