@@ -130,12 +130,13 @@ fn crash_at_every_operation(index_every: usize) {
     make_source(src.path());
     let path = src.path().to_owned();
     let (ops, fresh) = futures::executor::block_on(baseline(&path, index_every));
-    // The last two operations come after the snapshot record: the check
-    // that no prune declared the session dead (a failure there fails the
-    // backup, the record stays) and the removal of the session lease (a
-    // failure there is ignored: the lease only delays pruning). The crashes
-    // this test is about are at the operations before them.
-    let ops = ops - 2;
+    // The last three operations come after the snapshot record: the checks
+    // that no prune declared the session dead and that no end marker was
+    // planted for it (a failure there fails the backup, the record stays)
+    // and the removal of the session lease (a failure there is ignored: the
+    // lease only delays pruning). The crashes this test is about are at the
+    // operations before them.
+    let ops = ops - 3;
     assert!(fresh.packs_added >= 4, "{fresh:?}");
     // A listing, the packs, at least one index object, the snapshot.
     assert!(ops >= fresh.packs_added + 3, "{ops} operations");
@@ -198,8 +199,8 @@ fn stream_backup_crashing_at_every_operation_fails_cleanly() {
         store.ops()
     });
     assert!(ops >= 4, "{ops} operations");
-    // The last two operations follow the snapshot record (see above).
-    for n in 0..ops - 2 {
+    // The last three operations follow the snapshot record (see above).
+    for n in 0..ops - 3 {
         let data = data.clone();
         no_hang(format!("stream crash at {n}"), move || {
             futures::executor::block_on(async {
