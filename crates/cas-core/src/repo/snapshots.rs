@@ -49,24 +49,40 @@ impl Repository {
     /// The ids of every live snapshot record stored (without reading them;
     /// snapshots with a valid tombstone are left out).
     pub async fn snapshot_ids(&self) -> Result<Vec<String>> {
-        let dead = self.tombstones().await?.valid;
         let ids: Vec<String> = self
             .backend
             .list("snapshots/")
             .map_ok(|m| m.key.trim_start_matches("snapshots/").to_owned())
             .try_collect()
             .await?;
+        let dead = self.tombstones_for(&ids).await?.valid;
         Ok(ids.into_iter().filter(|id| !dead.contains(id)).collect())
     }
 
-    /// The tombstones stored: the snapshot ids validly forgotten, and the
-    /// tombstone objects ignored because their signature does not verify
-    /// under this handle's authority (or it has none).
+    /// The tombstones of stored snapshot records: the ids validly
+    /// forgotten, and the tombstone objects ignored because their signature
+    /// does not verify under this handle's authority (or it has none).
+    /// Tombstones whose record is gone are not read (they stay, so that a
+    /// copy of the record stored again stays forgotten, but cost only a
+    /// listing entry).
     pub async fn tombstones(&self) -> Result<Tombstones> {
+        let (heard, _) = list_tolerant(&*self.backend, "snapshots/").await?;
+        let ids: Vec<String> = heard
+            .into_iter()
+            .map(|m| m.key.trim_start_matches("snapshots/").to_owned())
+            .collect();
+        self.tombstones_for(&ids).await
+    }
+
+    async fn tombstones_for(&self, stored: &[String]) -> Result<Tombstones> {
+        let stored: HashSet<&str> = stored.iter().map(String::as_str).collect();
         let (heard, _) = list_tolerant(&*self.backend, TOMBSTONES).await?;
         let mut out = Tombstones::default();
         for m in heard {
             let id = m.key.trim_start_matches(TOMBSTONES).to_owned();
+            if !stored.contains(id.as_str()) {
+                continue;
+            }
             match self.check_tombstone(&m.key, &id).await {
                 Ok(true) => {
                     out.valid.insert(id);
@@ -139,13 +155,13 @@ impl Repository {
     /// too many children silent) gives the snapshots heard, and its error
     /// among the errors.
     pub async fn readable_snapshots(&self) -> Result<(Vec<(String, Snapshot)>, Vec<Error>)> {
-        let dead = self.tombstones().await?.valid;
         let (heard, incomplete) = list_tolerant(&*self.backend, "snapshots/").await?;
         let ids: Vec<String> = heard
             .into_iter()
             .map(|m| m.key.trim_start_matches("snapshots/").to_owned())
-            .filter(|id| !dead.contains(id))
             .collect();
+        let dead = self.tombstones_for(&ids).await?.valid;
+        let ids: Vec<String> = ids.into_iter().filter(|id| !dead.contains(id)).collect();
         let loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(ids)
             .map(|id| async move {
                 let s = self.load_snapshot(&id).await?;
