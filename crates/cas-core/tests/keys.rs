@@ -49,7 +49,7 @@ fn add_list_passwd_remove() {
         assert!(me.current && !a2.current && !b.current);
         assert_eq!(
             (me.role, a2.role, b.role),
-            (Some("admin"), Some("admin"), Some("backup"))
+            (Some(Role::Admin), Some(Role::Admin), Some(Role::Backup))
         );
         assert_eq!(b.label.as_deref(), Some("root@web1"));
         assert_eq!(me.label.as_deref(), Some("admin@laptop"));
@@ -144,7 +144,10 @@ fn the_last_admin_key_cannot_be_removed() {
             Err(Error::LastAdminKey { .. })
         ));
         let listed = other.find_key(&planted).await.unwrap();
-        assert_eq!((listed.role, listed.endorsed), (Some("admin"), Some(false)));
+        assert_eq!(
+            (listed.role, listed.endorsed),
+            (Some(Role::Admin), Some(false))
+        );
     })
 }
 
@@ -191,7 +194,7 @@ fn version_1_key_files_open_as_admin_and_upgrade() {
         assert!(repo.authority().is_none());
         let keys = repo.list_keys().await.unwrap();
         assert_eq!(keys.len(), 1);
-        assert_eq!((keys[0].version, keys[0].role), (1, Some("admin")));
+        assert_eq!((keys[0].version, keys[0].role), (1, Some(Role::Admin)));
         assert!(matches!(
             repo.add_key(b"x", kdf()).await,
             Err(Error::NoAuthority { .. })

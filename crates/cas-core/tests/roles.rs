@@ -248,7 +248,7 @@ fn borg_1689_forged_removals_do_not_make_an_admin_prune_delete_history() {
         assert_eq!(files(&reader, root_c).await[&b"data.bin"[..]], content(3));
         // The admin sees the planted key for what it is.
         let k = reader.find_key(&planted).await.unwrap();
-        assert_eq!((k.role, k.endorsed), (Some("admin"), Some(false)));
+        assert_eq!((k.role, k.endorsed), (Some(Role::Admin), Some(false)));
 
         // A real admin forget of `a` replaces the forged tombstone, and its
         // prune reclaims `a`'s data only; `b` and `c` still restore.

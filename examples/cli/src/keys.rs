@@ -183,7 +183,7 @@ async fn list(ctx: &Ctx, repo: &Repository) -> Result<ExitCode> {
         println!(
             "{:<64}  {:<6}  {:<20}  {:<24}  {:<14}  {}",
             k.id,
-            k.role.unwrap_or("?"),
+            k.role.map_or("?", Role::as_str),
             k.created.as_deref().unwrap_or("-"),
             k.label.as_deref().unwrap_or("-"),
             kdf,

@@ -81,7 +81,8 @@ pub struct KeyInfo {
     /// Key file format version (1 or 2); 0 if unreadable.
     pub version: u8,
     /// `admin` or `backup` (version 1 files are admins); none if unreadable.
-    pub role: Option<&'static str>,
+    #[serde(serialize_with = "role_str")]
+    pub role: Option<Role>,
     /// Creation time (RFC 3339), version 2 only.
     pub created: Option<String>,
     /// Label, version 2 only.
@@ -107,12 +108,19 @@ impl KeyInfo {
     }
 
     fn usable_admin(&self, with_authority: bool) -> bool {
-        self.role == Some("admin")
+        self.role == Some(Role::Admin)
             && !self.revoked
             && match with_authority {
                 true => self.endorsed == Some(true),
                 false => self.problem.is_none(),
             }
+    }
+}
+
+fn role_str<S: serde::Serializer>(role: &Option<Role>, s: S) -> Result<S::Ok, S::Error> {
+    match role {
+        Some(r) => s.serialize_some(r.as_str()),
+        None => s.serialize_none(),
     }
 }
 
@@ -209,7 +217,7 @@ impl Repository {
             };
             let p = file.params();
             info.version = file.version();
-            info.role = Some(file.role().as_str());
+            info.role = Some(file.role());
             info.kdf = Some([p.m_cost_kib, p.t_cost, p.p_cost]);
             if let AnyKeyFile::V2(f) = &file {
                 let t = UNIX_EPOCH + Duration::from_secs(f.created().min(1 << 40));
