@@ -44,6 +44,11 @@ pub struct CheckReport {
     pub packs_read: usize,
     /// Packs stored but in no index (left by an interrupted backup: harmless).
     pub unreferenced_packs: usize,
+    /// Snapshot tombstones without a valid admin signature (the snapshots
+    /// they name are kept). Not an error of the data, but a sign that a key
+    /// holder without the admin authority — a compromised backup host —
+    /// tried to remove history.
+    pub ignored_tombstones: Vec<String>,
     /// Problems, one line each, naming the object.
     pub errors: Vec<String>,
 }
@@ -72,6 +77,7 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     let index_packs: HashSet<PackId> = repo.index().packs().iter().copied().collect();
     report.packs = index_packs.len();
 
+    report.ignored_tombstones = repo.tombstones().await?.ignored;
     let (snapshots, unreadable) = repo.readable_snapshots().await?;
     report.snapshots = snapshots.len();
     report

@@ -360,6 +360,7 @@ pub(crate) async fn check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
                 "snapshots": report.snapshots, "trees": report.trees, "blobs": report.blobs,
                 "packs": report.packs, "packs_read": report.packs_read,
                 "unreferenced_packs": report.unreferenced_packs, "errors": report.errors,
+                "ignored_tombstones": report.ignored_tombstones,
             })
         );
     } else {
@@ -374,6 +375,12 @@ pub(crate) async fn check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
                     report.unreferenced_packs
                 );
             }
+        }
+        for t in &report.ignored_tombstones {
+            eprintln!(
+                "warning: {t} carries no valid admin signature: ignored, the snapshot is kept \
+                 (written by a key without the admin authority?)"
+            );
         }
         for e in &report.errors {
             eprintln!("error: {e}");

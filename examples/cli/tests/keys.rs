@@ -94,6 +94,26 @@ fn key_list_add_remove_passwd_and_roles() {
         None,
         &["--append-only", "backup", src.to_str().unwrap()],
     );
+    // A removal the host forges (no admin signature) is ignored, and
+    // `check` says so.
+    let snaps = env.root.join("repo/snapshots");
+    let id = std::fs::read_dir(&snaps)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    std::fs::create_dir_all(env.root.join("repo/tombstones")).unwrap();
+    std::fs::write(
+        env.root.join("repo/tombstones").join(&id),
+        b"CRNT\x01forged",
+    )
+    .unwrap();
+    let out = env.run("admin", None, &["check"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("carries no valid admin signature"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("checked 1 snapshots"));
     for args in [
         &["forget", "--keep-last", "1"][..],
         &["prune"][..],
