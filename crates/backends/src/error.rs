@@ -100,6 +100,18 @@ pub enum Error {
         /// Which stores failed, and why.
         message: String,
     },
+    /// The backend refuses the operation by policy: an
+    /// [`AppendOnly`](crate::AppendOnly) store refuses deletes and
+    /// overwrites. Not transient: trying again will not help.
+    #[error("{operation} of {key} not permitted: {reason}")]
+    NotPermitted {
+        /// The key concerned.
+        key: String,
+        /// The operation refused (`delete`, `overwrite`).
+        operation: &'static str,
+        /// Which policy refused it.
+        reason: &'static str,
+    },
     /// The backend does not support the operation.
     #[error("unsupported operation on {key}: {what}")]
     Unsupported {
@@ -139,6 +151,12 @@ impl Error {
         matches!(self, Error::AlreadyExists { .. })
     }
 
+    /// Whether this is [`Error::NotPermitted`]: the store refuses deletes
+    /// or overwrites (an append-only store).
+    pub fn is_not_permitted(&self) -> bool {
+        matches!(self, Error::NotPermitted { .. })
+    }
+
     /// Whether this is [`Error::Incomplete`]: a listing that may have
     /// left objects out.
     pub fn is_incomplete(&self) -> bool {
@@ -158,6 +176,7 @@ impl Error {
             | Error::Wrapped { key, .. }
             | Error::Timeout { key, .. }
             | Error::Incomplete { key, .. }
+            | Error::NotPermitted { key, .. }
             | Error::Unsupported { key, .. } => key,
         }
     }

@@ -30,6 +30,8 @@
 //!   atomic move, directory fsync), create-only through hard links.
 //! - Object stores (S3 and others) through the `object_store` crate, behind
 //!   the `object-store` / `s3` features.
+//! - [`AppendOnly`]: refuses deletes and overwrites, for backup hosts
+//!   whose key must not be able to destroy history.
 //! - [`Retrying`]: retries transient errors of any backend with exponential
 //!   backoff and jitter, interpreting outcomes a lost reply makes ambiguous.
 //! - [`RateLimited`]: holds any backend to upload, download and request
@@ -60,6 +62,9 @@ pub use backend::{Backend, ObjectMeta, PutMode};
 pub use error::{Error, Result};
 pub use key::{validate_key, MAX_KEY_LEN};
 pub use partial::PartialObjects;
+
+mod append_only;
+pub use append_only::AppendOnly;
 
 // Owned by the backends work: in-memory and local-directory stores, retries.
 pub mod instrumented;

@@ -169,6 +169,51 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The repository was opened with a key whose role does not allow the
+    /// operation (a `backup` key cannot forget, prune, or manage keys).
+    #[error("{operation} needs an admin key; this repository was opened with a {role} key")]
+    NotAdmin {
+        /// What was refused.
+        operation: &'static str,
+        /// The role of the key that opened the repository.
+        role: cairn_crypto::Role,
+    },
+    /// The key that opened the repository carries no admin authority (a
+    /// version 1 key file): it cannot sign removals or endorse new keys.
+    /// Change its password (`key passwd`) to upgrade it to version 2.
+    #[error("{operation} needs a version 2 admin key file (upgrade this one with `key passwd`)")]
+    NoAuthority {
+        /// What was refused.
+        operation: &'static str,
+    },
+    /// A removal record (tombstone, revocation) whose admin signature does
+    /// not verify: forged, planted by a key holder without the authority,
+    /// or damaged. It is ignored.
+    #[error("{object} carries no valid admin signature")]
+    NotAuthorised {
+        /// The record.
+        object: String,
+    },
+    /// Removing this key would leave no usable admin key.
+    #[error("{key} is the last usable admin key; add another admin key before removing it")]
+    LastAdminKey {
+        /// The key file.
+        key: String,
+    },
+    /// No key file matches the id or prefix given.
+    #[error("no key file matches {query:?}")]
+    KeyNotFound {
+        /// What was asked for.
+        query: String,
+    },
+    /// A key id prefix matches several key files.
+    #[error("key id prefix {prefix:?} is ambiguous ({count} matches)")]
+    AmbiguousKey {
+        /// The prefix given.
+        prefix: String,
+        /// How many key files it matches.
+        count: usize,
+    },
     /// A worker thread stopped unexpectedly (a bug; the operation was abandoned).
     #[error("internal error: {what}")]
     Internal {

@@ -29,7 +29,7 @@
 //! | key | what | format |
 //! |-----|------|--------|
 //! | `config` | settings fixed at init, sealed | [`snapshot`](crate::Snapshot) module docs (`CRNC`) |
-//! | `keys/<hex>` | key files: the master key wrapped under a password | `cairn_crypto::KeyFile` |
+//! | `keys/<hex>` | key files: the master key wrapped under a password; version 2 adds role, label, created and the admin authority | `cairn_crypto::KeyFile` (v1), `cairn_crypto::KeyFileV2` |
 //! | `data/<2 hex>/<hex>` | packs of sealed blobs, named by the BLAKE3 of their bytes | `pack` module docs |
 //! | `index/<hex>` | where each blob is: pack, offset, lengths | `index` module docs |
 //! | `snapshots/<hex>` | snapshot records (time, host, paths, tags, parent, root tree) | `CRNR` |
@@ -38,8 +38,11 @@
 //! | `waits/<hex>.<hex>` | sessions a prune saw after condemning | `CRNW` |
 //! | `killed/<id>` | sessions a prune declared dead | `CRNX` |
 //! | `journal/<hex>` | the audit journal: one entry per change, hash-linked | [`journal`] module docs (`CRNJ`) |
+//! | `tombstones/<snapshot id>` | a forget, signed by the admin authority | `repo::signed` (`CRNT`) |
+//! | `revoked/<key id>` | a key removal, signed by the admin authority | `repo::signed` (`CRNV`) |
 //!
-//! Every object but a lease is written create-only and never modified. A
+//! Every object but a lease is written create-only and never modified (on
+//! an append-only store, leases too: see the [`prune::Session`] docs). A
 //! backup writes packs, then index objects, then its snapshot record: a
 //! snapshot is only ever visible once everything it references is stored.
 //! Deletion (forget, prune) follows the protocol of the [`prune`] module,
@@ -63,6 +66,25 @@
 //! the process unkeyed), the data key (chunk blobs), the metadata key
 //! (trees, pack headers, indexes, snapshots, config) and the journal key
 //! ([`journal`] entries).
+//!
+//! # Roles
+//!
+//! A version 2 key file is an `admin` or a `backup` key ([`Role`]). Every
+//! key holder knows the master key, so roles are not about reading: they
+//! are about destroying history. Admin key files also carry the secret of
+//! the repository's *admin authority* (ed25519); every version 2 file
+//! carries its public key, authenticated under its password. Forget writes
+//! tombstones signed by the authority, key removal writes signed
+//! revocations, and listings and prunes honour only removals that verify —
+//! so a backup host (role `backup`, or even one that forged an admin key
+//! file of its own) cannot make an admin's prune delete anything. The
+//! library also refuses forget, prune, repair and key management to backup
+//! keys ([`Error::NotAdmin`]). Pair it with storage that refuses deletes to
+//! backup hosts (`cairn_backends::AppendOnly`, S3 without
+//! `s3:DeleteObject`): a host allowed to delete could delete packs too. See
+//! the [`prune`] module docs (*Roles*) for what is and is not covered. Version 1 key files open as
+//! admins without an authority (they cannot sign; `change_password`
+//! upgrades them).
 //!
 //! # Index memory
 //!
@@ -95,6 +117,7 @@ pub use archiver::{
     WarningKind,
 };
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
+pub use cairn_crypto::Role;
 pub use cancel::{CancelToken, Cancelled};
 pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
 pub use error::{Error, Result};
@@ -107,7 +130,7 @@ pub use pack::{
     parse_header, parse_trailer, read_pack_header, FinishedPack, PackEntry, PackId, MAX_PACK_SIZE,
     TRAILER_LEN,
 };
-pub use repo::{InitOptions, Repository, DEFAULT_PACK_SIZE};
+pub use repo::{InitOptions, KeyInfo, NewKey, Repository, Tombstones, DEFAULT_PACK_SIZE};
 pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
 pub use tree::{Node, NodeKind, Timestamp, Tree};
 

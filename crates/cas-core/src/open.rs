@@ -11,7 +11,7 @@ use std::fmt;
 
 use bytes::Bytes;
 use cairn_backends::Backend;
-use cairn_crypto::{KdfParams, KeyFile, KeySet, MasterKey};
+use cairn_crypto::{AdminKey, AdminPublicKey, AnyKeyFile, KdfParams, KeySet, MasterKey, Role};
 use futures::StreamExt;
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -21,7 +21,8 @@ use crate::{cpu, Error, Result};
 
 /// Largest config object read (it is a few hundred bytes of sealed JSON).
 pub const MAX_CONFIG_SIZE: u64 = 64 << 10;
-/// Largest key file read (a version 1 key file is [`KeyFile::LEN`] bytes).
+/// Largest key file read (a version 1 key file is 135 bytes, a version 2
+/// one at most 528).
 pub const MAX_KEY_FILE_SIZE: u64 = 4 << 10;
 /// Largest snapshot record read (sealed JSON: time, host, paths, tags, summary).
 pub const MAX_SNAPSHOT_SIZE: u64 = 16 << 20;
@@ -158,6 +159,9 @@ pub(crate) async fn get_capped(backend: &dyn Backend, key: &str, max: u64) -> Re
 pub(crate) struct Unlocked {
     pub(crate) key_name: String,
     pub(crate) master: MasterKey,
+    pub(crate) role: Role,
+    pub(crate) authority: Option<AdminPublicKey>,
+    pub(crate) admin: Option<AdminKey>,
     pub(crate) keys: KeySet,
     pub(crate) config: RepoConfig,
     pub(crate) warnings: Vec<OpenWarning>,
@@ -231,7 +235,7 @@ pub(crate) async fn unlock(
             continue;
         }
         let pw = Zeroizing::new(password.to_vec());
-        let master = match cpu::spawn(move || file.open(&pw)).await? {
+        let opened = match cpu::spawn(move || file.open(&pw)).await? {
             Ok(m) => m,
             Err(cairn_crypto::Error::WrongPassword) => continue,
             Err(e) => {
@@ -239,16 +243,27 @@ pub(crate) async fn unlock(
                 continue;
             }
         };
-        let keys = KeySet::derive(&master);
+        let keys = KeySet::derive(&opened.master);
         match decode_doc::<RepoConfig>(&keys, CONFIG_MAGIC, "config", &cfg_bytes) {
             Ok(config) => {
+                // A key an admin revoked no longer opens, even if its file
+                // was stored again (its holder kept a copy).
+                if let Some(authority) = &opened.authority {
+                    if crate::repo::is_revoked(backend, authority, &config.id, name).await? {
+                        skip(name, "revoked by an admin".into());
+                        continue;
+                    }
+                }
                 return Ok(Unlocked {
                     key_name: name.clone(),
-                    master,
+                    master: opened.master,
+                    role: opened.role,
+                    authority: opened.authority,
+                    admin: opened.admin,
                     keys,
                     config,
                     warnings,
-                })
+                });
             }
             // Another master key's file (planted, or a stray from an
             // abandoned init): the next key file may be the right one.
@@ -269,9 +284,9 @@ pub(crate) async fn unlock(
     }
 }
 
-async fn read_key_file(backend: &dyn Backend, name: &str) -> Result<KeyFile> {
+pub(crate) async fn read_key_file(backend: &dyn Backend, name: &str) -> Result<AnyKeyFile> {
     let bytes = get_capped(backend, name, MAX_KEY_FILE_SIZE).await?;
-    KeyFile::from_bytes(&bytes).map_err(|source| Error::Crypto {
+    AnyKeyFile::from_bytes(&bytes).map_err(|source| Error::Crypto {
         object: name.to_owned(),
         source,
     })

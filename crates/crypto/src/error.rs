@@ -19,6 +19,11 @@ pub enum Error {
     #[error("wrong password for key file (or its sealed master key is corrupt)")]
     WrongPassword,
 
+    /// An admin signature (on a key file endorsement or a tombstone) does not
+    /// verify under the admin authority's public key. Deliberately opaque.
+    #[error("signature does not verify under the admin authority's key")]
+    SignatureInvalid,
+
     /// A key file's bytes do not follow the documented layout.
     #[error("malformed key file: {reason}")]
     MalformedKeyFile {

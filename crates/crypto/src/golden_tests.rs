@@ -5,7 +5,7 @@
 //! an intentional format change (which needs a new version byte!), run with
 //! `CAIRN_BLESS_FIXTURES=1`.
 
-use crate::{KdfParams, KeyFile, KeySet, MasterKey};
+use crate::{AdminKey, KdfParams, KeyFile, KeyFileV2, KeyMeta, KeySet, MasterKey, Role};
 
 pub(crate) const FIXTURE_MASTER: [u8; 32] = {
     let mut b = [0u8; 32];
@@ -53,4 +53,30 @@ fn key_file_bytes_are_pinned() {
     )
     .unwrap();
     check_or_bless("keyfile-v1.bin", &file.to_bytes());
+}
+
+#[test]
+fn key_file_v2_bytes_are_pinned() {
+    let authority = AdminKey::from_seed(&[0x33; 32]);
+    for (role, name) in [
+        (Role::Admin, "keyfile-v2-admin.bin"),
+        (Role::Backup, "keyfile-v2-backup.bin"),
+    ] {
+        let meta = KeyMeta {
+            role,
+            created: 1_790_000_000,
+            label: "golden@host".into(),
+        };
+        let file = KeyFileV2::create_with_salts(
+            &MasterKey::from_bytes(FIXTURE_MASTER),
+            &authority,
+            &meta,
+            KEYFILE_PASSWORD,
+            KdfParams::insecure_for_tests(),
+            KDF_SALT,
+            &WRAP_SALT,
+        )
+        .unwrap();
+        check_or_bless(name, &file.to_bytes());
+    }
 }

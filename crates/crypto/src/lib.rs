@@ -37,27 +37,37 @@
 //!
 //! - [`keys`]: the hierarchy and its HKDF labels.
 //! - [`seal`]: the sealed-message format and why (key, nonce) never repeats.
-//! - [`keyfile`]: the key-file format.
+//! - [`keyfile`]: the key-file format, version 1.
+//! - [`keyfile2`]: key files version 2: roles, labels, the admin authority.
+//! - [`sign`]: the admin authority (ed25519) that signs endorsements and removals.
 //! - [`primitives`]: the raw primitive calls, exposed for test vectors.
 //!
 //! Every secret type zeroizes itself on drop and prints only `Type(..)` in `Debug`.
 //! Transient copies (stack temporaries inside HMAC, AES and Argon2 code) are wiped
 //! where the underlying crates allow it, which is best effort.
 
+mod any_keyfile;
 pub mod chunk_id;
 mod error;
 mod kdf;
 pub mod keyfile;
+pub mod keyfile2;
 pub mod keys;
 pub mod primitives;
+mod role;
 pub mod seal;
+pub mod sign;
 
 #[cfg(test)]
 mod golden_tests;
 
+pub use any_keyfile::AnyKeyFile;
 pub use chunk_id::{ChunkId, ChunkIdKey};
 pub use error::{Error, Result};
 pub use kdf::KdfParams;
 pub use keyfile::KeyFile;
+pub use keyfile2::{KeyFileV2, KeyMeta, OpenedKey};
 pub use keys::{KeySet, MasterKey};
+pub use role::Role;
 pub use seal::SealingKey;
+pub use sign::{AdminKey, AdminPublicKey};

@@ -66,3 +66,64 @@ fn sealed_fixture_follows_the_documented_scheme() {
     .unwrap();
     assert_eq!(buf, b"Cairn golden sealed message, version 1");
 }
+
+const KEYFILE_V2_ADMIN: &[u8] = include_bytes!("fixtures/keyfile-v2-admin.bin");
+const KEYFILE_V2_BACKUP: &[u8] = include_bytes!("fixtures/keyfile-v2-backup.bin");
+
+#[test]
+fn key_file_v2_fixtures_open_with_their_roles() {
+    use cairn_crypto::{AdminKey, AnyKeyFile, Role};
+    let authority = AdminKey::from_seed(&[0x33; 32]).public();
+    for (bytes, role) in [
+        (KEYFILE_V2_ADMIN, Role::Admin),
+        (KEYFILE_V2_BACKUP, Role::Backup),
+    ] {
+        assert_eq!(&bytes[..10], b"CAIRNKEY\x02\x01");
+        assert_eq!(bytes[54], if role == Role::Admin { 1 } else { 2 });
+        assert_eq!(&bytes[64..75], b"golden@host");
+        let AnyKeyFile::V2(file) = AnyKeyFile::from_bytes(bytes).unwrap() else {
+            panic!("not parsed as version 2");
+        };
+        assert_eq!(
+            (file.role(), file.created(), file.label()),
+            (role, 1_790_000_000, "golden@host")
+        );
+        assert!(file.is_endorsed_by(&authority));
+        assert_eq!(file.to_bytes(), bytes);
+        let opened = file.open(b"correct horse battery staple").unwrap();
+        assert_eq!(
+            opened.master.expose_bytes(),
+            fixture_master().expose_bytes()
+        );
+        assert_eq!(opened.authority, Some(authority));
+        assert_eq!(
+            opened.admin.map(|a| a.public()),
+            (role == Role::Admin).then_some(authority)
+        );
+        assert!(matches!(file.open(b"wrong"), Err(Error::WrongPassword)));
+        // Changing the claimed role (or any header byte) breaks both the
+        // endorsement and the sealed part.
+        let mut forged = bytes.to_vec();
+        forged[54] = 3 - forged[54];
+        forged.truncate(bytes.len());
+        if let Ok(AnyKeyFile::V2(f)) = AnyKeyFile::from_bytes(&forged) {
+            assert!(!f.is_endorsed_by(&authority));
+        }
+        let mut tampered = bytes.to_vec();
+        tampered[70] ^= 1;
+        let f = AnyKeyFile::from_bytes(&tampered).unwrap();
+        assert!(matches!(
+            f.open(b"correct horse battery staple"),
+            Err(Error::WrongPassword)
+        ));
+        // Every truncation is a typed error.
+        for len in 0..bytes.len() {
+            assert!(AnyKeyFile::from_bytes(&bytes[..len]).is_err(), "{len}");
+        }
+    }
+    // Version 1 files parse through the same entry point and open as admin.
+    let v1 = AnyKeyFile::from_bytes(KEYFILE_V1).unwrap();
+    assert_eq!((v1.version(), v1.role()), (1, Role::Admin));
+    let opened = v1.open(b"correct horse battery staple").unwrap();
+    assert!(opened.admin.is_none() && opened.authority.is_none());
+}

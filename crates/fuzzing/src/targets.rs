@@ -76,11 +76,11 @@ pub fn pack_header(data: &[u8]) {
     }
 }
 
-/// Key files: whatever parses re-serialises identically; opening is tried
-/// only with cheap parameters (a hostile file's KDF cost is bounded by
-/// `KdfParams`' limits, not by the fuzzer).
+/// Key files (version 1 and 2): whatever parses re-serialises identically;
+/// opening is tried only with cheap parameters (a hostile file's KDF cost is
+/// bounded by `KdfParams`' limits, not by the fuzzer).
 pub fn key_file(data: &[u8]) {
-    if let Ok(file) = cairn_crypto::KeyFile::from_bytes(data) {
+    if let Ok(file) = cairn_crypto::AnyKeyFile::from_bytes(data) {
         assert_eq!(
             file.to_bytes(),
             data,

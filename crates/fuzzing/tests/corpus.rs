@@ -109,6 +109,13 @@ fn bless_corpus() {
         "keyfile-v1",
         &std::fs::read(crypto_fixtures.join("keyfile-v1.bin")).unwrap(),
     );
+    for role in ["admin", "backup"] {
+        write(
+            "key_file",
+            &format!("keyfile-v2-{role}"),
+            &std::fs::read(crypto_fixtures.join(format!("keyfile-v2-{role}.bin"))).unwrap(),
+        );
+    }
 
     for (i, pack) in files_under(&repo_dir.join("data")).iter().enumerate() {
         let mut input = mkey.to_vec();

@@ -45,6 +45,11 @@ pub struct CheckReport {
     pub packs_read: usize,
     /// Packs stored but in no index (left by an interrupted backup: harmless).
     pub unreferenced_packs: usize,
+    /// Snapshot tombstones without a valid admin signature (the snapshots
+    /// they name are kept). Not an error of the data, but a sign that a key
+    /// holder without the admin authority — a compromised backup host —
+    /// tried to remove history.
+    pub ignored_tombstones: Vec<String>,
     /// Problems, one line each, naming the object.
     pub errors: Vec<String>,
     /// Things to look at that are not errors, one line each: snapshots the
@@ -78,6 +83,7 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     let index_packs: HashSet<PackId> = repo.index().packs().iter().copied().collect();
     report.packs = index_packs.len();
 
+    report.ignored_tombstones = repo.tombstones().await?.ignored;
     let (snapshots, unreadable) = repo.readable_snapshots().await?;
     report.snapshots = snapshots.len();
     report

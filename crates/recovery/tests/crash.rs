@@ -130,14 +130,15 @@ fn crash_at_every_operation(index_every: usize) {
     make_source(src.path());
     let path = src.path().to_owned();
     let (ops, fresh) = futures::executor::block_on(baseline(&path, index_every));
-    // The last three operations come after the snapshot record: the check
-    // that no prune declared the session dead (a failure there fails the
-    // backup, the record stays), the audit journal entry (a failure there
-    // is reported in `BackupResult::journal`: the snapshot stands) and the
-    // removal of the session lease (a failure there is ignored: the lease
-    // only delays pruning). The crashes this test is about are at the
+    // The last four operations come after the snapshot record: the checks
+    // that no prune declared the session dead and that no end marker was
+    // planted for it (a failure there fails the backup, the record stays),
+    // the audit journal entry (a failure there is reported in
+    // `BackupResult::journal`: the snapshot stands) and the removal of the
+    // session lease (a failure there is ignored: the lease only delays
+    // pruning). The crashes this test is about are at the
     // operations before them.
-    let ops = ops - 3;
+    let ops = ops - 4;
     assert!(fresh.packs_added >= 4, "{fresh:?}");
     // A listing, the packs, at least one index object, the snapshot.
     assert!(ops >= fresh.packs_added + 3, "{ops} operations");

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_backends::{RateLimited, RateLimits};
+use cairn_backends::{AppendOnly, RateLimited, RateLimits};
 use cairn_cas_core::Repository;
 use cairn_crypto::KdfParams;
 use zeroize::Zeroizing;
@@ -20,6 +20,8 @@ pub(crate) struct Ctx {
     pub(crate) quiet: bool,
     /// `--limit-upload`, `--limit-download`.
     pub(crate) limits: RateLimits,
+    /// `--append-only`: never delete or overwrite (backup hosts).
+    pub(crate) append_only: bool,
 }
 
 /// The rate limits of `--limit-upload`/`--limit-download` (KiB/s, 0: none).
@@ -105,6 +107,10 @@ impl Ctx {
     /// the children together move (k + m) / k times as much); a scrub,
     /// which works on the shards, is not limited.
     fn limited(&self, mut opened: Opened) -> Opened {
+        if self.append_only {
+            let inner = Arc::clone(&opened.backend);
+            opened.backend = Arc::new(AppendOnly::new(inner));
+        }
         if !self.limits.is_unlimited() {
             let inner = Arc::clone(&opened.backend);
             opened.backend = Arc::new(RateLimited::new(inner, self.limits.clone()));

@@ -1,11 +1,11 @@
-//! `init` and `key add|passwd`.
+//! `init` and `key list|add|remove|passwd`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use cairn_cas_core::{Compression, InitOptions, Repository};
+use cairn_cas_core::{Compression, InitOptions, NewKey, Repository, Role};
 use clap::{Args, Subcommand};
 
 use crate::ctx::{new_key_kdf, read_password, Ctx};
@@ -50,9 +50,16 @@ pub(crate) async fn init(ctx: &Ctx, a: InitArgs) -> Result<ExitCode> {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeyCommand {
-    /// Add a key file for another password (from CAIRN_NEW_PASSWORD or --new-password-file).
-    Add(NewPasswordArgs),
-    /// Change the password of the key file this password opens.
+    /// List key files: id (as `key remove` takes it), role, created, label, KDF cost.
+    List,
+    /// Add a key file for another password (from CAIRN_NEW_PASSWORD or
+    /// --new-password-file). Admins only.
+    Add(AddArgs),
+    /// Remove a key file by id or unambiguous id prefix: its password no
+    /// longer opens the repository. Admins only; never the last admin key.
+    Remove(RemoveArgs),
+    /// Change the password of the key file this password opens (same role
+    /// and label; upgrades a version 1 key file to version 2).
     Passwd(NewPasswordArgs),
 }
 
@@ -64,35 +71,124 @@ pub(crate) struct NewPasswordArgs {
     new_password_file: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// What the key may do: `admin` (everything) or `backup` (back up and
+    /// read; cannot forget, prune or manage keys).
+    #[arg(long, default_value = "admin", value_parser = parse_role)]
+    role: Role,
+    /// A label for the key (default: user@host of this machine).
+    #[arg(long)]
+    label: Option<String>,
+    #[command(flatten)]
+    password: NewPasswordArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    /// The key id (or an unambiguous prefix), as `key list` shows it.
+    id: String,
+}
+
+fn parse_role(s: &str) -> std::result::Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?} (admin or backup)"))
+}
+
 pub(crate) async fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
-    let args = match &cmd {
-        KeyCommand::Add(a) | KeyCommand::Passwd(a) => a,
+    let new_args = match &cmd {
+        KeyCommand::Add(a) => Some(&a.password),
+        KeyCommand::Passwd(a) => Some(a),
+        KeyCommand::List | KeyCommand::Remove(_) => None,
     };
     // Read the new password before the (slow) open, so a missing one fails fast.
-    let new = read_password(
-        args.new_password_file.as_ref(),
-        "CAIRN_NEW_PASSWORD",
-        "--new-password-file",
-    )?;
+    let new = match new_args {
+        Some(a) => Some(read_password(
+            a.new_password_file.as_ref(),
+            "CAIRN_NEW_PASSWORD",
+            "--new-password-file",
+        )?),
+        None => None,
+    };
     let (mut repo, _) = ctx.open().await?;
-    let (name, verb) = match cmd {
-        KeyCommand::Add(_) => (
-            repo.add_key(new.bytes(), new_key_kdf())
+    let (name, verb) = match (cmd, new) {
+        (KeyCommand::List, _) => return list(ctx, &repo).await,
+        (KeyCommand::Add(a), Some(new)) => {
+            let mut spec = NewKey::new(a.role).kdf(new_key_kdf());
+            if let Some(l) = a.label {
+                spec = spec.label(l);
+            }
+            let name = repo
+                .add_key_with(new.bytes(), &spec)
                 .await
-                .context("adding a key file")?,
-            "added",
-        ),
-        KeyCommand::Passwd(_) => (
+                .context("adding a key file")?;
+            (name, "added")
+        }
+        (KeyCommand::Passwd(_), Some(new)) => (
             repo.change_password(new.bytes(), new_key_kdf())
                 .await
                 .context("changing the password")?,
             "saved new",
         ),
+        (KeyCommand::Remove(a), _) => (
+            repo.remove_key(&a.id)
+                .await
+                .with_context(|| format!("removing key {}", a.id))?,
+            "removed",
+        ),
+        _ => anyhow::bail!("no new password"),
     };
     if ctx.json {
-        println!("{}", serde_json::json!({"key": name}));
+        println!("{}", serde_json::json!({"key": name, "action": verb}));
     } else if !ctx.quiet {
         println!("{verb} key {name}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(ctx: &Ctx, repo: &Repository) -> Result<ExitCode> {
+    let keys = repo.list_keys().await.context("listing key files")?;
+    if ctx.json {
+        println!("{}", serde_json::to_string(&keys)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    match repo.authority() {
+        Some(a) => println!("admin authority (from this key file): {}", a.to_hex()),
+        None => println!("admin authority: none (opened with a version 1 key file)"),
+    }
+    println!(
+        "{:<64}  {:<6}  {:<20}  {:<24}  {:<14}  notes",
+        "ID", "ROLE", "CREATED", "LABEL", "KDF"
+    );
+    for k in &keys {
+        let mut notes = Vec::new();
+        if k.current {
+            notes.push("current".to_owned());
+        }
+        if k.version == 1 {
+            notes.push("version 1 (no authority; `key passwd` upgrades it)".into());
+        }
+        if k.endorsed == Some(false) {
+            notes.push("NOT ENDORSED by this repository's admin authority".into());
+        }
+        if k.revoked {
+            notes.push("revoked".into());
+        }
+        if let Some(p) = &k.problem {
+            notes.push(format!("unreadable: {p}"));
+        }
+        let kdf = k
+            .kdf
+            .map(|[m, t, p]| format!("{}MiB t{t} p{p}", m / 1024))
+            .unwrap_or_default();
+        println!(
+            "{:<64}  {:<6}  {:<20}  {:<24}  {:<14}  {}",
+            k.id,
+            k.role.map_or("?", Role::as_str),
+            k.created.as_deref().unwrap_or("-"),
+            k.label.as_deref().unwrap_or("-"),
+            kdf,
+            notes.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

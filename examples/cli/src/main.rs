@@ -76,6 +76,11 @@ struct Cli {
     /// Limit downloads from the repository to this many KiB/s (0: unlimited).
     #[arg(long, value_name = "KiB/s", global = true, default_value_t = 0)]
     limit_download: u64,
+    /// Never delete or overwrite anything in the repository (for backup
+    /// hosts; pair it with storage credentials that cannot delete, see
+    /// `cairn_backends::AppendOnly`). Backups work; forget and prune do not.
+    #[arg(long, env = "CAIRN_APPEND_ONLY", global = true)]
+    append_only: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -106,7 +111,7 @@ enum Command {
     Forget(Box<forget::ForgetArgs>),
     /// Delete data no snapshot references (safe while backups run).
     Prune(prune::PruneCmd),
-    /// Manage passwords (key files).
+    /// Manage key files: list, add (with a role), remove, change a password.
     #[command(subcommand)]
     Key(keys::KeyCommand),
     /// The audit journal: `log` every change, `verify` it was not tampered with.
@@ -172,6 +177,7 @@ fn main() -> ExitCode {
         json: cli.json,
         quiet: cli.quiet,
         limits: ctx::limits(cli.limit_upload, cli.limit_download),
+        append_only: cli.append_only,
     };
     let operation = cairn::metrics::Operation::start(cli.command.operation());
     let result = futures::executor::block_on(async {

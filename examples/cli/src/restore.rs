@@ -361,6 +361,7 @@ pub(crate) async fn check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
                 "packs": report.packs, "packs_read": report.packs_read,
                 "unreferenced_packs": report.unreferenced_packs, "errors": report.errors,
                 "warnings": report.warnings,
+                "ignored_tombstones": report.ignored_tombstones,
             })
         );
     } else {
@@ -378,6 +379,12 @@ pub(crate) async fn check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
         }
         for w in &report.warnings {
             eprintln!("warning: {w}");
+        }
+        for t in &report.ignored_tombstones {
+            eprintln!(
+                "warning: {t} carries no valid admin signature: ignored, the snapshot is kept \
+                 (written by a key without the admin authority?)"
+            );
         }
         for e in &report.errors {
             eprintln!("error: {e}");

@@ -1,5 +1,25 @@
 //! Forget: apply a retention policy by removing snapshot records (cheap;
 //! never touches data — prune reclaims it later).
+//!
+//! Admins only. Each removal first writes a tombstone signed by the admin
+//! authority (see the `repo::signed` module), then deletes the record.
+//! The tombstone is what makes the removal count: every listing, and so
+//! every prune, hides a snapshot only when its tombstone verifies, and a
+//! later prune deletes a record that is still (or again) stored under a
+//! valid tombstone. A handle opened with a version 1 key file (admin, no
+//! authority) only deletes the record, as before version 2.
+//!
+//! # What this protects, and what it cannot
+//!
+//! A backup host knows the master key, so it can write anything sealed:
+//! tombstones it writes do not verify and are ignored. It cannot be stopped
+//! from *deleting* a record if the storage lets it delete — but then it can
+//! delete packs as well, and nothing in the repository can bring those
+//! back. So the storage side must refuse deletes to backup hosts
+//! ([`AppendOnly`](cairn_backends::AppendOnly), or S3 credentials without
+//! `s3:DeleteObject`); records a host could not delete cannot go missing,
+//! and its only way to "remove" a snapshot is a tombstone, which an admin's
+//! prune ignores unless it verifies.
 
 use serde::Serialize;
 
@@ -66,6 +86,7 @@ pub async fn forget(
     filter: &SnapshotFilter,
     dry_run: bool,
 ) -> Result<ForgetReport> {
+    repo.require_admin("forget snapshots")?;
     let selected: Vec<(String, Snapshot)> = repo
         .snapshots()
         .await?
@@ -83,7 +104,14 @@ pub async fn forget(
         };
         crate::journal::record(repo, op, Default::default(), gone).await?;
         for id in doomed {
+            let signed = repo.authority().is_some();
+            if signed {
+                repo.write_tombstone(&id).await?;
+            }
             match repo.backend().delete(&snapshot_key(&id)).await {
+                // An append-only store keeps the record; the tombstone
+                // already hides it, and an admin's prune deletes it.
+                Err(e) if signed && e.is_not_permitted() => removed.push(id),
                 Err(e) if !e.is_not_found() => return Err(e.into()),
                 _ => removed.push(id),
             }

@@ -141,6 +141,12 @@ pub struct PrunePlan {
     /// Why strays were not looked for, when they could not be (a child's
     /// listing failed: a partial listing cannot prove a key is stray).
     pub strays_unlisted: Option<String>,
+    /// Snapshot records still stored under a valid admin tombstone (their
+    /// data is not referenced; the prune deletes the records).
+    pub tombstoned_records: Vec<String>,
+    /// Tombstones ignored because no valid admin signature is on them: the
+    /// snapshots they name are kept (a backup host cannot forget).
+    pub ignored_tombstones: Vec<String>,
     #[serde(skip)]
     pub(crate) repack_blobs: Vec<(PackId, PackEntry)>,
     #[serde(skip)]
@@ -181,6 +187,10 @@ pub struct PruneReport {
     pub kill_markers_removed: usize,
     /// The journal entry recording this prune.
     pub journal_entry: Option<String>,
+    /// Snapshot records deleted because a valid tombstone names them.
+    pub records_deleted: usize,
+    /// Objects of ended append-only sessions removed (see `Session`).
+    pub leases_cleaned: usize,
 }
 
 /// The packs (and their entries) one index object describes.
@@ -292,6 +302,8 @@ impl Scan {
 /// Scans the repository and decides what to condemn and repack (nothing is
 /// written).
 pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
+    repo.require_admin("prune")?;
+    let tombstones = repo.tombstones().await?;
     let scan = scan(repo).await?;
     let condemned = scan.condemned_set()?;
     let mut plan = PrunePlan {
@@ -299,8 +311,20 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
         packs: scan.listed.len(),
         bytes_total: scan.listed.values().sum(),
         index_objects: scan.index_objects.len(),
+        ignored_tombstones: tombstones.ignored,
         ..PrunePlan::default()
     };
+    let mut stored = std::collections::BTreeSet::new();
+    for id in &tombstones.valid {
+        match repo.backend().stat(&crate::snapshot_key(id)).await {
+            Ok(_) => {
+                stored.insert(id.clone());
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    plan.tombstoned_records = stored.into_iter().collect();
     // Each referenced blob is "used" in one holder: the smallest pack id
     // among present, uncondemned packs. Other copies are unused.
     let mut chosen: HashMap<ChunkId, PackId> = HashMap::new();
@@ -389,6 +413,7 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
 /// observation, then deletes what the protocol allows (this run's record
 /// too, when no other session is running). Holds a lease throughout.
 pub async fn prune(repo: &Repository, opts: &PruneOptions, plan: PrunePlan) -> Result<PruneReport> {
+    repo.require_admin("prune")?;
     let session = Session::begin(repo).await?;
     let result = execute(repo, opts, plan, &session).await;
     let _ = session.end(repo).await;
@@ -449,8 +474,15 @@ async fn execute(
         };
         report.condemned = Some(write_hashed(repo, CONDEMNED_MAGIC, CONDEMNED, &record).await?);
     }
+    // Records of validly forgotten snapshots (a forget that crashed before
+    // deleting, or a record stored again): already unreferenced, so they go.
+    for id in &plan.tombstoned_records {
+        super::records::delete_quiet(repo, &crate::snapshot_key(id)).await?;
+        report.records_deleted += 1;
+    }
     report.plan = plan;
     phase2::advance(repo, opts, session, &mut report).await?;
+    report.leases_cleaned = super::session::clean_ended(repo).await?;
     Ok(report)
 }
 

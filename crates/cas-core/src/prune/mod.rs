@@ -187,6 +187,41 @@
 //! remove) fails at seed 742 if writers do not check their kill marker
 //! before indexing what they uploaded.
 //!
+//! # Roles: who may remove a snapshot
+//!
+//! Forget does not merely delete a record: it first writes
+//! `tombstones/<snapshot id>`, signed by the admin authority (see the crate
+//! docs, *Roles*). Snapshot listings — and so a prune's scan — hide a
+//! record only under a tombstone that verifies with the authority named by
+//! the reader's own key file; other tombstones are reported
+//! ([`PrunePlan::ignored_tombstones`]) and the snapshot is kept. A prune
+//! deletes the records still stored under valid tombstones. Forget,
+//! prune and repair refuse backup keys ([`Error::NotAdmin`](crate::Error)).
+//!
+//! What a compromised backup host (it knows the master key) can still do,
+//! and why it does not cost history:
+//! - plant tombstones, or forge an admin key file under an authority of its
+//!   own and "forget" through it: ignored (test `borg_1689_…` in
+//!   `tests/roles.rs`);
+//! - plant condemned records: phase 2 re-checks every reference before
+//!   deleting, so live data is un-condemned; backups merely stop
+//!   deduplicating against those packs;
+//! - plant kill or end markers: the backup they name fails at commit
+//!   (never acknowledged); nothing is deleted that a snapshot needs;
+//! - delete snapshot records, if the storage lets it: this cannot be told
+//!   from "never existed" by the repository alone (the audit journal's
+//!   pinned head is what detects it), and a host that may delete records
+//!   may delete packs as well. So the storage must refuse deletes to backup
+//!   hosts: [`AppendOnly`](cairn_backends::AppendOnly) and the S3 recipe in
+//!   its docs. This is a documented requirement, not something Cairn can
+//!   repair after the fact.
+//!
+//! Known limit: a prune trusts index objects to say which pack holds a blob.
+//! A host could plant an index object claiming a referenced blob lives in
+//! another pack, so the pack really holding it looks unused. Closing this
+//! needs prune to confirm holders from the (authenticated) pack headers
+//! before condemning; not built yet.
+//!
 //! # Cost
 //!
 //! Every backup loads a second, deduplication-only index after writing its

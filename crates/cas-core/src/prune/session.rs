@@ -1,8 +1,26 @@
 //! Writer sessions: how a running backup makes itself visible to pruners,
 //! avoids condemned packs, and re-validates at commit.
+//!
+//! # Sessions on an append-only store
+//!
+//! A lease is normally refreshed by overwriting `sessions/<id>` and removed
+//! by deleting it. A backup host whose store refuses both
+//! ([`cairn_backends::AppendOnly`], S3 credentials without delete) gets
+//! [`NotPermitted`](cairn_backends::Error::NotPermitted) and switches, for
+//! the rest of the session, to create-only objects:
+//!
+//! - refresh `n`: `sessions/<id>.r<n>` (the same `CRNS` lease document,
+//!   counter `n`); the session's counter is the highest `n` seen;
+//! - end: `sessions/<id>.end` (the lease document); a session with an end
+//!   marker is over.
+//!
+//! Prune treats them like any lease, and an admin's prune deletes the
+//! objects of ended sessions. An end marker the session did not write
+//! itself (planted by another key holder) counts as a kill marker: the
+//! backup fails at commit instead of committing unseen.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
@@ -28,6 +46,18 @@ pub struct Session {
     /// Whether the lease is stored: a dry run's session writes nothing (it
     /// commits nothing either, so no prune needs to wait for it).
     stored: bool,
+    /// The store refused an overwrite or delete: refresh and end with
+    /// create-only objects (see the module docs).
+    append: AtomicBool,
+}
+
+/// Suffix of a session's end marker on an append-only store.
+const END: &str = ".end";
+/// Infix of a session's refresh objects on an append-only store.
+const REFRESH: &str = ".r";
+
+fn refused(e: &Error) -> bool {
+    matches!(e, Error::Backend(b) if b.is_not_permitted())
 }
 
 impl Session {
@@ -67,6 +97,7 @@ impl Session {
             lease,
             counter: AtomicU64::new(0),
             stored: false,
+            append: AtomicBool::new(false),
         })
     }
 
@@ -82,28 +113,40 @@ impl Session {
         }
         let mut lease = self.lease.clone();
         lease.counter = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
-        write_at(
-            repo,
-            SESSION_MAGIC,
-            &lease.key(),
-            &lease,
-            PutMode::Overwrite,
-        )
-        .await
+        if !self.append.load(Ordering::SeqCst) {
+            match write_at(
+                repo,
+                SESSION_MAGIC,
+                &lease.key(),
+                &lease,
+                PutMode::Overwrite,
+            )
+            .await
+            {
+                Err(e) if refused(&e) => self.append.store(true, Ordering::SeqCst),
+                r => return r,
+            }
+        }
+        let key = format!("{}{REFRESH}{}", lease.key(), lease.counter);
+        write_at(repo, SESSION_MAGIC, &key, &lease, PutMode::CreateOnly).await
     }
 
     /// Whether a pruner declared this session dead (it then no longer
     /// waits for it, so nothing this session wrote may be acknowledged).
+    /// An end marker this session did not write counts too: a pruner
+    /// stops waiting for a session that looks ended.
     pub async fn killed(&self, repo: &Repository) -> Result<bool> {
-        match repo
-            .backend()
-            .stat(&format!("{KILLED}{}", self.lease.id))
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e.into()),
+        for key in [
+            format!("{KILLED}{}", self.lease.id),
+            format!("{}{END}", self.lease.key()),
+        ] {
+            match repo.backend().stat(&key).await {
+                Ok(_) => return Ok(true),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(false)
     }
 
     /// Fails with [`Error::SessionExpired`] if a pruner declared this
@@ -122,12 +165,22 @@ impl Session {
         Ok(())
     }
 
-    /// Removes the lease.
+    /// Removes the lease (or, on an append-only store, writes its end marker).
     pub async fn end(self, repo: &Repository) -> Result<()> {
         if !self.stored {
             return Ok(());
         }
-        delete_quiet(repo, &self.lease.key()).await
+        if !self.append.load(Ordering::SeqCst) {
+            match delete_quiet(repo, &self.lease.key()).await {
+                Err(e) if refused(&e) => {}
+                r => return r,
+            }
+        }
+        let key = format!("{}{END}", self.lease.key());
+        match write_at(repo, SESSION_MAGIC, &key, &self.lease, PutMode::CreateOnly).await {
+            Err(Error::Backend(e)) if e.is_already_exists() => Ok(()),
+            r => r,
+        }
     }
 }
 
@@ -147,24 +200,82 @@ pub(crate) async fn live_sessions(
         .map(|k| k.trim_start_matches(KILLED).to_owned())
         .collect();
     let mut out = std::collections::BTreeMap::new();
-    for key in list_names(repo, SESSIONS).await? {
-        let id = key.trim_start_matches(SESSIONS).to_owned();
-        if killed.contains(&id) {
+    for (id, objects) in session_objects(repo).await? {
+        if killed.contains(&id) || objects.ended {
             continue;
         }
+        let Some(key) = objects.lease else {
+            // Only refresh objects (the lease itself unreadable or gone
+            // meanwhile): still a writer, at its highest refresh.
+            if let Some(n) = objects.refreshed {
+                out.insert(id, n);
+            }
+            continue;
+        };
         match read_doc::<Lease>(repo, SESSION_MAGIC, &key).await {
             Ok(l) => {
-                out.insert(id, l.counter);
+                out.insert(id, l.counter.max(objects.refreshed.unwrap_or(0)));
             }
             Err(Error::Backend(e)) if e.is_not_found() => {} // ended meanwhile
             // An unreadable lease still counts as a writer (counter 0): it
             // is waited for until declared stale like any other.
             Err(_) => {
-                out.insert(id, 0);
+                out.insert(id, objects.refreshed.unwrap_or(0));
             }
         }
     }
     Ok(out)
+}
+
+/// The objects of one session under `sessions/`.
+#[derive(Default)]
+struct SessionObjects {
+    lease: Option<String>,
+    refreshed: Option<u64>,
+    ended: bool,
+    all: Vec<String>,
+}
+
+async fn session_objects(repo: &Repository) -> Result<BTreeMap<String, SessionObjects>> {
+    let mut out: BTreeMap<String, SessionObjects> = BTreeMap::new();
+    for key in list_names(repo, SESSIONS).await? {
+        let name = key.trim_start_matches(SESSIONS);
+        let (id, rest) = name.split_once('.').unwrap_or((name, ""));
+        let o = out.entry(id.to_owned()).or_default();
+        if rest.is_empty() {
+            o.lease = Some(key.clone());
+        } else if format!(".{rest}") == END {
+            o.ended = true;
+        } else if let Some(n) = rest.strip_prefix('r').and_then(|n| n.parse::<u64>().ok()) {
+            o.refreshed = o.refreshed.max(Some(n));
+        }
+        o.all.push(key);
+    }
+    Ok(out)
+}
+
+/// Deletes the objects of sessions that ended on an append-only store
+/// (their end marker last, so a crash leaves them still marked ended).
+/// Returns how many objects went. Stops quietly if this store refuses
+/// deletes too.
+pub(crate) async fn clean_ended(repo: &Repository) -> Result<usize> {
+    let mut removed = 0;
+    for (id, mut objects) in session_objects(repo).await? {
+        if !objects.ended {
+            continue;
+        }
+        let end = format!("{SESSIONS}{id}{END}");
+        objects.all.retain(|k| *k != end);
+        objects.all.push(end);
+        for key in objects.all {
+            match delete_quiet(repo, &key).await {
+                Err(e) if refused(&e) => return Ok(removed),
+                r => r?,
+            }
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// An index of every index object, leaving out the entries of `exclude`

@@ -213,3 +213,48 @@ fn a_kill_marker_stays_while_the_lease_does_and_goes_once_the_session_ended() {
         assert_eq!(count(&repo, "sessions/").await, 0);
     });
 }
+
+/// On an append-only store a session refreshes and ends with create-only
+/// objects that pruners read like a lease; an end marker it did not write
+/// itself (planted) makes it fail its commit check, as a kill marker does.
+#[test]
+fn append_only_sessions_are_visible_to_pruners_and_planted_end_markers_kill() {
+    use super::session::{live_sessions, Session};
+    use bytes::Bytes;
+    use cairn_backends::{AppendOnly, Backend, PutMode};
+    futures::executor::block_on(async {
+        let store = Arc::new(MemoryBackend::new());
+        let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
+        let admin = Repository::init(store.clone(), b"pw", opts).await.unwrap();
+        let host_store: Arc<dyn Backend> = Arc::new(AppendOnly::new(store.clone()));
+        let host = Repository::open(host_store, b"pw").await.unwrap();
+
+        let s = Session::begin(&host).await.unwrap();
+        s.refresh(&host).await.unwrap();
+        s.refresh(&host).await.unwrap();
+        let live = live_sessions(&admin).await.unwrap();
+        assert_eq!(live.get(s.id()), Some(&2), "{live:?}");
+        assert!(!s.killed(&host).await.unwrap());
+        let id = s.id().to_owned();
+        s.end(&host).await.unwrap();
+        assert!(!live_sessions(&admin).await.unwrap().contains_key(&id));
+        assert_eq!(count(&admin, "sessions/").await, 4); // lease, .r1, .r2, .end
+
+        // A marker planted for a running session: it no longer counts as
+        // live for pruners, and it fails its own commit check.
+        let victim = Session::begin(&admin).await.unwrap();
+        store
+            .put(
+                &format!("sessions/{}.end", victim.id()),
+                Bytes::from_static(b"planted"),
+                PutMode::CreateOnly,
+            )
+            .await
+            .unwrap();
+        assert!(!live_sessions(&admin)
+            .await
+            .unwrap()
+            .contains_key(victim.id()));
+        assert!(victim.killed(&admin).await.unwrap());
+    })
+}

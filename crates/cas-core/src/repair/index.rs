@@ -67,6 +67,10 @@ pub async fn rebuild_index(
     repo: &Repository,
     opts: &RepairIndexOptions,
 ) -> Result<RepairIndexReport> {
+    // It deletes the index objects it replaces: an admin's job.
+    if !opts.dry_run {
+        repo.require_admin("repair the index")?;
+    }
     let backend = repo.backend().clone();
     let mut report = RepairIndexReport::default();
     let stored = stored_packs(&*backend).await?;

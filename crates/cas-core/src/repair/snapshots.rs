@@ -121,6 +121,9 @@ pub async fn repair_snapshots(
     repo: &Repository,
     opts: &RepairSnapshotsOptions,
 ) -> Result<RepairSnapshotsReport> {
+    if opts.forget && !opts.dry_run {
+        repo.require_admin("forget repaired snapshots")?;
+    }
     // Snapshots first, then the index, then the packs: a backup stores its
     // packs, then its index, then its record, so everything a snapshot read
     // here needs is in what is read after it. The other order would take a
@@ -187,6 +190,10 @@ pub async fn repair_snapshots(
                 done.repaired = Some(repo.save_snapshot(&fixed).await?);
             }
             if opts.forget {
+                // Signed like any forget, so listings and prunes honour it.
+                if repo.authority().is_some() {
+                    repo.write_tombstone(&id).await?;
+                }
                 repo.backend().delete(&snapshot_key(&id)).await?;
                 done.forgotten = true;
             }

@@ -1,8 +1,14 @@
 //! Opening, creating and reading a repository.
 
 mod index_io;
+mod keys;
 mod put;
+pub(crate) mod signed;
 mod snapshots;
+
+pub(crate) use keys::is_revoked;
+pub use keys::{KeyInfo, NewKey};
+pub use snapshots::Tombstones;
 
 pub(crate) use put::put_idempotent;
 
@@ -13,9 +19,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_chunking::ChunkerConfig;
-use cairn_crypto::{ChunkId, KdfParams, KeyFile, KeySet, MasterKey};
+use cairn_crypto::{AdminKey, AdminPublicKey, ChunkId, KdfParams, KeySet, MasterKey, Role};
 use futures::TryStreamExt;
-use zeroize::Zeroizing;
 
 use crate::blob::{open_blob, BlobKind, Compression};
 use crate::index::Index;
@@ -40,6 +45,8 @@ pub struct InitOptions {
     pub pack_size: u64,
     /// Argon2id parameters of the first key file.
     pub kdf: KdfParams,
+    /// Label of the first key file (default `user@host`).
+    pub label: Option<String>,
 }
 
 impl Default for InitOptions {
@@ -49,6 +56,7 @@ impl Default for InitOptions {
             compression: Compression::default(),
             pack_size: DEFAULT_PACK_SIZE,
             kdf: KdfParams::default(),
+            label: None,
         }
     }
 }
@@ -76,6 +84,11 @@ impl InitOptions {
         self.kdf = kdf;
         self
     }
+    /// Sets the first key file's label.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
 }
 
 /// Default target pack size: 16 MiB (see the crate docs for the measurement).
@@ -101,6 +114,11 @@ pub struct Repository {
     key_name: String,
     // Kept (zeroized on drop) so key files can be added and passwords changed.
     master: Arc<MasterKey>,
+    role: Role,
+    // The admin authority's public key, from the key file that opened this
+    // handle (none for a version 1 file); and its secret, for admins.
+    authority: Option<AdminPublicKey>,
+    admin: Option<Arc<AdminKey>>,
     index: Arc<RwLock<Index>>,
     tree_packs: Mutex<HashMap<PackId, Bytes>>,
     // Key files skipped by `open` (fixed), and index objects skipped by the
@@ -123,7 +141,7 @@ impl std::fmt::Debug for Repository {
     }
 }
 
-fn key_file_name(bytes: &[u8]) -> String {
+pub(crate) fn key_file_name(bytes: &[u8]) -> String {
     format!("keys/{}", blake3::hash(bytes).to_hex())
 }
 
@@ -151,13 +169,11 @@ impl Repository {
         }
         let master = Arc::new(MasterKey::generate().map_err(crypto_err("master key"))?);
         let keys = Arc::new(KeySet::derive(&master));
-        let password = Zeroizing::new(password.to_vec());
-        let kdf = opts.kdf;
-        let m = master.clone();
-        let keyfile = cpu::spawn(move || KeyFile::create(&m, &password, kdf))
-            .await?
-            .map_err(crypto_err("new key file"))?
-            .to_bytes();
+        let admin = Arc::new(AdminKey::generate().map_err(crypto_err("admin authority"))?);
+        let new = NewKey::admin()
+            .kdf(opts.kdf)
+            .label(opts.label.clone().unwrap_or_else(keys::default_label));
+        let keyfile = keys::wrap(&master, &admin, &new, password).await?;
         let mut rid = [0u8; 16];
         getrandom_fill(&mut rid)?;
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -189,6 +205,9 @@ impl Repository {
             config,
             key_name,
             master,
+            role: Role::Admin,
+            authority: Some(admin.public()),
+            admin: Some(admin),
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
             key_warnings: Vec::new(),
@@ -247,6 +266,9 @@ impl Repository {
             compression,
             key_name: unlocked.key_name,
             master: Arc::new(unlocked.master),
+            role: unlocked.role,
+            authority: unlocked.authority,
+            admin: unlocked.admin.map(Arc::new),
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
             key_warnings: unlocked.warnings,
@@ -280,51 +302,6 @@ impl Repository {
             .collect()
     }
 
-    /// Adds a key file for `password`; returns its object name.
-    pub async fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<String> {
-        let name = self.put_key(password, kdf).await?;
-        let op = journal::Operation::KeyAdd { key: name.clone() };
-        let added = journal::counts([("keys", 1)]);
-        journal::record_after(self, op, added, Default::default()).await?;
-        Ok(name)
-    }
-
-    async fn put_key(&self, password: &[u8], kdf: KdfParams) -> Result<String> {
-        let bytes = self.wrap_master(password, kdf).await?;
-        let name = key_file_name(&bytes);
-        self.backend
-            .put(&name, Bytes::from(bytes), PutMode::CreateOnly)
-            .await?;
-        Ok(name)
-    }
-
-    async fn wrap_master(&self, password: &[u8], kdf: KdfParams) -> Result<Vec<u8>> {
-        let master = self.master.clone();
-        let password = Zeroizing::new(password.to_vec());
-        let file = cpu::spawn(move || KeyFile::create(&master, &password, kdf))
-            .await?
-            .map_err(crypto_err("new key file"))?;
-        Ok(file.to_bytes())
-    }
-
-    /// Replaces the key file this repository was opened with by one for
-    /// `new_password`; returns the new key file's name. The new file is
-    /// written before the old one is removed, so a crash in between leaves
-    /// both passwords working, never neither. The journal entry is written
-    /// between the two: if it cannot be, the old key file is not removed.
-    pub async fn change_password(&mut self, new_password: &[u8], kdf: KdfParams) -> Result<String> {
-        let name = self.put_key(new_password, kdf).await?;
-        let op = journal::Operation::KeyPasswd {
-            old: self.key_name.clone(),
-            new: name.clone(),
-        };
-        let one = journal::counts([("keys", 1)]);
-        journal::record_after(self, op, one.clone(), one).await?;
-        self.backend.delete(&self.key_name).await?;
-        self.key_name = name.clone();
-        Ok(name)
-    }
-
     /// The backend.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
@@ -348,6 +325,32 @@ impl Repository {
     /// The name of the key file this repository was opened (or created) with.
     pub fn key_name(&self) -> &str {
         &self.key_name
+    }
+    /// The role of the key this repository was opened with (version 1 key
+    /// files are admins).
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// The admin authority's public key, as the opening key file names it
+    /// (none for a version 1 key file): what removals are verified against.
+    pub fn authority(&self) -> Option<&AdminPublicKey> {
+        self.authority.as_ref()
+    }
+
+    /// Fails with [`Error::NotAdmin`] unless opened with an admin key.
+    pub(crate) fn require_admin(&self, operation: &'static str) -> Result<()> {
+        match self.role {
+            Role::Admin => Ok(()),
+            role => Err(Error::NotAdmin { operation, role }),
+        }
+    }
+
+    /// The authority's signing key: an admin opened with a version 2 file.
+    pub(crate) fn admin_key(&self, operation: &'static str) -> Result<&AdminKey> {
+        self.require_admin(operation)?;
+        self.admin
+            .as_deref()
+            .ok_or(Error::NoAuthority { operation })
     }
 
     /// Read access to the index.

@@ -1,8 +1,26 @@
-//! Snapshot records: storing, loading, listing and finding them.
+//! Snapshot records: storing, loading, listing and finding them; and
+//! tombstones, the admin-signed removals that hide (and let prune drop) a
+//! forgotten snapshot.
+//!
+//! A snapshot is live when its record is stored and no *valid* tombstone
+//! (signed by the admin authority this handle trusts, see `signed.rs`)
+//! names it. Tombstones that do not verify — written by a backup host, which
+//! knows the master key but not the authority — are ignored and reported.
+//! A handle opened with a version 1 key file has no authority to verify
+//! with, so it ignores every tombstone (it shows forgotten snapshots until
+//! an admin's prune deletes their records): the safe direction.
+
+use std::collections::HashSet;
+use std::time::SystemTime;
 
 use bytes::Bytes;
+use cairn_backends::PutMode;
 use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
 
+use super::signed::{
+    decode_signed, encode_signed, Tombstone, MAX_SIGNED_SIZE, TOMBSTONES, TOMBSTONE_MAGIC,
+};
 use super::{put_idempotent, Repository, LOAD_CONCURRENCY};
 use crate::open::{get_capped, list_tolerant, MAX_SNAPSHOT_SIZE};
 use crate::snapshot::{decode_doc, encode_doc, snapshot_key, Snapshot, SNAPSHOT_MAGIC};
@@ -28,14 +46,96 @@ impl Repository {
         decode_doc(&self.keys, SNAPSHOT_MAGIC, &key, &bytes)
     }
 
-    /// The ids of every snapshot record stored (without reading them).
+    /// The ids of every live snapshot record stored (without reading them;
+    /// snapshots with a valid tombstone are left out).
     pub async fn snapshot_ids(&self) -> Result<Vec<String>> {
-        Ok(self
+        let ids: Vec<String> = self
             .backend
             .list("snapshots/")
             .map_ok(|m| m.key.trim_start_matches("snapshots/").to_owned())
             .try_collect()
-            .await?)
+            .await?;
+        let dead = self.tombstones_for(&ids).await?.valid;
+        Ok(ids.into_iter().filter(|id| !dead.contains(id)).collect())
+    }
+
+    /// The tombstones of stored snapshot records: the ids validly
+    /// forgotten, and the tombstone objects ignored because their signature
+    /// does not verify under this handle's authority (or it has none).
+    /// Tombstones whose record is gone are not read (they stay, so that a
+    /// copy of the record stored again stays forgotten, but cost only a
+    /// listing entry).
+    pub async fn tombstones(&self) -> Result<Tombstones> {
+        let (heard, _) = list_tolerant(&*self.backend, "snapshots/").await?;
+        let ids: Vec<String> = heard
+            .into_iter()
+            .map(|m| m.key.trim_start_matches("snapshots/").to_owned())
+            .collect();
+        self.tombstones_for(&ids).await
+    }
+
+    async fn tombstones_for(&self, stored: &[String]) -> Result<Tombstones> {
+        let stored: HashSet<&str> = stored.iter().map(String::as_str).collect();
+        let (heard, _) = list_tolerant(&*self.backend, TOMBSTONES).await?;
+        let mut out = Tombstones::default();
+        for m in heard {
+            let id = m.key.trim_start_matches(TOMBSTONES).to_owned();
+            if !stored.contains(id.as_str()) {
+                continue;
+            }
+            match self.check_tombstone(&m.key, &id).await {
+                Ok(true) => {
+                    out.valid.insert(id);
+                }
+                Ok(false) => out.ignored.push(m.key),
+                Err(e) if e.is_backend_failure() => return Err(e),
+                Err(_) => out.ignored.push(m.key),
+            }
+        }
+        out.ignored.sort();
+        Ok(out)
+    }
+
+    async fn check_tombstone(&self, object: &str, id: &str) -> Result<bool> {
+        let Some(authority) = &self.authority else {
+            return Ok(false);
+        };
+        let bytes = match get_capped(&*self.backend, object, MAX_SIGNED_SIZE).await {
+            Err(Error::Backend(e)) if e.is_not_found() => return Ok(false),
+            r => r?,
+        };
+        let t: Tombstone =
+            decode_signed(authority, TOMBSTONE_MAGIC, &self.config.id, object, &bytes)?;
+        Ok(t.snapshot == id)
+    }
+
+    /// Writes an admin-signed tombstone for snapshot `id` (forget). A
+    /// tombstone planted under that name that does not verify is replaced.
+    pub(crate) async fn write_tombstone(&self, id: &str) -> Result<()> {
+        let admin = self.admin_key("forget snapshots")?;
+        let record = Tombstone {
+            snapshot: id.to_owned(),
+            time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            key: self.key_name.trim_start_matches("keys/").to_owned(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+        };
+        let bytes = encode_signed(admin, TOMBSTONE_MAGIC, &self.config.id, &record)?;
+        let object = format!("{TOMBSTONES}{id}");
+        match self
+            .backend
+            .put(&object, Bytes::from(bytes.clone()), PutMode::CreateOnly)
+            .await
+        {
+            Err(e) if e.is_already_exists() => {
+                if !matches!(self.check_tombstone(&object, id).await, Ok(true)) {
+                    self.backend
+                        .put(&object, Bytes::from(bytes), PutMode::Overwrite)
+                        .await?;
+                }
+                Ok(())
+            }
+            r => Ok(r?),
+        }
     }
 
     /// Every snapshot, oldest first; fails if any record cannot be read.
@@ -60,6 +160,8 @@ impl Repository {
             .into_iter()
             .map(|m| m.key.trim_start_matches("snapshots/").to_owned())
             .collect();
+        let dead = self.tombstones_for(&ids).await?.valid;
+        let ids: Vec<String> = ids.into_iter().filter(|id| !dead.contains(id)).collect();
         let loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(ids)
             .map(|id| async move {
                 let s = self.load_snapshot(&id).await?;
@@ -114,4 +216,15 @@ impl Repository {
             }),
         }
     }
+}
+
+/// What [`Repository::tombstones`] found.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tombstones {
+    /// Snapshot ids forgotten by a valid admin signature.
+    pub valid: HashSet<String>,
+    /// Tombstone objects ignored (no valid signature): a sign of a key
+    /// holder without the admin authority trying to remove snapshots.
+    pub ignored: Vec<String>,
 }

@@ -1,0 +1,394 @@
+//! Key files: listing, adding with a role, removing, changing a password.
+//!
+//! Every key file wraps the one master key (`cairn_crypto::keyfile2`), so
+//! removing a key stops its *password* from opening the repository; a holder
+//! who kept the master key itself still can read (rotation is not built).
+//! Removal writes a revocation signed by the admin authority before the file
+//! is deleted, so a copy of the file stored again does not open (version 2
+//! files; a version 1 file names no authority to check a revocation with).
+//!
+//! "Usable admin": a version 2 admin key file endorsed by this handle's
+//! authority and not revoked (for a handle opened with a version 1 file,
+//! which has no authority: any admin file). The last one cannot be removed:
+//! without it nobody could sign a forget again.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use cairn_backends::{Backend, PutMode};
+use cairn_crypto::{
+    AdminKey, AdminPublicKey, AnyKeyFile, KdfParams, KeyFileV2, KeyMeta, MasterKey, Role,
+};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::signed::{
+    decode_signed, encode_signed, Revocation, MAX_SIGNED_SIZE, REVOCATION_MAGIC, REVOKED,
+};
+use super::{crypto_err, key_file_name, Repository};
+use crate::journal;
+use crate::open::{get_capped, read_key_file};
+use crate::prune::records::{delete_quiet, list_names};
+use crate::{cpu, Error, Result};
+
+/// A key file to add: its role, label and KDF cost.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// What the key may do.
+    pub role: Role,
+    /// Label (default `user@host` of this process).
+    pub label: Option<String>,
+    /// Argon2id parameters.
+    pub kdf: KdfParams,
+}
+
+impl NewKey {
+    /// A key with `role` and default label and KDF.
+    pub fn new(role: Role) -> Self {
+        NewKey {
+            role,
+            label: None,
+            kdf: KdfParams::default(),
+        }
+    }
+    /// An admin key.
+    pub fn admin() -> Self {
+        Self::new(Role::Admin)
+    }
+    /// A backup key.
+    pub fn backup() -> Self {
+        Self::new(Role::Backup)
+    }
+    /// Sets the label.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+    /// Sets the KDF parameters.
+    pub fn kdf(mut self, kdf: KdfParams) -> Self {
+        self.kdf = kdf;
+        self
+    }
+}
+
+/// One key file, as [`Repository::list_keys`] reports it.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyInfo {
+    /// The id `key remove` takes (the hex after `keys/`).
+    pub id: String,
+    /// Key file format version (1 or 2); 0 if unreadable.
+    pub version: u8,
+    /// `admin` or `backup` (version 1 files are admins); none if unreadable.
+    #[serde(serialize_with = "role_str")]
+    pub role: Option<Role>,
+    /// Creation time (RFC 3339), version 2 only.
+    pub created: Option<String>,
+    /// Label, version 2 only.
+    pub label: Option<String>,
+    /// Argon2id memory (KiB), passes and lanes.
+    pub kdf: Option<[u32; 3]>,
+    /// Whether this handle's admin authority endorsed the file (so its role
+    /// and label are what an admin wrote); none when it cannot tell (a
+    /// version 1 file, or a handle without an authority).
+    pub endorsed: Option<bool>,
+    /// An admin revoked it (its file was stored again after removal).
+    pub revoked: bool,
+    /// It opened this handle.
+    pub current: bool,
+    /// Why it could not be read, if it could not.
+    pub problem: Option<String>,
+}
+
+impl KeyInfo {
+    /// The object name.
+    pub fn object(&self) -> String {
+        format!("keys/{}", self.id)
+    }
+
+    fn usable_admin(&self, with_authority: bool) -> bool {
+        self.role == Some(Role::Admin)
+            && !self.revoked
+            && match with_authority {
+                true => self.endorsed == Some(true),
+                false => self.problem.is_none(),
+            }
+    }
+}
+
+fn role_str<S: serde::Serializer>(role: &Option<Role>, s: S) -> Result<S::Ok, S::Error> {
+    match role {
+        Some(r) => s.serialize_some(r.as_str()),
+        None => s.serialize_none(),
+    }
+}
+
+/// `user@host` of this process: the default key label.
+pub(crate) fn default_label() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let mut label = format!("{user}@{host}");
+    while label.len() > 255 {
+        label.pop();
+    }
+    label
+}
+
+/// A version 2 key file's bytes (the KDF runs on the CPU pool).
+pub(crate) async fn wrap(
+    master: &Arc<MasterKey>,
+    authority: &Arc<AdminKey>,
+    new: &NewKey,
+    password: &[u8],
+) -> Result<Vec<u8>> {
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    let meta = KeyMeta {
+        role: new.role,
+        created,
+        label: new.label.clone().unwrap_or_else(default_label),
+    };
+    let (master, authority) = (master.clone(), authority.clone());
+    let password = Zeroizing::new(password.to_vec());
+    let kdf = new.kdf;
+    let file = cpu::spawn(move || KeyFileV2::create(&master, &authority, &meta, &password, kdf))
+        .await?
+        .map_err(crypto_err("new key file"))?;
+    Ok(file.to_bytes())
+}
+
+/// Whether a valid revocation of key file `name` signed by `authority` is
+/// stored. A revocation that does not verify is ignored (planted).
+pub(crate) async fn is_revoked(
+    backend: &dyn Backend,
+    authority: &AdminPublicKey,
+    repo_id: &str,
+    name: &str,
+) -> Result<bool> {
+    let id = name.trim_start_matches("keys/");
+    let object = format!("{REVOKED}{id}");
+    let bytes = match get_capped(backend, &object, MAX_SIGNED_SIZE).await {
+        Ok(b) => b,
+        Err(Error::Backend(e)) if e.is_not_found() => return Ok(false),
+        Err(e) if e.is_backend_failure() => return Err(e),
+        Err(_) => return Ok(false),
+    };
+    Ok(
+        decode_signed::<Revocation>(authority, REVOCATION_MAGIC, repo_id, &object, &bytes)
+            .is_ok_and(|r| r.key == id),
+    )
+}
+
+impl Repository {
+    /// Every key file: id, version, role, created, label, KDF cost, whether
+    /// this handle's authority endorsed it. Unreadable files are listed with
+    /// the problem.
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        let mut out = Vec::new();
+        let mut names = list_names(self, "keys/").await?;
+        names.sort();
+        for name in names {
+            let id = name.trim_start_matches("keys/").to_owned();
+            let mut info = KeyInfo {
+                id,
+                version: 0,
+                role: None,
+                created: None,
+                label: None,
+                kdf: None,
+                endorsed: None,
+                revoked: false,
+                current: name == self.key_name,
+                problem: None,
+            };
+            let file = match read_key_file(&*self.backend, &name).await {
+                Ok(f) => f,
+                Err(e) if e.is_backend_failure() => return Err(e),
+                Err(e) => {
+                    info.problem = Some(e.to_string());
+                    out.push(info);
+                    continue;
+                }
+            };
+            let p = file.params();
+            info.version = file.version();
+            info.role = Some(file.role());
+            info.kdf = Some([p.m_cost_kib, p.t_cost, p.p_cost]);
+            if let AnyKeyFile::V2(f) = &file {
+                let t = UNIX_EPOCH + Duration::from_secs(f.created().min(1 << 40));
+                info.created = Some(humantime::format_rfc3339_seconds(t).to_string());
+                info.label = Some(f.label().to_owned());
+                if let Some(a) = &self.authority {
+                    info.endorsed = Some(f.is_endorsed_by(a));
+                    info.revoked = is_revoked(&*self.backend, a, &self.config.id, &name).await?;
+                }
+            }
+            out.push(info);
+        }
+        Ok(out)
+    }
+
+    /// The key file `query` names: a full id or an unambiguous prefix.
+    pub async fn find_key(&self, query: &str) -> Result<KeyInfo> {
+        let query = query.trim_start_matches("keys/");
+        let mut matches: Vec<KeyInfo> = self
+            .list_keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.id.starts_with(query))
+            .collect();
+        match (matches.len(), query.is_empty()) {
+            (1, false) => Ok(matches.remove(0)),
+            (0, _) | (_, true) => Err(Error::KeyNotFound {
+                query: query.to_owned(),
+            }),
+            (count, false) => match matches.iter().position(|k| k.id == query) {
+                Some(i) => Ok(matches.remove(i)),
+                None => Err(Error::AmbiguousKey {
+                    prefix: query.to_owned(),
+                    count,
+                }),
+            },
+        }
+    }
+
+    /// Adds an admin key file for `password`; returns its object name.
+    pub async fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<String> {
+        self.add_key_with(password, &NewKey::admin().kdf(kdf)).await
+    }
+
+    /// Adds a key file for `password` with `new`'s role and label, endorsed
+    /// by the admin authority; returns its object name. Admins only.
+    pub async fn add_key_with(&self, password: &[u8], new: &NewKey) -> Result<String> {
+        let admin = self.admin_arc("add a key")?;
+        let bytes = wrap(&self.master, &admin, new, password).await?;
+        let name = key_file_name(&bytes);
+        self.backend
+            .put(&name, Bytes::from(bytes), PutMode::CreateOnly)
+            .await?;
+        let op = journal::Operation::KeyAdd { key: name.clone() };
+        let added = journal::counts([("keys", 1)]);
+        journal::record_after(self, op, added, Default::default()).await?;
+        Ok(name)
+    }
+
+    /// Removes the key file `query` names (full id or unambiguous prefix):
+    /// writes a signed revocation, then deletes the file. Admins only; the
+    /// last usable admin key is refused with [`Error::LastAdminKey`]. The
+    /// key that opened this handle may go if another admin remains (this
+    /// handle keeps working until dropped). Returns the object name.
+    pub async fn remove_key(&self, query: &str) -> Result<String> {
+        self.require_admin("remove a key")?;
+        let target = self.find_key(query).await?;
+        let with_authority = self.authority.is_some();
+        let others = self
+            .list_keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.id != target.id && k.usable_admin(with_authority))
+            .count();
+        if target.usable_admin(with_authority) && others == 0 {
+            return Err(Error::LastAdminKey {
+                key: target.object(),
+            });
+        }
+        // Recorded before anything is removed: no removal goes unjournaled.
+        let op = journal::Operation::KeyRemove {
+            key: target.object(),
+        };
+        journal::record(self, op, Default::default(), journal::counts([("keys", 1)])).await?;
+        self.revoke(&target.id).await?;
+        delete_quiet(self, &target.object()).await?;
+        Ok(target.object())
+    }
+
+    /// Replaces the key file this repository was opened with by one for
+    /// `new_password` (same role and label), revokes and removes the old
+    /// one; returns the new name. The new file is written first, so a crash
+    /// leaves both passwords working, never neither. A version 1 file
+    /// becomes a version 2 admin file with a new admin authority (do this
+    /// before adding other keys: keys endorsed by another authority are not
+    /// trusted by this one). A backup key cannot re-endorse itself: an admin
+    /// adds a new backup key and removes the old one.
+    pub async fn change_password(&mut self, new_password: &[u8], kdf: KdfParams) -> Result<String> {
+        const OP: &str =
+            "change a backup key's password (an admin adds a new key and removes this one)";
+        self.require_admin(OP)?;
+        let old = self.key_name.clone();
+        let label = match read_key_file(&*self.backend, &old).await {
+            Ok(AnyKeyFile::V2(f)) => Some(f.label().to_owned()),
+            _ => None,
+        };
+        let admin = match &self.admin {
+            Some(a) => a.clone(),
+            None => Arc::new(AdminKey::generate().map_err(crypto_err("admin authority"))?),
+        };
+        let new = NewKey {
+            role: self.role,
+            label,
+            kdf,
+        };
+        let bytes = wrap(&self.master, &admin, &new, new_password).await?;
+        let name = key_file_name(&bytes);
+        self.backend
+            .put(&name, Bytes::from(bytes), PutMode::CreateOnly)
+            .await?;
+        self.authority = Some(admin.public());
+        self.admin = Some(admin);
+        // Between the two writes: if the entry cannot be written, the old
+        // key file is not removed (both passwords keep working).
+        let op = journal::Operation::KeyPasswd {
+            old: old.clone(),
+            new: name.clone(),
+        };
+        let one = journal::counts([("keys", 1)]);
+        journal::record_after(self, op, one.clone(), one).await?;
+        self.revoke(old.trim_start_matches("keys/")).await?;
+        delete_quiet(self, &old).await?;
+        self.key_name = name.clone();
+        Ok(name)
+    }
+
+    fn admin_arc(&self, operation: &'static str) -> Result<Arc<AdminKey>> {
+        self.admin_key(operation)?;
+        self.admin.clone().ok_or(Error::NoAuthority { operation })
+    }
+
+    /// Writes `revoked/<id>` when this handle can sign (a version 1 admin
+    /// cannot: its removals are plain deletes).
+    async fn revoke(&self, id: &str) -> Result<()> {
+        let Some(admin) = &self.admin else {
+            return Ok(());
+        };
+        let record = Revocation {
+            key: id.to_owned(),
+            time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            by: self.key_name.trim_start_matches("keys/").to_owned(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+        };
+        let bytes = encode_signed(admin, REVOCATION_MAGIC, &self.config.id, &record)?;
+        let object = format!("{REVOKED}{id}");
+        match self
+            .backend
+            .put(&object, Bytes::from(bytes.clone()), PutMode::CreateOnly)
+            .await
+        {
+            // One planted there first (it does not verify): replace it.
+            Err(e) if e.is_already_exists() => {
+                if !is_revoked(&*self.backend, &admin.public(), &self.config.id, id).await? {
+                    self.backend
+                        .put(&object, Bytes::from(bytes), PutMode::Overwrite)
+                        .await?;
+                }
+                Ok(())
+            }
+            r => Ok(r?),
+        }
+    }
+}

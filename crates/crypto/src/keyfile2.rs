@@ -1,0 +1,356 @@
+//! Key files, version 2: a role, a creation time, a label, and the admin
+//! authority (see [`sign`](crate::sign)).
+//!
+//! Version 1 files ([`KeyFile`](crate::KeyFile)) stay readable and open as admin keys that
+//! carry no authority (they cannot sign); [`AnyKeyFile`](crate::AnyKeyFile) reads both.
+//!
+//! # Layout, version 2 (DO NOT CHANGE: add a version 3 instead)
+//!
+//! All integers little-endian; `L` is the label length.
+//!
+//! ```text
+//! offset   length  field
+//! 0        8       magic "CAIRNKEY"
+//! 8        1       version = 0x02
+//! 9        1       KDF id = 0x01 (Argon2id, version 0x13, 32-byte output)
+//! 10       4       m_cost_kib (u32)
+//! 14       4       t_cost (u32)
+//! 18       4       p_cost (u32)
+//! 22       32      Argon2 salt (random)
+//! 54       1       role: 0x01 admin, 0x02 backup
+//! 55       8       created: seconds since the Unix epoch (u64), by the creator's clock
+//! 63       1       L: label length, 0..=255
+//! 64       L       label: UTF-8 ("user@host" by convention), informational
+//! 64+L     32      the admin authority's ed25519 public key
+//! 96+L     64      endorsement: the authority's signature (context
+//!                  "cairn/v2/key-endorsement") over bytes 0..96+L
+//! 160+L    n       sealed secret (see `seal.rs`) under
+//!                  SealingKey(Argon2id(password, salt, params)),
+//!                  associated data = bytes 0..160+L:
+//!                  admin:  master key (32) || authority seed (32), n = 113
+//!                  backup: master key (32),                         n = 81
+//! 160+L+n          end (the length is exact)
+//! ```
+//!
+//! The sealed part authenticates everything before it, so whoever knows the
+//! password knows the header is what the creator wrote. The endorsement lets
+//! an admin, who has no other key file's password, tell key files an admin
+//! created from ones planted by a master-key holder (a backup host): only the
+//! authority's holder can endorse.
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::kdf::KdfParams;
+use crate::keys::MasterKey;
+use crate::primitives;
+use crate::role::Role;
+use crate::seal::SealingKey;
+use crate::sign::{AdminKey, AdminPublicKey, PUBLIC_KEY_LEN, SIGNATURE_LEN};
+
+pub(crate) const MAGIC: &[u8; 8] = b"CAIRNKEY";
+/// The version byte of this format.
+pub(crate) const VERSION: u8 = 2;
+const KDF_ARGON2ID: u8 = 1;
+const SALT_LEN: usize = 32;
+/// Bytes before the label.
+const FIXED_LEN: usize = 64;
+const ENDORSEMENT_CONTEXT: &[u8] = b"cairn/v2/key-endorsement";
+const SEALED_ADMIN: usize = 64 + SealingKey::OVERHEAD;
+const SEALED_BACKUP: usize = 32 + SealingKey::OVERHEAD;
+
+/// The fields of a new version 2 key file besides the secrets.
+#[derive(Clone, Debug)]
+pub struct KeyMeta {
+    /// What the key may do.
+    pub role: Role,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: u64,
+    /// A label, `user@host` by convention (at most 255 bytes).
+    pub label: String,
+}
+
+/// A master key (and for admins the authority) wrapped under a password.
+/// See the [module docs](self) for the byte layout.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyFileV2 {
+    params: KdfParams,
+    salt: [u8; SALT_LEN],
+    role: Role,
+    created: u64,
+    label: String,
+    authority: [u8; PUBLIC_KEY_LEN],
+    endorsement: [u8; SIGNATURE_LEN],
+    sealed: Vec<u8>,
+}
+
+/// What opening a key file gives.
+#[derive(Debug)]
+pub struct OpenedKey {
+    /// The repository's master key.
+    pub master: MasterKey,
+    /// The key's role (version 1 files are admins).
+    pub role: Role,
+    /// The admin authority's public key (absent in version 1 files).
+    pub authority: Option<AdminPublicKey>,
+    /// The authority's signing key: admin files of version 2 only.
+    pub admin: Option<AdminKey>,
+}
+
+impl KeyFileV2 {
+    /// Wraps `master` (and, for [`Role::Admin`], the `authority`'s seed)
+    /// under `password`, endorsed by `authority`.
+    ///
+    /// # Errors
+    /// [`Error::MalformedKeyFile`] for a label over 255 bytes; [`Error::Random`];
+    /// [`Error::Kdf`].
+    pub fn create(
+        master: &MasterKey,
+        authority: &AdminKey,
+        meta: &KeyMeta,
+        password: &[u8],
+        params: KdfParams,
+    ) -> Result<Self> {
+        let mut kdf_salt = [0u8; SALT_LEN];
+        let mut seal_salt = [0u8; 32];
+        primitives::fill_random(&mut kdf_salt)?;
+        primitives::fill_random(&mut seal_salt)?;
+        Self::create_with_salts(
+            master, authority, meta, password, params, kdf_salt, &seal_salt,
+        )
+    }
+
+    /// Deterministic core of [`create`](Self::create); salts MUST be random outside tests.
+    pub(crate) fn create_with_salts(
+        master: &MasterKey,
+        authority: &AdminKey,
+        meta: &KeyMeta,
+        password: &[u8],
+        params: KdfParams,
+        kdf_salt: [u8; SALT_LEN],
+        seal_salt: &[u8; 32],
+    ) -> Result<Self> {
+        if meta.label.len() > 255 {
+            return Err(Error::MalformedKeyFile {
+                reason: "label longer than 255 bytes",
+            });
+        }
+        let mut file = Self {
+            params,
+            salt: kdf_salt,
+            role: meta.role,
+            created: meta.created,
+            label: meta.label.clone(),
+            authority: authority.public().to_bytes(),
+            endorsement: [0; SIGNATURE_LEN],
+            sealed: Vec::new(),
+        };
+        file.endorsement = authority.sign(ENDORSEMENT_CONTEXT, &file.signed_part());
+        let mut secret = Zeroizing::new(master.expose_bytes().to_vec());
+        if meta.role == Role::Admin {
+            secret.extend_from_slice(&*authority.expose_seed());
+        }
+        let wrapping = SealingKey::from_bytes(*params.derive_key(password, &kdf_salt)?);
+        let aad = file.aad();
+        wrapping.seal_into_with_salt(seal_salt, &secret, &aad, &mut file.sealed)?;
+        Ok(file)
+    }
+
+    /// Unwraps the secrets.
+    ///
+    /// # Errors
+    /// [`Error::WrongPassword`] if `password` is wrong or the sealed part is
+    /// corrupt; [`Error::MalformedKeyFile`] if an admin file's seed does not
+    /// belong to the authority it names; [`Error::Kdf`].
+    pub fn open(&self, password: &[u8]) -> Result<OpenedKey> {
+        let wrapping = SealingKey::from_bytes(*self.params.derive_key(password, &self.salt)?);
+        let plain = Zeroizing::new(match wrapping.open(&self.sealed, &self.aad()) {
+            Ok(p) => p,
+            Err(Error::DecryptionFailed) => return Err(Error::WrongPassword),
+            Err(e) => return Err(e),
+        });
+        let expected = match self.role {
+            Role::Admin => 64,
+            Role::Backup => 32,
+        };
+        if plain.len() != expected {
+            return Err(Error::MalformedKeyFile {
+                reason: "sealed secret has the wrong length for the role",
+            });
+        }
+        let mut master = [0u8; 32];
+        master.copy_from_slice(&plain[..32]);
+        let authority = AdminPublicKey::from_bytes(&self.authority)?;
+        let admin = match self.role {
+            Role::Admin => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                seed.copy_from_slice(&plain[32..]);
+                let key = AdminKey::from_seed(&seed);
+                if key.public() != authority {
+                    return Err(Error::MalformedKeyFile {
+                        reason: "the sealed authority does not match the public key in the header",
+                    });
+                }
+                Some(key)
+            }
+            Role::Backup => None,
+        };
+        Ok(OpenedKey {
+            master: MasterKey::from_bytes(master),
+            role: self.role,
+            authority: Some(authority),
+            admin,
+        })
+    }
+
+    /// The serialized file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.aad();
+        out.extend_from_slice(&self.sealed);
+        out
+    }
+
+    /// Parses a version 2 file without running the KDF (parameters are
+    /// bounds-checked first, as for version 1).
+    ///
+    /// # Errors
+    /// [`Error::MalformedKeyFile`], [`Error::UnsupportedVersion`],
+    /// [`Error::InvalidKdfParams`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let bad = |reason| Error::MalformedKeyFile { reason };
+        if bytes.len() < 9 || &bytes[..8] != MAGIC {
+            return Err(bad("bad magic (not a Cairn key file)"));
+        }
+        if bytes[8] != VERSION {
+            return Err(Error::UnsupportedVersion { found: bytes[8] });
+        }
+        if bytes.len() < FIXED_LEN {
+            return Err(bad("truncated header"));
+        }
+        if bytes[9] != KDF_ARGON2ID {
+            return Err(bad("unknown key derivation function id"));
+        }
+        let u32_at = |at: usize| {
+            let mut le = [0u8; 4];
+            le.copy_from_slice(&bytes[at..at + 4]);
+            u32::from_le_bytes(le)
+        };
+        let params = KdfParams::new(u32_at(10), u32_at(14), u32_at(18))?;
+        let mut salt = [0u8; SALT_LEN];
+        salt.copy_from_slice(&bytes[22..54]);
+        let role = match bytes[54] {
+            1 => Role::Admin,
+            2 => Role::Backup,
+            _ => return Err(bad("unknown role")),
+        };
+        let mut created = [0u8; 8];
+        created.copy_from_slice(&bytes[55..63]);
+        let label_len = usize::from(bytes[63]);
+        let sealed_len = match role {
+            Role::Admin => SEALED_ADMIN,
+            Role::Backup => SEALED_BACKUP,
+        };
+        let total = FIXED_LEN + label_len + PUBLIC_KEY_LEN + SIGNATURE_LEN + sealed_len;
+        if bytes.len() != total {
+            return Err(bad(if bytes.len() < total {
+                "truncated (shorter than its label and role require)"
+            } else {
+                "trailing bytes"
+            }));
+        }
+        let mut at = FIXED_LEN;
+        let label = std::str::from_utf8(&bytes[at..at + label_len])
+            .map_err(|_| bad("label is not UTF-8"))?
+            .to_owned();
+        at += label_len;
+        let mut authority = [0u8; PUBLIC_KEY_LEN];
+        authority.copy_from_slice(&bytes[at..at + PUBLIC_KEY_LEN]);
+        at += PUBLIC_KEY_LEN;
+        let mut endorsement = [0u8; SIGNATURE_LEN];
+        endorsement.copy_from_slice(&bytes[at..at + SIGNATURE_LEN]);
+        at += SIGNATURE_LEN;
+        let sealed = bytes[at..].to_vec();
+        if sealed[0] != 1 {
+            return Err(Error::UnsupportedVersion { found: sealed[0] });
+        }
+        Ok(Self {
+            params,
+            salt,
+            role,
+            created: u64::from_le_bytes(created),
+            label,
+            authority,
+            endorsement,
+            sealed,
+        })
+    }
+
+    /// Argon2 parameters.
+    pub fn params(&self) -> KdfParams {
+        self.params
+    }
+    /// The role the header claims (authenticated only by opening, or by
+    /// [`is_endorsed_by`](Self::is_endorsed_by)).
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// Creation time the header claims, seconds since the Unix epoch.
+    pub fn created(&self) -> u64 {
+        self.created
+    }
+    /// The label the header claims.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+    /// The authority's public key bytes the header names.
+    pub fn authority_bytes(&self) -> [u8; PUBLIC_KEY_LEN] {
+        self.authority
+    }
+
+    /// Whether `authority` endorsed this header: then role, time and label
+    /// are what an admin wrote, not a planted file's claims.
+    pub fn is_endorsed_by(&self, authority: &AdminPublicKey) -> bool {
+        self.authority == authority.to_bytes()
+            && authority
+                .verify(ENDORSEMENT_CONTEXT, &self.signed_part(), &self.endorsement)
+                .is_ok()
+    }
+
+    /// Bytes 0..96+L: everything the endorsement covers.
+    fn signed_part(&self) -> Vec<u8> {
+        let mut h = Vec::with_capacity(FIXED_LEN + self.label.len() + PUBLIC_KEY_LEN);
+        h.extend_from_slice(MAGIC);
+        h.push(VERSION);
+        h.push(KDF_ARGON2ID);
+        h.extend_from_slice(&self.params.m_cost_kib.to_le_bytes());
+        h.extend_from_slice(&self.params.t_cost.to_le_bytes());
+        h.extend_from_slice(&self.params.p_cost.to_le_bytes());
+        h.extend_from_slice(&self.salt);
+        h.push(self.role.to_byte());
+        h.extend_from_slice(&self.created.to_le_bytes());
+        h.push(self.label.len() as u8);
+        h.extend_from_slice(self.label.as_bytes());
+        h.extend_from_slice(&self.authority);
+        h
+    }
+
+    /// Bytes 0..160+L: the associated data of the sealed part.
+    fn aad(&self) -> Vec<u8> {
+        let mut h = self.signed_part();
+        h.extend_from_slice(&self.endorsement);
+        h
+    }
+}
+
+impl fmt::Debug for KeyFileV2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyFileV2")
+            .field("params", &self.params)
+            .field("role", &self.role)
+            .field("created", &self.created)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
