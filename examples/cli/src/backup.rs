@@ -132,7 +132,9 @@ pub(crate) async fn run(ctx: &Ctx, mut a: BackupArgs) -> Result<ExitCode> {
         }
     }
     let (repo, opened) = ctx.open().await?;
+    let cancel = crate::interrupt::install("backup")?;
     let mut opts = BackupOptions::default()
+        .cancel(cancel)
         .force(a.force)
         .dry_run(a.dry_run)
         .filter(a.filter.filter()?);
@@ -149,15 +151,22 @@ pub(crate) async fn run(ctx: &Ctx, mut a: BackupArgs) -> Result<ExitCode> {
     let progress = Arc::new(ui::BackupBar::new(ui::byte_bar(show, None, "processed")));
     let result = if a.stdin {
         let stdin = blocking::Unblock::new(std::io::stdin());
-        backup_stream(&repo, stdin, &a.stdin_filename, &opts, progress.clone())
-            .await
-            .context("backing up standard input")?
+        backup_stream(&repo, stdin, &a.stdin_filename, &opts, progress.clone()).await
     } else {
-        backup(&repo, &a.paths, &opts, progress.clone())
-            .await
-            .context("backup failed")?
+        backup(&repo, &a.paths, &opts, progress.clone()).await
     };
     progress.bar.finish_and_clear();
+    let result = match result {
+        Err(cairn_cas_core::Error::Cancelled) => {
+            eprintln!(
+                "backup interrupted: no snapshot was saved; the data uploaded so far is \
+                 indexed and the next backup reuses it"
+            );
+            return Ok(ExitCode::from(crate::interrupt::EXIT_INTERRUPTED));
+        }
+        r if a.stdin => r.context("backing up standard input")?,
+        r => r.context("backup failed")?,
+    };
     let redundancy = match &opened.erasure {
         // A dry run stored nothing: no metrics, no redundancy to check.
         _ if a.dry_run => None,

@@ -15,7 +15,8 @@
 //! ```
 //!
 //! Exit codes: 0 success, 1 error, 3 a backup saved its snapshot but some
-//! files could not be read (as restic).
+//! files could not be read (as restic), 130 a backup or restore stopped by
+//! Ctrl-C/SIGTERM (the first signal stops it cleanly, a second at once).
 
 mod backup;
 mod copy;
@@ -26,6 +27,7 @@ mod erasure_cmds;
 mod find;
 mod forget;
 mod inspect;
+mod interrupt;
 mod keys;
 mod location;
 mod observe;

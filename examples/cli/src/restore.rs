@@ -140,7 +140,9 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
     if a.verify && !(includes.is_empty() && excludes.is_empty()) {
         bail!("--verify checks the snapshot's paths whole: it does not combine with --exclude or include patterns yet");
     }
+    let cancel = crate::interrupt::install("restore")?;
     let mut opts = RestoreOptions::new(&a.target)
+        .cancel(cancel)
         .overwrite(a.overwrite)
         .delete(a.delete)
         .sparse(a.sparse)
@@ -176,10 +178,19 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
         Some(plan.total_bytes()),
         "restoring",
     );
-    let summary = restore(&repo, &plan, &opts, Arc::new(ui::RestoreBar(bar.clone())))
-        .await
-        .with_context(|| format!("restoring to {}", a.target.display()))?;
+    let summary = restore(&repo, &plan, &opts, Arc::new(ui::RestoreBar(bar.clone()))).await;
     bar.finish_and_clear();
+    let summary = match summary {
+        Err(cairn_recovery::Error::Cancelled) => {
+            eprintln!(
+                "restore interrupted: {} is partly restored; run the same restore with \
+                 --overwrite if-changed to finish it (what is in place is not fetched again)",
+                a.target.display()
+            );
+            return Ok(ExitCode::from(crate::interrupt::EXIT_INTERRUPTED));
+        }
+        r => r.with_context(|| format!("restoring to {}", a.target.display()))?,
+    };
     let secs = summary.duration.as_secs_f64();
     let verified = if a.verify {
         let paths: Vec<PathBuf> = paths.into_iter().cloned().collect();
