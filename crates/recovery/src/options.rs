@@ -72,6 +72,11 @@ pub struct RestoreOptions {
     /// Re-running with [`Overwrite::IfChanged`] finishes the work, fetching
     /// only what is not in place yet.
     pub cancel: cairn_cas_core::CancelToken,
+    /// Snapshot paths restored first, in this order (restic's and kopia's
+    /// "restore this first"): the packs holding files at or below the first
+    /// are fetched before the rest, then those of the second, and so on;
+    /// everything else after. Paths in no file's way change nothing.
+    pub priority: Vec<PathBuf>,
 }
 
 impl RestoreOptions {
@@ -89,6 +94,7 @@ impl RestoreOptions {
             max_open_files: 256,
             sparse: false,
             cancel: cairn_cas_core::CancelToken::default(),
+            priority: Vec::new(),
         }
     }
     /// Restores only `path` (a snapshot path such as `/data/x`) and below.
@@ -135,6 +141,12 @@ impl RestoreOptions {
     /// Sets the token that cancels this restore.
     pub fn cancel(mut self, token: cairn_cas_core::CancelToken) -> Self {
         self.cancel = token;
+        self
+    }
+    /// Restores the files at or below the snapshot path `path` before those
+    /// of paths given later, and before everything else (repeatable).
+    pub fn priority(mut self, path: impl Into<PathBuf>) -> Self {
+        self.priority.push(path.into());
         self
     }
     /// Removes what is in the target but not in the snapshot.
