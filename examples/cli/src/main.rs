@@ -26,6 +26,7 @@ mod diff;
 mod erasure_cmds;
 mod find;
 mod forget;
+mod hooks;
 mod inspect;
 mod interrupt;
 mod keys;
