@@ -165,8 +165,12 @@ const COALESCE_GAP: u64 = 256 << 10;
 /// and — as much — how much the allocator keeps: glibc's malloc raises its
 /// mmap threshold to the largest buffer freed, after which buffers of a
 /// whole pack (16 MiB) came from per-thread arenas that kept hundreds of MiB
-/// (measured: 542 MB peak for 300 000 files, 293 MB with the threshold fixed).
-pub(crate) const MAX_READ: u64 = 1 << 20;
+/// (measured on 300 000 small files: 542 MB peak with whole-pack reads, 275 MB
+/// with 1 MiB reads, 253 MB with 256 KiB; see BENCHMARKS.md). The price is
+/// more requests: a 16 MiB pack is read in 64, one after another per pack
+/// (`concurrency` packs at once), which on a high-latency store costs
+/// throughput that whole-pack reads did not.
+pub(crate) const MAX_READ: u64 = 256 << 10;
 
 /// Splits a pack's blobs into runs fetched with one ranged read each.
 pub(crate) fn runs(blobs: &[BlobRead]) -> Vec<&[BlobRead]> {
