@@ -64,6 +64,7 @@ mod writer;
 
 pub use check::{check, CheckOptions, CheckReport};
 pub use error::{Error, Result};
+pub use options::DEFAULT_MAX_READ;
 pub use plan::{
     plan_restore, Action, BlobRead, Overwrite, PackRead, PlanDiff, PlannedEntry, RestoreOptions,
     RestorePlan,

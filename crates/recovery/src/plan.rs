@@ -89,6 +89,9 @@ pub struct RestorePlan {
     pub missing: Vec<(usize, ChunkId)>,
     /// Target entries to remove (with `delete`), parents after children.
     pub delete: Vec<PathBuf>,
+    /// Ranged reads are cut after this many bytes (from
+    /// [`RestoreOptions::max_read`]; 0: a run of blobs is read whole).
+    pub max_read: u64,
 }
 
 /// A plan summarised as a diff against the target: entry counts by action.
@@ -119,7 +122,7 @@ impl RestorePlan {
     pub fn fetch_bytes(&self) -> u64 {
         self.packs
             .iter()
-            .flat_map(|p| runs(&p.blobs))
+            .flat_map(|p| runs(&p.blobs, self.max_read))
             .map(|run| {
                 let (first, last) = (&run[0].entry, &run[run.len() - 1].entry);
                 u64::from(last.offset) + u64::from(last.length) - u64::from(first.offset)
@@ -160,20 +163,10 @@ impl RestorePlan {
 /// Blobs closer than this in a pack are fetched with one ranged read.
 const COALESCE_GAP: u64 = 256 << 10;
 
-/// A ranged read is cut after this many bytes (a single larger blob is read
-/// whole). It bounds the restore's read buffers at `concurrency` times this,
-/// and — as much — how much the allocator keeps: glibc's malloc raises its
-/// mmap threshold to the largest buffer freed, after which buffers of a
-/// whole pack (16 MiB) came from per-thread arenas that kept hundreds of MiB
-/// (measured on 300 000 small files: 542 MB peak with whole-pack reads, 275 MB
-/// with 1 MiB reads, 253 MB with 256 KiB; see BENCHMARKS.md). The price is
-/// more requests: a 16 MiB pack is read in 64, one after another per pack
-/// (`concurrency` packs at once), which on a high-latency store costs
-/// throughput that whole-pack reads did not.
-pub(crate) const MAX_READ: u64 = 256 << 10;
-
 /// Splits a pack's blobs into runs fetched with one ranged read each.
-pub(crate) fn runs(blobs: &[BlobRead]) -> Vec<&[BlobRead]> {
+/// Runs are cut after `max_read` bytes (0: not cut); see
+/// [`RestoreOptions::max_read`].
+pub(crate) fn runs(blobs: &[BlobRead], max_read: u64) -> Vec<&[BlobRead]> {
     let mut out = Vec::new();
     let mut start = 0;
     for i in 1..=blobs.len() {
@@ -182,7 +175,7 @@ pub(crate) fn runs(blobs: &[BlobRead]) -> Vec<&[BlobRead]> {
             let end = u64::from(blobs[i].entry.offset) + u64::from(blobs[i].entry.length);
             u64::from(blobs[i].entry.offset)
                 > u64::from(prev.offset) + u64::from(prev.length) + COALESCE_GAP
-                || end - u64::from(blobs[start].entry.offset) > MAX_READ
+                || (max_read > 0 && end - u64::from(blobs[start].entry.offset) > max_read)
         };
         if split {
             out.push(&blobs[start..i]);
@@ -226,7 +219,10 @@ pub async fn plan_restore(
         .map(|p| Path::new("/").join(p))
         .collect();
     let inspector = Inspector::new(repo, opts)?;
-    let mut plan = RestorePlan::default();
+    let mut plan = RestorePlan {
+        max_read: opts.max_read,
+        ..RestorePlan::default()
+    };
     // Files whose contents decide (`IfChanged`), compared after the walk.
     let mut to_compare = Vec::new();
     let mut found = vec![false; include.len()];

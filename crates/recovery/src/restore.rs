@@ -104,6 +104,7 @@ pub async fn restore(
         packs: Vec::new(),
         missing: plan.missing.clone(),
         delete: plan.delete.clone(),
+        max_read: plan.max_read,
     };
     run(
         repo,
@@ -177,9 +178,10 @@ async fn run(
     // Cancellation is checked between packs: no pack starts after it, the
     // ones in flight finish (their files stay in place for a resume).
     let cancel = opts.cancel.clone();
+    let max_read = writer.plan().max_read;
     let mut stream = futures::stream::iter(packs)
         .take_while(move |_| std::future::ready(!cancel.is_cancelled()))
-        .map(|pack| restore_pack(repo, pack, writer.clone(), progress.clone()))
+        .map(|pack| restore_pack(repo, pack, max_read, writer.clone(), progress.clone()))
         .buffer_unordered(opts.concurrency.max(1));
     while let Some(r) = stream.next().await {
         match r {
@@ -311,13 +313,14 @@ fn finish(w: &Writer, plan: &RestorePlan) -> u64 {
 async fn restore_pack(
     repo: &Repository,
     pack: PackRead,
+    max_read: u64,
     writer: Arc<Writer>,
     progress: Arc<dyn RestoreProgress>,
 ) -> Result<(u64, u64)> {
     let key = pack.pack.key();
     let mut fetched = 0u64;
     let mut written = 0u64;
-    for run in runs(&pack.blobs) {
+    for run in runs(&pack.blobs, max_read) {
         let (first, last) = (&run[0].entry, &run[run.len() - 1].entry);
         let start = u64::from(first.offset);
         let end = u64::from(last.offset) + u64::from(last.length);

@@ -127,7 +127,7 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
     for t in a.tags {
         filter = filter.tag(t);
     }
-    let (repo, _) = ctx.open().await?;
+    let (repo, opened) = ctx.open().await?;
     let (id, snap) = pick(&repo, &a.snapshot, filter, filtered).await?;
     vars.push(("CAIRN_SNAPSHOT_ID", id.clone()));
     let excludes = Patterns::new(
@@ -168,6 +168,16 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
     }
     for p in &a.priority {
         opts = opts.priority(p);
+    }
+    // Short reads keep a local restore's memory low; an erasure layout
+    // widens each read to whole shard blocks, and an object store pays a
+    // round trip per read: there, packs are read in long runs.
+    let remote = !matches!(
+        crate::location::Location::parse(ctx.location()?)?,
+        crate::location::Location::Local(_)
+    );
+    if opened.erasure.is_some() || remote {
+        opts = opts.max_read(0);
     }
     let plan = plan_restore(&repo, &snap, &opts)
         .await
