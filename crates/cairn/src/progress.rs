@@ -17,6 +17,9 @@ pub trait Progress: Send + Sync {
     fn backup_warning(&self, _warning: &Warning) {}
     /// Restore: `n` more bytes of file contents were written.
     fn restore_bytes(&self, _n: u64) {}
+    /// Restore: the file at `path` (in the target) is complete, contents and
+    /// metadata; called once per restored file (files done, current path).
+    fn restore_file(&self, _path: &Path) {}
 }
 
 /// Progress that goes nowhere.
@@ -42,5 +45,8 @@ impl BackupProgress for Bridge {
 impl RestoreProgress for Bridge {
     fn bytes(&self, n: u64) {
         self.0.restore_bytes(n);
+    }
+    fn file_done(&self, path: &Path) {
+        self.0.restore_file(path);
     }
 }

@@ -128,7 +128,9 @@ fn a_versioned_restore_reads_slices_of_data_shards_only() {
         let (_, snap) = select_snapshot(&repo, &SnapshotFilter::default())
             .await
             .unwrap();
-        let opts = RestoreOptions::new(out.path());
+        // Whole runs, as on an erasure layout one should (short reads are
+        // widened to whole shard blocks: see RestoreOptions::max_read).
+        let opts = RestoreOptions::new(out.path()).max_read(0);
         let plan = plan_restore(&repo, &snap, &opts).await.unwrap();
         let done = restore(&repo, &plan, &opts, Arc::new(cairn_recovery::NoProgress))
             .await

@@ -64,10 +64,13 @@ mod writer;
 
 pub use check::{check, CheckOptions, CheckReport};
 pub use error::{Error, Result};
+pub use options::DEFAULT_MAX_READ;
 pub use plan::{
     plan_restore, Action, BlobRead, Overwrite, PackRead, PlanDiff, PlannedEntry, RestoreOptions,
     RestorePlan,
 };
-pub use restore::{restore, NoProgress, RestoreProgress, RestoreSummary, RestoreWarning};
+pub use restore::{
+    restore, restore_owned, NoProgress, RestoreProgress, RestoreSummary, RestoreWarning,
+};
 pub use select::{select_snapshot, SnapshotFilter};
 pub use verify::{verify, VerifyReport};

@@ -5,6 +5,9 @@ use std::str::FromStr;
 
 use cairn_cas_core::Patterns;
 
+/// The default of [`RestoreOptions::max_read`]: 256 KiB.
+pub const DEFAULT_MAX_READ: u64 = 256 << 10;
+
 /// What a restore does with an entry that already exists in the target.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,6 +75,23 @@ pub struct RestoreOptions {
     /// Re-running with [`Overwrite::IfChanged`] finishes the work, fetching
     /// only what is not in place yet.
     pub cancel: cairn_cas_core::CancelToken,
+    /// Snapshot paths restored first, in this order (restic's and kopia's
+    /// "restore this first"): the packs holding files at or below the first
+    /// are fetched before the rest, then those of the second, and so on;
+    /// everything else after. Paths in no file's way change nothing.
+    pub priority: Vec<PathBuf>,
+    /// Longest ranged read from a pack (a single larger blob is read whole;
+    /// 0: runs of nearby blobs are read whole, up to a pack). It bounds the
+    /// read buffers at `concurrency` times this and, as much, what the
+    /// allocator keeps: glibc's malloc raises its mmap threshold to the
+    /// largest buffer freed, after which whole-pack (16 MiB) buffers came
+    /// from per-thread arenas that kept hundreds of MB (300 000 small files:
+    /// 542 MB peak with whole packs, 275 MB with 1 MiB, 253 MB with 256 KiB;
+    /// BENCHMARKS.md). The price is requests: a 16 MiB pack takes 64, one
+    /// after another, which costs throughput on a high-latency store, and on
+    /// an erasure layout each read is widened to whole shard blocks. Raise it
+    /// there (e.g. 16 MiB) if memory allows.
+    pub max_read: u64,
 }
 
 impl RestoreOptions {
@@ -89,6 +109,8 @@ impl RestoreOptions {
             max_open_files: 256,
             sparse: false,
             cancel: cairn_cas_core::CancelToken::default(),
+            priority: Vec::new(),
+            max_read: DEFAULT_MAX_READ,
         }
     }
     /// Restores only `path` (a snapshot path such as `/data/x`) and below.
@@ -135,6 +157,17 @@ impl RestoreOptions {
     /// Sets the token that cancels this restore.
     pub fn cancel(mut self, token: cairn_cas_core::CancelToken) -> Self {
         self.cancel = token;
+        self
+    }
+    /// Restores the files at or below the snapshot path `path` before those
+    /// of paths given later, and before everything else (repeatable).
+    pub fn priority(mut self, path: impl Into<PathBuf>) -> Self {
+        self.priority.push(path.into());
+        self
+    }
+    /// Sets the longest ranged read (0: whole runs of blobs).
+    pub fn max_read(mut self, bytes: u64) -> Self {
+        self.max_read = bytes;
         self
     }
     /// Removes what is in the target but not in the snapshot.

@@ -20,7 +20,10 @@ use crate::{Error, Result};
 pub trait RestoreProgress: Send + Sync {
     /// `n` more bytes of file contents were written (from worker threads).
     fn bytes(&self, _n: u64) {}
-    /// A file is complete: contents and metadata (from worker threads).
+    /// A file is complete (contents and metadata; also a file found already
+    /// in place, and a hard link): once per restored file, with its target
+    /// path, from worker threads. Counting these gives files done, and the
+    /// last path is the one the restore is at.
     fn file_done(&self, _path: &Path) {}
     /// One more pack has been read and written (from the task running the
     /// restore, between packs).
@@ -84,9 +87,56 @@ pub struct RestoreSummary {
 /// are reported in [`Error::Incomplete`] after every other pack has been
 /// restored; re-running with [`Overwrite::IfChanged`](crate::Overwrite) then
 /// fetches only what is missing.
+///
+/// The restore keeps its own copy of the plan's entries (not of its packs);
+/// [`restore_owned`] takes the plan instead and so holds it only once.
 pub async fn restore(
     repo: &Repository,
     plan: &RestorePlan,
+    opts: &RestoreOptions,
+    progress: Arc<dyn RestoreProgress>,
+) -> Result<RestoreSummary> {
+    let remaining = crate::writer::due(plan);
+    let entries = RestorePlan {
+        dirs: plan.dirs.clone(),
+        files: plan.files.clone(),
+        symlinks: plan.symlinks.clone(),
+        packs: Vec::new(),
+        missing: plan.missing.clone(),
+        delete: plan.delete.clone(),
+        max_read: plan.max_read,
+    };
+    run(
+        repo,
+        entries,
+        remaining,
+        plan.packs.iter().cloned(),
+        opts,
+        progress,
+    )
+    .await
+}
+
+/// [`restore`], consuming the plan: the memory of a restore is then the
+/// plan's (see [`RestorePlan`] for its size per file and per blob) and no
+/// more — each pack's part is freed once that pack is written, and the
+/// files' chunk lists as soon as the restore starts.
+pub async fn restore_owned(
+    repo: &Repository,
+    mut plan: RestorePlan,
+    opts: &RestoreOptions,
+    progress: Arc<dyn RestoreProgress>,
+) -> Result<RestoreSummary> {
+    let remaining = crate::writer::due(&plan);
+    let packs = std::mem::take(&mut plan.packs);
+    run(repo, plan, remaining, packs.into_iter(), opts, progress).await
+}
+
+async fn run(
+    repo: &Repository,
+    entries: RestorePlan,
+    remaining: Vec<std::sync::atomic::AtomicU32>,
+    packs: impl Iterator<Item = PackRead>,
     opts: &RestoreOptions,
     progress: Arc<dyn RestoreProgress>,
 ) -> Result<RestoreSummary> {
@@ -110,7 +160,7 @@ pub async fn restore(
     let t = Target::open(&root, true)
         .map_err(|e| Error::io(&root, e))?
         .ok_or_else(|| Error::io(&root, std::io::ErrorKind::NotFound.into()))?;
-    let writer = Arc::new(Writer::new(t, plan, opts, owners));
+    let writer = Arc::new(Writer::new(t, entries, remaining, opts, owners));
     let mut summary = RestoreSummary::default();
     let (w, p) = (writer.clone(), progress.clone());
     let (deleted, dirs) = cpu::spawn(move || prepare(&w, w.plan(), &*p)).await??;
@@ -119,7 +169,8 @@ pub async fn restore(
 
     // Files with a blob in no index were left out of the plan's reads: they
     // are reported, never written (not even as empty files).
-    let mut failed: Vec<Error> = plan
+    let mut failed: Vec<Error> = writer
+        .plan()
         .missing
         .iter()
         .map(|(_, id)| cairn_cas_core::Error::MissingBlob { id: *id }.into())
@@ -127,9 +178,10 @@ pub async fn restore(
     // Cancellation is checked between packs: no pack starts after it, the
     // ones in flight finish (their files stay in place for a resume).
     let cancel = opts.cancel.clone();
-    let mut stream = futures::stream::iter(plan.packs.iter().cloned())
+    let max_read = writer.plan().max_read;
+    let mut stream = futures::stream::iter(packs)
         .take_while(move |_| std::future::ready(!cancel.is_cancelled()))
-        .map(|pack| restore_pack(repo, pack, writer.clone(), progress.clone()))
+        .map(|pack| restore_pack(repo, pack, max_read, writer.clone(), progress.clone()))
         .buffer_unordered(opts.concurrency.max(1));
     while let Some(r) = stream.next().await {
         match r {
@@ -147,13 +199,17 @@ pub async fn restore(
     if opts.cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    let w = writer.clone();
-    summary.hardlinks = cpu::spawn(move || hard_links(&w, w.plan())).await?;
+    let (w, p) = (writer.clone(), progress.clone());
+    summary.hardlinks = cpu::spawn(move || hard_links(&w, w.plan(), &*p)).await?;
     let w = writer.clone();
     summary.symlinks = cpu::spawn(move || finish(&w, w.plan())).await?;
     summary.files = writer.written.load(std::sync::atomic::Ordering::Relaxed);
     summary.files_unchanged = writer.unchanged.load(std::sync::atomic::Ordering::Relaxed);
-    summary.kept = plan.entries().filter(|e| e.action == Action::Keep).count() as u64;
+    summary.kept = writer
+        .plan()
+        .entries()
+        .filter(|e| e.action == Action::Keep)
+        .count() as u64;
     summary.warnings = writer.take_warnings();
     summary.duration = started.elapsed();
     if !failed.is_empty() {
@@ -192,7 +248,7 @@ fn prepare(w: &Writer, plan: &RestorePlan, progress: &dyn RestoreProgress) -> Re
 }
 
 /// Files that had several links, linked to the first of them restored.
-fn hard_links(w: &Writer, plan: &RestorePlan) -> u64 {
+fn hard_links(w: &Writer, plan: &RestorePlan, progress: &dyn RestoreProgress) -> u64 {
     let mut links = 0;
     for f in plan.files.iter().filter(|f| f.action != Action::Keep) {
         let Some(leader) = f.link_to.and_then(|l| plan.files.get(l)) else {
@@ -206,7 +262,10 @@ fn hard_links(w: &Writer, plan: &RestorePlan) -> u64 {
                 target::hard_link(&ldir, lname, &dir, name)
             });
         match r {
-            Ok(()) => links += 1,
+            Ok(()) => {
+                links += 1;
+                progress.file_done(&f.path);
+            }
             Err(e) => w.warn(&f.path, e),
         }
     }
@@ -254,13 +313,14 @@ fn finish(w: &Writer, plan: &RestorePlan) -> u64 {
 async fn restore_pack(
     repo: &Repository,
     pack: PackRead,
+    max_read: u64,
     writer: Arc<Writer>,
     progress: Arc<dyn RestoreProgress>,
 ) -> Result<(u64, u64)> {
     let key = pack.pack.key();
     let mut fetched = 0u64;
     let mut written = 0u64;
-    for run in runs(&pack.blobs) {
+    for run in runs(&pack.blobs, max_read) {
         let (first, last) = (&run[0].entry, &run[run.len() - 1].entry);
         let start = u64::from(first.offset);
         let end = u64::from(last.offset) + u64::from(last.length);

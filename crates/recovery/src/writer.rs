@@ -41,11 +41,24 @@ struct Parked {
     id: (u64, u64),
 }
 
+/// Blob writes due, by file: what [`Writer::new`] needs from the packs.
+pub(crate) fn due(plan: &RestorePlan) -> Vec<AtomicU32> {
+    let remaining: Vec<AtomicU32> = plan.files.iter().map(|_| AtomicU32::new(0)).collect();
+    for b in plan.packs.iter().flat_map(|p| &p.blobs) {
+        for &(n, _) in &b.targets {
+            if let Some(r) = remaining.get(n) {
+                r.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    remaining
+}
+
 /// The files of a plan and their state while blobs arrive.
 pub(crate) struct Writer {
     pub(crate) target: Target,
     root: PathBuf,
-    /// The plan, without its packs (the one copy the restore makes).
+    /// The plan's entries, without its packs and chunk lists.
     plan: RestorePlan,
     /// Blob writes still due, by file.
     remaining: Vec<AtomicU32>,
@@ -62,32 +75,28 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// Takes the plan's entries (its packs are streamed by the caller and
+    /// must have been counted into `remaining` first: see [`due`]).
+    /// File contents' chunk lists are dropped here: the blobs to write are
+    /// in the packs, and a 300 000-file plan keeps no second copy of them.
     pub(crate) fn new(
         target: Target,
-        plan: &RestorePlan,
+        mut plan: RestorePlan,
+        remaining: Vec<AtomicU32>,
         opts: &RestoreOptions,
         owners: bool,
     ) -> Self {
-        let remaining: Vec<AtomicU32> = plan.files.iter().map(|_| AtomicU32::new(0)).collect();
-        for b in plan.packs.iter().flat_map(|p| &p.blobs) {
-            for &(n, _) in &b.targets {
-                if let Some(r) = remaining.get(n) {
-                    r.fetch_add(1, Ordering::Relaxed);
-                }
+        plan.packs = Vec::new();
+        for f in &mut plan.files {
+            if let cairn_cas_core::NodeKind::File { chunks } = &mut f.node.kind {
+                *chunks = Vec::new();
             }
         }
         Writer {
             target,
             root: opts.target.clone(),
             sparse: opts.sparse,
-            plan: RestorePlan {
-                dirs: plan.dirs.clone(),
-                files: plan.files.clone(),
-                symlinks: plan.symlinks.clone(),
-                packs: Vec::new(),
-                missing: plan.missing.clone(),
-                delete: plan.delete.clone(),
-            },
+            plan,
             remaining,
             open: Mutex::default(),
             parked: Mutex::default(),
@@ -130,7 +139,7 @@ impl Writer {
             }
             match f.action {
                 Action::Keep => {}
-                Action::Metadata => self.metadata_only(f)?,
+                Action::Metadata => self.metadata_only(f, progress)?,
                 _ => {
                     let slot = self.slot(n);
                     self.finish(n, &slot, progress);
@@ -141,7 +150,7 @@ impl Writer {
         Ok(())
     }
 
-    fn metadata_only(&self, f: &PlannedEntry) -> Result<()> {
+    fn metadata_only(&self, f: &PlannedEntry, progress: &dyn RestoreProgress) -> Result<()> {
         let (dir, name) = self
             .target
             .parent_of(self.rel(&f.path))
@@ -152,6 +161,7 @@ impl Writer {
                     self.warn(&f.path, e);
                 }
                 self.unchanged.fetch_add(1, Ordering::Relaxed);
+                progress.file_done(&f.path);
             }
             Ok(_) => self.warn(&f.path, "changed since the restore was planned; left alone"),
             Err(e) => self.warn(&f.path, e),
@@ -355,7 +365,11 @@ impl Writer {
 
     /// Whether file `n` has a blob in no index (it is never written).
     fn is_missing(&self, n: usize) -> bool {
-        self.plan.missing.iter().any(|&(m, _)| m == n)
+        // In file order (the planner pushes them so): no scan per file.
+        self.plan
+            .missing
+            .binary_search_by_key(&n, |&(m, _)| m)
+            .is_ok()
     }
 
     /// The files not restored whole (restore paths, sorted): those with a

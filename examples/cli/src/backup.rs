@@ -12,6 +12,7 @@ use cairn_cas_core::{
 use clap::Args;
 
 use crate::ctx::Ctx;
+use crate::hooks;
 use crate::ui;
 
 #[derive(Debug, Args)]
@@ -46,6 +47,8 @@ pub(crate) struct BackupArgs {
     pub(crate) dry_run: bool,
     #[command(flatten)]
     filter: FilterArgs,
+    #[command(flatten)]
+    hooks: crate::hooks::BackupHooks,
 }
 
 /// What to leave out (restic's names and pattern language).
@@ -122,6 +125,27 @@ pub(crate) async fn run(ctx: &Ctx, mut a: BackupArgs) -> Result<ExitCode> {
                 .map(PathBuf::from),
         );
     }
+    let hooks = std::mem::take(&mut a.hooks);
+    let lines = |v: Vec<String>| v.join("\n");
+    let mut vars: hooks::Vars = vec![
+        (
+            "CAIRN_PATHS",
+            lines(a.paths.iter().map(|p| p.display().to_string()).collect()),
+        ),
+        ("CAIRN_TAGS", lines(a.tags.clone())),
+        ("CAIRN_DRY_RUN", u8::from(a.dry_run).to_string()),
+    ];
+    if let Some(pre) = &hooks.pre_hook {
+        hooks::run(pre, "pre-backup", &vars).context("the backup was not started")?;
+    }
+    let mut out = Vec::new();
+    let outcome = back_up(ctx, a, &mut out).await;
+    vars.extend(out);
+    hooks::after(hooks.post_hook.as_deref(), "post-backup", outcome, vars)
+}
+
+/// The backup itself; what the post hook is told goes to `vars`.
+async fn back_up(ctx: &Ctx, a: BackupArgs, vars: &mut hooks::Vars) -> Result<ExitCode> {
     if !a.stdin && a.paths.is_empty() {
         bail!("nothing to back up: give at least one PATH, or --stdin");
     }
@@ -132,7 +156,9 @@ pub(crate) async fn run(ctx: &Ctx, mut a: BackupArgs) -> Result<ExitCode> {
         }
     }
     let (repo, opened) = ctx.open().await?;
+    let cancel = crate::interrupt::install("backup")?;
     let mut opts = BackupOptions::default()
+        .cancel(cancel)
         .force(a.force)
         .dry_run(a.dry_run)
         .filter(a.filter.filter()?);
@@ -149,15 +175,30 @@ pub(crate) async fn run(ctx: &Ctx, mut a: BackupArgs) -> Result<ExitCode> {
     let progress = Arc::new(ui::BackupBar::new(ui::byte_bar(show, None, "processed")));
     let result = if a.stdin {
         let stdin = blocking::Unblock::new(std::io::stdin());
-        backup_stream(&repo, stdin, &a.stdin_filename, &opts, progress.clone())
-            .await
-            .context("backing up standard input")?
+        backup_stream(&repo, stdin, &a.stdin_filename, &opts, progress.clone()).await
     } else {
-        backup(&repo, &a.paths, &opts, progress.clone())
-            .await
-            .context("backup failed")?
+        backup(&repo, &a.paths, &opts, progress.clone()).await
     };
     progress.bar.finish_and_clear();
+    let result = match result {
+        Err(cairn_cas_core::Error::Cancelled) => {
+            eprintln!(
+                "backup interrupted: no snapshot was saved; the data uploaded so far is \
+                 indexed and the next backup reuses it"
+            );
+            return Ok(ExitCode::from(crate::interrupt::EXIT_INTERRUPTED));
+        }
+        r if a.stdin => r.context("backing up standard input")?,
+        r => r.context("backup failed")?,
+    };
+    let s = &result.snapshot.summary;
+    vars.extend([
+        ("CAIRN_SNAPSHOT_ID", result.snapshot_id.clone()),
+        ("CAIRN_FILES_NEW", s.files_new.to_string()),
+        ("CAIRN_FILES_CHANGED", s.files_changed.to_string()),
+        ("CAIRN_FILES_UNCHANGED", s.files_unchanged.to_string()),
+        ("CAIRN_DATA_ADDED", s.bytes_added_raw.to_string()),
+    ]);
     let redundancy = match &opened.erasure {
         // A dry run stored nothing: no metrics, no redundancy to check.
         _ if a.dry_run => None,

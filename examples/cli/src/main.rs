@@ -18,7 +18,8 @@
 //!
 //! Exit codes: 0 success, 1 error, 3 a backup saved its snapshot but some
 //! files could not be read (as restic), or its audit journal entry could not
-//! be written.
+//! be written; 130 a backup or restore stopped by
+//! Ctrl-C/SIGTERM (the first signal stops it cleanly, a second at once).
 
 mod audit;
 mod backup;
@@ -29,7 +30,9 @@ mod diff;
 mod erasure_cmds;
 mod find;
 mod forget;
+mod hooks;
 mod inspect;
+mod interrupt;
 mod keys;
 mod location;
 mod observe;

@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use anyhow::{anyhow, bail, Context, Result};
 use cairn_cas_core::{Patterns, Repository, Snapshot};
 use cairn_recovery::{
-    check as check_repo, plan_restore, restore, select_snapshot, verify, Action, CheckOptions,
-    Overwrite, RestoreOptions, RestorePlan, SnapshotFilter,
+    check as check_repo, plan_restore, restore_owned, select_snapshot, verify, Action,
+    CheckOptions, Overwrite, RestoreOptions, RestorePlan, SnapshotFilter,
 };
 use clap::Args;
 
@@ -41,6 +41,10 @@ pub(crate) struct RestoreArgs {
     /// Like --exclude, ignoring case.
     #[arg(long, value_name = "PATTERN")]
     iexclude: Vec<String>,
+    /// Restore the files at or below this snapshot path first (repeatable:
+    /// in the order given; then the rest).
+    #[arg(long, value_name = "PATH")]
+    priority: Vec<PathBuf>,
     /// After restoring, read the files back and compare them with the snapshot.
     #[arg(long)]
     verify: bool,
@@ -73,6 +77,8 @@ pub(crate) struct RestoreArgs {
     /// With `latest`: only snapshots with this tag (repeatable).
     #[arg(long = "tag")]
     tags: Vec<String>,
+    #[command(flatten)]
+    hooks: crate::hooks::RestoreHooks,
 }
 
 /// Finds the snapshot `query` names, honouring the filters for `latest`.
@@ -95,7 +101,15 @@ pub(crate) async fn pick(
         .with_context(|| format!("finding snapshot {query}"))
 }
 
-pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
+pub(crate) async fn run(ctx: &Ctx, mut a: RestoreArgs) -> Result<ExitCode> {
+    let hooks = std::mem::take(&mut a.hooks);
+    let mut vars: crate::hooks::Vars = vec![("CAIRN_TARGET", a.target.display().to_string())];
+    let outcome = run_restore(ctx, a, &mut vars).await;
+    crate::hooks::after(hooks.post_hook.as_deref(), "post-restore", outcome, vars)
+}
+
+/// The restore itself; what the post hook is told goes to `vars`.
+async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -> Result<ExitCode> {
     let mut filter = SnapshotFilter::default();
     let filtered = a.as_of.is_some() || a.host.is_some() || a.path.is_some() || !a.tags.is_empty();
     if let Some(t) = &a.as_of {
@@ -113,8 +127,9 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
     for t in a.tags {
         filter = filter.tag(t);
     }
-    let (repo, _) = ctx.open().await?;
+    let (repo, opened) = ctx.open().await?;
     let (id, snap) = pick(&repo, &a.snapshot, filter, filtered).await?;
+    vars.push(("CAIRN_SNAPSHOT_ID", id.clone()));
     let excludes = Patterns::new(
         a.exclude
             .iter()
@@ -140,7 +155,9 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
     if a.verify && !(includes.is_empty() && excludes.is_empty()) {
         bail!("--verify checks the snapshot's paths whole: it does not combine with --exclude or include patterns yet");
     }
+    let cancel = crate::interrupt::install("restore")?;
     let mut opts = RestoreOptions::new(&a.target)
+        .cancel(cancel)
         .overwrite(a.overwrite)
         .delete(a.delete)
         .sparse(a.sparse)
@@ -148,6 +165,19 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
         .include_patterns(includes);
     for i in &paths {
         opts = opts.include(*i);
+    }
+    for p in &a.priority {
+        opts = opts.priority(p);
+    }
+    // Short reads keep a local restore's memory low; an erasure layout
+    // widens each read to whole shard blocks, and an object store pays a
+    // round trip per read: there, packs are read in long runs.
+    let remote = !matches!(
+        crate::location::Location::parse(ctx.location()?)?,
+        crate::location::Location::Local(_)
+    );
+    if opened.erasure.is_some() || remote {
+        opts = opts.max_read(0);
     }
     let plan = plan_restore(&repo, &snap, &opts)
         .await
@@ -176,10 +206,24 @@ pub(crate) async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitCode> {
         Some(plan.total_bytes()),
         "restoring",
     );
-    let summary = restore(&repo, &plan, &opts, Arc::new(ui::RestoreBar(bar.clone())))
-        .await
-        .with_context(|| format!("restoring to {}", a.target.display()))?;
+    // Owned: the restore holds the plan once (the plan is most of its memory).
+    let summary = restore_owned(&repo, plan, &opts, Arc::new(ui::RestoreBar(bar.clone()))).await;
     bar.finish_and_clear();
+    let summary = match summary {
+        Err(cairn_recovery::Error::Cancelled) => {
+            eprintln!(
+                "restore interrupted: {} is partly restored; run the same restore with \
+                 --overwrite if-changed to finish it (what is in place is not fetched again)",
+                a.target.display()
+            );
+            return Ok(ExitCode::from(crate::interrupt::EXIT_INTERRUPTED));
+        }
+        r => r.with_context(|| format!("restoring to {}", a.target.display()))?,
+    };
+    vars.extend([
+        ("CAIRN_FILES_RESTORED", summary.files.to_string()),
+        ("CAIRN_BYTES_RESTORED", summary.bytes_written.to_string()),
+    ]);
     let secs = summary.duration.as_secs_f64();
     let verified = if a.verify {
         let paths: Vec<PathBuf> = paths.into_iter().cloned().collect();

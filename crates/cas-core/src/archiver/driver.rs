@@ -200,17 +200,27 @@ async fn upload_loop(
         Err(e) => Err(e),
     };
 
+    // Cancelled: no new upload starts; those in flight finish and are
+    // indexed below, the packs still queued are dropped (re-read next time).
+    let mut cancelled = opts.cancel.cancelled().fuse();
     'outer: loop {
         let ev = futures::select! {
+            () = cancelled => {
+                result = Err(Error::Cancelled);
+                break 'outer;
+            }
             msg = rx.next() => match msg {
+                // A new pack goes through the bound below: without it every
+                // pack the walker finishes would be in flight (and in memory)
+                // at once when the backend is slower than the walker.
                 Some(ToDriver::Pack(p)) if opts.dry_run => {
                     let len = p.bytes.len() as u64;
                     tasks.push(async move { Ok(Event::Counted(len)) }.boxed());
-                    continue;
+                    None
                 }
                 Some(ToDriver::Pack(p)) => {
                     tasks.push(upload(repo, p).boxed());
-                    continue;
+                    None
                 }
                 Some(ToDriver::LoadTree(id, reply)) => {
                     tasks.push(async move {
@@ -221,9 +231,9 @@ async fn upload_loop(
                 }
                 None => break 'outer,
             },
-            ev = tasks.select_next_some() => ev,
+            ev = tasks.select_next_some() => Some(ev),
         };
-        if let Err(e) = on_event(ev, &mut unindexed) {
+        if let Some(Err(e)) = ev.map(|ev| on_event(ev, &mut unindexed)) {
             result = Err(e);
             break;
         }

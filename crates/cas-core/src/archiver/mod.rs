@@ -300,6 +300,9 @@ async fn run_in_session(
     let out = driver::drive(repo, source, parent_tree, opts, progress, pump, start).await;
     repo.index_mut().compact();
     let out = out?;
+    // A cancel that came after the walk (while the last packs were
+    // uploading) still means no snapshot: the caller was told it stops.
+    opts.cancel.check()?;
     let mut snapshot = Snapshot::new(time, host, paths, out.root);
     snapshot.tags = opts.tags.clone();
     snapshot.parent = parent.map(|(id, _)| id);
