@@ -1,33 +1,5 @@
-//! [`AppendOnly`]: a backend that can only grow.
-//!
-//! For backup hosts. A compromised host (ransomware, a stolen laptop) holds
-//! the repository key, so it could otherwise delete every snapshot and
-//! pack; through this wrapper it can add objects and read, nothing else.
-//! Prune runs elsewhere, from an admin machine with full access.
-//!
-//! The wrapper is only as strong as where it runs: on the backup host it
-//! stops mistakes and the Cairn library, not an attacker who talks to the
-//! storage directly with the same credentials. Pair it with storage that
-//! enforces the same rule:
-//!
-//! - **S3**: give backup hosts an IAM policy allowing `s3:GetObject`,
-//!   `s3:PutObject` and `s3:ListBucket` on the repository prefix, and *not*
-//!   `s3:DeleteObject` / `s3:DeleteObjectVersion`. Because `PutObject` can
-//!   replace an existing key, also enable bucket versioning (a replaced
-//!   object keeps its old version, which only the admin can delete) or
-//!   S3 Object Lock in governance mode with a retention at least as long
-//!   as your prune interval; create-only puts use `If-None-Match: *`.
-//!   The admin machine that runs `forget` and `prune` uses credentials
-//!   with delete rights.
-//! - **Local / SFTP / NFS**: a server-side account that can create files
-//!   but not unlink or rename over them.
-//!
-//! What Cairn needs from an append-only writer: every repository object is
-//! written create-only, except backup session leases, which a backup
-//! refreshes and removes; when a refresh or removal is refused with
-//! [`Error::NotPermitted`], the session switches to create-only refresh
-//! objects and an end marker (`cairn_cas_core::prune::Session`), and the
-//! admin's prune removes them.
+//! [`AppendOnly`]: a backend that can only grow (the storage-side recipe
+//! is in its docs).
 
 use std::ops::Range;
 
@@ -39,7 +11,36 @@ use crate::{Backend, Error, ObjectMeta, PutMode, Result};
 
 /// A [`Backend`] that refuses [`delete`](Backend::delete) and overwriting
 /// puts with [`Error::NotPermitted`]; create-only puts, reads and listings
-/// pass through. See the [module docs](self) for the storage-side recipe.
+/// pass through.
+///
+/// For backup hosts. A compromised host (ransomware, a stolen laptop) holds
+/// the repository key, so it could otherwise delete every snapshot and
+/// pack; through this wrapper it can add objects and read, nothing else.
+/// Prune runs elsewhere, from an admin machine with full access.
+///
+/// The wrapper is only as strong as where it runs: on the backup host it
+/// stops mistakes and the Cairn library, not an attacker who talks to the
+/// storage directly with the same credentials. Pair it with storage that
+/// enforces the same rule:
+///
+/// - **S3**: give backup hosts an IAM policy allowing `s3:GetObject`,
+///   `s3:PutObject` and `s3:ListBucket` on the repository prefix, and *not*
+///   `s3:DeleteObject` / `s3:DeleteObjectVersion`. Because `PutObject` can
+///   replace an existing key, also enable bucket versioning (a replaced
+///   object keeps its old version, which only the admin can delete) or
+///   S3 Object Lock in governance mode with a retention at least as long
+///   as your prune interval; create-only puts use `If-None-Match: *`.
+///   The admin machine that runs `forget` and `prune` uses credentials
+///   with delete rights.
+/// - **Local / SFTP / NFS**: a server-side account that can create files
+///   but not unlink or rename over them.
+///
+/// What Cairn needs from an append-only writer: every repository object is
+/// written create-only, except backup session leases, which a backup
+/// refreshes and removes; when a refresh or removal is refused with
+/// [`Error::NotPermitted`], the session switches to create-only refresh
+/// objects and an end marker (`cairn_cas_core::prune::Session`), and the
+/// admin's prune removes them.
 #[derive(Debug, Clone)]
 pub struct AppendOnly<B> {
     inner: B,

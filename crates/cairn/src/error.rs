@@ -75,6 +75,15 @@ pub enum Error {
         #[from]
         source: cairn_recovery::Error,
     },
+    /// An application hook refused (see [`Hooks`](crate::Hooks)).
+    #[error("{stage} hook failed: {source}")]
+    Hook {
+        /// `before backup`, `after backup` or `after restore`.
+        stage: &'static str,
+        /// The hook's error.
+        #[source]
+        source: crate::HookError,
+    },
 }
 
 impl Error {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod hooks;
 mod location;
 pub mod metrics;
 #[cfg(feature = "erasure")]
@@ -9,6 +10,7 @@ mod progress;
 mod repository;
 
 pub use error::{Error, Result};
+pub use hooks::{BackupOutcome, HookError, Hooks, NoHooks};
 pub use location::{Location, LocationWarning, OpenedLocation};
 pub use progress::{NoProgress, Progress};
 pub use repository::Repository;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use cairn_backends::Backend;
 use cairn_cas_core::{BackupOptions, BackupResult, InitOptions, Snapshot};
@@ -13,6 +13,7 @@ use cairn_recovery::{
 
 use tracing::Instrument;
 
+use crate::hooks::{BackupOutcome, Hooks, NoHooks};
 use crate::location::{Location, LocationWarning, OpenedLocation};
 use crate::metrics::{self as m, Operation};
 use crate::progress::{Bridge, Progress};
@@ -31,6 +32,7 @@ pub struct Repository {
     erasure: Option<Arc<cairn_erasure::ErasureBackend>>,
     warnings: Vec<LocationWarning>,
     backing_up: AtomicBool,
+    hooks: RwLock<Arc<dyn Hooks>>,
 }
 
 impl std::fmt::Debug for Repository {
@@ -94,6 +96,7 @@ impl Repository {
             erasure: None,
             warnings: Vec::new(),
             backing_up: AtomicBool::new(false),
+            hooks: RwLock::new(Arc::new(NoHooks)),
         }
     }
 
@@ -140,6 +143,34 @@ impl Repository {
             }
         }
         let _running = Running(&self.backing_up);
+        let hooks = self.hooks();
+        hooks
+            .before_backup(paths)
+            .await
+            .map_err(|source| Error::Hook {
+                stage: "before backup",
+                source,
+            })?;
+        let result = self.backup_inner(paths, opts, progress).await;
+        let outcome = match &result {
+            Ok(done) => BackupOutcome::Stored(done),
+            Err(e) => BackupOutcome::Failed(e),
+        };
+        let after = hooks.after_backup(paths, outcome).await;
+        let done = result?;
+        after.map_err(|source| Error::Hook {
+            stage: "after backup",
+            source,
+        })?;
+        Ok(done)
+    }
+
+    async fn backup_inner(
+        &self,
+        paths: &[PathBuf],
+        opts: &BackupOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<BackupResult> {
         let progress = Arc::new(Bridge(progress));
         let op = Operation::start("backup");
         let span =
@@ -210,7 +241,25 @@ impl Repository {
             metrics::counter!(m::RESTORE_BYTES_FETCHED_TOTAL).increment(s.bytes_fetched);
         }
         op.finish(&result);
-        Ok(result?)
+        let summary = result?;
+        self.hooks()
+            .after_restore(&opts.target, &summary)
+            .await
+            .map_err(|source| Error::Hook {
+                stage: "after restore",
+                source,
+            })?;
+        Ok(summary)
+    }
+
+    /// Sets the application's [`Hooks`] for later backups and restores
+    /// (freeze/thaw around a backup, validation after a restore).
+    pub fn set_hooks(&self, hooks: Arc<dyn Hooks>) {
+        *self.hooks.write().unwrap_or_else(|e| e.into_inner()) = hooks;
+    }
+
+    fn hooks(&self) -> Arc<dyn Hooks> {
+        Arc::clone(&self.hooks.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Compares what is under `target` with `snapshot` (contents and metadata).
