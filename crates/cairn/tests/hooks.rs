@@ -100,7 +100,7 @@ fn backup_is_wrapped_in_freeze_and_thaw_and_a_restore_is_validated() {
     block_on(async {
         let done = repo
             .backup(
-                &[src.clone()],
+                std::slice::from_ref(&src),
                 &BackupOptions::default(),
                 Arc::new(NoProgress),
             )
@@ -110,7 +110,11 @@ fn backup_is_wrapped_in_freeze_and_thaw_and_a_restore_is_validated() {
         // thawed too.
         let bad_parent = BackupOptions::default().parent("0123456789abcdef");
         assert!(repo
-            .backup(&[src.clone()], &bad_parent, Arc::new(NoProgress))
+            .backup(
+                std::slice::from_ref(&src),
+                &bad_parent,
+                Arc::new(NoProgress)
+            )
             .await
             .is_err());
         let opts = RestoreOptions::new(dir.path().join("out"));
@@ -136,7 +140,7 @@ fn a_refusing_before_hook_stops_the_backup_and_a_failed_validation_is_an_error()
     let dir = tempfile::tempdir().unwrap();
     let (repo, src) = setup(dir.path());
     let stored = block_on(repo.backup(
-        &[src.clone()],
+        std::slice::from_ref(&src),
         &BackupOptions::default(),
         Arc::new(NoProgress),
     ))
@@ -150,7 +154,7 @@ fn a_refusing_before_hook_stops_the_backup_and_a_failed_validation_is_an_error()
     block_on(async {
         let e = repo
             .backup(
-                &[src.clone()],
+                std::slice::from_ref(&src),
                 &BackupOptions::default(),
                 Arc::new(NoProgress),
             )
