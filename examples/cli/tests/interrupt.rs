@@ -177,13 +177,35 @@ fn ctrl_c_stops_a_backup_without_a_snapshot_and_the_next_backup_reuses_its_packs
 fn a_second_ctrl_c_exits_at_once_and_the_repository_still_checks() {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, src) = setup(tmp.path());
-    let mut child = spawn_backup(&repo, &src, "256");
+    // Slow enough that the packs in flight when the first signal lands take
+    // seconds to finish: the second signal arrives while it stops cleanly.
+    let mut child = spawn_backup(&repo, &src, "64");
     wait_for(&mut child, "a pack is stored", || packs(&repo) >= 1);
+    // Two signals sent back to back may merge into one (a pending signal is
+    // not queued twice): send the second once the first was handled.
+    let stderr_pipe = child.stderr.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr_pipe).lines() {
+            let line = line.unwrap();
+            all.push_str(&line);
+            all.push('\n');
+            let _ = lines_tx.send(line);
+        }
+        all
+    });
     signal(&child, "-INT");
+    let handled = lines_rx
+        .iter()
+        .any(|l| l.contains("interrupted: stopping the backup cleanly"));
+    assert!(handled, "the first signal was not reported");
     signal(&child, "-INT");
-    let out = finish(child);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let status = child.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    eprintln!("{stderr}");
+    assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("exiting now"), "{stderr}");
     assert_eq!(snapshots(&repo), 0);
     // An exit mid-upload is a crash: the repository opens, checks and backs up.
