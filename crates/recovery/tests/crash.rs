@@ -201,8 +201,8 @@ fn stream_backup_crashing_at_every_operation_fails_cleanly() {
         store.ops()
     });
     assert!(ops >= 4, "{ops} operations");
-    // The last three operations follow the snapshot record (see above).
-    for n in 0..ops - 3 {
+    // The last four operations follow the snapshot record (see above).
+    for n in 0..ops - 4 {
         let data = data.clone();
         no_hang(format!("stream crash at {n}"), move || {
             futures::executor::block_on(async {
