@@ -4,14 +4,16 @@
 //! rebuilds directories that came back empty.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cairn_backends::{Backend, LocalBackend};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository, Snapshot};
-use cairn_crypto::KdfParams;
+use cairn_cas_core::{backup, BackupOptions, NoProgress, Repository, Snapshot};
 use cairn_erasure::{Child, ErasureBackend, ErasureConfig, Labels, ScrubOptions};
 use cairn_recovery::{check, plan_restore, restore, verify, CheckOptions, RestoreOptions};
+use common::{assert_same_content, init_opts, restored};
 use futures::executor::block_on;
 
 const PW: &[u8] = b"erasure test password";
@@ -46,13 +48,6 @@ fn erasure(dirs: &[PathBuf], vanished: &[usize]) -> Arc<ErasureBackend> {
     Arc::new(store)
 }
 
-fn init_opts() -> InitOptions {
-    // The smallest packs (1 MiB), so a few MiB span several objects.
-    InitOptions::default()
-        .kdf(KdfParams::insecure_for_tests())
-        .pack_size(1 << 20)
-}
-
 /// A tree worth restoring: a multi-MiB file, small files (one empty), a
 /// nested directory, an empty directory and a symlink.
 fn make_tree(root: &Path, seed: u64, big: usize) {
@@ -76,41 +71,6 @@ fn make_tree(root: &Path, seed: u64, big: usize) {
     std::os::unix::fs::symlink("docs/note-3.txt", root.join("link")).unwrap();
 }
 
-/// Asserts `b` holds exactly the entries of `a`: same names and kinds, same
-/// file bytes, same symlink targets.
-fn assert_same_tree(a: &Path, b: &Path) {
-    let mut names_a: Vec<_> = std::fs::read_dir(a)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    let mut names_b: Vec<_> = std::fs::read_dir(b)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    names_a.sort();
-    names_b.sort();
-    assert_eq!(names_a, names_b, "entries of {a:?} and {b:?} differ");
-    for name in names_a {
-        let (pa, pb) = (a.join(&name), b.join(&name));
-        let (ma, mb) = (
-            std::fs::symlink_metadata(&pa).unwrap(),
-            std::fs::symlink_metadata(&pb).unwrap(),
-        );
-        assert_eq!(ma.file_type(), mb.file_type(), "kind of {pb:?}");
-        if ma.file_type().is_symlink() {
-            assert_eq!(
-                std::fs::read_link(&pa).unwrap(),
-                std::fs::read_link(&pb).unwrap()
-            );
-        } else if ma.is_dir() {
-            assert_same_tree(&pa, &pb);
-        } else {
-            let (da, db) = (std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
-            assert!(da == db, "contents of {pb:?} differ from {pa:?}");
-        }
-    }
-}
-
 async fn restore_into(
     repo: &Repository,
     snap: &Snapshot,
@@ -130,7 +90,7 @@ async fn assert_restores(repo: &Repository, snap: &Snapshot, src: &Path) {
     let report = verify(repo, snap, target.path(), &[]).await.unwrap();
     assert!(report.is_ok(), "verify: {:?}", report.mismatches);
     assert!(report.files_checked > 10);
-    assert_same_tree(src, &target.path().join(src.strip_prefix("/").unwrap()));
+    assert_same_content(src, &restored(target.path(), src));
 }
 
 /// The backend error at the bottom of a recovery error.

@@ -9,6 +9,8 @@
 //! mutex); cargo runs test binaries one after another.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,10 +23,7 @@ use bytes::Bytes;
 use cairn_backends::{
     Backend, LocalBackend, ObjectMeta, ObjectStoreBackend, PutMode, RetryPolicy, Retrying, S3Config,
 };
-use cairn_cas_core::{
-    backup, BackupOptions, BackupResult, InitOptions, NoProgress, Repository, Snapshot,
-};
-use cairn_crypto::KdfParams;
+use cairn_cas_core::{backup, BackupOptions, BackupResult, NoProgress, Repository, Snapshot};
 use cairn_erasure::{
     BreakerState, Child, ErasureBackend, ErasureConfig, HealthConfig, Labels, RetryConfig,
     ScrubOptions,
@@ -32,6 +31,7 @@ use cairn_erasure::{
 use cairn_recovery::{
     check, plan_restore, restore, verify, CheckOptions, RestoreOptions, RestoreSummary,
 };
+use common::{assert_same_content, init_opts, restored};
 use futures::executor::block_on;
 use futures::stream::BoxStream;
 
@@ -98,13 +98,6 @@ fn serial() -> MutexGuard<'static, ()> {
 
 // ---------------------------------------------------------------- data
 
-fn init_opts() -> InitOptions {
-    // The smallest packs (1 MiB): a few MiB make several objects.
-    InitOptions::default()
-        .kdf(KdfParams::insecure_for_tests())
-        .pack_size(1 << 20)
-}
-
 /// A multi-MiB file (or `big_files` of them), small files (one empty), a
 /// nested directory, an empty directory and a symlink.
 fn make_tree(root: &Path, seed: u64, big_files: usize, big: usize) {
@@ -134,38 +127,6 @@ fn make_tree(root: &Path, seed: u64, big_files: usize, big: usize) {
     std::os::unix::fs::symlink("docs/note-2.txt", root.join("link")).unwrap();
 }
 
-/// Asserts `b` holds exactly the entries of `a`: names, kinds, file bytes,
-/// symlink targets.
-fn assert_same_tree(a: &Path, b: &Path) {
-    let names = |d: &Path| {
-        let mut v: Vec<_> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        v.sort();
-        v
-    };
-    let names_a = names(a);
-    assert_eq!(names_a, names(b), "entries of {a:?} and {b:?} differ");
-    for name in names_a {
-        let (pa, pb) = (a.join(&name), b.join(&name));
-        let ma = std::fs::symlink_metadata(&pa).unwrap();
-        let mb = std::fs::symlink_metadata(&pb).unwrap();
-        assert_eq!(ma.file_type(), mb.file_type(), "kind of {pb:?}");
-        if ma.file_type().is_symlink() {
-            assert_eq!(
-                std::fs::read_link(&pa).unwrap(),
-                std::fs::read_link(&pb).unwrap()
-            );
-        } else if ma.is_dir() {
-            assert_same_tree(&pa, &pb);
-        } else {
-            let (da, db) = (std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
-            assert!(da == db, "contents of {pb:?} differ from {pa:?}");
-        }
-    }
-}
-
 async fn backup_dir(repo: &Repository, src: &Path) -> cairn_cas_core::Result<BackupResult> {
     backup(
         repo,
@@ -187,7 +148,7 @@ async fn assert_restores(repo: &Repository, snap: &Snapshot, src: &Path) -> Rest
         .unwrap();
     let report = verify(repo, snap, target.path(), &[]).await.unwrap();
     assert!(report.is_ok(), "verify: {:?}", report.mismatches);
-    assert_same_tree(src, &target.path().join(src.strip_prefix("/").unwrap()));
+    assert_same_content(src, &restored(target.path(), src));
     summary
 }
 

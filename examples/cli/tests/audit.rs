@@ -5,20 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const PASSWORD: &str = "correct horse battery staple";
+mod common;
+
+use common::{success_stdout, temp_root, PASSWORD};
 
 fn cairn_env(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    cmd.arg("-r")
-        .arg(repo)
-        .args(args)
-        .env("CAIRN_PASSWORD", PASSWORD)
-        .env("CAIRN_INSECURE_TEST_KDF", "1")
-        .env_remove("CAIRN_REPOSITORY")
-        .env_remove("CAIRN_PASSWORD_FILE")
-        .env_remove("CAIRN_FROM_PASSWORD_FILE")
+    let mut cmd = common::cairn(repo, PASSWORD, args);
+    cmd.env_remove("CAIRN_FROM_PASSWORD_FILE")
         .env_remove("CAIRN_FROM_REPOSITORY");
     for (k, v) in env {
         cmd.env(k, v);
@@ -27,14 +22,7 @@ fn cairn_env(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn ok_env(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = cairn_env(repo, args, env);
-    assert!(
-        out.status.success(),
-        "cairn {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    success_stdout(args, cairn_env(repo, args, env))
 }
 
 fn ok(repo: &Path, args: &[&str]) -> String {
@@ -81,8 +69,7 @@ fn entry_path(repo: &Path, id: &str) -> PathBuf {
 
 /// A repository with init and two backups.
 fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().canonicalize().unwrap();
+    let (tmp, root) = temp_root();
     let (repo, src) = (root.join("repo"), root.join("src"));
     std::fs::create_dir(&src).unwrap();
     ok(&repo, &["init"]);
@@ -234,8 +221,7 @@ fn a_rollback_past_the_pin_is_named() {
 
 #[test]
 fn concurrent_backups_from_several_processes_leave_a_journal_that_verifies() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().canonicalize().unwrap();
+    let (_tmp, root) = temp_root();
     let repo = root.join("repo");
     ok(&repo, &["init"]);
     const WRITERS: usize = 4;

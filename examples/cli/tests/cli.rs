@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const PASSWORD: &str = "correct horse battery staple";
+mod common;
+
+use common::{json_array, success_stdout, temp_root, under, PASSWORD};
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -15,9 +17,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        // Canonical: the snapshot records absolute paths, the tests compare them.
-        let root = tmp.path().canonicalize().unwrap();
+        let (tmp, root) = temp_root();
         let repo = root.join("repo");
         Env {
             _tmp: tmp,
@@ -27,15 +27,8 @@ impl Env {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        c.arg("-r")
-            .arg(&self.repo)
-            .args(args)
-            .env("CAIRN_PASSWORD", PASSWORD)
-            .env("CAIRN_INSECURE_TEST_KDF", "1")
-            .env_remove("CAIRN_REPOSITORY")
-            .env_remove("CAIRN_PASSWORD_FILE")
-            .env_remove("CAIRN_NEW_PASSWORD");
+        let mut c = common::cairn(&self.repo, PASSWORD, args);
+        c.env_remove("CAIRN_NEW_PASSWORD");
         c
     }
 
@@ -45,15 +38,7 @@ impl Env {
 
     /// Runs and insists on success; returns stdout.
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "cairn {args:?} failed ({:?}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        success_stdout(args, self.run(args))
     }
 
     /// A small source tree: nested dirs, an empty file, a symlink, a larger file.
@@ -69,32 +54,14 @@ impl Env {
     }
 }
 
-/// Where snapshot path `p` lands under `target`.
-fn under(target: &Path, p: &Path) -> PathBuf {
-    target.join(p.strip_prefix("/").unwrap())
-}
-
 /// Runs `cairn -r REPO ARGS` with the test password and the cheap test KDF.
 fn cairn_at(repo: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("-r")
-        .arg(repo)
-        .args(args)
-        .env("CAIRN_PASSWORD", PASSWORD)
-        .env("CAIRN_INSECURE_TEST_KDF", "1")
-        .output()
-        .unwrap()
+    common::cairn(repo, PASSWORD, args).output().unwrap()
 }
 
 /// [`cairn_at`], which must succeed; returns its standard output.
 fn cairn_ok(repo: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> String {
-    let out = cairn_at(repo, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    success_stdout(args, cairn_at(repo, args))
 }
 
 /// Restores `latest` of `repo` to `target` with `--verify`, and compares the
@@ -121,12 +88,7 @@ fn restore_latest_matches(repo: impl AsRef<std::ffi::OsStr>, target: &Path, src:
 }
 
 fn snapshots(env: &Env) -> Vec<serde_json::Value> {
-    let out = env.ok(&["--json", "snapshots"]);
-    serde_json::from_str::<serde_json::Value>(&out)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    json_array(&env.ok(&["--json", "snapshots"]))
 }
 
 #[test]

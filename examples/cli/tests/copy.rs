@@ -4,40 +4,30 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::{files_below, success_stdout};
 
 fn cairn(repo: &str, password: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["-r", repo])
-        .args(args)
-        .env("CAIRN_PASSWORD", password)
+    common::cairn(repo, password, args)
         .env("CAIRN_FROM_PASSWORD", "local password")
-        .env("CAIRN_INSECURE_TEST_KDF", "1")
         .env_remove("CAIRN_FROM_PASSWORD_FILE")
         .output()
         .unwrap()
 }
 
 fn ok(repo: &str, password: &str, args: &[&str]) -> String {
-    let out = cairn(repo, password, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    success_stdout(args, cairn(repo, password, args))
 }
 
+/// Every file below `dir` with its contents, sorted by path text.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(files(&p));
-        } else {
-            out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
-        }
-    }
+    let mut out: Vec<_> = files_below(dir)
+        .into_iter()
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect();
     out.sort();
     out
 }

@@ -2,9 +2,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
+
+mod common;
+
+use common::{files_below, success_stdout, temp_root};
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -13,29 +16,15 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().canonicalize().unwrap();
+        let (tmp, root) = temp_root();
         Env { _tmp: tmp, root }
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("-r")
-            .arg(self.root.join("repo"))
-            .args(args)
-            .env("CAIRN_PASSWORD", "pw")
-            .env("CAIRN_INSECURE_TEST_KDF", "1")
-            .env_remove("CAIRN_REPOSITORY")
-            .env_remove("CAIRN_PASSWORD_FILE")
+        let out = common::cairn(self.root.join("repo"), "pw", args)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "cairn {args:?}:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        success_stdout(args, out)
     }
 
     /// Every JSON line the command prints.
@@ -147,20 +136,7 @@ fn diff_and_find_report_changes_and_snapshots() {
 
 /// Every key under the repository directory.
 fn objects(repo: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![repo.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    files_below(repo)
 }
 
 #[test]

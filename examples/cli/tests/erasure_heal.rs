@@ -5,32 +5,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const PASSWORD: &str = "correct horse battery staple";
+mod common;
+
+use common::{assert_success, temp_root, under, PASSWORD};
 
 fn cairn(layout: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("-r")
-        .arg(layout)
-        .args(args)
-        .env("CAIRN_PASSWORD", PASSWORD)
-        .env("CAIRN_INSECURE_TEST_KDF", "1")
-        .env_remove("CAIRN_REPOSITORY")
-        .env_remove("CAIRN_PASSWORD_FILE")
-        .output()
-        .unwrap()
+    common::cairn(layout, PASSWORD, args).output().unwrap()
 }
 
-/// Runs, insists on success; returns (stdout, stderr).
+/// Runs, insists on success; returns (stdout, stderr), which must be UTF-8.
 fn ok(layout: &Path, args: &[&str]) -> (String, String) {
     let out = cairn(layout, args);
-    let (o, e) = (
+    assert_success(args, &out);
+    (
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),
-    );
-    assert!(out.status.success(), "cairn {args:?}: {o}\n{e}");
-    (o, e)
+    )
 }
 
 /// A source tree with some bulk, different per `seed`.
@@ -79,8 +71,7 @@ fn same_tree(a: &Path, b: &Path) {
 
 #[test]
 fn missing_disk_during_backup_is_reported_healed_and_then_two_others_may_go() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().canonicalize().unwrap();
+    let (_tmp, root) = temp_root();
     let layout = root.join("layout.toml");
     let mut text = String::from("[erasure]\ndata = 4\nparity = 2\ntimeout_secs = 10\n");
     for i in 0..6 {
@@ -144,6 +135,6 @@ fn missing_disk_during_backup_is_reported_healed_and_then_two_others_may_go() {
                 "--verify",
             ],
         );
-        same_tree(&path, &target.join(path.strip_prefix("/").unwrap()));
+        same_tree(&path, &under(&target, &path));
     }
 }

@@ -5,28 +5,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::Command;
 
-const PASSWORD: &str = "correct horse battery staple";
+mod common;
+
+use common::{success_stdout, temp_root, PASSWORD};
 
 /// Runs `cairn -r LAYOUT ARGS`, insists on success; returns stdout.
 fn ok(layout: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("-r")
-        .arg(layout)
-        .args(args)
-        .env("CAIRN_PASSWORD", PASSWORD)
-        .env("CAIRN_INSECURE_TEST_KDF", "1")
-        .env_remove("CAIRN_REPOSITORY")
-        .env_remove("CAIRN_PASSWORD_FILE")
-        .output()
-        .unwrap();
-    let (o, e) = (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    );
-    assert!(out.status.success(), "cairn {args:?}: {o}\n{e}");
-    o
+    success_stdout(
+        args,
+        common::cairn(layout, PASSWORD, args).output().unwrap(),
+    )
 }
 
 /// The first file under `dir` (recursively), as a path relative to `base`.
@@ -50,8 +39,7 @@ fn first_file(base: &Path, dir: &Path) -> Option<std::path::PathBuf> {
 
 #[test]
 fn prune_removes_stray_shards_from_a_layout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().canonicalize().unwrap();
+    let (_tmp, root) = temp_root();
     let layout = root.join("layout.toml");
     let mut text = String::from("[erasure]\ndata = 4\nparity = 2\n");
     for i in 0..6 {

@@ -2,9 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const PASSWORD: &str = "correct horse battery staple";
+mod common;
+
+use common::{temp_root, PASSWORD};
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -15,8 +17,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().canonicalize().unwrap();
+        let (tmp, root) = temp_root();
         let src = root.join("src");
         std::fs::create_dir_all(src.join("d")).unwrap();
         std::fs::write(src.join("a.txt"), b"alpha").unwrap();
@@ -32,16 +33,7 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("-r")
-            .arg(&self.repo)
-            .args(args)
-            .env("CAIRN_PASSWORD", PASSWORD)
-            .env("CAIRN_INSECURE_TEST_KDF", "1")
-            .env_remove("CAIRN_REPOSITORY")
-            .env_remove("CAIRN_PASSWORD_FILE")
-            .output()
-            .unwrap()
+        common::cairn(&self.repo, PASSWORD, args).output().unwrap()
     }
 
     /// A hook command that appends `$VAR=value` lines for `vars` to `log`.

@@ -10,33 +10,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "correct horse battery staple";
+mod common;
+
+use common::{success_stdout, PASSWORD};
+
 /// 16 files of 512 KiB of incompressible data: 8 one-MiB packs.
 const FILES: usize = 16;
 const FILE_SIZE: usize = 512 << 10;
 
 fn cairn(repo: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    c.arg("-r")
-        .arg(repo)
-        .args(args)
-        .env("CAIRN_PASSWORD", PASSWORD)
-        .env("CAIRN_INSECURE_TEST_KDF", "1")
-        .env_remove("CAIRN_REPOSITORY")
-        .env_remove("CAIRN_PASSWORD_FILE");
-    c
+    common::cairn(repo, PASSWORD, args)
 }
 
 fn ok(repo: &Path, args: &[&str]) -> String {
-    let out = cairn(repo, args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "cairn {args:?} failed ({:?}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    success_stdout(args, cairn(repo, args).output().unwrap())
 }
 
 /// A repository with 1 MiB packs, no compression, and a source of random data.

@@ -2,7 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::{success_stdout, temp_root};
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -11,22 +15,14 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().canonicalize().unwrap();
+        let (tmp, root) = temp_root();
         Env { _tmp: tmp, root }
     }
 
     /// `cairn -r REPO ARGS` with password `pw` (and a new password, if any).
     fn run(&self, pw: &str, new: Option<&str>, args: &[&str]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        c.arg("-r")
-            .arg(self.root.join("repo"))
-            .args(args)
-            .env("CAIRN_PASSWORD", pw)
-            .env("CAIRN_INSECURE_TEST_KDF", "1")
-            .env_remove("CAIRN_REPOSITORY")
-            .env_remove("CAIRN_PASSWORD_FILE")
-            .env_remove("CAIRN_APPEND_ONLY")
+        let mut c = common::cairn(self.root.join("repo"), pw, args);
+        c.env_remove("CAIRN_APPEND_ONLY")
             .env_remove("CAIRN_NEW_PASSWORD");
         if let Some(n) = new {
             c.env("CAIRN_NEW_PASSWORD", n);
@@ -35,14 +31,7 @@ impl Env {
     }
 
     fn ok(&self, pw: &str, new: Option<&str>, args: &[&str]) -> String {
-        let out = self.run(pw, new, args);
-        assert!(
-            out.status.success(),
-            "cairn {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        success_stdout(args, self.run(pw, new, args))
     }
 
     /// Fails with exit code 1; returns stderr.

@@ -5,56 +5,31 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-const PASSWORD: &str = "correct horse battery staple";
+mod common;
+
+use common::{noise, success_stdout, temp_root, under, PASSWORD};
+
 const VERSIONS: u64 = 8;
 
 fn cairn(repo: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("-r")
-        .arg(repo)
-        .args(args)
-        .env("CAIRN_PASSWORD", PASSWORD)
-        .env("CAIRN_INSECURE_TEST_KDF", "1")
-        .env_remove("CAIRN_REPOSITORY")
-        .env_remove("CAIRN_PASSWORD_FILE")
-        .output()
-        .unwrap()
+    common::cairn(repo, PASSWORD, args).output().unwrap()
 }
 
 fn ok(repo: &Path, args: &[&str]) -> String {
-    let out = cairn(repo, args);
-    assert!(
-        out.status.success(),
-        "cairn {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    success_stdout(args, cairn(repo, args))
 }
 
 /// Version `v` of writer `w`'s tree: files shared by all writers and
 /// versions, files that change every other version, one new each version.
 fn version_files(w: u64, v: u64) -> Vec<(String, Vec<u8>)> {
     vec![
-        ("shared".into(), bytes(1, 400_000)),
-        ("slow".into(), bytes(100 + w * 10 + v / 2, 300_000)),
-        ("fast".into(), bytes(1000 + w * 100 + v, 200_000)),
+        ("shared".into(), noise(1, 400_000)),
+        ("slow".into(), noise(100 + w * 10 + v / 2, 300_000)),
+        ("fast".into(), noise(1000 + w * 100 + v, 200_000)),
     ]
 }
 
@@ -66,8 +41,7 @@ fn write_version(dir: &Path, w: u64, v: u64) {
 
 #[test]
 fn backups_and_forget_prune_loop_in_parallel_processes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().canonicalize().unwrap();
+    let (_tmp, root) = temp_root();
     let repo = root.join("repo");
     ok(&repo, &["init"]);
     let done = Arc::new(AtomicBool::new(false));
@@ -158,7 +132,7 @@ fn backups_and_forget_prune_loop_in_parallel_processes() {
             &["restore", id, "--target", target.to_str().unwrap()],
         );
         let src = &sources[w as usize];
-        let restored = target.join(src.strip_prefix("/").unwrap());
+        let restored = under(&target, src);
         for (name, data) in version_files(w, v) {
             assert_eq!(
                 std::fs::read(restored.join(&name)).unwrap(),
@@ -185,8 +159,7 @@ fn walk_size(dir: &Path) -> u64 {
 
 #[test]
 fn forget_dry_run_json_then_prune_and_stats_reclaimable() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().canonicalize().unwrap();
+    let (_tmp, root) = temp_root();
     let repo = root.join("repo");
     let src = root.join("src");
     std::fs::create_dir_all(&src).unwrap();
@@ -245,7 +218,7 @@ fn forget_dry_run_json_then_prune_and_stats_reclaimable() {
         &["restore", "latest", "--target", target.to_str().unwrap()],
     );
     for (name, data) in version_files(9, 2) {
-        let got = std::fs::read(target.join(src.strip_prefix("/").unwrap()).join(&name)).unwrap();
+        let got = std::fs::read(under(&target, &src).join(&name)).unwrap();
         assert_eq!(got, data, "{name}");
     }
 }

@@ -3,17 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::assert_success;
 
 fn cairn(repo: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("-r")
-        .arg(repo)
-        .args(args)
-        .env("CAIRN_PASSWORD", "metrics test")
-        // Fast key files for tests; ignored by release builds without the
-        // test feature, where init then simply takes longer.
-        .env("CAIRN_INSECURE_TEST_KDF", "1")
+    common::cairn(repo, "metrics test", args)
         .env_remove("RUST_LOG")
         .output()
         .unwrap()
@@ -21,11 +18,7 @@ fn cairn(repo: &Path, args: &[&str]) -> Output {
 
 fn ok(repo: &Path, args: &[&str]) -> Output {
     let out = cairn(repo, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(args, &out);
     out
 }
 

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const PASSWORD: &str = "correct horse battery staple";
+mod common;
+
+use common::{assert_success, files_below, json_array, noise, temp_root, texts, under, PASSWORD};
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -17,8 +19,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().canonicalize().unwrap();
+        let (tmp, root) = temp_root();
         let repo = root.join("repo");
         Env {
             _tmp: tmp,
@@ -28,28 +29,14 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("-r")
-            .arg(&self.repo)
-            .args(args)
-            .env("CAIRN_PASSWORD", PASSWORD)
-            .env("CAIRN_INSECURE_TEST_KDF", "1")
-            .env_remove("CAIRN_REPOSITORY")
-            .env_remove("CAIRN_PASSWORD_FILE")
-            .output()
-            .unwrap()
+        common::cairn(&self.repo, PASSWORD, args).output().unwrap()
     }
 
     /// Runs, insists on success; returns (stdout, stderr).
     fn ok(&self, args: &[&str]) -> (String, String) {
         let out = self.run(args);
-        let (stdout, stderr) = texts(&out);
-        assert!(
-            out.status.success(),
-            "cairn {args:?} failed ({:?}):\n{stdout}\n{stderr}",
-            out.status
-        );
-        (stdout, stderr)
+        assert_success(args, &out);
+        texts(&out)
     }
 
     /// Runs, insists on failure; returns stderr.
@@ -65,50 +52,19 @@ impl Env {
 
     /// Object names under `prefix` of the local repository (e.g. `index`).
     fn objects(&self, prefix: &str) -> HashSet<String> {
-        let mut out = HashSet::new();
-        let mut dirs = vec![self.repo.join(prefix)];
-        while let Some(d) = dirs.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    dirs.push(p);
-                } else {
-                    let rel = p.strip_prefix(&self.repo).unwrap();
-                    out.insert(rel.to_str().unwrap().to_owned());
-                }
-            }
-        }
-        out
+        files_below(&self.repo.join(prefix))
+            .iter()
+            .map(|p| {
+                let rel = p.strip_prefix(&self.repo).unwrap();
+                rel.to_str().unwrap().to_owned()
+            })
+            .collect()
     }
 
     fn snapshots(&self) -> Vec<serde_json::Value> {
         let (out, _) = self.ok(&["--json", "snapshots"]);
-        serde_json::from_str::<serde_json::Value>(&out)
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .clone()
+        json_array(&out)
     }
-}
-
-fn texts(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Deterministic incompressible bytes (xorshift), different per `seed`.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// Writes `files` (relative path → contents) under `dir`.
@@ -118,10 +74,6 @@ fn write_tree(dir: &Path, files: &BTreeMap<String, Vec<u8>>) {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();
     }
-}
-
-fn under(target: &Path, p: &Path) -> PathBuf {
-    target.join(p.strip_prefix("/").unwrap())
 }
 
 fn flip_byte(path: &Path) {

@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
+
+mod common;
+
+use common::{success_stdout, temp_root, under};
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -16,29 +19,15 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().canonicalize().unwrap();
+        let (tmp, root) = temp_root();
         Env { _tmp: tmp, root }
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("-r")
-            .arg(self.root.join("repo"))
-            .args(args)
-            .env("CAIRN_PASSWORD", "pw")
-            .env("CAIRN_INSECURE_TEST_KDF", "1")
-            .env_remove("CAIRN_REPOSITORY")
-            .env_remove("CAIRN_PASSWORD_FILE")
+        let out = common::cairn(self.root.join("repo"), "pw", args)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "cairn {args:?}:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        success_stdout(args, out)
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -101,7 +90,7 @@ fn populated(env: &Env) -> (PathBuf, PathBuf) {
     env.ok(&["init"]);
     env.ok(&["backup", src.to_str().unwrap()]);
     let target = env.root.join("target");
-    let base = target.join(src.strip_prefix("/").unwrap());
+    let base = under(&target, &src);
     std::fs::create_dir_all(base.join("d")).unwrap();
     let put = |name: &str, body: &[u8], mtime: i64| {
         std::fs::write(base.join(name), body).unwrap();
@@ -352,7 +341,7 @@ fn a_planted_symlink_in_the_target_is_not_followed() {
     let outside = env.root.join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     let target = env.root.join("target");
-    let base = target.join(src.strip_prefix("/").unwrap());
+    let base = under(&target, &src);
     std::fs::create_dir_all(&base).unwrap();
     std::os::unix::fs::symlink(&outside, base.join("etc")).unwrap();
     env.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
@@ -424,7 +413,7 @@ fn backup_filters_and_restore_excludes_on_a_real_tree() {
     ]);
     let target = env.root.join("t1");
     env.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
-    let base = target.join(src.strip_prefix("/").unwrap());
+    let base = under(&target, &src);
     assert_eq!(
         files_below(&base),
         [
@@ -449,7 +438,7 @@ fn backup_filters_and_restore_excludes_on_a_real_tree() {
         "--iexclude",
         "/**/FAKE-CACHE",
     ]);
-    let base = target.join(src.strip_prefix("/").unwrap());
+    let base = under(&target, &src);
     assert_eq!(
         files_below(&base),
         ["docs/B.MD", "keep.txt", "logs/important.log", "small.bin"]
@@ -471,7 +460,7 @@ fn backup_filters_and_restore_excludes_on_a_real_tree() {
         "--exclude",
         "B.MD",
     ]);
-    let base = target.join(src.strip_prefix("/").unwrap());
+    let base = under(&target, &src);
     assert_eq!(files_below(&base), ["docs/a.md", "logs/important.log"]);
     assert!(
         !base.join("fake-cache").exists(),
@@ -498,6 +487,6 @@ fn backup_files_from_a_list() {
     env.ok(&["backup", "--files-from", list.to_str().unwrap()]);
     let target = env.root.join("t");
     env.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
-    let base = target.join(src.strip_prefix("/").unwrap());
+    let base = under(&target, &src);
     assert_eq!(files_below(&base), ["one/f", "three/f"]);
 }

@@ -124,6 +124,39 @@ pub(crate) fn assert_same_tree(a: &Path, b: &Path) {
     }
 }
 
+/// Asserts `b` holds exactly the entries of `a`: same names and kinds, same
+/// file bytes, same symlink targets. Unlike [`assert_same_tree`], modes and
+/// mtimes are not compared.
+pub(crate) fn assert_same_content(a: &Path, b: &Path) {
+    let names = |d: &Path| {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let names_a = names(a);
+    assert_eq!(names_a, names(b), "entries of {a:?} and {b:?} differ");
+    for name in names_a {
+        let (pa, pb) = (a.join(&name), b.join(&name));
+        let ma = std::fs::symlink_metadata(&pa).unwrap();
+        let mb = std::fs::symlink_metadata(&pb).unwrap();
+        assert_eq!(ma.file_type(), mb.file_type(), "kind of {pb:?}");
+        if ma.file_type().is_symlink() {
+            assert_eq!(
+                std::fs::read_link(&pa).unwrap(),
+                std::fs::read_link(&pb).unwrap()
+            );
+        } else if ma.is_dir() {
+            assert_same_content(&pa, &pb);
+        } else {
+            let (da, db) = (std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
+            assert!(da == db, "contents of {pb:?} differ from {pa:?}");
+        }
+    }
+}
+
 /// Keys of the objects under `prefix`.
 pub(crate) async fn keys_under(store: &dyn Backend, prefix: &str) -> Vec<String> {
     use futures::TryStreamExt;
