@@ -58,8 +58,10 @@ mod options;
 mod plan;
 mod restore;
 mod select;
+mod stream;
 mod target;
 mod verify;
+mod walk;
 mod writer;
 
 pub use check::{check, CheckOptions, CheckReport};
@@ -73,4 +75,5 @@ pub use restore::{
     restore, restore_owned, NoProgress, RestoreProgress, RestoreSummary, RestoreWarning,
 };
 pub use select::{select_snapshot, SnapshotFilter};
+pub use stream::restore_snapshot;
 pub use verify::{verify, VerifyReport};
