@@ -23,6 +23,14 @@
 //! done. An interrupted restore run again with `IfChanged` fetches only what
 //! is missing.
 //!
+//! # Memory
+//!
+//! A [`RestorePlan`] holds every entry of the restore (~600 bytes a file).
+//! [`restore_snapshot`] with [`RestoreOptions::window`] plans and restores
+//! that many files at a time instead, so a restore's memory is bounded by the
+//! window, not by the snapshot's file count (directories and hard-link groups
+//! still cost one small entry each until the end).
+//!
 //! ```
 //! use std::sync::Arc;
 //! use cairn_backends::MemoryBackend;
