@@ -236,6 +236,35 @@ impl Repository {
         let result = cairn_recovery::restore(&self.inner, plan, opts, progress)
             .instrument(span)
             .await;
+        self.restored(op, result, opts).await
+    }
+
+    /// Plans and runs a restore of `snapshot` in one call,
+    /// [`RestoreOptions::window`] files at a time: its memory is bounded by
+    /// the window instead of growing with the snapshot's file count (see
+    /// [`cairn_recovery::restore_snapshot`]).
+    pub async fn restore_snapshot(
+        &self,
+        snapshot: &Snapshot,
+        opts: &RestoreOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<RestoreSummary> {
+        let progress = Arc::new(Bridge(progress));
+        let op = Operation::start("restore");
+        let span = tracing::info_span!("cairn.restore", target = %opts.target.display());
+        let result = cairn_recovery::restore_snapshot(&self.inner, snapshot, opts, progress)
+            .instrument(span)
+            .await;
+        self.restored(op, result, opts).await
+    }
+
+    /// Metrics and the after-restore hook of a finished restore.
+    async fn restored(
+        &self,
+        op: Operation,
+        result: cairn_recovery::Result<RestoreSummary>,
+        opts: &RestoreOptions,
+    ) -> Result<RestoreSummary> {
         if let Ok(s) = &result {
             metrics::counter!(m::RESTORE_BYTES_WRITTEN_TOTAL).increment(s.bytes_written);
             metrics::counter!(m::RESTORE_BYTES_FETCHED_TOTAL).increment(s.bytes_fetched);

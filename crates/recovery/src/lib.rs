@@ -23,6 +23,14 @@
 //! done. An interrupted restore run again with `IfChanged` fetches only what
 //! is missing.
 //!
+//! # Memory
+//!
+//! A [`RestorePlan`] holds every entry of the restore (~600 bytes a file).
+//! [`restore_snapshot`] with [`RestoreOptions::window`] plans and restores
+//! that many files at a time instead, so a restore's memory is bounded by the
+//! window, not by the snapshot's file count (directories and hard-link groups
+//! still cost one small entry each until the end).
+//!
 //! ```
 //! use std::sync::Arc;
 //! use cairn_backends::MemoryBackend;
@@ -58,8 +66,10 @@ mod options;
 mod plan;
 mod restore;
 mod select;
+mod stream;
 mod target;
 mod verify;
+mod walk;
 mod writer;
 
 pub use check::{check, CheckOptions, CheckReport};
@@ -73,4 +83,5 @@ pub use restore::{
     restore, restore_owned, NoProgress, RestoreProgress, RestoreSummary, RestoreWarning,
 };
 pub use select::{select_snapshot, SnapshotFilter};
+pub use stream::restore_snapshot;
 pub use verify::{verify, VerifyReport};

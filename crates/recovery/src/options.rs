@@ -92,6 +92,24 @@ pub struct RestoreOptions {
     /// an erasure layout each read is widened to whole shard blocks. Raise it
     /// there (e.g. 16 MiB) if memory allows.
     pub max_read: u64,
+    /// Files planned and restored at once by [`crate::restore_snapshot`]
+    /// (0, the default: all of them, one plan). With a window the tree is
+    /// walked in order and each window of files is planned, fetched and
+    /// written before the next is planned, so the plan's memory (its entries,
+    /// chunk lists and blob reads, ~600 bytes a file) is bounded by the
+    /// window, not by the snapshot's file count. What still grows: the
+    /// directories (their final metadata is set deepest first at the end,
+    /// one entry each) and the hard-linked files (one target path per link
+    /// group, so a link in a later window finds its file). A window holds at
+    /// least one file; a directory is not split from the files of its own
+    /// window but may span windows.
+    ///
+    /// With [`priority`](Self::priority) paths or
+    /// [`include_patterns`](Self::include_patterns) the restore is one window
+    /// (priorities order the packs of one plan; include patterns need the
+    /// whole walk to know which directories to keep). A dry run is a plan:
+    /// [`crate::plan_restore`] holds every entry.
+    pub window: usize,
 }
 
 impl RestoreOptions {
@@ -111,6 +129,7 @@ impl RestoreOptions {
             cancel: cairn_cas_core::CancelToken::default(),
             priority: Vec::new(),
             max_read: DEFAULT_MAX_READ,
+            window: 0,
         }
     }
     /// Restores only `path` (a snapshot path such as `/data/x`) and below.
@@ -168,6 +187,12 @@ impl RestoreOptions {
     /// Sets the longest ranged read (0: whole runs of blobs).
     pub fn max_read(mut self, bytes: u64) -> Self {
         self.max_read = bytes;
+        self
+    }
+    /// Plans and restores `files` files at a time (0: all at once); see
+    /// [`window`](Self::window).
+    pub fn window(mut self, files: usize) -> Self {
+        self.window = files;
         self
     }
     /// Removes what is in the target but not in the snapshot.

@@ -3,17 +3,16 @@
 //! what is already in the target) before executing.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cairn_cas_core::{Node, NodeKind, PackEntry, PackId, Patterns, Repository, Snapshot};
 use cairn_crypto::ChunkId;
 
-use crate::inspect::{DirState, Inspector};
+use crate::inspect::Inspector;
 pub use crate::options::{Overwrite, RestoreOptions};
-use crate::{Error, Result};
+use crate::walk::Walk;
+use crate::Result;
 
 /// What the restore will do with one entry.
 #[non_exhaustive]
@@ -49,6 +48,9 @@ pub struct PlannedEntry {
     /// [`RestorePlan::files`]): it had several links when backed up, and this
     /// one is in the restore too. Nothing is fetched for it.
     pub link_to: Option<usize>,
+    /// Restored as a hard link to this file, restored in an earlier window
+    /// (see [`RestoreOptions::window`]).
+    pub(crate) link_earlier: Option<PathBuf>,
     /// For [`Action::Update`] and [`Action::Metadata`]: the (device, inode) of
     /// the file that was compared, so a file swapped in since is not used.
     pub(crate) existing: Option<(u64, u64)>,
@@ -185,124 +187,60 @@ pub(crate) fn runs(blobs: &[BlobRead], max_read: u64) -> Vec<&[BlobRead]> {
     out
 }
 
-/// Whether the snapshot path `p` is to be restored: on the way to, or under,
-/// an include path. Returns (wanted, fully_included).
-fn wanted(p: &Path, include: &[PathBuf]) -> (bool, bool) {
-    if include.is_empty() {
-        return (true, true);
-    }
-    let full = include.iter().any(|i| p.starts_with(i));
-    (full || include.iter().any(|i| i.starts_with(p)), full)
-}
-
-/// A directory still to visit: its snapshot path, tree, what the target has
-/// there, and whether it is restored whole.
-struct Pending {
-    snap: PathBuf,
-    tree: ChunkId,
-    state: DirState,
-    full: bool,
-    /// It, or a directory above it, matches an include pattern.
-    picked: bool,
-}
-
 /// Plans the restore of `snapshot` as `opts` says, comparing with what the
 /// target already holds (through no-follow handles; nothing is changed).
+///
+/// The plan holds every entry of the restore (see
+/// [`RestoreOptions::window`] and [`crate::restore_snapshot`] for a restore
+/// whose memory does not grow with the file count).
 pub async fn plan_restore(
     repo: &Repository,
     snapshot: &Snapshot,
     opts: &RestoreOptions,
 ) -> Result<RestorePlan> {
-    let include: Vec<PathBuf> = opts
-        .include
-        .iter()
-        .map(|p| Path::new("/").join(p))
-        .collect();
-    let inspector = Inspector::new(repo, opts)?;
+    let mut walk = Walk::new(repo, snapshot, opts)?;
     let mut plan = RestorePlan {
         max_read: opts.max_read,
         ..RestorePlan::default()
     };
     // Files whose contents decide (`IfChanged`), compared after the walk.
     let mut to_compare = Vec::new();
-    let mut found = vec![false; include.len()];
-    let mut stack = vec![Pending {
-        snap: PathBuf::from("/"),
-        tree: snapshot.tree_id()?,
-        state: inspector.root_state(),
-        full: include.is_empty(),
-        picked: opts.include_patterns.is_empty(),
-    }];
-    while let Some(dir) = stack.pop() {
-        let tree = repo.load_tree(&dir.tree).await?;
-        let rel = dir.snap.strip_prefix("/").unwrap_or(&dir.snap).to_owned();
-        let handle = inspector.dir(&rel, dir.state);
-        if opts.delete && dir.full && dir.picked {
-            let names: HashSet<&[u8]> = tree.nodes.iter().map(|n| n.name.as_slice()).collect();
-            for extra in inspector.extra_names(handle.as_deref(), &names)? {
-                plan.delete.push(opts.target.join(&rel).join(extra));
-            }
-        }
-        for node in tree.nodes {
-            let snap_path = dir.snap.join(OsStr::from_bytes(&node.name));
-            let (want, full) = wanted(&snap_path, &include);
-            let is_dir = matches!(node.kind, NodeKind::Dir { .. });
-            if !want || opts.exclude.matches(&snap_path, is_dir) {
-                continue;
-            }
-            let picked = dir.picked || opts.include_patterns.matches(&snap_path, is_dir);
-            if !picked && !is_dir {
-                continue;
-            }
-            for (i, inc) in include.iter().enumerate() {
-                if &snap_path == inc {
-                    found[i] = true;
-                }
-            }
-            let path = opts.target.join(&rel).join(node.name_os());
-            let seen = inspector.lookup(handle.as_deref(), node.name_os(), dir.state)?;
-            match &node.kind {
-                NodeKind::Dir { subtree } => {
-                    let (action, state) = inspector.dir_action(&node, seen, dir.state);
-                    stack.push(Pending {
-                        snap: snap_path,
-                        tree: *subtree,
-                        state,
-                        full,
-                        picked,
-                    });
-                    plan.dirs.push(entry(path, node, action, None));
-                }
-                NodeKind::File { .. } if full => {
-                    let action = inspector.file_action(&node, seen, dir.state);
-                    if action.is_none() {
-                        to_compare.push(plan.files.len());
-                    }
-                    let action = action.unwrap_or(Action::Replace);
-                    plan.files.push(entry(path, node, action, None));
-                }
-                NodeKind::Symlink { .. } if full => {
-                    let action =
-                        inspector.symlink_action(handle.as_deref(), &node, seen, dir.state);
-                    plan.symlinks.push(entry(path, node, action, None));
-                }
-                _ => {}
-            }
-        }
-    }
-    if let Some(i) = found.iter().position(|f| !f) {
-        return Err(Error::NotInSnapshot {
-            path: include[i].clone(),
-        });
-    }
+    walk.fill(&mut plan, &mut to_compare, usize::MAX).await?;
+    walk.check_found()?;
     if !opts.include_patterns.is_empty() {
         keep_picked_dirs(&mut plan, &opts.include_patterns, &opts.target);
     }
+    complete(
+        repo,
+        &walk.inspector,
+        opts,
+        plan,
+        to_compare,
+        &mut HashMap::new(),
+    )
+    .await
+}
+
+/// Hard-linked files already planned: (device, inode) to the target path of
+/// the one restored with contents.
+pub(crate) type Leaders = HashMap<(u64, u64), PathBuf>;
+
+/// Completes a walked plan (or one window of it): compares contents, links
+/// hard-linked files (to `leaders` of earlier windows too), groups the blobs
+/// by pack.
+pub(crate) async fn complete(
+    repo: &Repository,
+    inspector: &Inspector<'_>,
+    opts: &RestoreOptions,
+    mut plan: RestorePlan,
+    to_compare: Vec<usize>,
+    leaders: &mut Leaders,
+) -> Result<RestorePlan> {
     plan.dirs.sort_by(|a, b| a.path.cmp(&b.path));
     // Children before their parents.
     plan.delete.sort_by(|a, b| b.cmp(a));
     let in_place = inspector.compare_all(&mut plan.files, to_compare).await?;
-    link_groups(&mut plan.files);
+    link_groups(&mut plan.files, leaders);
     let first: Vec<PathBuf> = opts
         .priority
         .iter()
@@ -312,13 +250,21 @@ pub async fn plan_restore(
     Ok(plan)
 }
 
-fn entry(path: PathBuf, node: Node, action: Action, existing: Option<(u64, u64)>) -> PlannedEntry {
-    PlannedEntry {
-        path,
-        node,
-        action,
-        link_to: None,
-        existing,
+impl PlannedEntry {
+    pub(crate) fn new(path: PathBuf, node: Node, action: Action) -> Self {
+        PlannedEntry {
+            path,
+            node,
+            action,
+            link_to: None,
+            link_earlier: None,
+            existing: None,
+        }
+    }
+    /// Restored as a hard link (to a file of this plan or of an earlier
+    /// window): nothing is fetched for it.
+    pub(crate) fn is_link(&self) -> bool {
+        self.link_to.is_some() || self.link_earlier.is_some()
     }
 }
 
@@ -345,18 +291,22 @@ fn keep_picked_dirs(plan: &mut RestorePlan, patterns: &Patterns, target: &Path) 
 }
 
 /// Files that had several links (same device and inode; version 2 trees)
-/// become links to the first of them that is restored.
-fn link_groups(files: &mut [PlannedEntry]) {
-    let mut leaders: HashMap<(u64, u64), usize> = HashMap::new();
+/// become links to the first of them that is restored: in this plan
+/// (`link_to`) or, restoring in windows, in an earlier window (by path).
+fn link_groups(files: &mut [PlannedEntry], leaders: &mut Leaders) {
+    let mut here: HashMap<(u64, u64), usize> = HashMap::new();
     for (n, f) in files.iter_mut().enumerate() {
         if f.node.nlink < 2 || f.node.dev == 0 || f.action == Action::Keep {
             continue;
         }
-        match leaders.entry((f.node.dev, f.node.inode)) {
-            std::collections::hash_map::Entry::Occupied(l) => f.link_to = Some(*l.get()),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(n);
-            }
+        let key = (f.node.dev, f.node.inode);
+        if let Some(&l) = here.get(&key) {
+            f.link_to = Some(l);
+        } else if let Some(p) = leaders.get(&key) {
+            f.link_earlier = Some(p.clone());
+        } else {
+            here.insert(key, n);
+            leaders.insert(key, f.path.clone());
         }
     }
 }
@@ -382,7 +332,7 @@ fn group_blobs(
         let NodeKind::File { chunks } = &f.node.kind else {
             continue;
         };
-        if f.link_to.is_some()
+        if f.is_link()
             || !matches!(
                 f.action,
                 Action::Create | Action::Replace | Action::Update { .. }

@@ -78,6 +78,11 @@ pub struct RestoreSummary {
     pub warnings: Vec<RestoreWarning>,
     /// Wall time.
     pub duration: Duration,
+    /// Windows of files planned and restored one after another (1 unless
+    /// [`RestoreOptions::window`] is set and [`crate::restore_snapshot`] ran).
+    pub windows: u64,
+    /// The most files held in one plan at once.
+    pub largest_window: u64,
 }
 
 /// Runs `plan`. Every blob is authenticated, decompressed and checked against
@@ -113,6 +118,7 @@ pub async fn restore(
         plan.packs.iter().cloned(),
         opts,
         progress,
+        true,
     )
     .await
 }
@@ -129,21 +135,58 @@ pub async fn restore_owned(
 ) -> Result<RestoreSummary> {
     let remaining = crate::writer::due(&plan);
     let packs = std::mem::take(&mut plan.packs);
-    run(repo, plan, remaining, packs.into_iter(), opts, progress).await
+    run(
+        repo,
+        plan,
+        remaining,
+        packs.into_iter(),
+        opts,
+        progress,
+        true,
+    )
+    .await
 }
 
-async fn run(
+/// Runs one window of a restore (see [`crate::restore_snapshot`]): all but
+/// the directories' metadata, which waits for the last window.
+pub(crate) async fn run_window(
     repo: &Repository,
-    entries: RestorePlan,
-    remaining: Vec<std::sync::atomic::AtomicU32>,
-    packs: impl Iterator<Item = PackRead>,
+    mut plan: RestorePlan,
     opts: &RestoreOptions,
     progress: Arc<dyn RestoreProgress>,
 ) -> Result<RestoreSummary> {
-    let started = Instant::now();
-    if opts.cancel.is_cancelled() {
-        return Err(Error::Cancelled);
-    }
+    let remaining = crate::writer::due(&plan);
+    let packs = std::mem::take(&mut plan.packs);
+    run(
+        repo,
+        plan,
+        remaining,
+        packs.into_iter(),
+        opts,
+        progress,
+        false,
+    )
+    .await
+}
+
+/// Sets the metadata of `dirs` (sorted by path), deepest first.
+pub(crate) async fn dirs_metadata(
+    dirs: Vec<crate::PlannedEntry>,
+    opts: &RestoreOptions,
+) -> Result<Vec<RestoreWarning>> {
+    let (t, owners) = open_target(opts)?;
+    let plan = RestorePlan {
+        dirs,
+        ..RestorePlan::default()
+    };
+    let writer = Arc::new(Writer::new(t, plan, Vec::new(), opts, owners));
+    let w = writer.clone();
+    cpu::spawn(move || dir_metadata(&w, &w.plan().dirs)).await?;
+    Ok(writer.take_warnings())
+}
+
+/// The target's handle (made if need be), and whether owners are restored.
+fn open_target(opts: &RestoreOptions) -> Result<(Target, bool)> {
     let root = opts.target.clone();
     let owners = match opts.owners {
         Some(o) => o,
@@ -160,8 +203,30 @@ async fn run(
     let t = Target::open(&root, true)
         .map_err(|e| Error::io(&root, e))?
         .ok_or_else(|| Error::io(&root, std::io::ErrorKind::NotFound.into()))?;
+    Ok((t, owners))
+}
+
+async fn run(
+    repo: &Repository,
+    entries: RestorePlan,
+    remaining: Vec<std::sync::atomic::AtomicU32>,
+    packs: impl Iterator<Item = PackRead>,
+    opts: &RestoreOptions,
+    progress: Arc<dyn RestoreProgress>,
+    dir_meta: bool,
+) -> Result<RestoreSummary> {
+    let started = Instant::now();
+    if opts.cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let (t, owners) = open_target(opts)?;
+    let files_planned = entries.files.len() as u64;
     let writer = Arc::new(Writer::new(t, entries, remaining, opts, owners));
-    let mut summary = RestoreSummary::default();
+    let mut summary = RestoreSummary {
+        windows: 1,
+        largest_window: files_planned,
+        ..RestoreSummary::default()
+    };
     let (w, p) = (writer.clone(), progress.clone());
     let (deleted, dirs) = cpu::spawn(move || prepare(&w, w.plan(), &*p)).await??;
     summary.deleted = deleted;
@@ -202,7 +267,7 @@ async fn run(
     let (w, p) = (writer.clone(), progress.clone());
     summary.hardlinks = cpu::spawn(move || hard_links(&w, w.plan(), &*p)).await?;
     let w = writer.clone();
-    summary.symlinks = cpu::spawn(move || finish(&w, w.plan())).await?;
+    summary.symlinks = cpu::spawn(move || finish(&w, w.plan(), dir_meta)).await?;
     summary.files = writer.written.load(std::sync::atomic::Ordering::Relaxed);
     summary.files_unchanged = writer.unchanged.load(std::sync::atomic::Ordering::Relaxed);
     summary.kept = writer
@@ -251,16 +316,15 @@ fn prepare(w: &Writer, plan: &RestorePlan, progress: &dyn RestoreProgress) -> Re
 fn hard_links(w: &Writer, plan: &RestorePlan, progress: &dyn RestoreProgress) -> u64 {
     let mut links = 0;
     for f in plan.files.iter().filter(|f| f.action != Action::Keep) {
-        let Some(leader) = f.link_to.and_then(|l| plan.files.get(l)) else {
-            continue;
+        let leader = match (&f.link_earlier, f.link_to.and_then(|l| plan.files.get(l))) {
+            (Some(earlier), _) => earlier,
+            (None, Some(leader)) => &leader.path,
+            (None, None) => continue,
         };
-        let r = w
-            .target
-            .parent_of(w.rel(&leader.path))
-            .and_then(|(ldir, lname)| {
-                let (dir, name) = w.target.parent_of(w.rel(&f.path))?;
-                target::hard_link(&ldir, lname, &dir, name)
-            });
+        let r = w.target.parent_of(w.rel(leader)).and_then(|(ldir, lname)| {
+            let (dir, name) = w.target.parent_of(w.rel(&f.path))?;
+            target::hard_link(&ldir, lname, &dir, name)
+        });
         match r {
             Ok(()) => {
                 links += 1;
@@ -274,8 +338,8 @@ fn hard_links(w: &Writer, plan: &RestorePlan, progress: &dyn RestoreProgress) ->
 
 /// Symlinks, then directory metadata, deepest first: setting a directory's
 /// times before writing into it would be undone by the writes, and its final
-/// mode may forbid them.
-fn finish(w: &Writer, plan: &RestorePlan) -> u64 {
+/// mode may forbid them (restoring in windows: after the last window).
+fn finish(w: &Writer, plan: &RestorePlan, dir_meta: bool) -> u64 {
     let mut links = 0;
     for l in plan.symlinks.iter().filter(|l| l.action != Action::Keep) {
         let NodeKind::Symlink { target: to } = &l.node.kind else {
@@ -296,7 +360,15 @@ fn finish(w: &Writer, plan: &RestorePlan) -> u64 {
             Err(e) => w.warn(&l.path, e),
         }
     }
-    for d in plan.dirs.iter().rev().filter(|d| d.action != Action::Keep) {
+    if dir_meta {
+        dir_metadata(w, &plan.dirs);
+    }
+    links
+}
+
+/// Directory metadata, deepest first (`dirs` are sorted by path).
+fn dir_metadata(w: &Writer, dirs: &[crate::PlannedEntry]) {
+    for d in dirs.iter().rev().filter(|d| d.action != Action::Keep) {
         match w.target.dir(w.rel(&d.path)) {
             Ok(fd) => {
                 use std::os::fd::AsFd;
@@ -307,7 +379,6 @@ fn finish(w: &Writer, plan: &RestorePlan) -> u64 {
             Err(e) => w.warn(&d.path, e),
         }
     }
-    links
 }
 
 async fn restore_pack(

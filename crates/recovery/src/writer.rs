@@ -131,10 +131,7 @@ impl Writer {
     /// contents are already in place.
     pub(crate) fn without_blobs(&self, progress: &dyn RestoreProgress) -> Result<()> {
         for (n, f) in self.plan.files.iter().enumerate() {
-            if self.remaining[n].load(Ordering::Relaxed) > 0
-                || f.link_to.is_some()
-                || self.is_missing(n)
-            {
+            if self.remaining[n].load(Ordering::Relaxed) > 0 || f.is_link() || self.is_missing(n) {
                 continue;
             }
             match f.action {

@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use anyhow::{anyhow, bail, Context, Result};
 use cairn_cas_core::{Patterns, Repository, Snapshot};
 use cairn_recovery::{
-    check as check_repo, plan_restore, restore_owned, select_snapshot, verify, Action,
-    CheckOptions, Overwrite, RestoreOptions, RestorePlan, SnapshotFilter,
+    check as check_repo, plan_restore, restore_owned, restore_snapshot, select_snapshot, verify,
+    Action, CheckOptions, Overwrite, RestoreOptions, RestorePlan, SnapshotFilter,
 };
 use clap::Args;
 
@@ -60,6 +60,11 @@ pub(crate) struct RestoreArgs {
     /// Restore runs of zeros as holes (sparse files).
     #[arg(long)]
     sparse: bool,
+    /// Plan and restore this many files at a time, so memory does not grow
+    /// with the snapshot's file count (0: one plan of every file; ignored
+    /// with --dry-run, --priority and include patterns, which plan whole).
+    #[arg(long, value_name = "FILES", default_value_t = 0)]
+    window: usize,
     /// Show what would be done (new, changed, unchanged, deleted; bytes to
     /// fetch) and change nothing.
     #[arg(long)]
@@ -179,36 +184,57 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
     if opened.erasure.is_some() || remote {
         opts = opts.max_read(0);
     }
-    let plan = plan_restore(&repo, &snap, &opts)
-        .await
-        .with_context(|| format!("planning the restore of snapshot {}", short(&id)))?;
-    if plan.files.is_empty() && plan.dirs.is_empty() && plan.symlinks.is_empty() {
-        bail!(
-            "nothing in snapshot {} matches the --include paths",
-            short(&id)
+    opts = opts.window(a.window);
+    let summary = if a.window > 0 && !a.dry_run {
+        if ctx.chatty() {
+            println!(
+                "restoring snapshot {} of {:?} at {} to {} ({} files at a time)",
+                short(&id),
+                snap.paths,
+                snap.time,
+                a.target.display(),
+                a.window
+            );
+        }
+        let bar = ui::byte_bar(ui::interactive(ctx.quiet, ctx.json), None, "restoring");
+        let progress = Arc::new(ui::RestoreBar(bar.clone()));
+        let summary = restore_snapshot(&repo, &snap, &opts, progress).await;
+        bar.finish_and_clear();
+        summary
+    } else {
+        let plan = plan_restore(&repo, &snap, &opts)
+            .await
+            .with_context(|| format!("planning the restore of snapshot {}", short(&id)))?;
+        if plan.files.is_empty() && plan.dirs.is_empty() && plan.symlinks.is_empty() {
+            bail!(
+                "nothing in snapshot {} matches the --include paths",
+                short(&id)
+            );
+        }
+        if a.dry_run {
+            print_plan(ctx, &plan, &id);
+            return Ok(ExitCode::SUCCESS);
+        }
+        if ctx.chatty() {
+            println!(
+                "restoring snapshot {} of {:?} at {} to {}",
+                short(&id),
+                snap.paths,
+                snap.time,
+                a.target.display()
+            );
+        }
+        let bar = ui::byte_bar(
+            ui::interactive(ctx.quiet, ctx.json),
+            Some(plan.total_bytes()),
+            "restoring",
         );
-    }
-    if a.dry_run {
-        print_plan(ctx, &plan, &id);
-        return Ok(ExitCode::SUCCESS);
-    }
-    if ctx.chatty() {
-        println!(
-            "restoring snapshot {} of {:?} at {} to {}",
-            short(&id),
-            snap.paths,
-            snap.time,
-            a.target.display()
-        );
-    }
-    let bar = ui::byte_bar(
-        ui::interactive(ctx.quiet, ctx.json),
-        Some(plan.total_bytes()),
-        "restoring",
-    );
-    // Owned: the restore holds the plan once (the plan is most of its memory).
-    let summary = restore_owned(&repo, plan, &opts, Arc::new(ui::RestoreBar(bar.clone()))).await;
-    bar.finish_and_clear();
+        // Owned: the restore holds the plan once (the plan is most of its memory).
+        let summary =
+            restore_owned(&repo, plan, &opts, Arc::new(ui::RestoreBar(bar.clone()))).await;
+        bar.finish_and_clear();
+        summary
+    };
     let summary = match summary {
         Err(cairn_recovery::Error::Cancelled) => {
             eprintln!(
