@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_cas_core::journal::{entry_key, verify, JournalIssue};
+use cairn_cas_core::journal::{
+    entry_key, journal_heads, load_journal, record_restore, verify, JournalIssue,
+};
 use cairn_cas_core::Repository;
 use futures::TryStreamExt;
 
@@ -214,4 +216,36 @@ fn deleting_the_newest_entries_is_detected_without_a_pin() {
             entry: all[1].0.clone()
         }));
     })
+}
+
+/// A handle reads each journal entry once: later operations fetch only the
+/// entries written since (by it or by another process).
+#[test]
+fn a_handle_reads_each_entry_once() {
+    block_on(async {
+        let src = tempfile::tempdir().unwrap();
+        let store = Arc::new(cairn_backends::testing::Counting::new(MemoryBackend::new()));
+        let repo = init(store.clone()).await;
+        for i in 0..5u8 {
+            backup_with(&repo, src.path(), &[i; 10]).await;
+        }
+        // Appending lists the journal and reads no entry it has seen,
+        // including those this handle wrote.
+        store.reset();
+        record_restore(&repo, "s", 1, 1).await.unwrap();
+        let c = store.snapshot();
+        assert_eq!((c.lists, c.gets + c.get_ranges, c.puts), (1, 0, 1), "{c:?}");
+        // Another handle (another process) appends an entry: one GET.
+        let other = Repository::open(store.clone(), PW).await.unwrap();
+        backup_with(&other, src.path(), b"from elsewhere").await;
+        store.reset();
+        record_restore(&repo, "s", 1, 1).await.unwrap();
+        assert_eq!(store.snapshot().get_ranges, 1);
+        // Verification reads everything from storage, memo or not.
+        store.reset();
+        assert_eq!(load_journal(&repo).await.unwrap().entries.len(), 9);
+        assert_eq!(store.snapshot().get_ranges, 9);
+        assert_eq!(journal_heads(&repo).await.unwrap().len(), 1);
+        clean(&repo).await;
+    });
 }

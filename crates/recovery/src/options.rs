@@ -110,6 +110,13 @@ pub struct RestoreOptions {
     /// whole walk to know which directories to keep). A dry run is a plan:
     /// [`crate::plan_restore`] holds every entry.
     pub window: usize,
+    /// Record the restore in the repository's audit journal as a restore of
+    /// this snapshot id, once it has succeeded (see
+    /// [`cairn_cas_core::journal::record_restore`]). `None` (the default):
+    /// not journaled. A restore that fails is not recorded; one that
+    /// succeeds but cannot be recorded fails with the repository's
+    /// `JournalWrite` error (the files are in place; the record is not).
+    pub journal: Option<String>,
 }
 
 impl RestoreOptions {
@@ -130,6 +137,7 @@ impl RestoreOptions {
             priority: Vec::new(),
             max_read: DEFAULT_MAX_READ,
             window: 0,
+            journal: None,
         }
     }
     /// Restores only `path` (a snapshot path such as `/data/x`) and below.
@@ -193,6 +201,12 @@ impl RestoreOptions {
     /// [`window`](Self::window).
     pub fn window(mut self, files: usize) -> Self {
         self.window = files;
+        self
+    }
+    /// Journals the restore as one of `snapshot` (see
+    /// [`journal`](Self::journal)).
+    pub fn journal(mut self, snapshot: impl Into<String>) -> Self {
+        self.journal = Some(snapshot.into());
         self
     }
     /// Removes what is in the target but not in the snapshot.

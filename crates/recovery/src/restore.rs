@@ -111,7 +111,7 @@ pub async fn restore(
         delete: plan.delete.clone(),
         max_read: plan.max_read,
     };
-    run(
+    let summary = run(
         repo,
         entries,
         remaining,
@@ -120,7 +120,8 @@ pub async fn restore(
         progress,
         true,
     )
-    .await
+    .await?;
+    journaled(repo, opts, summary).await
 }
 
 /// [`restore`], consuming the plan: the memory of a restore is then the
@@ -135,7 +136,7 @@ pub async fn restore_owned(
 ) -> Result<RestoreSummary> {
     let remaining = crate::writer::due(&plan);
     let packs = std::mem::take(&mut plan.packs);
-    run(
+    let summary = run(
         repo,
         plan,
         remaining,
@@ -144,7 +145,27 @@ pub async fn restore_owned(
         progress,
         true,
     )
-    .await
+    .await?;
+    journaled(repo, opts, summary).await
+}
+
+/// Records a finished restore in the audit journal when
+/// [`RestoreOptions::journal`] asks for it.
+pub(crate) async fn journaled(
+    repo: &Repository,
+    opts: &RestoreOptions,
+    summary: RestoreSummary,
+) -> Result<RestoreSummary> {
+    if let Some(snapshot) = &opts.journal {
+        cairn_cas_core::journal::record_restore(
+            repo,
+            snapshot,
+            summary.files,
+            summary.bytes_written,
+        )
+        .await?;
+    }
+    Ok(summary)
 }
 
 /// Runs one window of a restore (see [`crate::restore_snapshot`]): all but

@@ -93,7 +93,7 @@ pub async fn restore_snapshot(
             files,
         });
     }
-    Ok(total)
+    crate::restore::journaled(repo, opts, total).await
 }
 
 /// What a directory's final metadata needs, without the rest of its entry.

@@ -176,6 +176,14 @@ fn describe(op: &Operation) -> String {
             short(old.trim_start_matches("keys/")),
             short(new.trim_start_matches("keys/"))
         ),
+        Operation::Restore {
+            snapshot,
+            files,
+            bytes,
+        } => format!(
+            "restore snapshot {}: {files} files, {bytes} bytes",
+            short(snapshot)
+        ),
         Operation::Checkpoint { cut, covered, .. } => format!(
             "checkpoint: {} entries up to seq {cut} covered",
             covered.len()

@@ -65,6 +65,10 @@ pub(crate) struct RestoreArgs {
     /// with --dry-run, --priority and include patterns, which plan whole).
     #[arg(long, value_name = "FILES", default_value_t = 0)]
     window: usize,
+    /// Record the restore in the repository's audit journal (who restored
+    /// which snapshot, files and bytes written) once it has succeeded.
+    #[arg(long)]
+    journal: bool,
     /// Show what would be done (new, changed, unchanged, deleted; bytes to
     /// fetch) and change nothing.
     #[arg(long)]
@@ -170,6 +174,9 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
         .include_patterns(includes);
     for i in &paths {
         opts = opts.include(*i);
+    }
+    if a.journal {
+        opts = opts.journal(&id);
     }
     for p in &a.priority {
         opts = opts.priority(p);

@@ -79,6 +79,37 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
 }
 
 #[test]
+fn a_restore_is_journaled_only_when_asked() {
+    let (tmp, repo, _src) = setup();
+    let target = tmp.path().join("t1");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", target.to_str().unwrap()],
+    );
+    assert_eq!(log(&repo).len(), 3, "a plain restore wrote an entry");
+    let target = tmp.path().join("t2");
+    ok(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--journal",
+            "--target",
+            target.to_str().unwrap(),
+        ],
+    );
+    let entries = log(&repo);
+    assert_eq!(entries.last().unwrap().1, "restore", "{entries:?}");
+    let text = ok(&repo, &["audit", "log"]);
+    assert!(
+        text.contains("restore snapshot") && text.contains("1 files"),
+        "{text}"
+    );
+    let out = ok(&repo, &["audit", "verify"]);
+    assert!(out.contains("no errors were found"), "{out}");
+}
+
+#[test]
 fn every_operation_leaves_an_entry_and_the_log_shows_it() {
     let (tmp, repo, src) = setup();
     ok_env(&repo, &["key", "add"], &[("CAIRN_NEW_PASSWORD", "second")]);

@@ -60,14 +60,52 @@ impl LoadedJournal {
 /// Lists `journal/` (a listing that cannot be shown complete fails) and
 /// reads every entry. A damaged entry is collected in
 /// [`LoadedJournal::unreadable`]; a storage failure fails the load.
+///
+/// Every entry is read from storage (verification must see what storage
+/// holds now); what is read refreshes the handle's memo for writers.
 pub async fn load_journal(repo: &Repository) -> Result<LoadedJournal> {
+    load(repo, false).await
+}
+
+/// [`load_journal`] for a writer, which needs only the heads and their
+/// `seq`: entries this handle verified before are taken from its memo, not
+/// read again. An entry is immutable and named by the hash of its bytes, so
+/// the copy is what was stored under that name; should storage have been
+/// altered since, the writer names the entry as it was, and verification
+/// (which reads everything) reports the alteration. A long-lived handle (a
+/// service running scheduled backups) thus reads only the entries written
+/// since its last operation; entries no longer listed leave the memo.
+pub(crate) async fn load_for_append(repo: &Repository) -> Result<LoadedJournal> {
+    load(repo, true).await
+}
+
+async fn load(repo: &Repository, use_memo: bool) -> Result<LoadedJournal> {
     let names: Vec<String> = repo
         .backend()
         .list(JOURNAL_PREFIX)
         .map_ok(|m| m.key)
         .try_collect()
         .await?;
-    let read: Vec<(String, Result<Entry>)> = futures::stream::iter(names)
+    let mut out = LoadedJournal::default();
+    let mut to_read = Vec::new();
+    {
+        let mut memo = lock(repo);
+        let listed: BTreeSet<&str> = names
+            .iter()
+            .map(|k| k.trim_start_matches(JOURNAL_PREFIX))
+            .collect();
+        memo.retain(|id, _| listed.contains(id.as_str()));
+        for key in &names {
+            let id = key.trim_start_matches(JOURNAL_PREFIX);
+            match memo.get(id).filter(|_| use_memo) {
+                Some(e) => {
+                    out.entries.insert(id.to_owned(), e.clone());
+                }
+                None => to_read.push(key.clone()),
+            }
+        }
+    }
+    let read: Vec<(String, Result<Entry>)> = futures::stream::iter(to_read)
         .map(|key| async move {
             let r = read_entry(repo, &key).await;
             (key, r)
@@ -75,11 +113,11 @@ pub async fn load_journal(repo: &Repository) -> Result<LoadedJournal> {
         .buffer_unordered(READ_CONCURRENCY)
         .collect()
         .await;
-    let mut out = LoadedJournal::default();
     for (key, r) in read {
         let id = key.trim_start_matches(JOURNAL_PREFIX).to_owned();
         match r {
             Ok(e) => {
+                lock(repo).insert(id.clone(), e.clone());
                 out.entries.insert(id, e);
             }
             // Deleted between the listing and the read: as if not listed.
@@ -91,6 +129,10 @@ pub async fn load_journal(repo: &Repository) -> Result<LoadedJournal> {
         }
     }
     Ok(out)
+}
+
+fn lock(repo: &Repository) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Entry>> {
+    repo.journal_memo.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 async fn read_entry(repo: &Repository, key: &str) -> Result<Entry> {
@@ -128,7 +170,7 @@ impl Seen {
     }
 
     pub(crate) async fn now(repo: &Repository) -> Result<Seen> {
-        let j = load_journal(repo).await?;
+        let j = load_for_append(repo).await?;
         let parents = j.heads();
         Ok(Seen::after(&j, parents))
     }
@@ -191,6 +233,7 @@ pub(crate) async fn write(
     let bytes = seal_doc(&repo.keys().journal_key(), ENTRY_MAGIC, &entry)?;
     let id = blake3::hash(&bytes).to_hex().to_string();
     put_idempotent(&**repo.backend(), &entry_key(&id), Bytes::from(bytes)).await?;
+    lock(repo).insert(id.clone(), entry);
     Ok(id)
 }
 
@@ -209,4 +252,21 @@ pub(crate) async fn record_after(
             operation: kind.to_owned(),
             source: Box::new(e),
         })
+}
+
+/// Records that `snapshot` was restored (`files` files, `bytes` bytes
+/// written), after the current heads. A restore's effect is outside the
+/// repository, so a failure is [`Error::JournalWrite`]: the restore stands.
+pub async fn record_restore(
+    repo: &Repository,
+    snapshot: &str,
+    files: u64,
+    bytes: u64,
+) -> Result<String> {
+    let op = Operation::Restore {
+        snapshot: snapshot.to_owned(),
+        files,
+        bytes,
+    };
+    record_after(repo, op, BTreeMap::new(), BTreeMap::new()).await
 }

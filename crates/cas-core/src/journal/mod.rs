@@ -95,7 +95,11 @@
 //! - A repository written before the journal existed has snapshots without
 //!   links (`snapshots_before_journal`), which verify cannot vouch for; its
 //!   first journaled operation starts the journal with a root entry.
-//! - Restores are not journaled (they change nothing).
+//! - Restores change nothing and are journaled only when the caller asks
+//!   ([`record_restore`]; the CLI's `restore --journal`, the recovery
+//!   crate's `RestoreOptions::journal`): an entry then says which key on
+//!   which host restored which snapshot, after the restore succeeded. A
+//!   restore that fails is not recorded.
 //! - `check` (`cairn-recovery`) runs [`verify`] but counts an unjournaled
 //!   snapshot as a warning: a crash must leave a repository that checks
 //!   clean (DESIGN invariant 2). `audit verify` counts it as an error.
@@ -129,7 +133,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use append::{journal_heads, load_journal, record, LoadedJournal};
+pub use append::{journal_heads, load_journal, record, record_restore, LoadedJournal};
 pub(crate) use append::{record_after, record_backup, Seen};
 pub use checkpoint::{checkpoint, CheckpointReport};
 pub use verify::{verify, JournalIssue, JournalReport};
@@ -255,6 +259,17 @@ pub enum Operation {
         /// The key file that replaces it.
         new: String,
     },
+    /// A snapshot was restored (journaled only when the caller asks: a
+    /// restore changes nothing in the repository, but who read what is an
+    /// audit question too).
+    Restore {
+        /// The snapshot restored.
+        snapshot: String,
+        /// Files written (created, replaced or updated).
+        files: u64,
+        /// Bytes of file contents written.
+        bytes: u64,
+    },
     /// Retention: the entries listed in `covered` (every non-checkpoint
     /// entry with `seq <= cut` not covered before) may be deleted; a
     /// missing entry that a present checkpoint lists is not an issue.
@@ -286,6 +301,7 @@ impl Operation {
             Operation::KeyAdd { .. } => "key_add",
             Operation::KeyRemove { .. } => "key_remove",
             Operation::KeyPasswd { .. } => "key_passwd",
+            Operation::Restore { .. } => "restore",
             Operation::Checkpoint { .. } => "checkpoint",
             Operation::Other => "other",
         }

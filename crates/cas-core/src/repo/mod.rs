@@ -125,6 +125,10 @@ pub struct Repository {
     // last index load (replaced by every reload).
     key_warnings: Vec<OpenWarning>,
     index_warnings: Mutex<Vec<OpenWarning>>,
+    // Journal entries already read and verified by this handle: immutable
+    // and named by their hash, so a later operation reuses them and reads
+    // only entries that are new in the listing (see `journal::load_journal`).
+    pub(crate) journal_memo: Mutex<HashMap<String, crate::journal::Entry>>,
 }
 
 /// Bytes of whole tree packs kept in memory by [`Repository::read_blob`].
@@ -212,6 +216,7 @@ impl Repository {
             tree_packs: Mutex::default(),
             key_warnings: Vec::new(),
             index_warnings: Mutex::default(),
+            journal_memo: Mutex::default(),
         };
         // The journal's root. Failing it fails `init` (the repository
         // exists, without a journal root: the first journaled operation
@@ -273,6 +278,7 @@ impl Repository {
             tree_packs: Mutex::default(),
             key_warnings: unlocked.warnings,
             index_warnings: Mutex::default(),
+            journal_memo: Mutex::default(),
         };
         repo.reload_index().await?;
         Ok(repo)
