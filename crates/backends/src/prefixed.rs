@@ -141,7 +141,9 @@ mod tests {
         futures::executor::block_on(async {
             let mem = Arc::new(MemoryBackend::new());
             let b = |s: &'static str| Bytes::from_static(s.as_bytes());
-            mem.put("outside", b("x"), PutMode::CreateOnly).await.unwrap();
+            mem.put("outside", b("x"), PutMode::CreateOnly)
+                .await
+                .unwrap();
             let p = Prefixed::new(mem.clone(), "tenants/ab/").unwrap();
             run_conformance(&p, &Capabilities::default()).await;
             p.put("data/1", b("1"), PutMode::CreateOnly).await.unwrap();

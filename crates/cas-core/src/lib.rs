@@ -110,6 +110,7 @@ pub mod repair;
 mod repo;
 pub mod retention;
 mod snapshot;
+pub mod tenant;
 mod tree;
 
 pub use archiver::{

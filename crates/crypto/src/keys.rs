@@ -115,7 +115,10 @@ impl KeySet {
     /// ([`TenantKeyObject`](crate::tenant_key::TenantKeyObject)), derived
     /// from this set's root with `"cairn/v1/tenant-wrap"`.
     pub fn tenant_wrapping_key(&self) -> SealingKey {
-        SealingKey::from_bytes(*primitives::derive_key32(&self.root.0, &[LABEL_TENANT_WRAP]))
+        SealingKey::from_bytes(*primitives::derive_key32(
+            &self.root.0,
+            &[LABEL_TENANT_WRAP],
+        ))
     }
 
     /// A tenant's id: the first 16 bytes of BLAKE3 keyed with

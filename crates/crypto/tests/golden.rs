@@ -143,7 +143,11 @@ fn tenant_key_fixture_opens_under_the_wrapping_key_only() {
     assert_eq!(name, "golden tenant");
     // The tenant's keys come from its random secret, not from the master key.
     let sealed = secret.keys().data_key().seal(b"x", b"").unwrap();
-    assert!(keys.tenant("golden tenant").data_key().open(&sealed, b"").is_err());
+    assert!(keys
+        .tenant("golden tenant")
+        .data_key()
+        .open(&sealed, b"")
+        .is_err());
     assert!(matches!(
         obj.open(keys.metadata_key()),
         Err(Error::DecryptionFailed)

@@ -125,6 +125,9 @@ pub struct Repository {
     // last index load (replaced by every reload).
     key_warnings: Vec<OpenWarning>,
     index_warnings: Mutex<Vec<OpenWarning>>,
+    // Set on a tenant's view (see `crate::tenant`): `backend` is then the
+    // tenant's namespace and `keys` the tenant's own.
+    tenant: Option<Arc<crate::tenant::TenantView>>,
 }
 
 /// Bytes of whole tree packs kept in memory by [`Repository::read_blob`].
@@ -212,6 +215,7 @@ impl Repository {
             tree_packs: Mutex::default(),
             key_warnings: Vec::new(),
             index_warnings: Mutex::default(),
+            tenant: None,
         };
         // The journal's root. Failing it fails `init` (the repository
         // exists, without a journal root: the first journaled operation
@@ -273,6 +277,7 @@ impl Repository {
             tree_packs: Mutex::default(),
             key_warnings: unlocked.warnings,
             index_warnings: Mutex::default(),
+            tenant: None,
         };
         repo.reload_index().await?;
         Ok(repo)
@@ -335,6 +340,48 @@ impl Repository {
     /// (none for a version 1 key file): what removals are verified against.
     pub fn authority(&self) -> Option<&AdminPublicKey> {
         self.authority.as_ref()
+    }
+
+    /// The tenant this handle is a view of (none for the whole repository).
+    pub fn tenant(&self) -> Option<&crate::tenant::TenantView> {
+        self.tenant.as_deref()
+    }
+
+    /// Fails with [`Error::NotOnTenant`] on a tenant's view.
+    pub(crate) fn require_whole(&self, operation: &'static str) -> Result<()> {
+        match self.tenant {
+            None => Ok(()),
+            Some(_) => Err(Error::NotOnTenant { operation }),
+        }
+    }
+
+    /// The same repository seen through a tenant's namespace and keys
+    /// (same config, key file, role and authority), with its index loaded.
+    pub(crate) async fn tenant_view(
+        &self,
+        backend: Arc<dyn Backend>,
+        keys: KeySet,
+        view: crate::tenant::TenantView,
+    ) -> Result<Repository> {
+        let repo = Repository {
+            backend,
+            keys: Arc::new(keys),
+            config: self.config.clone(),
+            chunker: self.chunker,
+            compression: self.compression,
+            key_name: self.key_name.clone(),
+            master: self.master.clone(),
+            role: self.role,
+            authority: self.authority,
+            admin: self.admin.clone(),
+            index: Arc::new(RwLock::new(Index::default())),
+            tree_packs: Mutex::default(),
+            key_warnings: Vec::new(),
+            index_warnings: Mutex::default(),
+            tenant: Some(Arc::new(view)),
+        };
+        repo.reload_index().await?;
+        Ok(repo)
     }
 
     /// Fails with [`Error::NotAdmin`] unless opened with an admin key.

@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! offset  length  field
-//! 0       4       magic: "CRNT" (tombstone) or "CRNV" (key revocation)
+//! 0       4       magic: "CRNT" (tombstone), "CRNV" (key revocation) or
+//!                 "CRTS" (tenant shred)
 //! 4       1       version = 0x01
 //! 5       64      ed25519 signature by the admin authority, context
 //!                 "cairn/v1/signed/" || magic, over repository id (32 hex
@@ -19,6 +20,7 @@
 //! |-----|-------|-------------|
 //! | `tombstones/<snapshot id>` | `CRNT` | `snapshot`, `time`, `key` (the admin key file's id), `host` |
 //! | `revoked/<key id>` | `CRNV` | `key`, `time`, `by` (the admin key file's id), `host` |
+//! | `tenant-shreds/<tenant id>/<namespace>` | `CRTS` | `tenant`, `namespace`, `time`, `key` (the admin key file's id), `host` |
 //!
 //! The repository id in the signed bytes keeps a record from being
 //! replayed into another repository that shares an authority (there is
@@ -34,6 +36,8 @@ use crate::{Error, Result};
 pub(crate) const TOMBSTONE_MAGIC: &[u8; 4] = b"CRNT";
 /// Magic of key revocations.
 pub(crate) const REVOCATION_MAGIC: &[u8; 4] = b"CRNV";
+/// Magic of tenant shred records.
+pub(crate) const SHRED_MAGIC: &[u8; 4] = b"CRTS";
 /// Prefix of snapshot tombstones.
 pub(crate) const TOMBSTONES: &str = "tombstones/";
 /// Prefix of key revocations.
