@@ -144,7 +144,7 @@ fn scenario(root: &Path, repo: &Path, stores: &[PathBuf]) {
 fn tenants_and_shred_in_a_directory() {
     let (_tmp, root) = temp_root();
     let repo = root.join("repo");
-    scenario(&root, &repo, &[repo.clone()]);
+    scenario(&root, &repo, std::slice::from_ref(&repo));
 }
 
 #[test]

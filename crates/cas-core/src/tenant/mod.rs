@@ -60,6 +60,8 @@ pub use receipt::{verify_receipt, DestroyedObject, PendingGc, Receipt, RECEIPT_F
 pub(crate) use reclaim::reclaim_shredded;
 pub use reclaim::ReclaimReport;
 pub use shred::ShredOptions;
+#[cfg(test)]
+pub(crate) use shred::ShredRecord as ShredRecordForTests;
 
 use std::sync::Arc;
 

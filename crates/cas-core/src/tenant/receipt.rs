@@ -228,6 +228,30 @@ mod tests {
         }
     }
 
+    /// Version 1 pinned: the same fields signed by the authority seeded
+    /// `[0x33; 32]` (ed25519 is deterministic) give these exact bytes, and
+    /// the committed file verifies. Bless with `CAIRN_BLESS_FIXTURES=1`.
+    #[test]
+    fn version_1_receipt_is_pinned() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/receipt-v1.json"
+        );
+        let json = receipt()
+            .sign(&AdminKey::from_seed(&[0x33; 32]))
+            .unwrap()
+            .to_json()
+            .unwrap();
+        if std::env::var_os("CAIRN_BLESS_FIXTURES").is_some() {
+            std::fs::write(path, &json).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap();
+        assert_eq!(json, committed);
+        let pk = AdminKey::from_seed(&[0x33; 32]).public();
+        let r = verify_receipt(committed.as_bytes(), Some(&pk)).unwrap();
+        assert_eq!(r.tenant, "Zoë");
+    }
+
     #[test]
     fn a_receipt_verifies_and_any_change_is_refused() {
         let admin = AdminKey::from_seed(&[0x33; 32]);
