@@ -5,6 +5,7 @@ mod keys;
 mod put;
 pub(crate) mod signed;
 mod snapshots;
+mod tenant_view;
 
 pub(crate) use keys::is_revoked;
 pub use keys::{KeyInfo, NewKey};
@@ -353,35 +354,6 @@ impl Repository {
             None => Ok(()),
             Some(_) => Err(Error::NotOnTenant { operation }),
         }
-    }
-
-    /// The same repository seen through a tenant's namespace and keys
-    /// (same config, key file, role and authority), with its index loaded.
-    pub(crate) async fn tenant_view(
-        &self,
-        backend: Arc<dyn Backend>,
-        keys: KeySet,
-        view: crate::tenant::TenantView,
-    ) -> Result<Repository> {
-        let repo = Repository {
-            backend,
-            keys: Arc::new(keys),
-            config: self.config.clone(),
-            chunker: self.chunker,
-            compression: self.compression,
-            key_name: self.key_name.clone(),
-            master: self.master.clone(),
-            role: self.role,
-            authority: self.authority,
-            admin: self.admin.clone(),
-            index: Arc::new(RwLock::new(Index::default())),
-            tree_packs: Mutex::default(),
-            key_warnings: Vec::new(),
-            index_warnings: Mutex::default(),
-            tenant: Some(Arc::new(view)),
-        };
-        repo.reload_index().await?;
-        Ok(repo)
     }
 
     /// Fails with [`Error::NotAdmin`] unless opened with an admin key.
