@@ -180,6 +180,29 @@ impl Error {
             | Error::Unsupported { key, .. } => key,
         }
     }
+
+    /// The same error about `key` without its leading `prefix` (a
+    /// namespaced view reports the keys its caller used).
+    pub(crate) fn strip_key_prefix(mut self, prefix: &str) -> Self {
+        let key = match &mut self {
+            Error::NotFound { key }
+            | Error::AlreadyExists { key }
+            | Error::InvalidKey { key, .. }
+            | Error::KeyConflict { key, .. }
+            | Error::InvalidRange { key, .. }
+            | Error::Io { key, .. }
+            | Error::Backend { key, .. }
+            | Error::Wrapped { key, .. }
+            | Error::Timeout { key, .. }
+            | Error::Incomplete { key, .. }
+            | Error::NotPermitted { key, .. }
+            | Error::Unsupported { key, .. } => key,
+        };
+        if let Some(rest) = key.strip_prefix(prefix) {
+            *key = rest.to_owned();
+        }
+        self
+    }
 }
 
 /// `Result` with [`Error`].

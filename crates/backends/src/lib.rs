@@ -32,6 +32,8 @@
 //!   the `object-store` / `s3` features.
 //! - [`AppendOnly`]: refuses deletes and overwrites, for backup hosts
 //!   whose key must not be able to destroy history.
+//! - [`Prefixed`]: one store seen under a key prefix (a repository's
+//!   tenants live in such namespaces).
 //! - [`Retrying`]: retries transient errors of any backend with exponential
 //!   backoff and jitter, interpreting outcomes a lost reply makes ambiguous.
 //! - [`RateLimited`]: holds any backend to upload, download and request
@@ -65,6 +67,8 @@ pub use partial::PartialObjects;
 
 mod append_only;
 pub use append_only::AppendOnly;
+mod prefixed;
+pub use prefixed::Prefixed;
 
 // Owned by the backends work: in-memory and local-directory stores, retries.
 pub mod instrumented;

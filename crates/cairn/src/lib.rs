@@ -8,6 +8,7 @@ pub mod metrics;
 mod missing;
 mod progress;
 mod repository;
+mod tenant;
 
 pub use error::{Error, Result};
 pub use hooks::{BackupOutcome, HookError, Hooks, NoHooks};
@@ -16,6 +17,7 @@ pub use progress::{NoProgress, Progress};
 pub use repository::Repository;
 
 pub use cairn_cas_core::copy::{CopyOptions, CopyReport};
+pub use cairn_cas_core::tenant::{Receipt, TenantInfo};
 pub use cairn_cas_core::{
     BackupOptions, BackupResult, BackupSummary, Compression, InitOptions, KeyInfo, NewKey, Role,
     Snapshot, Warning,

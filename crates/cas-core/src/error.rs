@@ -214,6 +214,48 @@ pub enum Error {
         /// How many key files it matches.
         count: usize,
     },
+    /// No tenant of that name exists (no key object; or shredded).
+    #[error("no tenant {tenant:?} in this repository")]
+    TenantNotFound {
+        /// The name asked for.
+        tenant: String,
+    },
+    /// A tenant of that name exists already.
+    #[error("tenant {tenant:?} exists already")]
+    TenantExists {
+        /// The name.
+        tenant: String,
+    },
+    /// The tenant was shredded: its keys are destroyed and nothing may be
+    /// written into its namespace or acknowledged from it any more.
+    #[error("tenant namespace {namespace} was shredded")]
+    TenantShredded {
+        /// The namespace (hex), not the name.
+        namespace: String,
+    },
+    /// This operation needs the whole repository, not a tenant's view.
+    #[error("{operation} is not available on a tenant's view of the repository")]
+    NotOnTenant {
+        /// What was refused.
+        operation: &'static str,
+    },
+    /// A shred could not confirm that an object is gone from a store.
+    #[error("shred could not confirm {object} is gone from {store}: {reason}")]
+    ShredUnconfirmed {
+        /// The object.
+        object: String,
+        /// The store asked (the repository's backend, or an erasure child).
+        store: String,
+        /// What the store answered.
+        reason: String,
+    },
+    /// An erasure receipt that does not verify (altered, or signed by
+    /// another authority).
+    #[error("erasure receipt invalid: {reason}")]
+    ReceiptInvalid {
+        /// Why.
+        reason: String,
+    },
     /// A worker thread stopped unexpectedly (a bug; the operation was abandoned).
     #[error("internal error: {what}")]
     Internal {

@@ -40,6 +40,9 @@
 //! | `journal/<hex>` | the audit journal: one entry per change, hash-linked | [`journal`] module docs (`CRNJ`) |
 //! | `tombstones/<snapshot id>` | a forget, signed by the admin authority | `repo::signed` (`CRNT`) |
 //! | `revoked/<key id>` | a key removal, signed by the admin authority | `repo::signed` (`CRNV`) |
+//! | `tenant-keys/<tenant id>/<hex>` | a tenant's random keys, wrapped under the repository's | `cairn_crypto::tenant_key` (`CRTK`) |
+//! | `tenant-shreds/<tenant id>/<namespace>` | a shredded tenant, signed by the admin authority | `repo::signed` (`CRTS`) |
+//! | `tenants/<namespace>/…` | a tenant's whole repository (the rows above, under its keys) | [`tenant`] module docs |
 //!
 //! Every object but a lease is written create-only and never modified (on
 //! an append-only store, leases too: see the [`prune::Session`] docs). A
@@ -86,6 +89,17 @@
 //! admins without an authority (they cannot sign; `change_password`
 //! upgrades them).
 //!
+//! # Tenants and crypto-shredding
+//!
+//! [`Repository::create_tenant`] / [`Repository::open_tenant`] give a
+//! tenant's view: a `Repository` over its own namespace, with its own
+//! random keys (not derived from the master key), so nothing is deduplicated
+//! across tenants and its trees and snapshot records are sealed under its
+//! keys. [`Repository::shred_tenant`] destroys every copy of those keys,
+//! confirms it, forgets the tenant's snapshots and returns a signed
+//! [`tenant::Receipt`]; the next prune deletes the namespace. See the
+//! [`tenant`] module.
+//!
 //! # Index memory
 //!
 //! The in-memory index costs 52 bytes per blob in its sorted table plus
@@ -110,6 +124,7 @@ pub mod repair;
 mod repo;
 pub mod retention;
 mod snapshot;
+pub mod tenant;
 mod tree;
 
 pub use archiver::{

@@ -80,3 +80,19 @@ fn key_file_v2_bytes_are_pinned() {
         check_or_bless(name, &file.to_bytes());
     }
 }
+
+#[test]
+fn tenant_key_object_bytes_are_pinned() {
+    let keys = KeySet::derive(&MasterKey::from_bytes(FIXTURE_MASTER));
+    let obj = crate::TenantKeyObject::seal_with_salt(
+        &keys.tenant_wrapping_key(),
+        0,
+        keys.tenant_id("golden tenant"),
+        [0x44; 16],
+        &crate::TenantSecret::from_bytes([0x55; 32]),
+        "golden tenant",
+        &[0x66; 32],
+    )
+    .unwrap();
+    check_or_bless("tenant-key-v1.bin", &obj.to_bytes());
+}

@@ -6,9 +6,16 @@
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/data")      -> SealingKey for chunk blobs
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/metadata")  -> SealingKey for headers, indexes, trees, snapshots, config
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/journal")   -> SealingKey for audit journal entries
+//!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/tenant-wrap") -> SealingKey wrapping tenant key objects
+//!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/tenant-id")   -> BLAKE3 key naming tenants
 //!  └─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/tenant/" || name)
-//!        -> a tenant root, from which the same three labels derive that tenant's keys
+//!        -> a derived tenant root, from which the same three labels derive keys
+//!           (KeySet::tenant; NOT what repository tenants use, see below)
 //! ```
+//!
+//! Repository tenants have *random* roots ([`TenantSecret`](crate::tenant_key::TenantSecret)),
+//! wrapped in tenant key objects ([`crate::tenant_key`]): a derived root could
+//! be derived again by any key holder and so could never be destroyed.
 //!
 //! The labels are part of the repository format (DO NOT CHANGE): changing one makes
 //! every existing repository unreadable. Distinct labels give independent keys, so a
@@ -28,6 +35,8 @@ const LABEL_DATA: &[u8] = b"cairn/v1/data";
 const LABEL_METADATA: &[u8] = b"cairn/v1/metadata";
 const LABEL_TENANT: &[u8] = b"cairn/v1/tenant/";
 const LABEL_JOURNAL: &[u8] = b"cairn/v1/journal";
+const LABEL_TENANT_WRAP: &[u8] = b"cairn/v1/tenant-wrap";
+const LABEL_TENANT_ID: &[u8] = b"cairn/v1/tenant-id";
 
 /// A repository's master key: 32 random bytes from which every other key derives.
 ///
@@ -93,9 +102,40 @@ impl KeySet {
     /// `HKDF-SHA256(this set's root, info = "cairn/v1/tenant/" || tenant)`. Different
     /// names (any UTF-8, including empty) give independent key sets, all openable
     /// with the one master key; tenants can nest (`tenant("a").tenant("b")`).
+    ///
+    /// Not what a repository's tenants use: a derived set can be derived
+    /// again by every key holder, so it cannot be crypto-shredded. They get
+    /// random keys ([`crate::tenant_key`]).
     pub fn tenant(&self, tenant: &str) -> KeySet {
         let root = primitives::derive_key32(&self.root.0, &[LABEL_TENANT, tenant.as_bytes()]);
         Self::from_root(Root(*root))
+    }
+
+    /// The key that wraps tenant key objects
+    /// ([`TenantKeyObject`](crate::tenant_key::TenantKeyObject)), derived
+    /// from this set's root with `"cairn/v1/tenant-wrap"`.
+    pub fn tenant_wrapping_key(&self) -> SealingKey {
+        SealingKey::from_bytes(*primitives::derive_key32(
+            &self.root.0,
+            &[LABEL_TENANT_WRAP],
+        ))
+    }
+
+    /// A tenant's id: the first 16 bytes of BLAKE3 keyed with
+    /// `HKDF(root, "cairn/v1/tenant-id")` over the name. Object names carry
+    /// this id, never the name (names are personal data); without a
+    /// repository key the id says nothing about the name.
+    pub fn tenant_id(&self, name: &str) -> [u8; 16] {
+        let key = primitives::derive_key32(&self.root.0, &[LABEL_TENANT_ID]);
+        let hash = blake3::keyed_hash(&key, name.as_bytes());
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&hash.as_bytes()[..16]);
+        id
+    }
+
+    /// A set from a random tenant root (see [`crate::tenant_key`]).
+    pub(crate) fn from_root_bytes(root: [u8; 32]) -> Self {
+        Self::from_root(Root(root))
     }
 
     /// The key for chunk ids.

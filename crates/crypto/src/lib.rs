@@ -40,6 +40,7 @@
 //! - [`keyfile`]: the key-file format, version 1.
 //! - [`keyfile2`]: key files version 2: roles, labels, the admin authority.
 //! - [`sign`]: the admin authority (ed25519) that signs endorsements and removals.
+//! - [`tenant_key`]: tenant key objects: a tenant's random keys, wrapped.
 //! - [`primitives`]: the raw primitive calls, exposed for test vectors.
 //!
 //! Every secret type zeroizes itself on drop and prints only `Type(..)` in `Debug`.
@@ -57,6 +58,7 @@ pub mod primitives;
 mod role;
 pub mod seal;
 pub mod sign;
+pub mod tenant_key;
 
 #[cfg(test)]
 mod golden_tests;
@@ -71,3 +73,4 @@ pub use keys::{KeySet, MasterKey};
 pub use role::Role;
 pub use seal::SealingKey;
 pub use sign::{AdminKey, AdminPublicKey};
+pub use tenant_key::{TenantKeyObject, TenantSecret};

@@ -127,3 +127,30 @@ fn key_file_v2_fixtures_open_with_their_roles() {
     let opened = v1.open(b"correct horse battery staple").unwrap();
     assert!(opened.admin.is_none() && opened.authority.is_none());
 }
+
+const TENANT_KEY_V1: &[u8] = include_bytes!("fixtures/tenant-key-v1.bin");
+
+#[test]
+fn tenant_key_fixture_opens_under_the_wrapping_key_only() {
+    use cairn_crypto::TenantKeyObject;
+    let keys = KeySet::derive(&fixture_master());
+    assert_eq!(&TENANT_KEY_V1[..9], b"CRTK\x01\x00\x00\x00\x00");
+    let obj = TenantKeyObject::from_bytes(TENANT_KEY_V1).unwrap();
+    assert_eq!(obj.epoch(), 0);
+    assert_eq!(obj.tenant_id(), keys.tenant_id("golden tenant"));
+    assert_eq!(obj.namespace(), [0x44; 16]);
+    let (secret, name) = obj.open(&keys.tenant_wrapping_key()).unwrap();
+    assert_eq!(name, "golden tenant");
+    // The tenant's keys come from its random secret, not from the master key.
+    let sealed = secret.keys().data_key().seal(b"x", b"").unwrap();
+    assert!(keys
+        .tenant("golden tenant")
+        .data_key()
+        .open(&sealed, b"")
+        .is_err());
+    assert!(matches!(
+        obj.open(keys.metadata_key()),
+        Err(Error::DecryptionFailed)
+    ));
+    assert_eq!(obj.to_bytes(), TENANT_KEY_V1);
+}

@@ -22,6 +22,8 @@ pub(crate) struct Ctx {
     pub(crate) limits: RateLimits,
     /// `--append-only`: never delete or overwrite (backup hosts).
     pub(crate) append_only: bool,
+    /// `--tenant T`: work inside tenant T of the repository.
+    pub(crate) tenant: Option<String>,
 }
 
 /// The rate limits of `--limit-upload`/`--limit-download` (KiB/s, 0: none).
@@ -118,8 +120,24 @@ impl Ctx {
         opened
     }
 
-    /// Opens the repository (password, keys, index).
+    /// Opens the repository (password, keys, index); with `--tenant T`,
+    /// tenant T's view of it (its namespace, its keys, its index).
     pub(crate) async fn open(&self) -> Result<(Repository, Opened)> {
+        let (repo, opened) = self.open_whole().await?;
+        match &self.tenant {
+            None => Ok((repo, opened)),
+            Some(t) => {
+                let view = repo.open_tenant(t).await.with_context(|| {
+                    format!("opening tenant {t:?} (an admin creates it with `cairn tenant create`)")
+                })?;
+                Ok((view, opened))
+            }
+        }
+    }
+
+    /// Opens the whole repository, whatever `--tenant` says (tenant
+    /// management and shredding).
+    pub(crate) async fn open_whole(&self) -> Result<(Repository, Opened)> {
         self.open_at(self.location()?, &self.password()?).await
     }
 

@@ -14,6 +14,10 @@
 //! cairn repair snapshots                       # after data was lost: keep what is readable
 //! cairn audit log                              # who changed what, when
 //! cairn audit verify --pin ~/.cairn-pin        # journal intact, and not rolled back
+//! cairn tenant create acme                     # a tenant: own keys, own namespace
+//! cairn backup --tenant acme ~/acme            # snapshots|restore|forget --tenant acme
+//! cairn shred --tenant acme --yes --json > receipt.json   # crypto-shred, signed receipt
+//! cairn shred --verify-receipt receipt.json
 //! ```
 //!
 //! Exit codes: 0 success, 1 error, 3 a backup saved its snapshot but some
@@ -39,6 +43,7 @@ mod observe;
 mod prune;
 mod repair;
 mod restore;
+mod tenant;
 mod ui;
 
 use std::path::PathBuf;
@@ -84,6 +89,11 @@ struct Cli {
     /// `cairn_backends::AppendOnly`). Backups work; forget and prune do not.
     #[arg(long, env = "CAIRN_APPEND_ONLY", global = true)]
     append_only: bool,
+    /// Work inside this tenant of the repository (its own keys and
+    /// namespace; no dedup with other tenants): backup, snapshots, restore,
+    /// forget, prune, check… With `shred`: the tenant to shred.
+    #[arg(long, env = "CAIRN_TENANT", global = true, value_name = "NAME")]
+    tenant: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -120,6 +130,12 @@ enum Command {
     /// The audit journal: `log` every change, `verify` it was not tampered with.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Tenants (key domains): create, list (admin keys).
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Crypto-shred a tenant (--tenant T): destroy its keys everywhere,
+    /// forget its snapshots, print a signed erasure receipt.
+    Shred(tenant::ShredArgs),
     /// Copy snapshots from another repository (different password and keys).
     Copy(copy::CopyArgs),
     /// Repair a damaged repository: rebuild the index, rewrite snapshots.
@@ -154,6 +170,8 @@ impl Command {
             Command::Repair(_) => "repair",
             Command::Copy(_) => "copy",
             Command::Audit(_) => "audit",
+            Command::Tenant(_) => "tenant",
+            Command::Shred(_) => "shred",
             Command::Forget(_) => "forget",
             Command::Prune(_) => "prune",
             Command::Scrub(_) => "scrub",
@@ -181,6 +199,7 @@ fn main() -> ExitCode {
         quiet: cli.quiet,
         limits: ctx::limits(cli.limit_upload, cli.limit_download),
         append_only: cli.append_only,
+        tenant: cli.tenant,
     };
     let operation = cairn::metrics::Operation::start(cli.command.operation());
     let result = futures::executor::block_on(async {
@@ -201,6 +220,8 @@ fn main() -> ExitCode {
             Command::Repair(r) => repair::run(&ctx, r).await,
             Command::Copy(a) => copy::run(&ctx, a).await,
             Command::Audit(a) => audit::run(&ctx, a).await,
+            Command::Tenant(t) => tenant::run(&ctx, t).await,
+            Command::Shred(a) => tenant::shred(&ctx, a).await,
             Command::Scrub(a) => erasure_cmds::scrub(&ctx, a).await,
             Command::Health => erasure_cmds::health(&ctx).await,
             Command::Demo(a) => demo::run(&ctx, a).await,

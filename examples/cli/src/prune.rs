@@ -141,7 +141,9 @@ pub(crate) async fn run_prune(
     let mut opts = args.options()?;
     // An erasure layout: its stray shards (failed deletes, crashed writes)
     // are condemned and removed too.
-    if let Some(erasure) = &opened.erasure {
+    // Not on a tenant's view: stray keys are found by prefix over the whole
+    // layout, and other namespaces' writers are not this prune's sessions.
+    if let (Some(erasure), None) = (&opened.erasure, repo.tenant()) {
         opts = opts.partial_objects(erasure.clone());
     }
     let bar = ui::byte_bar(ui::interactive(ctx.quiet, ctx.json), None, "scanning");

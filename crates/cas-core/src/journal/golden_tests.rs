@@ -62,7 +62,15 @@ fn version_1_entries_still_decode() {
 #[test]
 fn an_unknown_operation_decodes_as_other() {
     let json = r#"{"repo":"r","parents":[],"seq":0,"who":{"key":"k","host":"h"},
-        "time":"t","op":{"kind":"shred","tenant":"a"}}"#;
+        "time":"t","op":{"kind":"some_future_operation","tenant":"a"}}"#;
     let e: Entry = serde_json::from_str(json).unwrap();
     assert_eq!(e.op, Operation::Other);
+    // `shred` was the example here before shredding existed; it now has
+    // its fields.
+    let shred = json.replace(
+        r#""kind":"some_future_operation","tenant":"a""#,
+        r#""kind":"shred","tenant":"a","namespaces":["b"]"#,
+    );
+    let e: Entry = serde_json::from_str(&shred).unwrap();
+    assert_eq!(e.op.kind(), "shred");
 }

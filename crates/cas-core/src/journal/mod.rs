@@ -282,6 +282,21 @@ pub enum Operation {
         /// journaled once those entries are gone.
         snapshots: Vec<String>,
     },
+    /// A tenant was created (its key object written).
+    TenantCreate {
+        /// Its id (a keyed hash of the name; the name is personal data).
+        tenant: String,
+        /// Its namespace (`tenants/<namespace>/`).
+        namespace: String,
+    },
+    /// A tenant was shredded (written after the shred record, before its
+    /// key objects and snapshot records are deleted).
+    Shred {
+        /// Its id.
+        tenant: String,
+        /// The namespaces whose keys are destroyed.
+        namespaces: Vec<String>,
+    },
     /// An operation this version does not know (written by a newer one).
     #[serde(other)]
     Other,
@@ -303,6 +318,8 @@ impl Operation {
             Operation::KeyPasswd { .. } => "key_passwd",
             Operation::Restore { .. } => "restore",
             Operation::Checkpoint { .. } => "checkpoint",
+            Operation::TenantCreate { .. } => "tenant_create",
+            Operation::Shred { .. } => "shred",
             Operation::Other => "other",
         }
     }

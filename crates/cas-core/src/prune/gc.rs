@@ -191,6 +191,9 @@ pub struct PruneReport {
     pub records_deleted: usize,
     /// Objects of ended append-only sessions removed (see `Session`).
     pub leases_cleaned: usize,
+    /// What was reclaimed from shredded tenants (the whole repository's
+    /// prune only; see [`crate::tenant`]).
+    pub shredded: crate::tenant::ReclaimReport,
 }
 
 /// The packs (and their entries) one index object describes.
@@ -449,6 +452,7 @@ impl PruneReport {
         crate::journal::counts([
             ("packs", self.packs_deleted as u64),
             ("index", self.index_deleted as u64),
+            ("tenant_objects", self.shredded.objects_deleted),
         ])
     }
 }
@@ -483,6 +487,9 @@ async fn execute(
     report.plan = plan;
     phase2::advance(repo, opts, session, &mut report).await?;
     report.leases_cleaned = super::session::clean_ended(repo).await?;
+    if repo.tenant().is_none() {
+        report.shredded = crate::tenant::reclaim_shredded(repo, opts.partial.as_deref()).await?;
+    }
     Ok(report)
 }
 

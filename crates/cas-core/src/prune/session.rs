@@ -135,7 +135,15 @@ impl Session {
     /// waits for it, so nothing this session wrote may be acknowledged).
     /// An end marker this session did not write counts too: a pruner
     /// stops waiting for a session that looks ended.
+    /// On a tenant's view, a shredded tenant counts as killed too: nothing
+    /// may be acknowledged into a destroyed namespace.
     pub async fn killed(&self, repo: &Repository) -> Result<bool> {
+        if matches!(
+            repo.ensure_tenant_live().await,
+            Err(Error::TenantShredded { .. })
+        ) {
+            return Ok(true);
+        }
         for key in [
             format!("{KILLED}{}", self.lease.id),
             format!("{}{END}", self.lease.key()),
@@ -157,6 +165,7 @@ impl Session {
     /// flight (see the `prune` module docs), and a put that returns after
     /// that must not be relied on.
     pub async fn ensure_alive(&self, repo: &Repository) -> Result<()> {
+        repo.ensure_tenant_live().await?;
         if self.stored && self.killed(repo).await? {
             return Err(Error::SessionExpired {
                 session: self.lease.id.clone(),

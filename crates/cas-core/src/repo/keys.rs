@@ -266,6 +266,7 @@ impl Repository {
     /// Adds a key file for `password` with `new`'s role and label, endorsed
     /// by the admin authority; returns its object name. Admins only.
     pub async fn add_key_with(&self, password: &[u8], new: &NewKey) -> Result<String> {
+        self.require_whole("key management")?;
         let admin = self.admin_arc("add a key")?;
         let bytes = wrap(&self.master, &admin, new, password).await?;
         let name = key_file_name(&bytes);
@@ -284,6 +285,7 @@ impl Repository {
     /// key that opened this handle may go if another admin remains (this
     /// handle keeps working until dropped). Returns the object name.
     pub async fn remove_key(&self, query: &str) -> Result<String> {
+        self.require_whole("key management")?;
         self.require_admin("remove a key")?;
         let target = self.find_key(query).await?;
         let with_authority = self.authority.is_some();
@@ -317,6 +319,7 @@ impl Repository {
     /// trusted by this one). A backup key cannot re-endorse itself: an admin
     /// adds a new backup key and removes the old one.
     pub async fn change_password(&mut self, new_password: &[u8], kdf: KdfParams) -> Result<String> {
+        self.require_whole("key management")?;
         const OP: &str =
             "change a backup key's password (an admin adds a new key and removes this one)";
         self.require_admin(OP)?;

@@ -5,6 +5,7 @@ mod keys;
 mod put;
 pub(crate) mod signed;
 mod snapshots;
+mod tenant_view;
 
 pub(crate) use keys::is_revoked;
 pub use keys::{KeyInfo, NewKey};
@@ -129,6 +130,9 @@ pub struct Repository {
     // and named by their hash, so a later operation reuses them and reads
     // only entries that are new in the listing (see `journal::load_journal`).
     pub(crate) journal_memo: Mutex<HashMap<String, crate::journal::Entry>>,
+    // Set on a tenant's view (see `crate::tenant`): `backend` is then the
+    // tenant's namespace and `keys` the tenant's own.
+    tenant: Option<Arc<crate::tenant::TenantView>>,
 }
 
 /// Bytes of whole tree packs kept in memory by [`Repository::read_blob`].
@@ -217,6 +221,7 @@ impl Repository {
             key_warnings: Vec::new(),
             index_warnings: Mutex::default(),
             journal_memo: Mutex::default(),
+            tenant: None,
         };
         // The journal's root. Failing it fails `init` (the repository
         // exists, without a journal root: the first journaled operation
@@ -279,6 +284,7 @@ impl Repository {
             key_warnings: unlocked.warnings,
             index_warnings: Mutex::default(),
             journal_memo: Mutex::default(),
+            tenant: None,
         };
         repo.reload_index().await?;
         Ok(repo)
@@ -341,6 +347,19 @@ impl Repository {
     /// (none for a version 1 key file): what removals are verified against.
     pub fn authority(&self) -> Option<&AdminPublicKey> {
         self.authority.as_ref()
+    }
+
+    /// The tenant this handle is a view of (none for the whole repository).
+    pub fn tenant(&self) -> Option<&crate::tenant::TenantView> {
+        self.tenant.as_deref()
+    }
+
+    /// Fails with [`Error::NotOnTenant`] on a tenant's view.
+    pub(crate) fn require_whole(&self, operation: &'static str) -> Result<()> {
+        match self.tenant {
+            None => Ok(()),
+            Some(_) => Err(Error::NotOnTenant { operation }),
+        }
     }
 
     /// Fails with [`Error::NotAdmin`] unless opened with an admin key.

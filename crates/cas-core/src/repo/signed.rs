@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! offset  length  field
-//! 0       4       magic: "CRNT" (tombstone) or "CRNV" (key revocation)
+//! 0       4       magic: "CRNT" (tombstone), "CRNV" (key revocation) or
+//!                 "CRTS" (tenant shred)
 //! 4       1       version = 0x01
 //! 5       64      ed25519 signature by the admin authority, context
 //!                 "cairn/v1/signed/" || magic, over repository id (32 hex
@@ -19,6 +20,7 @@
 //! |-----|-------|-------------|
 //! | `tombstones/<snapshot id>` | `CRNT` | `snapshot`, `time`, `key` (the admin key file's id), `host` |
 //! | `revoked/<key id>` | `CRNV` | `key`, `time`, `by` (the admin key file's id), `host` |
+//! | `tenant-shreds/<tenant id>/<namespace>` | `CRTS` | `tenant`, `namespace`, `time`, `key` (the admin key file's id), `host` |
 //!
 //! The repository id in the signed bytes keeps a record from being
 //! replayed into another repository that shares an authority (there is
@@ -34,6 +36,8 @@ use crate::{Error, Result};
 pub(crate) const TOMBSTONE_MAGIC: &[u8; 4] = b"CRNT";
 /// Magic of key revocations.
 pub(crate) const REVOCATION_MAGIC: &[u8; 4] = b"CRNV";
+/// Magic of tenant shred records.
+pub(crate) const SHRED_MAGIC: &[u8; 4] = b"CRTS";
 /// Prefix of snapshot tombstones.
 pub(crate) const TOMBSTONES: &str = "tombstones/";
 /// Prefix of key revocations.
@@ -149,6 +153,44 @@ mod tests {
     /// Signed by version 1 with the authority seeded `[0x33; 32]` (ed25519
     /// signatures are deterministic; bless with `CAIRN_BLESS_FIXTURES=1`).
     const GOLDEN_TOMBSTONE: &str = "43524e5401e1e1aa7d76fc87262c3f098e939958e041d1094926b18fc0566de4486f057cf40031cc33c8082fe701ccc6c8027146230f290672526c4257d1d927a2688175007b22736e617073686f74223a2261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162222c2274696d65223a22323032362d31312d32395430303a30303a30305a222c226b6579223a2263646364636463646364636463646364636463646364636463646364636463646364636463646364636463646364636463646364636463646364636463646364222c22686f7374223a22676f6c64656e227d";
+
+    /// A shred record (`CRTS`), signed like the tombstone above.
+    const GOLDEN_SHRED: &str = "43525453011b3219323a9a629441def47692cc439ffdba7bc0e093937978f3d470512fed72ea83c4bc250bdc95857b4b47acd63ad620d18b7ae7024430c5a3fb033c3591057b2274656e616e74223a223131313131313131313131313131313131313131313131313131313131313131222c226e616d657370616365223a223232323232323232323232323232323232323232323232323232323232323232222c2274696d65223a22323032362d31312d33305430303a30303a30305a222c226b6579223a2263646364636463646364636463646364636463646364636463646364636463646364636463646364636463646364636463646364636463646364636463646364222c22686f7374223a22676f6c64656e227d";
+
+    #[test]
+    fn version_1_shred_record_is_pinned() {
+        use crate::tenant::ShredRecordForTests as ShredRecord;
+        let admin = AdminKey::from_seed(&[0x33; 32]);
+        let record = ShredRecord {
+            tenant: "11".repeat(16),
+            namespace: "22".repeat(16),
+            time: "2026-11-30T00:00:00Z".into(),
+            key: "cd".repeat(32),
+            host: "golden".into(),
+        };
+        let bytes = encode_signed(&admin, SHRED_MAGIC, REPO, &record).unwrap();
+        if std::env::var_os("CAIRN_BLESS_FIXTURES").is_some() {
+            println!("const GOLDEN_SHRED: &str = \"{}\";", hex::encode(&bytes));
+            return;
+        }
+        assert_eq!(hex::encode(&bytes), GOLDEN_SHRED);
+        let back: ShredRecord =
+            decode_signed(&admin.public(), SHRED_MAGIC, REPO, "s", &bytes).unwrap();
+        assert_eq!(back, record);
+        // Not valid as a tombstone, nor under another authority.
+        let mut as_tombstone = bytes.clone();
+        as_tombstone[..4].copy_from_slice(TOMBSTONE_MAGIC);
+        assert!(decode_signed::<Tombstone>(
+            &admin.public(),
+            TOMBSTONE_MAGIC,
+            REPO,
+            "s",
+            &as_tombstone
+        )
+        .is_err());
+        let other = AdminKey::from_seed(&[0x34; 32]).public();
+        assert!(decode_signed::<ShredRecord>(&other, SHRED_MAGIC, REPO, "s", &bytes).is_err());
+    }
 
     #[test]
     fn version_1_tombstone_is_pinned_and_verified() {

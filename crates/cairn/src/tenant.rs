@@ -1,0 +1,53 @@
+//! Tenants on the facade: each a [`Repository`] of its own (see
+//! [`cairn_cas_core::tenant`]), and shredding with an erasure receipt that,
+//! on an erasure layout, confirms the key objects gone from every child.
+
+#[cfg(feature = "erasure")]
+use std::sync::Arc;
+
+use cairn_cas_core::tenant::{Receipt, ShredOptions, TenantInfo};
+
+use crate::{Repository, Result};
+
+impl Repository {
+    /// Creates tenant `name` and returns its view: everything this type
+    /// does (backup, snapshots, restore, check) then happens in the
+    /// tenant's namespace under its own keys. Admins only.
+    pub async fn create_tenant(&self, name: &str) -> Result<Repository> {
+        let inner = self.inner().create_tenant(name).await?;
+        Ok(Repository::from_inner(inner))
+    }
+
+    /// Opens tenant `name` (any key; backup hosts back up into tenants).
+    pub async fn open_tenant(&self, name: &str) -> Result<Repository> {
+        let inner = self.inner().open_tenant(name).await?;
+        Ok(Repository::from_inner(inner))
+    }
+
+    /// Every tenant (admins only).
+    pub async fn tenants(&self) -> Result<Vec<TenantInfo>> {
+        Ok(self.inner().tenants().await?)
+    }
+
+    /// Shreds tenant `name` (admins only): its keys destroyed and confirmed
+    /// gone — on an erasure layout from every child, piece by piece — its
+    /// snapshots forgotten, its namespace left for `prune`. Returns the
+    /// signed receipt (print it with [`Receipt::to_json`]).
+    pub async fn shred_tenant(&self, name: &str) -> Result<Receipt> {
+        #[allow(unused_mut)]
+        let mut opts = ShredOptions::default();
+        #[cfg(feature = "erasure")]
+        if let Some(store) = self.erasure() {
+            opts = opts.partial_objects(store.clone() as Arc<dyn cairn_backends::PartialObjects>);
+            for (i, child) in store.children().into_iter().enumerate() {
+                opts = opts.confirm_on(format!("child {i} ({})", child.name), child.backend);
+            }
+        }
+        Ok(self.inner().shred_tenant(name, &opts).await?)
+    }
+
+    /// Checks an erasure receipt against this repository's admin authority.
+    pub fn verify_receipt(&self, json: &[u8]) -> Result<Receipt> {
+        Ok(self.inner().verify_receipt(json)?)
+    }
+}

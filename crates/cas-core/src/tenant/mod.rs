@@ -1,0 +1,357 @@
+//! Tenants: key domains inside one repository, each with its own random
+//! keys, that can be destroyed on their own (crypto-shredding).
+//!
+//! # Layout
+//!
+//! ```text
+//! tenant-keys/<tenant id>/<BLAKE3 of the object>   tenant key object (CRTK, cairn_crypto::tenant_key)
+//! tenant-shreds/<tenant id>/<namespace>             shred record (CRTS, admin-signed; shred.rs)
+//! tenants/<namespace>/…                             the tenant's whole repository:
+//!                                                   data/, index/, snapshots/, tombstones/,
+//!                                                   sessions/, condemned/, journal/, …
+//! ```
+//!
+//! A tenant is a sub-repository: [`Repository::open_tenant`] returns a
+//! [`Repository`] whose backend is the namespace `tenants/<namespace>/`
+//! ([`cairn_backends::Prefixed`]) and whose keys are the tenant's own
+//! (random, wrapped in its key object; not `KeySet::tenant`, which derives
+//! keys any key holder can derive again). Everything a repository does
+//! works on it unchanged, within the namespace: backup, restore, snapshots,
+//! forget (tombstones signed by the same admin authority), prune, check.
+//! So dedup never crosses tenants (chunk ids are keyed with the tenant's
+//! chunk-id key, and the index is the tenant's), and trees and snapshot
+//! records (file names are personal data) are sealed under its keys.
+//!
+//! The *tenant id* is a keyed hash of the name under a repository key
+//! ([`cairn_crypto::KeySet::tenant_id`]); the *namespace* is 16 random
+//! bytes chosen at creation and kept in the key object, so a tenant created
+//! again under a shredded name gets a fresh namespace that the shredded
+//! one's reclamation never touches. Neither reveals the name.
+//!
+//! # Journal
+//!
+//! The repository's journal records tenant creation and shredding (by id,
+//! never by name). A tenant's own operations are journaled in its own
+//! namespace, sealed under its keys: they name hosts and times of that
+//! tenant's backups, and are destroyed with it. `audit verify` on a
+//! tenant's view verifies that journal.
+//!
+//! # Roles
+//!
+//! Creating a tenant, listing tenants and shredding need an admin key (the
+//! shred record carries the admin authority's signature; prune reclaims a
+//! namespace only under a record that verifies). Backup keys can open an
+//! existing tenant and back up into it. Cryptographically every key holder
+//! can unwrap every tenant key object (the wrapping key derives from the
+//! master key): tenants separate data for shredding and dedup, they are not
+//! an access-control boundary between key holders.
+//!
+//! # Concurrency
+//!
+//! If two admins create the same tenant at once, two key objects (two
+//! namespaces) exist; [`Repository::open_tenant`] uses the one whose object
+//! name sorts first, and a shred destroys both.
+
+mod receipt;
+mod reclaim;
+mod shred;
+
+pub use receipt::{verify_receipt, DestroyedObject, PendingGc, Receipt, RECEIPT_FORMAT};
+pub(crate) use reclaim::reclaim_shredded;
+pub use reclaim::ReclaimReport;
+pub use shred::ShredOptions;
+#[cfg(test)]
+pub(crate) use shred::ShredRecord as ShredRecordForTests;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_backends::{Backend, Prefixed, PutMode};
+use cairn_crypto::{SealingKey, TenantKeyObject, TenantSecret};
+use serde::Serialize;
+
+use crate::open::{get_capped, list_tolerant};
+use crate::repo::signed::{decode_signed, MAX_SIGNED_SIZE, SHRED_MAGIC};
+use crate::{journal, Error, Repository, Result};
+
+/// Prefix of tenant key objects.
+pub const TENANT_KEYS: &str = "tenant-keys/";
+/// Prefix of shred records.
+pub const TENANT_SHREDS: &str = "tenant-shreds/";
+/// Prefix of tenant namespaces.
+pub const TENANTS: &str = "tenants/";
+/// Largest tenant key object read (41 + 61 + 34 + a 1 KiB name).
+const MAX_TENANT_KEY_SIZE: u64 = 4 << 10;
+
+/// What a tenant's view knows about its tenant.
+#[derive(Debug, Clone)]
+pub struct TenantView {
+    name: String,
+    id: String,
+    namespace: String,
+    parent: Arc<dyn Backend>,
+}
+
+impl TenantView {
+    /// The tenant's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Its id (hex of the keyed hash of the name).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// Its namespace (hex): its objects live under `tenants/<namespace>/`.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+}
+
+/// A tenant as [`Repository::tenants`] lists it.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TenantInfo {
+    /// The name.
+    pub name: String,
+    /// The id (hex).
+    pub id: String,
+    /// The namespace (hex).
+    pub namespace: String,
+    /// The key epoch its key object is wrapped under.
+    pub epoch: u32,
+    /// The key object.
+    pub object: String,
+}
+
+/// The one place the key that wraps tenant key objects of `epoch` comes
+/// from (key rotation re-wraps tenant secrets under a new epoch here).
+pub(crate) fn wrapping_key(repo: &Repository, epoch: u32, object: &str) -> Result<SealingKey> {
+    match epoch {
+        0 => Ok(repo.keys().tenant_wrapping_key()),
+        e => Err(Error::corrupt(
+            object,
+            format!("wrapped under key epoch {e}, which this build does not know"),
+        )),
+    }
+}
+
+pub(crate) fn key_prefix(tenant_id: &str) -> String {
+    format!("{TENANT_KEYS}{tenant_id}/")
+}
+
+pub(crate) fn shred_key(tenant_id: &str, namespace: &str) -> String {
+    format!("{TENANT_SHREDS}{tenant_id}/{namespace}")
+}
+
+pub(crate) fn namespace_prefix(namespace: &str) -> String {
+    format!("{TENANTS}{namespace}/")
+}
+
+/// A key object read and opened.
+pub(crate) struct Opened {
+    pub(crate) object: String,
+    pub(crate) parsed: TenantKeyObject,
+    pub(crate) secret: TenantSecret,
+    pub(crate) name: String,
+}
+
+impl Repository {
+    /// Creates tenant `name` (random keys, a fresh namespace) and returns
+    /// its view. Admins only; fails with [`Error::TenantExists`] if a key
+    /// object for the name is stored.
+    pub async fn create_tenant(&self, name: &str) -> Result<Repository> {
+        self.require_whole("create a tenant")?;
+        self.admin_key("create a tenant")?;
+        let id = hex::encode(self.keys().tenant_id(name));
+        if !self.tenant_key_objects(&id).await?.is_empty() {
+            return Err(Error::TenantExists {
+                tenant: name.to_owned(),
+            });
+        }
+        let secret = TenantSecret::generate().map_err(crypto("tenant secret"))?;
+        let mut ns = [0u8; 16];
+        getrandom::fill(&mut ns).map_err(|e| Error::Internal {
+            what: format!("no randomness from the operating system: {e}"),
+        })?;
+        let tid = self.keys().tenant_id(name);
+        let obj = TenantKeyObject::seal(&wrapping_key(self, 0, "")?, 0, tid, ns, &secret, name)
+            .map_err(crypto("tenant key object"))?;
+        let bytes = obj.to_bytes();
+        let object = format!("{}{}", key_prefix(&id), blake3::hash(&bytes).to_hex());
+        self.backend()
+            .put(&object, Bytes::from(bytes), PutMode::CreateOnly)
+            .await?;
+        let namespace = hex::encode(ns);
+        let op = journal::Operation::TenantCreate {
+            tenant: id.clone(),
+            namespace: namespace.clone(),
+        };
+        journal::record_after(
+            self,
+            op,
+            journal::counts([("tenant_keys", 1)]),
+            Default::default(),
+        )
+        .await?;
+        self.view(name.to_owned(), id, namespace, secret).await
+    }
+
+    /// Opens tenant `name`: its view, through which everything a repository
+    /// does happens in its namespace under its keys. Any key may open a
+    /// tenant (backup hosts back up into existing tenants).
+    pub async fn open_tenant(&self, name: &str) -> Result<Repository> {
+        self.require_whole("open a tenant")?;
+        let id = hex::encode(self.keys().tenant_id(name));
+        for (object, _) in self.tenant_key_objects(&id).await? {
+            let o = match self.open_key_object(&object).await {
+                Ok(o) => o,
+                Err(e) if e.is_backend_failure() => return Err(e),
+                // Damaged or planted: another copy may be good.
+                Err(_) => continue,
+            };
+            let namespace = hex::encode(o.parsed.namespace());
+            if o.name != name || self.shred_recorded(&id, &namespace).await? {
+                continue;
+            }
+            return self.view(o.name, id, namespace, o.secret).await;
+        }
+        Err(Error::TenantNotFound {
+            tenant: name.to_owned(),
+        })
+    }
+
+    /// Every tenant whose key object opens (admins only).
+    pub async fn tenants(&self) -> Result<Vec<TenantInfo>> {
+        self.require_whole("list tenants")?;
+        self.require_admin("list tenants")?;
+        let (heard, incomplete) = list_tolerant(&**self.backend(), TENANT_KEYS).await?;
+        if let Some(e) = incomplete {
+            return Err(e.into());
+        }
+        let mut out = Vec::new();
+        for m in heard {
+            let o = match self.open_key_object(&m.key).await {
+                Ok(o) => o,
+                Err(e) if e.is_backend_failure() => return Err(e),
+                Err(_) => continue,
+            };
+            out.push(TenantInfo {
+                name: o.name,
+                id: hex::encode(o.parsed.tenant_id()),
+                namespace: hex::encode(o.parsed.namespace()),
+                epoch: o.parsed.epoch(),
+                object: o.object,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.object.cmp(&b.object)));
+        Ok(out)
+    }
+
+    async fn view(
+        &self,
+        name: String,
+        id: String,
+        namespace: String,
+        secret: TenantSecret,
+    ) -> Result<Repository> {
+        let backend: Arc<dyn Backend> = Arc::new(Prefixed::new(
+            self.backend().clone(),
+            namespace_prefix(&namespace),
+        )?);
+        let view = TenantView {
+            name,
+            id,
+            namespace,
+            parent: self.backend().clone(),
+        };
+        self.tenant_view(backend, secret.keys(), view).await
+    }
+
+    /// Names and sizes of the key objects of tenant `id` (a complete
+    /// listing, or an error).
+    pub(crate) async fn tenant_key_objects(&self, id: &str) -> Result<Vec<(String, u64)>> {
+        let (heard, incomplete) = list_tolerant(&**self.backend(), &key_prefix(id)).await?;
+        if let Some(e) = incomplete {
+            return Err(e.into());
+        }
+        let mut out: Vec<_> = heard.into_iter().map(|m| (m.key, m.size)).collect();
+        out.sort();
+        Ok(out)
+    }
+
+    pub(crate) async fn open_key_object(&self, object: &str) -> Result<Opened> {
+        let bytes = get_capped(&**self.backend(), object, MAX_TENANT_KEY_SIZE).await?;
+        let parsed = TenantKeyObject::from_bytes(&bytes).map_err(crypto(object))?;
+        let wrap = wrapping_key(self, parsed.epoch(), object)?;
+        let (secret, name) = parsed.open(&wrap).map_err(crypto(object))?;
+        // The id is authenticated (it is associated data), but bound to the
+        // name only here: an object filed under another tenant's id is not
+        // that tenant's.
+        if !object.starts_with(&key_prefix(&hex::encode(self.keys().tenant_id(&name)))) {
+            return Err(Error::corrupt(object, "filed under another tenant's id"));
+        }
+        Ok(Opened {
+            object: object.to_owned(),
+            parsed,
+            secret,
+            name,
+        })
+    }
+
+    /// Whether a shred record that verifies under this handle's authority
+    /// exists for `namespace` (a planted one is ignored).
+    pub(crate) async fn shred_recorded(&self, id: &str, namespace: &str) -> Result<bool> {
+        let backend = match &self.tenant() {
+            Some(v) => &v.parent,
+            None => self.backend(),
+        };
+        shred_recorded_in(&**backend, self, id, namespace).await
+    }
+
+    /// On a tenant's view: fails with [`Error::TenantShredded`] once the
+    /// tenant was shredded (a writer that opened it before must not
+    /// acknowledge anything into a destroyed namespace).
+    pub(crate) async fn ensure_tenant_live(&self) -> Result<()> {
+        if let Some(v) = &self.tenant() {
+            if self.shred_recorded(&v.id, &v.namespace).await? {
+                return Err(Error::TenantShredded {
+                    namespace: v.namespace.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn shred_recorded_in(
+    backend: &dyn Backend,
+    repo: &Repository,
+    id: &str,
+    namespace: &str,
+) -> Result<bool> {
+    let key = shred_key(id, namespace);
+    let bytes = match get_capped(backend, &key, MAX_SIGNED_SIZE).await {
+        Err(Error::Backend(e)) if e.is_not_found() => return Ok(false),
+        r => r?,
+    };
+    let Some(authority) = repo.authority() else {
+        // Without an authority nothing can be verified: treat the tenant
+        // as shredded (the safe direction for a writer).
+        return Ok(true);
+    };
+    Ok(
+        decode_signed::<shred::ShredRecord>(
+            authority,
+            SHRED_MAGIC,
+            &repo.config().id,
+            &key,
+            &bytes,
+        )
+        .is_ok_and(|r| r.namespace == namespace && r.tenant == id),
+    )
+}
+
+pub(crate) fn crypto(object: impl Into<String>) -> impl FnOnce(cairn_crypto::Error) -> Error {
+    let object = object.into();
+    move |source| Error::Crypto { object, source }
+}
