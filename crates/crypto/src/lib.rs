@@ -39,6 +39,7 @@
 //! - [`seal`]: the sealed-message format and why (key, nonce) never repeats.
 //! - [`keyfile`]: the key-file format, version 1.
 //! - [`keyfile2`]: key files version 2: roles, labels, the admin authority.
+//! - [`exchange`]: X25519 key pairs in key files, and grants of key-epoch roots.
 //! - [`sign`]: the admin authority (ed25519) that signs endorsements and removals.
 //! - [`primitives`]: the raw primitive calls, exposed for test vectors.
 //!
@@ -49,6 +50,7 @@
 mod any_keyfile;
 pub mod chunk_id;
 mod error;
+pub mod exchange;
 mod kdf;
 pub mod keyfile;
 pub mod keyfile2;
@@ -64,6 +66,7 @@ mod golden_tests;
 pub use any_keyfile::AnyKeyFile;
 pub use chunk_id::{ChunkId, ChunkIdKey};
 pub use error::{Error, Result};
+pub use exchange::{seal_grant, ExchangePublic, ExchangeSecret, GRANT_LEN};
 pub use kdf::KdfParams;
 pub use keyfile::KeyFile;
 pub use keyfile2::{KeyFileV2, KeyMeta, OpenedKey};
