@@ -130,7 +130,10 @@ pub use pack::{
     parse_header, parse_trailer, read_pack_header, FinishedPack, PackEntry, PackId, MAX_PACK_SIZE,
     TRAILER_LEN,
 };
-pub use repo::{InitOptions, KeyInfo, NewKey, Repository, Tombstones, DEFAULT_PACK_SIZE};
+pub use repo::{
+    EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey, RemoveOptions, RemoveReport, Repository,
+    RotateOptions, RotateReport, Tombstones, DEFAULT_PACK_SIZE,
+};
 pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
 pub use tree::{Node, NodeKind, Timestamp, Tree};
 

@@ -176,6 +176,10 @@ fn describe(op: &Operation) -> String {
             short(old.trim_start_matches("keys/")),
             short(new.trim_start_matches("keys/"))
         ),
+        Operation::KeyRotate { epoch, dropped } => match dropped.len() {
+            0 => format!("key rotate: epoch {epoch}"),
+            n => format!("key rotate: epoch {epoch}, {n} key files dropped"),
+        },
         Operation::Checkpoint { cut, covered, .. } => format!(
             "checkpoint: {} entries up to seq {cut} covered",
             covered.len()

@@ -255,6 +255,15 @@ pub enum Operation {
         /// The key file that replaces it.
         new: String,
     },
+    /// A new key epoch: data from now on is sealed under keys a removed
+    /// key's holder never saw (written before the epoch object).
+    KeyRotate {
+        /// The new epoch's number.
+        epoch: u32,
+        /// Key files (names) left out and removed because they could not
+        /// receive the new epoch's root.
+        dropped: Vec<String>,
+    },
     /// Retention: the entries listed in `covered` (every non-checkpoint
     /// entry with `seq <= cut` not covered before) may be deleted; a
     /// missing entry that a present checkpoint lists is not an issue.
@@ -286,6 +295,7 @@ impl Operation {
             Operation::KeyAdd { .. } => "key_add",
             Operation::KeyRemove { .. } => "key_remove",
             Operation::KeyPasswd { .. } => "key_passwd",
+            Operation::KeyRotate { .. } => "key_rotate",
             Operation::Checkpoint { .. } => "checkpoint",
             Operation::Other => "other",
         }
