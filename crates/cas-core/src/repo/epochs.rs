@@ -391,7 +391,7 @@ pub(crate) async fn grant_current(
     key_name: &str,
     public: &ExchangePublic,
 ) -> Result<()> {
-    let keys = repo.keys();
+    let keys = repo.refresh_keys().await?;
     let n = keys.epoch();
     let Some(root) = keys.expose_epoch_root(n) else {
         return Ok(());

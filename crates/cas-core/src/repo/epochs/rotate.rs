@@ -35,6 +35,28 @@ impl Repository {
         self.rotate_excluding(opts, &[]).await
     }
 
+    /// Reloads the key epochs (another handle may have rotated) and returns
+    /// the newest set this handle can open. Never goes back to an older
+    /// epoch (epoch objects deleted meanwhile do not downgrade it); a key
+    /// removed since this handle opened keeps the epochs it had.
+    pub(crate) async fn refresh_keys(&self) -> Result<Arc<KeySet>> {
+        let loaded = load(
+            &*self.backend,
+            &self.master,
+            self.authority.as_ref(),
+            self.exchange.as_deref(),
+            &self.key_name,
+            &self.config.id,
+        )
+        .await;
+        match loaded {
+            Ok((k, _)) if k.epoch() > self.keys().epoch() => self.set_keys(k),
+            Ok(_) | Err(Error::EpochNotGranted { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(self.keys())
+    }
+
     /// [`rotate_keys`](Self::rotate_keys) leaving out the key files `exclude`
     /// (ids): the removal of a key starts an epoch its holder never sees.
     pub(crate) async fn rotate_excluding(
@@ -45,22 +67,7 @@ impl Repository {
         let admin = self.admin_arc("rotate the key epoch")?;
         let authority = admin.public();
         // Start from the newest epoch: another handle may have rotated.
-        let keys = match load(
-            &*self.backend,
-            &self.master,
-            Some(&authority),
-            self.exchange.as_deref(),
-            &self.key_name,
-            &self.config.id,
-        )
-        .await
-        {
-            Ok((k, _)) => Arc::new(k),
-            // This handle's own key was removed since it opened: it still
-            // holds the epochs it had.
-            Err(Error::EpochNotGranted { .. }) => self.keys(),
-            Err(e) => return Err(e),
-        };
+        let keys = self.refresh_keys().await?;
         let r = recipients(self, &authority, exclude).await?;
         let own = self.key_name.trim_start_matches("keys/").to_owned();
         if r.lacking.contains(&own) || (!opts.drop_old_keys && !r.lacking.is_empty()) {
