@@ -12,8 +12,8 @@ use std::sync::Arc;
 use cairn_backends::{Backend, MemoryBackend, PutMode};
 use cairn_cas_core::prune::{prune, prune_plan, PruneOptions};
 use cairn_cas_core::{
-    backup, journal, BackupOptions, Error, InitOptions, NewKey, NoProgress, NodeKind,
-    OpenWarning, Repository, RotateOptions,
+    backup, journal, BackupOptions, Error, InitOptions, NewKey, NoProgress, NodeKind, OpenWarning,
+    Repository, RotateOptions,
 };
 use cairn_crypto::{AdminKey, AnyKeyFile, KdfParams, KeyFile, KeySet, MasterKey};
 use futures::TryStreamExt;
@@ -24,7 +24,9 @@ fn kdf() -> KdfParams {
 
 async fn init(store: &Arc<MemoryBackend>) -> Repository {
     let opts = InitOptions::default().kdf(kdf());
-    Repository::init(store.clone(), b"admin", opts).await.unwrap()
+    Repository::init(store.clone(), b"admin", opts)
+        .await
+        .unwrap()
 }
 
 /// A directory of a few files with distinct, incompressible-ish contents.
@@ -46,9 +48,14 @@ fn tree(dir: &Path, seed: u64) {
 
 async fn backup_dir(repo: &Repository, dir: &Path) -> String {
     let paths = [dir.to_path_buf()];
-    let r = backup(repo, &paths, &BackupOptions::default(), Arc::new(NoProgress))
-        .await
-        .unwrap();
+    let r = backup(
+        repo,
+        &paths,
+        &BackupOptions::default(),
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
     r.snapshot_id
 }
 
@@ -143,7 +150,10 @@ fn rotate_then_prune_retires_the_old_epoch() {
         assert!(before.data_bytes(0) > 0);
 
         let report = repo.rotate_keys(&RotateOptions::default()).await.unwrap();
-        assert_eq!((report.epoch, report.object.as_str()), (1, "epochs/0000000001"));
+        assert_eq!(
+            (report.epoch, report.object.as_str()),
+            (1, "epochs/0000000001")
+        );
         assert_eq!(report.granted.len(), 2);
         assert!(report.dropped.is_empty() && report.not_trusted.is_empty());
         assert_eq!(repo.keys().epoch(), 1);
@@ -153,7 +163,10 @@ fn rotate_then_prune_retires_the_old_epoch() {
         let mid = repo.epoch_usage().await.unwrap();
         assert_eq!(mid.current, 1);
         let e1 = mid.epochs.iter().find(|u| u.epoch == 1).unwrap();
-        assert!(e1.packs > 0 && e1.index_objects > 0 && e1.snapshots == 1, "{mid:?}");
+        assert!(
+            e1.packs > 0 && e1.index_objects > 0 && e1.snapshots == 1,
+            "{mid:?}"
+        );
         assert!(mid.data_bytes(0) > 0);
 
         // Both keys open the new epoch; old and new snapshots read back.
@@ -215,7 +228,10 @@ fn removing_a_key_starts_an_epoch_its_holder_cannot_open() {
         let loaded = journal::load_journal(&repo).await.unwrap();
         assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
         let kinds: Vec<&str> = loaded.entries.values().map(|e| e.op.kind()).collect();
-        assert!(kinds.contains(&"key_remove") && kinds.contains(&"key_rotate"), "{kinds:?}");
+        assert!(
+            kinds.contains(&"key_remove") && kinds.contains(&"key_rotate"),
+            "{kinds:?}"
+        );
 
         // Their master key opens no pack of the new epoch ...
         assert_eq!(can_open_any(&store, &KeySet::derive(&master)).await, (0, 0));
@@ -259,8 +275,8 @@ fn a_forged_epoch_object_is_ignored() {
         ctx.push(0);
         ctx.extend_from_slice(&1u32.to_le_bytes());
         ctx.extend_from_slice(id.as_bytes());
-        let grant = cairn_crypto::seal_grant(&chosen, &file.exchange_public().unwrap(), &ctx)
-            .unwrap();
+        let grant =
+            cairn_crypto::seal_grant(&chosen, &file.exchange_public().unwrap(), &ctx).unwrap();
         let json = serde_json::json!({
             "epoch": 1, "created": "2026-01-01T00:00:00Z", "by": id, "host": "evil",
             "previous": "", "grants": { id: hex::encode(grant) }, "dropped": [],
@@ -278,7 +294,11 @@ fn a_forged_epoch_object_is_ignored() {
             .await
             .unwrap();
         store
-            .put("epochs/0000000002", b"garbage".to_vec().into(), PutMode::CreateOnly)
+            .put(
+                "epochs/0000000002",
+                b"garbage".to_vec().into(),
+                PutMode::CreateOnly,
+            )
             .await
             .unwrap();
 
@@ -315,7 +335,7 @@ fn old_key_files_block_rotation_unless_dropped_and_new_keys_get_grants() {
             .unwrap();
         let v1_id = v1_name.trim_start_matches("keys/").to_owned();
         match repo.rotate_keys(&RotateOptions::default()).await {
-            Err(Error::RotationBlocked { keys }) => assert_eq!(keys, [v1_id.clone()]),
+            Err(Error::RotationBlocked { keys }) => assert_eq!(keys, std::slice::from_ref(&v1_id)),
             other => panic!("expected RotationBlocked, got {other:?}"),
         }
         assert!(Repository::open(store.clone(), b"old").await.is_ok());
@@ -338,8 +358,14 @@ fn old_key_files_block_rotation_unless_dropped_and_new_keys_get_grants() {
         let reopened = Repository::open(store.clone(), b"admin2").await.unwrap();
         assert_eq!(reopened.keys().epoch(), 1);
         // Rotating again chains epoch 1's root into epoch 2.
-        reopened.rotate_keys(&RotateOptions::default()).await.unwrap();
+        reopened
+            .rotate_keys(&RotateOptions::default())
+            .await
+            .unwrap();
         let again = Repository::open(store.clone(), b"later").await.unwrap();
-        assert_eq!((again.keys().epoch(), again.keys().epochs()), (2, vec![0, 1, 2]));
+        assert_eq!(
+            (again.keys().epoch(), again.keys().epochs()),
+            (2, vec![0, 1, 2])
+        );
     });
 }

@@ -240,7 +240,10 @@ mod tests {
         for i in 0..GRANT_LEN {
             let mut bad = g;
             bad[i] ^= 1;
-            assert!(alice.open_grant(&bad, b"epoch 1 key a").is_err(), "byte {i}");
+            assert!(
+                alice.open_grant(&bad, b"epoch 1 key a").is_err(),
+                "byte {i}"
+            );
         }
         assert!(alice.open_grant(&g[..80], b"epoch 1 key a").is_err());
         // A low-order recipient (the identity) is refused, not sealed to.

@@ -60,12 +60,12 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::exchange::{ExchangePublic, ExchangeSecret};
 use crate::kdf::KdfParams;
 use crate::keys::MasterKey;
 use crate::primitives;
 use crate::role::Role;
 use crate::seal::SealingKey;
-use crate::exchange::{ExchangePublic, ExchangeSecret};
 use crate::sign::{AdminKey, AdminPublicKey, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 
 pub(crate) const MAGIC: &[u8; 8] = b"CAIRNKEY";
@@ -174,7 +174,11 @@ impl KeyFileV2 {
             });
         }
         let mut file = Self {
-            version: if exchange.is_some() { VERSION_3 } else { VERSION },
+            version: if exchange.is_some() {
+                VERSION_3
+            } else {
+                VERSION
+            },
             params,
             salt: kdf_salt,
             role: meta.role,
@@ -233,7 +237,8 @@ impl KeyFileV2 {
                 let secret = ExchangeSecret::from_bytes(x);
                 if secret.public() != ExchangePublic(*public) {
                     return Err(Error::MalformedKeyFile {
-                        reason: "the sealed exchange key does not match the public key in the header",
+                        reason:
+                            "the sealed exchange key does not match the public key in the header",
                     });
                 }
                 Some(secret)
@@ -312,8 +317,7 @@ impl KeyFileV2 {
             Role::Admin => SEALED_ADMIN,
             Role::Backup => SEALED_BACKUP,
         } + x_len;
-        let total =
-            FIXED_LEN + label_len + PUBLIC_KEY_LEN + x_len + SIGNATURE_LEN + sealed_len;
+        let total = FIXED_LEN + label_len + PUBLIC_KEY_LEN + x_len + SIGNATURE_LEN + sealed_len;
         if bytes.len() != total {
             return Err(bad(if bytes.len() < total {
                 "truncated (shorter than its label and role require)"

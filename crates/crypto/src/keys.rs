@@ -117,7 +117,11 @@ impl KeySet {
     /// # Errors
     /// [`Error::UnknownEpoch`](crate::Error::UnknownEpoch) if `current` is
     /// neither 0 nor in `roots`.
-    pub fn with_epochs(master: &MasterKey, current: u32, roots: &[(u32, &MasterKey)]) -> Result<Self> {
+    pub fn with_epochs(
+        master: &MasterKey,
+        current: u32,
+        roots: &[(u32, &MasterKey)],
+    ) -> Result<Self> {
         let mut set = Self::derive(master);
         set.epochs = roots
             .iter()
@@ -137,7 +141,9 @@ impl KeySet {
 
     /// The epochs this set can open (0 first, then ascending as given).
     pub fn epochs(&self) -> Vec<u32> {
-        std::iter::once(0).chain(self.epochs.iter().map(|(e, _)| *e)).collect()
+        std::iter::once(0)
+            .chain(self.epochs.iter().map(|(e, _)| *e))
+            .collect()
     }
 
     /// The root of epoch `epoch` (>= 1), if held: for a rotating admin to
@@ -151,7 +157,8 @@ impl KeySet {
 
     /// A sealing key over every held epoch for `label`, sealing under `current`.
     fn ring(&self, current: u32, label: &[u8]) -> Result<SealingKey> {
-        let roots = std::iter::once((0, &self.root)).chain(self.epochs.iter().map(|(e, r)| (*e, r)));
+        let roots =
+            std::iter::once((0, &self.root)).chain(self.epochs.iter().map(|(e, r)| (*e, r)));
         let keys: Vec<(u32, Zeroizing<[u8; 32]>)> = roots
             .map(|(e, r)| (e, primitives::derive_key32(&r.0, &[label])))
             .collect();
@@ -191,7 +198,9 @@ impl KeySet {
         match self.ring(self.current, LABEL_JOURNAL) {
             Ok(k) => k,
             // Unreachable: `current` was checked when the set was built.
-            Err(_) => SealingKey::from_bytes(*primitives::derive_key32(&self.root.0, &[LABEL_JOURNAL])),
+            Err(_) => {
+                SealingKey::from_bytes(*primitives::derive_key32(&self.root.0, &[LABEL_JOURNAL]))
+            }
         }
     }
 

@@ -133,7 +133,10 @@ impl SealingKey {
     ///
     /// # Errors
     /// [`Error::UnknownEpoch`] if `keys` holds no key for `current`.
-    pub fn from_epochs(current: u32, keys: impl IntoIterator<Item = (u32, [u8; 32])>) -> Result<Self> {
+    pub fn from_epochs(
+        current: u32,
+        keys: impl IntoIterator<Item = (u32, [u8; 32])>,
+    ) -> Result<Self> {
         let mut key = None;
         let mut others = Vec::new();
         for (epoch, bytes) in keys {
@@ -164,7 +167,7 @@ impl SealingKey {
     pub fn sealed_epoch(sealed: &[u8]) -> Result<u32> {
         match sealed.first() {
             Some(&VERSION) => Ok(0),
-            Some(&VERSION_EPOCH) if sealed.len() >= 1 + EPOCH_LEN => {
+            Some(&VERSION_EPOCH) if sealed.len() > EPOCH_LEN => {
                 let mut le = [0u8; EPOCH_LEN];
                 le.copy_from_slice(&sealed[1..=EPOCH_LEN]);
                 Ok(u32::from_le_bytes(le))

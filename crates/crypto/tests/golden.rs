@@ -153,12 +153,12 @@ fn key_file_v3_fixtures_open_with_their_exchange_key() {
         assert_eq!(&bytes[107..139], &exchange.public().0, "public key at 96+L");
         assert_eq!(file.to_bytes(), bytes);
         let opened = file.open(b"correct horse battery staple").unwrap();
-        assert_eq!(opened.master.expose_bytes(), fixture_master().expose_bytes());
-        assert_eq!(opened.role, role);
         assert_eq!(
-            opened.exchange.map(|x| x.public()),
-            Some(exchange.public())
+            opened.master.expose_bytes(),
+            fixture_master().expose_bytes()
         );
+        assert_eq!(opened.role, role);
+        assert_eq!(opened.exchange.map(|x| x.public()), Some(exchange.public()));
         assert_eq!(
             opened.admin.map(|a| a.public()),
             (role == Role::Admin).then_some(authority)
@@ -177,7 +177,11 @@ fn key_file_v3_fixtures_open_with_their_exchange_key() {
     // Version 2 files still open, without an exchange key.
     let v2 = AnyKeyFile::from_bytes(KEYFILE_V2_ADMIN).unwrap();
     assert_eq!(v2.version(), 2);
-    assert!(v2.open(b"correct horse battery staple").unwrap().exchange.is_none());
+    assert!(v2
+        .open(b"correct horse battery staple")
+        .unwrap()
+        .exchange
+        .is_none());
 }
 
 #[test]

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use cairn_cas_core::{
-    Compression, InitOptions, NewKey, RemoveOptions, Repository, Role, RotateOptions,
-    RotateReport,
+    Compression, InitOptions, NewKey, RemoveOptions, Repository, Role, RotateOptions, RotateReport,
 };
 use clap::{Args, Subcommand};
 

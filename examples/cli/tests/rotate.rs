@@ -120,16 +120,16 @@ fn rotate_prune_retires_the_old_epoch_and_remove_rotates() {
     // Removing the backup key starts epoch 3; the journal shows both.
     let keys: Vec<serde_json::Value> =
         serde_json::from_value(env.json("admin", &["key", "list"])).unwrap();
-    let backup_id = keys
-        .iter()
-        .find(|k| k["role"] == "backup")
-        .unwrap()["id"]
+    let backup_id = keys.iter().find(|k| k["role"] == "backup").unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let removed = env.json("admin", &["key", "remove", &backup_id[..12]]);
     assert_eq!(removed["rotation"]["epoch"], 3);
-    assert_eq!(env.run("backup", None, &["snapshots"]).status.code(), Some(1));
+    assert_eq!(
+        env.run("backup", None, &["snapshots"]).status.code(),
+        Some(1)
+    );
     let log = env.ok("admin", &["audit", "log"]);
     assert!(log.contains("key rotate: epoch 3"), "{log}");
     env.ok("admin", &["audit", "verify"]);

@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_crypto::{
-    AdminKey, AdminPublicKey, AnyKeyFile, ExchangeSecret, KdfParams, KeyFileV2, KeyMeta,
-    MasterKey, Role,
+    AdminKey, AdminPublicKey, AnyKeyFile, ExchangeSecret, KdfParams, KeyFileV2, KeyMeta, MasterKey,
+    Role,
 };
 use serde::Serialize;
 use zeroize::Zeroizing;

@@ -8,8 +8,8 @@ mod remove;
 pub(crate) mod signed;
 mod snapshots;
 
-pub(crate) use keys::is_revoked;
 pub use epochs::{EpochReport, EpochUsage, RotateOptions, RotateReport};
+pub(crate) use keys::is_revoked;
 pub use keys::{KeyInfo, NewKey};
 pub use remove::{RemoveOptions, RemoveReport};
 pub use snapshots::Tombstones;

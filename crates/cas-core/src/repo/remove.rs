@@ -57,7 +57,10 @@ impl Repository {
     /// without it: [`remove_key_with`](Self::remove_key_with) with the
     /// default [`RemoveOptions`]. Returns the object name.
     pub async fn remove_key(&self, query: &str) -> Result<String> {
-        Ok(self.remove_key_with(query, &RemoveOptions::default()).await?.key)
+        Ok(self
+            .remove_key_with(query, &RemoveOptions::default())
+            .await?
+            .key)
     }
 
     /// Removes the key file `query` names (full id or unambiguous prefix):
