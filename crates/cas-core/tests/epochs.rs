@@ -369,3 +369,32 @@ fn old_key_files_block_rotation_unless_dropped_and_new_keys_get_grants() {
         );
     });
 }
+
+#[test]
+fn handles_opened_before_a_rotation_back_up_and_prune_under_the_new_epoch() {
+    futures::executor::block_on(async {
+        let src = tempfile::tempdir().unwrap();
+        tree(src.path(), 4);
+        let store = Arc::new(MemoryBackend::new());
+        let repo = init(&store).await;
+        let first = backup_dir(&repo, src.path()).await;
+        // Opened before the rotation (a long-lived backup agent, an admin's
+        // prune host).
+        let agent = Repository::open(store.clone(), b"admin").await.unwrap();
+        let pruner = Repository::open(store.clone(), b"admin").await.unwrap();
+        repo.rotate_keys(&RotateOptions::default()).await.unwrap();
+        assert_eq!(agent.keys().epoch(), 0);
+
+        std::fs::write(src.path().join("new.bin"), b"after the rotation").unwrap();
+        backup_dir(&agent, src.path()).await;
+        assert_eq!(agent.keys().epoch(), 1);
+        let plan = prune_plan(&pruner, &PruneOptions::default()).await.unwrap();
+        assert!(!plan.packs_to_reencrypt.is_empty());
+        prune(&pruner, &PruneOptions::default(), plan).await.unwrap();
+        let usage = repo.epoch_usage().await.unwrap();
+        assert_eq!(usage.data_bytes(0), 0, "{usage:?}");
+        let r = Repository::open(store.clone(), b"admin").await.unwrap();
+        let files = read_snapshot(&r, &first).await;
+        assert_eq!(contents(&files), files_of(src.path()));
+    });
+}

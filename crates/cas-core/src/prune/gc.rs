@@ -313,6 +313,9 @@ impl Scan {
 /// written).
 pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
     repo.require_admin("prune")?;
+    // Another handle may have rotated the key epoch: plan (and re-encrypt)
+    // against the newest one.
+    repo.refresh_keys().await?;
     let tombstones = repo.tombstones().await?;
     let scan = scan(repo).await?;
     let condemned = scan.condemned_set()?;
@@ -452,6 +455,7 @@ impl PrunePlan {
 /// too, when no other session is running). Holds a lease throughout.
 pub async fn prune(repo: &Repository, opts: &PruneOptions, plan: PrunePlan) -> Result<PruneReport> {
     repo.require_admin("prune")?;
+    repo.refresh_keys().await?;
     let session = Session::begin(repo).await?;
     let result = execute(repo, opts, plan, &session).await;
     let _ = session.end(repo).await;

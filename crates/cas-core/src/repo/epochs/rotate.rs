@@ -35,11 +35,12 @@ impl Repository {
         self.rotate_excluding(opts, &[]).await
     }
 
-    /// Reloads the key epochs (another handle may have rotated) and returns
+    /// Reloads the key epochs (another handle or process may have rotated:
+    /// backups and prunes call this when they start) and returns
     /// the newest set this handle can open. Never goes back to an older
     /// epoch (epoch objects deleted meanwhile do not downgrade it); a key
     /// removed since this handle opened keeps the epochs it had.
-    pub(crate) async fn refresh_keys(&self) -> Result<Arc<KeySet>> {
+    pub async fn refresh_keys(&self) -> Result<Arc<KeySet>> {
         let loaded = load(
             &*self.backend,
             &self.master,
