@@ -390,7 +390,9 @@ fn handles_opened_before_a_rotation_back_up_and_prune_under_the_new_epoch() {
         assert_eq!(agent.keys().epoch(), 1);
         let plan = prune_plan(&pruner, &PruneOptions::default()).await.unwrap();
         assert!(!plan.packs_to_reencrypt.is_empty());
-        prune(&pruner, &PruneOptions::default(), plan).await.unwrap();
+        prune(&pruner, &PruneOptions::default(), plan)
+            .await
+            .unwrap();
         let usage = repo.epoch_usage().await.unwrap();
         assert_eq!(usage.data_bytes(0), 0, "{usage:?}");
         let r = Repository::open(store.clone(), b"admin").await.unwrap();

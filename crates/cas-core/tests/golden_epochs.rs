@@ -102,7 +102,10 @@ fn epoch_1_repository_still_reads_back() {
         let epoch = store.get("epochs/0000000001").await.unwrap();
         assert_eq!(&epoch[..5], b"CREP\x01");
         let listed: Vec<_> = store.list("").try_collect().await.unwrap();
-        let grants: Vec<_> = listed.iter().filter(|m| m.key.starts_with("grants/0000000001/")).collect();
+        let grants: Vec<_> = listed
+            .iter()
+            .filter(|m| m.key.starts_with("grants/0000000001/"))
+            .collect();
         assert_eq!(grants.len(), 1);
         assert_eq!(&store.get(&grants[0].key).await.unwrap()[..5], b"CRGT\x01");
         let mut versions = Vec::new();
@@ -114,7 +117,11 @@ fn epoch_1_repository_still_reads_back() {
         for pw in [ADMIN, BACKUP] {
             let repo = Repository::open(store.clone(), pw).await.unwrap();
             assert_eq!(repo.keys().epoch(), 1);
-            assert!(repo.open_warnings().is_empty(), "{:?}", repo.open_warnings());
+            assert!(
+                repo.open_warnings().is_empty(),
+                "{:?}",
+                repo.open_warnings()
+            );
             assert_eq!(only_file(&repo, "epoch0").await, b"written under epoch 0\n");
             assert_eq!(only_file(&repo, "epoch1").await, b"written under epoch 1\n");
             let usage = repo.epoch_usage().await.unwrap();
