@@ -59,26 +59,28 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_crypto::{
-    primitives, seal_grant, AdminPublicKey, AnyKeyFile, ExchangePublic, ExchangeSecret, KeySet,
-    MasterKey, SealingKey,
+    primitives, seal_grant, AdminPublicKey, AnyKeyFile, ExchangePublic, KeySet, MasterKey,
+    SealingKey,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::signed::{decode_signed, encode_signed, MAX_SIGNED_SIZE};
+use super::signed::encode_signed;
 use super::{crypto_err, Repository};
-use crate::open::{get_capped, list_tolerant, read_key_file, OpenWarning};
-use crate::{Error, Result};
+use crate::open::read_key_file;
+use crate::Result;
 
+mod load;
 mod rotate;
 mod usage;
+pub(crate) use load::load;
 pub use usage::{EpochReport, EpochUsage};
 
 /// Magic of epoch objects.
 pub(crate) const EPOCH_MAGIC: &[u8; 4] = b"CREP";
 /// Magic of grant objects.
 pub(crate) const GRANT_MAGIC: &[u8; 4] = b"CRGT";
-const EPOCHS: &str = "epochs/";
+pub(crate) const EPOCHS: &str = "epochs/";
 const GRANTS: &str = "grants/";
 const LABEL_CHAIN: &[u8] = b"cairn/v1/epoch-chain";
 
@@ -109,7 +111,7 @@ pub(crate) fn epoch_name(n: u32) -> String {
     format!("{EPOCHS}{n:010}")
 }
 
-fn grant_name(n: u32, key_id: &str) -> String {
+pub(crate) fn grant_name(n: u32, key_id: &str) -> String {
     format!("{GRANTS}{n:010}/{key_id}")
 }
 
@@ -121,14 +123,14 @@ pub(crate) fn grant_context(repo_id: &str, epoch: u32, key_id: &str) -> Vec<u8> 
     c
 }
 
-fn chain_key(root: &MasterKey) -> Result<SealingKey> {
+pub(crate) fn chain_key(root: &MasterKey) -> Result<SealingKey> {
     let mut k = Zeroizing::new([0u8; 32]);
     primitives::hkdf_sha256(b"", root.expose_bytes(), LABEL_CHAIN, &mut k[..])
         .map_err(crypto_err("epoch chain key"))?;
     Ok(SealingKey::from_bytes(*k))
 }
 
-fn chain_aad(repo_id: &str, epoch: u32) -> Vec<u8> {
+pub(crate) fn chain_aad(repo_id: &str, epoch: u32) -> Vec<u8> {
     let mut a = EPOCH_MAGIC.to_vec();
     a.extend_from_slice(repo_id.as_bytes());
     a.extend_from_slice(&epoch.to_le_bytes());
@@ -153,159 +155,6 @@ pub(crate) fn seal_previous(
         .seal(&plain, &chain_aad(repo_id, epoch))
         .map_err(crypto_err(epoch_name(epoch)))?;
     Ok(hex::encode(sealed))
-}
-
-fn open_previous(
-    root: &MasterKey,
-    repo_id: &str,
-    rec: &EpochRecord,
-    object: &str,
-) -> Result<Vec<(u32, MasterKey)>> {
-    let sealed = hex::decode(&rec.previous).map_err(|_| Error::corrupt(object, "previous"))?;
-    let plain = Zeroizing::new(
-        chain_key(root)?
-            .open(&sealed, &chain_aad(repo_id, rec.epoch))
-            .map_err(|_| Error::Authentication {
-                object: object.to_owned(),
-            })?,
-    );
-    if plain.len() % 36 != 0 {
-        return Err(Error::corrupt(object, "previous roots have a bad length"));
-    }
-    let mut out = Vec::new();
-    for item in plain.chunks_exact(36) {
-        let mut e = [0u8; 4];
-        e.copy_from_slice(&item[..4]);
-        let mut r = [0u8; 32];
-        r.copy_from_slice(&item[4..]);
-        out.push((u32::from_le_bytes(e), MasterKey::from_bytes(r)));
-    }
-    Ok(out)
-}
-
-/// The valid epoch records (verified under `authority`), and warnings for
-/// the others. Without an authority nothing verifies: the listed numbers
-/// are returned as `unverifiable`.
-pub(crate) async fn read_epochs(
-    backend: &dyn Backend,
-    authority: Option<&AdminPublicKey>,
-    repo_id: &str,
-) -> Result<(BTreeMap<u32, EpochRecord>, Vec<OpenWarning>, Option<u32>)> {
-    let (heard, incomplete) = list_tolerant(backend, EPOCHS).await?;
-    let mut warnings = Vec::new();
-    if let Some(e) = incomplete {
-        warnings.push(OpenWarning::Listing {
-            object: EPOCHS.into(),
-            reason: e.to_string(),
-        });
-    }
-    let mut valid = BTreeMap::new();
-    let mut unverifiable = None;
-    for meta in heard {
-        let name = meta.key;
-        let warn = |reason: String| OpenWarning::Epoch {
-            object: name.clone(),
-            reason,
-        };
-        let Some(n) = name
-            .strip_prefix(EPOCHS)
-            .and_then(|n| n.parse::<u32>().ok())
-            .filter(|&n| n > 0)
-        else {
-            warnings.push(warn("not an epoch object name".into()));
-            continue;
-        };
-        let Some(authority) = authority else {
-            unverifiable = unverifiable.max(Some(n));
-            continue;
-        };
-        let bytes = match get_capped(backend, &name, MAX_SIGNED_SIZE).await {
-            Ok(b) => b,
-            Err(e) if e.is_backend_failure() => return Err(e),
-            Err(e) => {
-                warnings.push(warn(e.to_string()));
-                continue;
-            }
-        };
-        match decode_signed::<EpochRecord>(authority, EPOCH_MAGIC, repo_id, &name, &bytes) {
-            Ok(r) if r.epoch == n => {
-                valid.insert(n, r);
-            }
-            Ok(r) => warnings.push(warn(format!("names epoch {}", r.epoch))),
-            Err(e) => warnings.push(warn(e.to_string())),
-        }
-    }
-    Ok((valid, warnings, unverifiable))
-}
-
-/// The key set a key file opens: every epoch up to the newest valid one.
-///
-/// # Errors
-/// [`Error::EpochNotGranted`] when the newest epoch holds no grant this
-/// key file can open (it was left out of a rotation).
-pub(crate) async fn load(
-    backend: &dyn Backend,
-    master: &MasterKey,
-    authority: Option<&AdminPublicKey>,
-    exchange: Option<&ExchangeSecret>,
-    key_name: &str,
-    repo_id: &str,
-) -> Result<(KeySet, Vec<OpenWarning>)> {
-    let (records, warnings, unverifiable) = read_epochs(backend, authority, repo_id).await?;
-    let not_granted = |epoch| Error::EpochNotGranted {
-        epoch,
-        key: key_name.to_owned(),
-    };
-    if let Some(n) = unverifiable {
-        // A version 1 key file (no authority) cannot verify epochs, and
-        // could not have received a grant: it was left out.
-        return Err(not_granted(n));
-    }
-    let Some((&n, rec)) = records.last_key_value() else {
-        return Ok((KeySet::derive(master), warnings));
-    };
-    let id = key_name.trim_start_matches("keys/");
-    let exchange = exchange.ok_or_else(|| not_granted(n))?;
-    let grant_hex = match rec.grants.get(id) {
-        Some(g) => g.clone(),
-        None => read_grant(backend, authority, repo_id, n, id)
-            .await?
-            .ok_or_else(|| not_granted(n))?,
-    };
-    let object = epoch_name(n);
-    let grant = hex::decode(grant_hex).map_err(|_| Error::corrupt(&object, "grant hex"))?;
-    let root = exchange
-        .open_grant(&grant, &grant_context(repo_id, n, id))
-        .map_err(|_| not_granted(n))?;
-    let mut roots = open_previous(&root, repo_id, rec, &object)?;
-    roots.push((n, root));
-    let refs: Vec<(u32, &MasterKey)> = roots.iter().map(|(e, r)| (*e, r)).collect();
-    let keys = KeySet::with_epochs(master, n, &refs).map_err(crypto_err(object))?;
-    Ok((keys, warnings))
-}
-
-async fn read_grant(
-    backend: &dyn Backend,
-    authority: Option<&AdminPublicKey>,
-    repo_id: &str,
-    n: u32,
-    id: &str,
-) -> Result<Option<String>> {
-    let Some(authority) = authority else {
-        return Ok(None);
-    };
-    let name = grant_name(n, id);
-    let bytes = match get_capped(backend, &name, MAX_SIGNED_SIZE).await {
-        Ok(b) => b,
-        Err(e) if e.is_backend_failure() => return Err(e),
-        Err(_) => return Ok(None),
-    };
-    Ok(
-        decode_signed::<GrantRecord>(authority, GRANT_MAGIC, repo_id, &name, &bytes)
-            .ok()
-            .filter(|g| g.epoch == n && g.key == id)
-            .map(|g| g.grant),
-    )
 }
 
 /// How a rotation treats key files that cannot receive a grant.
