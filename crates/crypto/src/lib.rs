@@ -36,9 +36,11 @@
 //! ```
 //!
 //! - [`keys`]: the hierarchy and its HKDF labels.
-//! - [`seal`]: the sealed-message format and why (key, nonce) never repeats.
+//! - [`seal`]: the sealed-message format (version 2 names a key epoch) and why
+//!   (key, nonce) never repeats.
 //! - [`keyfile`]: the key-file format, version 1.
-//! - [`keyfile2`]: key files version 2: roles, labels, the admin authority.
+//! - [`keyfile2`]: key files versions 2 and 3: roles, labels, the admin authority,
+//!   and (version 3) the X25519 key that key-epoch grants are sealed to.
 //! - [`exchange`]: X25519 key pairs in key files, and grants of key-epoch roots.
 //! - [`sign`]: the admin authority (ed25519) that signs endorsements and removals.
 //! - [`primitives`]: the raw primitive calls, exposed for test vectors.
