@@ -325,4 +325,32 @@ impl Repository {
         op.finish(&result);
         Ok(result?)
     }
+
+    /// Starts a new key epoch (admins): new data is sealed under a fresh
+    /// root granted to every remaining key file; [`prune`](cairn_cas_core::prune)
+    /// re-encrypts older epochs. See [`cairn_cas_core::Repository::rotate_keys`].
+    pub async fn rotate_keys(
+        &self,
+        opts: &cairn_cas_core::RotateOptions,
+    ) -> Result<cairn_cas_core::RotateReport> {
+        Ok(self.inner.rotate_keys(opts).await?)
+    }
+
+    /// Removes a key file (id or unambiguous prefix) and, by default,
+    /// starts a key epoch its holder never sees. See
+    /// [`cairn_cas_core::Repository::remove_key_with`].
+    pub async fn remove_key(
+        &self,
+        query: &str,
+        opts: &cairn_cas_core::RemoveOptions,
+    ) -> Result<cairn_cas_core::RemoveReport> {
+        Ok(self.inner.remove_key_with(query, opts).await?)
+    }
+
+    /// Bytes stored under each key epoch (packs, index objects, snapshot
+    /// records): after a rotation and a prune, none under older epochs but
+    /// the snapshot records.
+    pub async fn epoch_usage(&self) -> Result<cairn_cas_core::EpochReport> {
+        Ok(self.inner.epoch_usage().await?)
+    }
 }

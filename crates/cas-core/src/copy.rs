@@ -331,7 +331,7 @@ impl<'r> Writer<'r> {
         if builder.is_empty() {
             return Ok(());
         }
-        let pack = std::mem::take(builder).finish(self.target.keys())?;
+        let pack = std::mem::take(builder).finish(&self.target.keys())?;
         self.report.bytes_sent += pack.bytes.len() as u64;
         self.report.packs_written += 1;
         put_idempotent(&**self.target.backend(), &pack.id.key(), pack.bytes).await?;

@@ -200,6 +200,30 @@ pub enum Error {
         /// The key file.
         key: String,
     },
+    /// A key rotation would have to leave out key files that cannot receive
+    /// the new epoch's root (version 1 or 2 files carry no key-exchange
+    /// key). Upgrade them (`key passwd` with each password) or drop them
+    /// (they are removed and can no longer open the repository).
+    #[error("cannot rotate: key files {keys:?} cannot receive the new epoch (version 1/2: change their passwords to upgrade them, or drop them)")]
+    RotationBlocked {
+        /// The key files (ids) that cannot receive a grant.
+        keys: Vec<String>,
+    },
+    /// The repository's newest key epoch holds no grant for this key file
+    /// (it was dropped or removed by a rotation, or is a version 1/2 file).
+    #[error("key epoch {epoch} grants nothing to {key}: this key was left out of a key rotation")]
+    EpochNotGranted {
+        /// The newest valid epoch.
+        epoch: u32,
+        /// The key file.
+        key: String,
+    },
+    /// Another rotation created this epoch first: reopen and retry.
+    #[error("key epoch {epoch} was created concurrently; reopen the repository and retry")]
+    EpochExists {
+        /// The epoch number.
+        epoch: u32,
+    },
     /// No key file matches the id or prefix given.
     #[error("no key file matches {query:?}")]
     KeyNotFound {

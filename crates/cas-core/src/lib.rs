@@ -29,7 +29,9 @@
 //! | key | what | format |
 //! |-----|------|--------|
 //! | `config` | settings fixed at init, sealed | [`snapshot`](crate::Snapshot) module docs (`CRNC`) |
-//! | `keys/<hex>` | key files: the master key wrapped under a password; version 2 adds role, label, created and the admin authority | `cairn_crypto::KeyFile` (v1), `cairn_crypto::KeyFileV2` |
+//! | `keys/<hex>` | key files: the master key wrapped under a password; version 2 adds role, label, created and the admin authority | `cairn_crypto::KeyFile` (v1), `cairn_crypto::KeyFileV2` (v2, v3 adds an X25519 key) |
+//! | `epochs/<n>` | a key epoch: its root granted to each remaining key file, signed by the admin authority | `repo::epochs` (`CREP`) |
+//! | `grants/<n>/<key id>` | a key epoch granted to a key file added later | `repo::epochs` (`CRGT`) |
 //! | `data/<2 hex>/<hex>` | packs of sealed blobs, named by the BLAKE3 of their bytes | `pack` module docs |
 //! | `index/<hex>` | where each blob is: pack, offset, lengths | `index` module docs |
 //! | `snapshots/<hex>` | snapshot records (time, host, paths, tags, parent, root tree) | `CRNR` |
@@ -69,6 +71,14 @@
 //! the process unkeyed), the data key (chunk blobs), the metadata key
 //! (trees, pack headers, indexes, snapshots, config) and the journal key
 //! ([`journal`] entries).
+//!
+//! [`Repository::rotate_keys`] starts a new *key epoch*: a fresh random root
+//! granted to every remaining key file (version 3 key files carry an X25519
+//! key for this), from which new data, metadata and journal keys derive;
+//! removing a key starts one too. Every sealed message names its epoch, so
+//! old data stays readable; prune re-encrypts packs of older epochs, and
+//! [`Repository::epoch_usage`] shows what is left under each. See the
+//! `repo::epochs` module docs (in the source) for formats and limits.
 //!
 //! # Roles
 //!
@@ -145,7 +155,10 @@ pub use pack::{
     parse_header, parse_trailer, read_pack_header, FinishedPack, PackEntry, PackId, MAX_PACK_SIZE,
     TRAILER_LEN,
 };
-pub use repo::{InitOptions, KeyInfo, NewKey, Repository, Tombstones, DEFAULT_PACK_SIZE};
+pub use repo::{
+    EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey, RemoveOptions, RemoveReport, Repository,
+    RotateOptions, RotateReport, Tombstones, DEFAULT_PACK_SIZE,
+};
 pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
 pub use tree::{Node, NodeKind, Timestamp, Tree};
 

@@ -101,6 +101,15 @@ pub enum OpenWarning {
         /// Why it was skipped.
         reason: String,
     },
+    /// A key epoch object (`epochs/<n>`) or grant was ignored: its admin
+    /// signature does not verify (planted or damaged), or it is malformed.
+    /// Data keeps being written under the newest valid epoch.
+    Epoch {
+        /// The object's name.
+        object: String,
+        /// Why it was ignored.
+        reason: String,
+    },
     /// A listing could not be shown complete (children of an erasure layout
     /// did not answer): what was heard is used, but objects stored only on
     /// the silent stores (key files, index objects) are missing for now.
@@ -118,6 +127,7 @@ impl OpenWarning {
         match self {
             OpenWarning::KeyFile { object, .. }
             | OpenWarning::Index { object, .. }
+            | OpenWarning::Epoch { object, .. }
             | OpenWarning::Listing { object, .. } => object,
         }
     }
@@ -133,6 +143,9 @@ impl fmt::Display for OpenWarning {
                 f,
                 "index object {object} skipped (the blobs it lists are missing until `repair index`): {reason}"
             ),
+            OpenWarning::Epoch { object, reason } => {
+                write!(f, "key epoch object {object} ignored: {reason}")
+            }
             OpenWarning::Listing { object, reason } => write!(
                 f,
                 "the listing of {object} may be incomplete (objects only on unreachable stores are missing for now): {reason}"
@@ -162,7 +175,7 @@ pub(crate) struct Unlocked {
     pub(crate) role: Role,
     pub(crate) authority: Option<AdminPublicKey>,
     pub(crate) admin: Option<AdminKey>,
-    pub(crate) keys: KeySet,
+    pub(crate) exchange: Option<cairn_crypto::ExchangeSecret>,
     pub(crate) config: RepoConfig,
     pub(crate) warnings: Vec<OpenWarning>,
 }
@@ -260,7 +273,7 @@ pub(crate) async fn unlock(
                     role: opened.role,
                     authority: opened.authority,
                     admin: opened.admin,
-                    keys,
+                    exchange: opened.exchange,
                     config,
                     warnings,
                 });
@@ -338,7 +351,7 @@ mod tests {
             for bad in [0, 100, 1 << 40] {
                 let mut config = repo.config().clone();
                 config.pack_size = bad;
-                let bytes = encode_doc(repo.keys(), CONFIG_MAGIC, &config).unwrap();
+                let bytes = encode_doc(&repo.keys(), CONFIG_MAGIC, &config).unwrap();
                 store
                     .put("config", Bytes::from(bytes), PutMode::Overwrite)
                     .await

@@ -71,7 +71,7 @@ fn unchanged_backup_reads_nothing_and_stores_no_data() {
         // No pack put holds file contents.
         for key in store.put_keys().iter().filter(|k| k.starts_with("data/")) {
             let bytes = store.inner().get(key).await.unwrap();
-            let entries = read_pack_header(repo.keys(), key, &bytes).unwrap();
+            let entries = read_pack_header(&repo.keys(), key, &bytes).unwrap();
             assert!(
                 entries.iter().all(|e| e.kind == BlobKind::Tree),
                 "{key} holds data blobs"

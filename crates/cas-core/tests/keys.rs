@@ -53,7 +53,7 @@ fn add_list_passwd_remove() {
         );
         assert_eq!(b.label.as_deref(), Some("root@web1"));
         assert_eq!(me.label.as_deref(), Some("admin@laptop"));
-        assert!(keys.iter().all(|k| k.version == 2
+        assert!(keys.iter().all(|k| k.version == 3
             && k.endorsed == Some(true)
             && !k.revoked
             && k.created.is_some()
@@ -205,7 +205,7 @@ fn version_1_key_files_open_as_admin_and_upgrade() {
         assert_eq!(up.authority(), repo.authority());
         let keys = up.list_keys().await.unwrap();
         assert_eq!(keys.len(), 1);
-        assert_eq!((keys[0].version, keys[0].endorsed), (2, Some(true)));
+        assert_eq!((keys[0].version, keys[0].endorsed), (3, Some(true)));
         up.add_key_with(b"backup", &NewKey::backup().kdf(kdf()))
             .await
             .unwrap();

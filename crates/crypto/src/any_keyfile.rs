@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::kdf::KdfParams;
 use crate::keyfile::KeyFile;
-use crate::keyfile2::{KeyFileV2, OpenedKey, MAGIC, VERSION};
+use crate::keyfile2::{KeyFileV2, OpenedKey, MAGIC, VERSION, VERSION_3};
 use crate::role::Role;
 
 /// A key file of any supported version.
@@ -12,7 +12,7 @@ use crate::role::Role;
 pub enum AnyKeyFile {
     /// Version 1: an admin without an authority.
     V1(KeyFile),
-    /// Version 2.
+    /// Version 2 or 3 (3 adds a key-exchange key).
     V2(KeyFileV2),
 }
 
@@ -23,7 +23,7 @@ impl AnyKeyFile {
     /// As [`KeyFile::from_bytes`] and [`KeyFileV2::from_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         match bytes.get(8) {
-            Some(&VERSION) if bytes.starts_with(MAGIC) => {
+            Some(&VERSION | &VERSION_3) if bytes.starts_with(MAGIC) => {
                 KeyFileV2::from_bytes(bytes).map(Self::V2)
             }
             _ => KeyFile::from_bytes(bytes).map(Self::V1),
@@ -46,11 +46,11 @@ impl AnyKeyFile {
         }
     }
 
-    /// The format version (1 or 2).
+    /// The format version (1, 2 or 3).
     pub fn version(&self) -> u8 {
         match self {
             Self::V1(_) => 1,
-            Self::V2(_) => VERSION,
+            Self::V2(f) => f.version(),
         }
     }
 
@@ -73,6 +73,7 @@ impl AnyKeyFile {
                 role: Role::Admin,
                 authority: None,
                 admin: None,
+                exchange: None,
             }),
             Self::V2(f) => f.open(password),
         }

@@ -87,6 +87,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A sealed message names a key epoch this key set holds no key for: it
+    /// was sealed after a rotation this key was not granted (a removed key),
+    /// or its epoch object could not be read.
+    #[error("sealed under key epoch {epoch}, for which this key set holds no key")]
+    UnknownEpoch {
+        /// The epoch the message names.
+        epoch: u32,
+    },
+
     /// The password-based key derivation (Argon2id) failed to run, e.g. because its
     /// memory could not be allocated.
     #[error("password key derivation failed: {message}")]

@@ -75,6 +75,7 @@ fn key_file_v2_bytes_are_pinned() {
             KdfParams::insecure_for_tests(),
             KDF_SALT,
             &WRAP_SALT,
+            None,
         )
         .unwrap();
         check_or_bless(name, &file.to_bytes());
@@ -95,4 +96,54 @@ fn tenant_key_object_bytes_are_pinned() {
     )
     .unwrap();
     check_or_bless("tenant-key-v1.bin", &obj.to_bytes());
+}
+
+#[test]
+fn key_file_v3_bytes_are_pinned() {
+    let authority = AdminKey::from_seed(&[0x33; 32]);
+    let exchange = crate::ExchangeSecret::from_bytes([0x44; 32]);
+    for (role, name) in [
+        (Role::Admin, "keyfile-v3-admin.bin"),
+        (Role::Backup, "keyfile-v3-backup.bin"),
+    ] {
+        let meta = KeyMeta {
+            role,
+            created: 1_790_000_000,
+            label: "golden@host".into(),
+        };
+        let file = KeyFileV2::create_with_salts(
+            &MasterKey::from_bytes(FIXTURE_MASTER),
+            &authority,
+            &meta,
+            KEYFILE_PASSWORD,
+            KdfParams::insecure_for_tests(),
+            KDF_SALT,
+            &WRAP_SALT,
+            Some(&exchange),
+        )
+        .unwrap();
+        check_or_bless(name, &file.to_bytes());
+    }
+}
+
+#[test]
+fn sealed_message_v2_bytes_are_pinned() {
+    let master = MasterKey::from_bytes(FIXTURE_MASTER);
+    let root = MasterKey::from_bytes([0x66; 32]);
+    let keys = KeySet::with_epochs(&master, 7, &[(7, &root)]).unwrap();
+    let mut out = Vec::new();
+    keys.data_key()
+        .seal_into_with_salt(&SEAL_SALT, SEALED_PLAINTEXT, SEALED_AAD, &mut out)
+        .unwrap();
+    check_or_bless("sealed-v2-epoch7.bin", &out);
+}
+
+#[test]
+fn grant_bytes_are_pinned() {
+    let recipient = crate::ExchangeSecret::from_bytes([0x44; 32]);
+    let eph = crate::ExchangeSecret::from_bytes([0x55; 32]);
+    let root = MasterKey::from_bytes([0x66; 32]);
+    let g = crate::exchange::seal_grant_with(&eph, &root, &recipient.public(), b"golden context")
+        .unwrap();
+    check_or_bless("grant-v1.bin", &g);
 }

@@ -1,4 +1,4 @@
-//! Key files, version 2: a role, a creation time, a label, and the admin
+//! Key files, versions 2 and 3: a role, a creation time, a label, and the admin
 //! authority (see [`sign`](crate::sign)).
 //!
 //! Version 1 files ([`KeyFile`](crate::KeyFile)) stay readable and open as admin keys that
@@ -32,6 +32,23 @@
 //! 160+L+n          end (the length is exact)
 //! ```
 //!
+//! # Layout, version 3 (DO NOT CHANGE): version 2 plus a key-exchange key
+//!
+//! Identical to version 2 (with version = 0x03) except:
+//!
+//! ```text
+//! 64+L     32      the admin authority's ed25519 public key
+//! 96+L     32      this key file's X25519 public key (see `exchange`)
+//! 128+L    64      endorsement over bytes 0..128+L
+//! 192+L    n       sealed secret, associated data = bytes 0..192+L:
+//!                  admin:  master (32) || X25519 secret (32) || authority seed (32), n = 145
+//!                  backup: master (32) || X25519 secret (32),                         n = 113
+//! ```
+//!
+//! The X25519 public key is what a rotating admin seals a new key epoch's
+//! root to (a *grant*), without knowing this file's password. Version 2 files
+//! cannot receive grants; changing their password writes version 3.
+//!
 //! The sealed part authenticates everything before it, so whoever knows the
 //! password knows the header is what the creator wrote. The endorsement lets
 //! an admin, who has no other key file's password, tell key files an admin
@@ -43,6 +60,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::exchange::{ExchangePublic, ExchangeSecret};
 use crate::kdf::KdfParams;
 use crate::keys::MasterKey;
 use crate::primitives;
@@ -50,9 +68,13 @@ use crate::role::Role;
 use crate::seal::SealingKey;
 use crate::sign::{AdminKey, AdminPublicKey, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 
+mod parse;
+
 pub(crate) const MAGIC: &[u8; 8] = b"CAIRNKEY";
-/// The version byte of this format.
+/// The version byte of the format without a key-exchange key.
 pub(crate) const VERSION: u8 = 2;
+/// The version byte of the format with one (what `create` writes).
+pub(crate) const VERSION_3: u8 = 3;
 const KDF_ARGON2ID: u8 = 1;
 const SALT_LEN: usize = 32;
 /// Bytes before the label.
@@ -76,12 +98,15 @@ pub struct KeyMeta {
 /// See the [module docs](self) for the byte layout.
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyFileV2 {
+    version: u8,
     params: KdfParams,
     salt: [u8; SALT_LEN],
     role: Role,
     created: u64,
     label: String,
     authority: [u8; PUBLIC_KEY_LEN],
+    /// Version 3: the X25519 public key.
+    exchange: Option<[u8; 32]>,
     endorsement: [u8; SIGNATURE_LEN],
     sealed: Vec<u8>,
 }
@@ -95,8 +120,10 @@ pub struct OpenedKey {
     pub role: Role,
     /// The admin authority's public key (absent in version 1 files).
     pub authority: Option<AdminPublicKey>,
-    /// The authority's signing key: admin files of version 2 only.
+    /// The authority's signing key: admin files of version 2 and 3 only.
     pub admin: Option<AdminKey>,
+    /// The key-exchange secret that opens key-epoch grants: version 3 only.
+    pub exchange: Option<ExchangeSecret>,
 }
 
 impl KeyFileV2 {
@@ -117,12 +144,22 @@ impl KeyFileV2 {
         let mut seal_salt = [0u8; 32];
         primitives::fill_random(&mut kdf_salt)?;
         primitives::fill_random(&mut seal_salt)?;
+        let exchange = ExchangeSecret::generate()?;
         Self::create_with_salts(
-            master, authority, meta, password, params, kdf_salt, &seal_salt,
+            master,
+            authority,
+            meta,
+            password,
+            params,
+            kdf_salt,
+            &seal_salt,
+            Some(&exchange),
         )
     }
 
-    /// Deterministic core of [`create`](Self::create); salts MUST be random outside tests.
+    /// Deterministic core of [`create`](Self::create); salts MUST be random
+    /// outside tests. Without `exchange` it writes version 2 (fixtures only).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn create_with_salts(
         master: &MasterKey,
         authority: &AdminKey,
@@ -131,6 +168,7 @@ impl KeyFileV2 {
         params: KdfParams,
         kdf_salt: [u8; SALT_LEN],
         seal_salt: &[u8; 32],
+        exchange: Option<&ExchangeSecret>,
     ) -> Result<Self> {
         if meta.label.len() > 255 {
             return Err(Error::MalformedKeyFile {
@@ -138,17 +176,26 @@ impl KeyFileV2 {
             });
         }
         let mut file = Self {
+            version: if exchange.is_some() {
+                VERSION_3
+            } else {
+                VERSION
+            },
             params,
             salt: kdf_salt,
             role: meta.role,
             created: meta.created,
             label: meta.label.clone(),
             authority: authority.public().to_bytes(),
+            exchange: exchange.map(|x| x.public().0),
             endorsement: [0; SIGNATURE_LEN],
             sealed: Vec::new(),
         };
         file.endorsement = authority.sign(ENDORSEMENT_CONTEXT, &file.signed_part());
         let mut secret = Zeroizing::new(master.expose_bytes().to_vec());
+        if let Some(x) = exchange {
+            secret.extend_from_slice(x.expose_bytes());
+        }
         if meta.role == Role::Admin {
             secret.extend_from_slice(&*authority.expose_seed());
         }
@@ -171,10 +218,12 @@ impl KeyFileV2 {
             Err(Error::DecryptionFailed) => return Err(Error::WrongPassword),
             Err(e) => return Err(e),
         });
-        let expected = match self.role {
-            Role::Admin => 64,
-            Role::Backup => 32,
-        };
+        let x_len = if self.exchange.is_some() { 32 } else { 0 };
+        let expected = x_len
+            + match self.role {
+                Role::Admin => 64,
+                Role::Backup => 32,
+            };
         if plain.len() != expected {
             return Err(Error::MalformedKeyFile {
                 reason: "sealed secret has the wrong length for the role",
@@ -183,10 +232,25 @@ impl KeyFileV2 {
         let mut master = [0u8; 32];
         master.copy_from_slice(&plain[..32]);
         let authority = AdminPublicKey::from_bytes(&self.authority)?;
+        let exchange = match &self.exchange {
+            Some(public) => {
+                let mut x = [0u8; 32];
+                x.copy_from_slice(&plain[32..64]);
+                let secret = ExchangeSecret::from_bytes(x);
+                if secret.public() != ExchangePublic(*public) {
+                    return Err(Error::MalformedKeyFile {
+                        reason:
+                            "the sealed exchange key does not match the public key in the header",
+                    });
+                }
+                Some(secret)
+            }
+            None => None,
+        };
         let admin = match self.role {
             Role::Admin => {
                 let mut seed = Zeroizing::new([0u8; 32]);
-                seed.copy_from_slice(&plain[32..]);
+                seed.copy_from_slice(&plain[32 + x_len..]);
                 let key = AdminKey::from_seed(&seed);
                 if key.public() != authority {
                     return Err(Error::MalformedKeyFile {
@@ -202,6 +266,7 @@ impl KeyFileV2 {
             role: self.role,
             authority: Some(authority),
             admin,
+            exchange,
         })
     }
 
@@ -212,81 +277,16 @@ impl KeyFileV2 {
         out
     }
 
-    /// Parses a version 2 file without running the KDF (parameters are
-    /// bounds-checked first, as for version 1).
-    ///
-    /// # Errors
-    /// [`Error::MalformedKeyFile`], [`Error::UnsupportedVersion`],
-    /// [`Error::InvalidKdfParams`].
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let bad = |reason| Error::MalformedKeyFile { reason };
-        if bytes.len() < 9 || &bytes[..8] != MAGIC {
-            return Err(bad("bad magic (not a Cairn key file)"));
-        }
-        if bytes[8] != VERSION {
-            return Err(Error::UnsupportedVersion { found: bytes[8] });
-        }
-        if bytes.len() < FIXED_LEN {
-            return Err(bad("truncated header"));
-        }
-        if bytes[9] != KDF_ARGON2ID {
-            return Err(bad("unknown key derivation function id"));
-        }
-        let u32_at = |at: usize| {
-            let mut le = [0u8; 4];
-            le.copy_from_slice(&bytes[at..at + 4]);
-            u32::from_le_bytes(le)
-        };
-        let params = KdfParams::new(u32_at(10), u32_at(14), u32_at(18))?;
-        let mut salt = [0u8; SALT_LEN];
-        salt.copy_from_slice(&bytes[22..54]);
-        let role = match bytes[54] {
-            1 => Role::Admin,
-            2 => Role::Backup,
-            _ => return Err(bad("unknown role")),
-        };
-        let mut created = [0u8; 8];
-        created.copy_from_slice(&bytes[55..63]);
-        let label_len = usize::from(bytes[63]);
-        let sealed_len = match role {
-            Role::Admin => SEALED_ADMIN,
-            Role::Backup => SEALED_BACKUP,
-        };
-        let total = FIXED_LEN + label_len + PUBLIC_KEY_LEN + SIGNATURE_LEN + sealed_len;
-        if bytes.len() != total {
-            return Err(bad(if bytes.len() < total {
-                "truncated (shorter than its label and role require)"
-            } else {
-                "trailing bytes"
-            }));
-        }
-        let mut at = FIXED_LEN;
-        let label = std::str::from_utf8(&bytes[at..at + label_len])
-            .map_err(|_| bad("label is not UTF-8"))?
-            .to_owned();
-        at += label_len;
-        let mut authority = [0u8; PUBLIC_KEY_LEN];
-        authority.copy_from_slice(&bytes[at..at + PUBLIC_KEY_LEN]);
-        at += PUBLIC_KEY_LEN;
-        let mut endorsement = [0u8; SIGNATURE_LEN];
-        endorsement.copy_from_slice(&bytes[at..at + SIGNATURE_LEN]);
-        at += SIGNATURE_LEN;
-        let sealed = bytes[at..].to_vec();
-        if sealed[0] != 1 {
-            return Err(Error::UnsupportedVersion { found: sealed[0] });
-        }
-        Ok(Self {
-            params,
-            salt,
-            role,
-            created: u64::from_le_bytes(created),
-            label,
-            authority,
-            endorsement,
-            sealed,
-        })
+    /// The format version: 2, or 3 (with a key-exchange key).
+    pub fn version(&self) -> u8 {
+        self.version
     }
-
+    /// The X25519 public key grants are sealed to (version 3 only). Only
+    /// trust it from a file [`is_endorsed_by`](Self::is_endorsed_by) the
+    /// authority: the endorsement covers it.
+    pub fn exchange_public(&self) -> Option<ExchangePublic> {
+        self.exchange.map(ExchangePublic)
+    }
     /// Argon2 parameters.
     pub fn params(&self) -> KdfParams {
         self.params
@@ -322,7 +322,7 @@ impl KeyFileV2 {
     fn signed_part(&self) -> Vec<u8> {
         let mut h = Vec::with_capacity(FIXED_LEN + self.label.len() + PUBLIC_KEY_LEN);
         h.extend_from_slice(MAGIC);
-        h.push(VERSION);
+        h.push(self.version);
         h.push(KDF_ARGON2ID);
         h.extend_from_slice(&self.params.m_cost_kib.to_le_bytes());
         h.extend_from_slice(&self.params.t_cost.to_le_bytes());
@@ -333,6 +333,9 @@ impl KeyFileV2 {
         h.push(self.label.len() as u8);
         h.extend_from_slice(self.label.as_bytes());
         h.extend_from_slice(&self.authority);
+        if let Some(x) = &self.exchange {
+            h.extend_from_slice(x);
+        }
         h
     }
 
@@ -347,6 +350,7 @@ impl KeyFileV2 {
 impl fmt::Debug for KeyFileV2 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyFileV2")
+            .field("version", &self.version)
             .field("params", &self.params)
             .field("role", &self.role)
             .field("created", &self.created)

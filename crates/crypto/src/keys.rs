@@ -17,6 +17,22 @@
 //! wrapped in tenant key objects ([`crate::tenant_key`]): a derived root could
 //! be derived again by any key holder and so could never be destroyed.
 //!
+//! # Key epochs
+//!
+//! A rotation starts epoch `n >= 1` with a fresh random *epoch root* (never
+//! derived from the master key, so a removed holder who kept the master key
+//! cannot compute it; see [`exchange`](crate::exchange) for how it reaches the
+//! remaining key holders). Epoch `n`'s data, metadata and journal keys are the
+//! same HKDF labels applied to its root; epoch 0 is the master key itself.
+//! [`KeySet::with_epochs`] seals under the newest epoch and opens every epoch
+//! it holds (sealed messages name their epoch, see [`seal`](crate::seal)).
+//!
+//! The chunk-id key stays epoch 0's (derived from the master key) across
+//! rotations, so deduplication keeps working against data stored before a
+//! rotation. The trade-off: a removed holder who kept the master key can
+//! still compute chunk ids, i.e. confirm that a repository holds a plaintext
+//! they already know — but can decrypt nothing sealed under a later epoch.
+//!
 //! The labels are part of the repository format (DO NOT CHANGE): changing one makes
 //! every existing repository unreadable. Distinct labels give independent keys, so a
 //! compromise of, say, the data key reveals nothing about chunk ids or metadata.
@@ -87,6 +103,10 @@ pub struct KeySet {
     chunk_id: ChunkIdKey,
     data: SealingKey,
     metadata: SealingKey,
+    /// Roots of the epochs after 0 this set holds (empty before a rotation).
+    epochs: Vec<(u32, Root)>,
+    /// The epoch new messages are sealed under.
+    current: u32,
 }
 
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -96,6 +116,61 @@ impl KeySet {
     /// Derives the repository's keys from its master key.
     pub fn derive(master: &MasterKey) -> Self {
         Self::from_root(Root(master.0))
+    }
+
+    /// The repository's keys with key epochs: chunk ids from `master`
+    /// (epoch 0), data, metadata and journal keys of epoch 0 and of every
+    /// epoch in `roots`, sealing under `current`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownEpoch`](crate::Error::UnknownEpoch) if `current` is
+    /// neither 0 nor in `roots`.
+    pub fn with_epochs(
+        master: &MasterKey,
+        current: u32,
+        roots: &[(u32, &MasterKey)],
+    ) -> Result<Self> {
+        let mut set = Self::derive(master);
+        set.epochs = roots
+            .iter()
+            .filter(|(e, _)| *e != 0)
+            .map(|(e, r)| (*e, Root(r.0)))
+            .collect();
+        set.current = current;
+        set.data = set.ring(current, LABEL_DATA)?;
+        set.metadata = set.ring(current, LABEL_METADATA)?;
+        Ok(set)
+    }
+
+    /// The epoch new messages are sealed under (0 before any rotation).
+    pub fn epoch(&self) -> u32 {
+        self.current
+    }
+
+    /// The epochs this set can open (0 first, then ascending as given).
+    pub fn epochs(&self) -> Vec<u32> {
+        std::iter::once(0)
+            .chain(self.epochs.iter().map(|(e, _)| *e))
+            .collect()
+    }
+
+    /// The root of epoch `epoch` (>= 1), if held: for a rotating admin to
+    /// pass the earlier roots on to the next epoch. Never store it unsealed.
+    pub fn expose_epoch_root(&self, epoch: u32) -> Option<MasterKey> {
+        self.epochs
+            .iter()
+            .find(|(e, _)| *e == epoch)
+            .map(|(_, r)| MasterKey(r.0))
+    }
+
+    /// A sealing key over every held epoch for `label`, sealing under `current`.
+    fn ring(&self, current: u32, label: &[u8]) -> Result<SealingKey> {
+        let roots =
+            std::iter::once((0, &self.root)).chain(self.epochs.iter().map(|(e, r)| (*e, r)));
+        let keys: Vec<(u32, Zeroizing<[u8; 32]>)> = roots
+            .map(|(e, r)| (e, primitives::derive_key32(&r.0, &[label])))
+            .collect();
+        SealingKey::from_epochs(current, keys.iter().map(|(e, k)| (*e, **k)))
     }
 
     /// The key set of tenant `tenant`: the same three keys, derived from a tenant root
@@ -159,7 +234,13 @@ impl KeySet {
     /// entry can never be taken for another kind of document, whatever the
     /// framing around it.
     pub fn journal_key(&self) -> SealingKey {
-        SealingKey::from_bytes(*primitives::derive_key32(&self.root.0, &[LABEL_JOURNAL]))
+        match self.ring(self.current, LABEL_JOURNAL) {
+            Ok(k) => k,
+            // Unreachable: `current` was checked when the set was built.
+            Err(_) => {
+                SealingKey::from_bytes(*primitives::derive_key32(&self.root.0, &[LABEL_JOURNAL]))
+            }
+        }
     }
 
     fn from_root(root: Root) -> Self {
@@ -173,6 +254,8 @@ impl KeySet {
             chunk_id,
             data,
             metadata,
+            epochs: Vec::new(),
+            current: 0,
         }
     }
 }

@@ -36,9 +36,12 @@
 //! ```
 //!
 //! - [`keys`]: the hierarchy and its HKDF labels.
-//! - [`seal`]: the sealed-message format and why (key, nonce) never repeats.
+//! - [`seal`]: the sealed-message format (version 2 names a key epoch) and why
+//!   (key, nonce) never repeats.
 //! - [`keyfile`]: the key-file format, version 1.
-//! - [`keyfile2`]: key files version 2: roles, labels, the admin authority.
+//! - [`keyfile2`]: key files versions 2 and 3: roles, labels, the admin authority,
+//!   and (version 3) the X25519 key that key-epoch grants are sealed to.
+//! - [`exchange`]: X25519 key pairs in key files, and grants of key-epoch roots.
 //! - [`sign`]: the admin authority (ed25519) that signs endorsements and removals.
 //! - [`tenant_key`]: tenant key objects: a tenant's random keys, wrapped.
 //! - [`primitives`]: the raw primitive calls, exposed for test vectors.
@@ -50,6 +53,7 @@
 mod any_keyfile;
 pub mod chunk_id;
 mod error;
+pub mod exchange;
 mod kdf;
 pub mod keyfile;
 pub mod keyfile2;
@@ -66,6 +70,7 @@ mod golden_tests;
 pub use any_keyfile::AnyKeyFile;
 pub use chunk_id::{ChunkId, ChunkIdKey};
 pub use error::{Error, Result};
+pub use exchange::{seal_grant, ExchangePublic, ExchangeSecret, GRANT_LEN};
 pub use kdf::KdfParams;
 pub use keyfile::KeyFile;
 pub use keyfile2::{KeyFileV2, KeyMeta, OpenedKey};

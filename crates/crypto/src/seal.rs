@@ -35,6 +35,32 @@
 //! authenticated implicitly: a different salt gives a different key, and the tag fails.
 //! Any change to this layout needs a new version byte; old versions must stay readable.
 //!
+//! # Version 2: a key epoch (DO NOT CHANGE)
+//!
+//! After a key rotation (see [`KeySet::with_epochs`](crate::KeySet::with_epochs))
+//! messages are sealed under the key of an *epoch* and name it, so a reader
+//! holding keys of several epochs picks the right one, and a reader without
+//! that epoch's key gets [`Error::UnknownEpoch`] instead of a bare failure.
+//! Epoch 0 (the keys derived from the master key) keeps writing version 1, so
+//! repositories that never rotate are byte-for-byte what they were.
+//!
+//! ```text
+//! offset      length  field
+//! 0           1       version = 0x02
+//! 1           4       epoch (u32, little-endian), >= 1
+//! 5           28      salt (random)
+//! 33          n       ciphertext
+//! 33 + n      16      GCM tag                 (same OVERHEAD: 49 bytes)
+//!
+//! message key = HKDF-SHA256-Expand(PRK = the epoch's sealing key,
+//!                   info = "cairn/v1/seal" || 0x02 || epoch || salt, L = 32)
+//! GCM associated data = 0x02 || epoch || caller's aad
+//! ```
+//!
+//! The salt shrinks to 224 bits so the overhead stays 49 bytes (every length
+//! computed from [`SealingKey::OVERHEAD`] stays right); two messages share a
+//! key with probability about n²/2^225 — still nil.
+//!
 //! # Cost
 //!
 //! Per message, besides AES-GCM itself: one OS random call (`getrandom`), HKDF-Expand
@@ -67,9 +93,24 @@ const STACK_AAD: usize = 128;
 /// A key that seals (encrypts and authenticates) and opens messages. See the
 /// [module docs](self) for the format and why nonces cannot repeat.
 ///
+/// It may hold the keys of several epochs ([`from_epochs`](Self::from_epochs)):
+/// it seals under its current epoch and opens a message of any epoch it holds.
+///
 /// Zeroized on drop; `Debug` prints `SealingKey(..)` only.
+#[derive(Clone)]
+pub struct SealingKey {
+    epoch: u32,
+    key: Key32,
+    /// Keys of other epochs, for opening only.
+    others: Vec<(u32, Key32)>,
+}
+
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct SealingKey([u8; 32]);
+struct Key32([u8; 32]);
+
+/// The version-2 byte and the length of its epoch field.
+const VERSION_EPOCH: u8 = 2;
+const EPOCH_LEN: usize = 4;
 
 impl SealingKey {
     /// Bytes a sealed message adds to its plaintext: version (1) + salt (32) + tag (16).
@@ -80,7 +121,74 @@ impl SealingKey {
     /// password-derived key that wraps a master key) and for tests. The bytes must
     /// be uniformly random.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self {
+            epoch: 0,
+            key: Key32(bytes),
+            others: Vec::new(),
+        }
+    }
+
+    /// A key that seals under epoch `current` and opens messages of every
+    /// epoch in `keys` (which must contain `current`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownEpoch`] if `keys` holds no key for `current`.
+    pub fn from_epochs(
+        current: u32,
+        keys: impl IntoIterator<Item = (u32, [u8; 32])>,
+    ) -> Result<Self> {
+        let mut key = None;
+        let mut others = Vec::new();
+        for (epoch, bytes) in keys {
+            if epoch == current {
+                key = Some(Key32(bytes));
+            } else {
+                others.push((epoch, Key32(bytes)));
+            }
+        }
+        let key = key.ok_or(Error::UnknownEpoch { epoch: current })?;
+        Ok(Self {
+            epoch: current,
+            key,
+            others,
+        })
+    }
+
+    /// The epoch new messages are sealed under (0 before any rotation).
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// The epoch a sealed message names (version 1 messages: epoch 0),
+    /// read from its first bytes without opening it.
+    ///
+    /// # Errors
+    /// [`Error::Truncated`]; [`Error::UnsupportedVersion`].
+    pub fn sealed_epoch(sealed: &[u8]) -> Result<u32> {
+        match sealed.first() {
+            Some(&VERSION) => Ok(0),
+            Some(&VERSION_EPOCH) if sealed.len() > EPOCH_LEN => {
+                let mut le = [0u8; EPOCH_LEN];
+                le.copy_from_slice(&sealed[1..=EPOCH_LEN]);
+                Ok(u32::from_le_bytes(le))
+            }
+            Some(&VERSION_EPOCH) | None => Err(Error::Truncated {
+                len: sealed.len(),
+                min: Self::OVERHEAD,
+            }),
+            Some(&v) => Err(Error::UnsupportedVersion { found: v }),
+        }
+    }
+
+    fn key_of(&self, epoch: u32) -> Result<&[u8; 32]> {
+        if epoch == self.epoch {
+            return Ok(&self.key.0);
+        }
+        self.others
+            .iter()
+            .find(|(e, _)| *e == epoch)
+            .map(|(_, k)| &k.0)
+            .ok_or(Error::UnknownEpoch { epoch })
     }
 
     /// Seals `plaintext`, binding `aad` (which is authenticated but not stored: the
@@ -121,14 +229,14 @@ impl SealingKey {
                 max: MAX_PLAINTEXT,
             });
         }
-        let key = self.message_key(salt);
+        let (header, key) = self.header_and_key(self.epoch, salt)?;
         let start = out.len();
         out.reserve(plaintext.len() + Self::OVERHEAD);
-        out.push(VERSION);
-        out.extend_from_slice(salt);
+        out.extend_from_slice(&header);
         out.extend_from_slice(plaintext);
         let body = &mut out[start + HEADER_LEN..];
-        match with_full_aad(aad, |full| {
+        let prefix = &header[..header_prefix_len(header[0])];
+        match with_full_aad(prefix, aad, |full| {
             primitives::aes256gcm_encrypt(&key, &ZERO_NONCE, full, body)
         }) {
             Ok(tag) => {
@@ -142,6 +250,27 @@ impl SealingKey {
                 Err(e)
             }
         }
+    }
+
+    /// The header (version, [epoch,] salt) of a message sealed under
+    /// `epoch` with `salt`, and its message key. Version 2 keeps only the
+    /// salt's first 28 bytes.
+    fn header_and_key(
+        &self,
+        epoch: u32,
+        salt: &[u8; SALT_LEN],
+    ) -> Result<([u8; HEADER_LEN], Zeroizing<[u8; 32]>)> {
+        let mut header = [0u8; HEADER_LEN];
+        if epoch == 0 {
+            header[0] = VERSION;
+            header[1..].copy_from_slice(salt);
+        } else {
+            header[0] = VERSION_EPOCH;
+            header[1..=EPOCH_LEN].copy_from_slice(&epoch.to_le_bytes());
+            header[1 + EPOCH_LEN..].copy_from_slice(&salt[..SALT_LEN - EPOCH_LEN]);
+        }
+        let key = primitives::expand_key32(self.key_of(epoch)?, &[LABEL_SEAL, &header]);
+        Ok((header, key))
     }
 
     /// Opens a sealed message, verifying it and `aad`.
@@ -169,9 +298,7 @@ impl SealingKey {
                 min: Self::OVERHEAD,
             });
         };
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion { found: version });
-        }
+        let epoch = Self::sealed_epoch(sealed)?;
         if sealed.len() < Self::OVERHEAD {
             return Err(Error::Truncated {
                 len: sealed.len(),
@@ -180,16 +307,14 @@ impl SealingKey {
         }
         let (header, rest) = sealed.split_at(HEADER_LEN);
         let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-        let mut salt = [0u8; SALT_LEN];
-        salt.copy_from_slice(&header[1..]);
         let mut tag_bytes = [0u8; TAG_LEN];
         tag_bytes.copy_from_slice(tag);
-
-        let key = self.message_key(&salt);
+        let key = primitives::expand_key32(self.key_of(epoch)?, &[LABEL_SEAL, header]);
         let start = out.len();
         out.extend_from_slice(ciphertext);
         let body = &mut out[start..];
-        let result = with_full_aad(aad, |full| {
+        let prefix = &header[..header_prefix_len(version)];
+        let result = with_full_aad(prefix, aad, |full| {
             primitives::aes256gcm_decrypt(&key, &ZERO_NONCE, full, body, &tag_bytes)
         });
         if result.is_err() {
@@ -198,23 +323,30 @@ impl SealingKey {
         }
         result
     }
+}
 
-    fn message_key(&self, salt: &[u8; SALT_LEN]) -> Zeroizing<[u8; 32]> {
-        primitives::expand_key32(&self.0, &[LABEL_SEAL, &[VERSION], salt])
+/// How much of a header goes before the caller's aad: the version byte,
+/// and in version 2 the epoch.
+fn header_prefix_len(version: u8) -> usize {
+    if version == VERSION_EPOCH {
+        1 + EPOCH_LEN
+    } else {
+        1
     }
 }
 
-/// Runs `f` with `VERSION || aad`, on the stack when small (the common case: ids and
+/// Runs `f` with `prefix || aad`, on the stack when small (the common case: ids and
 /// object names) to keep allocation out of the per-message path.
-fn with_full_aad<T>(aad: &[u8], f: impl FnOnce(&[u8]) -> T) -> T {
-    if aad.len() < STACK_AAD {
+fn with_full_aad<T>(prefix: &[u8], aad: &[u8], f: impl FnOnce(&[u8]) -> T) -> T {
+    let len = prefix.len() + aad.len();
+    if len <= STACK_AAD {
         let mut buf = [0u8; STACK_AAD];
-        buf[0] = VERSION;
-        buf[1..=aad.len()].copy_from_slice(aad);
-        f(&buf[..=aad.len()])
+        buf[..prefix.len()].copy_from_slice(prefix);
+        buf[prefix.len()..len].copy_from_slice(aad);
+        f(&buf[..len])
     } else {
-        let mut buf = Vec::with_capacity(aad.len() + 1);
-        buf.push(VERSION);
+        let mut buf = Vec::with_capacity(len);
+        buf.extend_from_slice(prefix);
         buf.extend_from_slice(aad);
         f(&buf)
     }

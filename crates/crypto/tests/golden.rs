@@ -154,3 +154,106 @@ fn tenant_key_fixture_opens_under_the_wrapping_key_only() {
     ));
     assert_eq!(obj.to_bytes(), TENANT_KEY_V1);
 }
+
+const KEYFILE_V3_ADMIN: &[u8] = include_bytes!("fixtures/keyfile-v3-admin.bin");
+const KEYFILE_V3_BACKUP: &[u8] = include_bytes!("fixtures/keyfile-v3-backup.bin");
+const SEALED_V2: &[u8] = include_bytes!("fixtures/sealed-v2-epoch7.bin");
+const GRANT_V1: &[u8] = include_bytes!("fixtures/grant-v1.bin");
+
+#[test]
+fn key_file_v3_fixtures_open_with_their_exchange_key() {
+    use cairn_crypto::{AdminKey, AnyKeyFile, ExchangeSecret, Role};
+    let authority = AdminKey::from_seed(&[0x33; 32]).public();
+    let exchange = ExchangeSecret::from_bytes([0x44; 32]);
+    for (bytes, role) in [
+        (KEYFILE_V3_ADMIN, Role::Admin),
+        (KEYFILE_V3_BACKUP, Role::Backup),
+    ] {
+        assert_eq!(&bytes[..10], b"CAIRNKEY\x03\x01");
+        let file = AnyKeyFile::from_bytes(bytes).unwrap();
+        assert_eq!(file.version(), 3);
+        let AnyKeyFile::V2(f) = &file else {
+            panic!("not parsed as version 3");
+        };
+        assert!(f.is_endorsed_by(&authority));
+        assert_eq!(f.exchange_public(), Some(exchange.public()));
+        assert_eq!(&bytes[107..139], &exchange.public().0, "public key at 96+L");
+        assert_eq!(file.to_bytes(), bytes);
+        let opened = file.open(b"correct horse battery staple").unwrap();
+        assert_eq!(
+            opened.master.expose_bytes(),
+            fixture_master().expose_bytes()
+        );
+        assert_eq!(opened.role, role);
+        assert_eq!(opened.exchange.map(|x| x.public()), Some(exchange.public()));
+        assert_eq!(
+            opened.admin.map(|a| a.public()),
+            (role == Role::Admin).then_some(authority)
+        );
+        // The exchange key is endorsed: swapping it breaks the endorsement.
+        let mut swapped = bytes.to_vec();
+        swapped[110] ^= 1;
+        let AnyKeyFile::V2(s) = AnyKeyFile::from_bytes(&swapped).unwrap() else {
+            panic!()
+        };
+        assert!(!s.is_endorsed_by(&authority));
+        for len in 0..bytes.len() {
+            assert!(AnyKeyFile::from_bytes(&bytes[..len]).is_err(), "{len}");
+        }
+    }
+    // Version 2 files still open, without an exchange key.
+    let v2 = AnyKeyFile::from_bytes(KEYFILE_V2_ADMIN).unwrap();
+    assert_eq!(v2.version(), 2);
+    assert!(v2
+        .open(b"correct horse battery staple")
+        .unwrap()
+        .exchange
+        .is_none());
+}
+
+#[test]
+fn sealed_v2_fixture_names_its_epoch_and_needs_its_root() {
+    let master = fixture_master();
+    let root = MasterKey::from_bytes([0x66; 32]);
+    assert_eq!(SEALED_V2[0], 2);
+    assert_eq!(&SEALED_V2[1..5], &7u32.to_le_bytes());
+    assert_eq!(SealingKey::sealed_epoch(SEALED_V2).unwrap(), 7);
+    assert_eq!(SealingKey::sealed_epoch(SEALED_V1).unwrap(), 0);
+    assert_eq!(SEALED_V2.len(), SEALED_V1.len());
+    // Held epoch 7 (sealing under it or under another epoch): opens.
+    for current in [7, 0] {
+        let keys = KeySet::with_epochs(&master, current, &[(7, &root)]).unwrap();
+        let plain = keys.data_key().open(SEALED_V2, b"golden-aad").unwrap();
+        assert_eq!(plain, b"Cairn golden sealed message, version 1");
+        // ... and the same set still opens epoch 0 (version 1) messages.
+        keys.data_key().open(SEALED_V1, b"golden-aad").unwrap();
+    }
+    // The master key alone (a removed holder's copy) cannot: a typed error.
+    let old = KeySet::derive(&master);
+    assert!(matches!(
+        old.data_key().open(SEALED_V2, b"golden-aad"),
+        Err(Error::UnknownEpoch { epoch: 7 })
+    ));
+    // A wrong root for epoch 7 fails authentication; so does a changed epoch.
+    let wrong = MasterKey::from_bytes([0x67; 32]);
+    let keys = KeySet::with_epochs(&master, 7, &[(7, &wrong)]).unwrap();
+    assert!(matches!(
+        keys.data_key().open(SEALED_V2, b"golden-aad"),
+        Err(Error::DecryptionFailed)
+    ));
+    let keys = KeySet::with_epochs(&master, 8, &[(7, &root), (8, &root)]).unwrap();
+    let mut moved = SEALED_V2.to_vec();
+    moved[1] = 8;
+    assert!(keys.data_key().open(&moved, b"golden-aad").is_err());
+}
+
+#[test]
+fn grant_fixture_opens_for_its_recipient_only() {
+    use cairn_crypto::ExchangeSecret;
+    let recipient = ExchangeSecret::from_bytes([0x44; 32]);
+    let root = recipient.open_grant(GRANT_V1, b"golden context").unwrap();
+    assert_eq!(root.expose_bytes(), &[0x66; 32]);
+    assert_eq!(GRANT_V1[0], 1);
+    let other = ExchangeSecret::from_bytes([0x45; 32]);
+    assert!(other.open_grant(GRANT_V1, b"golden context").is_err());
+}

@@ -21,6 +21,7 @@ pub const ALL: &[(&str, Target)] = &[
     ("chunk_stream", chunk_stream),
     ("shard_decode", shard_decode),
     ("journal_entry", journal_entry),
+    ("epoch_grant", epoch_grant),
 ];
 
 /// Splits a 32-byte master key off the front of `data`.
@@ -92,11 +93,36 @@ pub fn key_file(data: &[u8]) {
     }
 }
 
-/// Sealed messages: 8 bytes of AAD ‖ sealed bytes, opened under a fixed key.
+/// Sealed messages: 8 bytes of AAD ‖ sealed bytes, opened under a fixed key
+/// and under a key holding epochs 0, 1 and 7 (version 2 messages name
+/// their epoch).
 pub fn sealed_open(data: &[u8]) {
     let key = SealingKey::from_bytes([9; 32]);
     let (aad, sealed) = data.split_at(data.len().min(8));
     let _ = key.open(sealed, aad);
+    let _ = SealingKey::sealed_epoch(sealed);
+    if let Ok(ring) = SealingKey::from_epochs(7, [(0, [9; 32]), (1, [1; 32]), (7, [7; 32])]) {
+        let _ = ring.open(sealed, aad);
+    }
+}
+
+/// Key-epoch grants: a 32-byte X25519 secret ‖ 81-byte grant ‖ context.
+/// Whatever opens must be the root a re-seal to the same key gives back.
+pub fn epoch_grant(data: &[u8]) {
+    let Some((secret, rest)) = data.split_first_chunk::<32>() else {
+        return;
+    };
+    let secret = cairn_crypto::ExchangeSecret::from_bytes(*secret);
+    let (grant, context) = rest.split_at(rest.len().min(cairn_crypto::GRANT_LEN));
+    if let Ok(root) = secret.open_grant(grant, context) {
+        let Ok(again) = cairn_crypto::seal_grant(&root, &secret.public(), context) else {
+            return;
+        };
+        match secret.open_grant(&again, context) {
+            Ok(r) => assert_eq!(r.expose_bytes(), root.expose_bytes(), "a grant round trip"),
+            Err(e) => panic!("a re-sealed grant does not open: {e}"),
+        }
+    }
 }
 
 /// Streaming chunking equals one-shot chunking on any input.

@@ -116,6 +116,23 @@ fn bless_corpus() {
             &std::fs::read(crypto_fixtures.join(format!("keyfile-v2-{role}.bin"))).unwrap(),
         );
     }
+    write(
+        "key_file",
+        "keyfile-v3-admin",
+        &std::fs::read(crypto_fixtures.join("keyfile-v3-admin.bin")).unwrap(),
+    );
+    let mut sealed_v2 = b"golden-a".to_vec();
+    sealed_v2.extend(std::fs::read(crypto_fixtures.join("sealed-v2-epoch7.bin")).unwrap());
+    write("sealed_open", "sealed-v2-epoch7", &sealed_v2);
+    // The grant fixture with its recipient's secret (opens), and with
+    // another secret (does not).
+    let grant = std::fs::read(crypto_fixtures.join("grant-v1.bin")).unwrap();
+    for (name, secret) in [("grant-v1", 0x44u8), ("grant-v1-other-key", 0x45)] {
+        let mut input = vec![secret; 32];
+        input.extend(&grant);
+        input.extend(b"golden context");
+        write("epoch_grant", name, &input);
+    }
 
     for (i, pack) in files_under(&repo_dir.join("data")).iter().enumerate() {
         let mut input = mkey.to_vec();

@@ -76,7 +76,7 @@ async fn back_up(repo: &Repository, dir: &Path) -> (String, ChunkId) {
 /// file's master key (every password we know), what derives from it
 /// (including `KeySet::tenant` of both names), and tenant B's own keys.
 async fn remaining_keys(store: &dyn Backend, b: &Repository) -> Vec<KeySet> {
-    let mut sets = vec![(**b.keys()).clone()];
+    let mut sets = vec![(*b.keys()).clone()];
     for name in objects(store, "keys/").await.into_keys() {
         let file = AnyKeyFile::from_bytes(&store.get(&name).await.unwrap()).unwrap();
         for pw in PASSWORDS {
@@ -218,7 +218,7 @@ async fn shred_and_prove(s: &Setup, opts: ShredOptions) -> Receipt {
         let bytes = s.store.get(&key).await.unwrap();
         known.insert(
             key.clone(),
-            read_pack_header(a.keys(), &key, &bytes).unwrap(),
+            read_pack_header(&a.keys(), &key, &bytes).unwrap(),
         );
     }
     // The sweep can fail: with A's own keys it opens A's objects.
@@ -226,7 +226,7 @@ async fn shred_and_prove(s: &Setup, opts: ShredOptions) -> Receipt {
     for key in objects(&*s.store, &a_prefix).await.into_keys() {
         let bytes = s.store.get(&key).await.unwrap();
         let e = known.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-        opened_by_a += usize::from(opens(a.keys(), &key, &bytes, e));
+        opened_by_a += usize::from(opens(&a.keys(), &key, &bytes, e));
     }
     assert!(opened_by_a >= 4, "{opened_by_a}");
 

@@ -184,6 +184,10 @@ fn describe(op: &Operation) -> String {
             "restore snapshot {}: {files} files, {bytes} bytes",
             short(snapshot)
         ),
+        Operation::KeyRotate { epoch, dropped } => match dropped.len() {
+            0 => format!("key rotate: epoch {epoch}"),
+            n => format!("key rotate: epoch {epoch}, {n} key files dropped"),
+        },
         Operation::Checkpoint { cut, covered, .. } => format!(
             "checkpoint: {} entries up to seq {cut} covered",
             covered.len()

@@ -257,6 +257,10 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
     let reclaim = cairn_cas_core::prune::prune_plan(&repo, &Default::default())
         .await
         .context("planning what prune would free")?;
+    let epochs = repo
+        .epoch_usage()
+        .await
+        .context("reading the key epoch of every object")?;
     let per_blob = if blobs == 0 {
         0.0
     } else {
@@ -271,6 +275,8 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
                 "snapshots_total_size": logical,
                 "index_resident_bytes": resident, "index_bytes_per_blob": per_blob,
                 "reclaimable_bytes": reclaim.bytes_freed,
+                "key_epoch": epochs.current, "epochs": epochs.epochs,
+                "epoch_unreadable": epochs.unreadable,
             })
         );
     } else {
@@ -297,6 +303,24 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
             reclaim.packs_to_delete.len(),
             reclaim.packs_to_repack.len()
         );
+        println!("  Key epochs (current: {}):", epochs.current);
+        for u in &epochs.epochs {
+            println!(
+                "    epoch {:<4} {} in {} packs, {} in {} index objects, {} snapshot records",
+                u.epoch,
+                ui::bytes(u.pack_bytes),
+                u.packs,
+                ui::bytes(u.index_bytes),
+                u.index_objects,
+                u.snapshots
+            );
+        }
+        if !epochs.unreadable.is_empty() {
+            println!(
+                "    ({} objects whose epoch could not be read)",
+                epochs.unreadable.len()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

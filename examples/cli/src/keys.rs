@@ -1,11 +1,13 @@
-//! `init` and `key list|add|remove|passwd`.
+//! `init` and `key list|add|remove|passwd|rotate`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use cairn_cas_core::{Compression, InitOptions, NewKey, Repository, Role};
+use cairn_cas_core::{
+    Compression, InitOptions, NewKey, RemoveOptions, Repository, Role, RotateOptions, RotateReport,
+};
 use clap::{Args, Subcommand};
 
 use crate::ctx::{new_key_kdf, read_password, Ctx};
@@ -56,11 +58,26 @@ pub(crate) enum KeyCommand {
     /// --new-password-file). Admins only.
     Add(AddArgs),
     /// Remove a key file by id or unambiguous id prefix: its password no
-    /// longer opens the repository. Admins only; never the last admin key.
+    /// longer opens the repository, and a new key epoch starts without it
+    /// (its holder may have kept a copy of the master key). Admins only;
+    /// never the last admin key.
     Remove(RemoveArgs),
     /// Change the password of the key file this password opens (same role
     /// and label; upgrades a version 1 key file to version 2).
     Passwd(NewPasswordArgs),
+    /// Start a new key epoch: new data is sealed under a fresh root granted
+    /// to every remaining key file; `prune` then re-encrypts data of older
+    /// epochs (`stats` shows what is left under each). Admins only.
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RotateArgs {
+    /// Remove key files that cannot receive the new epoch (version 1 and 2
+    /// files) instead of refusing; `key passwd` with their password would
+    /// upgrade them instead.
+    #[arg(long)]
+    drop_old_keys: bool,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +105,14 @@ pub(crate) struct AddArgs {
 pub(crate) struct RemoveArgs {
     /// The key id (or an unambiguous prefix), as `key list` shows it.
     id: String,
+    /// Do not start a new key epoch (a holder who kept the master key could
+    /// then still read data written later).
+    #[arg(long)]
+    no_rotate: bool,
+    /// Remove key files that cannot receive the new epoch (version 1 and 2)
+    /// instead of refusing.
+    #[arg(long)]
+    drop_old_keys: bool,
 }
 
 fn parse_role(s: &str) -> std::result::Result<Role, String> {
@@ -98,7 +123,7 @@ pub(crate) async fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
     let new_args = match &cmd {
         KeyCommand::Add(a) => Some(&a.password),
         KeyCommand::Passwd(a) => Some(a),
-        KeyCommand::List | KeyCommand::Remove(_) => None,
+        KeyCommand::List | KeyCommand::Remove(_) | KeyCommand::Rotate(_) => None,
     };
     // Read the new password before the (slow) open, so a missing one fails fast.
     let new = match new_args {
@@ -129,12 +154,40 @@ pub(crate) async fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
                 .context("changing the password")?,
             "saved new",
         ),
-        (KeyCommand::Remove(a), _) => (
-            repo.remove_key(&a.id)
+        (KeyCommand::Remove(a), _) => {
+            let opts = RemoveOptions::default()
+                .rotate(!a.no_rotate)
+                .drop_old_keys(a.drop_old_keys);
+            let r = repo
+                .remove_key_with(&a.id, &opts)
                 .await
-                .with_context(|| format!("removing key {}", a.id))?,
-            "removed",
-        ),
+                .with_context(|| format!("removing key {}", a.id))?;
+            if ctx.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"key": r.key, "action": "removed", "rotation": r.rotation})
+                );
+            } else if !ctx.quiet {
+                println!("removed key {}", r.key);
+                if let Some(rot) = &r.rotation {
+                    print_rotation(rot);
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        (KeyCommand::Rotate(a), _) => {
+            let opts = RotateOptions::default().drop_old_keys(a.drop_old_keys);
+            let r = repo
+                .rotate_keys(&opts)
+                .await
+                .context("rotating the key epoch")?;
+            if ctx.json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else if !ctx.quiet {
+                print_rotation(&r);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         _ => anyhow::bail!("no new password"),
     };
     if ctx.json {
@@ -143,6 +196,22 @@ pub(crate) async fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
         println!("{verb} key {name}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_rotation(r: &RotateReport) {
+    println!(
+        "started key epoch {} ({}), granted to {} key files",
+        r.epoch,
+        r.object,
+        r.granted.len()
+    );
+    for id in &r.dropped {
+        println!("  dropped (could not receive the epoch): {id}");
+    }
+    for id in &r.not_trusted {
+        println!("  not granted (not endorsed by the admin authority): {id}");
+    }
+    println!("run `cairn prune` to re-encrypt data still under older epochs");
 }
 
 async fn list(ctx: &Ctx, repo: &Repository) -> Result<ExitCode> {
@@ -166,6 +235,8 @@ async fn list(ctx: &Ctx, repo: &Repository) -> Result<ExitCode> {
         }
         if k.version == 1 {
             notes.push("version 1 (no authority; `key passwd` upgrades it)".into());
+        } else if k.version == 2 {
+            notes.push("version 2 (cannot receive key epochs; `key passwd` upgrades it)".into());
         }
         if k.endorsed == Some(false) {
             notes.push("NOT ENDORSED by this repository's admin authority".into());

@@ -54,7 +54,7 @@ fn key_list_add_remove_passwd_and_roles() {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["role"], "admin");
     assert_eq!(keys[0]["current"], true);
-    assert_eq!(keys[0]["version"], 2);
+    assert_eq!(keys[0]["version"], 3);
     let admin_id = keys[0]["id"].as_str().unwrap().to_owned();
 
     let out = env.ok(

@@ -96,8 +96,11 @@ pub(crate) async fn drive(
     start: &crate::prune::WriterStart,
 ) -> Result<WalkOutput> {
     let session = &start.session;
+    // A long-lived handle picks up a rotation made elsewhere (a removed
+    // key's holder must not read what this backup writes).
+    let keys = repo.refresh_keys().await?;
     let shared = Arc::new(Shared::new(
-        repo.keys().clone(),
+        keys,
         repo.compression(),
         repo.config().pack_size as usize,
     ));

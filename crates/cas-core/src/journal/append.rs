@@ -147,7 +147,7 @@ async fn read_entry(repo: &Repository, key: &str) -> Result<Entry> {
     if blake3::hash(&bytes).to_hex().as_str() != id {
         return Err(Error::corrupt(key, "contents do not hash to the name"));
     }
-    super::decode_entry(repo.keys(), key, &bytes)
+    super::decode_entry(&repo.keys(), key, &bytes)
 }
 
 /// The current heads of the journal (see [`LoadedJournal::heads`]).

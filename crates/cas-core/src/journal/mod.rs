@@ -270,6 +270,15 @@ pub enum Operation {
         /// Bytes of file contents written.
         bytes: u64,
     },
+    /// A new key epoch: data from now on is sealed under keys a removed
+    /// key's holder never saw (written before the epoch object).
+    KeyRotate {
+        /// The new epoch's number.
+        epoch: u32,
+        /// Key files (names) left out and removed because they could not
+        /// receive the new epoch's root.
+        dropped: Vec<String>,
+    },
     /// Retention: the entries listed in `covered` (every non-checkpoint
     /// entry with `seq <= cut` not covered before) may be deleted; a
     /// missing entry that a present checkpoint lists is not an issue.
@@ -317,6 +326,7 @@ impl Operation {
             Operation::KeyRemove { .. } => "key_remove",
             Operation::KeyPasswd { .. } => "key_passwd",
             Operation::Restore { .. } => "restore",
+            Operation::KeyRotate { .. } => "key_rotate",
             Operation::Checkpoint { .. } => "checkpoint",
             Operation::TenantCreate { .. } => "tenant_create",
             Operation::Shred { .. } => "shred",

@@ -123,8 +123,12 @@ pub struct PrunePlan {
     pub packs_to_delete: Vec<String>,
     /// Their bytes.
     pub bytes_to_delete: u64,
-    /// Partly used packs to repack (hex ids).
+    /// Partly used packs to repack (hex ids), including every used pack
+    /// sealed under an old key epoch.
     pub packs_to_repack: Vec<String>,
+    /// Of those, the packs repacked because they are sealed under a key
+    /// epoch older than the current one: their blobs are re-encrypted.
+    pub packs_to_reencrypt: Vec<String>,
     /// Bytes of blobs read from them.
     pub bytes_to_download: u64,
     /// Bytes written into new packs (about the same).
@@ -209,6 +213,8 @@ pub(crate) struct Scan {
     pub(crate) holders: HashMap<ChunkId, Vec<PackId>>,
     pub(crate) referenced: HashSet<ChunkId>,
     pub(crate) snapshots: usize,
+    /// Some index object is sealed under an old key epoch: consolidate.
+    pub(crate) old_index: bool,
 }
 
 pub(crate) async fn scan(repo: &Repository) -> Result<Scan> {
@@ -236,9 +242,12 @@ async fn scan_once(repo: &Repository) -> Result<Scan> {
         }
     }
     let mut index_objects = Vec::new();
+    let mut old_index = false;
+    let current = repo.keys().epoch();
     for name in list_names(repo, "index/").await? {
         let bytes = get_listed(repo, "index/", &name).await?;
-        let packs = decode_index(repo.keys(), &name, &bytes)?;
+        old_index |= super::retire::is_old(&bytes, current);
+        let packs = decode_index(&repo.keys(), &name, &bytes)?;
         index_objects.push((name, packs));
     }
     let mut entries: HashMap<PackId, Vec<PackEntry>> = HashMap::new();
@@ -289,6 +298,7 @@ async fn scan_once(repo: &Repository) -> Result<Scan> {
         holders,
         referenced,
         snapshots: snapshots.len(),
+        old_index,
     })
 }
 
@@ -306,6 +316,9 @@ impl Scan {
 /// written).
 pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
     repo.require_admin("prune")?;
+    // Another handle may have rotated the key epoch: plan (and re-encrypt)
+    // against the newest one.
+    repo.refresh_keys().await?;
     let tombstones = repo.tombstones().await?;
     let scan = scan(repo).await?;
     let condemned = scan.condemned_set()?;
@@ -345,6 +358,8 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
             None => return Err(Error::MissingBlob { id: *id }),
         }
     }
+    let old_epoch = super::retire::old_epoch_packs(repo, &scan.listed).await?;
+    let mut retire: Vec<(PackId, u64, u64)> = Vec::new();
     let mut partly: Vec<(PackId, u64, u64)> = Vec::new(); // pack, used, unused
     let mut sorted: Vec<(&PackId, &u64)> = scan.listed.iter().collect();
     sorted.sort();
@@ -364,11 +379,24 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
         if used == 0 {
             plan.condemn.push(*p);
             plan.bytes_to_delete += size;
+        } else if old_epoch.contains(p) {
+            retire.push((*p, used, waste));
         } else if waste > 0 {
             partly.push((*p, used, waste));
         }
     }
     let mut unused: u64 = partly.iter().map(|(_, _, u)| u).sum();
+    let mut repacked = 0u64;
+    // Packs under a retired key epoch go first, whatever their waste:
+    // re-encrypting them is what makes a removed key stop mattering.
+    for (p, used, waste) in retire {
+        if repacked.saturating_add(used + waste) > opts.max_repack_bytes {
+            continue;
+        }
+        repacked += used + waste;
+        plan.packs_to_reencrypt.push(p.to_hex());
+        plan.add_repack(&scan, &chosen, p, used, waste);
+    }
     let allowed = (plan.bytes_used as f64 * opts.max_unused_percent.max(0.0) / 100.0) as u64;
     // Most wasteful first: the fewest bytes moved per byte freed.
     partly.sort_by(|a, b| {
@@ -376,7 +404,6 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
             .cmp(&(a.2 * b.1.max(1)))
             .then(a.0.cmp(&b.0))
     });
-    let mut repacked = 0u64;
     for (p, used, waste) in partly {
         if unused <= allowed {
             break;
@@ -387,16 +414,7 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
         }
         repacked += size;
         unused -= waste;
-        plan.packs_to_repack.push(p.to_hex());
-        plan.condemn.push(p);
-        plan.bytes_to_download += used;
-        plan.bytes_to_upload += used;
-        plan.bytes_freed += waste;
-        for e in scan.entries.get(&p).into_iter().flatten() {
-            if chosen.get(&e.id) == Some(&p) {
-                plan.repack_blobs.push((p, *e));
-            }
-        }
+        plan.add_repack(&scan, &chosen, p, used, waste);
     }
     plan.bytes_freed += plan.bytes_to_delete;
     plan.packs_to_delete = plan
@@ -412,11 +430,35 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
     Ok(plan)
 }
 
+impl PrunePlan {
+    /// Repacks pack `p`: its chosen blobs move, the pack is condemned.
+    fn add_repack(
+        &mut self,
+        scan: &Scan,
+        chosen: &HashMap<ChunkId, PackId>,
+        p: PackId,
+        used: u64,
+        waste: u64,
+    ) {
+        self.packs_to_repack.push(p.to_hex());
+        self.condemn.push(p);
+        self.bytes_to_download += used;
+        self.bytes_to_upload += used;
+        self.bytes_freed += waste;
+        for e in scan.entries.get(&p).into_iter().flatten() {
+            if chosen.get(&e.id) == Some(&p) {
+                self.repack_blobs.push((p, *e));
+            }
+        }
+    }
+}
+
 /// Executes `plan`: repacks, writes the condemned record and its first
 /// observation, then deletes what the protocol allows (this run's record
 /// too, when no other session is running). Holds a lease throughout.
 pub async fn prune(repo: &Repository, opts: &PruneOptions, plan: PrunePlan) -> Result<PruneReport> {
     repo.require_admin("prune")?;
+    repo.refresh_keys().await?;
     let session = Session::begin(repo).await?;
     let result = execute(repo, opts, plan, &session).await;
     let _ = session.end(repo).await;

@@ -281,7 +281,7 @@ async fn finish(
         .map(|(n, _)| n.as_str())
         .filter(|n| !keep_objects.contains(n))
         .collect();
-    if finishing.is_empty() && replaceable.len() <= 1 {
+    if finishing.is_empty() && replaceable.len() <= 1 && !scan.old_index {
         return repo.reload_index().await;
     }
     let strays: Vec<String> = scan

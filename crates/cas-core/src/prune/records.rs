@@ -153,7 +153,7 @@ pub(crate) async fn read_doc<T: serde::de::DeserializeOwned>(
     key: &str,
 ) -> Result<T> {
     let bytes = repo.backend().get(key).await?;
-    decode_doc(repo.keys(), magic, key, &bytes)
+    decode_doc(&repo.keys(), magic, key, &bytes)
 }
 
 /// Reads and opens the document `key`, found by listing `prefix`; `None`
@@ -165,7 +165,7 @@ pub(crate) async fn read_listed_doc<T: serde::de::DeserializeOwned>(
     key: &str,
 ) -> Result<Option<T>> {
     match get_listed(repo, prefix, key).await {
-        Ok(bytes) => decode_doc(repo.keys(), magic, key, &bytes).map(Some),
+        Ok(bytes) => decode_doc(&repo.keys(), magic, key, &bytes).map(Some),
         Err(Error::Backend(e)) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
@@ -178,7 +178,7 @@ pub(crate) async fn write_hashed<T: Serialize>(
     prefix: &str,
     doc: &T,
 ) -> Result<String> {
-    let bytes = encode_doc(repo.keys(), magic, doc)?;
+    let bytes = encode_doc(&repo.keys(), magic, doc)?;
     let key = format!("{prefix}{}", blake3::hash(&bytes).to_hex());
     put_idempotent(&**repo.backend(), &key, Bytes::from(bytes)).await?;
     Ok(key)
@@ -192,7 +192,7 @@ pub(crate) async fn write_at<T: Serialize>(
     doc: &T,
     mode: PutMode,
 ) -> Result<()> {
-    let bytes = encode_doc(repo.keys(), magic, doc)?;
+    let bytes = encode_doc(&repo.keys(), magic, doc)?;
     repo.backend().put(key, Bytes::from(bytes), mode).await?;
     Ok(())
 }

@@ -3,13 +3,17 @@
 use std::collections::BTreeMap;
 
 use super::session::upload;
-use crate::blob::{BlobKind, SealedBlob};
+use cairn_crypto::SealingKey;
+
+use crate::blob::{seal_blob, BlobKind, SealedBlob};
 use crate::pack::{PackBuilder, PackEntry, PackId};
 use crate::{Error, Repository, Result};
 
 /// Copies blobs into new packs for a repack: each source pack is read once,
 /// every blob verified (authenticated, decompressed, hashed to its id) and
-/// its sealed bytes reused as they are (no re-compression).
+/// its sealed bytes reused as they are (no re-compression) — unless it is
+/// sealed under an older key epoch: then it is re-sealed (and re-compressed)
+/// under the current one, which is how a retired epoch stops mattering.
 pub(crate) async fn copy_blobs(
     repo: &Repository,
     blobs: &[(PackId, PackEntry)],
@@ -19,6 +23,7 @@ pub(crate) async fn copy_blobs(
         by_pack.entry(*p).or_default().push(*e);
     }
     let target = repo.config().pack_size as usize;
+    let keys = repo.keys();
     let (mut data, mut trees) = (PackBuilder::default(), PackBuilder::default());
     let mut done = Vec::new();
     for (pack, entries) in by_pack {
@@ -32,18 +37,23 @@ pub(crate) async fn copy_blobs(
             let sealed = whole
                 .get(range)
                 .ok_or_else(|| Error::corrupt(&key, format!("blob {} lies outside", e.id)))?;
-            crate::open_blob(repo.keys(), &key, &e, sealed)?;
+            let plain = crate::open_blob(&keys, &key, &e, sealed)?;
             let builder = match e.kind {
                 BlobKind::Data => &mut data,
                 BlobKind::Tree => &mut trees,
             };
-            builder.add(&SealedBlob {
-                kind: e.kind,
-                id: e.id,
-                compression: e.compression,
-                raw_length: e.raw_length,
-                bytes: sealed.to_vec(),
-            });
+            let current = SealingKey::sealed_epoch(sealed).is_ok_and(|ep| ep == keys.epoch());
+            let blob = match current {
+                true => SealedBlob {
+                    kind: e.kind,
+                    id: e.id,
+                    compression: e.compression,
+                    raw_length: e.raw_length,
+                    bytes: sealed.to_vec(),
+                },
+                false => seal_blob(&keys, e.kind, e.id, &plain, repo.compression())?,
+            };
+            builder.add(&blob);
             if builder.len() >= target {
                 done.push(upload(repo, std::mem::take(builder)).await?);
             }

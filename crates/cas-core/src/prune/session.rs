@@ -306,7 +306,7 @@ async fn load_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<
     let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
     for name in list_names(repo, "index/").await? {
         let bytes = get_listed(repo, "index/", &name).await?;
-        if let Ok(packs) = decode_index(repo.keys(), &name, &bytes) {
+        if let Ok(packs) = decode_index(&repo.keys(), &name, &bytes) {
             loaded.extend(packs.into_iter().filter(|(p, _)| !exclude.contains(p)));
         }
     }
@@ -421,7 +421,7 @@ pub(crate) async fn revalidate(
 }
 
 pub(crate) async fn upload(repo: &Repository, b: PackBuilder) -> Result<(PackId, Vec<PackEntry>)> {
-    let pack = b.finish(repo.keys())?;
+    let pack = b.finish(&repo.keys())?;
     put_idempotent(&**repo.backend(), &pack.id.key(), pack.bytes).await?;
     Ok((pack.id, pack.entries))
 }

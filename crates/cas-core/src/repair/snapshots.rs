@@ -257,7 +257,7 @@ impl Rewriter<'_> {
         if let Some(verified) = &mut self.verified {
             if let std::collections::hash_map::Entry::Vacant(slot) = verified.entry(loc.pack) {
                 let backend = self.repo.backend();
-                let good = match verified_blobs(&**backend, self.repo.keys(), loc.pack).await {
+                let good = match verified_blobs(&**backend, &self.repo.keys(), loc.pack).await {
                     Ok(good) => Some(good),
                     Err(e) if e.is_backend_failure() => return Err(e),
                     Err(_) => None,
@@ -349,7 +349,7 @@ impl Rewriter<'_> {
         let id = self.repo.keys().chunk_id_key().id(&bytes);
         if self.readable(&id).await?.is_none() && self.added.insert(id) {
             let keys = self.repo.keys();
-            let sealed = seal_blob(keys, BlobKind::Tree, id, &bytes, self.repo.compression())?;
+            let sealed = seal_blob(&keys, BlobKind::Tree, id, &bytes, self.repo.compression())?;
             self.pack.add(&sealed);
         }
         Ok(id)
@@ -361,7 +361,7 @@ impl Rewriter<'_> {
         if self.pack.is_empty() {
             return Ok(());
         }
-        let pack = std::mem::take(&mut self.pack).finish(self.repo.keys())?;
+        let pack = std::mem::take(&mut self.pack).finish(&self.repo.keys())?;
         put_idempotent(&**self.repo.backend(), &pack.id.key(), pack.bytes).await?;
         let packs = vec![(pack.id, pack.entries)];
         self.repo.write_index(&packs).await?;

@@ -38,7 +38,7 @@ impl Repository {
         let mut vanished = false;
         let (heard, incomplete) = list_tolerant(&*self.backend, "index/").await?;
         let names: Vec<String> = heard.into_iter().map(|m| m.key).collect();
-        let keys = self.keys.clone();
+        let keys = self.keys();
         let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
         let mut warnings = Vec::new();
         if let Some(e) = incomplete {
@@ -117,7 +117,7 @@ impl Repository {
                 size += more;
                 end += 1;
             }
-            let bytes = encode_index(&self.keys, &packs[start..end])?;
+            let bytes = encode_index(&self.keys(), &packs[start..end])?;
             let name = index_key(&bytes);
             put_idempotent(&*self.backend, &name, Bytes::from(bytes)).await?;
             names.push(name);

@@ -2,7 +2,9 @@
 //!
 //! Every key file wraps the one master key (`cairn_crypto::keyfile2`), so
 //! removing a key stops its *password* from opening the repository; a holder
-//! who kept the master key itself still can read (rotation is not built).
+//! who kept the master key itself could still read — which is why removal
+//! also starts a new key epoch (see `epochs`), whose root the removed
+//! holder never sees.
 //! Removal writes a revocation signed by the admin authority before the file
 //! is deleted, so a copy of the file stored again does not open (version 2
 //! files; a version 1 file names no authority to check a revocation with).
@@ -18,7 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_crypto::{
-    AdminKey, AdminPublicKey, AnyKeyFile, KdfParams, KeyFileV2, KeyMeta, MasterKey, Role,
+    AdminKey, AdminPublicKey, AnyKeyFile, ExchangeSecret, KdfParams, KeyFileV2, KeyMeta, MasterKey,
+    Role,
 };
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -108,7 +111,7 @@ impl KeyInfo {
         format!("keys/{}", self.id)
     }
 
-    fn usable_admin(&self, with_authority: bool) -> bool {
+    pub(crate) fn usable_admin(&self, with_authority: bool) -> bool {
         self.role == Some(Role::Admin)
             && !self.revoked
             && match with_authority {
@@ -138,13 +141,14 @@ pub(crate) fn default_label() -> String {
     label
 }
 
-/// A version 2 key file's bytes (the KDF runs on the CPU pool).
+/// A version 3 key file's bytes and its key-exchange secret (the KDF runs
+/// on the CPU pool).
 pub(crate) async fn wrap(
     master: &Arc<MasterKey>,
     authority: &Arc<AdminKey>,
     new: &NewKey,
     password: &[u8],
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, ExchangeSecret)> {
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
@@ -157,10 +161,17 @@ pub(crate) async fn wrap(
     let (master, authority) = (master.clone(), authority.clone());
     let password = Zeroizing::new(password.to_vec());
     let kdf = new.kdf;
-    let file = cpu::spawn(move || KeyFileV2::create(&master, &authority, &meta, &password, kdf))
-        .await?
-        .map_err(crypto_err("new key file"))?;
-    Ok(file.to_bytes())
+    let (file, exchange) = cpu::spawn(move || {
+        let file = KeyFileV2::create(&master, &authority, &meta, &password, kdf)?;
+        let opened = file.open(&password)?;
+        Ok::<_, cairn_crypto::Error>((file, opened.exchange))
+    })
+    .await?
+    .map_err(crypto_err("new key file"))?;
+    let exchange = exchange.ok_or_else(|| Error::Internal {
+        what: "a new key file has no key-exchange key".into(),
+    })?;
+    Ok((file.to_bytes(), exchange))
 }
 
 /// Whether a valid revocation of key file `name` signed by `authority` is
@@ -268,8 +279,11 @@ impl Repository {
     pub async fn add_key_with(&self, password: &[u8], new: &NewKey) -> Result<String> {
         self.require_whole("key management")?;
         let admin = self.admin_arc("add a key")?;
-        let bytes = wrap(&self.master, &admin, new, password).await?;
+        let (bytes, exchange) = wrap(&self.master, &admin, new, password).await?;
         let name = key_file_name(&bytes);
+        // The grant first: a key file without it could not open the
+        // current epoch.
+        super::epochs::grant_current(self, &admin, &name, &exchange.public()).await?;
         self.backend
             .put(&name, Bytes::from(bytes), PutMode::CreateOnly)
             .await?;
@@ -277,37 +291,6 @@ impl Repository {
         let added = journal::counts([("keys", 1)]);
         journal::record_after(self, op, added, Default::default()).await?;
         Ok(name)
-    }
-
-    /// Removes the key file `query` names (full id or unambiguous prefix):
-    /// writes a signed revocation, then deletes the file. Admins only; the
-    /// last usable admin key is refused with [`Error::LastAdminKey`]. The
-    /// key that opened this handle may go if another admin remains (this
-    /// handle keeps working until dropped). Returns the object name.
-    pub async fn remove_key(&self, query: &str) -> Result<String> {
-        self.require_whole("key management")?;
-        self.require_admin("remove a key")?;
-        let target = self.find_key(query).await?;
-        let with_authority = self.authority.is_some();
-        let others = self
-            .list_keys()
-            .await?
-            .into_iter()
-            .filter(|k| k.id != target.id && k.usable_admin(with_authority))
-            .count();
-        if target.usable_admin(with_authority) && others == 0 {
-            return Err(Error::LastAdminKey {
-                key: target.object(),
-            });
-        }
-        // Recorded before anything is removed: no removal goes unjournaled.
-        let op = journal::Operation::KeyRemove {
-            key: target.object(),
-        };
-        journal::record(self, op, Default::default(), journal::counts([("keys", 1)])).await?;
-        self.revoke(&target.id).await?;
-        delete_quiet(self, &target.object()).await?;
-        Ok(target.object())
     }
 
     /// Replaces the key file this repository was opened with by one for
@@ -337,13 +320,15 @@ impl Repository {
             label,
             kdf,
         };
-        let bytes = wrap(&self.master, &admin, &new, new_password).await?;
+        let (bytes, exchange) = wrap(&self.master, &admin, &new, new_password).await?;
         let name = key_file_name(&bytes);
+        super::epochs::grant_current(self, &admin, &name, &exchange.public()).await?;
         self.backend
             .put(&name, Bytes::from(bytes), PutMode::CreateOnly)
             .await?;
         self.authority = Some(admin.public());
         self.admin = Some(admin);
+        self.exchange = Some(Arc::new(exchange));
         // Between the two writes: if the entry cannot be written, the old
         // key file is not removed (both passwords keep working).
         let op = journal::Operation::KeyPasswd {
@@ -358,14 +343,14 @@ impl Repository {
         Ok(name)
     }
 
-    fn admin_arc(&self, operation: &'static str) -> Result<Arc<AdminKey>> {
+    pub(crate) fn admin_arc(&self, operation: &'static str) -> Result<Arc<AdminKey>> {
         self.admin_key(operation)?;
         self.admin.clone().ok_or(Error::NoAuthority { operation })
     }
 
     /// Writes `revoked/<id>` when this handle can sign (a version 1 admin
     /// cannot: its removals are plain deletes).
-    async fn revoke(&self, id: &str) -> Result<()> {
+    pub(crate) async fn revoke(&self, id: &str) -> Result<()> {
         let Some(admin) = &self.admin else {
             return Ok(());
         };

@@ -1,14 +1,18 @@
 //! Opening, creating and reading a repository.
 
+mod epochs;
 mod index_io;
 mod keys;
 mod put;
+mod remove;
 pub(crate) mod signed;
 mod snapshots;
 mod tenant_view;
 
+pub use epochs::{EpochReport, EpochUsage, RotateOptions, RotateReport};
 pub(crate) use keys::is_revoked;
 pub use keys::{KeyInfo, NewKey};
+pub use remove::{RemoveOptions, RemoveReport};
 pub use snapshots::Tombstones;
 
 pub(crate) use put::put_idempotent;
@@ -20,7 +24,9 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_chunking::ChunkerConfig;
-use cairn_crypto::{AdminKey, AdminPublicKey, ChunkId, KdfParams, KeySet, MasterKey, Role};
+use cairn_crypto::{
+    AdminKey, AdminPublicKey, ChunkId, ExchangeSecret, KdfParams, KeySet, MasterKey, Role,
+};
 use futures::TryStreamExt;
 
 use crate::blob::{open_blob, BlobKind, Compression};
@@ -32,7 +38,7 @@ use crate::tree::Tree;
 use crate::{cpu, journal, Error, Result};
 
 /// How many objects are fetched at once when loading indexes and snapshots.
-const LOAD_CONCURRENCY: usize = 16;
+pub(crate) const LOAD_CONCURRENCY: usize = 16;
 
 /// Settings for a new repository.
 #[non_exhaustive]
@@ -108,7 +114,8 @@ const INDEX_SPLIT_SIZE: u64 = MAX_INDEX_SIZE / 2;
 /// once; one backup at a time per `Repository` value.
 pub struct Repository {
     backend: Arc<dyn Backend>,
-    keys: Arc<KeySet>,
+    // Replaced when this handle rotates the key epoch (`rotate_keys`).
+    keys: RwLock<Arc<KeySet>>,
     config: RepoConfig,
     chunker: ChunkerConfig,
     compression: Compression,
@@ -120,6 +127,9 @@ pub struct Repository {
     // handle (none for a version 1 file); and its secret, for admins.
     authority: Option<AdminPublicKey>,
     admin: Option<Arc<AdminKey>>,
+    // The key file's key-exchange secret (version 3 files): opens grants
+    // of new key epochs.
+    exchange: Option<Arc<ExchangeSecret>>,
     index: Arc<RwLock<Index>>,
     tree_packs: Mutex<HashMap<PackId, Bytes>>,
     // Key files skipped by `open` (fixed), and index objects skipped by the
@@ -176,12 +186,12 @@ impl Repository {
             }
         }
         let master = Arc::new(MasterKey::generate().map_err(crypto_err("master key"))?);
-        let keys = Arc::new(KeySet::derive(&master));
+        let keys = KeySet::derive(&master);
         let admin = Arc::new(AdminKey::generate().map_err(crypto_err("admin authority"))?);
         let new = NewKey::admin()
             .kdf(opts.kdf)
             .label(opts.label.clone().unwrap_or_else(keys::default_label));
-        let keyfile = keys::wrap(&master, &admin, &new, password).await?;
+        let (keyfile, exchange) = keys::wrap(&master, &admin, &new, password).await?;
         let mut rid = [0u8; 16];
         getrandom_fill(&mut rid)?;
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -207,7 +217,7 @@ impl Repository {
             .await?;
         let repo = Repository {
             backend,
-            keys,
+            keys: RwLock::new(Arc::new(keys)),
             chunker: opts.chunker,
             compression: opts.compression,
             config,
@@ -216,6 +226,7 @@ impl Repository {
             role: Role::Admin,
             authority: Some(admin.public()),
             admin: Some(admin),
+            exchange: Some(Arc::new(exchange)),
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
             key_warnings: Vec::new(),
@@ -268,9 +279,20 @@ impl Repository {
                 format!("pack size {} outside 1 MiB ..= 1 GiB", config.pack_size),
             ));
         }
+        let (keys, epoch_warnings) = epochs::load(
+            &*backend,
+            &unlocked.master,
+            unlocked.authority.as_ref(),
+            unlocked.exchange.as_ref(),
+            &unlocked.key_name,
+            &config.id,
+        )
+        .await?;
+        let mut key_warnings = unlocked.warnings;
+        key_warnings.extend(epoch_warnings);
         let repo = Repository {
             backend,
-            keys: Arc::new(unlocked.keys),
+            keys: RwLock::new(Arc::new(keys)),
             config,
             chunker,
             compression,
@@ -279,9 +301,10 @@ impl Repository {
             role: unlocked.role,
             authority: unlocked.authority,
             admin: unlocked.admin.map(Arc::new),
+            exchange: unlocked.exchange.map(Arc::new),
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
-            key_warnings: unlocked.warnings,
+            key_warnings,
             index_warnings: Mutex::default(),
             journal_memo: Mutex::default(),
             tenant: None,
@@ -318,9 +341,15 @@ impl Repository {
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }
-    /// The derived keys.
-    pub fn keys(&self) -> &Arc<KeySet> {
-        &self.keys
+    /// The derived keys: every key epoch this handle holds, sealing under
+    /// the newest (see [`rotate_keys`](Self::rotate_keys)). A snapshot of
+    /// the current set: a rotation by this handle replaces it.
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_keys(&self, keys: KeySet) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
     }
     /// The repository's settings.
     pub fn config(&self) -> &RepoConfig {
@@ -401,7 +430,7 @@ impl Repository {
         if sealed.len() != e.length as usize {
             return Err(Error::corrupt(&key, format!("blob {id} is truncated")));
         }
-        let keys = self.keys.clone();
+        let keys = self.keys();
         let id = *id;
         cpu::spawn(move || {
             open_blob(

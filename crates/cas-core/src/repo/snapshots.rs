@@ -30,7 +30,7 @@ impl Repository {
     /// Stores a snapshot record; returns its id. Call only after the packs and
     /// index objects it needs are stored.
     pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<String> {
-        let bytes = encode_doc(&self.keys, SNAPSHOT_MAGIC, snapshot)?;
+        let bytes = encode_doc(&self.keys(), SNAPSHOT_MAGIC, snapshot)?;
         let id = blake3::hash(&bytes).to_hex().to_string();
         put_idempotent(&*self.backend, &snapshot_key(&id), Bytes::from(bytes)).await?;
         Ok(id)
@@ -43,7 +43,7 @@ impl Repository {
         if blake3::hash(&bytes).to_hex().as_str() != id {
             return Err(Error::corrupt(&key, "contents do not match the name"));
         }
-        decode_doc(&self.keys, SNAPSHOT_MAGIC, &key, &bytes)
+        decode_doc(&self.keys(), SNAPSHOT_MAGIC, &key, &bytes)
     }
 
     /// The ids of every live snapshot record stored (without reading them;

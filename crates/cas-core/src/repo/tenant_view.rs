@@ -21,7 +21,7 @@ impl Repository {
     ) -> Result<Repository> {
         let repo = Repository {
             backend,
-            keys: Arc::new(keys),
+            keys: RwLock::new(Arc::new(keys)),
             config: self.config.clone(),
             chunker: self.chunker,
             compression: self.compression,
@@ -30,6 +30,7 @@ impl Repository {
             role: self.role,
             authority: self.authority,
             admin: self.admin.clone(),
+            exchange: self.exchange.clone(),
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
             key_warnings: Vec::new(),

@@ -1,0 +1,122 @@
+//! [`Repository::remove_key`]: removing a key file, and starting a key
+//! epoch its holder never sees.
+
+use super::epochs::{recipients, RotateOptions, RotateReport};
+use super::Repository;
+use crate::prune::records::delete_quiet;
+use crate::{journal, Error, Result};
+
+/// How [`Repository::remove_key_with`] removes a key.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct RemoveOptions {
+    /// Start a new key epoch without the removed key (default: yes). Its
+    /// holder may have kept a copy of the master key; without a rotation
+    /// they could still read everything written later.
+    pub rotate: bool,
+    /// Passed to the rotation: drop key files that cannot receive the new
+    /// epoch instead of refusing.
+    pub drop_old_keys: bool,
+}
+
+impl Default for RemoveOptions {
+    fn default() -> Self {
+        RemoveOptions {
+            rotate: true,
+            drop_old_keys: false,
+        }
+    }
+}
+
+impl RemoveOptions {
+    /// Sets `rotate`.
+    pub fn rotate(mut self, yes: bool) -> Self {
+        self.rotate = yes;
+        self
+    }
+    /// Sets `drop_old_keys`.
+    pub fn drop_old_keys(mut self, yes: bool) -> Self {
+        self.drop_old_keys = yes;
+        self
+    }
+}
+
+/// What [`Repository::remove_key_with`] did.
+#[non_exhaustive]
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RemoveReport {
+    /// The key file removed.
+    pub key: String,
+    /// The key epoch started without it (none when not asked for, or when
+    /// this handle cannot sign: a version 1 admin).
+    pub rotation: Option<RotateReport>,
+}
+
+impl Repository {
+    /// Removes the key file `query` names and starts a new key epoch
+    /// without it: [`remove_key_with`](Self::remove_key_with) with the
+    /// default [`RemoveOptions`]. Returns the object name.
+    pub async fn remove_key(&self, query: &str) -> Result<String> {
+        Ok(self
+            .remove_key_with(query, &RemoveOptions::default())
+            .await?
+            .key)
+    }
+
+    /// Removes the key file `query` names (full id or unambiguous prefix):
+    /// writes a signed revocation, deletes the file, then (unless
+    /// `opts.rotate` is off) starts a new key epoch the removed holder gets
+    /// no grant for. Admins only; the last usable admin key is refused with
+    /// [`Error::LastAdminKey`]. The key that opened this handle may go if
+    /// another admin remains (this handle keeps working until dropped).
+    ///
+    /// A rotation that would be blocked by old key files
+    /// ([`Error::RotationBlocked`]) is refused before anything is removed.
+    /// A handle without an authority (version 1 key file) cannot sign, so
+    /// it removes without rotating.
+    pub async fn remove_key_with(&self, query: &str, opts: &RemoveOptions) -> Result<RemoveReport> {
+        self.require_whole("key management")?;
+        self.require_admin("remove a key")?;
+        let target = self.find_key(query).await?;
+        let with_authority = self.authority.is_some();
+        let others = self
+            .list_keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.id != target.id && k.usable_admin(with_authority))
+            .count();
+        if target.usable_admin(with_authority) && others == 0 {
+            return Err(Error::LastAdminKey {
+                key: target.object(),
+            });
+        }
+        let exclude = [target.id.clone()];
+        let rotate = opts.rotate && self.admin.is_some();
+        if let (true, Some(authority)) = (rotate, &self.authority) {
+            let r = recipients(self, authority, &exclude).await?;
+            let own = self.key_name.trim_start_matches("keys/");
+            let own_lacks = r.lacking.iter().any(|k| k == own);
+            if own_lacks || (!opts.drop_old_keys && !r.lacking.is_empty()) {
+                return Err(Error::RotationBlocked { keys: r.lacking });
+            }
+        }
+        // Recorded before anything is removed: no removal goes unjournaled.
+        let op = journal::Operation::KeyRemove {
+            key: target.object(),
+        };
+        journal::record(self, op, Default::default(), journal::counts([("keys", 1)])).await?;
+        self.revoke(&target.id).await?;
+        delete_quiet(self, &target.object()).await?;
+        let rotation = match rotate {
+            true => {
+                let ro = RotateOptions::default().drop_old_keys(opts.drop_old_keys);
+                Some(self.rotate_excluding(&ro, &exclude).await?)
+            }
+            false => None,
+        };
+        Ok(RemoveReport {
+            key: target.object(),
+            rotation,
+        })
+    }
+}
