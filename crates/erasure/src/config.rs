@@ -170,6 +170,16 @@ pub struct ErasureConfig {
     /// Largest number of entries kept in the needs-repair set; past it new
     /// entries are dropped (a scrub finds them anyway). Default 100 000.
     pub max_repair_hints: usize,
+    /// Shard buffers kept for puts of large objects (256 KiB and more):
+    /// at most this many such objects are encoded and being stored at
+    /// once (further puts wait for a buffer), and the buffers are reused
+    /// rather than freed, so the memory of a backup into the layout is
+    /// bounded by `encode_buffers × object size × (k + m) / k` (48 MiB for
+    /// 16 MiB packs in 4+2 at the default 2) instead of growing with the
+    /// allocator's retained arenas. Set it to at least the caller's upload
+    /// concurrency (Cairn's `BackupOptions::uploads`, default 2). 0: no
+    /// pool, each put allocates its own buffer. Default 2.
+    pub encode_buffers: usize,
 }
 
 impl Default for ErasureConfig {
@@ -185,6 +195,7 @@ impl Default for ErasureConfig {
             health: HealthConfig::default(),
             list_concurrency: 16,
             max_repair_hints: 100_000,
+            encode_buffers: 2,
         }
     }
 }
@@ -221,6 +232,11 @@ impl ErasureConfig {
     /// Sets [`list_concurrency`](Self::list_concurrency).
     pub fn list_concurrency(mut self, n: usize) -> Self {
         self.list_concurrency = n;
+        self
+    }
+    /// Sets [`encode_buffers`](Self::encode_buffers).
+    pub fn encode_buffers(mut self, n: usize) -> Self {
+        self.encode_buffers = n;
         self
     }
     /// Sets [`retry`](Self::retry).
