@@ -14,7 +14,7 @@ use crate::call::Slot;
 use crate::config::{check_layout, Child, ErasureConfig};
 use crate::format::ShardFormat;
 use crate::health::{Health, HealthReport};
-use crate::pool::EncodePool;
+use crate::pool::{EncodePool, Gate};
 use crate::range::TableCache;
 use crate::verify::{Verifier, VerifierSlot};
 use crate::{Codec, Error, Result};
@@ -144,7 +144,9 @@ pub struct ErasureBackend {
     pub(crate) verifier: VerifierSlot,
     pub(crate) tables: TableCache,
     /// Shard buffers for large puts (`None` when `encode_buffers` is 0).
-    pool: Option<Arc<EncodePool>>,
+    pool: Option<EncodePool>,
+    /// Bounds the large puts encoding and storing at once.
+    pub(crate) large_puts: Option<Gate>,
 }
 
 impl ErasureBackend {
@@ -170,8 +172,8 @@ impl ErasureBackend {
             hints: Mutex::new(BTreeSet::new()),
             verifier: VerifierSlot::default(),
             tables: TableCache::default(),
-            pool: (config.encode_buffers > 0)
-                .then(|| Arc::new(EncodePool::new(config.encode_buffers))),
+            pool: (config.encode_buffers > 0).then(|| EncodePool::new(config.encode_buffers)),
+            large_puts: (config.encode_buffers > 0).then(|| Gate::new(config.encode_buffers)),
             config,
         })
     }
@@ -281,7 +283,7 @@ impl ErasureBackend {
         let Some(pool) = self.pool.clone() else {
             return blocking::unblock(move || codec.encode(&data)).await;
         };
-        let buf = pool.take().await;
+        let buf = pool.take();
         let total = codec.total();
         blocking::unblock(move || {
             let mut buf = buf;
