@@ -50,7 +50,7 @@ enum Cmd {
     /// One step in a child process (used by `run`).
     #[command(hide = true)]
     Step {
-        /// init | backup | restore | ceiling | floor
+        /// init | backup | restore | ceiling | floor | many-files
         what: String,
         #[arg(long)]
         repo: Option<PathBuf>,
@@ -61,6 +61,10 @@ enum Cmd {
         /// Use the 4+2 erasure layout under --repo.
         #[arg(long)]
         erasure: bool,
+        /// `many-files`: how many files to generate under --src (for
+        /// profiling by hand; `run --many-files N` makes the same tree).
+        #[arg(long, default_value_t = 300_000)]
+        files: u64,
     },
 }
 
@@ -73,6 +77,7 @@ fn main() -> Result<()> {
             src,
             target,
             erasure,
+            files,
         } => {
             let need = |p: Option<PathBuf>, name: &str| {
                 p.ok_or_else(|| anyhow::anyhow!("step {what}: --{name} is required"))
@@ -85,6 +90,10 @@ fn main() -> Result<()> {
                 }
                 "ceiling" => ceiling::run(&need(src, "src")?)?,
                 "floor" => floor::run(&need(src, "src")?)?,
+                "many-files" => {
+                    shapes::many_files(&need(src, "src")?, files, shapes::MANY_SEED)?;
+                    serde_json::json!({ "files": files })
+                }
                 other => anyhow::bail!("unknown step {other:?}"),
             };
             out["vmhwm_kib"] = step::vmhwm_kib().into();

@@ -178,7 +178,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
                     args.size_cap_mib
                 );
             }
-            Kind::ManyFiles => shapes::many_files(&data, args.many_files, 13)?,
+            Kind::ManyFiles => shapes::many_files(&data, args.many_files, shapes::MANY_SEED)?,
             Kind::Versioned => shapes::versioned(&data, 1)?,
         }
         let d = bench_dataset(args, &work, &tmpfs, &data, kind, name, &chosen)?;

@@ -12,6 +12,8 @@ use crate::dataset::{list_files, write, Rng, TextGen};
 /// Smallest and largest file of the many-files set.
 const MANY_MIN: f64 = 200.0;
 const MANY_MAX: f64 = 16384.0;
+/// The many-files set's seed (`run` and `step many-files` agree).
+pub(crate) const MANY_SEED: u64 = 13;
 /// Files per directory in the many-files set.
 const PER_DIR: usize = 100;
 
