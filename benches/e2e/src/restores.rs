@@ -33,8 +33,8 @@ fn restored_root(target: &Path, data: &Path) -> std::path::PathBuf {
     }
 }
 
-/// Restores backup `n` with every contender into `roots[0]` (disk) and
-/// `roots[1]` (tmpfs), `rounds` times, and adds the median rows and the
+/// Restores backup `n` with every contender into each of `roots` (disk,
+/// then tmpfs; the last is always tmpfs), `rounds` times, and adds the median rows and the
 /// first round's comparison with `data` to `rep`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn restore_rows(
@@ -42,12 +42,16 @@ pub(crate) fn restore_rows(
     contenders: &[Tool],
     place: impl Fn(Tool) -> Place,
     data: &Path,
-    roots: [&Path; 2],
+    roots: &[&Path],
     n: usize,
     rounds: usize,
     (files, bytes): (u64, u64),
 ) -> Result<()> {
-    let steps = [RESTORE, RESTORE_TMPFS];
+    let steps: &[&str] = if roots.len() == 2 {
+        &[RESTORE, RESTORE_TMPFS]
+    } else {
+        &[RESTORE_TMPFS]
+    };
     let mut runs: BTreeMap<(usize, usize), Vec<Measured>> = BTreeMap::new();
     for round in 0..rounds {
         for (s, root) in roots.iter().enumerate() {
