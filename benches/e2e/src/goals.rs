@@ -162,7 +162,7 @@ pub(crate) fn table(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "| `snapshots` on SeaweedFS, 200 snapshots, warm cache ≥ 10× faster than without |{} not measured by cairn-bench (needs SeaweedFS; see the metadata-cache section) |",
+        "| `snapshots` on SeaweedFS, 200 snapshots, warm cache ≥ 10× faster than without |{} not measured by cairn-bench (needs SeaweedFS and the metadata cache; measured by that work, not here) |",
         " n/a |".repeat(r.datasets.len())
     );
     s
