@@ -2,21 +2,29 @@
 //!
 //! ```text
 //! cairn-bench run [--generate-mib 256] [--dir DIR --size-cap-mib 300] [--days 4]
-//!                 [--work DIR] [--json FILE] [--markdown FILE] [--tools cairn,restic,borg]
+//!                 [--many-files 300000] [--versioned] [--restore-rounds 3]
+//!                 [--work DIR] [--json FILE] [--markdown FILE] [--tools cairn,restic,rustic,borg]
 //! ```
 //!
 //! For each dataset (generated, and/or a copy of a real directory) and each
 //! installed tool: initial backup, unchanged re-backup, a backup after each
 //! day of small changes, then a full restore of the last one (checked byte by
-//! byte against the source). Each step runs in a child process, timed from
-//! outside, with its peak RSS. Also measured: the in-memory pipeline ceiling,
-//! repository sizes, Cairn's index bytes per chunk, and Cairn over a 4+2
-//! erasure layout restored healthy and with two of six directories gone.
+//! byte against the source), on disk and on tmpfs. Each step runs in a child
+//! process, timed from outside, with its peak RSS; the tools take turns
+//! going first. Cairn over a 4+2 erasure layout takes part in every backup,
+//! and is restored healthy and with two of six directories gone. Also
+//! measured: the in-memory pipeline ceiling, the file-system floor (walk and
+//! read every file, in parallel), repository sizes, Cairn's index bytes per
+//! chunk; and at the end the issue's goal table, each goal a ratio of this run.
 
 mod ceiling;
 mod dataset;
+mod floor;
+mod goals;
 mod orchestrate;
 mod report;
+mod restores;
+mod shapes;
 mod step;
 mod tools;
 
@@ -42,7 +50,7 @@ enum Cmd {
     /// One step in a child process (used by `run`).
     #[command(hide = true)]
     Step {
-        /// init | backup | restore | ceiling
+        /// init | backup | restore | ceiling | floor | many-files
         what: String,
         #[arg(long)]
         repo: Option<PathBuf>,
@@ -53,6 +61,10 @@ enum Cmd {
         /// Use the 4+2 erasure layout under --repo.
         #[arg(long)]
         erasure: bool,
+        /// `many-files`: how many files to generate under --src (for
+        /// profiling by hand; `run --many-files N` makes the same tree).
+        #[arg(long, default_value_t = 300_000)]
+        files: u64,
     },
 }
 
@@ -65,6 +77,7 @@ fn main() -> Result<()> {
             src,
             target,
             erasure,
+            files,
         } => {
             let need = |p: Option<PathBuf>, name: &str| {
                 p.ok_or_else(|| anyhow::anyhow!("step {what}: --{name} is required"))
@@ -76,6 +89,11 @@ fn main() -> Result<()> {
                     step::run_restore(&need(repo, "repo")?, &need(target, "target")?, erasure)?
                 }
                 "ceiling" => ceiling::run(&need(src, "src")?)?,
+                "floor" => floor::run(&need(src, "src")?)?,
+                "many-files" => {
+                    shapes::many_files(&need(src, "src")?, files, shapes::MANY_SEED)?;
+                    serde_json::json!({ "files": files })
+                }
                 other => anyhow::bail!("unknown step {other:?}"),
             };
             out["vmhwm_kib"] = step::vmhwm_kib().into();

@@ -1,18 +1,18 @@
 //! The `run` command: prepares datasets, runs every tool's steps on the same
 //! bytes in lockstep (all tools back up version N before version N+1 is
-//! made), and writes the report.
+//! made; the tools take turns going first), and writes the report.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
-use serde_json::Value;
 
-use crate::dataset;
 use crate::report::{self, DatasetReport, Report, Row};
+use crate::restores::restore_rows;
 use crate::step::{ec_child, EC_K, EC_M};
 use crate::tools::{self, Measured, Place, Tool};
+use crate::{dataset, goals, shapes};
 
 /// Options of `cairn-bench run`.
 #[derive(clap::Args, Debug)]
@@ -27,14 +27,40 @@ pub(crate) struct RunArgs {
     /// Copy at most this many MiB of `--dir`.
     #[arg(long, default_value_t = 300)]
     size_cap_mib: u64,
-    /// Days of small changes (each backed up) after the initial backup.
+    /// A dataset of this many small files (200 B–16 KiB, log-normal sizes,
+    /// source-like text, 100 per directory; 0: none).
+    #[arg(long, default_value_t = 0)]
+    many_files: u64,
+    /// The versioned set: 40 files of 5 MiB edited in place (6 random
+    /// 4 KiB writes each), three versions.
+    #[arg(long)]
+    versioned: bool,
+    /// Days of small changes (each backed up) after the initial backup
+    /// (the versioned set always has its two edits instead).
     #[arg(long, default_value_t = 4)]
     days: u64,
+    /// Restore rounds per tool and target (median reported); datasets of
+    /// more than 50 000 files get one.
+    #[arg(long, default_value_t = 1)]
+    restore_rounds: usize,
+    /// Datasets of more files than this are restored into tmpfs only (0:
+    /// no limit): creating files on this VM's disk swings from ~20 µs to
+    /// ~3 ms each between runs, which makes a disk restore of 300 000
+    /// files take from seconds to a quarter of an hour per tool.
+    #[arg(long, default_value_t = 0)]
+    disk_restore_max_files: u64,
     /// Scratch directory (datasets, repositories, restores); removed after.
     #[arg(long, default_value = "/tmp/cairn-bench")]
     work: PathBuf,
+    /// A tmpfs directory for the second restore target; removed after.
+    #[arg(long, default_value = "/dev/shm/cairn-bench-restore")]
+    tmpfs: PathBuf,
     /// Tools to run (those not installed are skipped).
-    #[arg(long, value_delimiter = ',', default_value = "cairn,restic,borg")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "cairn,restic,rustic,borg"
+    )]
     tools: Vec<String>,
     /// Skip the 4+2 erasure rows.
     #[arg(long)]
@@ -50,7 +76,16 @@ pub(crate) struct RunArgs {
     keep: bool,
 }
 
-fn sh(cmd: &str) -> String {
+/// Which kind of data a dataset is (decides its changes between backups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Generated,
+    Real,
+    ManyFiles,
+    Versioned,
+}
+
+pub(crate) fn sh(cmd: &str) -> String {
     Command::new("sh")
         .args(["-c", cmd])
         .output()
@@ -58,8 +93,37 @@ fn sh(cmd: &str) -> String {
         .unwrap_or_default()
 }
 
-fn log(msg: &str) {
+pub(crate) fn log(msg: &str) {
     eprintln!("[{}] {msg}", sh("date +%T"));
+}
+
+fn choose_tools(args: &RunArgs, report: &mut Report) -> Vec<Tool> {
+    let mut chosen = Vec::new();
+    for (name, tool) in [
+        ("cairn", Tool::Cairn),
+        ("restic", Tool::Restic),
+        ("rustic", Tool::Rustic),
+        ("borg", Tool::Borg),
+    ] {
+        if !args.tools.iter().any(|t| t == name) {
+            continue;
+        }
+        if tool.available() {
+            report.tools.insert(name.into(), tool.version());
+            chosen.push(tool);
+            if tool == Tool::Cairn && !args.no_erasure {
+                chosen.push(Tool::CairnEc);
+            }
+        } else {
+            let why = match tool {
+                Tool::Rustic => "not installed: skipped (cargo install rustic-rs --locked)",
+                _ => "not installed: skipped",
+            };
+            log(&format!("{name} {why}"));
+            report.tools.insert(name.into(), why.into());
+        }
+    }
+    chosen
 }
 
 pub(crate) fn run(args: &RunArgs) -> Result<()> {
@@ -80,79 +144,81 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     );
     m.insert("kernel".into(), sh("uname -r"));
     m.insert("load average at start".into(), sh("cat /proc/loadavg"));
-    let mut chosen = Vec::new();
-    for (name, tool) in [
-        ("cairn", Tool::Cairn),
-        ("restic", Tool::Restic),
-        ("borg", Tool::Borg),
-    ] {
-        if !args.tools.iter().any(|t| t == name) {
-            continue;
-        }
-        if tool.available() {
-            report.tools.insert(name.into(), tool.version());
-            chosen.push(tool);
-        } else {
-            report
-                .tools
-                .insert(name.into(), "not installed: skipped".into());
-        }
-    }
-    let rustic = if tools::on_path("rustic") {
-        "installed but not run (no runner for it yet)"
-    } else {
-        "not installed: skipped (cargo install rustic-rs is too slow to build here)"
-    };
-    report.tools.insert("rustic".into(), rustic.into());
+    let chosen = choose_tools(args, &mut report);
 
-    if args.work.exists() {
-        fs::remove_dir_all(&args.work).with_context(|| format!("clear {}", args.work.display()))?;
+    for dir in [&args.work, &args.tmpfs] {
+        if dir.exists() {
+            fs::remove_dir_all(dir).with_context(|| format!("clear {}", dir.display()))?;
+        }
+        fs::create_dir_all(dir)?;
     }
-    fs::create_dir_all(&args.work)?;
     let work = fs::canonicalize(&args.work)?;
+    let tmpfs = fs::canonicalize(&args.tmpfs)?;
 
+    let mut sets: Vec<(Kind, String, PathBuf)> = Vec::new();
     if args.generate_mib > 0 {
-        let data = work.join("generated");
-        log(&format!("generating {} MiB", args.generate_mib));
-        dataset::generate(&data, args.generate_mib << 20, 42)?;
         let name = format!("Generated versioned dataset ({} MiB)", args.generate_mib);
-        let d = bench_dataset(args, &work, &data, name, &chosen)?;
-        report.datasets.push(d);
-        fs::remove_dir_all(&data)?;
+        sets.push((Kind::Generated, name, work.join("generated")));
     }
-    if let Some(dir) = &args.dir {
-        let data = work.join("real");
-        log(&format!("copying {}", dir.display()));
-        dataset::copy_capped(dir, &data, args.size_cap_mib << 20)?;
-        let name = format!(
-            "Real directory: {} (≤ {} MiB copied)",
-            dir.display(),
-            args.size_cap_mib
-        );
-        let d = bench_dataset(args, &work, &data, name, &chosen)?;
+    if args.dir.is_some() {
+        sets.push((Kind::Real, String::new(), work.join("real")));
+    }
+    if args.many_files > 0 {
+        let name = format!("Many small files ({})", args.many_files);
+        sets.push((Kind::ManyFiles, name, work.join("many")));
+    }
+    if args.versioned {
+        let name = "Versioned set (40 × 5 MiB edited in place, 3 versions)".to_owned();
+        sets.push((Kind::Versioned, name, work.join("versioned")));
+    }
+    for (kind, mut name, data) in sets {
+        log(&format!("preparing {}", data.display()));
+        match kind {
+            Kind::Generated => dataset::generate(&data, args.generate_mib << 20, 42)?,
+            Kind::Real => {
+                let dir = args.dir.as_deref().unwrap_or(Path::new("."));
+                dataset::copy_capped(dir, &data, args.size_cap_mib << 20)?;
+                name = format!(
+                    "Real directory: {} (≤ {} MiB copied)",
+                    dir.display(),
+                    args.size_cap_mib
+                );
+            }
+            Kind::ManyFiles => shapes::many_files(&data, args.many_files, shapes::MANY_SEED)?,
+            Kind::Versioned => shapes::versioned(&data, 1)?,
+        }
+        let d = bench_dataset(args, &work, &tmpfs, &data, kind, name, &chosen)?;
         report.datasets.push(d);
         fs::remove_dir_all(&data)?;
+        // After every dataset, so a run cut short keeps what it measured.
+        write_out(args, &report)?;
     }
     report
         .machine
         .insert("load average at end".into(), sh("cat /proc/loadavg"));
-
-    let md = report.markdown();
-    println!("{md}");
-    if let Some(p) = &args.markdown {
-        fs::write(p, &md).with_context(|| format!("write {}", p.display()))?;
-    }
-    if let Some(p) = &args.json {
-        fs::write(p, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("write {}", p.display()))?;
-    }
+    println!("{}", write_out(args, &report)?);
+    let _ = fs::remove_dir_all(&tmpfs);
     if !args.keep {
         fs::remove_dir_all(&work)?;
     }
     Ok(())
 }
 
-fn row(step: &str, tool: Tool, m: &Measured, files: u64, bytes: u64) -> Row {
+/// Writes the markdown (with the goal table) and the JSON asked for;
+/// returns the markdown.
+fn write_out(args: &RunArgs, report: &Report) -> Result<String> {
+    let md = report.markdown() + &goals::table(report);
+    if let Some(p) = &args.markdown {
+        fs::write(p, &md).with_context(|| format!("write {}", p.display()))?;
+    }
+    if let Some(p) = &args.json {
+        fs::write(p, serde_json::to_string_pretty(report)?)
+            .with_context(|| format!("write {}", p.display()))?;
+    }
+    Ok(md)
+}
+
+pub(crate) fn row(step: &str, tool: Tool, m: &Measured, files: u64, bytes: u64) -> Row {
     Row {
         step: step.into(),
         tool: tool.name().into(),
@@ -164,19 +230,32 @@ fn row(step: &str, tool: Tool, m: &Measured, files: u64, bytes: u64) -> Row {
     }
 }
 
-fn place(work: &Path, tag: &str, tool: Tool) -> Place {
-    let slug = tool.name().replace([' ', '+'], "-");
+pub(crate) fn place(work: &Path, tag: &str, tool: Tool) -> Place {
+    let slug = tool.name().replace([' ', '+', ','], "-");
     Place {
         repo: work.join(format!("repo-{tag}-{slug}")),
         cache: work.join(format!("cache-{tag}-{slug}")),
     }
 }
 
+/// `tools` rotated by `turn`, so that no tool always goes first (the page
+/// cache and the machine's other load then favour no one).
+pub(crate) fn turn_order(tools: &[Tool], turn: usize) -> Vec<Tool> {
+    let mut v = tools.to_vec();
+    if !v.is_empty() {
+        let n = turn % v.len();
+        v.rotate_left(n);
+    }
+    v
+}
+
 /// Runs every step of every tool on the dataset at `data`.
 fn bench_dataset(
     args: &RunArgs,
     work: &Path,
+    tmpfs: &Path,
     data: &Path,
+    kind: Kind,
     name: String,
     chosen: &[Tool],
 ) -> Result<DatasetReport> {
@@ -184,25 +263,31 @@ fn bench_dataset(
         .file_name()
         .map_or("d".into(), |s| s.to_string_lossy().into_owned());
     let (files, bytes) = dataset::warm(data)?;
+    let days = if kind == Kind::Versioned {
+        2
+    } else {
+        args.days
+    };
     let mut rep = DatasetReport {
         name,
         files,
         bytes,
-        days: args.days,
+        days,
         ..DatasetReport::default()
     };
     log(&format!(
-        "{}: {files} files, {bytes} bytes; ceiling",
+        "{}: {files} files, {bytes} bytes; ceiling, floor",
         rep.name
     ));
-    rep.ceiling = tools::ceiling(data, work)?.extra;
+    rep.ceiling = tools::measure("ceiling", data, work)?.extra;
+    rep.floor = tools::measure("floor", data, work)?.extra;
 
     for &t in chosen {
         tools::init(t, &place(work, &tag, t), work)?;
     }
     let mut n = 0;
     for step in [report::INITIAL, report::UNCHANGED] {
-        for &t in chosen {
+        for t in turn_order(chosen, n) {
             log(&format!("{step}: {}", t.name()));
             dataset::warm(data)?;
             let m = tools::backup(t, &place(work, &tag, t), data, n, work)?;
@@ -211,15 +296,19 @@ fn bench_dataset(
         n += 1;
     }
     let (mut files, mut bytes) = (files, bytes);
-    for day in 1..=args.days {
-        dataset::mutate(data, day)?;
-        (files, bytes) = dataset::warm(data)?;
-        let step = if day == 1 {
-            report::CHANGED.to_owned()
+    for day in 1..=days {
+        if kind == Kind::Versioned {
+            shapes::versioned_edit(data, day)?;
         } else {
-            format!("backup after day {day}")
+            dataset::mutate(data, day)?;
+        }
+        (files, bytes) = dataset::warm(data)?;
+        let step = match (kind, day) {
+            (Kind::Versioned, _) => format!("backup of version {}", day + 1),
+            (_, 1) => report::CHANGED.to_owned(),
+            _ => format!("backup after day {day}"),
         };
-        for &t in chosen {
+        for t in turn_order(chosen, n) {
             log(&format!("{step}: {}", t.name()));
             dataset::warm(data)?;
             let m = tools::backup(t, &place(work, &tag, t), data, n, work)?;
@@ -229,88 +318,54 @@ fn bench_dataset(
     }
     for &t in chosen {
         let p = place(work, &tag, t);
-        rep.repo_bytes
-            .insert(t.name().into(), dataset::du(&p.repo)?);
+        let size = if t == Tool::CairnEc {
+            (0..EC_K + EC_M)
+                .map(|i| dataset::du(&ec_child(&p.repo, i)))
+                .sum::<Result<u64>>()?
+        } else {
+            dataset::du(&p.repo)?
+        };
+        rep.repo_bytes.insert(t.name().into(), size);
     }
-    let rel = data.strip_prefix("/").unwrap_or(data);
-    for &t in chosen {
-        log(&format!("restore: {}", t.name()));
-        let target = work.join("restore");
-        let m = tools::restore(t, &place(work, &tag, t), &target, n - 1, work)?;
-        rep.rows.push(row(report::RESTORE, t, &m, files, bytes));
-        rep.restore_diffs
-            .insert(t.name().into(), dataset::compare(data, &target.join(rel))?);
-        fs::remove_dir_all(&target)?;
-        // Free the disk (and the page cache) before the next tool.
-        let p = place(work, &tag, t);
-        if t != Tool::Cairn {
-            let _ = fs::remove_dir_all(&p.repo);
+    let rounds = if files > 50_000 {
+        1
+    } else {
+        args.restore_rounds.max(1)
+    };
+    let mut contenders = chosen.to_vec();
+    if chosen.contains(&Tool::CairnEc) {
+        // Two whole backends lost: one data shard's and one parity shard's.
+        let from = place(work, &tag, Tool::CairnEc).repo;
+        let to = place(work, &tag, Tool::CairnEcDegraded).repo;
+        let status = Command::new("cp").arg("-a").arg(&from).arg(&to).status()?;
+        anyhow::ensure!(status.success(), "copy {}", from.display());
+        for i in [1, EC_K] {
+            fs::remove_dir_all(ec_child(&to, i))?;
         }
+        contenders.push(Tool::CairnEcDegraded);
+    }
+    let on_disk = args.disk_restore_max_files == 0 || files <= args.disk_restore_max_files;
+    if !on_disk {
+        rep.notes.push(format!(
+            "restored into tmpfs only: more than {} files (--disk-restore-max-files).",
+            args.disk_restore_max_files
+        ));
+    }
+    let roots: &[&Path] = if on_disk { &[work, tmpfs] } else { &[tmpfs] };
+    restore_rows(
+        &mut rep,
+        &contenders,
+        |t| place(work, &tag, t),
+        data,
+        roots,
+        n - 1,
+        rounds,
+        (files, bytes),
+    )?;
+    for &t in &contenders {
+        let p = place(work, &tag, t);
+        let _ = fs::remove_dir_all(&p.repo);
         let _ = fs::remove_dir_all(&p.cache);
     }
-    if args.no_erasure {
-        rep.notes
-            .push("4+2 erasure rows skipped (--no-erasure).".into());
-    } else {
-        erasure_rows(work, &tag, data, files, bytes, &mut rep)?;
-    }
-    let _ = fs::remove_dir_all(place(work, &tag, Tool::Cairn).repo);
     Ok(rep)
-}
-
-/// Backs the current data up into a 4+2 layout over six local directories,
-/// restores it, deletes two of the six directories, restores again.
-fn erasure_rows(
-    work: &Path,
-    tag: &str,
-    data: &Path,
-    files: u64,
-    bytes: u64,
-    rep: &mut DatasetReport,
-) -> Result<()> {
-    let t = Tool::CairnEc;
-    let p = place(work, tag, t);
-    let rel = data.strip_prefix("/").unwrap_or(data);
-    tools::init(t, &p, work)?;
-    log("backup into 4+2");
-    dataset::warm(data)?;
-    let m = tools::backup(t, &p, data, 0, work)?;
-    rep.rows.push(row(report::EC_BACKUP, t, &m, files, bytes));
-    let mut shards = 0;
-    for i in 0..EC_K + EC_M {
-        shards += dataset::du(&ec_child(&p.repo, i))?;
-    }
-    rep.repo_bytes
-        .insert("cairn 4+2 (one backup, all shards)".into(), shards);
-    for (step, gone) in [(report::EC_RESTORE, false), (report::EC_DEGRADED, true)] {
-        if gone {
-            // Two whole backends lost: one data shard's and one parity shard's.
-            for i in [1, EC_K] {
-                fs::remove_dir_all(ec_child(&p.repo, i))?;
-            }
-        }
-        log(step);
-        let target = work.join("restore");
-        let m = tools::restore(t, &p, &target, 0, work)?;
-        rep.rows.push(row(step, t, &m, files, bytes));
-        rep.restore_diffs.insert(
-            format!("{} {step}", t.name()),
-            dataset::compare(data, &target.join(rel))?,
-        );
-        fs::remove_dir_all(&target)?;
-    }
-    fs::remove_dir_all(&p.repo)?;
-    if let Some(v) = m_detail(rep) {
-        rep.notes.push(v);
-    }
-    Ok(())
-}
-
-fn m_detail(rep: &DatasetReport) -> Option<String> {
-    let r = rep.row(report::EC_DEGRADED, Tool::CairnEc.name())?;
-    let fetched = r.detail.get("bytes_fetched").and_then(Value::as_u64)?;
-    Some(format!(
-        "the degraded 4+2 restore fetched {:.1} MiB of packs through the erasure backend.",
-        fetched as f64 / 1048576.0
-    ))
 }

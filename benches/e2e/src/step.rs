@@ -34,10 +34,16 @@ fn store(repo: &Path, erasure: bool) -> Result<Arc<dyn Backend>> {
         let b: Arc<dyn Backend> = Arc::new(LocalBackend::new(ec_child(repo, i))?);
         children.push(Child::new(format!("local{i}"), b));
     }
-    Ok(Arc::new(ErasureBackend::new(
-        children,
-        ErasureConfig::new(EC_K, EC_M),
-    )?))
+    let mut config = ErasureConfig::new(EC_K, EC_M);
+    // For measuring the memory/speed trade-off by hand; the benchmark
+    // itself runs the library's default.
+    if let Some(n) = std::env::var("CAIRN_BENCH_ENCODE_BUFFERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config = config.encode_buffers(n);
+    }
+    Ok(Arc::new(ErasureBackend::new(children, config)?))
 }
 
 /// Peak resident set of this process so far (VmHWM), in KiB.

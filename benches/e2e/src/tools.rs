@@ -18,10 +18,15 @@ pub(crate) enum Tool {
     Cairn,
     /// Cairn on a 4+2 erasure layout over six local directories.
     CairnEc,
+    /// A copy of [`Tool::CairnEc`]'s repository with two of the six
+    /// directories deleted (restores only).
+    CairnEcDegraded,
     /// restic (`--compression auto`, zstd).
     Restic,
     /// borg 1.x (`repokey-blake2`, `zstd,3`).
     Borg,
+    /// rustic (restic's format in Rust; zstd-3 by default).
+    Rustic,
 }
 
 impl Tool {
@@ -29,33 +34,59 @@ impl Tool {
         match self {
             Tool::Cairn => "cairn",
             Tool::CairnEc => "cairn 4+2",
+            Tool::CairnEcDegraded => "cairn 4+2, 2 of 6 gone",
             Tool::Restic => "restic",
             Tool::Borg => "borg",
+            Tool::Rustic => "rustic",
         }
     }
     /// Whether the tool's program is installed.
     pub(crate) fn available(self) -> bool {
         match self {
-            Tool::Cairn | Tool::CairnEc => true,
+            Tool::Cairn | Tool::CairnEc | Tool::CairnEcDegraded => true,
             Tool::Restic => on_path("restic"),
             Tool::Borg => on_path("borg"),
+            Tool::Rustic => rustic_program().is_some(),
         }
     }
     /// The version string, for the report.
     pub(crate) fn version(self) -> String {
         let out = match self {
-            Tool::Cairn | Tool::CairnEc => return env!("CARGO_PKG_VERSION").to_owned(),
+            Tool::Cairn | Tool::CairnEc | Tool::CairnEcDegraded => {
+                return env!("CARGO_PKG_VERSION").to_owned()
+            }
             Tool::Restic => Command::new("restic").arg("version").output(),
             Tool::Borg => Command::new("borg").arg("--version").output(),
+            Tool::Rustic => match rustic_program() {
+                Some(p) => Command::new(p).arg("--version").output(),
+                None => return String::new(),
+            },
         };
         out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .unwrap_or_default()
+    }
+    /// Cairn's own steps (JSON on stdout).
+    pub(crate) fn is_cairn(self) -> bool {
+        matches!(self, Tool::Cairn | Tool::CairnEc | Tool::CairnEcDegraded)
+    }
+    fn erasure(self) -> bool {
+        matches!(self, Tool::CairnEc | Tool::CairnEcDegraded)
     }
 }
 
 pub(crate) fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+/// rustic on `PATH`, or where `cargo install rustic-rs` puts it.
+pub(crate) fn rustic_program() -> Option<PathBuf> {
+    if on_path("rustic") {
+        return Some(PathBuf::from("rustic"));
+    }
+    let home = std::env::var_os("HOME")?;
+    let p = Path::new(&home).join(".cargo/bin/rustic");
+    p.is_file().then_some(p)
 }
 
 /// What one timed child run measured.
@@ -153,6 +184,15 @@ fn restic(place: &Place) -> Command {
     c
 }
 
+fn rustic(place: &Place) -> Command {
+    let mut c = Command::new(rustic_program().unwrap_or_else(|| "rustic".into()));
+    c.env("RUSTIC_PASSWORD", PASSWORD)
+        .env("RUSTIC_REPOSITORY", &place.repo)
+        .env("RUSTIC_CACHE_DIR", &place.cache)
+        .env("RUSTIC_NO_PROGRESS", "true");
+    c
+}
+
 fn borg(place: &Place) -> Command {
     let mut c = Command::new("borg");
     c.env("BORG_PASSPHRASE", PASSWORD)
@@ -166,19 +206,24 @@ fn borg(place: &Place) -> Command {
 /// Creates the tool's repository.
 pub(crate) fn init(tool: Tool, place: &Place, scratch: &Path) -> Result<Measured> {
     let cmd = match tool {
-        Tool::Cairn | Tool::CairnEc => cairn("init", &place.repo, tool == Tool::CairnEc)?,
+        t if t.is_cairn() => cairn("init", &place.repo, t.erasure())?,
         Tool::Restic => {
             let mut c = restic(place);
             c.args(["init", "--repository-version", "2"]);
             c
         }
-        Tool::Borg => {
+        Tool::Cairn | Tool::CairnEc | Tool::CairnEcDegraded | Tool::Borg => {
             let mut c = borg(place);
             c.args(["init", "--encryption=repokey-blake2"]);
             c
         }
+        Tool::Rustic => {
+            let mut c = rustic(place);
+            c.arg("init");
+            c
+        }
     };
-    run(cmd, scratch, matches!(tool, Tool::Cairn | Tool::CairnEc))
+    run(cmd, scratch, tool.is_cairn())
 }
 
 /// Backs up `src`; `n` numbers the backup (borg archive names).
@@ -190,8 +235,8 @@ pub(crate) fn backup(
     scratch: &Path,
 ) -> Result<Measured> {
     let cmd = match tool {
-        Tool::Cairn | Tool::CairnEc => {
-            let mut c = cairn("backup", &place.repo, tool == Tool::CairnEc)?;
+        t if t.is_cairn() => {
+            let mut c = cairn("backup", &place.repo, t.erasure())?;
             c.arg("--src").arg(src);
             c
         }
@@ -201,15 +246,20 @@ pub(crate) fn backup(
                 .arg(src);
             c
         }
-        Tool::Borg => {
+        Tool::Cairn | Tool::CairnEc | Tool::CairnEcDegraded | Tool::Borg => {
             let mut c = borg(place);
             c.args(["create", "--compression", "zstd,3"])
                 .arg(format!("::v{n}"))
                 .arg(src);
             c
         }
+        Tool::Rustic => {
+            let mut c = rustic(place);
+            c.args(["backup", "--host", "bench"]).arg(src);
+            c
+        }
     };
-    run(cmd, scratch, matches!(tool, Tool::Cairn | Tool::CairnEc))
+    run(cmd, scratch, tool.is_cairn())
 }
 
 /// Restores the latest backup (`n`, for borg) under `target`.
@@ -222,8 +272,8 @@ pub(crate) fn restore(
 ) -> Result<Measured> {
     std::fs::create_dir_all(target)?;
     let cmd = match tool {
-        Tool::Cairn | Tool::CairnEc => {
-            let mut c = cairn("restore", &place.repo, tool == Tool::CairnEc)?;
+        t if t.is_cairn() => {
+            let mut c = cairn("restore", &place.repo, t.erasure())?;
             c.arg("--target").arg(target);
             c
         }
@@ -232,18 +282,24 @@ pub(crate) fn restore(
             c.args(["restore", "latest", "--target"]).arg(target);
             c
         }
-        Tool::Borg => {
+        Tool::Cairn | Tool::CairnEc | Tool::CairnEcDegraded | Tool::Borg => {
             let mut c = borg(place);
             c.arg("extract").arg(format!("::v{n}")).current_dir(target);
             c
         }
+        Tool::Rustic => {
+            let mut c = rustic(place);
+            c.args(["restore", "latest"]).arg(target);
+            c
+        }
     };
-    run(cmd, scratch, matches!(tool, Tool::Cairn | Tool::CairnEc))
+    run(cmd, scratch, tool.is_cairn())
 }
 
-/// Measures the in-memory pipeline ceiling over `src` in a child process.
-pub(crate) fn ceiling(src: &Path, scratch: &Path) -> Result<Measured> {
+/// Runs `cairn-bench step <what> --src src` (the pipeline ceiling, the
+/// file-system floor) in a child process.
+pub(crate) fn measure(what: &str, src: &Path, scratch: &Path) -> Result<Measured> {
     let mut c = Command::new(std::env::current_exe()?);
-    c.args(["step", "ceiling", "--src"]).arg(src);
+    c.args(["step", what, "--src"]).arg(src);
     run(c, scratch, true)
 }

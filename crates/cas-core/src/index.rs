@@ -73,6 +73,15 @@ pub struct Index {
     bloom_capacity: usize,
 }
 
+/// The order of ids (plain byte order), deciding on the first eight bytes
+/// alone almost always: ids are keyed hashes, uniformly spread. Comparing
+/// `[u8; 32]` directly calls `memcmp` for every step of a search, which was
+/// a fifth of the samples of an unchanged re-backup of 300 000 files.
+fn id_cmp(a: &[u8; 32], b: &[u8; 32]) -> std::cmp::Ordering {
+    let head = |x: &[u8; 32]| u64::from_be_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+    head(a).cmp(&head(b)).then_with(|| a.cmp(b))
+}
+
 impl std::fmt::Debug for Index {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Index")
@@ -187,7 +196,7 @@ impl Index {
                 id: *id.as_bytes(),
                 loc,
             }));
-        self.sorted.sort_unstable_by_key(|s| s.id);
+        self.sorted.sort_unstable_by(|a, b| id_cmp(&a.id, &b.id));
         self.sorted.dedup_by(|a, b| a.id == b.id);
         self.sorted.shrink_to_fit();
         self.recent.shrink_to_fit();
@@ -201,7 +210,7 @@ impl Index {
             return Some(*loc);
         }
         self.sorted
-            .binary_search_by(|s| s.id.cmp(id.as_bytes()))
+            .binary_search_by(|s| id_cmp(&s.id, id.as_bytes()))
             .ok()
             .map(|i| self.sorted[i].loc)
     }

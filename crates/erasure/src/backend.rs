@@ -12,7 +12,9 @@ use futures::stream::BoxStream;
 
 use crate::call::Slot;
 use crate::config::{check_layout, Child, ErasureConfig};
+use crate::format::ShardFormat;
 use crate::health::{Health, HealthReport};
+use crate::pool::{EncodePool, Gate};
 use crate::range::TableCache;
 use crate::verify::{Verifier, VerifierSlot};
 use crate::{Codec, Error, Result};
@@ -141,6 +143,10 @@ pub struct ErasureBackend {
     hints: Mutex<BTreeSet<RepairHint>>,
     pub(crate) verifier: VerifierSlot,
     pub(crate) tables: TableCache,
+    /// Shard buffers for large puts (`None` when `encode_buffers` is 0).
+    pool: Option<EncodePool>,
+    /// Bounds the large puts encoding and storing at once.
+    pub(crate) large_puts: Option<Gate>,
 }
 
 impl ErasureBackend {
@@ -162,11 +168,13 @@ impl ErasureBackend {
             .collect();
         Ok(ErasureBackend {
             codec,
-            config,
             slots: RwLock::new(slots),
             hints: Mutex::new(BTreeSet::new()),
             verifier: VerifierSlot::default(),
             tables: TableCache::default(),
+            pool: (config.encode_buffers > 0).then(|| EncodePool::new(config.encode_buffers)),
+            large_puts: (config.encode_buffers > 0).then(|| Gate::new(config.encode_buffers)),
+            config,
         })
     }
 
@@ -272,7 +280,23 @@ impl ErasureBackend {
             return self.codec.encode(&data);
         }
         let codec = self.codec.clone();
-        blocking::unblock(move || codec.encode(&data)).await
+        let Some(pool) = self.pool.clone() else {
+            return blocking::unblock(move || codec.encode(&data)).await;
+        };
+        let buf = pool.take();
+        let total = codec.total();
+        blocking::unblock(move || {
+            let mut buf = buf;
+            // `data` (the caller's object) is freed here, as before.
+            match codec.encode_into(&data, ShardFormat::V2, &mut buf) {
+                Ok(stride) => Ok(pool.shards(buf, stride, total)),
+                Err(e) => {
+                    pool.give_back(buf);
+                    Err(e)
+                }
+            }
+        })
+        .await
     }
 }
 

@@ -154,6 +154,7 @@ mod heal;
 pub mod heal_record;
 mod health;
 mod layout;
+mod pool;
 mod range;
 mod read;
 mod scrub;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use cairn_backends::{Error as BError, PutMode};
 use futures::future::join_all;
 
-use crate::backend::check_key;
+use crate::backend::{check_key, OFFLOAD_BYTES};
 use crate::call::Slot;
 use crate::format::{Shard, ShardHeader};
 use crate::health::Admit;
@@ -30,6 +30,11 @@ impl ErasureBackend {
     pub async fn put_object(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()> {
         check_key(key)?;
         self.tables.forget(key);
+        // Held until this put is done: bounds the shard sets in memory.
+        let _pass = match &self.large_puts {
+            Some(gate) if data.len() >= OFFLOAD_BYTES => Some(gate.enter().await),
+            _ => None,
+        };
         let shards = self.encode(data).await.map_err(|e| e.with_key(key))?;
         let slots = self.slots();
         // Every shard carries the object checksum; read it from shard 0.

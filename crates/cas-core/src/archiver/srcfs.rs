@@ -239,14 +239,27 @@ const XATTR_BUDGET: usize = 256 << 10;
 /// The extended attributes of an open file or directory, sorted by name.
 /// Unsupported file systems (and attributes that vanish meanwhile) give none.
 pub(crate) fn xattrs(fd: BorrowedFd<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut names = vec![0u8; 64 << 10];
-    let Ok(n) = rfs::flistxattr(fd, &mut names[..]) else {
-        return Vec::new();
+    // Most files have no attributes: ask with a small buffer on the stack
+    // first. Two zeroed 64 KiB buffers per file were ~3% of a backup of
+    // 300 000 small files (`perf`: memset).
+    let mut small = [0u8; 256];
+    let mut big = Vec::new();
+    let names: &[u8] = match rfs::flistxattr(fd, &mut small[..]) {
+        Ok(0) => return Vec::new(),
+        Ok(n) => &small[..n],
+        Err(rustix::io::Errno::RANGE) => {
+            big.resize(64 << 10, 0);
+            match rfs::flistxattr(fd, &mut big[..]) {
+                Ok(n) => &big[..n],
+                Err(_) => return Vec::new(),
+            }
+        }
+        Err(_) => return Vec::new(),
     };
     let mut out = Vec::new();
     let mut used = 0;
     let mut value = vec![0u8; 64 << 10];
-    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
         let Ok(len) = rfs::fgetxattr(fd, OsStr::from_bytes(name), &mut value[..]) else {
             continue;
         };

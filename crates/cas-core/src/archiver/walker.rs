@@ -17,7 +17,7 @@ use futures::channel::{mpsc, oneshot};
 use super::srcfs::{self, At, Kind, Meta};
 use super::vroot::{virtual_root, VNode};
 use super::warning::{Warning, WarningKind};
-use super::workers::{send, Job, Shared, ToDriver};
+use super::workers::{send, Job, JobQueue, Shared, ToDriver};
 use super::{BackupProgress, Source};
 use crate::blob::BlobKind;
 use crate::index::Index;
@@ -56,7 +56,7 @@ pub(crate) struct Walker {
     pub(crate) shared: Arc<Shared>,
     pub(crate) index: Arc<RwLock<Index>>,
     pub(crate) chunker: ChunkerConfig,
-    pub(crate) jobs: crossbeam_channel::Sender<Job>,
+    pub(crate) jobs: JobQueue,
     pub(crate) to_driver: mpsc::Sender<ToDriver>,
     pub(crate) progress: Arc<dyn BackupProgress>,
     // Ids of blobs queued by this backup and not yet in the index.
@@ -86,6 +86,11 @@ impl Walker {
             },
             Source::Stream { name, reader } => self.stream(name, reader)?,
         };
+        self.jobs.flush().map_err(|()| {
+            self.shared.take_error().unwrap_or(Error::Internal {
+                what: "the compression workers stopped".into(),
+            })
+        })?;
         Ok(WalkOutput {
             root,
             summary: self.summary,
@@ -131,7 +136,7 @@ impl Walker {
             return Ok(());
         }
         self.seen.insert(id);
-        self.jobs.send(Job { kind, id, data }).map_err(|_| {
+        self.jobs.push(Job { kind, id, data }).map_err(|()| {
             self.shared.take_error().unwrap_or(Error::Internal {
                 what: "the compression workers stopped".into(),
             })

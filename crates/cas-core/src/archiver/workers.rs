@@ -22,6 +22,45 @@ pub(crate) struct Job {
     pub(crate) data: Bytes,
 }
 
+/// Jobs go to the workers in batches of up to this many...
+const BATCH_JOBS: usize = 64;
+/// ...or this many bytes of data. One message per small chunk cost the
+/// walker and the workers a futex or a `sched_yield` spin per file on a
+/// tree of small files (`strace -c`, 300 000 files: 885 000 `sched_yield`,
+/// 279 000 `futex`; `perf`: ~9% of the samples in the channel and the
+/// scheduler). A large chunk still travels alone.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// The walker's end of the job queue: gathers jobs into batches.
+pub(crate) struct JobQueue {
+    tx: crossbeam_channel::Sender<Vec<Job>>,
+    pending: Vec<Job>,
+    bytes: usize,
+}
+
+impl JobQueue {
+    /// Queues `job`; sends the batch when it is full. `Err` when the
+    /// workers have stopped.
+    pub(crate) fn push(&mut self, job: Job) -> std::result::Result<(), ()> {
+        self.bytes += job.data.len();
+        self.pending.push(job);
+        if self.pending.len() >= BATCH_JOBS || self.bytes >= BATCH_BYTES {
+            return self.flush();
+        }
+        Ok(())
+    }
+
+    /// Sends what is gathered (the walker calls it when done).
+    pub(crate) fn flush(&mut self) -> std::result::Result<(), ()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.bytes = 0;
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_JOBS));
+        self.tx.send(batch).map_err(|_| ())
+    }
+}
+
 /// Messages from the threads to the driver on the caller's executor.
 pub(crate) enum ToDriver {
     /// Load a tree of the parent snapshot and answer.
@@ -115,8 +154,13 @@ pub(crate) fn start(
     shared: &Arc<Shared>,
     n: usize,
     to_driver: &mpsc::Sender<ToDriver>,
-) -> Result<(crossbeam_channel::Sender<Job>, Vec<JoinHandle<()>>)> {
-    let (jobs, rx) = crossbeam_channel::bounded::<Job>(2 * n);
+) -> Result<(JobQueue, Vec<JoinHandle<()>>)> {
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<Job>>(2 * n);
+    let jobs = JobQueue {
+        tx,
+        pending: Vec::with_capacity(BATCH_JOBS),
+        bytes: 0,
+    };
     let mut handles = Vec::with_capacity(n);
     for i in 0..n {
         let shared = shared.clone();
@@ -125,13 +169,15 @@ pub(crate) fn start(
         let h = std::thread::Builder::new()
             .name(format!("cairn-seal-{i}"))
             .spawn(move || {
-                for job in rx.iter() {
-                    if shared.aborted() {
-                        break;
-                    }
-                    if let Err(e) = shared.store(job, &mut tx) {
-                        shared.fail(e);
-                        break;
+                'jobs: for batch in rx.iter() {
+                    for job in batch {
+                        if shared.aborted() {
+                            break 'jobs;
+                        }
+                        if let Err(e) = shared.store(job, &mut tx) {
+                            shared.fail(e);
+                            break 'jobs;
+                        }
                     }
                 }
             })
