@@ -97,6 +97,7 @@ mod blob;
 mod bytes_io;
 mod cancel;
 pub mod copy;
+pub mod cache;
 pub mod cpu;
 mod diff;
 mod error;
@@ -118,6 +119,7 @@ pub use archiver::{
 };
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
 pub use cairn_crypto::Role;
+pub use cache::{default_cache_dir, CacheOptions, CacheStats, MetaCache};
 pub use cancel::{CancelToken, Cancelled};
 pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
 pub use error::{Error, Result};

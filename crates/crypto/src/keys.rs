@@ -6,6 +6,7 @@
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/data")      -> SealingKey for chunk blobs
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/metadata")  -> SealingKey for headers, indexes, trees, snapshots, config
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/journal")   -> SealingKey for audit journal entries
+//!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/local-cache") -> MAC key of the local metadata cache
 //!  └─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/tenant/" || name)
 //!        -> a tenant root, from which the same three labels derive that tenant's keys
 //! ```
@@ -28,6 +29,7 @@ const LABEL_DATA: &[u8] = b"cairn/v1/data";
 const LABEL_METADATA: &[u8] = b"cairn/v1/metadata";
 const LABEL_TENANT: &[u8] = b"cairn/v1/tenant/";
 const LABEL_JOURNAL: &[u8] = b"cairn/v1/journal";
+const LABEL_LOCAL_CACHE: &[u8] = b"cairn/v1/local-cache";
 
 /// A repository's master key: 32 random bytes from which every other key derives.
 ///
@@ -120,6 +122,15 @@ impl KeySet {
     /// framing around it.
     pub fn journal_key(&self) -> SealingKey {
         SealingKey::from_bytes(*primitives::derive_key32(&self.root.0, &[LABEL_JOURNAL]))
+    }
+
+    /// The key that authenticates this machine's cached copies of
+    /// repository objects (a keyed BLAKE3 MAC; derived on each call like
+    /// [`journal_key`](Self::journal_key)). Nothing stored in the repository
+    /// uses it: it only proves a cache file was written by a holder of the
+    /// keys, so a planted or edited cache file is refused.
+    pub fn local_cache_key(&self) -> Zeroizing<[u8; 32]> {
+        primitives::derive_key32(&self.root.0, &[LABEL_LOCAL_CACHE])
     }
 
     fn from_root(root: Root) -> Self {

@@ -1,5 +1,6 @@
 //! Opening, creating and reading a repository.
 
+mod cached;
 mod index_io;
 mod keys;
 mod put;
@@ -125,6 +126,8 @@ pub struct Repository {
     // last index load (replaced by every reload).
     key_warnings: Vec<OpenWarning>,
     index_warnings: Mutex<Vec<OpenWarning>>,
+    // The on-disk metadata cache (`OpenOptions::cache`); none by default.
+    cache: Option<Arc<crate::cache::MetaCache>>,
 }
 
 /// Bytes of whole tree packs kept in memory by [`Repository::read_blob`].
@@ -212,6 +215,7 @@ impl Repository {
             tree_packs: Mutex::default(),
             key_warnings: Vec::new(),
             index_warnings: Mutex::default(),
+            cache: None,
         };
         // The journal's root. Failing it fails `init` (the repository
         // exists, without a journal root: the first journaled operation
@@ -258,7 +262,7 @@ impl Repository {
                 format!("pack size {} outside 1 MiB ..= 1 GiB", config.pack_size),
             ));
         }
-        let repo = Repository {
+        let mut repo = Repository {
             backend,
             keys: Arc::new(unlocked.keys),
             config,
@@ -273,7 +277,11 @@ impl Repository {
             tree_packs: Mutex::default(),
             key_warnings: unlocked.warnings,
             index_warnings: Mutex::default(),
+            cache: None,
         };
+        if let Some(w) = repo.open_cache(opts.cache).await? {
+            repo.key_warnings.push(w);
+        }
         repo.reload_index().await?;
         Ok(repo)
     }
@@ -410,13 +418,21 @@ impl Repository {
         let whole = match cached {
             Some(b) => b,
             None => {
-                // Tree packs are small; one that is not (damaged, planted, or
-                // a huge directory) is read by range and not cached.
-                let b = match get_capped(&*self.backend, key, TREE_PACK_WHOLE_MAX).await {
-                    Err(Error::TooLarge { .. }) => {
-                        return Ok(self.backend.get_range(key, range).await?)
-                    }
-                    r => r?,
+                let b = match self.cached_tree_pack(pack, TREE_PACK_WHOLE_MAX).await {
+                    Some(b) => b,
+                    // Tree packs are small; one that is not (damaged,
+                    // planted, or a huge directory) is read by range and
+                    // not cached.
+                    None => match get_capped(&*self.backend, key, TREE_PACK_WHOLE_MAX).await {
+                        Err(Error::TooLarge { .. }) => {
+                            return Ok(self.backend.get_range(key, range).await?)
+                        }
+                        r => {
+                            let b = r?;
+                            self.cache_tree_pack(pack, &b).await;
+                            b
+                        }
+                    },
                 };
                 let mut cache = self.tree_packs.lock().unwrap_or_else(|e| e.into_inner());
                 let held: usize = cache.values().map(|v| v.len()).sum();

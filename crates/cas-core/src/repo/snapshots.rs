@@ -32,18 +32,24 @@ impl Repository {
     pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<String> {
         let bytes = encode_doc(&self.keys, SNAPSHOT_MAGIC, snapshot)?;
         let id = blake3::hash(&bytes).to_hex().to_string();
-        put_idempotent(&*self.backend, &snapshot_key(&id), Bytes::from(bytes)).await?;
+        let bytes = Bytes::from(bytes);
+        put_idempotent(&*self.backend, &snapshot_key(&id), bytes.clone()).await?;
+        self.cache_written(&snapshot_key(&id), &bytes).await;
         Ok(id)
     }
 
     /// Loads one snapshot record by full id.
+    /// Read through the local cache, if any.
     pub async fn load_snapshot(&self, id: &str) -> Result<Snapshot> {
         let key = snapshot_key(id);
-        let bytes = get_capped(&*self.backend, &key, MAX_SNAPSHOT_SIZE).await?;
-        if blake3::hash(&bytes).to_hex().as_str() != id {
-            return Err(Error::corrupt(&key, "contents do not match the name"));
-        }
-        decode_doc(&self.keys, SNAPSHOT_MAGIC, &key, &bytes)
+        let (keys, id, k) = (self.keys.clone(), id.to_owned(), key.clone());
+        self.read_meta(&key, MAX_SNAPSHOT_SIZE, move |bytes| {
+            if blake3::hash(bytes).to_hex().as_str() != id {
+                return Err(Error::corrupt(&k, "contents do not match the name"));
+            }
+            decode_doc(&keys, SNAPSHOT_MAGIC, &k, bytes)
+        })
+        .await
     }
 
     /// The ids of every live snapshot record stored (without reading them;
@@ -156,6 +162,11 @@ impl Repository {
     /// among the errors.
     pub async fn readable_snapshots(&self) -> Result<(Vec<(String, Snapshot)>, Vec<Error>)> {
         let (heard, incomplete) = list_tolerant(&*self.backend, "snapshots/").await?;
+        if incomplete.is_none() {
+            // Records another process's prune deleted leave the cache.
+            let listed = heard.iter().map(|m| m.key.clone()).collect();
+            self.cache_retain("snapshots", listed).await;
+        }
         let ids: Vec<String> = heard
             .into_iter()
             .map(|m| m.key.trim_start_matches("snapshots/").to_owned())
