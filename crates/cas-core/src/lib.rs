@@ -95,9 +95,9 @@
 mod archiver;
 mod blob;
 mod bytes_io;
+pub mod cache;
 mod cancel;
 pub mod copy;
-pub mod cache;
 pub mod cpu;
 mod diff;
 mod error;
@@ -118,8 +118,8 @@ pub use archiver::{
     WarningKind,
 };
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
-pub use cairn_crypto::Role;
 pub use cache::{default_cache_dir, CacheOptions, CacheStats, MetaCache};
+pub use cairn_crypto::Role;
 pub use cancel::{CancelToken, Cancelled};
 pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
 pub use error::{Error, Result};

@@ -26,7 +26,11 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 impl MetaCache {
     /// Opens (creating it if needed) the cache of repository `repo_id`
     /// under `opts`' root, authenticating files with `key`.
-    pub(crate) fn open(opts: &CacheOptions, repo_id: &str, key: Zeroizing<[u8; 32]>) -> io::Result<Self> {
+    pub(crate) fn open(
+        opts: &CacheOptions,
+        repo_id: &str,
+        key: Zeroizing<[u8; 32]>,
+    ) -> io::Result<Self> {
         let root = match &opts.dir {
             Some(d) => d.clone(),
             None => super::default_cache_dir().ok_or_else(|| {
@@ -111,8 +115,8 @@ impl MetaCache {
         let path = self.dir.join(rel);
         let Some(parent) = path.parent() else { return };
         let head = file::header(&self.key, name, content);
-        let written = fs::create_dir_all(parent)
-            .and_then(|()| write_atomic(parent, &path, &head, content));
+        let written =
+            fs::create_dir_all(parent).and_then(|()| write_atomic(parent, &path, &head, content));
         if written.is_ok() {
             bump(&self.counters.writes, 1);
             let used = self.used.fetch_add(len, Ordering::Relaxed) + len;
@@ -157,7 +161,9 @@ impl MetaCache {
         };
         for e in entries.flatten() {
             let file_name = e.file_name();
-            let Some(leaf) = file_name.to_str() else { continue };
+            let Some(leaf) = file_name.to_str() else {
+                continue;
+            };
             if leaf.starts_with('.') {
                 continue;
             }
@@ -171,9 +177,11 @@ impl MetaCache {
                 let len = e.metadata().map(|m| m.len()).unwrap_or(0);
                 if fs::remove_file(e.path()).is_ok() {
                     bump(&self.counters.evicted, 1);
-                    let _ = self.used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
-                        Some(u.saturating_sub(len))
-                    });
+                    let _ = self
+                        .used
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                            Some(u.saturating_sub(len))
+                        });
                 }
             }
         }
@@ -205,7 +213,9 @@ impl MetaCache {
         let mut out = Vec::new();
         let mut dirs = vec![self.dir.clone()];
         while let Some(d) = dirs.pop() {
-            let Ok(entries) = fs::read_dir(&d) else { continue };
+            let Ok(entries) = fs::read_dir(&d) else {
+                continue;
+            };
             for e in entries.flatten() {
                 let Ok(meta) = e.metadata() else { continue };
                 if meta.is_dir() {
@@ -214,7 +224,9 @@ impl MetaCache {
                 }
                 let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
                 if e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
-                    let age = SystemTime::now().duration_since(modified).unwrap_or_default();
+                    let age = SystemTime::now()
+                        .duration_since(modified)
+                        .unwrap_or_default();
                     if age > TMP_STALE {
                         let _ = fs::remove_file(e.path());
                     }
