@@ -84,6 +84,15 @@ struct Cli {
     /// `cairn_backends::AppendOnly`). Backups work; forget and prune do not.
     #[arg(long, env = "CAIRN_APPEND_ONLY", global = true)]
     append_only: bool,
+    /// Do not use the local metadata cache: read index objects, snapshot
+    /// records and trees from the repository every time, and write nothing
+    /// on this machine.
+    #[arg(long, env = "CAIRN_NO_CACHE", global = true)]
+    no_cache: bool,
+    /// The local metadata cache's directory (default `$XDG_CACHE_HOME/cairn`
+    /// or `~/.cache/cairn`). Safe to delete at any time.
+    #[arg(long, value_name = "DIR", env = "CAIRN_CACHE_DIR", global = true)]
+    cache_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -181,6 +190,7 @@ fn main() -> ExitCode {
         quiet: cli.quiet,
         limits: ctx::limits(cli.limit_upload, cli.limit_download),
         append_only: cli.append_only,
+        cache: ctx::cache(cli.no_cache, cli.cache_dir),
     };
     let operation = cairn::metrics::Operation::start(cli.command.operation());
     let result = futures::executor::block_on(async {
