@@ -87,7 +87,9 @@ struct Cli {
     /// Do not use the local metadata cache: read index objects, snapshot
     /// records and trees from the repository every time, and write nothing
     /// on this machine.
-    #[arg(long, env = "CAIRN_NO_CACHE", global = true)]
+    /// (`CAIRN_NO_CACHE` takes 1/0, true/false, yes/no, on/off.)
+    #[arg(long, env = "CAIRN_NO_CACHE", global = true,
+          value_parser = clap::builder::BoolishValueParser::new())]
     no_cache: bool,
     /// The local metadata cache's directory (default `$XDG_CACHE_HOME/cairn`
     /// or `~/.cache/cairn`). Safe to delete at any time.
