@@ -6,7 +6,7 @@
 //! object fetched from the backend; only bytes that passed are cached.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -21,6 +21,35 @@ impl Repository {
     /// ([`OpenOptions::cache`](crate::OpenOptions::cache)).
     pub fn cache(&self) -> Option<&Arc<MetaCache>> {
         self.cache.as_ref()
+    }
+
+    /// A handle on the same repository that reads nothing through the
+    /// cache, with its own index loaded from the backend: for judging the
+    /// stored objects themselves (`check`, `repair`), which a cached copy
+    /// made before they were damaged or lost would hide.
+    pub async fn without_cache(&self) -> Result<Repository> {
+        let repo = Repository {
+            backend: self.backend.clone(),
+            keys: self.keys.clone(),
+            config: self.config.clone(),
+            chunker: self.chunker,
+            compression: self.compression,
+            key_name: self.key_name.clone(),
+            master: self.master.clone(),
+            role: self.role,
+            authority: self.authority.clone(),
+            admin: self.admin.clone(),
+            index: Arc::default(),
+            tree_packs: Mutex::default(),
+            key_warnings: (self.key_warnings.iter())
+                .filter(|w| !matches!(w, OpenWarning::Cache { .. }))
+                .cloned()
+                .collect(),
+            index_warnings: Mutex::default(),
+            cache: None,
+        };
+        repo.reload_index().await?;
+        Ok(repo)
     }
 
     /// Opens the cache for this repository; a cache that cannot be opened
