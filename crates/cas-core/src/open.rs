@@ -198,7 +198,12 @@ pub(crate) async fn unlock(
     password: &[u8],
     opts: &OpenOptions,
 ) -> Result<Unlocked> {
-    let cfg_bytes = match get_capped(backend, "config", MAX_CONFIG_SIZE).await {
+    // Side by side: one round trip less on every open of a remote store.
+    let (cfg, listed) = futures::join!(
+        get_capped(backend, "config", MAX_CONFIG_SIZE),
+        list_tolerant(backend, "keys/")
+    );
+    let cfg_bytes = match cfg {
         Ok(b) => b,
         Err(Error::Backend(e)) if e.is_not_found() => {
             return Err(Error::NotARepository {
@@ -207,7 +212,7 @@ pub(crate) async fn unlock(
         }
         Err(e) => return Err(e),
     };
-    let (keys_heard, incomplete) = list_tolerant(backend, "keys/").await?;
+    let (keys_heard, incomplete) = listed?;
     let mut names: Vec<String> = keys_heard.into_iter().map(|m| m.key).collect();
     if names.is_empty() {
         return Err(match incomplete {

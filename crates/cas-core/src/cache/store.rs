@@ -17,6 +17,9 @@ use crate::filter::CACHEDIR_TAG_SIGNATURE;
 const TMP_PREFIX: &str = ".tmp-";
 /// A temporary file older than this was left by a process that died.
 const TMP_STALE: Duration = Duration::from_secs(3600);
+/// A hit refreshes a file's modification time (its place in the eviction
+/// order) only if it is older than this.
+const TOUCH_AFTER: Duration = Duration::from_secs(600);
 /// Eviction deletes down to this fraction of the bound, so that it does not
 /// run again at the very next write.
 const EVICT_TO_PERCENT: u64 = 90;
@@ -70,8 +73,8 @@ impl MetaCache {
     /// not verify is deleted (and counted as rejected).
     pub(crate) fn get(&self, name: &str, max: u64) -> Option<Bytes> {
         let path = self.dir.join(file::object_path(name)?);
-        let bytes = match read_capped(&path, max.saturating_add(HEADER_LEN as u64)) {
-            Ok(Some(b)) => b,
+        let (f, bytes, modified) = match read_capped(&path, max.saturating_add(HEADER_LEN as u64)) {
+            Ok(Some(read)) => read,
             Ok(None) => {
                 self.reject(name);
                 return None;
@@ -86,9 +89,11 @@ impl MetaCache {
             return None;
         }
         bump(&self.counters.hits, 1);
-        // Least recently used eviction goes by modification time.
-        if let Ok(f) = fs::File::open(&path) {
-            let _ = f.set_modified(SystemTime::now());
+        // Least recently used eviction goes by modification time; a coarse
+        // clock is enough, and saves a system call on most hits.
+        let now = SystemTime::now();
+        if now.duration_since(modified).unwrap_or_default() > TOUCH_AFTER {
+            let _ = f.set_modified(now);
         }
         Some(Bytes::from(bytes).slice(HEADER_LEN..))
     }
@@ -249,17 +254,18 @@ struct Entry {
     modified: SystemTime,
 }
 
-/// Reads `path` whole; `Ok(None)` if it is larger than `max` (refused
-/// before reading it).
-fn read_capped(path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
-    let f = fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    if len > max {
+/// Reads `path` whole: the open file, its bytes and modification time;
+/// `Ok(None)` if it is larger than `max` (refused before reading it).
+fn read_capped(path: &Path, max: u64) -> io::Result<Option<(fs::File, Vec<u8>, SystemTime)>> {
+    let mut f = fs::File::open(path)?;
+    let meta = f.metadata()?;
+    if meta.len() > max {
         return Ok(None);
     }
-    let mut buf = Vec::with_capacity(len as usize);
-    f.take(max.saturating_add(1)).read_to_end(&mut buf)?;
-    Ok((buf.len() as u64 <= max).then_some(buf))
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    (&mut f).take(max.saturating_add(1)).read_to_end(&mut buf)?;
+    Ok((buf.len() as u64 <= max).then_some((f, buf, modified)))
 }
 
 /// Writes `head` then `body` to a temporary file in `dir` and renames it to
