@@ -5,10 +5,11 @@
 //! content hash). A cached copy failing the second is deleted and the
 //! object fetched from the backend; only bytes that passed are cached.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use rayon::prelude::*;
 
 use super::Repository;
 use crate::cache::{CacheOptions, MetaCache};
@@ -114,6 +115,43 @@ impl Repository {
             Ok(v)
         })
         .await?
+    }
+
+    /// The objects among `names` the cache holds intact and `decode`
+    /// (which must authenticate, given the name and bytes) accepts, read in
+    /// one batch on the CPU pool: a warm `snapshots` or index load then
+    /// costs one hop, not one per object. Rejected files are deleted; the
+    /// caller fetches what is missing from the backend.
+    pub(crate) async fn cached_many<T, F>(
+        &self,
+        names: Vec<String>,
+        max: u64,
+        decode: F,
+    ) -> HashMap<String, T>
+    where
+        T: Send + 'static,
+        F: Fn(&str, &Bytes) -> Result<T> + Send + Sync + 'static,
+    {
+        let Some(cache) = self.cache.clone() else {
+            return HashMap::new();
+        };
+        cpu::spawn(move || {
+            names
+                .into_par_iter()
+                .filter_map(|n| {
+                    let bytes = cache.get(&n, max)?;
+                    match decode(&n, &bytes) {
+                        Ok(v) => Some((n, v)),
+                        Err(_) => {
+                            cache.reject(&n);
+                            None
+                        }
+                    }
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
     }
 
     /// Caches `bytes`, just written as object `name` (write-through: the

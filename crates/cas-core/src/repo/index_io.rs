@@ -52,7 +52,18 @@ impl Repository {
                 reason: e.to_string(),
             });
         }
-        let mut stream = futures::stream::iter(names)
+        let k = keys.clone();
+        let cached = self
+            .cached_many(names.clone(), MAX_INDEX_SIZE, move |name, bytes| {
+                decode_index(&k, name, bytes)
+            })
+            .await;
+        let missing: Vec<String> = names
+            .into_iter()
+            .filter(|n| !cached.contains_key(n))
+            .collect();
+        loaded.extend(cached.into_values().flatten());
+        let mut stream = futures::stream::iter(missing)
             .map(|name| {
                 let keys = keys.clone();
                 async move {

@@ -194,7 +194,25 @@ impl Repository {
             .collect();
         let dead = self.tombstones_in(&ids, tombs).await?.valid;
         let ids: Vec<String> = ids.into_iter().filter(|id| !dead.contains(id)).collect();
-        let loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(ids)
+        let keys = self.keys.clone();
+        let names = ids.iter().map(|id| snapshot_key(id)).collect();
+        let mut cached = self
+            .cached_many(names, MAX_SNAPSHOT_SIZE, move |name, bytes| {
+                let id = name.trim_start_matches("snapshots/");
+                if blake3::hash(bytes).to_hex().as_str() != id {
+                    return Err(Error::corrupt(name, "contents do not match the name"));
+                }
+                decode_doc::<Snapshot>(&keys, SNAPSHOT_MAGIC, name, bytes)
+            })
+            .await;
+        let (mut hits, mut missing) = (Vec::new(), Vec::new());
+        for id in ids {
+            match cached.remove(&snapshot_key(&id)) {
+                Some(s) => hits.push(Ok((id, s))),
+                None => missing.push(id),
+            }
+        }
+        let mut loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(missing)
             .map(|id| async move {
                 let s = self.load_snapshot(&id).await?;
                 Ok((id, s))
@@ -202,6 +220,7 @@ impl Repository {
             .buffer_unordered(LOAD_CONCURRENCY)
             .collect()
             .await;
+        loaded.append(&mut hits);
         let (mut all, mut errors) = (Vec::new(), Vec::new());
         errors.extend(incomplete.map(Error::from));
         for r in loaded {
