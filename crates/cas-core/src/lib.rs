@@ -59,6 +59,16 @@
 //! [`repair::rebuild_index`] rebuilds the index from the pack headers, and
 //! [`repair::repair_snapshots`] rewrites snapshots that reference lost data.
 //!
+//! # Local metadata cache
+//!
+//! With [`OpenOptions::cache`], index objects, snapshot records and tree
+//! packs are kept on this machine (see the [`cache`] module: MAC-checked
+//! and authenticated again on every use, bounded, shared by processes, safe
+//! to delete, never holding key material), so a remote repository does not
+//! send them again. Listings still come from the storage. `check` and
+//! `repair`, which judge the stored objects, read through
+//! [`Repository::without_cache`].
+//!
 //! # Keys
 //!
 //! The master key (random) is stored only wrapped in key files. From it,

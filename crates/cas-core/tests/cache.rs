@@ -110,10 +110,9 @@ fn a_warm_cache_serves_metadata_without_the_backend() {
         assert_eq!(cold.snapshots().await.unwrap().len(), 3);
         assert_eq!(ls(&cold, &want[2].1).await, want_ls);
         let writes = cold.cache().unwrap().stats().writes;
-        assert!(
-            writes >= 3 + 1 + 1,
-            "snapshots, an index, a tree pack: {writes}"
-        );
+        // 3 snapshot records, at least one index object and one tree pack.
+        let least = 3 + 1 + 1;
+        assert!(writes >= least, "{writes} objects cached");
 
         let reads = |c: cairn_backends::testing::OpCounts| c.gets + c.get_ranges;
         let before = store.snapshot();

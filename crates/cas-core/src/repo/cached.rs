@@ -38,7 +38,7 @@ impl Repository {
             key_name: self.key_name.clone(),
             master: self.master.clone(),
             role: self.role,
-            authority: self.authority.clone(),
+            authority: self.authority,
             admin: self.admin.clone(),
             index: Arc::default(),
             tree_packs: Mutex::default(),
