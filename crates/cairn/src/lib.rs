@@ -19,8 +19,8 @@ pub use repository::Repository;
 pub use cairn_cas_core::copy::{CopyOptions, CopyReport};
 pub use cairn_cas_core::tenant::{Receipt, TenantInfo};
 pub use cairn_cas_core::{
-    BackupOptions, BackupResult, BackupSummary, Compression, InitOptions, KeyInfo, NewKey, Role,
-    Snapshot, Warning,
+    BackupOptions, BackupResult, BackupSummary, CacheOptions, Compression, InitOptions, KeyInfo,
+    NewKey, OpenOptions, Role, Snapshot, Warning,
 };
 pub use cairn_chunking::ChunkerConfig;
 pub use cairn_crypto::KdfParams;

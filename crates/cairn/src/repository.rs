@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use cairn_backends::Backend;
-use cairn_cas_core::{BackupOptions, BackupResult, InitOptions, Snapshot};
+use cairn_cas_core::{BackupOptions, BackupResult, InitOptions, OpenOptions, Snapshot};
 use cairn_recovery::{
     CheckOptions, CheckReport, RestoreOptions, RestorePlan, RestoreSummary, SnapshotFilter,
     VerifyReport,
@@ -67,8 +67,22 @@ impl Repository {
     /// Opens the repository at `location` with `password`. Nothing is
     /// created; see [`warnings`](Self::warnings) for what to tell the user.
     pub async fn open(location: &Location, password: &[u8]) -> Result<Self> {
+        Self::open_with(location, password, OpenOptions::default()).await
+    }
+
+    /// Opens the repository at `location` with `password` and `opts`: key
+    /// file cost ceilings, and the local metadata cache
+    /// ([`OpenOptions::cache`], off by default), which keeps index objects,
+    /// snapshot records and trees on this machine so that remote
+    /// repositories do not send them again.
+    pub async fn open_with(
+        location: &Location,
+        password: &[u8],
+        opts: OpenOptions,
+    ) -> Result<Self> {
         let at = opened(location, false).await?;
-        let inner = cairn_cas_core::Repository::open(at.backend.clone(), password).await?;
+        let inner =
+            cairn_cas_core::Repository::open_with(at.backend.clone(), password, opts).await?;
         Ok(Self::wrap(inner, at))
     }
 
@@ -84,7 +98,17 @@ impl Repository {
 
     /// Opens a repository on a backend built by the caller.
     pub async fn open_on(backend: Arc<dyn Backend>, password: &[u8]) -> Result<Self> {
-        let inner = cairn_cas_core::Repository::open(backend, password).await?;
+        Self::open_on_with(backend, password, OpenOptions::default()).await
+    }
+
+    /// Opens a repository on a backend built by the caller, with `opts`
+    /// (see [`open_with`](Self::open_with)).
+    pub async fn open_on_with(
+        backend: Arc<dyn Backend>,
+        password: &[u8],
+        opts: OpenOptions,
+    ) -> Result<Self> {
+        let inner = cairn_cas_core::Repository::open_with(backend, password, opts).await?;
         Ok(Self::from_inner(inner))
     }
 
@@ -313,12 +337,22 @@ impl Repository {
     }
 
     /// Checks the repository's structure, and reads back the fraction of
-    /// the data `opts` asks for.
+    /// the data `opts` asks for. Always from the storage: a handle opened
+    /// with the metadata cache checks through a second handle without it
+    /// (its own index, loaded from the backend).
     pub async fn check(&self, opts: &CheckOptions) -> Result<CheckReport> {
         let op = Operation::start("check");
-        let result = cairn_recovery::check(&self.inner, opts)
-            .instrument(tracing::info_span!("cairn.check"))
-            .await;
+        let result = async {
+            match self.inner.cache() {
+                None => cairn_recovery::check(&self.inner, opts).await,
+                Some(_) => {
+                    let uncached = self.inner.without_cache().await?;
+                    cairn_recovery::check(&uncached, opts).await
+                }
+            }
+        }
+        .instrument(tracing::info_span!("cairn.check"))
+        .await;
         if let Ok(report) = &result {
             metrics::gauge!(m::CHECK_ERRORS).set(report.errors.len() as f64);
         }

@@ -196,3 +196,58 @@ fn not_enough_shards_downcasts_from_a_failed_restore() {
         );
     });
 }
+
+/// Issue 13: a handle opened with the metadata cache reads trees from it,
+/// but `check` judges the storage: a tree pack lost from the repository
+/// is reported even though the cache still holds a copy.
+#[test]
+fn check_reads_past_the_metadata_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let repo_dir = dir.path().join("repo");
+    let cache_dir = dir.path().join("cache");
+    block_on(async {
+        let repo = Repository::init(&loc(&repo_dir), PW, init_opts())
+            .await
+            .unwrap();
+        repo.backup(&[src], &BackupOptions::default(), Arc::new(NoProgress))
+            .await
+            .unwrap();
+        let opts =
+            cairn::OpenOptions::default().cache(cairn::CacheOptions::default().dir(&cache_dir));
+        let cached = Repository::open_with(&loc(&repo_dir), PW, opts.clone())
+            .await
+            .unwrap();
+        let (_, snap) = cached.inner().find_snapshot("latest").await.unwrap();
+        cached
+            .inner()
+            .load_tree(&snap.tree_id().unwrap())
+            .await
+            .unwrap();
+        let cache = cached.inner().cache().unwrap().dir().join("data");
+        let fan = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap();
+        let pack = std::fs::read_dir(fan.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let stored = repo_dir
+            .join("data")
+            .join(fan.file_name())
+            .join(pack.file_name());
+        std::fs::remove_file(&stored).unwrap();
+
+        // Reads through the cache still see the tree...
+        let again = Repository::open_with(&loc(&repo_dir), PW, opts)
+            .await
+            .unwrap();
+        again
+            .inner()
+            .load_tree(&snap.tree_id().unwrap())
+            .await
+            .unwrap();
+        // ...but `check` reports the lost pack.
+        let report = again.check(&cairn::CheckOptions::default()).await.unwrap();
+        assert!(!report.errors.is_empty(), "{report:?}");
+    });
+}

@@ -64,6 +64,16 @@
 //! [`repair::rebuild_index`] rebuilds the index from the pack headers, and
 //! [`repair::repair_snapshots`] rewrites snapshots that reference lost data.
 //!
+//! # Local metadata cache
+//!
+//! With [`OpenOptions::cache`], index objects, snapshot records and tree
+//! packs are kept on this machine (see the [`cache`] module: MAC-checked
+//! and authenticated again on every use, bounded, shared by processes, safe
+//! to delete, never holding key material), so a remote repository does not
+//! send them again. Listings still come from the storage. `check` and
+//! `repair`, which judge the stored objects, read through
+//! [`Repository::without_cache`].
+//!
 //! # Keys
 //!
 //! The master key (random) is stored only wrapped in key files. From it,
@@ -119,6 +129,7 @@
 mod archiver;
 mod blob;
 mod bytes_io;
+pub mod cache;
 mod cancel;
 pub mod copy;
 pub mod cpu;
@@ -142,6 +153,7 @@ pub use archiver::{
     WarningKind,
 };
 pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
+pub use cache::{default_cache_dir, CacheOptions, CacheStats, MetaCache};
 pub use cairn_crypto::Role;
 pub use cancel::{CancelToken, Cancelled};
 pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};

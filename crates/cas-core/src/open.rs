@@ -16,6 +16,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::cache::CacheOptions;
 use crate::snapshot::{decode_doc, RepoConfig, CONFIG_MAGIC};
 use crate::{cpu, Error, Result};
 
@@ -32,13 +33,16 @@ pub const MAX_INDEX_SIZE: u64 = 256 << 20;
 
 /// How to open a repository. `Default` is what [`Repository::open`](crate::Repository::open) uses.
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenOptions {
     /// Key files whose Argon2 memory exceeds this (KiB) are skipped, not run.
     pub max_kdf_memory_kib: u32,
     /// Key files whose Argon2 work (memory KiB × passes) exceeds this are
     /// skipped, not run.
     pub max_kdf_work: u64,
+    /// The local metadata cache to read through (see [`crate::cache`]);
+    /// `None` (the default) caches nothing on disk.
+    pub cache: Option<CacheOptions>,
 }
 
 impl Default for OpenOptions {
@@ -51,6 +55,7 @@ impl Default for OpenOptions {
         OpenOptions {
             max_kdf_memory_kib: d.m_cost_kib.saturating_mul(4),
             max_kdf_work: 4 * u64::from(d.m_cost_kib) * u64::from(d.t_cost),
+            cache: None,
         }
     }
 }
@@ -64,6 +69,12 @@ impl OpenOptions {
     /// Sets the largest Argon2 work (memory KiB × passes) a key file may ask for.
     pub fn max_kdf_work(mut self, work: u64) -> Self {
         self.max_kdf_work = work;
+        self
+    }
+    /// Reads index objects, snapshot records and tree packs through a
+    /// local cache (see [`crate::cache`]); `None` turns it off.
+    pub fn cache(mut self, cache: impl Into<Option<CacheOptions>>) -> Self {
+        self.cache = cache.into();
         self
     }
     /// Sets both limits from parameters: key files costing more memory or
@@ -119,6 +130,14 @@ pub enum OpenWarning {
         /// Which stores failed.
         reason: String,
     },
+    /// The local metadata cache could not be opened: the repository works
+    /// without it (every object comes from the backend).
+    Cache {
+        /// The cache directory.
+        object: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl OpenWarning {
@@ -128,7 +147,8 @@ impl OpenWarning {
             OpenWarning::KeyFile { object, .. }
             | OpenWarning::Index { object, .. }
             | OpenWarning::Epoch { object, .. }
-            | OpenWarning::Listing { object, .. } => object,
+            | OpenWarning::Listing { object, .. }
+            | OpenWarning::Cache { object, .. } => object,
         }
     }
 }
@@ -150,6 +170,9 @@ impl fmt::Display for OpenWarning {
                 f,
                 "the listing of {object} may be incomplete (objects only on unreachable stores are missing for now): {reason}"
             ),
+            OpenWarning::Cache { object, reason } => {
+                write!(f, "metadata cache {object} not used: {reason}")
+            }
         }
     }
 }
@@ -188,7 +211,12 @@ pub(crate) async fn unlock(
     password: &[u8],
     opts: &OpenOptions,
 ) -> Result<Unlocked> {
-    let cfg_bytes = match get_capped(backend, "config", MAX_CONFIG_SIZE).await {
+    // Side by side: one round trip less on every open of a remote store.
+    let (cfg, listed) = futures::join!(
+        get_capped(backend, "config", MAX_CONFIG_SIZE),
+        list_tolerant(backend, "keys/")
+    );
+    let cfg_bytes = match cfg {
         Ok(b) => b,
         Err(Error::Backend(e)) if e.is_not_found() => {
             return Err(Error::NotARepository {
@@ -197,7 +225,7 @@ pub(crate) async fn unlock(
         }
         Err(e) => return Err(e),
     };
-    let (keys_heard, incomplete) = list_tolerant(backend, "keys/").await?;
+    let (keys_heard, incomplete) = listed?;
     let mut names: Vec<String> = keys_heard.into_iter().map(|m| m.key).collect();
     if names.is_empty() {
         return Err(match incomplete {

@@ -8,6 +8,7 @@
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/journal")   -> SealingKey for audit journal entries
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/tenant-wrap") -> SealingKey wrapping tenant key objects
 //!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/tenant-id")   -> BLAKE3 key naming tenants
+//!  ├─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/local-cache") -> MAC key of the local metadata cache
 //!  └─ HKDF-SHA256(ikm = master, salt = none, info = "cairn/v1/tenant/" || name)
 //!        -> a derived tenant root, from which the same three labels derive keys
 //!           (KeySet::tenant; NOT what repository tenants use, see below)
@@ -53,6 +54,7 @@ const LABEL_TENANT: &[u8] = b"cairn/v1/tenant/";
 const LABEL_JOURNAL: &[u8] = b"cairn/v1/journal";
 const LABEL_TENANT_WRAP: &[u8] = b"cairn/v1/tenant-wrap";
 const LABEL_TENANT_ID: &[u8] = b"cairn/v1/tenant-id";
+const LABEL_LOCAL_CACHE: &[u8] = b"cairn/v1/local-cache";
 
 /// A repository's master key: 32 random bytes from which every other key derives.
 ///
@@ -241,6 +243,15 @@ impl KeySet {
                 SealingKey::from_bytes(*primitives::derive_key32(&self.root.0, &[LABEL_JOURNAL]))
             }
         }
+    }
+
+    /// The key that authenticates this machine's cached copies of
+    /// repository objects (a keyed BLAKE3 MAC; derived on each call like
+    /// [`journal_key`](Self::journal_key)). Nothing stored in the repository
+    /// uses it: it only proves a cache file was written by a holder of the
+    /// keys, so a planted or edited cache file is refused.
+    pub fn local_cache_key(&self) -> Zeroizing<[u8; 32]> {
+        primitives::derive_key32(&self.root.0, &[LABEL_LOCAL_CACHE])
     }
 
     fn from_root(root: Root) -> Self {

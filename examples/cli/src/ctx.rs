@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use cairn_backends::{AppendOnly, RateLimited, RateLimits};
-use cairn_cas_core::Repository;
+use cairn_cas_core::{CacheOptions, OpenOptions, Repository};
 use cairn_crypto::KdfParams;
 use zeroize::Zeroizing;
 
@@ -24,6 +24,18 @@ pub(crate) struct Ctx {
     pub(crate) append_only: bool,
     /// `--tenant T`: work inside tenant T of the repository.
     pub(crate) tenant: Option<String>,
+    /// The metadata cache (`--no-cache`: none; `--cache-dir`).
+    pub(crate) cache: Option<CacheOptions>,
+}
+
+/// The metadata cache the flags ask for: on by default, in the platform's
+/// cache directory unless `--cache-dir` names one.
+pub(crate) fn cache(no_cache: bool, dir: Option<PathBuf>) -> Option<CacheOptions> {
+    match (no_cache, dir) {
+        (true, _) => None,
+        (false, None) => Some(CacheOptions::default()),
+        (false, Some(d)) => Some(CacheOptions::default().dir(d)),
+    }
 }
 
 /// The rate limits of `--limit-upload`/`--limit-download` (KiB/s, 0: none).
@@ -141,6 +153,22 @@ impl Ctx {
         self.open_at(self.location()?, &self.password()?).await
     }
 
+    /// Opens the repository without the metadata cache, for the commands
+    /// that judge the stored objects themselves (`check`, `repair`): a
+    /// cached copy of a tree pack lost from the storage must not make it
+    /// look intact.
+    pub(crate) async fn open_uncached(&self) -> Result<(Repository, Opened)> {
+        let ctx = Ctx {
+            cache: None,
+            repo: self.repo.clone(),
+            password_file: self.password_file.clone(),
+            limits: self.limits.clone(),
+            tenant: self.tenant.clone(),
+            ..*self
+        };
+        ctx.open().await
+    }
+
     /// Opens the repository at `loc` with `password` (held to the rate
     /// limits), printing what opening found on stderr.
     pub(crate) async fn open_at(
@@ -158,7 +186,8 @@ impl Ctx {
             }
         }
         let opened = self.limited(location::open(loc, false)?);
-        let repo = Repository::open(Arc::clone(&opened.backend), password.bytes())
+        let opts = OpenOptions::default().cache(self.cache.clone());
+        let repo = Repository::open_with(Arc::clone(&opened.backend), password.bytes(), opts)
             .await
             .with_context(|| format!("opening repository {loc}"))?;
         // On stderr in every mode: stdout may be JSON for a script, and a

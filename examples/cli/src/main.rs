@@ -94,6 +94,17 @@ struct Cli {
     /// forget, prune, check… With `shred`: the tenant to shred.
     #[arg(long, env = "CAIRN_TENANT", global = true, value_name = "NAME")]
     tenant: Option<String>,
+    /// Do not use the local metadata cache: read index objects, snapshot
+    /// records and trees from the repository every time, and write nothing
+    /// on this machine.
+    /// (`CAIRN_NO_CACHE` takes 1/0, true/false, yes/no, on/off.)
+    #[arg(long, env = "CAIRN_NO_CACHE", global = true,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    no_cache: bool,
+    /// The local metadata cache's directory (default `$XDG_CACHE_HOME/cairn`
+    /// or `~/.cache/cairn`). Safe to delete at any time.
+    #[arg(long, value_name = "DIR", env = "CAIRN_CACHE_DIR", global = true)]
+    cache_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -200,6 +211,7 @@ fn main() -> ExitCode {
         limits: ctx::limits(cli.limit_upload, cli.limit_download),
         append_only: cli.append_only,
         tenant: cli.tenant,
+        cache: ctx::cache(cli.no_cache, cli.cache_dir),
     };
     let operation = cairn::metrics::Operation::start(cli.command.operation());
     let result = futures::executor::block_on(async {

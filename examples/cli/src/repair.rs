@@ -45,7 +45,7 @@ pub(crate) struct SnapshotsArgs {
 }
 
 pub(crate) async fn run(ctx: &Ctx, cmd: RepairCommand) -> Result<ExitCode> {
-    let (repo, _) = ctx.open().await?;
+    let (repo, _) = ctx.open_uncached().await?;
     match cmd {
         RepairCommand::Index(a) => {
             let opts = RepairIndexOptions::default().dry_run(a.dry_run);

@@ -424,7 +424,7 @@ pub(crate) async fn check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
         (None, true) => 1.0,
         (None, false) => 0.0,
     };
-    let (repo, _) = ctx.open().await?;
+    let (repo, _) = ctx.open_uncached().await?;
     let report = check_repo(&repo, &CheckOptions::default().read_data(fraction))
         .await
         .context("checking the repository")?;

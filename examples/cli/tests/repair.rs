@@ -28,8 +28,14 @@ impl Env {
         }
     }
 
+    /// Without the metadata cache: these tests damage stored objects and
+    /// expect every read to see it, while a cached copy (authentic, made
+    /// before the damage) would hide it from all but `check` and `repair`.
     fn run(&self, args: &[&str]) -> Output {
-        common::cairn(&self.repo, PASSWORD, args).output().unwrap()
+        common::cairn(&self.repo, PASSWORD, args)
+            .env("CAIRN_NO_CACHE", "1")
+            .output()
+            .unwrap()
     }
 
     /// Runs, insists on success; returns (stdout, stderr).

@@ -1,5 +1,6 @@
 //! Opening, creating and reading a repository.
 
+mod cached;
 mod epochs;
 mod index_io;
 mod keys;
@@ -143,6 +144,8 @@ pub struct Repository {
     // Set on a tenant's view (see `crate::tenant`): `backend` is then the
     // tenant's namespace and `keys` the tenant's own.
     tenant: Option<Arc<crate::tenant::TenantView>>,
+    // The on-disk metadata cache (`OpenOptions::cache`); none by default.
+    cache: Option<Arc<crate::cache::MetaCache>>,
 }
 
 /// Bytes of whole tree packs kept in memory by [`Repository::read_blob`].
@@ -233,6 +236,7 @@ impl Repository {
             index_warnings: Mutex::default(),
             journal_memo: Mutex::default(),
             tenant: None,
+            cache: None,
         };
         // The journal's root. Failing it fails `init` (the repository
         // exists, without a journal root: the first journaled operation
@@ -290,7 +294,7 @@ impl Repository {
         .await?;
         let mut key_warnings = unlocked.warnings;
         key_warnings.extend(epoch_warnings);
-        let repo = Repository {
+        let mut repo = Repository {
             backend,
             keys: RwLock::new(Arc::new(keys)),
             config,
@@ -308,7 +312,11 @@ impl Repository {
             index_warnings: Mutex::default(),
             journal_memo: Mutex::default(),
             tenant: None,
+            cache: None,
         };
+        if let Some(w) = repo.open_cache(opts.cache).await? {
+            repo.key_warnings.push(w);
+        }
         repo.reload_index().await?;
         Ok(repo)
     }
@@ -464,13 +472,21 @@ impl Repository {
         let whole = match cached {
             Some(b) => b,
             None => {
-                // Tree packs are small; one that is not (damaged, planted, or
-                // a huge directory) is read by range and not cached.
-                let b = match get_capped(&*self.backend, key, TREE_PACK_WHOLE_MAX).await {
-                    Err(Error::TooLarge { .. }) => {
-                        return Ok(self.backend.get_range(key, range).await?)
-                    }
-                    r => r?,
+                let b = match self.cached_tree_pack(pack, TREE_PACK_WHOLE_MAX).await {
+                    Some(b) => b,
+                    // Tree packs are small; one that is not (damaged,
+                    // planted, or a huge directory) is read by range and
+                    // not cached.
+                    None => match get_capped(&*self.backend, key, TREE_PACK_WHOLE_MAX).await {
+                        Err(Error::TooLarge { .. }) => {
+                            return Ok(self.backend.get_range(key, range).await?)
+                        }
+                        r => {
+                            let b = r?;
+                            self.cache_tree_pack(pack, &b).await;
+                            b
+                        }
+                    },
                 };
                 let mut cache = self.tree_packs.lock().unwrap_or_else(|e| e.into_inner());
                 let held: usize = cache.values().map(|v| v.len()).sum();

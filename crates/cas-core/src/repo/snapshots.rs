@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use cairn_backends::PutMode;
+use cairn_backends::{ObjectMeta, PutMode};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
@@ -32,30 +32,37 @@ impl Repository {
     pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<String> {
         let bytes = encode_doc(&self.keys(), SNAPSHOT_MAGIC, snapshot)?;
         let id = blake3::hash(&bytes).to_hex().to_string();
-        put_idempotent(&*self.backend, &snapshot_key(&id), Bytes::from(bytes)).await?;
+        let bytes = Bytes::from(bytes);
+        put_idempotent(&*self.backend, &snapshot_key(&id), bytes.clone()).await?;
+        self.cache_written(&snapshot_key(&id), &bytes).await;
         Ok(id)
     }
 
     /// Loads one snapshot record by full id.
+    /// Read through the local cache, if any.
     pub async fn load_snapshot(&self, id: &str) -> Result<Snapshot> {
         let key = snapshot_key(id);
-        let bytes = get_capped(&*self.backend, &key, MAX_SNAPSHOT_SIZE).await?;
-        if blake3::hash(&bytes).to_hex().as_str() != id {
-            return Err(Error::corrupt(&key, "contents do not match the name"));
-        }
-        decode_doc(&self.keys(), SNAPSHOT_MAGIC, &key, &bytes)
+        let (keys, id, k) = (self.keys(), id.to_owned(), key.clone());
+        self.read_meta(&key, MAX_SNAPSHOT_SIZE, move |bytes| {
+            if blake3::hash(bytes).to_hex().as_str() != id {
+                return Err(Error::corrupt(&k, "contents do not match the name"));
+            }
+            decode_doc(&keys, SNAPSHOT_MAGIC, &k, bytes)
+        })
+        .await
     }
 
     /// The ids of every live snapshot record stored (without reading them;
     /// snapshots with a valid tombstone are left out).
     pub async fn snapshot_ids(&self) -> Result<Vec<String>> {
-        let ids: Vec<String> = self
+        let records = self
             .backend
             .list("snapshots/")
             .map_ok(|m| m.key.trim_start_matches("snapshots/").to_owned())
-            .try_collect()
-            .await?;
-        let dead = self.tombstones_for(&ids).await?.valid;
+            .try_collect::<Vec<String>>();
+        let (ids, tombs) = futures::join!(records, list_tolerant(&*self.backend, TOMBSTONES));
+        let ids = ids?;
+        let dead = self.tombstones_in(&ids, tombs?.0).await?.valid;
         Ok(ids.into_iter().filter(|id| !dead.contains(id)).collect())
     }
 
@@ -66,17 +73,37 @@ impl Repository {
     /// copy of the record stored again stays forgotten, but cost only a
     /// listing entry).
     pub async fn tombstones(&self) -> Result<Tombstones> {
-        let (heard, _) = list_tolerant(&*self.backend, "snapshots/").await?;
+        let ((heard, _), tombs) = self.list_records().await?;
         let ids: Vec<String> = heard
             .into_iter()
             .map(|m| m.key.trim_start_matches("snapshots/").to_owned())
             .collect();
-        self.tombstones_for(&ids).await
+        self.tombstones_in(&ids, tombs).await
     }
 
-    async fn tombstones_for(&self, stored: &[String]) -> Result<Tombstones> {
+    /// Lists snapshot records (tolerantly) and tombstones at once: two
+    /// round trips side by side, not one after the other (with the
+    /// records' contents in the local cache, the listings are most of what
+    /// `snapshots` waits for). A tombstone written between the two
+    /// listings may be missed: the snapshot then shows, the safe direction.
+    #[allow(clippy::type_complexity)]
+    async fn list_records(
+        &self,
+    ) -> Result<(
+        (Vec<ObjectMeta>, Option<cairn_backends::Error>),
+        Vec<ObjectMeta>,
+    )> {
+        let (records, tombs) = futures::join!(
+            list_tolerant(&*self.backend, "snapshots/"),
+            list_tolerant(&*self.backend, TOMBSTONES)
+        );
+        Ok((records?, tombs?.0))
+    }
+
+    /// The tombstones among `heard` (a listing of `tombstones/`) whose
+    /// record is in `stored`, checked.
+    async fn tombstones_in(&self, stored: &[String], heard: Vec<ObjectMeta>) -> Result<Tombstones> {
         let stored: HashSet<&str> = stored.iter().map(String::as_str).collect();
-        let (heard, _) = list_tolerant(&*self.backend, TOMBSTONES).await?;
         let mut out = Tombstones::default();
         for m in heard {
             let id = m.key.trim_start_matches(TOMBSTONES).to_owned();
@@ -155,14 +182,37 @@ impl Repository {
     /// too many children silent) gives the snapshots heard, and its error
     /// among the errors.
     pub async fn readable_snapshots(&self) -> Result<(Vec<(String, Snapshot)>, Vec<Error>)> {
-        let (heard, incomplete) = list_tolerant(&*self.backend, "snapshots/").await?;
+        let ((heard, incomplete), tombs) = self.list_records().await?;
+        if incomplete.is_none() {
+            // Records another process's prune deleted leave the cache.
+            let listed = heard.iter().map(|m| m.key.clone()).collect();
+            self.cache_retain("snapshots", listed).await;
+        }
         let ids: Vec<String> = heard
             .into_iter()
             .map(|m| m.key.trim_start_matches("snapshots/").to_owned())
             .collect();
-        let dead = self.tombstones_for(&ids).await?.valid;
+        let dead = self.tombstones_in(&ids, tombs).await?.valid;
         let ids: Vec<String> = ids.into_iter().filter(|id| !dead.contains(id)).collect();
-        let loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(ids)
+        let keys = self.keys();
+        let names = ids.iter().map(|id| snapshot_key(id)).collect();
+        let mut cached = self
+            .cached_many(names, MAX_SNAPSHOT_SIZE, move |name, bytes| {
+                let id = name.trim_start_matches("snapshots/");
+                if blake3::hash(bytes).to_hex().as_str() != id {
+                    return Err(Error::corrupt(name, "contents do not match the name"));
+                }
+                decode_doc::<Snapshot>(&keys, SNAPSHOT_MAGIC, name, bytes)
+            })
+            .await;
+        let (mut hits, mut missing) = (Vec::new(), Vec::new());
+        for id in ids {
+            match cached.remove(&snapshot_key(&id)) {
+                Some(s) => hits.push(Ok((id, s))),
+                None => missing.push(id),
+            }
+        }
+        let mut loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(missing)
             .map(|id| async move {
                 let s = self.load_snapshot(&id).await?;
                 Ok((id, s))
@@ -170,6 +220,7 @@ impl Repository {
             .buffer_unordered(LOAD_CONCURRENCY)
             .collect()
             .await;
+        loaded.append(&mut hits);
         let (mut all, mut errors) = (Vec::new(), Vec::new());
         errors.extend(incomplete.map(Error::from));
         for r in loaded {

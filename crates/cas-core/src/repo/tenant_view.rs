@@ -37,6 +37,9 @@ impl Repository {
             index_warnings: Mutex::default(),
             journal_memo: Mutex::default(),
             tenant: Some(Arc::new(view)),
+            // Tenants read around the local cache: their objects stay out
+            // of it, so shredding one leaves nothing of it on this machine.
+            cache: None,
         };
         repo.reload_index().await?;
         Ok(repo)

@@ -17,7 +17,8 @@ pub(crate) const PASSWORD: &str = "correct horse battery staple";
 /// `cairn -r REPO ARGS` with `password`, the cheap test KDF, and no
 /// inherited `CAIRN_REPOSITORY` or `CAIRN_PASSWORD_FILE`, which would
 /// otherwise let the caller's environment choose the repository or password.
-/// Callers add or remove further variables before running it.
+/// The metadata cache goes under cargo's scratch directory for tests, not
+/// the user's home. Callers add or remove further variables before running it.
 pub(crate) fn cairn(repo: impl AsRef<OsStr>, password: &str, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
     c.arg("-r")
@@ -26,7 +27,12 @@ pub(crate) fn cairn(repo: impl AsRef<OsStr>, password: &str, args: &[&str]) -> C
         .env("CAIRN_PASSWORD", password)
         .env("CAIRN_INSECURE_TEST_KDF", "1")
         .env_remove("CAIRN_REPOSITORY")
-        .env_remove("CAIRN_PASSWORD_FILE");
+        .env_remove("CAIRN_PASSWORD_FILE")
+        .env_remove("CAIRN_NO_CACHE")
+        .env(
+            "CAIRN_CACHE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/cli-cache"),
+        );
     c
 }
 
