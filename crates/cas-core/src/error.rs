@@ -106,6 +106,17 @@ pub enum Error {
         /// How many snapshots it matches.
         count: usize,
     },
+    /// A snapshot id, tree id or id prefix that is not hex of the right
+    /// length (from a command line, a listing or a record).
+    #[error("invalid {what} {input:?}: {reason}")]
+    InvalidId {
+        /// Which kind of id (`snapshot id`, `tree id`, `snapshot id prefix`).
+        what: &'static str,
+        /// The text refused (its first 80 characters).
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The operation was cancelled through its [`crate::CancelToken`]; what
     /// it had stored is kept for the next run to reuse.
     #[error("cancelled")]

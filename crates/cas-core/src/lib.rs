@@ -3,7 +3,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use cairn_backends::MemoryBackend;
-//! use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
+//! use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository, SnapshotQuery};
 //! use cairn_crypto::KdfParams;
 //!
 //! # futures::executor::block_on(async {
@@ -18,8 +18,9 @@
 //!
 //! // Anyone with the password can open it and find the snapshot.
 //! let repo = Repository::open(store, b"secret").await?;
-//! let (id, _) = repo.find_snapshot("latest").await?;
-//! assert_eq!(id, done.snapshot_id);
+//! let (id, snapshot) = repo.find_snapshot(&SnapshotQuery::latest()).await?;
+//! assert_eq!(Some(id), done.snapshot_id);
+//! assert_eq!(snapshot.tree, done.snapshot.tree);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
@@ -101,11 +102,14 @@ pub mod cpu;
 mod diff;
 mod error;
 mod filter;
+mod id;
 mod index;
+
 pub mod journal;
 mod open;
 mod pack;
 pub mod prune;
+mod query;
 pub mod repair;
 mod repo;
 pub mod retention;
@@ -122,6 +126,10 @@ pub use cancel::{CancelToken, Cancelled};
 pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
 pub use error::{Error, Result};
 pub use filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
+pub use id::{IdPrefix, SnapshotId, TreeId};
+/// The time type of the API (snapshot times, query bounds).
+pub use jiff;
+pub use query::SnapshotQuery;
 pub use index::{decode_index, encode_index, index_key, BlobLocation, Index};
 pub use open::{
     OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE, MAX_SNAPSHOT_SIZE,

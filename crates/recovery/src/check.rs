@@ -92,7 +92,7 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     let mut seen_trees: HashSet<ChunkId> = HashSet::new();
     let mut blobs: HashSet<ChunkId> = HashSet::new();
     for (id, snap) in &snapshots {
-        let mut stack = vec![snap.tree_id()?];
+        let mut stack = vec![snap.tree.chunk_id()];
         while let Some(tree_id) = stack.pop() {
             if !seen_trees.insert(tree_id) {
                 continue;

@@ -218,7 +218,7 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("finding snapshot {q}"))?;
         let (mut files, mut dirs, mut links, mut bytes) = (0u64, 0u64, 0u64, 0u64);
-        walk(&repo, snap.tree_id()?, &mut |_, n| match n.kind {
+        walk(&repo, snap.tree.chunk_id(), &mut |_, n| match n.kind {
             NodeKind::File { .. } => {
                 files += 1;
                 bytes += n.size;
