@@ -17,13 +17,13 @@ pub use repository::Repository;
 
 pub use cairn_cas_core::copy::{CopyOptions, CopyReport};
 pub use cairn_cas_core::{
-    BackupOptions, BackupResult, BackupSummary, Compression, InitOptions, KeyInfo, NewKey, Role,
-    Snapshot, Warning,
+    jiff, BackupOptions, BackupResult, BackupSummary, Compression, IdPrefix, InitOptions, KeyInfo,
+    NewKey, Role, Snapshot, SnapshotId, SnapshotQuery, TreeId, Warning,
 };
 pub use cairn_chunking::ChunkerConfig;
 pub use cairn_crypto::KdfParams;
 pub use cairn_recovery::{
-    CheckOptions, CheckReport, RestoreOptions, RestorePlan, RestoreSummary, SnapshotFilter,
+    CheckIssue, CheckOptions, CheckReport, Mismatch, RestoreOptions, RestorePlan, RestoreSummary,
     VerifyReport,
 };
 

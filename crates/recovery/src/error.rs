@@ -22,12 +22,6 @@ pub enum Error {
     /// `Overwrite::IfChanged` finishes the work.
     #[error("restore cancelled; re-run with overwrite if-changed to finish")]
     Cancelled,
-    /// No snapshot matches the filter.
-    #[error("no snapshot matches {filter}")]
-    NoMatchingSnapshot {
-        /// The filter, described.
-        filter: String,
-    },
     /// An include path names nothing in the snapshot.
     #[error("{} is not in the snapshot", path.display())]
     NotInSnapshot {
