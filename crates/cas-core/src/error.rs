@@ -1,4 +1,13 @@
 //! The one error type of `cairn-cas-core`.
+//!
+//! Rules: one `#[non_exhaustive]` enum for the crate; variants about a
+//! stored object name it (`object`: its backend key), variants about a path
+//! name the path; errors from the crates below (backends, crypto, chunking,
+//! I/O) are kept whole as `source()` (`#[from]`/`#[source]`) so a caller can
+//! downcast through the chain; cryptographic failures stay opaque
+//! ([`Error::Authentication`] does not say why); [`Error::is_transient`] says
+//! whether retrying may help. Bad input — from disk, the network or a
+//! command line ([`Error::InvalidId`]) — is one of these, never a panic.
 
 use std::path::PathBuf;
 

@@ -130,14 +130,21 @@ pub use id::{IdPrefix, SnapshotId, TreeId};
 /// The time type of the API (snapshot times, query bounds).
 pub use jiff;
 pub use query::SnapshotQuery;
-pub use index::{decode_index, encode_index, index_key, BlobLocation, Index};
+pub use index::{BlobLocation, Index};
 pub use open::{
     OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE, MAX_SNAPSHOT_SIZE,
 };
-pub use pack::{
-    parse_header, parse_trailer, read_pack_header, FinishedPack, PackEntry, PackId, MAX_PACK_SIZE,
-    TRAILER_LEN,
-};
+pub use pack::{FinishedPack, PackEntry, PackId, MAX_PACK_SIZE};
+
+/// Format internals: the decoders of untrusted pack and index bytes, public
+/// only for the fuzz targets (`crates/fuzzing`) and for `cairn-recovery`'s
+/// `check`, which reads packs back. Not a stable API; the formats are
+/// documented in the `pack` and `index` modules.
+#[doc(hidden)]
+pub mod format {
+    pub use crate::index::{decode_index, encode_index, index_key};
+    pub use crate::pack::{parse_header, parse_trailer, read_pack_header, TRAILER_LEN};
+}
 pub use repo::{InitOptions, KeyInfo, NewKey, Repository, Tombstones, DEFAULT_PACK_SIZE};
 pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
 pub use tree::{Node, NodeKind, Timestamp, Tree};

@@ -1,4 +1,11 @@
 //! The one error type of `cairn-recovery`.
+//!
+//! Rules: one `#[non_exhaustive]` enum for the crate; repository errors are
+//! wrapped whole ([`Error::Repository`], transparent) and file-system errors
+//! keep the path and the `io::Error` as `source()`, so a caller can downcast
+//! to e.g. `cairn_erasure::Error::NotEnoughShards` through the chain. What a
+//! check or verify *finds* is not an error: it is a typed issue in the report
+//! (`CheckIssue`, `Mismatch`).
 
 use std::path::PathBuf;
 
