@@ -271,6 +271,7 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
         if let (Some(r), Some(o)) = (&verified, v.as_object_mut()) {
             o.insert("verified_files".into(), r.files_checked.into());
             o.insert("verify_mismatches".into(), r.mismatches.len().into());
+            o.insert("mismatches".into(), serde_json::to_value(&r.mismatches)?);
         }
         println!("{v}");
     } else if !ctx.quiet {
