@@ -5,8 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use cairn_backends::Backend;
-use cairn_cas_core::{BackupOptions, BackupResult, InitOptions, Snapshot, SnapshotId, SnapshotQuery};
-use cairn_recovery::{CheckOptions, CheckReport, RestoreOptions, RestorePlan, RestoreSummary, VerifyReport};
+use cairn_cas_core::{
+    BackupOptions, BackupResult, InitOptions, Snapshot, SnapshotId, SnapshotQuery,
+};
+use cairn_recovery::{
+    CheckOptions, CheckReport, RestoreOptions, RestorePlan, RestoreSummary, VerifyReport,
+};
 
 use tracing::Instrument;
 

@@ -109,7 +109,8 @@ pub async fn copy(
         out
     };
     let (have, _) = target.readable_snapshots().await?;
-    let copied_before: HashSet<SnapshotId> = have.into_iter().filter_map(|(_, s)| s.original).collect();
+    let copied_before: HashSet<SnapshotId> =
+        have.into_iter().filter_map(|(_, s)| s.original).collect();
     let rechunk = (source.chunker() != target.chunker()).then(|| target.chunker());
     // A writer of the target like a backup (the `prune` module's
     // protocol): a lease, dedup only against packs not condemned, and

@@ -17,14 +17,32 @@ fn snapshot_ids_parse_print_and_serialize_as_hex() {
     );
     let back: SnapshotId = serde_json::from_str(&format!("\"{hex}\"")).unwrap();
     assert_eq!(back, parsed);
-    assert_eq!(SnapshotId::of(b"record"), blake3::hash(b"record").to_hex().as_str());
+    assert_eq!(
+        SnapshotId::of(b"record"),
+        blake3::hash(b"record").to_hex().as_str()
+    );
 }
 
 #[test]
 fn garbage_ids_are_refused_with_a_typed_error() {
-    for bad in ["", "xyz", &"a".repeat(63), &"a".repeat(65), &format!("{}g", "a".repeat(63))] {
+    for bad in [
+        "",
+        "xyz",
+        &"a".repeat(63),
+        &"a".repeat(65),
+        &format!("{}g", "a".repeat(63)),
+    ] {
         let e = bad.parse::<SnapshotId>().unwrap_err();
-        assert!(matches!(e, Error::InvalidId { what: "snapshot id", .. }), "{bad:?}: {e}");
+        assert!(
+            matches!(
+                e,
+                Error::InvalidId {
+                    what: "snapshot id",
+                    ..
+                }
+            ),
+            "{bad:?}: {e}"
+        );
         assert!(bad.parse::<TreeId>().is_err(), "{bad:?}");
     }
     assert!(serde_json::from_str::<SnapshotId>("\"nope\"").is_err());

@@ -127,14 +127,14 @@ pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match}
 pub use error::{Error, Result};
 pub use filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
 pub use id::{IdPrefix, SnapshotId, TreeId};
+pub use index::{BlobLocation, Index};
 /// The time type of the API (snapshot times, query bounds).
 pub use jiff;
-pub use query::SnapshotQuery;
-pub use index::{BlobLocation, Index};
 pub use open::{
     OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE, MAX_SNAPSHOT_SIZE,
 };
 pub use pack::{FinishedPack, PackEntry, PackId, MAX_PACK_SIZE};
+pub use query::SnapshotQuery;
 
 /// Format internals: the decoders of untrusted pack and index bytes, public
 /// only for the fuzz targets (`crates/fuzzing`) and for `cairn-recovery`'s

@@ -69,7 +69,14 @@ fn id() -> SnapshotId {
 fn selects_as_the_old_restore_filter_did() {
     let times = [None, Some(50), Some(200), Some(299), Some(300), Some(1000)];
     let hosts = [None, Some("alpha"), Some("beta"), Some("nobody")];
-    let paths = [None, Some("/srv"), Some("/srv/www/x"), Some("/srv2"), Some("/etc"), Some("/sr")];
+    let paths = [
+        None,
+        Some("/srv"),
+        Some("/srv/www/x"),
+        Some("/srv2"),
+        Some("/etc"),
+        Some("/sr"),
+    ];
     let tagsets: [&[&str]; 4] = [&[], &["daily"], &["daily", "db"], &["none"]];
     let mut compared = 0;
     for t in times {
@@ -149,7 +156,10 @@ fn ids_and_time_windows_select_too() {
     assert!(!"abc".parse::<SnapshotQuery>().unwrap().matches(&id(), &s));
     assert!(SnapshotQuery::latest().after(at(300)).matches(&id(), &s));
     assert!(!SnapshotQuery::latest().after(at(301)).matches(&id(), &s));
-    assert!(SnapshotQuery::latest().after(at(1)).as_of(at(300)).matches(&id(), &s));
+    assert!(SnapshotQuery::latest()
+        .after(at(1))
+        .as_of(at(300))
+        .matches(&id(), &s));
     assert!(!SnapshotQuery::latest().has_filters());
     assert!(!SnapshotQuery::from(id()).has_filters());
     assert!(SnapshotQuery::latest().host("a").has_filters());
@@ -157,8 +167,14 @@ fn ids_and_time_windows_select_too() {
 
 #[test]
 fn command_line_forms_parse_or_are_refused() {
-    assert_eq!("latest".parse::<SnapshotQuery>().unwrap(), SnapshotQuery::latest());
-    assert_eq!("latest".parse::<SnapshotQuery>().unwrap().to_string(), "latest");
+    assert_eq!(
+        "latest".parse::<SnapshotQuery>().unwrap(),
+        SnapshotQuery::latest()
+    );
+    assert_eq!(
+        "latest".parse::<SnapshotQuery>().unwrap().to_string(),
+        "latest"
+    );
     let q: SnapshotQuery = "3FA2".parse().unwrap();
     assert_eq!(q.to_string(), "3fa2");
     for bad in ["", "Latest", "3fa2/..", "zz"] {

@@ -133,7 +133,10 @@ fn already_exists_over_the_same_bytes_is_success() {
     })
 }
 
-async fn backup_dir(repo: &Repository, files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, SnapshotId) {
+async fn backup_dir(
+    repo: &Repository,
+    files: &[(&str, Vec<u8>)],
+) -> (tempfile::TempDir, SnapshotId) {
     let dir = tempfile::tempdir().unwrap();
     for (name, data) in files {
         std::fs::write(dir.path().join(name), data).unwrap();
@@ -284,8 +287,8 @@ fn repair_snapshots_truncates_files_at_the_first_lost_chunk_and_can_forget() {
 
         // The original is gone, the repaired one is tagged and readable.
         let ids = repo.snapshot_ids().await.unwrap();
-        let new = r.repaired.clone().unwrap();
-        assert_eq!(ids, vec![new.clone()]);
+        let new = r.repaired.unwrap();
+        assert_eq!(ids, vec![new]);
         let fixed = repo.load_snapshot(&new).await.unwrap();
         assert!(fixed.tags.iter().any(|t| t == "repaired"));
         assert_eq!(fixed.original.as_deref(), Some(id.as_str()));

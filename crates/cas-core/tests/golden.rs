@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cairn_backends::{Backend, LocalBackend};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, NodeKind, Repository, SnapshotQuery, Tree};
+use cairn_cas_core::{
+    backup, BackupOptions, InitOptions, NoProgress, NodeKind, Repository, SnapshotQuery, Tree,
+};
 use cairn_chunking::ChunkerConfig;
 use cairn_crypto::KdfParams;
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use cairn_backends::testing::{pattern, Counting};
 use cairn_backends::{Backend, MemoryBackend};
+use cairn_cas_core::format::read_pack_header;
 use cairn_cas_core::{
     backup, BackupOptions, BackupResult, BlobKind, InitOptions, NoProgress, Repository,
 };
-use cairn_cas_core::format::read_pack_header;
 use cairn_crypto::KdfParams;
 
 fn init_opts() -> InitOptions {

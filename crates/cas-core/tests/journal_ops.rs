@@ -43,7 +43,7 @@ fn every_operation_leaves_an_entry_and_the_journal_verifies() {
         )
         .await
         .unwrap();
-        assert_eq!(f.removed, vec![s1.clone()]);
+        assert_eq!(f.removed, vec![s1]);
         let plan = prune_plan(&repo, &PruneOptions::default()).await.unwrap();
         let pruned = prune(&repo, &PruneOptions::default(), plan).await.unwrap();
         assert!(pruned.journal_entry.is_some());
@@ -63,7 +63,7 @@ fn every_operation_leaves_an_entry_and_the_journal_verifies() {
         let fixed = repair_snapshots(&repo, &RepairSnapshotsOptions::default().forget(true))
             .await
             .unwrap();
-        let repaired = fixed.repaired[0].repaired.clone().unwrap();
+        let repaired = fixed.repaired[0].repaired.unwrap();
         // Copy into another repository: the entry is in the target.
         let target = init(Arc::new(MemoryBackend::new())).await;
         let copied = copy(&repo, &target, &CopyOptions::new()).await.unwrap();
@@ -96,7 +96,10 @@ fn every_operation_leaves_an_entry_and_the_journal_verifies() {
             .iter()
             .map(|(_, e)| serde_json::to_string(&e.op).unwrap())
             .collect();
-        assert!(ops[1].contains(s1.as_str()) && ops[2].contains(s2.as_str()), "{ops:?}");
+        assert!(
+            ops[1].contains(s1.as_str()) && ops[2].contains(s2.as_str()),
+            "{ops:?}"
+        );
         assert!(ops[3].contains(&added));
         assert!(ops[4].contains(&old_key) && ops[4].contains(&new_key));
         assert!(ops[5].contains(s1.as_str()));
@@ -117,7 +120,10 @@ fn every_operation_leaves_an_entry_and_the_journal_verifies() {
         let t = entries(&target).await;
         assert_eq!(kinds(&t), ["init", "copy"]);
         // The copy names the target's heads, not the source's.
-        let (_, copied_snap) = target.find_snapshot(&SnapshotQuery::latest()).await.unwrap();
+        let (_, copied_snap) = target
+            .find_snapshot(&SnapshotQuery::latest())
+            .await
+            .unwrap();
         assert_eq!(copied_snap.journal, vec![t[0].0.clone()]);
         clean(&target).await;
     })

@@ -263,7 +263,7 @@ fn borg_1689_forged_removals_do_not_make_an_admin_prune_delete_history() {
         )
         .await
         .unwrap();
-        assert_eq!(report.removed, vec![a.clone()]);
+        assert_eq!(report.removed, vec![a]);
         let plan = prune_plan(&admin, &PruneOptions::default()).await.unwrap();
         assert_eq!(plan.ignored_tombstones.len(), 2);
         let report = prune(&admin, &PruneOptions::default(), plan).await.unwrap();
@@ -276,7 +276,7 @@ fn borg_1689_forged_removals_do_not_make_an_admin_prune_delete_history() {
             .into_iter()
             .map(|s| s.0)
             .collect();
-        assert_eq!(left, vec![b.clone(), c.clone()]);
+        assert_eq!(left, vec![b, c]);
         assert_eq!(files(&reader, root_b).await[&b"data.bin"[..]], content(2));
         assert_eq!(files(&reader, root_c).await[&b"data.bin"[..]], content(3));
         // The host's own listing agrees (it verifies with the authority

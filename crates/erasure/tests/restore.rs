@@ -125,9 +125,7 @@ fn a_versioned_restore_reads_slices_of_data_shards_only() {
         for r in &reads {
             r.0.lock().unwrap().clear();
         }
-        let (_, snap) = repo.find_snapshot(&SnapshotQuery::latest())
-            .await
-            .unwrap();
+        let (_, snap) = repo.find_snapshot(&SnapshotQuery::latest()).await.unwrap();
         // Whole runs, as on an erasure layout one should (short reads are
         // widened to whole shard blocks: see RestoreOptions::max_read).
         let opts = RestoreOptions::new(out.path()).max_read(0);

@@ -71,7 +71,10 @@ pub fn pack_header(data: &[u8]) {
             assert!(end <= pack.len() as u64, "entry past the pack's end");
         }
     }
-    if let Some(trailer) = pack.get(pack.len().saturating_sub(cairn_cas_core::format::TRAILER_LEN)..) {
+    if let Some(trailer) = pack.get(
+        pack.len()
+            .saturating_sub(cairn_cas_core::format::TRAILER_LEN)..,
+    ) {
         let _ = cairn_cas_core::format::parse_trailer("fuzz", trailer);
     }
 }

@@ -3,11 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use cairn_cas_core::format::read_pack_header;
 use cairn_cas_core::journal::JournalIssue;
 use cairn_cas_core::{
     cpu, open_blob, NodeKind, OpenWarning, PackEntry, PackId, Repository, MAX_PACK_SIZE,
 };
-use cairn_cas_core::format::read_pack_header;
 use cairn_crypto::ChunkId;
 use futures::{StreamExt, TryStreamExt};
 

@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(v["warnings"][0]["kind"], "journal");
         assert_eq!(v["warnings"][0]["issue"]["kind"], "unjournaled_snapshot");
         assert_eq!(v["warnings"][0]["issue"]["snapshot"], "cd".repeat(32));
-        assert_eq!(r.errors[0].to_string(), "data/ab/abcd is indexed but missing");
+        assert_eq!(
+            r.errors[0].to_string(),
+            "data/ab/abcd is indexed but missing"
+        );
         assert!(!r.is_ok());
     }
 }

@@ -115,7 +115,11 @@ fn different_chunker_parameters_rechunk_and_restore_identical() {
         let r = copy(
             &source,
             &target,
-            &CopyOptions::new().snapshot(done.snapshot_id.unwrap()[..8].parse::<cairn_cas_core::IdPrefix>().unwrap()),
+            &CopyOptions::new().snapshot(
+                done.snapshot_id.unwrap()[..8]
+                    .parse::<cairn_cas_core::IdPrefix>()
+                    .unwrap(),
+            ),
         )
         .await
         .unwrap();

@@ -185,7 +185,10 @@ fn missing_pack_restores_the_rest_and_names_the_pack() {
         let report = check(&fx.repo, &CheckOptions::default()).await.unwrap();
         assert!(!report.is_ok());
         assert!(
-            report.errors.iter().any(|e| e.to_string().contains(&pack.key())),
+            report
+                .errors
+                .iter()
+                .any(|e| e.to_string().contains(&pack.key())),
             "{:?}",
             report.errors
         );
@@ -279,7 +282,11 @@ fn corrupt_byte_in_a_pack_is_named_and_never_written() {
             .unwrap();
         assert_eq!(full.packs_read, full.packs);
         assert_eq!(full.errors.len(), 1, "{:?}", full.errors);
-        assert!(full.errors[0].to_string().contains(&pack.key()), "{:?}", full.errors);
+        assert!(
+            full.errors[0].to_string().contains(&pack.key()),
+            "{:?}",
+            full.errors
+        );
         drop(fx.src);
     });
 }
@@ -304,7 +311,11 @@ fn damaged_snapshot_objects_are_named() {
             matches!(&err, cairn_cas_core::Error::Corrupt { object, .. } if *object == key),
             "{err:?}"
         );
-        let err = fx.repo.find_snapshot(&Default::default()).await.unwrap_err();
+        let err = fx
+            .repo
+            .find_snapshot(&Default::default())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains(&key), "{err}");
 
         // Garbage stored under its own hash: passes the name check, fails to parse.

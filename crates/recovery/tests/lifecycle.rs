@@ -179,7 +179,7 @@ fn a_crash_at_every_backend_operation_of_a_prune_loses_nothing_kept() {
             .into_iter()
             .map(|(id, _)| id)
             .collect();
-        let last = kept.last().unwrap().clone();
+        let last = *kept.last().unwrap();
         drop(repo);
 
         // Count the operations of a whole prune.

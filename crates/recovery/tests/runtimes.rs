@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use cairn_backends::{Backend, LocalBackend, MemoryBackend};
 use cairn_cas_core::{BackupOptions, Repository};
-use cairn_recovery::{
-    check, verify, CheckOptions, RestoreOptions, SnapshotQuery,
-};
+use cairn_recovery::{check, verify, CheckOptions, RestoreOptions, SnapshotQuery};
 
 use common::*;
 

@@ -6,12 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::{backup_stream, BackupOptions, NoProgress};
 use cairn_cas_core::jiff::Timestamp;
-use cairn_recovery::{
-    Error,
-    plan_restore, verify, RestoreOptions, SnapshotQuery,
-};
+use cairn_cas_core::{backup_stream, BackupOptions, NoProgress};
+use cairn_recovery::{plan_restore, verify, Error, RestoreOptions, SnapshotQuery};
 
 use common::*;
 

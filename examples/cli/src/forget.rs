@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cairn_cas_core::prune::forget;
-use cairn_cas_core::SnapshotQuery;
 use cairn_cas_core::retention::{Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration};
+use cairn_cas_core::SnapshotQuery;
 use clap::Args;
 
 use crate::backup::short;

@@ -82,7 +82,12 @@ fn check_json_is_the_typed_report() {
     // Lose a pack: the error is a tagged object naming it.
     let pack = files_below(&repo.join("data")).into_iter().next().unwrap();
     std::fs::remove_file(&pack).unwrap();
-    let name = pack.strip_prefix(&repo).unwrap().to_str().unwrap().to_owned();
+    let name = pack
+        .strip_prefix(&repo)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     let out = run(&repo, &["--json", "check"]);
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_str(&texts(&out).0).unwrap();

@@ -202,7 +202,7 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
         for head in &s.journal {
             if !stored.contains(head) {
                 report.issues.push(JournalIssue::MissingSnapshotHead {
-                    snapshot: id.clone(),
+                    snapshot: *id,
                     entry: head.clone(),
                 });
             }
@@ -210,9 +210,9 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
     }
     for id in unjournaled {
         if !journaled.contains(id.as_str()) {
-            report.issues.push(JournalIssue::UnjournaledSnapshot {
-                snapshot: id.clone(),
-            });
+            report
+                .issues
+                .push(JournalIssue::UnjournaledSnapshot { snapshot: *id });
         }
     }
     check_entries(repo, &journal, &covered, &mut report);

@@ -167,7 +167,7 @@ pub async fn repair_snapshots(
         };
         done.lost.sort_by(|a, b| a.path.cmp(&b.path));
         if let Some(copy) = earlier.get(&id) {
-            done.repaired = Some(copy.clone());
+            done.repaired = Some(*copy);
             done.earlier = true;
         }
         if !opts.dry_run {

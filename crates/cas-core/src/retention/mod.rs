@@ -122,17 +122,11 @@ impl RetentionPlan {
     }
     /// Ids of the snapshots kept.
     pub fn keep(&self) -> Vec<SnapshotId> {
-        self.decisions()
-            .filter(|d| d.keep)
-            .map(|d| d.id.clone())
-            .collect()
+        self.decisions().filter(|d| d.keep).map(|d| d.id).collect()
     }
     /// Ids of the snapshots to remove.
     pub fn remove(&self) -> Vec<SnapshotId> {
-        self.decisions()
-            .filter(|d| !d.keep)
-            .map(|d| d.id.clone())
-            .collect()
+        self.decisions().filter(|d| !d.keep).map(|d| d.id).collect()
     }
 }
 
@@ -294,7 +288,7 @@ fn plan_group(
             }
         }
         out.push(Decision {
-            id: id.clone(),
+            id: *id,
             time: *t,
             keep: !reasons.is_empty(),
             reasons,

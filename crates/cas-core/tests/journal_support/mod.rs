@@ -59,7 +59,10 @@ pub async fn clean(repo: &Repository) -> JournalReport {
 }
 
 /// A repository with init, two backups (ids returned) and nothing else.
-pub async fn three_entries(store: Arc<MemoryBackend>, dir: &Path) -> (Repository, SnapshotId, SnapshotId) {
+pub async fn three_entries(
+    store: Arc<MemoryBackend>,
+    dir: &Path,
+) -> (Repository, SnapshotId, SnapshotId) {
     let repo = init(store).await;
     let s1 = backup_with(&repo, dir, b"one").await;
     let s2 = backup_with(&repo, dir, b"two").await;
