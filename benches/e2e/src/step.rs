@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use cairn_backends::{Backend, LocalBackend};
 use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_erasure::{Child, ErasureBackend, ErasureConfig};
-use cairn_recovery::{plan_restore, restore, select_snapshot, RestoreOptions, SnapshotFilter};
+use cairn_recovery::{plan_restore, restore, RestoreOptions, SnapshotQuery};
 use serde_json::{json, Value};
 
 /// The password every benchmark repository uses (for every tool).
@@ -99,7 +99,7 @@ pub(crate) fn run_restore(repo: &Path, target: &Path, erasure: bool) -> Result<V
         let t = Instant::now();
         let repo = Repository::open(backend, PASSWORD.as_bytes()).await?;
         let open_secs = t.elapsed().as_secs_f64();
-        let (_, snap) = select_snapshot(&repo, &SnapshotFilter::default()).await?;
+        let (_, snap) = repo.find_snapshot(&SnapshotQuery::latest()).await?;
         let opts = RestoreOptions::new(target);
         let plan = plan_restore(&repo, &snap, &opts).await?;
         let plan_secs = t.elapsed().as_secs_f64() - open_secs;

@@ -1,4 +1,11 @@
 //! The one error type of `cairn-backends`.
+//!
+//! Rules: one `#[non_exhaustive]` enum for the crate; every variant names the
+//! key concerned; an error from below (I/O, `object_store`, a decorator such
+//! as erasure) is kept as the variant's `source()` so callers can downcast to
+//! it, never flattened into a message; [`Error::is_transient`] says whether
+//! retrying may help, and the typed predicates (`is_not_found`, …) replace
+//! matching on messages.
 
 /// What can go wrong talking to a [`Backend`](crate::Backend).
 ///

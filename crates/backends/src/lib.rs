@@ -91,5 +91,10 @@ pub mod testing;
 // Owned by the object-store work: S3 and other stores through `object_store`.
 #[cfg(feature = "object-store")]
 mod object_store_backend;
+/// The `object_store` crate, for building stores Cairn has no location
+/// syntax for (GCS with feature `gcs`, Azure with feature `azure`): build
+/// one with its builder and wrap it in [`ObjectStoreBackend::new`].
+#[cfg(feature = "object-store")]
+pub use object_store;
 #[cfg(feature = "object-store")]
 pub use object_store_backend::*;

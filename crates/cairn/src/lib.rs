@@ -19,13 +19,14 @@ pub use repository::Repository;
 pub use cairn_cas_core::copy::{CopyOptions, CopyReport};
 pub use cairn_cas_core::tenant::{Receipt, TenantInfo};
 pub use cairn_cas_core::{
-    BackupOptions, BackupResult, BackupSummary, CacheOptions, Compression, InitOptions, KeyInfo,
-    NewKey, OpenOptions, Role, Snapshot, Warning,
+    jiff, BackupOptions, BackupResult, BackupSummary, CacheOptions, Compression, IdPrefix,
+    InitOptions, KeyInfo, NewKey, OpenOptions, Role, Snapshot, SnapshotId, SnapshotQuery, TreeId,
+    Warning,
 };
 pub use cairn_chunking::ChunkerConfig;
 pub use cairn_crypto::KdfParams;
 pub use cairn_recovery::{
-    CheckOptions, CheckReport, RestoreOptions, RestorePlan, RestoreSummary, SnapshotFilter,
+    CheckIssue, CheckOptions, CheckReport, Mismatch, RestoreOptions, RestorePlan, RestoreSummary,
     VerifyReport,
 };
 

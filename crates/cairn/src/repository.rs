@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use cairn_backends::Backend;
-use cairn_cas_core::{BackupOptions, BackupResult, InitOptions, OpenOptions, Snapshot};
+use cairn_cas_core::{
+    BackupOptions, BackupResult, InitOptions, OpenOptions, Snapshot, SnapshotId, SnapshotQuery,
+};
 use cairn_recovery::{
-    CheckOptions, CheckReport, RestoreOptions, RestorePlan, RestoreSummary, SnapshotFilter,
-    VerifyReport,
+    CheckOptions, CheckReport, RestoreOptions, RestorePlan, RestoreSummary, VerifyReport,
 };
 
 use tracing::Instrument;
@@ -203,7 +204,9 @@ impl Repository {
             .instrument(span.clone())
             .await;
         if let Ok(done) = &result {
-            span.record("snapshot", done.snapshot_id.as_str());
+            if let Some(id) = &done.snapshot_id {
+                span.record("snapshot", id.as_str());
+            }
             m::backup(&done.snapshot.summary, done.warnings.len());
         }
         op.finish(&result);
@@ -221,20 +224,22 @@ impl Repository {
         }
     }
 
-    /// Every readable snapshot, oldest first, and the errors of those that
-    /// cannot be read (one damaged record does not hide the others).
-    pub async fn snapshots(&self) -> Result<(Vec<(String, Snapshot)>, Vec<cairn_cas_core::Error>)> {
-        Ok(self.inner.readable_snapshots().await?)
+    /// Every readable snapshot `query` selects (`&SnapshotQuery::latest()`:
+    /// all of them), oldest first, and the errors of the records that cannot
+    /// be read (one damaged record does not hide the others).
+    pub async fn snapshots(
+        &self,
+        query: &SnapshotQuery,
+    ) -> Result<(Vec<(SnapshotId, Snapshot)>, Vec<cairn_cas_core::Error>)> {
+        Ok(self.inner.select_snapshots(query).await?)
     }
 
-    /// A snapshot by `latest`, full id or unambiguous id prefix.
-    pub async fn snapshot(&self, query: &str) -> Result<(String, Snapshot)> {
+    /// The snapshot `query` picks: the one its id prefix names, or else the
+    /// newest that matches (host, paths, tags, as of a time). Parse a
+    /// command-line argument (`latest` or an id prefix) with
+    /// `arg.parse::<SnapshotQuery>()`.
+    pub async fn snapshot(&self, query: &SnapshotQuery) -> Result<(SnapshotId, Snapshot)> {
         Ok(self.inner.find_snapshot(query).await?)
-    }
-
-    /// The newest snapshot matching `filter` (host, path, tag, as of a time).
-    pub async fn select(&self, filter: &SnapshotFilter) -> Result<(String, Snapshot)> {
-        Ok(cairn_recovery::select_snapshot(&self.inner, filter).await?)
     }
 
     /// Plans restoring `snapshot`: a value to inspect (bytes, packs, an

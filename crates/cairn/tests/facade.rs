@@ -218,10 +218,10 @@ fn check_reads_past_the_metadata_cache() {
         let cached = Repository::open_with(&loc(&repo_dir), PW, opts.clone())
             .await
             .unwrap();
-        let (_, snap) = cached.inner().find_snapshot("latest").await.unwrap();
+        let (_, snap) = cached.inner().find_snapshot(&cairn::SnapshotQuery::latest()).await.unwrap();
         cached
             .inner()
-            .load_tree(&snap.tree_id().unwrap())
+            .load_tree(&snap.tree)
             .await
             .unwrap();
         let cache = cached.inner().cache().unwrap().dir().join("data");
@@ -243,7 +243,7 @@ fn check_reads_past_the_metadata_cache() {
             .unwrap();
         again
             .inner()
-            .load_tree(&snap.tree_id().unwrap())
+            .load_tree(&snap.tree)
             .await
             .unwrap();
         // ...but `check` reports the lost pack.

@@ -108,7 +108,8 @@ fn backup_is_wrapped_in_freeze_and_thaw_and_a_restore_is_validated() {
             .unwrap();
         // A backup that fails (its parent snapshot does not exist) is
         // thawed too.
-        let bad_parent = BackupOptions::default().parent("0123456789abcdef");
+        let bad_parent =
+            BackupOptions::default().parent("0123456789abcdef".parse::<cairn::IdPrefix>().unwrap());
         assert!(repo
             .backup(
                 std::slice::from_ref(&src),
@@ -172,7 +173,10 @@ fn a_refusing_before_hook_stops_the_backup_and_a_failed_validation_is_an_error()
         );
         assert!(e.to_string().contains("would not freeze"), "{e}");
         // No snapshot was made: still only the one from before the hooks.
-        assert_eq!(repo.snapshots().await.unwrap().0.len(), 1);
+        assert_eq!(
+            repo.snapshots(&Default::default()).await.unwrap().0.len(),
+            1
+        );
         let opts = RestoreOptions::new(dir.path().join("out"));
         let plan = repo.plan_restore(&stored.snapshot, &opts).await.unwrap();
         let e = repo

@@ -35,14 +35,15 @@ use crate::blob::{seal_blob, BlobKind};
 use crate::pack::{PackBuilder, PackEntry, PackId};
 use crate::repo::put_idempotent;
 use crate::tree::{NodeKind, Tree};
-use crate::{cpu, Repository, Result};
+use crate::{cpu, Repository, Result, SnapshotId, SnapshotQuery};
 
 /// What to copy.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default)]
 pub struct CopyOptions {
-    /// Source snapshots by id or unambiguous prefix; empty: every readable one.
-    pub snapshots: Vec<String>,
+    /// Source snapshots to copy (each query picks one); empty: every
+    /// readable one.
+    pub snapshots: Vec<SnapshotQuery>,
 }
 
 impl CopyOptions {
@@ -50,9 +51,9 @@ impl CopyOptions {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Adds a snapshot (id or prefix) to copy.
-    pub fn snapshot(mut self, id: impl Into<String>) -> Self {
-        self.snapshots.push(id.into());
+    /// Adds a snapshot (an id, a prefix, or any query) to copy.
+    pub fn snapshot(mut self, query: impl Into<SnapshotQuery>) -> Self {
+        self.snapshots.push(query.into());
         self
     }
 }
@@ -62,9 +63,9 @@ impl CopyOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CopiedSnapshot {
     /// Its id in the source.
-    pub source: String,
+    pub source: SnapshotId,
     /// The new record's id in the target.
-    pub target: String,
+    pub target: SnapshotId,
 }
 
 /// What a copy did.
@@ -74,7 +75,7 @@ pub struct CopyReport {
     /// Snapshots written to the target.
     pub copied: Vec<CopiedSnapshot>,
     /// Source snapshots the target already had a copy of.
-    pub already_copied: Vec<String>,
+    pub already_copied: Vec<SnapshotId>,
     /// Blobs sent (new to the target).
     pub blobs_sent: u64,
     /// Their bytes as stored in the target (compressed, sealed).
@@ -94,7 +95,7 @@ pub async fn copy(
     opts: &CopyOptions,
 ) -> Result<CopyReport> {
     let (readable, unreadable) = source.readable_snapshots().await?;
-    let wanted: Vec<(String, crate::Snapshot)> = if opts.snapshots.is_empty() {
+    let wanted: Vec<(SnapshotId, crate::Snapshot)> = if opts.snapshots.is_empty() {
         // A snapshot that cannot be read cannot be copied: say so.
         if let Some(e) = unreadable.into_iter().next() {
             return Err(e);
@@ -108,7 +109,8 @@ pub async fn copy(
         out
     };
     let (have, _) = target.readable_snapshots().await?;
-    let copied_before: HashSet<String> = have.into_iter().filter_map(|(_, s)| s.original).collect();
+    let copied_before: HashSet<SnapshotId> =
+        have.into_iter().filter_map(|(_, s)| s.original).collect();
     let rechunk = (source.chunker() != target.chunker()).then(|| target.chunker());
     // A writer of the target like a backup (the `prune` module's
     // protocol): a lease, dedup only against packs not condemned, and
@@ -157,8 +159,8 @@ pub async fn copy(
 async fn copy_in_session(
     source: &Repository,
     target: &Repository,
-    wanted: Vec<(String, crate::Snapshot)>,
-    copied_before: &HashSet<String>,
+    wanted: Vec<(SnapshotId, crate::Snapshot)>,
+    copied_before: &HashSet<SnapshotId>,
     rechunk: Option<ChunkerConfig>,
     start: &crate::prune::WriterStart,
     heads: &[String],
@@ -170,15 +172,15 @@ async fn copy_in_session(
             w.report.already_copied.push(id);
             continue;
         }
-        let root = copy_tree(source, &mut w, snap.tree_id()?, rechunk).await?;
+        let root = copy_tree(source, &mut w, snap.tree.chunk_id(), rechunk).await?;
         // Data, then index, then the record: a crash leaves only garbage.
         w.finish().await?;
         start.session.refresh(target).await?;
         crate::prune::revalidate(target, &start.session, root, &start.condemned).await?;
         let mut record = snap.clone();
-        record.tree = root.to_hex();
+        record.tree = root.into();
         record.parent = None;
-        record.original = Some(id.clone());
+        record.original = Some(id);
         // The heads of the target's journal, not the source's.
         record.journal = heads.to_vec();
         let new_id = target.save_snapshot(&record).await?;

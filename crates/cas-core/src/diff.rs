@@ -14,7 +14,7 @@ use crate::filter::Patterns;
 use crate::repo::Repository;
 use crate::snapshot::Snapshot;
 use crate::tree::{Node, NodeKind, Tree};
-use crate::Result;
+use crate::{Result, SnapshotId};
 
 /// What happened to one path between two snapshots.
 #[non_exhaustive]
@@ -97,7 +97,7 @@ fn compare(a: &Node, b: &Node) -> Option<Change> {
 
 /// The differences between snapshots `a` and `b` (added = only in `b`).
 pub async fn diff_snapshots(repo: &Repository, a: &Snapshot, b: &Snapshot) -> Result<Diff> {
-    diff_trees(repo, a.tree_id()?, b.tree_id()?).await
+    diff_trees(repo, a.tree.chunk_id(), b.tree.chunk_id()).await
 }
 
 /// What is left to compare: a directory on one or both sides.
@@ -209,9 +209,9 @@ fn merge(dir: &Path, a: Tree, b: Tree, out: &mut Vec<DiffEntry>, work: &mut Vec<
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
     /// The snapshot's id.
-    pub snapshot_id: String,
-    /// The snapshot's time (RFC 3339, as recorded).
-    pub time: String,
+    pub snapshot_id: SnapshotId,
+    /// The snapshot's time.
+    pub time: jiff::Timestamp,
     /// The absolute path.
     pub path: PathBuf,
     /// The node there.
@@ -227,7 +227,7 @@ pub async fn find(repo: &Repository, patterns: &Patterns) -> Result<Vec<Match>> 
     let mut out = Vec::new();
     for (id, snap) in snaps {
         let mut found = Vec::new();
-        let mut stack = vec![(PathBuf::from("/"), snap.tree_id()?)];
+        let mut stack = vec![(PathBuf::from("/"), snap.tree.chunk_id())];
         while let Some((dir, tree)) = stack.pop() {
             for node in repo.load_tree(&tree).await?.nodes {
                 let path = dir.join(node.name_os());
@@ -242,8 +242,8 @@ pub async fn find(repo: &Repository, patterns: &Patterns) -> Result<Vec<Match>> 
         }
         found.sort_by(|x, y| x.0.cmp(&y.0));
         out.extend(found.into_iter().map(|(path, node)| Match {
-            snapshot_id: id.clone(),
-            time: snap.time.clone(),
+            snapshot_id: id,
+            time: snap.time,
             path,
             node,
         }));

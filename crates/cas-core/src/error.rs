@@ -1,4 +1,13 @@
 //! The one error type of `cairn-cas-core`.
+//!
+//! Rules: one `#[non_exhaustive]` enum for the crate; variants about a
+//! stored object name it (`object`: its backend key), variants about a path
+//! name the path; errors from the crates below (backends, crypto, chunking,
+//! I/O) are kept whole as `source()` (`#[from]`/`#[source]`) so a caller can
+//! downcast through the chain; cryptographic failures stay opaque
+//! ([`Error::Authentication`] does not say why); [`Error::is_transient`] says
+//! whether retrying may help. Bad input — from disk, the network or a
+//! command line ([`Error::InvalidId`]) — is one of these, never a panic.
 
 use std::path::PathBuf;
 
@@ -105,6 +114,17 @@ pub enum Error {
         prefix: String,
         /// How many snapshots it matches.
         count: usize,
+    },
+    /// A snapshot id, tree id or id prefix that is not hex of the right
+    /// length (from a command line, a listing or a record).
+    #[error("invalid {what} {input:?}: {reason}")]
+    InvalidId {
+        /// Which kind of id (`snapshot id`, `tree id`, `snapshot id prefix`).
+        what: &'static str,
+        /// The text refused (its first 80 characters).
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
     },
     /// The operation was cancelled through its [`crate::CancelToken`]; what
     /// it had stored is kept for the next run to reuse.

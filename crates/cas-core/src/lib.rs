@@ -3,7 +3,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use cairn_backends::MemoryBackend;
-//! use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
+//! use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository, SnapshotQuery};
 //! use cairn_crypto::KdfParams;
 //!
 //! # futures::executor::block_on(async {
@@ -18,8 +18,9 @@
 //!
 //! // Anyone with the password can open it and find the snapshot.
 //! let repo = Repository::open(store, b"secret").await?;
-//! let (id, _) = repo.find_snapshot("latest").await?;
-//! assert_eq!(id, done.snapshot_id);
+//! let (id, snapshot) = repo.find_snapshot(&SnapshotQuery::latest()).await?;
+//! assert_eq!(Some(id), done.snapshot_id);
+//! assert_eq!(snapshot.tree, done.snapshot.tree);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
@@ -136,11 +137,14 @@ pub mod cpu;
 mod diff;
 mod error;
 mod filter;
+mod id;
 mod index;
+
 pub mod journal;
 mod open;
 mod pack;
 pub mod prune;
+mod query;
 pub mod repair;
 mod repo;
 pub mod retention;
@@ -159,14 +163,25 @@ pub use cancel::{CancelToken, Cancelled};
 pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
 pub use error::{Error, Result};
 pub use filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
-pub use index::{decode_index, encode_index, index_key, BlobLocation, Index};
+pub use id::{IdPrefix, SnapshotId, TreeId};
+pub use index::{BlobLocation, Index};
+/// The time type of the API (snapshot times, query bounds).
+pub use jiff;
 pub use open::{
     OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE, MAX_SNAPSHOT_SIZE,
 };
-pub use pack::{
-    parse_header, parse_trailer, read_pack_header, FinishedPack, PackEntry, PackId, MAX_PACK_SIZE,
-    TRAILER_LEN,
-};
+pub use pack::{FinishedPack, PackEntry, PackId, MAX_PACK_SIZE};
+pub use query::SnapshotQuery;
+
+/// Format internals: the decoders of untrusted pack and index bytes, public
+/// only for the fuzz targets (`crates/fuzzing`) and for `cairn-recovery`'s
+/// `check`, which reads packs back. Not a stable API; the formats are
+/// documented in the `pack` and `index` modules.
+#[doc(hidden)]
+pub mod format {
+    pub use crate::index::{decode_index, encode_index, index_key};
+    pub use crate::pack::{parse_header, parse_trailer, read_pack_header, TRAILER_LEN};
+}
 pub use repo::{
     EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey, RemoveOptions, RemoveReport, Repository,
     RotateOptions, RotateReport, Tombstones, DEFAULT_PACK_SIZE,

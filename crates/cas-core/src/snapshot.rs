@@ -10,13 +10,20 @@
 //! and `CRNC` for the config (`config`). The JSON fields are those of
 //! [`Snapshot`] and [`RepoConfig`]; unknown fields are ignored so later
 //! versions can add some.
+//!
+//! The API's types do not change the JSON: ids ([`SnapshotId`], [`TreeId`])
+//! are the hex strings they always were, and a snapshot's `time` is written
+//! as RFC 3339 in UTC with nine fractional digits
+//! (`2026-11-25T18:30:00.123456789Z`), the form records had when it was a
+//! `String`; reading accepts any RFC 3339 time (see the `rfc3339` module).
 
 use std::time::SystemTime;
 
 use cairn_crypto::{ChunkId, KeySet, SealingKey};
+use jiff::Timestamp;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{Error, Result, SnapshotId, TreeId};
 
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 4] = b"CRNR";
 pub(crate) const CONFIG_MAGIC: &[u8; 4] = b"CRNC";
@@ -59,8 +66,9 @@ pub struct BackupSummary {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
-    /// When the backup started (RFC 3339, UTC).
-    pub time: String,
+    /// When the backup started (RFC 3339, UTC, in the record).
+    #[serde(with = "rfc3339")]
+    pub time: Timestamp,
     /// The host backed up.
     pub hostname: String,
     /// The paths given to the backup, absolute.
@@ -70,9 +78,9 @@ pub struct Snapshot {
     pub tags: Vec<String>,
     /// The snapshot this one was compared against, if any.
     #[serde(default)]
-    pub parent: Option<String>,
-    /// The root tree's id (hex).
-    pub tree: String,
+    pub parent: Option<SnapshotId>,
+    /// The root tree's id.
+    pub tree: TreeId,
     /// What the backup did.
     #[serde(default)]
     pub summary: BackupSummary,
@@ -83,7 +91,7 @@ pub struct Snapshot {
     /// snapshot it replaces (absent in ordinary records, so their bytes are
     /// unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub original: Option<String>,
+    pub original: Option<SnapshotId>,
     /// The audit journal's heads (entry ids) the backup saw before writing
     /// this record: a journal rolled back past them is detected (see the
     /// `journal` module). Empty, and then absent from the record, for
@@ -95,14 +103,14 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// A record for a backup of `paths` started at `time` with root `tree`.
-    pub fn new(time: SystemTime, hostname: String, paths: Vec<String>, tree: ChunkId) -> Self {
+    pub fn new(time: Timestamp, hostname: String, paths: Vec<String>, tree: ChunkId) -> Self {
         Snapshot {
-            time: Snapshot::time_string(time),
+            time,
             hostname,
             paths,
             tags: Vec::new(),
             parent: None,
-            tree: tree.to_hex(),
+            tree: TreeId::from(tree),
             summary: BackupSummary::default(),
             program: concat!("cairn ", env!("CARGO_PKG_VERSION")).to_owned(),
             original: None,
@@ -110,19 +118,45 @@ impl Snapshot {
         }
     }
 
-    /// A time in the form snapshot records use (RFC 3339, UTC).
-    pub fn time_string(t: SystemTime) -> String {
-        humantime::format_rfc3339_nanos(t).to_string()
-    }
-
-    /// The backup's start time.
+    /// The backup's start time as a [`SystemTime`].
     pub fn system_time(&self) -> SystemTime {
-        humantime::parse_rfc3339_weak(&self.time).unwrap_or(SystemTime::UNIX_EPOCH)
+        SystemTime::UNIX_EPOCH
+            .checked_add(std::time::Duration::new(
+                self.time.as_second().max(0) as u64,
+                self.time.subsec_nanosecond().max(0) as u32,
+            ))
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+}
+
+/// The `time` field of snapshot records: written as RFC 3339 in UTC with
+/// nine fractional digits, as records always were (their bytes and so
+/// their ids must not depend on which version wrote them); read from any
+/// RFC 3339 time, or the weaker forms `humantime` accepted before.
+pub(crate) mod rfc3339 {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `t` in the record form.
+    pub(crate) fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{t:.9}"))
     }
 
-    /// The root tree's id.
-    pub fn tree_id(&self) -> Result<ChunkId> {
-        ChunkId::from_hex(&self.tree).map_err(|_| Error::corrupt("snapshot", "bad tree id"))
+    /// Reads a record's time.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+
+    /// Parses a record's time.
+    pub(crate) fn parse(s: &str) -> Result<Timestamp, String> {
+        if let Ok(t) = s.parse::<Timestamp>() {
+            return Ok(t);
+        }
+        humantime::parse_rfc3339_weak(s)
+            .ok()
+            .and_then(|t| Timestamp::try_from(t).ok())
+            .ok_or_else(|| format!("time {s:?} is not RFC 3339"))
     }
 }
 
@@ -207,7 +241,59 @@ pub(crate) fn open_doc<T: DeserializeOwned>(
     serde_json::from_slice(&json).map_err(|e| Error::corrupt(object, e.to_string()))
 }
 
-/// A snapshot's id: the BLAKE3 hash of its record object (hex).
+/// The object name of snapshot `id` (`snapshots/<id>`).
 pub fn snapshot_key(id: &str) -> String {
     format!("snapshots/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record's JSON as version 1 writers (times and ids as `String`s)
+    /// produced it: it must read into the typed fields and write back
+    /// byte for byte.
+    const OLD_RECORD: &str = concat!(
+        r#"{"time":"2026-11-25T18:30:00.123456789Z","hostname":"db1","paths":["/srv"],"#,
+        r#""tags":["daily"],"parent":"1111111111111111111111111111111111111111111111111111111111111111","#,
+        r#""tree":"2222222222222222222222222222222222222222222222222222222222222222","#,
+        r#""summary":{"files_new":1,"files_changed":0,"files_unchanged":0,"dirs":1,"symlinks":0,"#,
+        r#""errors":0,"bytes_read":5,"total_bytes":5,"blobs_added":2,"bytes_added_raw":300,"#,
+        r#""bytes_added_stored":350,"packs_added":1,"duration_secs":0.5},"program":"cairn 0.1.0"}"#
+    );
+
+    #[test]
+    fn old_records_read_typed_and_write_back_unchanged() {
+        let s: Snapshot = serde_json::from_str(OLD_RECORD).unwrap();
+        assert_eq!(s.time.as_nanosecond(), 1_795_631_400_123_456_789);
+        assert_eq!(s.parent.unwrap(), "1".repeat(64));
+        assert_eq!(s.tree.to_string(), "2".repeat(64));
+        assert_eq!(serde_json::to_string(&s).unwrap(), OLD_RECORD);
+    }
+
+    #[test]
+    fn whole_second_times_keep_nine_digits_and_weak_forms_still_read() {
+        let t: Timestamp = "2026-11-25T18:30:00Z".parse().unwrap();
+        let json = OLD_RECORD.replace("18:30:00.123456789Z", "18:30:00Z");
+        let mut s: Snapshot = serde_json::from_str(&json).unwrap();
+        assert_eq!(s.time, t);
+        s.time = t;
+        assert!(serde_json::to_string(&s)
+            .unwrap()
+            .contains(r#""time":"2026-11-25T18:30:00.000000000Z""#));
+        // humantime's weak form (space, no zone) read before; it still does.
+        assert_eq!(rfc3339::parse("2026-11-25 18:30:00").unwrap(), t);
+    }
+
+    #[test]
+    fn records_with_bad_times_or_ids_are_refused_not_misread() {
+        for (from, to) in [
+            ("2026-11-25T18:30:00.123456789Z", "yesterday"),
+            (&"2".repeat(64), "not-a-tree"),
+            (&"1".repeat(64), "../../etc"),
+        ] {
+            let json = OLD_RECORD.replace(from, to);
+            assert!(serde_json::from_str::<Snapshot>(&json).is_err(), "{to}");
+        }
+    }
 }

@@ -57,7 +57,7 @@ async fn open(store: &Store, cache: Option<&Path>) -> Repository {
 /// Every file name under the tree's directories, read through the repository.
 async fn ls(repo: &Repository, snap: &Snapshot) -> Vec<String> {
     let mut out = Vec::new();
-    let mut stack: Vec<(String, ChunkId)> = vec![(String::new(), snap.tree_id().unwrap())];
+    let mut stack: Vec<(String, ChunkId)> = vec![(String::new(), *snap.tree)];
     while let Some((at, t)) = stack.pop() {
         for node in repo.load_tree(&t).await.unwrap().nodes {
             let path = format!("{at}/{}", String::from_utf8_lossy(&node.name));
@@ -125,7 +125,7 @@ fn a_warm_cache_serves_metadata_without_the_backend() {
         let warm = open(&store, Some(cache.path())).await;
         let got = warm.snapshots().await.unwrap();
         assert_eq!(ls(&warm, &got[2].1).await, want_ls);
-        let ids = |v: &[(String, Snapshot)]| v.iter().map(|s| s.0.clone()).collect::<Vec<_>>();
+        let ids = |v: &[(cairn_cas_core::SnapshotId, Snapshot)]| v.iter().map(|s| s.0).collect::<Vec<_>>();
         assert_eq!(ids(&got), ids(&want));
         // Only what never comes from the cache: the config, the key file
         // and its revocation record; not 3 records, the index, the trees.
@@ -147,7 +147,7 @@ fn a_tampered_cache_file_is_refused_refetched_and_repaired() {
         let want_ls = ls(&first, &want[1].1).await;
         let root = first.cache().unwrap().dir().to_owned();
         let all = files(&root);
-        let snap_file = root.join("snapshots").join(&want[0].0);
+        let snap_file = root.join("snapshots").join(want[0].0.as_str());
         let pack_file = all.iter().find(|p| p.starts_with("data")).unwrap();
         let index_file = all.iter().find(|p| p.starts_with("index")).unwrap();
         let pristine = std::fs::read(&snap_file).unwrap();
@@ -159,7 +159,7 @@ fn a_tampered_cache_file_is_refused_refetched_and_repaired() {
             b[at] ^= 1;
             std::fs::write(&f, b).unwrap();
         }
-        let other = std::fs::read(root.join("snapshots").join(&want[1].0)).unwrap();
+        let other = std::fs::read(root.join("snapshots").join(want[1].0.as_str())).unwrap();
         std::fs::write(&snap_file, other).unwrap();
 
         let second = open(&store, Some(cache.path())).await;

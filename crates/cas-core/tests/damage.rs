@@ -14,6 +14,7 @@ use cairn_cas_core::repair::{
 };
 use cairn_cas_core::{
     backup, BackupOptions, Error, InitOptions, NoProgress, NodeKind, OpenWarning, Repository,
+    SnapshotId,
 };
 use cairn_crypto::{ChunkId, KdfParams};
 use futures::stream::BoxStream;
@@ -132,7 +133,10 @@ fn already_exists_over_the_same_bytes_is_success() {
     })
 }
 
-async fn backup_dir(repo: &Repository, files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, String) {
+async fn backup_dir(
+    repo: &Repository,
+    files: &[(&str, Vec<u8>)],
+) -> (tempfile::TempDir, SnapshotId) {
     let dir = tempfile::tempdir().unwrap();
     for (name, data) in files {
         std::fs::write(dir.path().join(name), data).unwrap();
@@ -145,7 +149,7 @@ async fn backup_dir(repo: &Repository, files: &[(&str, Vec<u8>)]) -> (tempfile::
     )
     .await
     .unwrap();
-    (dir, done.snapshot_id)
+    (dir, done.snapshot_id.unwrap())
 }
 
 async fn index_names(store: &dyn Backend) -> Vec<String> {
@@ -168,10 +172,10 @@ async fn flip(store: &MemoryBackend, key: &str) {
 }
 
 /// Every chunk of every file of a snapshot.
-async fn file_chunks(repo: &Repository, id: &str) -> Vec<ChunkId> {
+async fn file_chunks(repo: &Repository, id: &SnapshotId) -> Vec<ChunkId> {
     let snap = repo.load_snapshot(id).await.unwrap();
     let mut out = Vec::new();
-    let mut stack = vec![snap.tree_id().unwrap()];
+    let mut stack = vec![snap.tree.chunk_id()];
     while let Some(t) = stack.pop() {
         for n in repo.load_tree(&t).await.unwrap().nodes {
             match n.kind {
@@ -240,7 +244,7 @@ fn repair_snapshots_truncates_files_at_the_first_lost_chunk_and_can_forget() {
         // Delete the pack of `lose`'s chunk.
         let snap = repo.load_snapshot(&id).await.unwrap();
         let lose_chunk = {
-            let mut stack = vec![snap.tree_id().unwrap()];
+            let mut stack = vec![snap.tree.chunk_id()];
             let mut found = None;
             while let Some(t) = stack.pop() {
                 for n in repo.load_tree(&t).await.unwrap().nodes {
@@ -283,8 +287,8 @@ fn repair_snapshots_truncates_files_at_the_first_lost_chunk_and_can_forget() {
 
         // The original is gone, the repaired one is tagged and readable.
         let ids = repo.snapshot_ids().await.unwrap();
-        let new = r.repaired.clone().unwrap();
-        assert_eq!(ids, vec![new.clone()]);
+        let new = r.repaired.unwrap();
+        assert_eq!(ids, vec![new]);
         let fixed = repo.load_snapshot(&new).await.unwrap();
         assert!(fixed.tags.iter().any(|t| t == "repaired"));
         assert_eq!(fixed.original.as_deref(), Some(id.as_str()));

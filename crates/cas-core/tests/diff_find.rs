@@ -104,14 +104,14 @@ fn diff_reports_added_removed_and_which_kind_of_modification() {
         let pats = Patterns::new([("gone/a", false)]).unwrap();
         let hits = find(&repo, &pats).await.unwrap();
         assert_eq!(hits.len(), 1, "{hits:?}");
-        assert_eq!(hits[0].snapshot_id, first.snapshot_id);
+        assert_eq!(hits[0].snapshot_id, first.snapshot_id.unwrap());
         assert_eq!(hits[0].path, p("gone/a"));
 
         let pats = Patterns::new([("keep/*", false)]).unwrap();
         let hits = find(&repo, &pats).await.unwrap();
         let in_second: Vec<&PathBuf> = hits
             .iter()
-            .filter(|m| m.snapshot_id == second.snapshot_id)
+            .filter(|m| m.snapshot_id == second.snapshot_id.unwrap())
             .map(|m| &m.path)
             .collect();
         assert_eq!(

@@ -38,7 +38,7 @@ fn dry_run_reports_like_a_backup_and_writes_no_object() {
             .await
             .unwrap();
         let s = &r.snapshot.summary;
-        assert!(r.snapshot_id.is_empty());
+        assert!(r.snapshot_id.is_none());
         assert_eq!((s.files_new, s.files_changed, s.files_unchanged), (4, 0, 0));
         assert_eq!(s.bytes_read, 800_000);
         assert!(s.bytes_added_raw >= 800_000 && s.packs_added >= 1, "{s:?}");

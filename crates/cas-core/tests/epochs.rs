@@ -46,7 +46,7 @@ fn tree(dir: &Path, seed: u64) {
     }
 }
 
-async fn backup_dir(repo: &Repository, dir: &Path) -> String {
+async fn backup_dir(repo: &Repository, dir: &Path) -> cairn_cas_core::SnapshotId {
     let paths = [dir.to_path_buf()];
     let r = backup(
         repo,
@@ -56,15 +56,15 @@ async fn backup_dir(repo: &Repository, dir: &Path) -> String {
     )
     .await
     .unwrap();
-    r.snapshot_id
+    r.snapshot_id.unwrap()
 }
 
 /// Every file of a snapshot, read back through the repository (every blob
 /// authenticated and hashed to its id).
-async fn read_snapshot(repo: &Repository, id: &str) -> BTreeMap<PathBuf, Vec<u8>> {
+async fn read_snapshot(repo: &Repository, id: &cairn_cas_core::SnapshotId) -> BTreeMap<PathBuf, Vec<u8>> {
     let snap = repo.load_snapshot(id).await.unwrap();
     let mut out = BTreeMap::new();
-    let mut stack = vec![(PathBuf::new(), snap.tree_id().unwrap())];
+    let mut stack = vec![(PathBuf::new(), *snap.tree)];
     while let Some((at, t)) = stack.pop() {
         for node in repo.load_tree(&t).await.unwrap().nodes {
             let path = at.join(String::from_utf8_lossy(&node.name).as_ref());
@@ -117,11 +117,11 @@ async fn can_open_any(store: &Arc<MemoryBackend>, keys: &KeySet) -> (usize, usiz
     for m in listed {
         let bytes = store.get(&m.key).await.unwrap();
         if m.key.starts_with("data/")
-            && cairn_cas_core::read_pack_header(keys, &m.key, &bytes).is_ok()
+            && cairn_cas_core::format::read_pack_header(keys, &m.key, &bytes).is_ok()
         {
             packs += 1;
         }
-        if m.key.starts_with("index/") && cairn_cas_core::decode_index(keys, &m.key, &bytes).is_ok()
+        if m.key.starts_with("index/") && cairn_cas_core::format::decode_index(keys, &m.key, &bytes).is_ok()
         {
             index += 1;
         }

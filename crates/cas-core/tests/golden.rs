@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cairn_backends::{Backend, LocalBackend};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, NodeKind, Repository, Tree};
+use cairn_cas_core::{
+    backup, BackupOptions, InitOptions, NoProgress, NodeKind, Repository, SnapshotQuery, Tree,
+};
 use cairn_chunking::ChunkerConfig;
 use cairn_crypto::KdfParams;
 
@@ -75,13 +77,13 @@ fn version_1_repository_still_reads_back() {
         let store: Arc<dyn Backend> = Arc::new(LocalBackend::new(fixture_dir()).unwrap());
         let repo = Repository::open(store, PASSWORD).await.unwrap();
         assert_eq!(repo.config().chunk_avg, 64 << 10);
-        let (_, snap) = repo.find_snapshot("latest").await.unwrap();
+        let (_, snap) = repo.find_snapshot(&SnapshotQuery::latest()).await.unwrap();
         assert_eq!(snap.hostname, "golden");
         assert_eq!(snap.tags, vec!["fixture".to_owned()]);
         assert_eq!(snap.summary.files_new, 2);
 
         // Walk from the root down the backed-up path to the source directory.
-        let mut tree = repo.load_tree(&snap.tree_id().unwrap()).await.unwrap();
+        let mut tree = repo.load_tree(&snap.tree.chunk_id()).await.unwrap();
         for part in Path::new(&snap.paths[0]).iter().skip(1) {
             let node = child(&tree, part.to_str().unwrap());
             let NodeKind::Dir { subtree } = node.kind else {

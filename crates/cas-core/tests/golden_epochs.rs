@@ -73,7 +73,7 @@ async fn only_file(repo: &Repository, tag: &str) -> Vec<u8> {
         .iter()
         .find(|(_, s)| s.tags == [tag.to_owned()])
         .unwrap();
-    let mut tree = repo.load_tree(&snap.tree_id().unwrap()).await.unwrap();
+    let mut tree = repo.load_tree(&snap.tree).await.unwrap();
     loop {
         let node = tree.nodes[0].clone();
         match node.kind {

@@ -25,7 +25,7 @@ async fn repo() -> Repository {
 
 /// The tree of the snapshot directory `dir` (an absolute path).
 async fn tree_at(repo: &Repository, snap: &Snapshot, dir: &Path) -> Tree {
-    let mut tree = repo.load_tree(&snap.tree_id().unwrap()).await.unwrap();
+    let mut tree = repo.load_tree(&snap.tree.chunk_id()).await.unwrap();
     for c in dir.components() {
         let Component::Normal(name) = c else { continue };
         let NodeKind::Dir { subtree } = tree.find(name.as_bytes()).unwrap().kind else {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use cairn_backends::testing::{pattern, Counting};
 use cairn_backends::{Backend, MemoryBackend};
+use cairn_cas_core::format::read_pack_header;
 use cairn_cas_core::{
-    backup, read_pack_header, BackupOptions, BackupResult, BlobKind, InitOptions, NoProgress,
-    Repository,
+    backup, BackupOptions, BackupResult, BlobKind, InitOptions, NoProgress, Repository,
 };
 use cairn_crypto::KdfParams;
 
@@ -55,7 +55,7 @@ fn unchanged_backup_reads_nothing_and_stores_no_data() {
         store.reset();
         let second = run(&repo, src.path()).await;
         let s = &second.snapshot.summary;
-        assert_eq!(second.snapshot.parent.as_deref(), Some(&*first.snapshot_id));
+        assert_eq!(second.snapshot.parent, first.snapshot_id);
         assert_eq!(s.bytes_read, 0, "{s:?}");
         assert_eq!(s.files_unchanged, n, "{s:?}");
         assert_eq!((s.files_new, s.files_changed, s.errors), (0, 0, 0));

@@ -204,9 +204,7 @@ fn deleting_the_newest_entries_is_detected_without_a_pin() {
         let r = verify(&repo, &[]).await.unwrap();
         assert_eq!(
             r.issues,
-            vec![JournalIssue::UnjournaledSnapshot {
-                snapshot: s2.clone()
-            }]
+            vec![JournalIssue::UnjournaledSnapshot { snapshot: s2 }]
         );
         // Deleting the one before too: the snapshot saw it as the head.
         store.delete(&entry_key(&all[1].0)).await.unwrap();

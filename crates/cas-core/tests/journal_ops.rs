@@ -17,7 +17,7 @@ use cairn_cas_core::repair::{
     rebuild_index, repair_snapshots, RepairIndexOptions, RepairSnapshotsOptions,
 };
 use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{backup, BackupOptions, NoProgress, Repository};
+use cairn_cas_core::{backup, BackupOptions, NoProgress, Repository, SnapshotQuery};
 use futures::TryStreamExt;
 
 use journal_support::*;
@@ -43,7 +43,7 @@ fn every_operation_leaves_an_entry_and_the_journal_verifies() {
         )
         .await
         .unwrap();
-        assert_eq!(f.removed, vec![s1.clone()]);
+        assert_eq!(f.removed, vec![s1]);
         let plan = prune_plan(&repo, &PruneOptions::default()).await.unwrap();
         let pruned = prune(&repo, &PruneOptions::default(), plan).await.unwrap();
         assert!(pruned.journal_entry.is_some());
@@ -63,7 +63,7 @@ fn every_operation_leaves_an_entry_and_the_journal_verifies() {
         let fixed = repair_snapshots(&repo, &RepairSnapshotsOptions::default().forget(true))
             .await
             .unwrap();
-        let repaired = fixed.repaired[0].repaired.clone().unwrap();
+        let repaired = fixed.repaired[0].repaired.unwrap();
         // Copy into another repository: the entry is in the target.
         let target = init(Arc::new(MemoryBackend::new())).await;
         let copied = copy(&repo, &target, &CopyOptions::new()).await.unwrap();
@@ -96,11 +96,14 @@ fn every_operation_leaves_an_entry_and_the_journal_verifies() {
             .iter()
             .map(|(_, e)| serde_json::to_string(&e.op).unwrap())
             .collect();
-        assert!(ops[1].contains(&s1) && ops[2].contains(&s2), "{ops:?}");
+        assert!(
+            ops[1].contains(s1.as_str()) && ops[2].contains(s2.as_str()),
+            "{ops:?}"
+        );
         assert!(ops[3].contains(&added));
         assert!(ops[4].contains(&old_key) && ops[4].contains(&new_key));
-        assert!(ops[5].contains(&s1));
-        assert!(ops[8].contains(&repaired));
+        assert!(ops[5].contains(s1.as_str()));
+        assert!(ops[8].contains(repaired.as_str()));
         // Who: the key file that opened the repository at the time.
         assert_eq!(all[3].1.who.key, old_key);
         assert_eq!(all[5].1.who.key, new_key);
@@ -117,7 +120,10 @@ fn every_operation_leaves_an_entry_and_the_journal_verifies() {
         let t = entries(&target).await;
         assert_eq!(kinds(&t), ["init", "copy"]);
         // The copy names the target's heads, not the source's.
-        let (_, copied_snap) = target.find_snapshot("latest").await.unwrap();
+        let (_, copied_snap) = target
+            .find_snapshot(&SnapshotQuery::latest())
+            .await
+            .unwrap();
         assert_eq!(copied_snap.journal, vec![t[0].0.clone()]);
         clean(&target).await;
     })
@@ -144,7 +150,7 @@ fn concurrent_writers_leave_a_journal_that_verifies() {
             })
         })
         .collect();
-    let ids: Vec<String> = writers
+    let ids: Vec<_> = writers
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();
@@ -318,12 +324,12 @@ fn a_journal_failure_keeps_the_backup_and_stops_the_forget() {
         .await
         .unwrap();
         assert!(matches!(&r.journal, Some(Err(_))), "{:?}", r.journal);
-        repo.load_snapshot(&r.snapshot_id).await.unwrap();
+        repo.load_snapshot(&r.snapshot_id.unwrap()).await.unwrap();
         let report = verify(&repo, &[]).await.unwrap();
         assert_eq!(
             report.issues,
             vec![JournalIssue::UnjournaledSnapshot {
-                snapshot: r.snapshot_id.clone()
+                snapshot: r.snapshot_id.unwrap()
             }]
         );
         let err = forget(

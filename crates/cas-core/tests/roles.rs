@@ -16,6 +16,7 @@ use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFil
 use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
 use cairn_cas_core::{
     backup, BackupOptions, Error, InitOptions, NewKey, NoProgress, NodeKind, Repository, Role,
+    SnapshotId,
 };
 use cairn_crypto::{ChunkId, KdfParams};
 use futures::TryStreamExt;
@@ -59,7 +60,7 @@ async fn files(repo: &Repository, root: ChunkId) -> BTreeMap<Vec<u8>, Vec<u8>> {
     out
 }
 
-async fn back_up(repo: &Repository, dir: &Path, content: &[u8]) -> (String, ChunkId) {
+async fn back_up(repo: &Repository, dir: &Path, content: &[u8]) -> (SnapshotId, ChunkId) {
     std::fs::write(dir.join("data.bin"), content).unwrap();
     let done = backup(
         repo,
@@ -69,7 +70,7 @@ async fn back_up(repo: &Repository, dir: &Path, content: &[u8]) -> (String, Chun
     )
     .await
     .unwrap();
-    (done.snapshot_id, done.snapshot.tree_id().unwrap())
+    (done.snapshot_id.unwrap(), done.snapshot.tree.chunk_id())
 }
 
 fn content(seed: u8) -> Vec<u8> {
@@ -235,7 +236,7 @@ fn borg_1689_forged_removals_do_not_make_an_admin_prune_delete_history() {
             "{report:?}"
         );
         assert_eq!(names(&*store, "data/").await, packs_before);
-        let ids: Vec<String> = reader
+        let ids: Vec<SnapshotId> = reader
             .snapshots()
             .await
             .unwrap()
@@ -262,25 +263,25 @@ fn borg_1689_forged_removals_do_not_make_an_admin_prune_delete_history() {
         )
         .await
         .unwrap();
-        assert_eq!(report.removed, vec![a.clone()]);
+        assert_eq!(report.removed, vec![a]);
         let plan = prune_plan(&admin, &PruneOptions::default()).await.unwrap();
         assert_eq!(plan.ignored_tombstones.len(), 2);
         let report = prune(&admin, &PruneOptions::default(), plan).await.unwrap();
         assert!(report.packs_deleted > 0, "{report:?}");
         let reader = Repository::open(store.clone(), b"admin").await.unwrap();
-        let left: Vec<String> = reader
+        let left: Vec<SnapshotId> = reader
             .snapshots()
             .await
             .unwrap()
             .into_iter()
             .map(|s| s.0)
             .collect();
-        assert_eq!(left, vec![b.clone(), c.clone()]);
+        assert_eq!(left, vec![b, c]);
         assert_eq!(files(&reader, root_b).await[&b"data.bin"[..]], content(2));
         assert_eq!(files(&reader, root_c).await[&b"data.bin"[..]], content(3));
         // The host's own listing agrees (it verifies with the authority
         // its key file names).
-        let host_ids: Vec<String> = host
+        let host_ids: Vec<SnapshotId> = host
             .snapshots()
             .await
             .unwrap()

@@ -1,4 +1,8 @@
 //! The crate's error type.
+//!
+//! Rules: one `#[non_exhaustive]` enum; parameters are validated at
+//! construction and refused with the values given and the rule broken
+//! (never a `debug_assert!`); a reader's I/O error is kept as `source()`.
 
 /// Errors returned by `cairn-chunking`.
 #[non_exhaustive]

@@ -1,4 +1,8 @@
 //! The crate's one error type.
+//!
+//! Rules: one `#[non_exhaustive]` enum; cryptographic failures are opaque
+//! (see [`Error`]); no variant carries key material or a password; callers
+//! add the object's name.
 
 /// Everything that can go wrong in `cairn-crypto`.
 ///

@@ -1,4 +1,11 @@
 //! The one error type of `cairn-erasure`.
+//!
+//! Rules: one `#[non_exhaustive]` enum for the crate, with named fields
+//! (`NotEnoughShards { have, need, .. }`); a child backend's error is kept as
+//! `source()`; when this crate answers through the `Backend` trait its
+//! errors travel inside `cairn_backends::Error` as the source, so they stay
+//! downcastable; [`Error::is_transient`] says whether retrying may help. What
+//! a scrub or heal *finds* goes in its report (`ScrubError`), not here.
 
 /// What can go wrong coding, storing or repairing erasure-coded objects.
 #[non_exhaustive]

@@ -19,7 +19,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::call::Slot;
 use crate::heal_record::{decode, encode, heal_prefix, record_key};
-use crate::{ErasureBackend, ScrubConflict};
+use crate::{ErasureBackend, ScrubConflict, ScrubError};
 
 /// Heal records dealt with at once.
 const HEAL_CONCURRENCY: usize = 4;
@@ -75,7 +75,7 @@ pub struct HealReport {
     /// safely (see [`ErasureBackend::with_verifier`]).
     pub conflicts: Vec<ScrubConflict>,
     /// Errors met, each naming the object or record and the child.
-    pub errors: Vec<String>,
+    pub errors: Vec<ScrubError>,
     /// Children whose heal records could not be listed, by name.
     pub unreachable_children: Vec<String>,
 }
@@ -275,12 +275,10 @@ impl ErasureBackend {
             match slots[i].call(&self.config, name, |b| b.get(name)).await {
                 Ok(bytes) => match decode(name, &bytes) {
                     Ok(r) => return Some(r),
-                    Err(e) => report.errors.push(format!("child {i}: {e}")),
+                    Err(e) => report.errors.push(child_error("decoding", name, i, e)),
                 },
                 Err(e) if e.is_not_found() => {}
-                Err(e) => report
-                    .errors
-                    .push(format!("reading {name} from child {i}: {e}")),
+                Err(e) => report.errors.push(child_error("reading", name, i, e)),
             }
         }
         None
@@ -300,10 +298,23 @@ impl ErasureBackend {
                 Err(e) if e.is_not_found() => {}
                 // Left behind: the next heal finds the object whole and
                 // removes it then.
-                Err(e) => report
-                    .errors
-                    .push(format!("removing {name} from child {i}: {e}")),
+                Err(e) => report.errors.push(child_error("removing", name, i, e)),
             }
         }
+    }
+}
+
+/// A [`ScrubError::Child`].
+pub(crate) fn child_error(
+    operation: &'static str,
+    object: &str,
+    child: usize,
+    e: impl std::fmt::Display,
+) -> ScrubError {
+    ScrubError::Child {
+        operation,
+        object: object.to_owned(),
+        child,
+        reason: e.to_string(),
     }
 }

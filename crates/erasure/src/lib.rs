@@ -171,6 +171,6 @@ pub use format::{Shard, ShardFormat, ShardHeader, HEADER_LEN};
 pub use heal::{Degraded, HealReport};
 pub use health::{BreakerState, ChildHealth, HealthReport};
 pub use layout::{Layout, LayoutChild, LayoutCode};
-pub use scrub_report::{ScrubConflict, ScrubOptions, ScrubReport};
+pub use scrub_report::{ScrubConflict, ScrubError, ScrubOptions, ScrubReport};
 pub use strays::PartialKey;
 pub use verify::{content_hash_verifier, Verdict, Verifier};

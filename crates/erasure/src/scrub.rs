@@ -10,8 +10,9 @@ use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
 use crate::format::Shard;
+use crate::heal::child_error;
 use crate::verify::{choose, Candidate, Choice};
-use crate::{ErasureBackend, Result, ScrubConflict, ScrubOptions, ScrubReport};
+use crate::{ErasureBackend, Result, ScrubConflict, ScrubError, ScrubOptions, ScrubReport};
 
 /// The state of one shard slot of one object.
 enum Found {
@@ -93,7 +94,10 @@ impl ErasureBackend {
         let unheard = failed.len() >= self.codec.k();
         let mut report = ScrubReport::default();
         for (i, e) in failed {
-            report.errors.push(format!("listing child {i}: {e}"));
+            report.errors.push(ScrubError::Listing {
+                child: i,
+                reason: e.to_string(),
+            });
         }
         let keys = union
             .into_keys()
@@ -202,9 +206,7 @@ impl ErasureBackend {
                 }
                 Found::Unreachable(e) => {
                     report.shards_unreachable += 1;
-                    report
-                        .errors
-                        .push(format!("reading {key:?} from child {i}: {e}"));
+                    report.errors.push(child_error("reading", key, i, e));
                 }
             }
         }
@@ -233,7 +235,10 @@ impl ErasureBackend {
         let shards = match self.encode(data).await {
             Ok(s) => s,
             Err(e) => {
-                report.errors.push(format!("re-encoding {key:?}: {e}"));
+                report.errors.push(ScrubError::Encode {
+                    key: key.to_owned(),
+                    reason: e.to_string(),
+                });
                 return report;
             }
         };
@@ -248,9 +253,7 @@ impl ErasureBackend {
                     report.shards_repaired += 1;
                     self.clear_hint(key, i);
                 }
-                Err(e) => report
-                    .errors
-                    .push(format!("rewriting {key:?} on child {i}: {e}")),
+                Err(e) => report.errors.push(child_error("rewriting", key, i, e)),
             }
         }
         report

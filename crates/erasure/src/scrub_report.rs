@@ -87,6 +87,57 @@ pub struct ScrubConflict {
     pub reason: String,
 }
 
+/// An error a scrub or heal met, naming the object (or heal record) and
+/// the child. Serialized with a `kind` tag in snake case
+/// (`{"kind": "listing", "child": 2, "reason": "…"}`); `Display` gives the
+/// one-line message.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScrubError {
+    /// A child's listing failed (the walk may then be incomplete).
+    Listing {
+        /// The child's index in the layout.
+        child: usize,
+        /// The error.
+        reason: String,
+    },
+    /// An object to repair could not be re-encoded.
+    Encode {
+        /// The object.
+        key: String,
+        /// The error.
+        reason: String,
+    },
+    /// A call to one child about one object failed, or what it returned
+    /// did not decode.
+    Child {
+        /// What was being done (`reading`, `removing`, `decoding`).
+        operation: &'static str,
+        /// The object or heal record.
+        object: String,
+        /// The child's index in the layout.
+        child: usize,
+        /// The error.
+        reason: String,
+    },
+}
+
+impl fmt::Display for ScrubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScrubError::Listing { child, reason } => write!(f, "listing child {child}: {reason}"),
+            ScrubError::Encode { key, reason } => write!(f, "re-encoding {key:?}: {reason}"),
+            ScrubError::Child {
+                operation,
+                object,
+                child,
+                reason,
+            } => write!(f, "{operation} {object} on child {child}: {reason}"),
+        }
+    }
+}
+
 /// What a scrub found and did.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -115,7 +166,7 @@ pub struct ScrubReport {
     /// verifier vouches for one), left untouched.
     pub conflicts: Vec<ScrubConflict>,
     /// Errors met (listing, reading, rewriting), each naming key and child.
-    pub errors: Vec<String>,
+    pub errors: Vec<ScrubError>,
     /// With `repair`, after a complete walk of everything: what
     /// [`ErasureBackend::heal`](crate::ErasureBackend::heal) then did with the heal records.
     pub heal: Option<HealReport>,
@@ -178,5 +229,36 @@ impl ScrubReport {
         self.unrecoverable.extend(other.unrecoverable);
         self.conflicts.extend(other.conflicts);
         self.errors.extend(other.errors);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_errors_serialize_tagged_and_print_their_lines() {
+        let mut r = ScrubReport::default();
+        r.errors.push(ScrubError::Listing {
+            child: 2,
+            reason: "refused".into(),
+        });
+        r.errors.push(ScrubError::Child {
+            operation: "removing",
+            object: ".erasure/heal/ab".into(),
+            child: 0,
+            reason: "gone".into(),
+        });
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["errors"][0],
+            serde_json::json!({"kind": "listing", "child": 2, "reason": "refused"})
+        );
+        assert_eq!(v["errors"][1]["operation"], "removing");
+        assert_eq!(r.errors[0].to_string(), "listing child 2: refused");
+        assert_eq!(
+            r.errors[1].to_string(),
+            "removing .erasure/heal/ab on child 0: gone"
+        );
     }
 }

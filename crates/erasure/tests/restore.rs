@@ -17,7 +17,7 @@ use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode, Result};
 use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_crypto::KdfParams;
 use cairn_erasure::ErasureBackend;
-use cairn_recovery::{plan_restore, restore, select_snapshot, RestoreOptions, SnapshotFilter};
+use cairn_recovery::{plan_restore, restore, RestoreOptions, SnapshotQuery};
 use common::{children, config};
 use futures::executor::block_on;
 use futures::stream::BoxStream;
@@ -125,9 +125,7 @@ fn a_versioned_restore_reads_slices_of_data_shards_only() {
         for r in &reads {
             r.0.lock().unwrap().clear();
         }
-        let (_, snap) = select_snapshot(&repo, &SnapshotFilter::default())
-            .await
-            .unwrap();
+        let (_, snap) = repo.find_snapshot(&SnapshotQuery::latest()).await.unwrap();
         // Whole runs, as on an erasure layout one should (short reads are
         // widened to whole shard blocks: see RestoreOptions::max_read).
         let opts = RestoreOptions::new(out.path()).max_read(0);

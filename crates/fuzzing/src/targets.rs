@@ -54,9 +54,9 @@ pub fn index_decode(data: &[u8]) {
     let Some((keys, rest)) = keyed(data) else {
         return;
     };
-    let _ = cairn_cas_core::decode_index(&keys, "fuzz", rest);
+    let _ = cairn_cas_core::format::decode_index(&keys, "fuzz", rest);
     if let Ok(sealed) = keys.metadata_key().seal(rest, b"cairn/index/v1") {
-        let _ = cairn_cas_core::decode_index(&keys, "fuzz", &sealed);
+        let _ = cairn_cas_core::format::decode_index(&keys, "fuzz", &sealed);
     }
 }
 
@@ -65,15 +65,18 @@ pub fn pack_header(data: &[u8]) {
     let Some((keys, pack)) = keyed(data) else {
         return;
     };
-    if let Ok(entries) = cairn_cas_core::read_pack_header(&keys, "fuzz", pack) {
+    if let Ok(entries) = cairn_cas_core::format::read_pack_header(&keys, "fuzz", pack) {
         // What authenticates must describe blobs inside the pack.
         for e in entries {
             let end = u64::from(e.offset) + u64::from(e.length);
             assert!(end <= pack.len() as u64, "entry past the pack's end");
         }
     }
-    if let Some(trailer) = pack.get(pack.len().saturating_sub(cairn_cas_core::TRAILER_LEN)..) {
-        let _ = cairn_cas_core::parse_trailer("fuzz", trailer);
+    if let Some(trailer) = pack.get(
+        pack.len()
+            .saturating_sub(cairn_cas_core::format::TRAILER_LEN)..,
+    ) {
+        let _ = cairn_cas_core::format::parse_trailer("fuzz", trailer);
     }
 }
 

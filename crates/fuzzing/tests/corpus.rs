@@ -155,8 +155,8 @@ fn bless_corpus() {
     let trees = futures::executor::block_on(async {
         let store = std::sync::Arc::new(LocalBackend::new(&repo_dir).unwrap());
         let repo = Repository::open(store, b"golden fixture").await.unwrap();
-        let (_, snap) = repo.find_snapshot("latest").await.unwrap();
-        let mut todo = vec![snap.tree_id().unwrap()];
+        let (_, snap) = repo.find_snapshot(&Default::default()).await.unwrap();
+        let mut todo = vec![snap.tree.chunk_id()];
         let mut trees: Vec<Tree> = Vec::new();
         while let Some(id) = todo.pop() {
             let tree = repo.load_tree(&id).await.unwrap();

@@ -3,14 +3,15 @@
 
 use std::collections::{HashMap, HashSet};
 
+use cairn_cas_core::format::read_pack_header;
 use cairn_cas_core::journal::JournalIssue;
 use cairn_cas_core::{
-    cpu, open_blob, read_pack_header, NodeKind, OpenWarning, PackEntry, PackId, Repository,
-    MAX_PACK_SIZE,
+    cpu, open_blob, NodeKind, OpenWarning, PackEntry, PackId, Repository, MAX_PACK_SIZE,
 };
 use cairn_crypto::ChunkId;
 use futures::{StreamExt, TryStreamExt};
 
+use crate::check_report::{CheckIssue, CheckReport};
 use crate::Result;
 
 /// What to check.
@@ -29,43 +30,6 @@ impl CheckOptions {
     }
 }
 
-/// What `check` found.
-#[non_exhaustive]
-#[derive(Debug, Clone, Default)]
-pub struct CheckReport {
-    /// Snapshots read (unreadable ones are in `errors`).
-    pub snapshots: usize,
-    /// Distinct trees read.
-    pub trees: usize,
-    /// Distinct blobs referenced.
-    pub blobs: usize,
-    /// Packs in the index.
-    pub packs: usize,
-    /// Packs downloaded and verified.
-    pub packs_read: usize,
-    /// Packs stored but in no index (left by an interrupted backup: harmless).
-    pub unreferenced_packs: usize,
-    /// Snapshot tombstones without a valid admin signature (the snapshots
-    /// they name are kept). Not an error of the data, but a sign that a key
-    /// holder without the admin authority — a compromised backup host —
-    /// tried to remove history.
-    pub ignored_tombstones: Vec<String>,
-    /// Problems, one line each, naming the object.
-    pub errors: Vec<String>,
-    /// Things to look at that are not errors, one line each: snapshots the
-    /// audit journal does not record (an interrupted backup leaves one; so
-    /// does someone deleting the newest entries — `audit verify` counts it
-    /// as an error).
-    pub warnings: Vec<String>,
-}
-
-impl CheckReport {
-    /// Whether no problem was found.
-    pub fn is_ok(&self) -> bool {
-        self.errors.is_empty()
-    }
-}
-
 /// Checks `repo`: every snapshot's trees load, every referenced blob is
 /// indexed, every indexed pack exists, and `opts.read_data` of the packs read
 /// back whole: named by their hash, header authentic, every blob authentic
@@ -74,12 +38,15 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     let mut report = CheckReport::default();
     // Index objects `open` had to skip: the blobs they list are missing
     // until `repair index` rebuilds them.
-    report.errors.extend(
-        repo.open_warnings()
-            .iter()
-            .filter(|w| matches!(w, OpenWarning::Index { .. }))
-            .map(|w| w.to_string()),
-    );
+    report
+        .errors
+        .extend(repo.open_warnings().iter().filter_map(|w| match w {
+            OpenWarning::Index { object, reason } => Some(CheckIssue::SkippedIndex {
+                object: object.clone(),
+                reason: reason.clone(),
+            }),
+            _ => None,
+        }));
     let index_packs: HashSet<PackId> = repo.index().packs().iter().copied().collect();
     report.packs = index_packs.len();
 
@@ -88,11 +55,13 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     report.snapshots = snapshots.len();
     report
         .errors
-        .extend(unreadable.iter().map(|e| e.to_string()));
+        .extend(unreadable.iter().map(|e| CheckIssue::UnreadableSnapshot {
+            reason: e.to_string(),
+        }));
     let mut seen_trees: HashSet<ChunkId> = HashSet::new();
     let mut blobs: HashSet<ChunkId> = HashSet::new();
     for (id, snap) in &snapshots {
-        let mut stack = vec![snap.tree_id()?];
+        let mut stack = vec![snap.tree.chunk_id()];
         while let Some(tree_id) = stack.pop() {
             if !seen_trees.insert(tree_id) {
                 continue;
@@ -100,9 +69,11 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
             let tree = match repo.load_tree(&tree_id).await {
                 Ok(t) => t,
                 Err(e) => {
-                    report
-                        .errors
-                        .push(format!("snapshot {id}: tree {tree_id}: {e}"));
+                    report.errors.push(CheckIssue::UnreadableTree {
+                        snapshot: *id,
+                        tree: tree_id.into(),
+                        reason: e.to_string(),
+                    });
                     continue;
                 }
             };
@@ -123,7 +94,7 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
             if !index.contains(b) {
                 report
                     .errors
-                    .push(format!("blob {b} is referenced but in no index"));
+                    .push(CheckIssue::UnindexedBlob { blob: b.to_hex() });
             }
         }
     }
@@ -139,7 +110,7 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
         if !stored.contains_key(&p.key()) {
             report
                 .errors
-                .push(format!("{} is indexed but missing", p.key()));
+                .push(CheckIssue::MissingPack { pack: p.key() });
         }
     }
     let indexed_keys: HashSet<String> = index_packs.iter().map(|p| p.key()).collect();
@@ -173,7 +144,10 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     while let Some((p, r)) = reads.next().await {
         report.packs_read += 1;
         if let Err(e) = r {
-            report.errors.push(format!("{}: {e}", p.key()));
+            report.errors.push(CheckIssue::DamagedPack {
+                pack: p.key(),
+                reason: e,
+            });
         }
     }
     drop(reads);
@@ -189,10 +163,12 @@ async fn check_journal(repo: &Repository, report: &mut CheckReport) -> Result<()
     let journal = cairn_cas_core::journal::verify(repo, &[]).await?;
     for issue in journal.issues {
         match issue {
-            JournalIssue::UnjournaledSnapshot { .. } => report.warnings.push(issue.to_string()),
+            JournalIssue::UnjournaledSnapshot { .. } => {
+                report.warnings.push(CheckIssue::Journal { issue })
+            }
             // Already counted above (the snapshot listing).
             JournalIssue::UnreadableSnapshot { .. } => {}
-            _ => report.errors.push(issue.to_string()),
+            _ => report.errors.push(CheckIssue::Journal { issue }),
         }
     }
     Ok(())

@@ -1,4 +1,11 @@
 //! The one error type of `cairn-recovery`.
+//!
+//! Rules: one `#[non_exhaustive]` enum for the crate; repository errors are
+//! wrapped whole ([`Error::Repository`], transparent) and file-system errors
+//! keep the path and the `io::Error` as `source()`, so a caller can downcast
+//! to e.g. `cairn_erasure::Error::NotEnoughShards` through the chain. What a
+//! check or verify *finds* is not an error: it is a typed issue in the report
+//! (`CheckIssue`, `Mismatch`).
 
 use std::path::PathBuf;
 
@@ -22,12 +29,6 @@ pub enum Error {
     /// `Overwrite::IfChanged` finishes the work.
     #[error("restore cancelled; re-run with overwrite if-changed to finish")]
     Cancelled,
-    /// No snapshot matches the filter.
-    #[error("no snapshot matches {filter}")]
-    NoMatchingSnapshot {
-        /// The filter, described.
-        filter: String,
-    },
     /// An include path names nothing in the snapshot.
     #[error("{} is not in the snapshot", path.display())]
     NotInSnapshot {

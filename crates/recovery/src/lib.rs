@@ -34,9 +34,9 @@
 //! ```
 //! use std::sync::Arc;
 //! use cairn_backends::MemoryBackend;
-//! use cairn_cas_core::{backup, BackupOptions, InitOptions, Repository};
+//! use cairn_cas_core::{backup, BackupOptions, InitOptions, Repository, SnapshotQuery};
 //! use cairn_crypto::KdfParams;
-//! use cairn_recovery::{plan_restore, restore, select_snapshot, verify, RestoreOptions, SnapshotFilter};
+//! use cairn_recovery::{plan_restore, restore, verify, RestoreOptions};
 //!
 //! # futures::executor::block_on(async {
 //! let src = tempfile::tempdir()?;
@@ -45,7 +45,7 @@
 //! let repo = Repository::init(Arc::new(MemoryBackend::new()), b"pw", opts).await?;
 //! backup(&repo, &[src.path().to_owned()], &BackupOptions::default(), Arc::new(cairn_cas_core::NoProgress)).await?;
 //!
-//! let (_, snap) = select_snapshot(&repo, &SnapshotFilter::default()).await?;
+//! let (_, snap) = repo.find_snapshot(&SnapshotQuery::latest()).await?;
 //! let target = tempfile::tempdir()?;
 //! let ropts = RestoreOptions::new(target.path());
 //! let plan = plan_restore(&repo, &snap, &ropts).await?;   // inspect before running
@@ -59,20 +59,22 @@
 //! ```
 
 mod check;
+mod check_report;
 mod error;
 mod inspect;
 mod meta;
 mod options;
 mod plan;
 mod restore;
-mod select;
 mod stream;
 mod target;
 mod verify;
 mod walk;
 mod writer;
 
-pub use check::{check, CheckOptions, CheckReport};
+pub use cairn_cas_core::SnapshotQuery;
+pub use check::{check, CheckOptions};
+pub use check_report::{CheckIssue, CheckReport};
 pub use error::{Error, Result};
 pub use options::DEFAULT_MAX_READ;
 pub use plan::{
@@ -82,6 +84,5 @@ pub use plan::{
 pub use restore::{
     restore, restore_owned, NoProgress, RestoreProgress, RestoreSummary, RestoreWarning,
 };
-pub use select::{select_snapshot, SnapshotFilter};
 pub use stream::restore_snapshot;
-pub use verify::{verify, VerifyReport};
+pub use verify::{verify, Mismatch, VerifyReport};

@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use cairn_cas_core::{cpu, NodeKind, Repository, Snapshot};
 use cairn_crypto::KeySet;
+use serde::Serialize;
 
 use crate::plan::{plan_restore, PlannedEntry, RestoreOptions};
 use crate::Result;
 
 /// What [`verify`] found.
 #[non_exhaustive]
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct VerifyReport {
     /// Files compared.
     pub files_checked: u64,
@@ -23,8 +24,93 @@ pub struct VerifyReport {
     pub bytes_checked: u64,
     /// Directories and symlinks compared.
     pub others_checked: u64,
-    /// Every difference, one line each, naming the path.
-    pub mismatches: Vec<String>,
+    /// Every difference, each naming the path.
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// One difference between the target and the snapshot. Serialized with a
+/// `kind` tag in snake case (`{"kind": "size", "path": …, "found": 3,
+/// "expected": 5}`); `Display` gives the one-line message.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mismatch {
+    /// The path could not be read (missing, or an I/O error).
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        reason: String,
+    },
+    /// A directory of the snapshot is not a directory in the target.
+    DirectoryMissing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A symlink points elsewhere.
+    LinkTarget {
+        /// The path.
+        path: PathBuf,
+        /// Where it points in the target.
+        found: PathBuf,
+    },
+    /// A file has another size.
+    Size {
+        /// The path.
+        path: PathBuf,
+        /// Its size in the target.
+        found: u64,
+        /// Its size in the snapshot.
+        expected: u64,
+    },
+    /// A file has other permission bits.
+    Mode {
+        /// The path.
+        path: PathBuf,
+        /// Its mode in the target (`0o7777` bits).
+        found: u32,
+        /// Its mode in the snapshot.
+        expected: u32,
+    },
+    /// A file's contents differ, first at this chunk.
+    Contents {
+        /// The path.
+        path: PathBuf,
+        /// The first chunk (0-based) that differs or could not be read.
+        chunk: usize,
+    },
+}
+
+impl Mismatch {
+    /// The path concerned.
+    pub fn path(&self) -> &Path {
+        match self {
+            Mismatch::Unreadable { path, .. }
+            | Mismatch::DirectoryMissing { path }
+            | Mismatch::LinkTarget { path, .. }
+            | Mismatch::Size { path, .. }
+            | Mismatch::Mode { path, .. }
+            | Mismatch::Contents { path, .. } => path,
+        }
+    }
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = self.path().display();
+        match self {
+            Mismatch::Unreadable { reason, .. } => write!(f, "{p}: {reason}"),
+            Mismatch::DirectoryMissing { .. } => write!(f, "{p}: directory missing"),
+            Mismatch::LinkTarget { found, .. } => write!(f, "{p}: link target {}", found.display()),
+            Mismatch::Size {
+                found, expected, ..
+            } => write!(f, "{p}: size {found} != {expected}"),
+            Mismatch::Mode {
+                found, expected, ..
+            } => write!(f, "{p}: mode {found:o} != {expected:o}"),
+            Mismatch::Contents { chunk, .. } => write!(f, "{p}: chunk {chunk} differs"),
+        }
+    }
 }
 
 impl VerifyReport {
@@ -54,20 +140,22 @@ pub async fn verify(
         };
         match std::fs::read_link(&l.path) {
             Ok(t) if t.as_os_str() == OsStr::from_bytes(target) => {}
-            Ok(t) => {
-                report
-                    .mismatches
-                    .push(format!("{}: link target {}", l.path.display(), t.display()))
-            }
-            Err(e) => report.mismatches.push(format!("{}: {e}", l.path.display())),
+            Ok(found) => report.mismatches.push(Mismatch::LinkTarget {
+                path: l.path.clone(),
+                found,
+            }),
+            Err(e) => report.mismatches.push(Mismatch::Unreadable {
+                path: l.path.clone(),
+                reason: e.to_string(),
+            }),
         }
     }
     for d in &plan.dirs {
         report.others_checked += 1;
         if !d.path.is_dir() {
-            report
-                .mismatches
-                .push(format!("{}: directory missing", d.path.display()));
+            report.mismatches.push(Mismatch::DirectoryMissing {
+                path: d.path.clone(),
+            });
         }
     }
     let lengths: Vec<Vec<u32>> = {
@@ -95,8 +183,11 @@ pub async fn verify(
         report.bytes_checked += f.node.size;
         match r {
             Ok(Ok(())) => {}
-            Ok(Err(m)) => report.mismatches.push(format!("{}: {m}", f.path.display())),
-            Err(e) => report.mismatches.push(format!("{}: {e}", f.path.display())),
+            Ok(Err(m)) => report.mismatches.push(m),
+            Err(e) => report.mismatches.push(Mismatch::Unreadable {
+                path: f.path.clone(),
+                reason: e.to_string(),
+            }),
         }
     }
     Ok(report)
@@ -106,29 +197,41 @@ fn verify_file(
     keys: &KeySet,
     f: &PlannedEntry,
     lengths: &[u32],
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Mismatch> {
     let NodeKind::File { chunks } = &f.node.kind else {
         return Ok(());
     };
-    let meta = std::fs::metadata(&f.path).map_err(|e| e.to_string())?;
+    let path = || f.path.clone();
+    let unreadable = |e: std::io::Error| Mismatch::Unreadable {
+        path: path(),
+        reason: e.to_string(),
+    };
+    let meta = std::fs::metadata(&f.path).map_err(unreadable)?;
     if meta.len() != f.node.size {
-        return Err(format!("size {} != {}", meta.len(), f.node.size));
+        return Err(Mismatch::Size {
+            path: path(),
+            found: meta.len(),
+            expected: f.node.size,
+        });
     }
     if meta.permissions().mode() & 0o7777 != f.node.mode & 0o7777 {
-        return Err(format!(
-            "mode {:o} != {:o}",
-            meta.permissions().mode() & 0o7777,
-            f.node.mode & 0o7777
-        ));
+        return Err(Mismatch::Mode {
+            path: path(),
+            found: meta.permissions().mode() & 0o7777,
+            expected: f.node.mode & 0o7777,
+        });
     }
-    let mut file = std::fs::File::open(&f.path).map_err(|e| e.to_string())?;
+    let mut file = std::fs::File::open(&f.path).map_err(unreadable)?;
     let mut buf = Vec::new();
     for (n, (id, &len)) in chunks.iter().zip(lengths).enumerate() {
         buf.resize(len as usize, 0);
-        file.read_exact(&mut buf)
-            .map_err(|e| format!("chunk {n}: {e}"))?;
-        if keys.chunk_id_key().id(&buf) != *id {
-            return Err(format!("chunk {n} differs"));
+        // A short read means the file changed size since `metadata`.
+        let same = file.read_exact(&mut buf).is_ok() && keys.chunk_id_key().id(&buf) == *id;
+        if !same {
+            return Err(Mismatch::Contents {
+                path: path(),
+                chunk: n,
+            });
         }
     }
     Ok(())

@@ -74,7 +74,7 @@ impl<'a> Walk<'a> {
         let inspector = Inspector::new(repo, opts)?;
         let stack = vec![Pending {
             snap: PathBuf::from("/"),
-            tree: snapshot.tree_id()?,
+            tree: snapshot.tree.chunk_id(),
             state: inspector.root_state(),
             full: include.is_empty(),
             picked: opts.include_patterns.is_empty(),
@@ -105,7 +105,7 @@ impl<'a> Walk<'a> {
     pub(crate) async fn check_includes(&self, snapshot: &Snapshot) -> Result<()> {
         for inc in &self.include {
             let missing = || Error::NotInSnapshot { path: inc.clone() };
-            let mut tree = Some(snapshot.tree_id()?);
+            let mut tree = Some(snapshot.tree.chunk_id());
             for part in inc.strip_prefix("/").unwrap_or(inc).iter() {
                 let id = tree.take().ok_or_else(missing)?;
                 let t = self.repo.load_tree(&id).await?;

@@ -115,13 +115,17 @@ fn different_chunker_parameters_rechunk_and_restore_identical() {
         let r = copy(
             &source,
             &target,
-            &CopyOptions::new().snapshot(&done.snapshot_id[..8]),
+            &CopyOptions::new().snapshot(
+                done.snapshot_id.unwrap()[..8]
+                    .parse::<cairn_cas_core::IdPrefix>()
+                    .unwrap(),
+            ),
         )
         .await
         .unwrap();
         assert!(r.rechunked);
         assert_eq!(r.copied.len(), 1);
-        let (_, copied) = target.find_snapshot("latest").await.unwrap();
+        let (_, copied) = target.find_snapshot(&Default::default()).await.unwrap();
         restores_identical(&target, &copied, src.path()).await;
         // Smaller chunks: more of them than the source stored.
         assert!(target.index().len() > source.index().len(), "{r:?}");

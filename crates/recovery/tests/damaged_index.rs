@@ -43,7 +43,10 @@ fn check_names_a_damaged_index_object_and_restore_writes_the_rest() {
             .unwrap();
         assert!(!report.is_ok());
         assert!(
-            report.errors.iter().any(|e| e.contains(&first[0])),
+            report
+                .errors
+                .iter()
+                .any(|e| e.to_string().contains(&first[0])),
             "{:?}",
             report.errors
         );

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode};
 use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, PruneReport, Session};
 use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{BackupOptions, Repository};
+use cairn_cas_core::{BackupOptions, Repository, SnapshotId};
 use cairn_erasure::{Child, Codec, ErasureBackend, ErasureConfig};
 use cairn_recovery::{check, CheckOptions, RestoreOptions};
 use futures::executor::block_on;
@@ -164,7 +164,7 @@ fn write_tree(dir: &Path, version: u64) {
 
 /// Restores the snapshot and checks it equals `src`; `check --read-data`
 /// must be clean.
-async fn assert_intact(repo: &Repository, id: &str, src: &Path) {
+async fn assert_intact(repo: &Repository, id: &SnapshotId, src: &Path) {
     let report = check(repo, &CheckOptions::default().read_data(1.0))
         .await
         .unwrap();
@@ -235,7 +235,7 @@ fn shards_left_by_deletes_that_failed_on_two_children_are_removed_by_the_next_pr
             Vec::<String>::new()
         );
         let repo = Repository::open(l.store.clone(), PW).await.unwrap();
-        assert_intact(&repo, &last.snapshot_id, &dir).await;
+        assert_intact(&repo, &last.snapshot_id.unwrap(), &dir).await;
     });
 }
 
@@ -270,7 +270,7 @@ fn the_shards_of_a_crashed_write_are_removed_and_whole_objects_are_not() {
         // condemned as a pack, deleted through the layout like any other.
         assert!(l.holders(&whole).await.is_empty(), "{r:?}");
         l.assert_no_strays().await;
-        assert_intact(&repo, &kept.snapshot_id, &dir).await;
+        assert_intact(&repo, &kept.snapshot_id.unwrap(), &dir).await;
     });
 }
 
@@ -314,6 +314,6 @@ fn a_stray_of_a_live_session_is_kept_until_the_session_ends() {
         assert_eq!(r.strays_deleted, 1, "{r:?}");
         assert!(l.holders(&key2).await.is_empty());
         l.assert_no_strays().await;
-        assert_intact(&repo, &kept.snapshot_id, &dir).await;
+        assert_intact(&repo, &kept.snapshot_id.unwrap(), &dir).await;
     });
 }

@@ -185,7 +185,10 @@ fn missing_pack_restores_the_rest_and_names_the_pack() {
         let report = check(&fx.repo, &CheckOptions::default()).await.unwrap();
         assert!(!report.is_ok());
         assert!(
-            report.errors.iter().any(|e| e.contains(&pack.key())),
+            report
+                .errors
+                .iter()
+                .any(|e| e.to_string().contains(&pack.key())),
             "{:?}",
             report.errors
         );
@@ -279,7 +282,11 @@ fn corrupt_byte_in_a_pack_is_named_and_never_written() {
             .unwrap();
         assert_eq!(full.packs_read, full.packs);
         assert_eq!(full.errors.len(), 1, "{:?}", full.errors);
-        assert!(full.errors[0].contains(&pack.key()), "{:?}", full.errors);
+        assert!(
+            full.errors[0].to_string().contains(&pack.key()),
+            "{:?}",
+            full.errors
+        );
         drop(fx.src);
     });
 }
@@ -291,7 +298,7 @@ fn damaged_snapshot_objects_are_named() {
         let ids = keys_under(&*fx.store, "snapshots/").await;
         assert_eq!(ids.len(), 1);
         let key = ids[0].clone();
-        let id = key.trim_start_matches("snapshots/").to_owned();
+        let id: cairn_cas_core::SnapshotId = key.trim_start_matches("snapshots/").parse().unwrap();
         let good = fx.store.get(&key).await.unwrap();
 
         // Truncated in place: the contents no longer match the name.
@@ -304,7 +311,9 @@ fn damaged_snapshot_objects_are_named() {
             matches!(&err, cairn_cas_core::Error::Corrupt { object, .. } if *object == key),
             "{err:?}"
         );
-        let err = cairn_recovery::select_snapshot(&fx.repo, &Default::default())
+        let err = fx
+            .repo
+            .find_snapshot(&Default::default())
             .await
             .unwrap_err();
         assert!(err.to_string().contains(&key), "{err}");
@@ -347,8 +356,8 @@ fn damaged_snapshot_objects_are_named() {
 
 /// BLAKE3 of `bytes`, hex: how snapshot objects are named (a pack id is the
 /// same hash).
-fn blake3_hex(bytes: &[u8]) -> String {
-    PackId::of(bytes).to_hex()
+fn blake3_hex(bytes: &[u8]) -> cairn_cas_core::SnapshotId {
+    cairn_cas_core::SnapshotId::of(bytes)
 }
 
 /// A restore that loses one pack still restores everything else whole:
@@ -455,7 +464,7 @@ fn check_reports_a_damaged_snapshot_and_goes_on() {
             .expect("check should report, not fail");
         assert_eq!(report.snapshots, 1, "the intact snapshot is still checked");
         assert!(
-            report.errors.iter().any(|e| e.contains(&gkey)),
+            report.errors.iter().any(|e| e.to_string().contains(&gkey)),
             "{:?}",
             report.errors
         );
@@ -483,7 +492,7 @@ fn damaged_snapshot_does_not_block_backups() {
         )
         .await;
         assert!(r.is_ok(), "{:?}", r.err());
-        let picked = cairn_recovery::select_snapshot(&fx.repo, &Default::default()).await;
+        let picked = fx.repo.find_snapshot(&Default::default()).await;
         assert!(picked.is_ok(), "{:?}", picked.err());
     });
 }

@@ -89,7 +89,7 @@ fn the_version_1_golden_repository_still_restores() {
         let store: Arc<dyn Backend> =
             Arc::new(LocalBackend::new(copy.path().join("repo")).unwrap());
         let repo = Repository::open(store, b"golden fixture").await.unwrap();
-        let (_, snap) = repo.find_snapshot("latest").await.unwrap();
+        let (_, snap) = repo.find_snapshot(&Default::default()).await.unwrap();
         let target = tempfile::tempdir().unwrap();
         let opts = RestoreOptions::new(target.path());
         restore_to(&repo, &snap, &opts).await.unwrap();

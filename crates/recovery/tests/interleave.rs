@@ -32,7 +32,7 @@ use std::time::Duration;
 use cairn_backends::{Backend, MemoryBackend};
 use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
 use cairn_cas_core::retention::{GroupBy, KeepPolicy, PlanOptions};
-use cairn_cas_core::{backup, snapshot_key, BackupOptions, NoProgress, Repository};
+use cairn_cas_core::{backup, snapshot_key, BackupOptions, NoProgress, Repository, SnapshotId};
 use cairn_erasure::ErasureBackend;
 use cairn_recovery::{check, CheckOptions, RestoreOptions};
 use futures::stream::TryStreamExt;
@@ -46,9 +46,9 @@ use interleave_support::*;
 #[derive(Default)]
 struct Outcome {
     /// Acknowledged backups: snapshot id -> (actor, version).
-    acked: BTreeMap<String, (u64, u64)>,
+    acked: BTreeMap<SnapshotId, (u64, u64)>,
     /// Snapshots some forget selected for removal (removed or not).
-    maybe_removed: HashSet<String>,
+    maybe_removed: HashSet<SnapshotId>,
     /// Failures that are not injected crashes (must be none for backups).
     backup_errors: Vec<String>,
     prune_errors: usize,
@@ -101,7 +101,7 @@ async fn act(
                 match backup(&repo, &[src], &opts, Arc::new(NoProgress)).await {
                     Ok(done) => {
                         let mut o = out.lock().unwrap();
-                        o.acked.insert(done.snapshot_id, (*w, v));
+                        o.acked.insert(done.snapshot_id.unwrap(), (*w, v));
                     }
                     Err(e) => {
                         // (Through a layout, a crash reaches the archiver as
@@ -293,7 +293,7 @@ async fn verify_after(seed: u64, under: &Under, root: &Path, out: Outcome) {
         .await
         .unwrap();
     assert!(report.is_ok(), "seed {seed}: {:?}", report.errors);
-    let present: HashSet<String> = repo
+    let present: HashSet<SnapshotId> = repo
         .snapshots()
         .await
         .unwrap()

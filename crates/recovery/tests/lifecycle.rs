@@ -13,7 +13,7 @@ use cairn_backends::testing::FailAfter;
 use cairn_backends::{Backend, MemoryBackend, PutMode};
 use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
 use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{BackupOptions, Repository};
+use cairn_cas_core::{BackupOptions, Repository, SnapshotId};
 use cairn_recovery::{check, CheckOptions, RestoreOptions};
 use futures::TryStreamExt;
 
@@ -54,7 +54,7 @@ async fn check_clean(repo: &Repository) {
     assert!(report.is_ok(), "{:?}", report.errors);
 }
 
-async fn restores_identical(repo: &Repository, id: &str, src: &Path) {
+async fn restores_identical(repo: &Repository, id: &SnapshotId, src: &Path) {
     let snap = repo.load_snapshot(id).await.unwrap();
     let target = tempfile::tempdir().unwrap();
     restore_to(repo, &snap, &RestoreOptions::new(target.path()))
@@ -69,11 +69,12 @@ fn ten_versions_then_keep_last_1_and_prune_is_within_15_percent_of_fresh() {
         let src = tempfile::tempdir().unwrap();
         let store = Arc::new(MemoryBackend::new());
         let repo = init(store.clone()).await;
-        let mut last = String::new();
+        let mut last = None;
         for v in 0..10 {
             write_version(src.path(), v);
             last = backup_dir(&repo, src.path(), &opts()).await.snapshot_id;
         }
+        let last = last.unwrap();
         let (_, before) = stored_bytes(&*store, "data/").await;
 
         let report = forget(
@@ -124,7 +125,7 @@ fn after_many_backups_a_prune_leaves_at_most_4_index_objects() {
         let mut ids = Vec::new();
         for v in 0..30 {
             write_version(src.path(), v);
-            ids.push(backup_dir(&repo, src.path(), &o).await.snapshot_id);
+            ids.push(backup_dir(&repo, src.path(), &o).await.snapshot_id.unwrap());
         }
         let (objects_before, _) = stored_bytes(&*store, "index/").await;
         assert!(objects_before >= 25, "{objects_before} index objects");
@@ -171,14 +172,14 @@ fn a_crash_at_every_backend_operation_of_a_prune_loses_nothing_kept() {
         )
         .await
         .unwrap();
-        let kept: Vec<String> = repo
+        let kept: Vec<SnapshotId> = repo
             .snapshots()
             .await
             .unwrap()
             .into_iter()
             .map(|(id, _)| id)
             .collect();
-        let last = kept.last().unwrap().clone();
+        let last = *kept.last().unwrap();
         drop(repo);
 
         // Count the operations of a whole prune.
@@ -212,7 +213,7 @@ fn a_crash_at_every_backend_operation_of_a_prune_loses_nothing_kept() {
                 .await
                 .unwrap();
             assert!(report.is_ok(), "n={n}: {:?}", report.errors);
-            let now: Vec<String> = repo
+            let now: Vec<SnapshotId> = repo
                 .snapshots()
                 .await
                 .unwrap()

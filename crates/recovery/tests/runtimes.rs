@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use cairn_backends::{Backend, LocalBackend, MemoryBackend};
 use cairn_cas_core::{BackupOptions, Repository};
-use cairn_recovery::{
-    check, select_snapshot, verify, CheckOptions, RestoreOptions, SnapshotFilter,
-};
+use cairn_recovery::{check, verify, CheckOptions, RestoreOptions, SnapshotQuery};
 
 use common::*;
 
@@ -30,10 +28,8 @@ async fn round_trip(store: Arc<dyn Backend>) {
     assert_eq!(second.snapshot.summary.files_unchanged, 3);
 
     let repo = Repository::open(store, PW).await.unwrap();
-    let (id, snap) = select_snapshot(&repo, &SnapshotFilter::default())
-        .await
-        .unwrap();
-    assert_eq!(id, second.snapshot_id);
+    let (id, snap) = repo.find_snapshot(&SnapshotQuery::latest()).await.unwrap();
+    assert_eq!(Some(id), second.snapshot_id);
     let target = tempfile::tempdir().unwrap();
     restore_to(&repo, &snap, &RestoreOptions::new(target.path()))
         .await

@@ -6,10 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use cairn_backends::MemoryBackend;
+use cairn_cas_core::jiff::Timestamp;
 use cairn_cas_core::{backup_stream, BackupOptions, NoProgress};
-use cairn_recovery::{
-    plan_restore, select_snapshot, verify, Error, RestoreOptions, SnapshotFilter,
-};
+use cairn_recovery::{plan_restore, verify, Error, RestoreOptions, SnapshotQuery};
 
 use common::*;
 
@@ -135,16 +134,16 @@ fn select_snapshot_by_time_host_and_tag() {
             std::fs::write(src.path().join("f"), format!("version {i}")).unwrap();
             let o = BackupOptions::default().host(host).tag(tag);
             let done = backup_dir(&repo, src.path(), &o).await;
-            times.push(done.snapshot.system_time());
-            ids.push(done.snapshot_id);
+            times.push(done.snapshot.time);
+            ids.push(done.snapshot_id.unwrap());
         }
         assert!(times[0] < times[1] && times[1] < times[2], "{times:?}");
 
-        let pick = |f: SnapshotFilter| {
+        let pick = |f: SnapshotQuery| {
             let repo = &repo;
-            async move { select_snapshot(repo, &f).await.map(|(id, _)| id) }
+            async move { repo.find_snapshot(&f).await.map(|(id, _)| id) }
         };
-        let f = SnapshotFilter::default;
+        let f = SnapshotQuery::latest;
         assert_eq!(pick(f()).await.unwrap(), ids[2]);
         assert_eq!(pick(f().as_of(times[1])).await.unwrap(), ids[1]);
         assert_eq!(pick(f().as_of(times[2])).await.unwrap(), ids[2]);
@@ -161,25 +160,30 @@ fn select_snapshot_by_time_host_and_tag() {
             ids[0]
         );
         let p = src.path().join("f").to_string_lossy().into_owned();
-        assert_eq!(pick(f().path(p)).await.unwrap(), ids[2]);
+        assert_eq!(pick(f().covering(p)).await.unwrap(), ids[2]);
+        // An id (prefix) picks that snapshot, and must meet the rest too.
+        assert_eq!(pick(f().id(ids[1])).await.unwrap(), ids[1]);
+        let prefix: cairn_cas_core::IdPrefix = ids[0][..6].parse().unwrap();
+        assert_eq!(pick(f().id(prefix).host("alpha")).await.unwrap(), ids[0]);
 
-        let before = times[0] - std::time::Duration::from_nanos(1);
+        let before = Timestamp::from_nanosecond(times[0].as_nanosecond() - 1).unwrap();
         for filter in [
             f().as_of(before),
             f().host("gamma"),
             f().tag("monthly"),
             f().host("beta").tag("daily"),
-            f().path("/elsewhere"),
+            f().covering("/elsewhere"),
+            f().id(ids[1]).host("alpha"),
         ] {
             let err = pick(filter.clone()).await.unwrap_err();
             assert!(
-                matches!(err, Error::NoMatchingSnapshot { .. }),
+                matches!(err, cairn_cas_core::Error::SnapshotNotFound { .. }),
                 "{filter:?}: {err:?}"
             );
         }
 
         // The middle snapshot restores the middle contents.
-        let (_, snap) = select_snapshot(&repo, &f().as_of(times[1])).await.unwrap();
+        let (_, snap) = repo.find_snapshot(&f().as_of(times[1])).await.unwrap();
         let target = tempfile::tempdir().unwrap();
         restore_to(&repo, &snap, &RestoreOptions::new(target.path()))
             .await

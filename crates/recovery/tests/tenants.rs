@@ -10,7 +10,7 @@ use cairn_backends::{Backend, MemoryBackend, PartialObjects};
 use cairn_cas_core::prune::{prune, prune_plan, PruneOptions};
 use cairn_cas_core::tenant::{verify_receipt, Receipt, ShredOptions};
 use cairn_cas_core::{
-    backup, decode_index, open_blob, read_pack_header, BackupOptions, Error, InitOptions, NewKey,
+    backup, format::decode_index, format::read_pack_header, open_blob, BackupOptions, Error, InitOptions, NewKey,
     NoProgress, NodeKind, PackEntry, Repository,
 };
 use cairn_crypto::{AnyKeyFile, ChunkId, KdfParams, KeySet, SealingKey, TenantKeyObject};
@@ -60,7 +60,7 @@ fn content() -> Vec<u8> {
         .collect()
 }
 
-async fn back_up(repo: &Repository, dir: &Path) -> (String, ChunkId) {
+async fn back_up(repo: &Repository, dir: &Path) -> (cairn_cas_core::SnapshotId, ChunkId) {
     let done = backup(
         repo,
         &[dir.to_owned()],
@@ -69,7 +69,7 @@ async fn back_up(repo: &Repository, dir: &Path) -> (String, ChunkId) {
     )
     .await
     .unwrap();
-    (done.snapshot_id, done.snapshot.tree_id().unwrap())
+    (done.snapshot_id.unwrap(), *done.snapshot.tree)
 }
 
 /// Every key set a key holder can come up with after the shred: each key
@@ -132,7 +132,7 @@ struct Setup {
     admin: Repository,
     ns: [String; 2],
     roots: [ChunkId; 2],
-    snaps: [String; 2],
+    snaps: [cairn_cas_core::SnapshotId; 2],
     _dir: tempfile::TempDir,
 }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use cairn_cas_core::{
-    backup, backup_stream, parse_size, BackupOptions, BackupResult, Filter, Patterns, WarningKind,
+    backup, backup_stream, parse_size, BackupOptions, BackupResult, Filter, Patterns,
+    SnapshotQuery, WarningKind,
 };
 use clap::Args;
 
@@ -169,7 +170,7 @@ async fn back_up(ctx: &Ctx, a: BackupArgs, vars: &mut hooks::Vars) -> Result<Exi
         opts = opts.tag(t);
     }
     if let Some(p) = a.parent {
-        opts = opts.parent(p);
+        opts = opts.parent(query(&p)?);
     }
     let show = ui::interactive(ctx.quiet, ctx.json);
     let progress = Arc::new(ui::BackupBar::new(ui::byte_bar(show, None, "processed")));
@@ -193,7 +194,7 @@ async fn back_up(ctx: &Ctx, a: BackupArgs, vars: &mut hooks::Vars) -> Result<Exi
     };
     let s = &result.snapshot.summary;
     vars.extend([
-        ("CAIRN_SNAPSHOT_ID", result.snapshot_id.clone()),
+        ("CAIRN_SNAPSHOT_ID", id_or_empty(&result).to_owned()),
         ("CAIRN_FILES_NEW", s.files_new.to_string()),
         ("CAIRN_FILES_CHANGED", s.files_changed.to_string()),
         ("CAIRN_FILES_UNCHANGED", s.files_unchanged.to_string()),
@@ -252,9 +253,9 @@ fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&crate::erasure_cmds::
     if ctx.json {
         let mut v = serde_json::json!({
             "message_type": "summary",
-            "snapshot_id": r.snapshot_id,
+            "snapshot_id": id_or_empty(r),
             "journal_entry": r.journal.as_ref().and_then(|j| j.as_ref().ok()),
-            "dry_run": r.snapshot_id.is_empty(),
+            "dry_run": r.snapshot_id.is_none(),
             "files_new": s.files_new,
             "files_changed": s.files_changed,
             "files_unchanged": s.files_unchanged,
@@ -287,7 +288,7 @@ fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&crate::erasure_cmds::
     println!("Dirs:        {:>6}     Symlinks: {:>6}", s.dirs, s.symlinks);
     println!(
         "{}: {} ({} stored, {} packs)",
-        if r.snapshot_id.is_empty() {
+        if r.snapshot_id.is_none() {
             "Would add to the repository"
         } else {
             "Added to the repository"
@@ -303,11 +304,23 @@ fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&crate::erasure_cmds::
         ui::clock(Duration::from_secs_f64(s.duration_secs.max(0.0))),
         ui::mib_per_sec(s.bytes_read, s.duration_secs),
     );
-    if r.snapshot_id.is_empty() {
-        println!("dry run: nothing was written to the repository");
-    } else {
-        println!("snapshot {} saved", short(&r.snapshot_id));
+    match &r.snapshot_id {
+        None => println!("dry run: nothing was written to the repository"),
+        Some(id) => println!("snapshot {} saved", id.short()),
     }
+}
+
+/// The new snapshot's id, empty after a dry run (as the JSON and the
+/// hooks' `CAIRN_SNAPSHOT_ID` have always said it).
+fn id_or_empty(r: &BackupResult) -> &str {
+    r.snapshot_id.as_deref().unwrap_or("")
+}
+
+/// A snapshot argument: `latest` or an id prefix (garbage is refused here,
+/// before the repository is opened).
+pub(crate) fn query(arg: &str) -> Result<SnapshotQuery> {
+    arg.parse()
+        .with_context(|| format!("snapshot {arg:?}: expected `latest` or a snapshot id (prefix)"))
 }
 
 /// The short form of a snapshot id (restic's 8 hex digits).

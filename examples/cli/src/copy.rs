@@ -32,7 +32,7 @@ pub(crate) async fn run(ctx: &Ctx, a: CopyArgs) -> Result<ExitCode> {
     let (target, _) = ctx.open().await?;
     let mut opts = CopyOptions::new();
     for s in a.snapshots {
-        opts = opts.snapshot(s);
+        opts = opts.snapshot(crate::backup::query(&s)?);
     }
     let r = copy(&source, &target, &opts)
         .await

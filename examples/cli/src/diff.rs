@@ -30,11 +30,11 @@ pub(crate) fn kind_name(k: &NodeKind) -> &'static str {
 pub(crate) async fn run(ctx: &Ctx, a: DiffArgs) -> Result<ExitCode> {
     let (repo, _) = ctx.open().await?;
     let (id1, s1) = repo
-        .find_snapshot(&a.first)
+        .find_snapshot(&crate::backup::query(&a.first)?)
         .await
         .with_context(|| format!("finding snapshot {}", a.first))?;
     let (id2, s2) = repo
-        .find_snapshot(&a.second)
+        .find_snapshot(&crate::backup::query(&a.second)?)
         .await
         .with_context(|| format!("finding snapshot {}", a.second))?;
     let diff = diff_snapshots(&repo, &s1, &s2)

@@ -37,7 +37,8 @@ pub(crate) async fn run(ctx: &Ctx, a: FindArgs) -> Result<ExitCode> {
                 })
             );
         } else {
-            let t = m.time.get(..19).unwrap_or(&m.time).replacen('T', " ", 1);
+            let t = format!("{:.0}", m.time);
+            let t = t.get(..19).unwrap_or(&t).replacen('T', " ", 1);
             println!("{}  {t}  {path}", short(&m.snapshot_id));
         }
     }

@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cairn_cas_core::prune::{forget, SnapshotFilter};
+use cairn_cas_core::prune::forget;
 use cairn_cas_core::retention::{Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration};
+use cairn_cas_core::SnapshotQuery;
 use clap::Args;
 
 use crate::backup::short;
@@ -135,12 +136,12 @@ pub(crate) async fn run(ctx: &Ctx, a: ForgetArgs) -> Result<ExitCode> {
     if a.from_now {
         opts = opts.anchor_now();
     }
-    let mut filter = SnapshotFilter::default();
+    let mut filter = SnapshotQuery::latest();
     for h in &a.host {
         filter = filter.host(h.clone());
     }
     for t in &a.tag {
-        filter = filter.tags(tag_list(t));
+        filter = filter.tag_group(tag_list(t));
     }
     for p in &a.path {
         filter = filter.path(p.clone());

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use cairn_cas_core::{NodeKind, Repository, Snapshot, Tree};
+use cairn_cas_core::{NodeKind, Repository, Snapshot, SnapshotQuery, Tree};
 use cairn_crypto::ChunkId;
 use clap::Args;
 use futures::TryStreamExt;
@@ -32,22 +32,29 @@ pub(crate) fn when(s: &Snapshot) -> String {
 
 pub(crate) async fn snapshots(ctx: &Ctx, a: SnapshotsArgs) -> Result<ExitCode> {
     let (repo, _) = ctx.open().await?;
-    let all: Vec<(String, Snapshot)> = repo
-        .snapshots()
+    let mut query = SnapshotQuery::latest();
+    if let Some(h) = a.host {
+        query = query.host(h);
+    }
+    for t in a.tags {
+        query = query.tag(t);
+    }
+    // Every record must be readable to list them (`check` names the bad ones).
+    let (all, unreadable) = repo
+        .select_snapshots(&query)
         .await
-        .context("listing snapshots")?
-        .into_iter()
-        .filter(|(_, s)| a.host.as_ref().is_none_or(|h| &s.hostname == h))
-        .filter(|(_, s)| a.tags.iter().all(|t| s.tags.contains(t)))
-        .collect();
+        .context("listing snapshots")?;
+    if let Some(e) = unreadable.into_iter().next() {
+        return Err(e).context("listing snapshots");
+    }
     if ctx.json {
         let v: Vec<serde_json::Value> = all
             .iter()
             .map(|(id, s)| {
                 let mut v = serde_json::to_value(s).unwrap_or_default();
                 if let Some(o) = v.as_object_mut() {
-                    o.insert("id".into(), id.clone().into());
-                    o.insert("short_id".into(), short(id).into());
+                    o.insert("id".into(), id.as_str().into());
+                    o.insert("short_id".into(), id.short().into());
                 }
                 v
             })
@@ -125,10 +132,10 @@ async fn walk(
 pub(crate) async fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
     let (repo, _) = ctx.open().await?;
     let (id, snap) = repo
-        .find_snapshot(&a.snapshot)
+        .find_snapshot(&crate::backup::query(&a.snapshot)?)
         .await
         .with_context(|| format!("finding snapshot {}", a.snapshot))?;
-    let root = snap.tree_id().context("reading the snapshot record")?;
+    let root = snap.tree.chunk_id();
     let filter = a.path.clone();
     let mut lines = Vec::new();
     let mut found = filter.is_none();
@@ -214,11 +221,11 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
     let (repo, opened) = ctx.open().await?;
     if let Some(q) = a.snapshot {
         let (id, snap) = repo
-            .find_snapshot(&q)
+            .find_snapshot(&crate::backup::query(&q)?)
             .await
             .with_context(|| format!("finding snapshot {q}"))?;
         let (mut files, mut dirs, mut links, mut bytes) = (0u64, 0u64, 0u64, 0u64);
-        walk(&repo, snap.tree_id()?, &mut |_, n| match n.kind {
+        walk(&repo, snap.tree.chunk_id(), &mut |_, n| match n.kind {
             NodeKind::File { .. } => {
                 files += 1;
                 bytes += n.size;
@@ -339,12 +346,12 @@ pub(crate) async fn cat(ctx: &Ctx, a: CatArgs) -> Result<ExitCode> {
         ("config", None) => serde_json::to_string_pretty(repo.config())?,
         ("snapshot", Some(q)) => {
             let (id, snap) = repo
-                .find_snapshot(&q)
+                .find_snapshot(&crate::backup::query(&q)?)
                 .await
                 .with_context(|| format!("finding snapshot {q}"))?;
             let mut v = serde_json::to_value(&snap)?;
             if let Some(o) = v.as_object_mut() {
-                o.insert("id".into(), id.into());
+                o.insert("id".into(), id.as_str().into());
             }
             serde_json::to_string_pretty(&v)?
         }

@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_cas_core::{Patterns, Repository, Snapshot};
+use cairn_cas_core::jiff::Timestamp;
+use cairn_cas_core::{Patterns, Repository, Snapshot, SnapshotId, SnapshotQuery};
 use cairn_recovery::{
-    check as check_repo, plan_restore, restore_owned, restore_snapshot, select_snapshot, verify,
-    Action, CheckOptions, Overwrite, RestoreOptions, RestorePlan, SnapshotFilter,
+    check as check_repo, plan_restore, restore_owned, restore_snapshot, verify, Action,
+    CheckOptions, Overwrite, RestoreOptions, RestorePlan,
 };
 use clap::Args;
 
@@ -90,21 +90,11 @@ pub(crate) struct RestoreArgs {
     hooks: crate::hooks::RestoreHooks,
 }
 
-/// Finds the snapshot `query` names, honouring the filters for `latest`.
+/// Finds the snapshot `query` picks.
 pub(crate) async fn pick(
     repo: &Repository,
-    query: &str,
-    filter: SnapshotFilter,
-    filtered: bool,
-) -> Result<(String, Snapshot)> {
-    if query == "latest" && filtered {
-        return select_snapshot(repo, &filter)
-            .await
-            .context("selecting a snapshot");
-    }
-    if filtered {
-        bail!("--as-of, --host, --path and --tag select among snapshots: use them with `latest`");
-    }
+    query: &SnapshotQuery,
+) -> Result<(SnapshotId, Snapshot)> {
     repo.find_snapshot(query)
         .await
         .with_context(|| format!("finding snapshot {query}"))
@@ -119,26 +109,25 @@ pub(crate) async fn run(ctx: &Ctx, mut a: RestoreArgs) -> Result<ExitCode> {
 
 /// The restore itself; what the post hook is told goes to `vars`.
 async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -> Result<ExitCode> {
-    let mut filter = SnapshotFilter::default();
-    let filtered = a.as_of.is_some() || a.host.is_some() || a.path.is_some() || !a.tags.is_empty();
+    let mut query = crate::backup::query(&a.snapshot)?;
     if let Some(t) = &a.as_of {
-        let time: SystemTime = humantime::parse_rfc3339_weak(t).map_err(|e| {
+        let time: Timestamp = t.parse().map_err(|e| {
             anyhow!("--as-of {t:?}: {e} (expected RFC 3339, e.g. 2026-11-24T12:00:00Z)")
         })?;
-        filter = filter.as_of(time);
+        query = query.as_of(time);
     }
     if let Some(h) = a.host {
-        filter = filter.host(h);
+        query = query.host(h);
     }
     if let Some(p) = a.path {
-        filter = filter.path(p);
+        query = query.covering(p);
     }
     for t in a.tags {
-        filter = filter.tag(t);
+        query = query.tag(t);
     }
     let (repo, opened) = ctx.open().await?;
-    let (id, snap) = pick(&repo, &a.snapshot, filter, filtered).await?;
-    vars.push(("CAIRN_SNAPSHOT_ID", id.clone()));
+    let (id, snap) = pick(&repo, &query).await?;
+    vars.push(("CAIRN_SNAPSHOT_ID", id.to_string()));
     let excludes = Patterns::new(
         a.exclude
             .iter()
@@ -176,7 +165,7 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
         opts = opts.include(*i);
     }
     if a.journal {
-        opts = opts.journal(&id);
+        opts = opts.journal(id.to_string());
     }
     for p in &a.priority {
         opts = opts.priority(p);
@@ -289,6 +278,7 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
         if let (Some(r), Some(o)) = (&verified, v.as_object_mut()) {
             o.insert("verified_files".into(), r.files_checked.into());
             o.insert("verify_mismatches".into(), r.mismatches.len().into());
+            o.insert("mismatches".into(), serde_json::to_value(&r.mismatches)?);
         }
         println!("{v}");
     } else if !ctx.quiet {
@@ -429,18 +419,13 @@ pub(crate) async fn check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
         .await
         .context("checking the repository")?;
     if ctx.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "message_type": "summary",
-                "ok": report.is_ok(),
-                "snapshots": report.snapshots, "trees": report.trees, "blobs": report.blobs,
-                "packs": report.packs, "packs_read": report.packs_read,
-                "unreferenced_packs": report.unreferenced_packs, "errors": report.errors,
-                "warnings": report.warnings,
-                "ignored_tombstones": report.ignored_tombstones,
-            })
-        );
+        // The report itself, tagged like every other `--json` summary.
+        let mut v = serde_json::to_value(&report)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("message_type".into(), "summary".into());
+            o.insert("ok".into(), report.is_ok().into());
+        }
+        println!("{v}");
     } else {
         if !ctx.quiet {
             println!(

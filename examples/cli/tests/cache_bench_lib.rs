@@ -67,7 +67,7 @@ async fn one_run(store: &Arc<dyn Backend>, cache: Option<&Path>, src: &Path) -> 
         .await
         .unwrap();
     let t = Instant::now();
-    let mut stack = vec![snaps.last().unwrap().1.tree_id().unwrap()];
+    let mut stack = vec![*snaps.last().unwrap().1.tree];
     let mut nodes = 0;
     while let Some(id) = stack.pop() {
         for node in repo.load_tree(&id).await.unwrap().nodes {

@@ -33,12 +33,12 @@ mod workers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use futures::io::AsyncRead;
 
 use crate::snapshot::{BackupSummary, Snapshot};
-use crate::{Repository, Result};
+use crate::{Repository, Result, SnapshotId, SnapshotQuery};
 
 pub use warning::{Warning, WarningKind};
 
@@ -50,9 +50,9 @@ pub struct BackupOptions {
     pub host: Option<String>,
     /// Tags recorded.
     pub tags: Vec<String>,
-    /// Parent snapshot (id or prefix) to compare against; by default the
-    /// latest snapshot of the same host and paths.
-    pub parent: Option<String>,
+    /// Parent snapshot to compare against; by default the latest snapshot
+    /// of the same host and paths.
+    pub parent: Option<SnapshotQuery>,
     /// Read every file even if the parent says it is unchanged.
     pub force: bool,
     /// Compression threads (0: one per core).
@@ -103,8 +103,8 @@ impl BackupOptions {
         self
     }
     /// Sets the parent snapshot.
-    pub fn parent(mut self, id: impl Into<String>) -> Self {
-        self.parent = Some(id.into());
+    pub fn parent(mut self, query: impl Into<SnapshotQuery>) -> Self {
+        self.parent = Some(query.into());
         self
     }
     /// Sets what to leave out.
@@ -158,8 +158,8 @@ impl BackupProgress for NoProgress {}
 /// The outcome of a backup.
 #[derive(Debug, Clone)]
 pub struct BackupResult {
-    /// The new snapshot's id (empty after a dry run: nothing was saved).
-    pub snapshot_id: String,
+    /// The new snapshot's id (`None` after a dry run: nothing was saved).
+    pub snapshot_id: Option<SnapshotId>,
     /// The snapshot record written.
     pub snapshot: Snapshot,
     /// Entries that could not be read and were skipped.
@@ -276,7 +276,7 @@ async fn run_in_session(
 ) -> Result<BackupResult> {
     let session = &start.session;
     let started = Instant::now();
-    let time = SystemTime::now();
+    let time = jiff::Timestamp::now();
     let host = opts
         .host
         .clone()
@@ -294,7 +294,7 @@ async fn run_in_session(
             .find(|(_, s)| s.hostname == host && s.paths == paths),
     };
     let parent_tree = match (&parent, opts.force) {
-        (Some((_, s)), false) => Some(s.tree_id()?),
+        (Some((_, s)), false) => Some(s.tree.chunk_id()),
         _ => None,
     };
     let out = driver::drive(repo, source, parent_tree, opts, progress, pump, start).await;
@@ -316,7 +316,7 @@ async fn run_in_session(
     if opts.dry_run {
         // Nothing was stored: no record, nothing to validate.
         return Ok(BackupResult {
-            snapshot_id: String::new(),
+            snapshot_id: None,
             snapshot,
             warnings: out.warnings,
             journal: None,
@@ -366,7 +366,7 @@ async fn run_in_session(
         .await
         .map_err(std::sync::Arc::new);
     Ok(BackupResult {
-        snapshot_id,
+        snapshot_id: Some(snapshot_id),
         snapshot,
         warnings: out.warnings,
         journal: Some(journal),

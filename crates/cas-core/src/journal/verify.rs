@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::append::{load_journal, LoadedJournal};
 use super::Operation;
-use crate::{Error, Repository, Result};
+use crate::{Error, Repository, Result, SnapshotId};
 
 /// Something wrong with the journal, naming the entry (or snapshot) at fault.
 #[non_exhaustive]
@@ -50,7 +50,7 @@ pub enum JournalIssue {
     /// entries were deleted, or the journal was rolled back.
     MissingSnapshotHead {
         /// The snapshot's id.
-        snapshot: String,
+        snapshot: SnapshotId,
         /// The missing entry's id.
         entry: String,
     },
@@ -59,7 +59,7 @@ pub enum JournalIssue {
     /// entry.
     UnjournaledSnapshot {
         /// The snapshot's id.
-        snapshot: String,
+        snapshot: SnapshotId,
     },
     /// A pinned entry (a head the caller saw earlier) is not stored: the
     /// journal was rolled back, or entries were deleted.
@@ -179,7 +179,7 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
             }),
         }
     }
-    let mut unjournaled: Vec<&String> = Vec::new();
+    let mut unjournaled: Vec<&SnapshotId> = Vec::new();
     let journaled = journaled_snapshots(&journal);
     for (id, s) in &snapshots {
         if s.journal.is_empty() {
@@ -202,7 +202,7 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
         for head in &s.journal {
             if !stored.contains(head) {
                 report.issues.push(JournalIssue::MissingSnapshotHead {
-                    snapshot: id.clone(),
+                    snapshot: *id,
                     entry: head.clone(),
                 });
             }
@@ -210,9 +210,9 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
     }
     for id in unjournaled {
         if !journaled.contains(id.as_str()) {
-            report.issues.push(JournalIssue::UnjournaledSnapshot {
-                snapshot: id.clone(),
-            });
+            report
+                .issues
+                .push(JournalIssue::UnjournaledSnapshot { snapshot: *id });
         }
     }
     check_entries(repo, &journal, &covered, &mut report);

@@ -25,47 +25,11 @@ use serde::Serialize;
 
 use crate::retention::{plan_retention, KeepPolicy, PlanOptions, RetentionPlan};
 use crate::snapshot::snapshot_key;
-use crate::{Repository, Result, Snapshot};
+use crate::{Repository, Result, Snapshot, SnapshotId, SnapshotQuery};
 
-/// Which snapshots a forget considers (the others are left alone).
-#[non_exhaustive]
-#[derive(Debug, Clone, Default)]
-pub struct SnapshotFilter {
-    /// Only these hosts (any of them), if not empty.
-    pub hosts: Vec<String>,
-    /// Only snapshots carrying every tag of one of these lists, if not empty.
-    pub tags: Vec<Vec<String>>,
-    /// Only snapshots whose paths include every one of these, if not empty.
-    pub paths: Vec<String>,
-}
-
-impl SnapshotFilter {
-    /// Adds a host.
-    pub fn host(mut self, h: impl Into<String>) -> Self {
-        self.hosts.push(h.into());
-        self
-    }
-    /// Adds a tag list (all of them must be present).
-    pub fn tags<S: Into<String>>(mut self, t: impl IntoIterator<Item = S>) -> Self {
-        self.tags.push(t.into_iter().map(Into::into).collect());
-        self
-    }
-    /// Adds a path.
-    pub fn path(mut self, p: impl Into<String>) -> Self {
-        self.paths.push(p.into());
-        self
-    }
-    /// Whether `s` is selected.
-    pub fn matches(&self, s: &Snapshot) -> bool {
-        (self.hosts.is_empty() || self.hosts.contains(&s.hostname))
-            && (self.tags.is_empty()
-                || self
-                    .tags
-                    .iter()
-                    .any(|l| l.iter().all(|t| s.tags.contains(t))))
-            && self.paths.iter().all(|p| s.paths.contains(p))
-    }
-}
+/// Which snapshots a forget considers (the others are left alone): the
+/// crate's one query type, under the name forget used before it existed.
+pub type SnapshotFilter = SnapshotQuery;
 
 /// What [`forget`] decided and did.
 #[derive(Debug, Clone, Serialize)]
@@ -73,7 +37,7 @@ pub struct ForgetReport {
     /// Every selected snapshot with keep/remove and reasons.
     pub plan: RetentionPlan,
     /// Records removed (empty on a dry run).
-    pub removed: Vec<String>,
+    pub removed: Vec<SnapshotId>,
 }
 
 /// Plans `policy` over the snapshots `filter` selects and, unless
@@ -87,11 +51,11 @@ pub async fn forget(
     dry_run: bool,
 ) -> Result<ForgetReport> {
     repo.require_admin("forget snapshots")?;
-    let selected: Vec<(String, Snapshot)> = repo
+    let selected: Vec<(SnapshotId, Snapshot)> = repo
         .snapshots()
         .await?
         .into_iter()
-        .filter(|(_, s)| filter.matches(s))
+        .filter(|(id, s)| filter.matches(id, s))
         .collect();
     let plan = plan_retention(&selected, policy, opts)?;
     let mut removed = Vec::new();
@@ -100,7 +64,7 @@ pub async fn forget(
         // Recorded before anything is removed: no forget goes unjournaled.
         let gone = crate::journal::counts([("snapshots", doomed.len() as u64)]);
         let op = crate::journal::Operation::Forget {
-            snapshots: doomed.clone(),
+            snapshots: doomed.iter().map(|id| id.to_string()).collect(),
         };
         crate::journal::record(repo, op, Default::default(), gone).await?;
         for id in doomed {

@@ -276,7 +276,7 @@ async fn scan_once(repo: &Repository) -> Result<Scan> {
     let snapshots = repo.snapshots().await?;
     let mut referenced = HashSet::new();
     for (_, s) in &snapshots {
-        let mut stack = vec![s.tree_id()?];
+        let mut stack = vec![s.tree.chunk_id()];
         while let Some(t) = stack.pop() {
             if !referenced.insert(t) {
                 continue;

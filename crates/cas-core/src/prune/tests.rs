@@ -55,7 +55,7 @@ fn a_writer_that_deduplicated_against_condemned_packs_stores_them_again_at_commi
         )
         .await
         .unwrap();
-        let root = first.snapshot.tree_id().unwrap();
+        let root = first.snapshot.tree.chunk_id();
 
         // A second writer starts: it sees no condemned pack and keeps every
         // blob of the first snapshot in its index (it will deduplicate).
@@ -153,7 +153,7 @@ fn without_commit_revalidation_a_prune_keeps_what_a_new_snapshot_needs() {
             "the record is finished"
         );
         let reader = Repository::open(store.clone(), b"pw").await.unwrap();
-        read_all(&reader, first.snapshot.tree_id().unwrap()).await;
+        read_all(&reader, first.snapshot.tree.chunk_id()).await;
     });
 }
 

@@ -33,7 +33,7 @@ use crate::blob::{seal_blob, BlobKind};
 use crate::pack::{PackBuilder, PackId};
 use crate::repo::put_idempotent;
 use crate::tree::{NodeKind, Tree};
-use crate::{snapshot_key, Repository, Result};
+use crate::{snapshot_key, Repository, Result, SnapshotId};
 
 /// The tag every repaired snapshot carries.
 pub const REPAIRED_TAG: &str = "repaired";
@@ -89,9 +89,9 @@ pub struct LostFile {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RepairedSnapshot {
     /// The damaged snapshot's id.
-    pub original: String,
+    pub original: SnapshotId,
     /// The repaired snapshot's id (`None` in a dry run).
-    pub repaired: Option<String>,
+    pub repaired: Option<SnapshotId>,
     /// Whether `repaired` was written by an earlier run (a snapshot whose
     /// `original` is this one already exists: no second copy is written).
     pub earlier: bool,
@@ -137,21 +137,13 @@ pub async fn repair_snapshots(
         ..Default::default()
     };
     // Originals repaired by an earlier run, and their repaired copies.
-    let earlier: HashMap<String, String> = snapshots
+    let earlier: HashMap<SnapshotId, SnapshotId> = snapshots
         .iter()
-        .filter_map(|(id, s)| Some((s.original.clone()?, id.clone())))
+        .filter_map(|(id, s)| Some((s.original?, *id)))
         .collect();
     let mut verified = opts.read_data.then(HashMap::new);
     for (id, snap) in snapshots {
-        let root = match snap.tree_id() {
-            Ok(root) => root,
-            Err(_) => {
-                report
-                    .unreadable
-                    .push(format!("snapshot {id}: bad tree id"));
-                continue;
-            }
-        };
+        let root = snap.tree.chunk_id();
         let mut w = Rewriter {
             repo,
             stored: &stored,
@@ -167,7 +159,7 @@ pub async fn repair_snapshots(
             continue;
         }
         let mut done = RepairedSnapshot {
-            original: id.clone(),
+            original: id,
             repaired: None,
             earlier: false,
             forgotten: false,
@@ -175,18 +167,18 @@ pub async fn repair_snapshots(
         };
         done.lost.sort_by(|a, b| a.path.cmp(&b.path));
         if let Some(copy) = earlier.get(&id) {
-            done.repaired = Some(copy.clone());
+            done.repaired = Some(*copy);
             done.earlier = true;
         }
         if !opts.dry_run {
             if !done.earlier {
                 w.flush().await?;
                 let mut fixed = snap.clone();
-                fixed.tree = new_root.to_hex();
+                fixed.tree = new_root.into();
                 if !fixed.tags.iter().any(|t| t == REPAIRED_TAG) {
                     fixed.tags.push(REPAIRED_TAG.to_owned());
                 }
-                fixed.original = Some(id.clone());
+                fixed.original = Some(id);
                 done.repaired = Some(repo.save_snapshot(&fixed).await?);
             }
             if opts.forget {
@@ -217,7 +209,7 @@ async fn journal_repairs(repo: &Repository, report: &RepairSnapshotsReport) -> R
         .repaired
         .iter()
         .filter(|r| r.forgotten)
-        .map(|r| r.original.clone())
+        .map(|r| r.original.to_string())
         .collect();
     if repaired.is_empty() && forgotten.is_empty() {
         return Ok(());

@@ -24,27 +24,40 @@ use super::signed::{
 use super::{put_idempotent, Repository, LOAD_CONCURRENCY};
 use crate::open::{get_capped, list_tolerant, MAX_SNAPSHOT_SIZE};
 use crate::snapshot::{decode_doc, encode_doc, snapshot_key, Snapshot, SNAPSHOT_MAGIC};
-use crate::{Error, Result};
+use crate::{Error, Result, SnapshotId, SnapshotQuery};
+
+/// The snapshot ids of a `snapshots/` listing; names that are not ids
+/// (planted or damaged objects) come back as errors naming the object.
+fn parse_names(names: Vec<String>) -> (Vec<SnapshotId>, Vec<Error>) {
+    let (mut ids, mut bad) = (Vec::new(), Vec::new());
+    for key in names {
+        match key.trim_start_matches("snapshots/").parse() {
+            Ok(id) => ids.push(id),
+            Err(_) => bad.push(Error::corrupt(&key, "its name is not a snapshot id")),
+        }
+    }
+    (ids, bad)
+}
 
 impl Repository {
     /// Stores a snapshot record; returns its id. Call only after the packs and
     /// index objects it needs are stored.
-    pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<String> {
+    pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
         let bytes = encode_doc(&self.keys(), SNAPSHOT_MAGIC, snapshot)?;
-        let id = blake3::hash(&bytes).to_hex().to_string();
+        let id = SnapshotId::of(&bytes);
         let bytes = Bytes::from(bytes);
         put_idempotent(&*self.backend, &snapshot_key(&id), bytes.clone()).await?;
         self.cache_written(&snapshot_key(&id), &bytes).await;
         Ok(id)
     }
 
-    /// Loads one snapshot record by full id.
+    /// Loads one snapshot record by id.
     /// Read through the local cache, if any.
-    pub async fn load_snapshot(&self, id: &str) -> Result<Snapshot> {
+    pub async fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
         let key = snapshot_key(id);
-        let (keys, id, k) = (self.keys(), id.to_owned(), key.clone());
+        let (keys, id, k) = (self.keys(), *id, key.clone());
         self.read_meta(&key, MAX_SNAPSHOT_SIZE, move |bytes| {
-            if blake3::hash(bytes).to_hex().as_str() != id {
+            if SnapshotId::of(bytes) != id {
                 return Err(Error::corrupt(&k, "contents do not match the name"));
             }
             decode_doc(&keys, SNAPSHOT_MAGIC, &k, bytes)
@@ -53,17 +66,22 @@ impl Repository {
     }
 
     /// The ids of every live snapshot record stored (without reading them;
-    /// snapshots with a valid tombstone are left out).
-    pub async fn snapshot_ids(&self) -> Result<Vec<String>> {
+    /// snapshots with a valid tombstone, and objects whose names are not
+    /// snapshot ids, are left out).
+    pub async fn snapshot_ids(&self) -> Result<Vec<SnapshotId>> {
         let records = self
             .backend
             .list("snapshots/")
-            .map_ok(|m| m.key.trim_start_matches("snapshots/").to_owned())
+            .map_ok(|m| m.key)
             .try_collect::<Vec<String>>();
-        let (ids, tombs) = futures::join!(records, list_tolerant(&*self.backend, TOMBSTONES));
-        let ids = ids?;
-        let dead = self.tombstones_in(&ids, tombs?.0).await?.valid;
-        Ok(ids.into_iter().filter(|id| !dead.contains(id)).collect())
+        let (names, tombs) = futures::join!(records, list_tolerant(&*self.backend, TOMBSTONES));
+        let (ids, _) = parse_names(names?);
+        let names: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let dead = self.tombstones_in(&names, tombs?.0).await?.valid;
+        Ok(ids
+            .into_iter()
+            .filter(|id| !dead.contains(id.as_str()))
+            .collect())
     }
 
     /// The tombstones of stored snapshot records: the ids validly
@@ -166,7 +184,7 @@ impl Repository {
     }
 
     /// Every snapshot, oldest first; fails if any record cannot be read.
-    pub async fn snapshots(&self) -> Result<Vec<(String, Snapshot)>> {
+    pub async fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
         let (all, mut errors) = self.readable_snapshots().await?;
         match errors.is_empty() {
             true => Ok(all),
@@ -181,19 +199,20 @@ impl Repository {
     /// A listing that cannot be shown complete (an erasure layout with
     /// too many children silent) gives the snapshots heard, and its error
     /// among the errors.
-    pub async fn readable_snapshots(&self) -> Result<(Vec<(String, Snapshot)>, Vec<Error>)> {
+    pub async fn readable_snapshots(&self) -> Result<(Vec<(SnapshotId, Snapshot)>, Vec<Error>)> {
         let ((heard, incomplete), tombs) = self.list_records().await?;
         if incomplete.is_none() {
             // Records another process's prune deleted leave the cache.
             let listed = heard.iter().map(|m| m.key.clone()).collect();
             self.cache_retain("snapshots", listed).await;
         }
-        let ids: Vec<String> = heard
+        let (ids, bad_names) = parse_names(heard.into_iter().map(|m| m.key).collect());
+        let names: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let dead = self.tombstones_in(&names, tombs).await?.valid;
+        let ids: Vec<SnapshotId> = ids
             .into_iter()
-            .map(|m| m.key.trim_start_matches("snapshots/").to_owned())
+            .filter(|id| !dead.contains(id.as_str()))
             .collect();
-        let dead = self.tombstones_in(&ids, tombs).await?.valid;
-        let ids: Vec<String> = ids.into_iter().filter(|id| !dead.contains(id)).collect();
         let keys = self.keys();
         let names = ids.iter().map(|id| snapshot_key(id)).collect();
         let mut cached = self
@@ -212,7 +231,7 @@ impl Repository {
                 None => missing.push(id),
             }
         }
-        let mut loaded: Vec<Result<(String, Snapshot)>> = futures::stream::iter(missing)
+        let mut loaded: Vec<Result<(SnapshotId, Snapshot)>> = futures::stream::iter(missing)
             .map(|id| async move {
                 let s = self.load_snapshot(&id).await?;
                 Ok((id, s))
@@ -223,48 +242,54 @@ impl Repository {
         loaded.append(&mut hits);
         let (mut all, mut errors) = (Vec::new(), Vec::new());
         errors.extend(incomplete.map(Error::from));
+        errors.extend(bad_names);
         for r in loaded {
             match r {
                 Ok(s) => all.push(s),
                 Err(e) => errors.push(e),
             }
         }
-        all.sort_by(|a, b| (a.1.system_time(), &a.0).cmp(&(b.1.system_time(), &b.0)));
+        all.sort_by(|a, b| (a.1.time, &a.0).cmp(&(b.1.time, &b.0)));
         Ok((all, errors))
     }
 
-    /// Finds a snapshot by `latest` (the newest readable one), a full id, or
-    /// an unambiguous id prefix (whose record must then be readable).
-    pub async fn find_snapshot(&self, query: &str) -> Result<(String, Snapshot)> {
+    /// Every readable snapshot `query` selects, oldest first, and the
+    /// errors of the records that cannot be read (as
+    /// [`readable_snapshots`](Self::readable_snapshots)).
+    pub async fn select_snapshots(
+        &self,
+        query: &SnapshotQuery,
+    ) -> Result<(Vec<(SnapshotId, Snapshot)>, Vec<Error>)> {
+        let (mut all, errors) = self.readable_snapshots().await?;
+        all.retain(|(id, s)| query.matches(id, s));
+        Ok((all, errors))
+    }
+
+    /// The snapshot `query` picks: with an id prefix, the one snapshot it
+    /// names (its record must be readable, and it must meet the rest of the
+    /// query); otherwise the newest snapshot that matches.
+    ///
+    /// [`Error::AmbiguousSnapshot`] when the prefix names several;
+    /// [`Error::SnapshotNotFound`] when nothing matches — unless a record
+    /// that could not be read might have been the match, which is then the
+    /// error returned (naming it) rather than a claim that there is none.
+    pub async fn find_snapshot(&self, query: &SnapshotQuery) -> Result<(SnapshotId, Snapshot)> {
         let not_found = || Error::SnapshotNotFound {
-            query: query.to_owned(),
+            query: query.to_string(),
         };
-        if query == "latest" {
-            return self
-                .readable_snapshots()
-                .await?
-                .0
-                .into_iter()
-                .last()
-                .ok_or_else(not_found);
+        if let Some(prefix) = &query.id {
+            let id = prefix.resolve(&self.snapshot_ids().await?)?;
+            let snap = self.load_snapshot(&id).await?;
+            return match query.matches(&id, &snap) {
+                true => Ok((id, snap)),
+                false => Err(not_found()),
+            };
         }
-        let mut matches: Vec<String> = self
-            .snapshot_ids()
-            .await?
-            .into_iter()
-            .filter(|id| id.starts_with(query))
-            .collect();
-        match matches.len() {
-            0 => Err(not_found()),
-            1 => {
-                let id = matches.remove(0);
-                let snap = self.load_snapshot(&id).await?;
-                Ok((id, snap))
-            }
-            count => Err(Error::AmbiguousSnapshot {
-                prefix: query.to_owned(),
-                count,
-            }),
+        let (all, mut unreadable) = self.select_snapshots(query).await?;
+        match all.into_iter().last() {
+            Some(found) => Ok(found),
+            None if !unreadable.is_empty() => Err(unreadable.remove(0)),
+            None => Err(not_found()),
         }
     }
 }

@@ -53,7 +53,7 @@ pub use duration::RetentionDuration;
 pub use policy::{Anchor, Bucket, GroupBy, KeepPolicy, PlanOptions};
 
 use crate::snapshot::Snapshot;
-use crate::{Error, Result};
+use crate::{Error, Result, SnapshotId};
 
 /// The values a group shares.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -89,7 +89,7 @@ impl std::fmt::Display for GroupKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     /// Snapshot id.
-    pub id: String,
+    pub id: SnapshotId,
     /// Its time.
     pub time: Timestamp,
     /// Kept or removed.
@@ -121,26 +121,13 @@ impl RetentionPlan {
         self.groups.iter().flat_map(|g| g.decisions.iter())
     }
     /// Ids of the snapshots kept.
-    pub fn keep(&self) -> Vec<String> {
-        self.decisions()
-            .filter(|d| d.keep)
-            .map(|d| d.id.clone())
-            .collect()
+    pub fn keep(&self) -> Vec<SnapshotId> {
+        self.decisions().filter(|d| d.keep).map(|d| d.id).collect()
     }
     /// Ids of the snapshots to remove.
-    pub fn remove(&self) -> Vec<String> {
-        self.decisions()
-            .filter(|d| !d.keep)
-            .map(|d| d.id.clone())
-            .collect()
+    pub fn remove(&self) -> Vec<SnapshotId> {
+        self.decisions().filter(|d| !d.keep).map(|d| d.id).collect()
     }
-}
-
-/// A snapshot's time as a timestamp (`object` names it in the error).
-pub fn snapshot_timestamp(object: &str, s: &Snapshot) -> Result<Timestamp> {
-    s.time
-        .parse::<Timestamp>()
-        .map_err(|e| Error::corrupt(object, format!("time {:?}: {e}", s.time)))
 }
 
 fn sorted(v: &[String]) -> Vec<String> {
@@ -160,7 +147,7 @@ fn group_key(g: GroupBy, s: &Snapshot) -> GroupKey {
 
 /// Applies `policy` to `snapshots` (id and record).
 pub fn plan_retention(
-    snapshots: &[(String, Snapshot)],
+    snapshots: &[(SnapshotId, Snapshot)],
     policy: &KeepPolicy,
     opts: &PlanOptions,
 ) -> Result<RetentionPlan> {
@@ -169,13 +156,12 @@ pub fn plan_retention(
             group: "every group (the policy has no rule)".into(),
         });
     }
-    let mut groups: BTreeMap<GroupKey, Vec<(String, Timestamp, &Snapshot)>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<(SnapshotId, Timestamp, &Snapshot)>> = BTreeMap::new();
     for (id, s) in snapshots {
-        let t = snapshot_timestamp(&crate::snapshot_key(id), s)?;
         groups
             .entry(group_key(opts.group_by, s))
             .or_default()
-            .push((id.clone(), t, s));
+            .push((*id, s.time, s));
     }
     let mut out = Vec::with_capacity(groups.len());
     for (key, mut list) in groups {
@@ -207,7 +193,7 @@ struct Within {
 }
 
 fn plan_group(
-    list: &[(String, Timestamp, &Snapshot)],
+    list: &[(SnapshotId, Timestamp, &Snapshot)],
     policy: &KeepPolicy,
     opts: &PlanOptions,
 ) -> Result<Vec<Decision>> {
@@ -302,7 +288,7 @@ fn plan_group(
             }
         }
         out.push(Decision {
-            id: id.clone(),
+            id: *id,
             time: *t,
             keep: !reasons.is_empty(),
             reasons,

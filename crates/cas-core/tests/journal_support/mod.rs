@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cairn_backends::{Backend, MemoryBackend};
 use cairn_cas_core::journal::{load_journal, verify, Entry, JournalReport};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
+use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository, SnapshotId};
 use cairn_crypto::KdfParams;
 
 pub const PW: &[u8] = b"pw";
@@ -25,7 +25,7 @@ pub async fn init(store: Arc<dyn Backend>) -> Repository {
 }
 
 /// Backs up `dir` after writing `content` into it; returns the snapshot id.
-pub async fn backup_with(repo: &Repository, dir: &Path, content: &[u8]) -> String {
+pub async fn backup_with(repo: &Repository, dir: &Path, content: &[u8]) -> SnapshotId {
     std::fs::write(dir.join("f"), content).unwrap();
     let r = backup(
         repo,
@@ -36,7 +36,7 @@ pub async fn backup_with(repo: &Repository, dir: &Path, content: &[u8]) -> Strin
     .await
     .unwrap();
     assert!(matches!(&r.journal, Some(Ok(_))), "{:?}", r.journal);
-    r.snapshot_id
+    r.snapshot_id.unwrap()
 }
 
 /// The entries by `seq`, as (id, kind).
@@ -59,7 +59,10 @@ pub async fn clean(repo: &Repository) -> JournalReport {
 }
 
 /// A repository with init, two backups (ids returned) and nothing else.
-pub async fn three_entries(store: Arc<MemoryBackend>, dir: &Path) -> (Repository, String, String) {
+pub async fn three_entries(
+    store: Arc<MemoryBackend>,
+    dir: &Path,
+) -> (Repository, SnapshotId, SnapshotId) {
     let repo = init(store).await;
     let s1 = backup_with(&repo, dir, b"one").await;
     let s2 = backup_with(&repo, dir, b"two").await;

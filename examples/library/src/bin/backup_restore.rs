@@ -23,7 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let opts = RestoreOptions::new(target);
         let plan = repo.plan_restore(&done.snapshot, &opts).await?;
         repo.restore(&plan, &opts, Arc::new(NoProgress)).await?;
-        println!("snapshot {} restored to {target}", done.snapshot_id);
+        println!(
+            "snapshot {} restored to {target}",
+            done.snapshot_id.as_deref().unwrap_or("-")
+        );
         Ok(())
     })
 }

@@ -3,7 +3,7 @@
 //! `cargo run -p cairn-examples --bin restore_with_plan -- REPO TARGET [HOST]`
 use std::sync::Arc;
 
-use cairn::{Location, NoProgress, Repository, RestoreOptions, SnapshotFilter};
+use cairn::{Location, NoProgress, Repository, RestoreOptions, SnapshotQuery};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,11 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for w in repo.warnings() {
             eprintln!("warning: {w}");
         }
-        let mut filter = SnapshotFilter::default();
+        let mut query = SnapshotQuery::latest();
         if let Some(h) = host {
-            filter = filter.host(h);
+            query = query.host(h);
         }
-        let (id, snapshot) = repo.select(&filter).await?;
+        let (id, snapshot) = repo.snapshot(&query).await?;
         let opts = RestoreOptions::new(target);
         let plan = repo.plan_restore(&snapshot, &opts).await?;
         println!(

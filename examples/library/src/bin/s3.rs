@@ -37,7 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let s = &done.snapshot.summary;
         println!(
             "snapshot {}: {} files, {} bytes stored",
-            done.snapshot_id, s.files_new, s.bytes_added_stored
+            done.snapshot_id.as_deref().unwrap_or("-"),
+            s.files_new,
+            s.bytes_added_stored
         );
         Ok(())
     })

@@ -51,7 +51,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // an operator) must find `/health` already saying so.
         healthy.store(result.is_ok(), Ordering::Release);
         match &result {
-            Ok(done) => println!("backup {round} ok: snapshot {}", done.snapshot_id),
+            Ok(done) => println!(
+                "backup {round} ok: snapshot {}",
+                done.snapshot_id.as_deref().unwrap_or("-")
+            ),
             Err(e) => eprintln!("backup {round} failed: {e}"),
         }
         if round < rounds {
