@@ -35,7 +35,7 @@ fn a_tenant_is_created_backed_up_and_shredded_with_every_child_confirmed() {
         let acme = repo.create_tenant("acme").await.unwrap();
         let done = acme
             .backup(
-                &[src.clone()],
+                std::slice::from_ref(&src),
                 &BackupOptions::default(),
                 Arc::new(NoProgress),
             )
