@@ -125,6 +125,11 @@ pub struct TenantInfo {
 
 /// The one place the key that wraps tenant key objects of `epoch` comes
 /// from (key rotation re-wraps tenant secrets under a new epoch here).
+///
+/// Epoch 0 is the repository key set's `"cairn/v1/tenant-wrap"` key. Tenant
+/// *ids* come from the same key set (`"cairn/v1/tenant-id"`): a rotation
+/// must keep deriving ids from the epoch-0 set (or re-file key objects),
+/// or tenants created before it are no longer found by name.
 pub(crate) fn wrapping_key(repo: &Repository, epoch: u32, object: &str) -> Result<SealingKey> {
     match epoch {
         0 => Ok(repo.keys().tenant_wrapping_key()),
