@@ -162,7 +162,7 @@ pub(crate) fn seal_previous(
 #[derive(Debug, Clone, Default)]
 pub struct RotateOptions {
     /// Remove (revoke and delete) endorsed key files of version 1 or 2
-    /// instead of refusing ([`Error::RotationBlocked`]): they could not open
+    /// instead of refusing ([`Error::RotationBlocked`](crate::Error::RotationBlocked)): they could not open
     /// the new epoch anyway.
     pub drop_old_keys: bool,
 }
