@@ -218,12 +218,12 @@ fn check_reads_past_the_metadata_cache() {
         let cached = Repository::open_with(&loc(&repo_dir), PW, opts.clone())
             .await
             .unwrap();
-        let (_, snap) = cached.inner().find_snapshot(&cairn::SnapshotQuery::latest()).await.unwrap();
-        cached
+        let (_, snap) = cached
             .inner()
-            .load_tree(&snap.tree)
+            .find_snapshot(&cairn::SnapshotQuery::latest())
             .await
             .unwrap();
+        cached.inner().load_tree(&snap.tree).await.unwrap();
         let cache = cached.inner().cache().unwrap().dir().join("data");
         let fan = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap();
         let pack = std::fs::read_dir(fan.path())
@@ -241,11 +241,7 @@ fn check_reads_past_the_metadata_cache() {
         let again = Repository::open_with(&loc(&repo_dir), PW, opts)
             .await
             .unwrap();
-        again
-            .inner()
-            .load_tree(&snap.tree)
-            .await
-            .unwrap();
+        again.inner().load_tree(&snap.tree).await.unwrap();
         // ...but `check` reports the lost pack.
         let report = again.check(&cairn::CheckOptions::default()).await.unwrap();
         assert!(!report.errors.is_empty(), "{report:?}");

@@ -41,13 +41,24 @@ fn a_tenant_is_created_backed_up_and_shredded_with_every_child_confirmed() {
             )
             .await
             .unwrap();
-        let (listed, _) = acme.snapshots().await.unwrap();
+        let (listed, _) = acme
+            .snapshots(&cairn::SnapshotQuery::default())
+            .await
+            .unwrap();
         assert_eq!(listed.len(), 1);
-        assert!(repo.snapshots().await.unwrap().0.is_empty());
+        assert!(repo
+            .snapshots(&cairn::SnapshotQuery::default())
+            .await
+            .unwrap()
+            .0
+            .is_empty());
         assert_eq!(repo.tenants().await.unwrap()[0].name, "acme");
 
         let receipt = repo.shred_tenant("acme").await.unwrap();
-        assert_eq!(receipt.snapshots_forgotten, [done.snapshot_id]);
+        assert_eq!(
+            receipt.snapshots_forgotten,
+            [done.snapshot_id.unwrap().to_string()]
+        );
         let on = &receipt.destroyed[0].confirmed_absent_on;
         assert_eq!(on.len(), 7, "{on:?}");
         assert!(on[1].starts_with("child 0"), "{on:?}");

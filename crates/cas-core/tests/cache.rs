@@ -125,7 +125,9 @@ fn a_warm_cache_serves_metadata_without_the_backend() {
         let warm = open(&store, Some(cache.path())).await;
         let got = warm.snapshots().await.unwrap();
         assert_eq!(ls(&warm, &got[2].1).await, want_ls);
-        let ids = |v: &[(cairn_cas_core::SnapshotId, Snapshot)]| v.iter().map(|s| s.0).collect::<Vec<_>>();
+        let ids = |v: &[(cairn_cas_core::SnapshotId, Snapshot)]| {
+            v.iter().map(|s| s.0).collect::<Vec<_>>()
+        };
         assert_eq!(ids(&got), ids(&want));
         // Only what never comes from the cache: the config, the key file
         // and its revocation record; not 3 records, the index, the trees.

@@ -61,7 +61,10 @@ async fn backup_dir(repo: &Repository, dir: &Path) -> cairn_cas_core::SnapshotId
 
 /// Every file of a snapshot, read back through the repository (every blob
 /// authenticated and hashed to its id).
-async fn read_snapshot(repo: &Repository, id: &cairn_cas_core::SnapshotId) -> BTreeMap<PathBuf, Vec<u8>> {
+async fn read_snapshot(
+    repo: &Repository,
+    id: &cairn_cas_core::SnapshotId,
+) -> BTreeMap<PathBuf, Vec<u8>> {
     let snap = repo.load_snapshot(id).await.unwrap();
     let mut out = BTreeMap::new();
     let mut stack = vec![(PathBuf::new(), *snap.tree)];
@@ -121,7 +124,8 @@ async fn can_open_any(store: &Arc<MemoryBackend>, keys: &KeySet) -> (usize, usiz
         {
             packs += 1;
         }
-        if m.key.starts_with("index/") && cairn_cas_core::format::decode_index(keys, &m.key, &bytes).is_ok()
+        if m.key.starts_with("index/")
+            && cairn_cas_core::format::decode_index(keys, &m.key, &bytes).is_ok()
         {
             index += 1;
         }

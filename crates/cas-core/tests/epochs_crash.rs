@@ -16,7 +16,7 @@ type Store = Arc<FailAfter<MemoryBackend>>;
 
 /// A repository with one snapshot and a second admin key; returns the store,
 /// the snapshot id and the second key's name.
-async fn setup(src: &std::path::Path) -> (Store, String, String) {
+async fn setup(src: &std::path::Path) -> (Store, cairn_cas_core::SnapshotId, String) {
     let store = Arc::new(FailAfter::new(MemoryBackend::new(), u64::MAX));
     let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
     let repo = Repository::init(store.clone(), b"admin", opts)
@@ -35,7 +35,7 @@ async fn setup(src: &std::path::Path) -> (Store, String, String) {
         .add_key(b"second", KdfParams::insecure_for_tests())
         .await
         .unwrap();
-    (store, done.snapshot_id, second)
+    (store, done.snapshot_id.unwrap(), second)
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn a_crash_anywhere_in_key_remove_leaves_a_sound_repository() {
             }
             let reopened = Repository::open(store.clone(), b"admin").await.unwrap();
             let s = reopened.load_snapshot(&snap).await.unwrap();
-            let tree = reopened.load_tree(&s.tree_id().unwrap()).await.unwrap();
+            let tree = reopened.load_tree(&s.tree).await.unwrap();
             assert!(!tree.nodes.is_empty());
         }
     });
