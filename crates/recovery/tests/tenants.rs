@@ -244,7 +244,7 @@ async fn shred_and_prove(s: &Setup, opts: ShredOptions) -> Receipt {
     assert!(verify_receipt(json.replace("alpha", "alpho").as_bytes(), None).is_err());
     assert_eq!(receipt.tenant, "alpha");
     assert_eq!(receipt.namespaces, [s.ns[0].clone()]);
-    assert_eq!(receipt.snapshots_forgotten, [s.snaps[0].clone()]);
+    assert_eq!(receipt.snapshots_forgotten, [s.snaps[0]]);
     assert_eq!(receipt.destroyed.len(), 1);
     assert!(receipt.destroyed[0].object.starts_with("tenant-keys/"));
     assert!(receipt.pending_gc[0].objects >= 3 && receipt.pending_gc[0].bytes > 0);
