@@ -220,10 +220,16 @@ pub(crate) struct Scan {
 pub(crate) async fn scan(repo: &Repository) -> Result<Scan> {
     // An index object consolidated or a snapshot forgotten by someone else
     // while we read: start over (bounded), never plan on a partial view.
+    // Likewise a tree missing from the index just read: a backup stored its
+    // index object after our index listing and its snapshot record before
+    // our snapshot listing (data, then index, then snapshot); the next
+    // listing of the index has it. A blob that stays missing is damage and
+    // fails the plan after the last attempt.
     let mut attempts = 0;
     loop {
         match scan_once(repo).await {
             Err(Error::Backend(e)) if e.is_not_found() && attempts < 8 => attempts += 1,
+            Err(Error::MissingBlob { .. }) if attempts < 8 => attempts += 1,
             r => return r,
         }
     }
