@@ -6,7 +6,7 @@
 //! object fetched from the backend; only bytes that passed are cached.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use rayon::prelude::*;
@@ -29,29 +29,12 @@ impl Repository {
     /// stored objects themselves (`check`, `repair`), which a cached copy
     /// made before they were damaged or lost would hide.
     pub async fn without_cache(&self) -> Result<Repository> {
-        let repo = Repository {
-            backend: self.backend.clone(),
-            keys: RwLock::new(self.keys()),
-            config: self.config.clone(),
-            chunker: self.chunker,
-            compression: self.compression,
-            key_name: self.key_name.clone(),
-            master: self.master.clone(),
-            role: self.role,
-            authority: self.authority,
-            admin: self.admin.clone(),
-            exchange: self.exchange.clone(),
-            index: Arc::default(),
-            tree_packs: Mutex::default(),
-            key_warnings: (self.key_warnings.iter())
-                .filter(|w| !matches!(w, OpenWarning::Cache { .. }))
-                .cloned()
-                .collect(),
-            index_warnings: Mutex::default(),
-            journal_memo: Mutex::default(),
-            tenant: self.tenant.clone(),
-            cache: None,
-        };
+        let warnings = (self.key_warnings.iter())
+            .filter(|w| !matches!(w, OpenWarning::Cache { .. }))
+            .cloned()
+            .collect();
+        let mut repo = self.derived(self.backend.clone(), self.keys(), warnings);
+        repo.tenant = self.tenant.clone();
         repo.reload_index().await?;
         Ok(repo)
     }

@@ -19,9 +19,26 @@ impl Repository {
         keys: KeySet,
         view: crate::tenant::TenantView,
     ) -> Result<Repository> {
-        let repo = Repository {
+        // Tenants read around the local cache: their objects stay out of
+        // it, so shredding one leaves nothing of it on this machine.
+        let mut repo = self.derived(backend, Arc::new(keys), Vec::new());
+        repo.tenant = Some(Arc::new(view));
+        repo.reload_index().await?;
+        Ok(repo)
+    }
+
+    /// A handle sharing this one's config, key file, role and authority,
+    /// over `backend` with `keys`: its own (empty) index, memos, no tenant
+    /// and no cache. The callers set what differs and load the index.
+    pub(crate) fn derived(
+        &self,
+        backend: Arc<dyn Backend>,
+        keys: Arc<KeySet>,
+        key_warnings: Vec<crate::OpenWarning>,
+    ) -> Repository {
+        Repository {
             backend,
-            keys: RwLock::new(Arc::new(keys)),
+            keys: RwLock::new(keys),
             config: self.config.clone(),
             chunker: self.chunker,
             compression: self.compression,
@@ -33,15 +50,11 @@ impl Repository {
             exchange: self.exchange.clone(),
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
-            key_warnings: Vec::new(),
+            key_warnings,
             index_warnings: Mutex::default(),
             journal_memo: Mutex::default(),
-            tenant: Some(Arc::new(view)),
-            // Tenants read around the local cache: their objects stay out
-            // of it, so shredding one leaves nothing of it on this machine.
+            tenant: None,
             cache: None,
-        };
-        repo.reload_index().await?;
-        Ok(repo)
+        }
     }
 }
