@@ -65,6 +65,9 @@ enum Cmd {
         /// profiling by hand; `run --many-files N` makes the same tree).
         #[arg(long, default_value_t = 300_000)]
         files: u64,
+        /// `restore`: files planned and restored at a time (0: one plan).
+        #[arg(long, default_value_t = 0)]
+        window: usize,
     },
 }
 
@@ -78,6 +81,7 @@ fn main() -> Result<()> {
             target,
             erasure,
             files,
+            window,
         } => {
             let need = |p: Option<PathBuf>, name: &str| {
                 p.ok_or_else(|| anyhow::anyhow!("step {what}: --{name} is required"))
@@ -86,7 +90,8 @@ fn main() -> Result<()> {
                 "init" => step::init(&need(repo, "repo")?, erasure)?,
                 "backup" => step::run_backup(&need(repo, "repo")?, &need(src, "src")?, erasure)?,
                 "restore" => {
-                    step::run_restore(&need(repo, "repo")?, &need(target, "target")?, erasure)?
+                    let (repo, target) = (need(repo, "repo")?, need(target, "target")?);
+                    step::run_restore(&repo, &target, erasure, window)?
                 }
                 "ceiling" => ceiling::run(&need(src, "src")?)?,
                 "floor" => floor::run(&need(src, "src")?)?,

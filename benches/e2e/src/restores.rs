@@ -35,7 +35,8 @@ fn restored_root(target: &Path, data: &Path) -> std::path::PathBuf {
 
 /// Restores backup `n` with every contender into each of `roots` (disk,
 /// then tmpfs; the last is always tmpfs), `rounds` times, and adds the median rows and the
-/// first round's comparison with `data` to `rep`.
+/// first round's comparison with `data` to `rep`. Cairn restores `window`
+/// files at a time (0: one plan).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn restore_rows(
     rep: &mut DatasetReport,
@@ -43,7 +44,7 @@ pub(crate) fn restore_rows(
     place: impl Fn(Tool) -> Place,
     data: &Path,
     roots: &[&Path],
-    n: usize,
+    (n, window): (usize, usize),
     rounds: usize,
     (files, bytes): (u64, u64),
 ) -> Result<()> {
@@ -58,7 +59,7 @@ pub(crate) fn restore_rows(
             for t in turn_order(contenders, 2 * round + s) {
                 log(&format!("{} (round {}): {}", steps[s], round + 1, t.name()));
                 let target = root.join("restore");
-                let m = tools::restore(t, &place(t), &target, n, root)?;
+                let m = tools::restore(t, &place(t), &target, (n, window), root)?;
                 if round == 0 {
                     let diffs = dataset::compare(data, &restored_root(&target, data))?;
                     rep.restore_diffs

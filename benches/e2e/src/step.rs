@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use cairn_backends::{Backend, LocalBackend};
 use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_erasure::{Child, ErasureBackend, ErasureConfig};
-use cairn_recovery::{plan_restore, restore, RestoreOptions, SnapshotQuery};
+use cairn_recovery::{plan_restore, restore, restore_snapshot, RestoreOptions, SnapshotQuery};
 use serde_json::{json, Value};
 
 /// The password every benchmark repository uses (for every tool).
@@ -92,20 +92,33 @@ pub(crate) fn run_backup(repo: &Path, src: &Path, erasure: bool) -> Result<Value
     })
 }
 
-/// `restore`: restores the latest snapshot into `target`.
-pub(crate) fn run_restore(repo: &Path, target: &Path, erasure: bool) -> Result<Value> {
+/// `restore`: restores the latest snapshot into `target`, `window` files
+/// at a time (`restore_snapshot`, as `cairn restore --window FILES`; 0: one
+/// plan of the whole snapshot, `plan_restore` then `restore`).
+pub(crate) fn run_restore(
+    repo: &Path,
+    target: &Path,
+    erasure: bool,
+    window: usize,
+) -> Result<Value> {
     let backend = store(repo, erasure)?;
     futures::executor::block_on(async {
         let t = Instant::now();
         let repo = Repository::open(backend, PASSWORD.as_bytes()).await?;
         let open_secs = t.elapsed().as_secs_f64();
         let (_, snap) = repo.find_snapshot(&SnapshotQuery::latest()).await?;
-        let opts = RestoreOptions::new(target);
-        let plan = plan_restore(&repo, &snap, &opts).await?;
-        let plan_secs = t.elapsed().as_secs_f64() - open_secs;
-        let done = restore(&repo, &plan, &opts, Arc::new(cairn_recovery::NoProgress))
-            .await
-            .context("restore")?;
+        let opts = RestoreOptions::new(target).window(window);
+        let progress = Arc::new(cairn_recovery::NoProgress);
+        let (done, plan_secs) = if window == 0 {
+            let plan = plan_restore(&repo, &snap, &opts).await?;
+            let plan_secs = t.elapsed().as_secs_f64() - open_secs;
+            let done = restore(&repo, &plan, &opts, progress).await;
+            (done, Some(plan_secs))
+        } else {
+            // Each window is planned as it comes: no separate plan time.
+            (restore_snapshot(&repo, &snap, &opts, progress).await, None)
+        };
+        let done = done.context("restore")?;
         Ok(json!({
             "open_secs": open_secs,
             "plan_secs": plan_secs,
@@ -113,6 +126,9 @@ pub(crate) fn run_restore(repo: &Path, target: &Path, erasure: bool) -> Result<V
             "bytes_written": done.bytes_written,
             "bytes_fetched": done.bytes_fetched,
             "packs_read": done.packs_read,
+            "window": window,
+            "windows": done.windows,
+            "largest_window": done.largest_window,
         }))
     })
 }

@@ -262,12 +262,13 @@ pub(crate) fn backup(
     run(cmd, scratch, tool.is_cairn())
 }
 
-/// Restores the latest backup (`n`, for borg) under `target`.
+/// Restores the latest backup (`n`, for borg) under `target`; Cairn
+/// `window` files at a time (0: one plan).
 pub(crate) fn restore(
     tool: Tool,
     place: &Place,
     target: &Path,
-    n: usize,
+    (n, window): (usize, usize),
     scratch: &Path,
 ) -> Result<Measured> {
     std::fs::create_dir_all(target)?;
@@ -275,6 +276,7 @@ pub(crate) fn restore(
         t if t.is_cairn() => {
             let mut c = cairn("restore", &place.repo, t.erasure())?;
             c.arg("--target").arg(target);
+            c.arg("--window").arg(window.to_string());
             c
         }
         Tool::Restic => {
