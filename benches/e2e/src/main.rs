@@ -3,6 +3,7 @@
 //! ```text
 //! cairn-bench run [--generate-mib 256] [--dir DIR --size-cap-mib 300] [--days 4]
 //!                 [--many-files 300000] [--versioned] [--restore-rounds 3]
+//!                 [--restore-window 10000] [--s3-snapshots 200 [--s3-runs 7]]
 //!                 [--work DIR] [--json FILE] [--markdown FILE] [--tools cairn,restic,rustic,borg]
 //! ```
 //!
@@ -15,7 +16,9 @@
 //! and is restored healthy and with two of six directories gone. Also
 //! measured: the in-memory pipeline ceiling, the file-system floor (walk and
 //! read every file, in parallel), repository sizes, Cairn's index bytes per
-//! chunk; and at the end the issue's goal table, each goal a ratio of this run.
+//! chunk. With `--s3-snapshots N`: `cairn snapshots` on SeaweedFS with N
+//! snapshots, without and with the metadata cache. At the end the issue's
+//! goal table, each goal a ratio of this run.
 
 mod ceiling;
 mod dataset;
@@ -24,6 +27,7 @@ mod goals;
 mod orchestrate;
 mod report;
 mod restores;
+mod s3snap;
 mod shapes;
 mod step;
 mod tools;
@@ -50,7 +54,7 @@ enum Cmd {
     /// One step in a child process (used by `run`).
     #[command(hide = true)]
     Step {
-        /// init | backup | restore | ceiling | floor | many-files
+        /// init | backup | restore | ceiling | floor | many-files | s3-fill
         what: String,
         #[arg(long)]
         repo: Option<PathBuf>,
@@ -68,6 +72,15 @@ enum Cmd {
         /// `restore`: files planned and restored at a time (0: one plan).
         #[arg(long, default_value_t = 0)]
         window: usize,
+        /// `s3-fill`: the repository's S3 location (`s3:http://HOST:PORT/BUCKET/PREFIX`).
+        #[arg(long)]
+        url: Option<String>,
+        /// `s3-fill`: how many snapshots to make.
+        #[arg(long, default_value_t = 200)]
+        snapshots: usize,
+        /// `s3-fill`: the key file with the minimal KDF instead of the default Argon2id.
+        #[arg(long)]
+        minimal_kdf: bool,
     },
 }
 
@@ -82,6 +95,9 @@ fn main() -> Result<()> {
             erasure,
             files,
             window,
+            url,
+            snapshots,
+            minimal_kdf,
         } => {
             let need = |p: Option<PathBuf>, name: &str| {
                 p.ok_or_else(|| anyhow::anyhow!("step {what}: --{name} is required"))
@@ -92,6 +108,11 @@ fn main() -> Result<()> {
                 "restore" => {
                     let (repo, target) = (need(repo, "repo")?, need(target, "target")?);
                     step::run_restore(&repo, &target, erasure, window)?
+                }
+                "s3-fill" => {
+                    let url =
+                        url.ok_or_else(|| anyhow::anyhow!("step s3-fill: --url is required"))?;
+                    s3snap::fill(&url, &need(src, "src")?, snapshots, minimal_kdf)?
                 }
                 "ceiling" => ceiling::run(&need(src, "src")?)?,
                 "floor" => floor::run(&need(src, "src")?)?,

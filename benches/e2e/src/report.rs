@@ -53,6 +53,8 @@ pub(crate) struct Report {
     pub(crate) machine: BTreeMap<String, String>,
     pub(crate) tools: BTreeMap<String, String>,
     pub(crate) datasets: Vec<DatasetReport>,
+    /// `--s3-snapshots`: `cairn snapshots` on SeaweedFS without and with the cache.
+    pub(crate) s3: Option<crate::s3snap::S3Figures>,
 }
 
 impl DatasetReport {
@@ -181,6 +183,10 @@ impl Report {
         s.push('\n');
         for d in &self.datasets {
             s.push_str(&d.markdown());
+            s.push('\n');
+        }
+        if let Some(f) = &self.s3 {
+            s.push_str(&f.markdown());
             s.push('\n');
         }
         s
