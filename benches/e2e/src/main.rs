@@ -27,6 +27,7 @@ mod goals;
 mod orchestrate;
 mod report;
 mod restores;
+mod s3fill;
 mod s3snap;
 mod shapes;
 mod step;
@@ -112,7 +113,7 @@ fn main() -> Result<()> {
                 "s3-fill" => {
                     let url =
                         url.ok_or_else(|| anyhow::anyhow!("step s3-fill: --url is required"))?;
-                    s3snap::fill(&url, &need(src, "src")?, snapshots, minimal_kdf)?
+                    s3fill::fill(&url, &need(src, "src")?, snapshots, minimal_kdf)?
                 }
                 "ceiling" => ceiling::run(&need(src, "src")?)?,
                 "floor" => floor::run(&need(src, "src")?)?,
