@@ -173,7 +173,11 @@ fn snapshots_row(r: &Report) -> String {
         "`snapshots` on SeaweedFS, 200 snapshots, warm cache ≥ 10× faster than without";
     let rest = " |".repeat(r.datasets.len().saturating_sub(1));
     let Some(f) = &r.s3 else {
-        return format!("| {GOAL} | not run (`--s3-snapshots 200`) |{rest} not measured |\n");
+        let why = r
+            .s3_skipped
+            .as_deref()
+            .unwrap_or("not run (`--s3-snapshots 200`)");
+        return format!("| {GOAL} | {why} |{rest} not measured |\n");
     };
     let (met, fig) = f.goal();
     let verdict = match met {

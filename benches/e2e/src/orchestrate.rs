@@ -219,7 +219,10 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         write_out(args, &report)?;
     }
     if args.s3_snapshots > 0 {
-        report.s3 = s3snap::run(&work, args.s3_snapshots, args.s3_runs);
+        match s3snap::run(&work, args.s3_snapshots, args.s3_runs) {
+            Ok(f) => report.s3 = Some(f),
+            Err(why) => report.s3_skipped = Some(why),
+        }
     }
     report
         .machine

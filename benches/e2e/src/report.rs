@@ -55,6 +55,8 @@ pub(crate) struct Report {
     pub(crate) datasets: Vec<DatasetReport>,
     /// `--s3-snapshots`: `cairn snapshots` on SeaweedFS without and with the cache.
     pub(crate) s3: Option<crate::s3snap::S3Figures>,
+    /// `--s3-snapshots` asked for but not measured: why.
+    pub(crate) s3_skipped: Option<String>,
 }
 
 impl DatasetReport {

@@ -163,34 +163,30 @@ fn cairn_cli() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// Runs the step; `None` (with a message) when it cannot run here.
-pub(crate) fn run(work: &Path, snapshots: usize, runs: usize) -> Option<S3Figures> {
+/// Runs the step; when it cannot run here, why (also logged).
+pub(crate) fn run(work: &Path, snapshots: usize, runs: usize) -> Result<S3Figures, String> {
+    let skip = |why: String| {
+        log(&format!("--s3-snapshots: {why}"));
+        Err(why)
+    };
     let Some(cli) = cairn_cli() else {
-        log(
-            "--s3-snapshots: skipped: no `cairn` binary next to cairn-bench \
-             (cargo build --release -p cairn-cli)",
+        return skip(
+            "skipped: no `cairn` binary next to cairn-bench \
+             (cargo build --release -p cairn-cli)"
+                .into(),
         );
-        return None;
     };
     log("--s3-snapshots: starting SeaweedFS (scripts/s3-server start)");
     let server = match Server::start(&work.join("s3")) {
         Ok(s) => s,
-        Err(e) => {
-            log(&format!("--s3-snapshots: skipped: no SeaweedFS: {e:#}"));
-            return None;
-        }
+        Err(e) => return skip(format!("skipped: SeaweedFS did not start: {e:#}")),
     };
     log(&format!(
         "SeaweedFS up (PID {})",
         server.pid().unwrap_or_default()
     ));
-    match measure(&server, &cli, work, snapshots, runs.max(1)) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            log(&format!("--s3-snapshots: failed, left out: {e:#}"));
-            None
-        }
-    }
+    measure(&server, &cli, work, snapshots, runs.max(1))
+        .or_else(|e| skip(format!("failed, left out: {e:#}")))
 }
 
 fn measure(
