@@ -145,6 +145,7 @@ mod open;
 mod pack;
 pub mod prune;
 mod query;
+mod read;
 pub mod repair;
 mod repo;
 pub mod retention;
@@ -172,15 +173,37 @@ pub use open::{
 };
 pub use pack::{FinishedPack, PackEntry, PackId, MAX_PACK_SIZE};
 pub use query::SnapshotQuery;
+pub use read::{ChunkHasher, WalkedTree};
 
-/// Format internals: the decoders of untrusted pack and index bytes, public
-/// only for the fuzz targets (`crates/fuzzing`) and for `cairn-recovery`'s
-/// `check`, which reads packs back. Not a stable API; the formats are
-/// documented in the `pack` and `index` modules.
+/// Format internals: the decoders of untrusted pack and index bytes and the
+/// blob opener, public only for the fuzz targets (`crates/fuzzing`) and for
+/// tests that inspect stored objects. Not a stable API; the formats are
+/// documented in the `pack`, `index` and `blob` modules. Readers use the
+/// verified reads of [`Repository`] instead ([`Repository::read_blobs`],
+/// [`Repository::verify_pack`]).
 #[doc(hidden)]
 pub mod format {
     pub use crate::index::{decode_index, encode_index, index_key};
     pub use crate::pack::{parse_header, parse_trailer, read_pack_header, TRAILER_LEN};
+
+    /// Opens a blob's sealed bytes read from the pack `object`: decrypt,
+    /// decompress, and check the plaintext hashes to the entry's id.
+    pub fn open_blob(
+        keys: &cairn_crypto::KeySet,
+        object: &str,
+        entry: &crate::PackEntry,
+        sealed: &[u8],
+    ) -> crate::Result<Vec<u8>> {
+        crate::blob::open_blob(
+            keys,
+            object,
+            entry.kind,
+            &entry.id,
+            entry.compression,
+            entry.raw_length,
+            sealed,
+        )
+    }
 }
 pub use repo::{
     EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey, RemoveOptions, RemoveReport, Repository,
@@ -188,22 +211,3 @@ pub use repo::{
 };
 pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
 pub use tree::{Node, NodeKind, Timestamp, Tree};
-
-/// Opens a blob's sealed bytes read from the pack `object`: decrypt,
-/// decompress, and check the plaintext hashes to the entry's id.
-pub fn open_blob(
-    keys: &cairn_crypto::KeySet,
-    object: &str,
-    entry: &PackEntry,
-    sealed: &[u8],
-) -> Result<Vec<u8>> {
-    blob::open_blob(
-        keys,
-        object,
-        entry.kind,
-        &entry.id,
-        entry.compression,
-        entry.raw_length,
-        sealed,
-    )
-}

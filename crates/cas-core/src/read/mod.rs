@@ -1,0 +1,90 @@
+//! Reading a repository from the outside: the API a restore, a verify or a
+//! check is built on, so that they need neither the keys, nor the index's
+//! lock, nor the pack format.
+//!
+//! - [`Repository::locate`] says where blobs are (pack, offset, lengths),
+//!   for a batch of ids under one short lock of the index;
+//!   [`Repository::indexed_packs`] and [`Repository::indexed_entries`] list
+//!   what the index holds, pack by pack.
+//! - [`Repository::read_blobs`] fetches a run of blobs of one pack with one
+//!   ranged read and hands each blob's plaintext, verified (AEAD tag, then
+//!   the chunk id of the plaintext), to the caller's closure on the CPU
+//!   pool: a restore decrypts and writes in one task, without a copy.
+//! - [`Repository::verify_pack`] reads a whole pack back: its name, its
+//!   header and every blob in it.
+//! - [`Repository::walk_trees`] walks a snapshot's tree as a `Stream` of
+//!   directories, descending only where the caller says;
+//!   [`Repository::walk_nodes`] flattens it into `(path, node)` pairs.
+//! - [`Repository::chunk_hasher`] computes chunk ids of local data, to
+//!   compare a file on disk with a snapshot without fetching anything.
+//!
+//! Every byte handed out has been verified; a blob that fails is an error
+//! naming its pack ([`Error::Authentication`](crate::Error::Authentication),
+//! [`Error::ChunkIdMismatch`](crate::Error::ChunkIdMismatch) or
+//! [`Error::Corrupt`](crate::Error::Corrupt)), never data.
+
+mod blobs;
+mod walk;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use cairn_crypto::{ChunkId, KeySet};
+
+use crate::{BlobLocation, PackEntry, PackId, Repository};
+
+pub use walk::WalkedTree;
+
+/// Computes the chunk ids of this repository (keyed BLAKE3) for local data.
+/// Cheap to clone; holds no key but the chunk-id key's, and `Debug` prints
+/// none of it.
+#[derive(Clone)]
+pub struct ChunkHasher(Arc<KeySet>);
+
+impl ChunkHasher {
+    /// The id `data` has in this repository.
+    pub fn id(&self, data: &[u8]) -> ChunkId {
+        self.0.chunk_id_key().id(data)
+    }
+}
+
+impl std::fmt::Debug for ChunkHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChunkHasher(..)")
+    }
+}
+
+impl Repository {
+    /// Where each of `ids` is stored (`None`: in no index), in the same
+    /// order. The index is locked once for the batch and not held after.
+    pub fn locate(&self, ids: &[ChunkId]) -> Vec<Option<BlobLocation>> {
+        let index = self.index();
+        ids.iter().map(|id| index.get(id)).collect()
+    }
+
+    /// Every pack the index names.
+    pub fn indexed_packs(&self) -> Vec<PackId> {
+        self.index().packs().to_vec()
+    }
+
+    /// The index's entries of `packs`, grouped by pack, in one pass over
+    /// the index (a pack the index does not name is absent).
+    pub fn indexed_entries(&self, packs: &HashSet<PackId>) -> HashMap<PackId, Vec<PackEntry>> {
+        let mut out: HashMap<PackId, Vec<PackEntry>> = HashMap::new();
+        for l in self.index().iter().filter(|l| packs.contains(&l.pack)) {
+            out.entry(l.pack).or_default().push(l.entry);
+        }
+        out
+    }
+
+    /// A hasher giving the ids chunks have in this repository.
+    pub fn chunk_hasher(&self) -> ChunkHasher {
+        ChunkHasher(self.keys())
+    }
+}
+
+impl AsRef<PackEntry> for PackEntry {
+    fn as_ref(&self) -> &PackEntry {
+        self
+    }
+}
