@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use cairn_cas_core::{cpu, open_blob, NodeKind, Repository};
+use cairn_cas_core::{cpu, NodeKind, Repository};
 use futures::StreamExt;
 
 use crate::meta;
@@ -409,59 +408,35 @@ async fn restore_pack(
     writer: Arc<Writer>,
     progress: Arc<dyn RestoreProgress>,
 ) -> Result<(u64, u64)> {
-    let key = pack.pack.key();
     let mut fetched = 0u64;
     let mut written = 0u64;
     for run in runs(&pack.blobs, max_read) {
-        let (first, last) = (&run[0].entry, &run[run.len() - 1].entry);
-        let start = u64::from(first.offset);
-        let end = u64::from(last.offset) + u64::from(last.length);
-        let bytes = repo
-            .backend()
-            .get_range(&key, start..end)
-            .await
-            .map_err(cairn_cas_core::Error::from)?;
-        if bytes.len() as u64 != end - start {
-            return Err(cairn_cas_core::Error::Corrupt {
-                object: key.clone(),
-                reason: format!("short read: {} of {} bytes", bytes.len(), end - start),
-            }
-            .into());
-        }
-        fetched += bytes.len() as u64;
-        let run = run.to_vec();
-        let (keys, writer, progress, key) = (
-            repo.keys().clone(),
-            writer.clone(),
-            progress.clone(),
-            key.clone(),
-        );
-        written +=
-            cpu::spawn(move || write_run(&keys, &key, start, &bytes, &run, &writer, &*progress))
-                .await??;
+        // Each blob is verified (AEAD tag and chunk id) before `write_blob`
+        // sees it, and a run that fails stops the pack: what it wrote is
+        // not counted.
+        let run_written: u64 = run
+            .iter()
+            .map(|b| u64::from(b.entry.raw_length) * b.targets.len() as u64)
+            .sum();
+        let (writer, progress) = (writer.clone(), progress.clone());
+        fetched += repo
+            .read_blobs(pack.pack, run.to_vec(), move |blob: &BlobRead, plain| {
+                write_blob(blob, plain, &writer, &*progress)
+            })
+            .await?;
+        written += run_written;
     }
     Ok((fetched, written))
 }
 
-fn write_run(
-    keys: &cairn_crypto::KeySet,
-    object: &str,
-    start: u64,
-    bytes: &Bytes,
-    run: &[BlobRead],
+fn write_blob(
+    blob: &BlobRead,
+    plain: &[u8],
     writer: &Writer,
     progress: &dyn RestoreProgress,
-) -> Result<u64> {
-    let mut written = 0;
-    for blob in run {
-        let from = (u64::from(blob.entry.offset) - start) as usize;
-        let sealed = &bytes[from..from + blob.entry.length as usize];
-        // Verified (AEAD tag and chunk id) before anything is written.
-        let plain = open_blob(keys, object, &blob.entry, sealed)?;
-        for &(n, offset) in &blob.targets {
-            writer.write(n, offset, &plain, progress)?;
-            written += plain.len() as u64;
-        }
+) -> Result<()> {
+    for &(n, offset) in &blob.targets {
+        writer.write(n, offset, plain, progress)?;
     }
-    Ok(written)
+    Ok(())
 }
