@@ -133,7 +133,7 @@ mod bytes_io;
 pub mod cache;
 mod cancel;
 pub mod copy;
-pub mod cpu;
+mod cpu;
 mod diff;
 mod error;
 mod filter;

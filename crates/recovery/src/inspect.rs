@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_cas_core::{cpu, ChunkHasher, Node, NodeKind, Repository};
+use cairn_cas_core::{ChunkHasher, Node, NodeKind, Repository};
 use cairn_crypto::ChunkId;
 use futures::StreamExt;
 
@@ -179,13 +179,13 @@ impl<'a> Inspector<'a> {
                 ))
             })
             .collect();
-        let hasher = self.repo.chunk_hasher();
+        let (repo, hasher) = (self.repo, self.repo.chunk_hasher());
         let root = self.root.clone();
         let mut results = futures::stream::iter(jobs)
             .map(|(n, job)| {
                 let (target, hasher, root) = (target.clone(), hasher.clone(), root.clone());
                 async move {
-                    let r = cpu::spawn(move || {
+                    let r = repo.spawn_blocking(move || {
                         compare(&target, &job, &hasher)
                             .map_err(|e| Error::io(root.join(&job.rel), e))
                     })

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_cas_core::{cpu, NodeKind, Repository};
+use cairn_cas_core::{NodeKind, Repository};
 use futures::StreamExt;
 
 use crate::meta;
@@ -191,6 +191,7 @@ pub(crate) async fn run_window(
 
 /// Sets the metadata of `dirs` (sorted by path), deepest first.
 pub(crate) async fn dirs_metadata(
+    repo: &Repository,
     dirs: Vec<crate::PlannedEntry>,
     opts: &RestoreOptions,
 ) -> Result<Vec<RestoreWarning>> {
@@ -201,7 +202,8 @@ pub(crate) async fn dirs_metadata(
     };
     let writer = Arc::new(Writer::new(t, plan, Vec::new(), opts, owners));
     let w = writer.clone();
-    cpu::spawn(move || dir_metadata(&w, &w.plan().dirs)).await?;
+    repo.spawn_blocking(move || dir_metadata(&w, &w.plan().dirs))
+        .await?;
     Ok(writer.take_warnings())
 }
 
@@ -248,7 +250,7 @@ async fn run(
         ..RestoreSummary::default()
     };
     let (w, p) = (writer.clone(), progress.clone());
-    let (deleted, dirs) = cpu::spawn(move || prepare(&w, w.plan(), &*p)).await??;
+    let (deleted, dirs) = repo.spawn_blocking(move || prepare(&w, w.plan(), &*p)).await??;
     summary.deleted = deleted;
     summary.dirs = dirs;
 
@@ -285,9 +287,9 @@ async fn run(
         return Err(Error::Cancelled);
     }
     let (w, p) = (writer.clone(), progress.clone());
-    summary.hardlinks = cpu::spawn(move || hard_links(&w, w.plan(), &*p)).await?;
+    summary.hardlinks = repo.spawn_blocking(move || hard_links(&w, w.plan(), &*p)).await?;
     let w = writer.clone();
-    summary.symlinks = cpu::spawn(move || finish(&w, w.plan(), dir_meta)).await?;
+    summary.symlinks = repo.spawn_blocking(move || finish(&w, w.plan(), dir_meta)).await?;
     summary.files = writer.written.load(std::sync::atomic::Ordering::Relaxed);
     summary.files_unchanged = writer.unchanged.load(std::sync::atomic::Ordering::Relaxed);
     summary.kept = writer

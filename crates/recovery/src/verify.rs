@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_cas_core::{cpu, ChunkHasher, NodeKind, Repository, Snapshot};
+use cairn_cas_core::{ChunkHasher, NodeKind, Repository, Snapshot};
 use serde::Serialize;
 
 use crate::plan::{plan_restore, PlannedEntry, RestoreOptions};
@@ -173,7 +173,7 @@ pub async fn verify(
     let hasher = repo.chunk_hasher();
     let results = futures::future::join_all((0..files.len()).map(|i| {
         let (files, hasher, lens) = (files.clone(), hasher.clone(), lengths[i].clone());
-        cpu::spawn(move || verify_file(&hasher, &files[i], &lens))
+        repo.spawn_blocking(move || verify_file(&hasher, &files[i], &lens))
     }))
     .await;
     for (f, r) in files.iter().zip(results) {

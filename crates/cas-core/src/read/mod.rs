@@ -17,6 +17,9 @@
 //!   [`Repository::walk_nodes`] flattens it into `(path, node)` pairs.
 //! - [`Repository::chunk_hasher`] computes chunk ids of local data, to
 //!   compare a file on disk with a snapshot without fetching anything.
+//! - [`Repository::spawn_blocking`] runs a caller's blocking work (a
+//!   restore's file writes, hashing files to compare) on the CPU pool the
+//!   repository's own work runs on.
 //!
 //! Every byte handed out has been verified; a blob that fails is an error
 //! naming its pack ([`Error::Authentication`](crate::Error::Authentication),
@@ -27,6 +30,7 @@ mod blobs;
 mod walk;
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::Arc;
 
 use cairn_crypto::{ChunkId, KeySet};
@@ -80,6 +84,25 @@ impl Repository {
     /// A hasher giving the ids chunks have in this repository.
     pub fn chunk_hasher(&self) -> ChunkHasher {
         ChunkHasher(self.keys())
+    }
+
+    /// Runs `f` on the CPU pool that this repository's own CPU-heavy work
+    /// (chunking, sealing, opening blobs) runs on, and resolves to its
+    /// result: for a caller's blocking work (file system calls, hashing),
+    /// which must not run on its async executor. No runtime is assumed: the
+    /// result comes back through a channel any executor can await. A panic
+    /// in `f` becomes [`Error::Internal`](crate::Error::Internal).
+    ///
+    /// The pool is rayon's global pool: a host service decides its size and
+    /// thread names by building it before its first Cairn call
+    /// (`rayon::ThreadPoolBuilder::new().num_threads(n).build_global()`);
+    /// otherwise rayon starts one thread per core on first use.
+    pub fn spawn_blocking<T, F>(&self, f: F) -> impl Future<Output = crate::Result<T>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        crate::cpu::spawn(f)
     }
 }
 
