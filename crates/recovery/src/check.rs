@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use cairn_cas_core::journal::JournalIssue;
 use cairn_cas_core::{NodeKind, OpenWarning, PackEntry, PackId, Repository, MAX_PACK_SIZE};
 use cairn_crypto::ChunkId;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use crate::check_report::{CheckIssue, CheckReport};
 use crate::Result;
@@ -95,13 +95,7 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
         }
     }
 
-    let stored: HashMap<String, u64> = repo
-        .backend()
-        .list("data/")
-        .map_ok(|m| (m.key, m.size))
-        .try_collect()
-        .await
-        .map_err(cairn_cas_core::Error::from)?;
+    let stored: HashMap<String, u64> = repo.stored_packs().await?;
     for p in &index_packs {
         if !stored.contains_key(&p.key()) {
             report

@@ -10,7 +10,8 @@
 //!   ranged read and hands each blob's plaintext, verified (AEAD tag, then
 //!   the chunk id of the plaintext), to the caller's closure on the CPU
 //!   pool: a restore decrypts and writes in one task, without a copy.
-//! - [`Repository::verify_pack`] reads a whole pack back: its name, its
+//! - [`Repository::stored_packs`] lists the pack objects the storage
+//!   holds, with their sizes; [`Repository::verify_pack`] reads a whole pack back: its name, its
 //!   header and every blob in it.
 //! - [`Repository::walk_trees`] walks a snapshot's tree as a `Stream` of
 //!   directories, descending only where the caller says;
@@ -79,6 +80,20 @@ impl Repository {
             out.entry(l.pack).or_default().push(l.entry);
         }
         out
+    }
+
+    /// Every object the storage holds where packs go (`data/`), by key,
+    /// with its listed size: what `check` compares with the index. Objects
+    /// whose name is no pack id are listed too (the storage may hold
+    /// planted ones).
+    pub async fn stored_packs(&self) -> crate::Result<HashMap<String, u64>> {
+        use futures::TryStreamExt;
+        Ok(self
+            .backend()
+            .list("data/")
+            .map_ok(|m| (m.key, m.size))
+            .try_collect()
+            .await?)
     }
 
     /// A hasher giving the ids chunks have in this repository.
