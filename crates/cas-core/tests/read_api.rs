@@ -85,7 +85,11 @@ fn read_blobs_hands_out_each_blob_verified_in_order() {
         let all = nodes(&repo, &snap).await;
         let big_path = dir.path().join("big");
         let ids = chunks_of(&all, &big_path);
-        assert!(ids.len() > 2, "the test needs several chunks: {}", ids.len());
+        assert!(
+            ids.len() > 2,
+            "the test needs several chunks: {}",
+            ids.len()
+        );
         let (pack, run) = run_of(&repo, &ids);
         let span = {
             let (f, l) = (run[0], run[run.len() - 1]);
@@ -191,16 +195,15 @@ fn walks_list_every_path_and_descend_prunes_subtrees() {
             .count();
 
         // Every directory once, and the root alone when nothing descends.
-        let walked: Vec<PathBuf> = futures::StreamExt::collect::<Vec<_>>(
-            repo.walk_trees(snap.tree, |_, _| true),
-        )
-        .await
-        .into_iter()
-        .map(|d| {
-            d.tree.unwrap();
-            d.path
-        })
-        .collect();
+        let walked: Vec<PathBuf> =
+            futures::StreamExt::collect::<Vec<_>>(repo.walk_trees(snap.tree, |_, _| true))
+                .await
+                .into_iter()
+                .map(|d| {
+                    d.tree.unwrap();
+                    d.path
+                })
+                .collect();
         assert_eq!(walked.len(), dirs + 1);
         assert_eq!(walked.iter().collect::<HashSet<_>>().len(), walked.len());
         let root_only =

@@ -185,11 +185,12 @@ impl<'a> Inspector<'a> {
             .map(|(n, job)| {
                 let (target, hasher, root) = (target.clone(), hasher.clone(), root.clone());
                 async move {
-                    let r = repo.spawn_blocking(move || {
-                        compare(&target, &job, &hasher)
-                            .map_err(|e| Error::io(root.join(&job.rel), e))
-                    })
-                    .await;
+                    let r = repo
+                        .spawn_blocking(move || {
+                            compare(&target, &job, &hasher)
+                                .map_err(|e| Error::io(root.join(&job.rel), e))
+                        })
+                        .await;
                     (n, r)
                 }
             })

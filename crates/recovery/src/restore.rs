@@ -250,7 +250,9 @@ async fn run(
         ..RestoreSummary::default()
     };
     let (w, p) = (writer.clone(), progress.clone());
-    let (deleted, dirs) = repo.spawn_blocking(move || prepare(&w, w.plan(), &*p)).await??;
+    let (deleted, dirs) = repo
+        .spawn_blocking(move || prepare(&w, w.plan(), &*p))
+        .await??;
     summary.deleted = deleted;
     summary.dirs = dirs;
 
@@ -287,9 +289,13 @@ async fn run(
         return Err(Error::Cancelled);
     }
     let (w, p) = (writer.clone(), progress.clone());
-    summary.hardlinks = repo.spawn_blocking(move || hard_links(&w, w.plan(), &*p)).await?;
+    summary.hardlinks = repo
+        .spawn_blocking(move || hard_links(&w, w.plan(), &*p))
+        .await?;
     let w = writer.clone();
-    summary.symlinks = repo.spawn_blocking(move || finish(&w, w.plan(), dir_meta)).await?;
+    summary.symlinks = repo
+        .spawn_blocking(move || finish(&w, w.plan(), dir_meta))
+        .await?;
     summary.files = writer.written.load(std::sync::atomic::Ordering::Relaxed);
     summary.files_unchanged = writer.unchanged.load(std::sync::atomic::Ordering::Relaxed);
     summary.kept = writer

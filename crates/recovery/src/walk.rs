@@ -88,9 +88,8 @@ impl<'a> Walk<'a> {
             picked: opts.include_patterns.is_empty(),
         };
         let inc = include.clone();
-        let trees: Pin<Box<dyn Stream<Item = WalkedTree> + Send + 'a>> = Box::pin(
-            repo.walk_trees(snapshot.tree, move |p, _| descends(p, &inc, opts)),
-        );
+        let trees: Pin<Box<dyn Stream<Item = WalkedTree> + Send + 'a>> =
+            Box::pin(repo.walk_trees(snapshot.tree, move |p, _| descends(p, &inc, opts)));
         Ok(Walk {
             repo,
             opts,
@@ -142,8 +141,8 @@ impl<'a> Walk<'a> {
     ) -> Result<bool> {
         loop {
             if plan.files.len() >= max_files.max(1) {
-                let more = self.current.is_some()
-                    || Pin::new(&mut self.trees).peek().await.is_some();
+                let more =
+                    self.current.is_some() || Pin::new(&mut self.trees).peek().await.is_some();
                 return Ok(more);
             }
             let Some(cur) = self.current.as_mut() else {

@@ -110,7 +110,12 @@ fn sealed_at<'b>(bytes: &'b Bytes, start: u64, e: &PackEntry) -> Option<&'b [u8]
     bytes.get(usize::try_from(from).ok()?..usize::try_from(to).ok()?)
 }
 
-fn open(keys: &cairn_crypto::KeySet, object: &str, e: &PackEntry, sealed: &[u8]) -> Result<Vec<u8>> {
+fn open(
+    keys: &cairn_crypto::KeySet,
+    object: &str,
+    e: &PackEntry,
+    sealed: &[u8],
+) -> Result<Vec<u8>> {
     blob::open_blob(
         keys,
         object,

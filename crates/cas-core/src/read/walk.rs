@@ -40,21 +40,24 @@ impl Repository {
         F: FnMut(&Path, &Node) -> bool + Send + 'a,
     {
         let stack = vec![(PathBuf::from("/"), root)];
-        stream::unfold((stack, descend), move |(mut stack, mut descend)| async move {
-            let (path, id) = stack.pop()?;
-            let tree = self.load_tree(&id).await;
-            if let Ok(t) = &tree {
-                for node in &t.nodes {
-                    if let NodeKind::Dir { subtree } = &node.kind {
-                        let sub = path.join(std::ffi::OsStr::from_bytes(&node.name));
-                        if descend(&sub, node) {
-                            stack.push((sub, TreeId::from(*subtree)));
+        stream::unfold(
+            (stack, descend),
+            move |(mut stack, mut descend)| async move {
+                let (path, id) = stack.pop()?;
+                let tree = self.load_tree(&id).await;
+                if let Ok(t) = &tree {
+                    for node in &t.nodes {
+                        if let NodeKind::Dir { subtree } = &node.kind {
+                            let sub = path.join(std::ffi::OsStr::from_bytes(&node.name));
+                            if descend(&sub, node) {
+                                stack.push((sub, TreeId::from(*subtree)));
+                            }
                         }
                     }
                 }
-            }
-            Some((WalkedTree { path, id, tree }, (stack, descend)))
-        })
+                Some((WalkedTree { path, id, tree }, (stack, descend)))
+            },
+        )
     }
 
     /// Every node below `root` with its path in the snapshot, directory by
