@@ -121,6 +121,22 @@
 //! [`tenant::Receipt`]; the next prune deletes the namespace. See the
 //! [`tenant`] module.
 //!
+//! # Reading for restore, verify and check
+//!
+//! Crates built on this one (`cairn-recovery`) read through a small API of
+//! [`Repository`] and need neither keys, nor the index's lock, nor the pack
+//! format: [`Repository::locate`] (where blobs are, a batch under one short
+//! lock), [`Repository::read_blobs`] (a run of one pack's blobs fetched with
+//! one ranged read, each plaintext verified — AEAD tag, then chunk id —
+//! before the caller's closure sees it on the CPU pool),
+//! [`Repository::verify_pack`] (a whole pack read back: name, header, every
+//! blob), [`Repository::stored_packs`], [`Repository::indexed_packs`] and
+//! [`Repository::indexed_entries`] (what the storage and the index hold),
+//! [`Repository::walk_trees`] / [`Repository::walk_nodes`] (a snapshot's
+//! tree as a `Stream`), [`Repository::chunk_hasher`] (ids of local data)
+//! and [`Repository::spawn_blocking`] (the CPU pool, for blocking work). A
+//! blob that fails verification is an error naming its pack, never data.
+//!
 //! # Index memory
 //!
 //! The in-memory index costs 52 bytes per blob in its sorted table plus
