@@ -20,6 +20,38 @@ impl Repository {
     /// ([`Error::Authentication`], [`Error::ChunkIdMismatch`],
     /// [`Error::Corrupt`]); `visit` never sees its bytes. An error of
     /// `visit` stops the run too and is returned as is.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use cairn_backends::MemoryBackend;
+    /// use cairn_cas_core::{backup, BackupOptions, Error, InitOptions, NoProgress, NodeKind, Repository};
+    /// use cairn_crypto::KdfParams;
+    /// use futures::TryStreamExt;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("note"), b"read me back")?;
+    /// let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
+    /// let repo = Repository::init(Arc::new(MemoryBackend::new()), b"pw", opts).await?;
+    /// let done = backup(&repo, &[dir.path().to_owned()], &BackupOptions::default(), Arc::new(NoProgress)).await?;
+    ///
+    /// // Find the file's chunks, then where they are.
+    /// let nodes: Vec<_> = repo.walk_nodes(done.snapshot.tree).try_collect().await?;
+    /// let (_, note) = nodes.iter().find(|(p, _)| p.ends_with("note")).unwrap();
+    /// let NodeKind::File { chunks } = &note.kind else { unreachable!() };
+    /// let loc = repo.locate(chunks)[0].unwrap();
+    ///
+    /// let out = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = out.clone();
+    /// repo.read_blobs(loc.pack, vec![loc.entry], move |_, plain| {
+    ///     sink.lock().unwrap().extend_from_slice(plain);
+    ///     Ok::<_, Error>(())
+    /// })
+    /// .await?;
+    /// assert_eq!(*out.lock().unwrap(), b"read me back");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn read_blobs<B, E, F>(
         &self,
         pack: PackId,
