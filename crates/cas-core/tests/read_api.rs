@@ -212,3 +212,25 @@ fn walks_list_every_path_and_descend_prunes_subtrees() {
         assert_eq!(root_only[0].path, PathBuf::from("/"));
     })
 }
+
+#[test]
+fn a_tree_that_cannot_be_loaded_is_yielded_as_an_error_and_ends_walk_nodes() {
+    block_on(async {
+        let (store, repo, snap, _dir) = setup().await;
+        // Lose the pack holding the root tree; read with a fresh handle (no
+        // tree pack kept in memory).
+        let root = repo.locate(&[snap.tree.chunk_id()])[0].unwrap();
+        store.delete(&root.pack.key()).await.unwrap();
+        let repo = Repository::open(store.clone(), b"pw").await.unwrap();
+
+        let dirs =
+            futures::StreamExt::collect::<Vec<_>>(repo.walk_trees(snap.tree, |_, _| true)).await;
+        assert_eq!(dirs.len(), 1);
+        assert_eq!(dirs[0].id, snap.tree);
+        assert!(dirs[0].tree.is_err());
+
+        let items = futures::StreamExt::collect::<Vec<_>>(repo.walk_nodes(snap.tree)).await;
+        assert_eq!(items.len(), 1);
+        assert!(items[0].is_err());
+    })
+}
