@@ -6,7 +6,8 @@
 //! A host service decides that pool's size and thread names by building
 //! rayon's global pool itself before its first Cairn call
 //! (`rayon::ThreadPoolBuilder::new().num_threads(n).thread_name(..).build_global()`);
-//! otherwise rayon starts one thread per core on first use.
+//! otherwise rayon starts one thread per core on first use. Crates built on
+//! cas-core reach this pool through [`Repository::spawn_blocking`](crate::Repository::spawn_blocking).
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,7 +18,7 @@ use crate::{Error, Result};
 
 /// Runs `f` on the CPU pool; the future resolves to its result. A panic in `f`
 /// becomes [`Error::Internal`] instead of taking the process down.
-pub fn spawn<T, F>(f: F) -> impl Future<Output = Result<T>> + Send
+pub(crate) fn spawn<T, F>(f: F) -> impl Future<Output = Result<T>> + Send
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,

@@ -121,6 +121,22 @@
 //! [`tenant::Receipt`]; the next prune deletes the namespace. See the
 //! [`tenant`] module.
 //!
+//! # Reading for restore, verify and check
+//!
+//! Crates built on this one (`cairn-recovery`) read through a small API of
+//! [`Repository`] and need neither keys, nor the index's lock, nor the pack
+//! format: [`Repository::locate`] (where blobs are, a batch under one short
+//! lock), [`Repository::read_blobs`] (a run of one pack's blobs fetched with
+//! one ranged read, each plaintext verified — AEAD tag, then chunk id —
+//! before the caller's closure sees it on the CPU pool),
+//! [`Repository::verify_pack`] (a whole pack read back: name, header, every
+//! blob), [`Repository::stored_packs`], [`Repository::indexed_packs`] and
+//! [`Repository::indexed_entries`] (what the storage and the index hold),
+//! [`Repository::walk_trees`] / [`Repository::walk_nodes`] (a snapshot's
+//! tree as a `Stream`), [`Repository::chunk_hasher`] (ids of local data)
+//! and [`Repository::spawn_blocking`] (the CPU pool, for blocking work). A
+//! blob that fails verification is an error naming its pack, never data.
+//!
 //! # Index memory
 //!
 //! The in-memory index costs 52 bytes per blob in its sorted table plus
@@ -133,7 +149,7 @@ mod bytes_io;
 pub mod cache;
 mod cancel;
 pub mod copy;
-pub mod cpu;
+mod cpu;
 mod diff;
 mod error;
 mod filter;
@@ -145,6 +161,7 @@ mod open;
 mod pack;
 pub mod prune;
 mod query;
+mod read;
 pub mod repair;
 mod repo;
 pub mod retention;
@@ -172,15 +189,37 @@ pub use open::{
 };
 pub use pack::{FinishedPack, PackEntry, PackId, MAX_PACK_SIZE};
 pub use query::SnapshotQuery;
+pub use read::{ChunkHasher, WalkedTree};
 
-/// Format internals: the decoders of untrusted pack and index bytes, public
-/// only for the fuzz targets (`crates/fuzzing`) and for `cairn-recovery`'s
-/// `check`, which reads packs back. Not a stable API; the formats are
-/// documented in the `pack` and `index` modules.
+/// Format internals: the decoders of untrusted pack and index bytes and the
+/// blob opener, public only for the fuzz targets (`crates/fuzzing`) and for
+/// tests that inspect stored objects. Not a stable API; the formats are
+/// documented in the `pack`, `index` and `blob` modules. Readers use the
+/// verified reads of [`Repository`] instead ([`Repository::read_blobs`],
+/// [`Repository::verify_pack`]).
 #[doc(hidden)]
 pub mod format {
     pub use crate::index::{decode_index, encode_index, index_key};
     pub use crate::pack::{parse_header, parse_trailer, read_pack_header, TRAILER_LEN};
+
+    /// Opens a blob's sealed bytes read from the pack `object`: decrypt,
+    /// decompress, and check the plaintext hashes to the entry's id.
+    pub fn open_blob(
+        keys: &cairn_crypto::KeySet,
+        object: &str,
+        entry: &crate::PackEntry,
+        sealed: &[u8],
+    ) -> crate::Result<Vec<u8>> {
+        crate::blob::open_blob(
+            keys,
+            object,
+            entry.kind,
+            &entry.id,
+            entry.compression,
+            entry.raw_length,
+            sealed,
+        )
+    }
 }
 pub use repo::{
     EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey, RemoveOptions, RemoveReport, Repository,
@@ -188,22 +227,3 @@ pub use repo::{
 };
 pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
 pub use tree::{Node, NodeKind, Timestamp, Tree};
-
-/// Opens a blob's sealed bytes read from the pack `object`: decrypt,
-/// decompress, and check the plaintext hashes to the entry's id.
-pub fn open_blob(
-    keys: &cairn_crypto::KeySet,
-    object: &str,
-    entry: &PackEntry,
-    sealed: &[u8],
-) -> Result<Vec<u8>> {
-    blob::open_blob(
-        keys,
-        object,
-        entry.kind,
-        &entry.id,
-        entry.compression,
-        entry.raw_length,
-        sealed,
-    )
-}

@@ -3,13 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cairn_cas_core::format::read_pack_header;
 use cairn_cas_core::journal::JournalIssue;
-use cairn_cas_core::{
-    cpu, open_blob, NodeKind, OpenWarning, PackEntry, PackId, Repository, MAX_PACK_SIZE,
-};
+use cairn_cas_core::{NodeKind, OpenWarning, PackEntry, PackId, Repository, MAX_PACK_SIZE};
 use cairn_crypto::ChunkId;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use crate::check_report::{CheckIssue, CheckReport};
 use crate::Result;
@@ -47,7 +44,7 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
             }),
             _ => None,
         }));
-    let index_packs: HashSet<PackId> = repo.index().packs().iter().copied().collect();
+    let index_packs: HashSet<PackId> = repo.indexed_packs().into_iter().collect();
     report.packs = index_packs.len();
 
     report.ignored_tombstones = repo.tombstones().await?.ignored;
@@ -61,51 +58,44 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     let mut seen_trees: HashSet<ChunkId> = HashSet::new();
     let mut blobs: HashSet<ChunkId> = HashSet::new();
     for (id, snap) in &snapshots {
-        let mut stack = vec![snap.tree.chunk_id()];
-        while let Some(tree_id) = stack.pop() {
-            if !seen_trees.insert(tree_id) {
-                continue;
-            }
-            let tree = match repo.load_tree(&tree_id).await {
-                Ok(t) => t,
-                Err(e) => {
-                    report.errors.push(CheckIssue::UnreadableTree {
-                        snapshot: *id,
-                        tree: tree_id.into(),
-                        reason: e.to_string(),
-                    });
-                    continue;
+        // A tree shared by several snapshots (or directories) is read once.
+        if !seen_trees.insert(snap.tree.chunk_id()) {
+            continue;
+        }
+        let seen = &mut seen_trees;
+        let mut walk = std::pin::pin!(repo.walk_trees(snap.tree, |_, node| match &node.kind {
+            NodeKind::Dir { subtree } => seen.insert(*subtree),
+            _ => false,
+        }));
+        while let Some(dir) = walk.next().await {
+            match dir.tree {
+                Ok(tree) => {
+                    for node in tree.nodes {
+                        if let NodeKind::File { chunks } = node.kind {
+                            blobs.extend(chunks);
+                        }
+                    }
                 }
-            };
-            for node in tree.nodes {
-                match node.kind {
-                    NodeKind::Dir { subtree } => stack.push(subtree),
-                    NodeKind::File { chunks } => blobs.extend(chunks),
-                    NodeKind::Symlink { .. } => {}
-                }
+                Err(e) => report.errors.push(CheckIssue::UnreadableTree {
+                    snapshot: *id,
+                    tree: dir.id,
+                    reason: e.to_string(),
+                }),
             }
         }
     }
     report.trees = seen_trees.len();
     report.blobs = blobs.len();
-    {
-        let index = repo.index();
-        for b in &blobs {
-            if !index.contains(b) {
-                report
-                    .errors
-                    .push(CheckIssue::UnindexedBlob { blob: b.to_hex() });
-            }
+    let blobs: Vec<ChunkId> = blobs.into_iter().collect();
+    for (b, loc) in blobs.iter().zip(repo.locate(&blobs)) {
+        if loc.is_none() {
+            report
+                .errors
+                .push(CheckIssue::UnindexedBlob { blob: b.to_hex() });
         }
     }
 
-    let stored: HashMap<String, u64> = repo
-        .backend()
-        .list("data/")
-        .map_ok(|m| (m.key, m.size))
-        .try_collect()
-        .await
-        .map_err(cairn_cas_core::Error::from)?;
+    let stored: HashMap<String, u64> = repo.stored_packs().await?;
     for p in &index_packs {
         if !stored.contains_key(&p.key()) {
             report
@@ -130,10 +120,7 @@ pub async fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport
     };
     let chosen: HashSet<PackId> = packs.into_iter().step_by(step.max(1)).take(want).collect();
     // One pass over the index for all chosen packs (not one per pack).
-    let mut indexed: HashMap<PackId, Vec<PackEntry>> = HashMap::new();
-    for l in repo.index().iter().filter(|l| chosen.contains(&l.pack)) {
-        indexed.entry(l.pack).or_default().push(l.entry);
-    }
+    let mut indexed = repo.indexed_entries(&chosen);
     let mut reads = futures::stream::iter(chosen)
         .map(|p| {
             let entries = indexed.remove(&p).unwrap_or_default();
@@ -180,50 +167,20 @@ async fn read_pack(
     listed_size: u64,
     indexed: Vec<PackEntry>,
 ) -> std::result::Result<(), String> {
-    let key = pack.key();
-    // Whole packs are read into memory: never one larger than a pack can be
-    // (a planted 10 GiB object must not exhaust memory). The ranged read
-    // bounds what the backend hands back even if the listing lied.
+    // A planted 10 GiB object is refused before it is downloaded (and
+    // `verify_pack` bounds the read even if the listing lied).
     let max = MAX_PACK_SIZE as u64;
     if listed_size > max {
         return Err(format!("{listed_size} bytes, larger than any pack ({max})"));
     }
-    let bytes = repo
-        .backend()
-        .get_range(&key, 0..max + 1)
-        .await
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > max {
-        return Err(format!("larger than any pack ({max} bytes)"));
+    let entries = repo.verify_pack(pack).await.map_err(|e| e.to_string())?;
+    for e in &indexed {
+        if !entries.contains(e) {
+            return Err(format!(
+                "index entry for blob {} disagrees with the pack header",
+                e.id
+            ));
+        }
     }
-    let keys = repo.keys().clone();
-    cpu::spawn(move || {
-        if PackId::of(&bytes) != pack {
-            return Err("contents do not match the name".to_owned());
-        }
-        let entries = read_pack_header(&keys, &key, &bytes).map_err(|e| e.to_string())?;
-        for e in &entries {
-            // In u64: offset + length can exceed u32 in a forged header
-            // (read_pack_header bounds them, this must not rely on it).
-            let start = u64::from(e.offset);
-            let end = start + u64::from(e.length);
-            let sealed = usize::try_from(start)
-                .ok()
-                .zip(usize::try_from(end).ok())
-                .and_then(|(s, t)| bytes.get(s..t))
-                .ok_or_else(|| format!("blob {} lies outside the pack", e.id))?;
-            open_blob(&keys, &key, e, sealed).map_err(|e| e.to_string())?;
-        }
-        for e in &indexed {
-            if !entries.contains(e) {
-                return Err(format!(
-                    "index entry for blob {} disagrees with the pack header",
-                    e.id
-                ));
-            }
-        }
-        Ok(())
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    Ok(())
 }

@@ -10,8 +10,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_cas_core::{cpu, Node, NodeKind, Repository};
-use cairn_crypto::{ChunkId, ChunkIdKey};
+use cairn_cas_core::{ChunkHasher, Node, NodeKind, Repository};
+use cairn_crypto::ChunkId;
 use futures::StreamExt;
 
 use crate::plan::{Action, Overwrite, PlannedEntry, RestoreOptions};
@@ -155,42 +155,42 @@ impl<'a> Inspector<'a> {
         let Some(target) = self.target.clone() else {
             return Ok(HashMap::new());
         };
-        let jobs: Vec<(usize, Compare)> = {
-            let index = self.repo.index();
-            which
-                .into_iter()
-                .filter_map(|n| {
-                    let f = files.get(n)?;
-                    let NodeKind::File { chunks } = &f.node.kind else {
-                        return None;
-                    };
-                    let rel = f.path.strip_prefix(&self.root).ok()?.to_owned();
-                    let chunks = chunks
-                        .iter()
-                        .map(|c| (*c, index.get(c).map(|l| l.entry.raw_length)))
-                        .collect();
-                    Some((
-                        n,
-                        Compare {
-                            rel,
-                            chunks,
-                            size: f.node.size,
-                        },
-                    ))
-                })
-                .collect()
-        };
-        let keys = self.repo.keys().clone();
+        let jobs: Vec<(usize, Compare)> = which
+            .into_iter()
+            .filter_map(|n| {
+                let f = files.get(n)?;
+                let NodeKind::File { chunks } = &f.node.kind else {
+                    return None;
+                };
+                let rel = f.path.strip_prefix(&self.root).ok()?.to_owned();
+                let lengths = self.repo.locate(chunks);
+                let chunks = chunks
+                    .iter()
+                    .zip(lengths)
+                    .map(|(c, l)| (*c, l.map(|l| l.entry.raw_length)))
+                    .collect();
+                Some((
+                    n,
+                    Compare {
+                        rel,
+                        chunks,
+                        size: f.node.size,
+                    },
+                ))
+            })
+            .collect();
+        let (repo, hasher) = (self.repo, self.repo.chunk_hasher());
         let root = self.root.clone();
         let mut results = futures::stream::iter(jobs)
             .map(|(n, job)| {
-                let (target, keys, root) = (target.clone(), keys.clone(), root.clone());
+                let (target, hasher, root) = (target.clone(), hasher.clone(), root.clone());
                 async move {
-                    let r = cpu::spawn(move || {
-                        compare(&target, &job, keys.chunk_id_key())
-                            .map_err(|e| Error::io(root.join(&job.rel), e))
-                    })
-                    .await;
+                    let r = repo
+                        .spawn_blocking(move || {
+                            compare(&target, &job, &hasher)
+                                .map_err(|e| Error::io(root.join(&job.rel), e))
+                        })
+                        .await;
                     (n, r)
                 }
             })
@@ -254,7 +254,7 @@ struct Compare {
 fn compare(
     target: &Target,
     job: &Compare,
-    key: &ChunkIdKey,
+    hasher: &ChunkHasher,
 ) -> std::io::Result<(Action, Option<(u64, u64)>, Option<Vec<bool>>)> {
     let (dir, name) = match target.parent_of(&job.rel) {
         Ok(d) => d,
@@ -275,7 +275,7 @@ fn compare(
             continue;
         };
         buf.resize(len as usize, 0);
-        let same = file.read_exact_at(&mut buf, offset).is_ok() && key.id(&buf) == *c;
+        let same = file.read_exact_at(&mut buf, offset).is_ok() && hasher.id(&buf) == *c;
         mask.push(same);
         offset += u64::from(len);
     }

@@ -65,6 +65,12 @@ pub struct BlobRead {
     pub targets: Vec<(usize, u64)>,
 }
 
+impl AsRef<PackEntry> for BlobRead {
+    fn as_ref(&self) -> &PackEntry {
+        &self.entry
+    }
+}
+
 /// The blobs needed from one pack, by offset.
 #[derive(Debug, Clone)]
 pub struct PackRead {
@@ -320,7 +326,6 @@ fn group_blobs(
     in_place: &HashMap<usize, Vec<bool>>,
     priority: &[PathBuf],
 ) -> (Vec<PackRead>, Vec<(usize, ChunkId)>) {
-    let index = repo.index();
     // Packs by first use, and each blob's place among them: a blob wanted by
     // several files (or twice in one) is fetched once. 8 bytes of place per
     // distinct blob instead of a second copy of its entry and pack id.
@@ -340,14 +345,15 @@ fn group_blobs(
         {
             continue;
         }
-        if let Some(id) = chunks.iter().find(|id| !index.contains(id)) {
-            missing.push((n, *id));
+        let locs = repo.locate(chunks);
+        if let Some(i) = locs.iter().position(Option::is_none) {
+            missing.push((n, chunks[i]));
             continue;
         }
         let skip = in_place.get(&n);
         let mut offset = 0u64;
-        for (i, id) in chunks.iter().enumerate() {
-            let Some(loc) = index.get(id) else { continue };
+        for (i, (id, loc)) in chunks.iter().zip(locs).enumerate() {
+            let Some(loc) = loc else { continue };
             let at = offset;
             offset += u64::from(loc.entry.raw_length);
             if skip.and_then(|s| s.get(i)).copied().unwrap_or(false) {

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use cairn_cas_core::{cpu, open_blob, NodeKind, Repository};
+use cairn_cas_core::{NodeKind, Repository};
 use futures::StreamExt;
 
 use crate::meta;
@@ -192,6 +191,7 @@ pub(crate) async fn run_window(
 
 /// Sets the metadata of `dirs` (sorted by path), deepest first.
 pub(crate) async fn dirs_metadata(
+    repo: &Repository,
     dirs: Vec<crate::PlannedEntry>,
     opts: &RestoreOptions,
 ) -> Result<Vec<RestoreWarning>> {
@@ -202,7 +202,8 @@ pub(crate) async fn dirs_metadata(
     };
     let writer = Arc::new(Writer::new(t, plan, Vec::new(), opts, owners));
     let w = writer.clone();
-    cpu::spawn(move || dir_metadata(&w, &w.plan().dirs)).await?;
+    repo.spawn_blocking(move || dir_metadata(&w, &w.plan().dirs))
+        .await?;
     Ok(writer.take_warnings())
 }
 
@@ -249,7 +250,9 @@ async fn run(
         ..RestoreSummary::default()
     };
     let (w, p) = (writer.clone(), progress.clone());
-    let (deleted, dirs) = cpu::spawn(move || prepare(&w, w.plan(), &*p)).await??;
+    let (deleted, dirs) = repo
+        .spawn_blocking(move || prepare(&w, w.plan(), &*p))
+        .await??;
     summary.deleted = deleted;
     summary.dirs = dirs;
 
@@ -286,9 +289,13 @@ async fn run(
         return Err(Error::Cancelled);
     }
     let (w, p) = (writer.clone(), progress.clone());
-    summary.hardlinks = cpu::spawn(move || hard_links(&w, w.plan(), &*p)).await?;
+    summary.hardlinks = repo
+        .spawn_blocking(move || hard_links(&w, w.plan(), &*p))
+        .await?;
     let w = writer.clone();
-    summary.symlinks = cpu::spawn(move || finish(&w, w.plan(), dir_meta)).await?;
+    summary.symlinks = repo
+        .spawn_blocking(move || finish(&w, w.plan(), dir_meta))
+        .await?;
     summary.files = writer.written.load(std::sync::atomic::Ordering::Relaxed);
     summary.files_unchanged = writer.unchanged.load(std::sync::atomic::Ordering::Relaxed);
     summary.kept = writer
@@ -409,59 +416,35 @@ async fn restore_pack(
     writer: Arc<Writer>,
     progress: Arc<dyn RestoreProgress>,
 ) -> Result<(u64, u64)> {
-    let key = pack.pack.key();
     let mut fetched = 0u64;
     let mut written = 0u64;
     for run in runs(&pack.blobs, max_read) {
-        let (first, last) = (&run[0].entry, &run[run.len() - 1].entry);
-        let start = u64::from(first.offset);
-        let end = u64::from(last.offset) + u64::from(last.length);
-        let bytes = repo
-            .backend()
-            .get_range(&key, start..end)
-            .await
-            .map_err(cairn_cas_core::Error::from)?;
-        if bytes.len() as u64 != end - start {
-            return Err(cairn_cas_core::Error::Corrupt {
-                object: key.clone(),
-                reason: format!("short read: {} of {} bytes", bytes.len(), end - start),
-            }
-            .into());
-        }
-        fetched += bytes.len() as u64;
-        let run = run.to_vec();
-        let (keys, writer, progress, key) = (
-            repo.keys().clone(),
-            writer.clone(),
-            progress.clone(),
-            key.clone(),
-        );
-        written +=
-            cpu::spawn(move || write_run(&keys, &key, start, &bytes, &run, &writer, &*progress))
-                .await??;
+        // Each blob is verified (AEAD tag and chunk id) before `write_blob`
+        // sees it, and a run that fails stops the pack: what it wrote is
+        // not counted.
+        let run_written: u64 = run
+            .iter()
+            .map(|b| u64::from(b.entry.raw_length) * b.targets.len() as u64)
+            .sum();
+        let (writer, progress) = (writer.clone(), progress.clone());
+        fetched += repo
+            .read_blobs(pack.pack, run.to_vec(), move |blob: &BlobRead, plain| {
+                write_blob(blob, plain, &writer, &*progress)
+            })
+            .await?;
+        written += run_written;
     }
     Ok((fetched, written))
 }
 
-fn write_run(
-    keys: &cairn_crypto::KeySet,
-    object: &str,
-    start: u64,
-    bytes: &Bytes,
-    run: &[BlobRead],
+fn write_blob(
+    blob: &BlobRead,
+    plain: &[u8],
     writer: &Writer,
     progress: &dyn RestoreProgress,
-) -> Result<u64> {
-    let mut written = 0;
-    for blob in run {
-        let from = (u64::from(blob.entry.offset) - start) as usize;
-        let sealed = &bytes[from..from + blob.entry.length as usize];
-        // Verified (AEAD tag and chunk id) before anything is written.
-        let plain = open_blob(keys, object, &blob.entry, sealed)?;
-        for &(n, offset) in &blob.targets {
-            writer.write(n, offset, &plain, progress)?;
-            written += plain.len() as u64;
-        }
+) -> Result<()> {
+    for &(n, offset) in &blob.targets {
+        writer.write(n, offset, plain, progress)?;
     }
-    Ok(written)
+    Ok(())
 }

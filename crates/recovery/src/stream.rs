@@ -83,7 +83,9 @@ pub async fn restore_snapshot(
     }
     walk.check_found()?;
     dirs.sort_by(|a, b| a.path.cmp(&b.path));
-    total.warnings.extend(dirs_metadata(dirs, opts).await?);
+    total
+        .warnings
+        .extend(dirs_metadata(repo, dirs, opts).await?);
     total.duration = started.elapsed();
     if let Some((failed, first, mut files)) = failed {
         files.sort();

@@ -7,8 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_cas_core::{cpu, NodeKind, Repository, Snapshot};
-use cairn_crypto::KeySet;
+use cairn_cas_core::{ChunkHasher, NodeKind, Repository, Snapshot};
 use serde::Serialize;
 
 use crate::plan::{plan_restore, PlannedEntry, RestoreOptions};
@@ -158,24 +157,23 @@ pub async fn verify(
             });
         }
     }
-    let lengths: Vec<Vec<u32>> = {
-        let index = repo.index();
-        plan.files
-            .iter()
-            .map(|f| match &f.node.kind {
-                NodeKind::File { chunks } => chunks
-                    .iter()
-                    .map(|c| index.get(c).map_or(0, |l| l.entry.raw_length))
-                    .collect(),
-                _ => Vec::new(),
-            })
-            .collect()
-    };
+    let lengths: Vec<Vec<u32>> = plan
+        .files
+        .iter()
+        .map(|f| match &f.node.kind {
+            NodeKind::File { chunks } => repo
+                .locate(chunks)
+                .into_iter()
+                .map(|l| l.map_or(0, |l| l.entry.raw_length))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
     let files = Arc::new(plan.files);
-    let keys = repo.keys().clone();
+    let hasher = repo.chunk_hasher();
     let results = futures::future::join_all((0..files.len()).map(|i| {
-        let (files, keys, lens) = (files.clone(), keys.clone(), lengths[i].clone());
-        cpu::spawn(move || verify_file(&keys, &files[i], &lens))
+        let (files, hasher, lens) = (files.clone(), hasher.clone(), lengths[i].clone());
+        repo.spawn_blocking(move || verify_file(&hasher, &files[i], &lens))
     }))
     .await;
     for (f, r) in files.iter().zip(results) {
@@ -194,7 +192,7 @@ pub async fn verify(
 }
 
 fn verify_file(
-    keys: &KeySet,
+    hasher: &ChunkHasher,
     f: &PlannedEntry,
     lengths: &[u32],
 ) -> std::result::Result<(), Mismatch> {
@@ -226,7 +224,7 @@ fn verify_file(
     for (n, (id, &len)) in chunks.iter().zip(lengths).enumerate() {
         buf.resize(len as usize, 0);
         // A short read means the file changed size since `metadata`.
-        let same = file.read_exact(&mut buf).is_ok() && keys.chunk_id_key().id(&buf) == *id;
+        let same = file.read_exact(&mut buf).is_ok() && hasher.id(&buf) == *id;
         if !same {
             return Err(Mismatch::Contents {
                 path: path(),

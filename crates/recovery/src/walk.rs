@@ -2,15 +2,16 @@
 //! given number of files (even in the middle of a directory) and goes on
 //! from there, so a restore can plan and run one window of files at a time.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 
-use cairn_cas_core::{Node, NodeKind, Repository, Snapshot};
-use cairn_crypto::ChunkId;
+use cairn_cas_core::{Node, NodeKind, Repository, Snapshot, WalkedTree};
+use futures::stream::{Peekable, Stream, StreamExt};
 
 use crate::inspect::{DirState, Inspector};
 use crate::plan::{PlannedEntry, RestoreOptions, RestorePlan};
@@ -26,11 +27,9 @@ fn wanted(p: &Path, include: &[PathBuf]) -> (bool, bool) {
     (full || include.iter().any(|i| i.starts_with(p)), full)
 }
 
-/// A directory still to visit: its snapshot path, tree, what the target has
-/// there, and whether it is restored whole.
+/// What the planner decided about a directory the walk is still to reach:
+/// what the target has there, and whether it is restored whole.
 struct Pending {
-    snap: PathBuf,
-    tree: ChunkId,
     state: DirState,
     full: bool,
     /// It, or a directory above it, matches an include pattern.
@@ -47,16 +46,27 @@ struct Current {
     nodes: std::vec::IntoIter<Node>,
 }
 
-/// A walk of the snapshot's tree, directories depth first (as a stack), each
-/// directory's entries in name order.
+/// The snapshot's directories, as cas-core walks them.
+type Trees<'a> = Peekable<Pin<Box<dyn Stream<Item = WalkedTree> + Send + 'a>>>;
+
+/// A walk of the snapshot's tree, directories depth first (as a stack, in
+/// [`Repository::walk_trees`]), each directory's entries in name order.
 pub(crate) struct Walk<'a> {
     repo: &'a Repository,
     opts: &'a RestoreOptions,
     include: Vec<PathBuf>,
     pub(crate) inspector: Inspector<'a>,
     found: Vec<bool>,
-    stack: Vec<Pending>,
+    /// Directories planned and not yet reached, by snapshot path: the walk
+    /// descends into exactly these (the same test decides both).
+    pending: HashMap<PathBuf, Pending>,
+    trees: Trees<'a>,
     current: Option<Current>,
+}
+
+/// Whether the walk goes into the directory at snapshot path `p`.
+fn descends(p: &Path, include: &[PathBuf], opts: &RestoreOptions) -> bool {
+    wanted(p, include).0 && !opts.exclude.matches(p, true)
 }
 
 impl<'a> Walk<'a> {
@@ -72,20 +82,22 @@ impl<'a> Walk<'a> {
             .map(|p| Path::new("/").join(p))
             .collect();
         let inspector = Inspector::new(repo, opts)?;
-        let stack = vec![Pending {
-            snap: PathBuf::from("/"),
-            tree: snapshot.tree.chunk_id(),
+        let root = Pending {
             state: inspector.root_state(),
             full: include.is_empty(),
             picked: opts.include_patterns.is_empty(),
-        }];
+        };
+        let inc = include.clone();
+        let trees: Pin<Box<dyn Stream<Item = WalkedTree> + Send + 'a>> =
+            Box::pin(repo.walk_trees(snapshot.tree, move |p, _| descends(p, &inc, opts)));
         Ok(Walk {
             repo,
             opts,
             found: vec![false; include.len()],
             include,
             inspector,
-            stack,
+            pending: HashMap::from([(PathBuf::from("/"), root)]),
+            trees: trees.peekable(),
             current: None,
         })
     }
@@ -129,13 +141,15 @@ impl<'a> Walk<'a> {
     ) -> Result<bool> {
         loop {
             if plan.files.len() >= max_files.max(1) {
-                return Ok(self.current.is_some() || !self.stack.is_empty());
+                let more =
+                    self.current.is_some() || Pin::new(&mut self.trees).peek().await.is_some();
+                return Ok(more);
             }
             let Some(cur) = self.current.as_mut() else {
-                let Some(dir) = self.stack.pop() else {
+                let Some(dir) = self.trees.next().await else {
                     return Ok(false);
                 };
-                self.current = Some(self.enter(dir, plan).await?);
+                self.current = Some(self.enter(dir, plan)?);
                 continue;
             };
             let Some(node) = cur.nodes.next() else {
@@ -153,22 +167,28 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Loads a directory's tree and plans the deletions in it.
-    async fn enter(&self, dir: Pending, plan: &mut RestorePlan) -> Result<Current> {
-        let tree = self.repo.load_tree(&dir.tree).await?;
-        let rel = dir.snap.strip_prefix("/").unwrap_or(&dir.snap).to_owned();
-        let handle = self.inspector.dir(&rel, dir.state);
-        if self.opts.delete && dir.full && dir.picked {
+    /// Takes a directory the walk reached and plans the deletions in it.
+    fn enter(&mut self, dir: WalkedTree, plan: &mut RestorePlan) -> Result<Current> {
+        let tree = dir.tree?;
+        let Some(p) = self.pending.remove(&dir.path) else {
+            return Err(cairn_cas_core::Error::Internal {
+                what: format!("the walk reached {} unplanned", dir.path.display()),
+            }
+            .into());
+        };
+        let rel = dir.path.strip_prefix("/").unwrap_or(&dir.path).to_owned();
+        let handle = self.inspector.dir(&rel, p.state);
+        if self.opts.delete && p.full && p.picked {
             let names: HashSet<&[u8]> = tree.nodes.iter().map(|n| n.name.as_slice()).collect();
             for extra in self.inspector.extra_names(handle.as_deref(), &names)? {
                 plan.delete.push(self.opts.target.join(&rel).join(extra));
             }
         }
         Ok(Current {
-            snap: dir.snap,
+            snap: dir.path,
             rel,
-            state: dir.state,
-            picked: dir.picked,
+            state: p.state,
+            picked: p.picked,
             handle,
             nodes: tree.nodes.into_iter(),
         })
@@ -207,15 +227,17 @@ impl<'a> Walk<'a> {
             .inspector
             .lookup(handle.as_deref(), node.name_os(), state)?;
         match &node.kind {
-            NodeKind::Dir { subtree } => {
+            NodeKind::Dir { .. } => {
                 let (action, sub_state) = self.inspector.dir_action(&node, seen, state);
-                self.stack.push(Pending {
-                    snap: snap_path,
-                    tree: *subtree,
-                    state: sub_state,
-                    full,
-                    picked,
-                });
+                debug_assert!(descends(&snap_path, &self.include, opts));
+                self.pending.insert(
+                    snap_path,
+                    Pending {
+                        state: sub_state,
+                        full,
+                        picked,
+                    },
+                );
                 plan.dirs.push(PlannedEntry::new(path, node, action));
             }
             NodeKind::File { .. } if full => {

@@ -10,8 +10,8 @@ use cairn_backends::{Backend, MemoryBackend, PartialObjects};
 use cairn_cas_core::prune::{prune, prune_plan, PruneOptions};
 use cairn_cas_core::tenant::{verify_receipt, Receipt, ShredOptions};
 use cairn_cas_core::{
-    backup, format::decode_index, format::read_pack_header, open_blob, BackupOptions, Error,
-    InitOptions, NewKey, NoProgress, NodeKind, PackEntry, Repository,
+    backup, format::decode_index, format::open_blob, format::read_pack_header, BackupOptions,
+    Error, InitOptions, NewKey, NoProgress, NodeKind, PackEntry, Repository,
 };
 use cairn_crypto::{AnyKeyFile, ChunkId, KdfParams, KeySet, SealingKey, TenantKeyObject};
 use cairn_erasure::{Child, ErasureBackend, ErasureConfig};

@@ -27,8 +27,9 @@
 //!   objects and the config never are. [`MetaCache::purge`] removes a key
 //!   prefix, e.g. a shredded tenant's.
 //!
-//! File I/O is blocking; the repository runs it on its CPU pool
-//! ([`crate::cpu`]), never on the caller's executor.
+//! File I/O is blocking; the repository runs it on its CPU pool (the one
+//! [`Repository::spawn_blocking`](crate::Repository::spawn_blocking) hands
+//! out), never on the caller's executor.
 
 mod file;
 mod store;

@@ -37,7 +37,7 @@ pub(crate) async fn copy_blobs(
             let sealed = whole
                 .get(range)
                 .ok_or_else(|| Error::corrupt(&key, format!("blob {} lies outside", e.id)))?;
-            let plain = crate::open_blob(&keys, &key, &e, sealed)?;
+            let plain = crate::format::open_blob(&keys, &key, &e, sealed)?;
             let builder = match e.kind {
                 BlobKind::Data => &mut data,
                 BlobKind::Tree => &mut trees,

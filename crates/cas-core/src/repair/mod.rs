@@ -15,11 +15,12 @@ use cairn_backends::Backend;
 use cairn_crypto::KeySet;
 use futures::TryStreamExt;
 
+use crate::format::open_blob;
 use crate::open::get_capped;
 use crate::pack::{
     parse_header, parse_trailer, read_pack_header, PackEntry, PackId, MAX_PACK_SIZE, TRAILER_LEN,
 };
-use crate::{cpu, open_blob, Error, Result, MAX_INDEX_SIZE};
+use crate::{cpu, Error, Result, MAX_INDEX_SIZE};
 
 pub use index::{rebuild_index, RepairIndexOptions, RepairIndexReport};
 pub use snapshots::{
