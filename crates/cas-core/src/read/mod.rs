@@ -34,7 +34,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
-use cairn_crypto::{ChunkId, KeySet};
+use cairn_crypto::{ChunkId, ChunkIdKey};
 
 use crate::{BlobLocation, PackEntry, PackId, Repository};
 
@@ -44,12 +44,12 @@ pub use walk::WalkedTree;
 /// Cheap to clone; holds no key but the chunk-id key's, and `Debug` prints
 /// none of it.
 #[derive(Clone)]
-pub struct ChunkHasher(Arc<KeySet>);
+pub struct ChunkHasher(Arc<ChunkIdKey>);
 
 impl ChunkHasher {
     /// The id `data` has in this repository.
     pub fn id(&self, data: &[u8]) -> ChunkId {
-        self.0.chunk_id_key().id(data)
+        self.0.id(data)
     }
 }
 
@@ -98,7 +98,9 @@ impl Repository {
 
     /// A hasher giving the ids chunks have in this repository.
     pub fn chunk_hasher(&self) -> ChunkHasher {
-        ChunkHasher(self.keys())
+        // Only the chunk-id key leaves the key set: a hasher handed to file
+        // work must not carry the keys that decrypt.
+        ChunkHasher(Arc::new(self.keys().chunk_id_key().clone()))
     }
 
     /// Runs `f` on the CPU pool that this repository's own CPU-heavy work
