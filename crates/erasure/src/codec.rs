@@ -479,3 +479,34 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    /// Not a test: prints the median time to encode a 16 MiB pack in 4+2
+    /// (`cargo test -p cairn-erasure --lib encode_16mib -- --ignored --nocapture`).
+    #[test]
+    #[ignore = "a measurement"]
+    fn encode_16mib_median() {
+        let codec = Codec::new(4, 2).unwrap();
+        let data = Bytes::from(
+            (0..16usize << 20)
+                .map(|i| (i * 31 % 251) as u8)
+                .collect::<Vec<u8>>(),
+        );
+        let mut buf = Vec::new();
+        let mut times: Vec<f64> = (0..21)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                codec.encode_into(&data, ShardFormat::V2, &mut buf).unwrap();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        eprintln!(
+            "encode 16 MiB 4+2: median {:.1} ms (min {:.1})",
+            times[10], times[0]
+        );
+    }
+}
