@@ -191,6 +191,9 @@ pub(crate) async fn get_capped(backend: &dyn Backend, key: &str, max: u64) -> Re
     Ok(bytes)
 }
 
+/// How many key files `open` reads ahead of the one it is trying.
+const KEY_FILES_AHEAD: usize = 4;
+
 /// The key file that opened the repository, its master key and the config.
 pub(crate) struct Unlocked {
     pub(crate) key_name: String,
@@ -249,8 +252,22 @@ pub(crate) async fn unlock(
             reason,
         })
     };
-    for name in &names {
-        let file = match read_key_file(backend, name).await {
+    // Each key file is read with its revocation object, a few files ahead
+    // of the one being tried (in name order): an ordinary open then waits
+    // for one round of reads, not three (file, then revocation), and a
+    // store stuffed with planted key files costs no more reads than the
+    // files tried plus the window.
+    let mut files = futures::stream::iter(names.iter())
+        .map(|name| async move {
+            let (file, revocation) = futures::join!(
+                read_key_file(backend, name),
+                crate::repo::fetch_revocation(backend, name)
+            );
+            (name, file, revocation)
+        })
+        .buffered(KEY_FILES_AHEAD);
+    while let Some((name, file, revocation)) = files.next().await {
+        let file = match file {
             Ok(f) => f,
             // An outage (not the file being bad) stops the open: skipping
             // would turn it into "wrong password".
@@ -288,9 +305,12 @@ pub(crate) async fn unlock(
         match decode_doc::<RepoConfig>(&keys, CONFIG_MAGIC, "config", &cfg_bytes) {
             Ok(config) => {
                 // A key an admin revoked no longer opens, even if its file
-                // was stored again (its holder kept a copy).
+                // was stored again (its holder kept a copy). The revocation
+                // was read with the file; its failure to read is only
+                // fatal for the file that opens.
                 if let Some(authority) = &opened.authority {
-                    if crate::repo::is_revoked(backend, authority, &config.id, name).await? {
+                    let stored = revocation?;
+                    if crate::repo::revoked_by(authority, &config.id, name, stored.as_ref()) {
                         skip(name, "revoked by an admin".into());
                         continue;
                     }

@@ -143,6 +143,11 @@ pub struct MetaCache {
     // then grown by what this process writes (others' writes are found at
     // the next eviction, which rescans).
     used: AtomicU64,
+    // Whether `used` has been set by a first scan. The scan (a stat of
+    // every cache file) runs at the first write or `used_bytes`, not at
+    // open: a read-only command on a warm cache (`snapshots`) never needs
+    // it, and it was a stat per cached object on every open.
+    scanned: std::sync::Once,
     counters: Counters,
 }
 
@@ -176,6 +181,7 @@ impl MetaCache {
 
     /// Bytes of cache files held, as last scanned plus this process's writes.
     pub fn used_bytes(&self) -> u64 {
+        self.ensure_scanned();
         self.used.load(Ordering::Relaxed)
     }
 }

@@ -4,6 +4,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -60,13 +61,21 @@ impl MetaCache {
             key,
             max_bytes: opts.max_bytes,
             used: AtomicU64::new(0),
+            scanned: Once::new(),
             counters: Counters::default(),
         };
-        let files = cache.scan();
-        cache
-            .used
-            .store(files.iter().map(|f| f.len).sum(), Ordering::Relaxed);
         Ok(cache)
+    }
+
+    /// Sets `used` from a scan of the cache directory, once per process
+    /// (see the field's comment). Writes and evictions before it only ever
+    /// follow it: both call this first.
+    pub(super) fn ensure_scanned(&self) {
+        self.scanned.call_once(|| {
+            let files = self.scan();
+            self.used
+                .store(files.iter().map(|f| f.len).sum(), Ordering::Relaxed);
+        });
     }
 
     /// The content of object `name` if cached and intact. A file that does
@@ -117,6 +126,7 @@ impl MetaCache {
         if len > self.max_bytes / 4 {
             return;
         }
+        self.ensure_scanned();
         let path = self.dir.join(rel);
         let Some(parent) = path.parent() else { return };
         let head = file::header(&self.key, name, content);

@@ -73,7 +73,7 @@ use crate::Result;
 mod load;
 mod rotate;
 mod usage;
-pub(crate) use load::load;
+pub(crate) use load::{fetch, load, load_fetched};
 pub use usage::{EpochReport, EpochUsage};
 
 /// Magic of epoch objects.

@@ -12,6 +12,12 @@ use crate::open::{get_capped, list_tolerant, OpenWarning, MAX_INDEX_SIZE};
 use crate::pack::{PackEntry, PackId, ENTRY_LEN};
 use crate::{cpu, Error, Result};
 
+/// A tolerant listing: the keys heard, and why it may be incomplete.
+type Listing = (
+    Vec<cairn_backends::ObjectMeta>,
+    Option<cairn_backends::Error>,
+);
+
 impl Repository {
     /// Reads every index object again (e.g. after another process's backup).
     ///
@@ -23,20 +29,34 @@ impl Repository {
         // A prune may consolidate the index while it is read; it writes the
         // new object before deleting the old ones, so a fresh listing after
         // a vanished object finds everything again.
+        let listing = list_tolerant(&*self.backend, "index/").await?;
+        self.reload_index_from(listing).await
+    }
+
+    /// [`reload_index`](Self::reload_index) starting from a listing of
+    /// `index/` already made (`open` makes it side by side with reading
+    /// the key file). Listings after the first are made here.
+    pub(super) async fn reload_index_from(&self, listing: Listing) -> Result<()> {
+        let mut listing = Some(listing);
         for _ in 0..8 {
-            if self.load_index_once(false).await? {
+            let l = match listing.take() {
+                Some(l) => l,
+                None => list_tolerant(&*self.backend, "index/").await?,
+            };
+            if self.load_index_once(l, false).await? {
                 return Ok(());
             }
         }
         // Still churning: load what is there, naming what vanished.
-        self.load_index_once(true).await.map(drop)
+        let l = list_tolerant(&*self.backend, "index/").await?;
+        self.load_index_once(l, true).await.map(drop)
     }
 
-    /// Loads the index once; `false` if an index object vanished between
-    /// the listing and its read (worth listing again).
-    async fn load_index_once(&self, last: bool) -> Result<bool> {
+    /// Loads the index once from `listing`; `false` if an index object
+    /// vanished between the listing and its read (worth listing again).
+    async fn load_index_once(&self, listing: Listing, last: bool) -> Result<bool> {
         let mut vanished = false;
-        let (heard, incomplete) = list_tolerant(&*self.backend, "index/").await?;
+        let (heard, incomplete) = listing;
         let names: Vec<String> = heard.into_iter().map(|m| m.key).collect();
         if incomplete.is_none() {
             // Index objects a prune consolidated away leave the cache.

@@ -182,18 +182,46 @@ pub(crate) async fn is_revoked(
     repo_id: &str,
     name: &str,
 ) -> Result<bool> {
+    let stored = fetch_revocation(backend, name).await?;
+    Ok(revoked_by(authority, repo_id, name, stored.as_ref()))
+}
+
+/// The stored revocation object of key file `name`, unverified: `None`
+/// when there is none (or it cannot be read, e.g. too large: treated as
+/// absent, as a planted one would be). Needs no key, so `open` reads it
+/// side by side with the key file itself.
+pub(crate) async fn fetch_revocation(backend: &dyn Backend, name: &str) -> Result<Option<Bytes>> {
+    let object = revocation_name(name);
+    match get_capped(backend, &object, MAX_SIGNED_SIZE).await {
+        Ok(b) => Ok(Some(b)),
+        Err(Error::Backend(e)) if e.is_not_found() => Ok(None),
+        Err(e) if e.is_backend_failure() => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Whether `stored` (from [`fetch_revocation`]) is a valid revocation of
+/// key file `name` signed by `authority`.
+pub(crate) fn revoked_by(
+    authority: &AdminPublicKey,
+    repo_id: &str,
+    name: &str,
+    stored: Option<&Bytes>,
+) -> bool {
+    let Some(bytes) = stored else { return false };
     let id = name.trim_start_matches("keys/");
-    let object = format!("{REVOKED}{id}");
-    let bytes = match get_capped(backend, &object, MAX_SIGNED_SIZE).await {
-        Ok(b) => b,
-        Err(Error::Backend(e)) if e.is_not_found() => return Ok(false),
-        Err(e) if e.is_backend_failure() => return Err(e),
-        Err(_) => return Ok(false),
-    };
-    Ok(
-        decode_signed::<Revocation>(authority, REVOCATION_MAGIC, repo_id, &object, &bytes)
-            .is_ok_and(|r| r.key == id),
+    decode_signed::<Revocation>(
+        authority,
+        REVOCATION_MAGIC,
+        repo_id,
+        &revocation_name(name),
+        bytes,
     )
+    .is_ok_and(|r| r.key == id)
+}
+
+fn revocation_name(key_name: &str) -> String {
+    format!("{REVOKED}{}", key_name.trim_start_matches("keys/"))
 }
 
 impl Repository {

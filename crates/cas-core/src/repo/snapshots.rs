@@ -123,18 +123,30 @@ impl Repository {
     async fn tombstones_in(&self, stored: &[String], heard: Vec<ObjectMeta>) -> Result<Tombstones> {
         let stored: HashSet<&str> = stored.iter().map(String::as_str).collect();
         let mut out = Tombstones::default();
-        for m in heard {
-            let id = m.key.trim_start_matches(TOMBSTONES).to_owned();
-            if !stored.contains(id.as_str()) {
-                continue;
-            }
-            match self.check_tombstone(&m.key, &id).await {
+        // Read side by side (each is one small GET): a repository with
+        // many forgotten records still on its storage (append-only, or
+        // not yet pruned) must not make `snapshots` wait for them in turn.
+        let wanted: Vec<(String, String)> = heard
+            .into_iter()
+            .filter_map(|m| {
+                let id = m.key.trim_start_matches(TOMBSTONES).to_owned();
+                stored.contains(id.as_str()).then_some((m.key, id))
+            })
+            .collect();
+        let mut checked = futures::stream::iter(wanted)
+            .map(|(object, id)| async move {
+                let r = self.check_tombstone(&object, &id).await;
+                (object, id, r)
+            })
+            .buffer_unordered(LOAD_CONCURRENCY);
+        while let Some((object, id, r)) = checked.next().await {
+            match r {
                 Ok(true) => {
                     out.valid.insert(id);
                 }
-                Ok(false) => out.ignored.push(m.key),
+                Ok(false) => out.ignored.push(object),
                 Err(e) if e.is_backend_failure() => return Err(e),
-                Err(_) => out.ignored.push(m.key),
+                Err(_) => out.ignored.push(object),
             }
         }
         out.ignored.sort();

@@ -39,12 +39,29 @@ pub(crate) fn write_v2(buf: &mut [u8], stride: usize, template: ShardHeader) {
     let Some(off) = template.payload_offset() else {
         return;
     };
-    let mut table = Vec::with_capacity(off - HEADER_LEN);
-    for shard in buf.chunks(stride) {
-        for block in shard[off..].chunks(b) {
-            table.extend_from_slice(&block_sum(block));
+    let sums = |shards: &[u8]| {
+        let mut part = Vec::new();
+        for shard in shards.chunks(stride) {
+            for block in shard[off..].chunks(b) {
+                part.extend_from_slice(&block_sum(block));
+            }
         }
-    }
+        part
+    };
+    // Half the shards' blocks hashed on another thread for large objects
+    // (the table is the same bytes, in shard order).
+    let shards = buf.len() / stride.max(1);
+    let table = if buf.len() >= crate::codec::PARALLEL_MIN && shards >= 2 {
+        let (first, second) = buf.split_at(shards / 2 * stride);
+        std::thread::scope(|scope| {
+            let tail = scope.spawn(|| sums(second));
+            let mut table = sums(first);
+            table.extend(tail.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            table
+        })
+    } else {
+        sums(buf)
+    };
     for (i, shard) in buf.chunks_mut(stride).enumerate() {
         let mut header = template;
         // k + m <= 255 (checked by the codec), so the index fits.

@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use cairn_backends::Backend;
 use cairn_crypto::{AdminPublicKey, ExchangeSecret, KeySet, MasterKey};
+use futures::StreamExt;
 use zeroize::Zeroizing;
 
 use super::{
@@ -44,14 +46,26 @@ fn open_previous(
     Ok(out)
 }
 
-/// The valid epoch records (verified under `authority`), and warnings for
-/// the others. Without an authority nothing verifies: the listed numbers
-/// are returned as `unverifiable`.
-pub(crate) async fn read_epochs(
-    backend: &dyn Backend,
-    authority: Option<&AdminPublicKey>,
-    repo_id: &str,
-) -> Result<(BTreeMap<u32, EpochRecord>, Vec<OpenWarning>, Option<u32>)> {
+/// Epoch objects read ahead of verification: `open` lists and reads them
+/// side by side with the key files, before it knows the authority that
+/// verifies them (see [`fetch`]).
+pub(crate) struct Fetched {
+    /// Listing problems and names that are not epoch objects.
+    warnings: Vec<OpenWarning>,
+    /// The newest (at most [`READ_AHEAD`]) epoch objects, read.
+    read: Vec<(u32, String, Result<Bytes>)>,
+    /// The older ones, only listed (read when verified).
+    listed: Vec<(u32, String)>,
+}
+
+/// How many epoch objects [`fetch`] reads before they can be verified:
+/// they are small (at most [`MAX_SIGNED_SIZE`]), but a store can hold any
+/// number of planted ones, so what is held unverified is bounded.
+const READ_AHEAD: usize = 8;
+
+/// Lists `epochs/` and reads the newest epoch objects, without verifying
+/// anything (that needs the authority: [`verify`]).
+pub(crate) async fn fetch(backend: &dyn Backend) -> Result<Fetched> {
     let (heard, incomplete) = list_tolerant(backend, EPOCHS).await?;
     let mut warnings = Vec::new();
     if let Some(e) = incomplete {
@@ -60,32 +74,71 @@ pub(crate) async fn read_epochs(
             reason: e.to_string(),
         });
     }
-    let mut valid = BTreeMap::new();
-    let mut unverifiable = None;
+    let mut listed = Vec::new();
     for meta in heard {
-        let name = meta.key;
+        match meta
+            .key
+            .strip_prefix(EPOCHS)
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|&n| n > 0)
+        {
+            Some(n) => listed.push((n, meta.key)),
+            None => warnings.push(OpenWarning::Epoch {
+                object: meta.key,
+                reason: "not an epoch object name".into(),
+            }),
+        }
+    }
+    listed.sort();
+    let ahead = listed.split_off(listed.len().saturating_sub(READ_AHEAD));
+    let read = futures::stream::iter(ahead)
+        .map(|(n, name)| async move {
+            let bytes = get_capped(backend, &name, MAX_SIGNED_SIZE).await;
+            (n, name, bytes)
+        })
+        .buffered(READ_AHEAD)
+        .collect()
+        .await;
+    Ok(Fetched {
+        warnings,
+        read,
+        listed,
+    })
+}
+
+/// The valid epoch records among what [`fetch`] read (verified under
+/// `authority`; the older objects it only listed are read now, a few at a
+/// time), and warnings for the others. Without an authority nothing
+/// verifies: the newest listed number is returned as `unverifiable`.
+pub(crate) async fn verify(
+    backend: &dyn Backend,
+    fetched: Fetched,
+    authority: Option<&AdminPublicKey>,
+    repo_id: &str,
+) -> Result<(BTreeMap<u32, EpochRecord>, Vec<OpenWarning>, Option<u32>)> {
+    let Fetched {
+        mut warnings,
+        read,
+        listed,
+    } = fetched;
+    let Some(authority) = authority else {
+        // Nothing to verify with (and what was read ahead, or failed to
+        // be, is not looked at).
+        let newest = read.iter().map(|r| r.0).chain(listed.iter().map(|l| l.0));
+        return Ok((BTreeMap::new(), warnings, newest.max()));
+    };
+    let mut valid = BTreeMap::new();
+    let mut judge = |n: u32, name: String, bytes: Result<Bytes>| -> Result<()> {
         let warn = |reason: String| OpenWarning::Epoch {
             object: name.clone(),
             reason,
         };
-        let Some(n) = name
-            .strip_prefix(EPOCHS)
-            .and_then(|n| n.parse::<u32>().ok())
-            .filter(|&n| n > 0)
-        else {
-            warnings.push(warn("not an epoch object name".into()));
-            continue;
-        };
-        let Some(authority) = authority else {
-            unverifiable = unverifiable.max(Some(n));
-            continue;
-        };
-        let bytes = match get_capped(backend, &name, MAX_SIGNED_SIZE).await {
+        let bytes = match bytes {
             Ok(b) => b,
             Err(e) if e.is_backend_failure() => return Err(e),
             Err(e) => {
                 warnings.push(warn(e.to_string()));
-                continue;
+                return Ok(());
             }
         };
         match decode_signed::<EpochRecord>(authority, EPOCH_MAGIC, repo_id, &name, &bytes) {
@@ -95,8 +148,23 @@ pub(crate) async fn read_epochs(
             Ok(r) => warnings.push(warn(format!("names epoch {}", r.epoch))),
             Err(e) => warnings.push(warn(e.to_string())),
         }
+        Ok(())
+    };
+    for (n, name, bytes) in read {
+        judge(n, name, bytes)?;
     }
-    Ok((valid, warnings, unverifiable))
+    let mut older = futures::stream::iter(listed)
+        .map(|(n, name)| async move {
+            let bytes = get_capped(backend, &name, MAX_SIGNED_SIZE).await;
+            (n, name, bytes)
+        })
+        .buffered(READ_AHEAD);
+    while let Some((n, name, bytes)) = older.next().await {
+        judge(n, name, bytes)?;
+    }
+    // Listing order, whatever order the reads came back in.
+    warnings.sort_by(|a, b| a.object().cmp(b.object()));
+    Ok((valid, warnings, None))
 }
 
 /// The key set a key file opens: every epoch up to the newest valid one.
@@ -112,7 +180,25 @@ pub(crate) async fn load(
     key_name: &str,
     repo_id: &str,
 ) -> Result<(KeySet, Vec<OpenWarning>)> {
-    let (records, warnings, unverifiable) = read_epochs(backend, authority, repo_id).await?;
+    let fetched = fetch(backend).await?;
+    load_fetched(
+        backend, fetched, master, authority, exchange, key_name, repo_id,
+    )
+    .await
+}
+
+/// [`load`] on epoch objects [`fetch`] already read (`open` reads them
+/// side by side with the key files).
+pub(crate) async fn load_fetched(
+    backend: &dyn Backend,
+    fetched: Fetched,
+    master: &MasterKey,
+    authority: Option<&AdminPublicKey>,
+    exchange: Option<&ExchangeSecret>,
+    key_name: &str,
+    repo_id: &str,
+) -> Result<(KeySet, Vec<OpenWarning>)> {
+    let (records, warnings, unverifiable) = verify(backend, fetched, authority, repo_id).await?;
     let not_granted = |epoch| Error::EpochNotGranted {
         epoch,
         key: key_name.to_owned(),
