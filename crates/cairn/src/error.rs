@@ -46,6 +46,17 @@ pub enum Error {
     /// Another backup runs on this [`Repository`](crate::Repository) value.
     #[error("a backup is already running on this repository handle; run one at a time per handle")]
     BackupRunning,
+    /// A scrub or health report asked of a location that is not an
+    /// erasure layout.
+    #[error("not an erasure layout (*.toml): nothing to scrub")]
+    NotErasure,
+    /// An operation that needs this handle to itself (changing its
+    /// password) found it shared.
+    #[error("cannot {operation}: this repository handle is in use elsewhere")]
+    HandleShared {
+        /// What was refused.
+        operation: &'static str,
+    },
     /// A storage backend failed.
     #[error("{source}")]
     Backend {
@@ -87,6 +98,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the operation stopped because its cancel token fired
+    /// ([`BackupOptions::cancel`](crate::BackupOptions),
+    /// [`RestoreOptions`](crate::RestoreOptions)'s): nothing is wrong, the
+    /// caller asked for it.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self,
+            Error::Repository {
+                source: cairn_cas_core::Error::Cancelled
+            } | Error::Recovery {
+                source: cairn_recovery::Error::Cancelled
+            }
+        )
+    }
+
     /// Whether the same call may succeed if tried again later.
     pub fn is_transient(&self) -> bool {
         match self {
