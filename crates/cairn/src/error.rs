@@ -123,6 +123,21 @@ impl Error {
         }
     }
 
+    /// The error of the layer that failed, for variants that only wrap one
+    /// (their message is that error's), else this error itself. For
+    /// printing a chain (anyhow's `{:#}`, `Report`s): the wrapped error's
+    /// message would otherwise appear twice.
+    pub fn into_layer(self) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        match self {
+            Error::Backend { source } => Box::new(source),
+            #[cfg(feature = "erasure")]
+            Error::Erasure { source } => Box::new(source),
+            Error::Repository { source } => Box::new(source),
+            Error::Recovery { source } => Box::new(source),
+            other => Box::new(other),
+        }
+    }
+
     /// The first error of type `E` in this error's source chain (this error
     /// included): e.g. `err.find::<cairn::erasure::Error>()`.
     pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {

@@ -59,6 +59,13 @@ impl Repository {
     /// protected by `password`.
     pub async fn init(location: &Location, password: &[u8], opts: InitOptions) -> Result<Self> {
         let at = opened(location, true).await?;
+        Self::init_in(at, password, opts).await
+    }
+
+    /// Creates a repository in a location the caller opened with
+    /// [`Location::create`] (to show its [`warnings`](OpenedLocation::warnings)
+    /// before the slow key derivation, or whatever happens next).
+    pub async fn init_in(at: OpenedLocation, password: &[u8], opts: InitOptions) -> Result<Self> {
         let inner = cairn_cas_core::Repository::init(at.backend.clone(), password, opts).await?;
         Ok(Self::wrap(inner, at))
     }
@@ -79,7 +86,18 @@ impl Repository {
         password: &[u8],
         opts: OpenOptions,
     ) -> Result<Self> {
-        let mut at = opened(location, false).await?;
+        let at = opened(location, false).await?;
+        Self::open_in(at, password, opts).await
+    }
+
+    /// Opens the repository in a location the caller opened with
+    /// [`Location::open`] (to show its [`warnings`](OpenedLocation::warnings)
+    /// first, whatever opening the repository then says), with `opts`.
+    pub async fn open_in(
+        mut at: OpenedLocation,
+        password: &[u8],
+        opts: OpenOptions,
+    ) -> Result<Self> {
         at.backend = opts.wrap(at.backend);
         let inner =
             cairn_cas_core::Repository::open_with(at.backend.clone(), password, opts.repository)
