@@ -38,14 +38,15 @@ pub use cairn_cas_core::journal::{CheckpointReport, JournalReport, LoadedJournal
 pub use cairn_cas_core::prune::{ForgetReport, PruneOptions, PrunePlan, PruneReport};
 pub use cairn_cas_core::repair::{
     RepairIndexOptions, RepairIndexReport, RepairSnapshotsOptions, RepairSnapshotsReport,
+    Unrepairable,
 };
 pub use cairn_cas_core::retention::{
     Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration, RetentionPlan,
 };
 pub use cairn_cas_core::{
     parse_size, CancelToken, Change, Diff, DiffEntry, EpochReport, Filter, Match, Node, NodeKind,
-    OpenWarning, Patterns, RemoveOptions, RemoveReport, RepoConfig, RotateOptions, RotateReport,
-    WarningKind,
+    OpenWarning, PackId, Patterns, RemoveOptions, RemoveReport, RepoConfig, RotateOptions,
+    RotateReport, WarningKind,
 };
 pub use cairn_crypto::AdminPublicKey;
 pub use cairn_recovery::{Action, Overwrite};

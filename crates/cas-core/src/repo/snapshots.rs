@@ -78,10 +78,7 @@ impl Repository {
         let (ids, _) = parse_names(names?);
         let names: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let dead = self.tombstones_in(&names, tombs?.0).await?.valid;
-        Ok(ids
-            .into_iter()
-            .filter(|id| !dead.contains(id.as_str()))
-            .collect())
+        Ok(ids.into_iter().filter(|id| !dead.contains(id)).collect())
     }
 
     /// The tombstones of stored snapshot records: the ids validly
@@ -124,10 +121,16 @@ impl Repository {
         let stored: HashSet<&str> = stored.iter().map(String::as_str).collect();
         let mut out = Tombstones::default();
         for m in heard {
-            let id = m.key.trim_start_matches(TOMBSTONES).to_owned();
-            if !stored.contains(id.as_str()) {
+            let name = m.key.trim_start_matches(TOMBSTONES);
+            if !stored.contains(name) {
                 continue;
             }
+            // A stored record's name that is no snapshot id: nothing it
+            // could hide (listings skip such names).
+            let Ok(id) = name.parse::<SnapshotId>() else {
+                out.ignored.push(m.key);
+                continue;
+            };
             match self.check_tombstone(&m.key, &id).await {
                 Ok(true) => {
                     out.valid.insert(id);
@@ -209,10 +212,7 @@ impl Repository {
         let (ids, bad_names) = parse_names(heard.into_iter().map(|m| m.key).collect());
         let names: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let dead = self.tombstones_in(&names, tombs).await?.valid;
-        let ids: Vec<SnapshotId> = ids
-            .into_iter()
-            .filter(|id| !dead.contains(id.as_str()))
-            .collect();
+        let ids: Vec<SnapshotId> = ids.into_iter().filter(|id| !dead.contains(id)).collect();
         let keys = self.keys();
         let names = ids.iter().map(|id| snapshot_key(id)).collect();
         let mut cached = self
@@ -298,8 +298,8 @@ impl Repository {
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tombstones {
-    /// Snapshot ids forgotten by a valid admin signature.
-    pub valid: HashSet<String>,
+    /// Snapshots forgotten by a valid admin signature.
+    pub valid: HashSet<SnapshotId>,
     /// Tombstone objects ignored (no valid signature): a sign of a key
     /// holder without the admin authority trying to remove snapshots.
     pub ignored: Vec<String>,
