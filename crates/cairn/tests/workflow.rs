@@ -273,3 +273,58 @@ fn the_cli_depends_on_no_lower_cairn_crate() {
     let cairn_deps: Vec<&String> = deps.keys().filter(|k| k.starts_with("cairn")).collect();
     assert_eq!(cairn_deps, ["cairn"], "{}", manifest.display());
 }
+
+/// Prune plans name packs by `PackId` and repair names unreadable records
+/// by a typed reason: the ids are the stored objects' names.
+#[test]
+fn prune_and_repair_reports_hold_typed_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo_dir, src) = (dir.path().join("repo"), dir.path().join("src"));
+    std::fs::create_dir_all(&src).unwrap();
+    block_on(async {
+        let repo = Repository::init(&loc(&repo_dir), PW, init_opts())
+            .await
+            .unwrap();
+        std::fs::write(src.join("a.bin"), noise(3, 1 << 20)).unwrap();
+        back_up(&repo, &src).await;
+        std::fs::write(src.join("a.bin"), noise(4, 1 << 20)).unwrap();
+        let kept = back_up(&repo, &src).await;
+        repo.forget(
+            &KeepPolicy::default().last(1),
+            &PlanOptions::default(),
+            &SnapshotQuery::latest(),
+            false,
+        )
+        .await
+        .unwrap();
+        let opts = PruneOptions::default();
+        let plan = repo.prune_plan(&opts).await.unwrap();
+        let doomed: Vec<cairn::PackId> = plan.packs_to_delete.clone();
+        assert!(!doomed.is_empty());
+        for p in &doomed {
+            assert!(repo_dir.join(p.key()).is_file(), "{p}");
+        }
+        repo.prune(&opts, plan).await.unwrap();
+        for p in &doomed {
+            assert!(!repo_dir.join(p.key()).exists(), "{p}");
+        }
+
+        // A record whose bytes no longer match its name cannot be repaired.
+        let id = kept.snapshot_id.unwrap();
+        let record = repo_dir.join(format!("snapshots/{id}"));
+        let mut bytes = std::fs::read(&record).unwrap();
+        bytes[40] ^= 1;
+        std::fs::write(&record, bytes).unwrap();
+        let report = repo
+            .repair_snapshots(&cairn::RepairSnapshotsOptions::default().dry_run(true))
+            .await
+            .unwrap();
+        match report.unreadable.as_slice() {
+            [cairn::Unrepairable::Damaged { object, .. }] => {
+                assert_eq!(object, &format!("snapshots/{id}"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(report.unreadable[0].to_string().contains(id.as_str()));
+    });
+}
