@@ -20,7 +20,7 @@ impl Repository {
     async fn uncached(&self) -> cairn_cas_core::Result<UncachedHandle<'_>> {
         Ok(match self.inner.cache() {
             None => UncachedHandle::Same(&self.inner),
-            Some(_) => UncachedHandle::Own(self.inner.without_cache().await?),
+            Some(_) => UncachedHandle::Own(Box::new(self.inner.without_cache().await?)),
         })
     }
 
@@ -80,7 +80,7 @@ impl Repository {
 /// This handle, or an uncached one of its own.
 enum UncachedHandle<'a> {
     Same(&'a cairn_cas_core::Repository),
-    Own(cairn_cas_core::Repository),
+    Own(Box<cairn_cas_core::Repository>),
 }
 
 impl UncachedHandle<'_> {

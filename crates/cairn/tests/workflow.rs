@@ -106,12 +106,12 @@ fn forget_and_prune_through_the_facade_reclaim_space_and_keep_the_rest_restorabl
             )
             .await
             .unwrap();
-        assert_eq!(report.removed, vec![first.snapshot_id.clone().unwrap()]);
+        assert_eq!(report.removed, vec![first.snapshot_id.unwrap()]);
         let (left, bad) = repo.snapshots(&SnapshotQuery::latest()).await.unwrap();
         assert!(bad.is_empty());
         assert_eq!(
-            left.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
-            vec![second.snapshot_id.clone().unwrap()]
+            left.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            vec![second.snapshot_id.unwrap()]
         );
 
         let before = disk_bytes(&repo_dir);
