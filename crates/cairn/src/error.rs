@@ -146,10 +146,30 @@ impl Error {
             if let Some(hit) = e.downcast_ref::<E>() {
                 return Some(hit);
             }
-            next = e.source();
+            next = wrapped(e).or_else(|| e.source());
         }
         None
     }
+}
+
+/// The error a layer's `#[error(transparent)]` variant wraps: its
+/// `source()` is the wrapped error's source, so a walk of `source()` alone
+/// would skip the wrapped error itself (e.g. the storage's `NotPermitted`
+/// inside a repository error).
+fn wrapped<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    if let Some(cairn_recovery::Error::Repository(inner)) = e.downcast_ref() {
+        return Some(inner);
+    }
+    if let Some(cairn_cas_core::Error::Backend(inner)) = e.downcast_ref() {
+        return Some(inner);
+    }
+    #[cfg(feature = "erasure")]
+    if let Some(cairn_erasure::Error::Backend { source }) = e.downcast_ref() {
+        return Some(source);
+    }
+    None
 }
 
 /// `Result` with the facade's [`Error`].
