@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cairn::{
     BackupOptions, InitOptions, KdfParams, KeepPolicy, Location, NoProgress, OpenOptions,
-    PlanOptions, PruneOptions, Repository, ScrubOptions, SnapshotQuery,
+    PlanOptions, PruneOptions, Repository, SnapshotQuery,
 };
 use futures::executor::block_on;
 
@@ -67,6 +67,7 @@ fn an_append_only_handle_backs_up_but_cannot_prune() {
     });
 }
 
+#[cfg(feature = "erasure")]
 #[test]
 fn scrub_and_health_need_no_password_and_find_a_lost_shard() {
     let dir = tempfile::tempdir().unwrap();
@@ -77,6 +78,7 @@ fn scrub_and_health_need_no_password_and_find_a_lost_shard() {
     let layout = dir.path().join("layout.toml");
     std::fs::write(&layout, text).unwrap();
     block_on(async {
+        use cairn::ScrubOptions;
         Repository::init(&loc(&layout), PW, init_opts())
             .await
             .unwrap();
