@@ -35,7 +35,7 @@ pub use erasure_ops::Redundancy;
 
 pub use cairn_backends::RateLimits;
 pub use cairn_cas_core::journal::{CheckpointReport, JournalReport, LoadedJournal};
-pub use cairn_cas_core::prune::{ForgetReport, PruneOptions, PrunePlan, PruneReport};
+pub use cairn_cas_core::prune::{ForgetReport, PruneOptions, PrunePlan, PruneReport, StrayError};
 pub use cairn_cas_core::repair::{
     RepairIndexOptions, RepairIndexReport, RepairSnapshotsOptions, RepairSnapshotsReport,
     Unrepairable,

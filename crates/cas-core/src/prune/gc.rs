@@ -186,7 +186,7 @@ pub struct PruneReport {
     /// that was in flight), or not provable (a listing failed).
     pub strays_kept: usize,
     /// Stray keys whose removal failed (a later prune finds them again).
-    pub stray_errors: Vec<String>,
+    pub stray_errors: Vec<super::strays::StrayError>,
     /// Kill markers removed (their sessions ended).
     pub kill_markers_removed: usize,
     /// The journal entry recording this prune.
