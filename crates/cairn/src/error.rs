@@ -46,6 +46,17 @@ pub enum Error {
     /// Another backup runs on this [`Repository`](crate::Repository) value.
     #[error("a backup is already running on this repository handle; run one at a time per handle")]
     BackupRunning,
+    /// A scrub or health report asked of a location that is not an
+    /// erasure layout.
+    #[error("not an erasure layout (*.toml): nothing to scrub")]
+    NotErasure,
+    /// An operation that needs this handle to itself (changing its
+    /// password) found it shared.
+    #[error("cannot {operation}: this repository handle is in use elsewhere")]
+    HandleShared {
+        /// What was refused.
+        operation: &'static str,
+    },
     /// A storage backend failed.
     #[error("{source}")]
     Backend {
@@ -87,6 +98,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the operation stopped because its cancel token fired
+    /// ([`BackupOptions::cancel`](crate::BackupOptions),
+    /// [`RestoreOptions`](crate::RestoreOptions)'s): nothing is wrong, the
+    /// caller asked for it.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self,
+            Error::Repository {
+                source: cairn_cas_core::Error::Cancelled
+            } | Error::Recovery {
+                source: cairn_recovery::Error::Cancelled
+            }
+        )
+    }
+
     /// Whether the same call may succeed if tried again later.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -94,6 +120,21 @@ impl Error {
             #[cfg(feature = "erasure")]
             Error::Erasure { source } => source.is_transient(),
             _ => false,
+        }
+    }
+
+    /// The error of the layer that failed, for variants that only wrap one
+    /// (their message is that error's), else this error itself. For
+    /// printing a chain (anyhow's `{:#}`, `Report`s): the wrapped error's
+    /// message would otherwise appear twice.
+    pub fn into_layer(self) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        match self {
+            Error::Backend { source } => Box::new(source),
+            #[cfg(feature = "erasure")]
+            Error::Erasure { source } => Box::new(source),
+            Error::Repository { source } => Box::new(source),
+            Error::Recovery { source } => Box::new(source),
+            other => Box::new(other),
         }
     }
 
@@ -105,10 +146,30 @@ impl Error {
             if let Some(hit) = e.downcast_ref::<E>() {
                 return Some(hit);
             }
-            next = e.source();
+            next = wrapped(e).or_else(|| e.source());
         }
         None
     }
+}
+
+/// The error a layer's `#[error(transparent)]` variant wraps: its
+/// `source()` is the wrapped error's source, so a walk of `source()` alone
+/// would skip the wrapped error itself (e.g. the storage's `NotPermitted`
+/// inside a repository error).
+fn wrapped<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    if let Some(cairn_recovery::Error::Repository(inner)) = e.downcast_ref() {
+        return Some(inner);
+    }
+    if let Some(cairn_cas_core::Error::Backend(inner)) = e.downcast_ref() {
+        return Some(inner);
+    }
+    #[cfg(feature = "erasure")]
+    if let Some(cairn_erasure::Error::Backend { source }) = e.downcast_ref() {
+        return Some(source);
+    }
+    None
 }
 
 /// `Result` with the facade's [`Error`].

@@ -1,27 +1,61 @@
 #![doc = include_str!("../README.md")]
 
+mod audit;
+mod backup;
+#[cfg(feature = "erasure")]
+mod erasure_ops;
 mod error;
 mod hooks;
+mod inspect;
+mod keys;
+mod lifecycle;
 mod location;
+mod maintenance;
 pub mod metrics;
 #[cfg(feature = "erasure")]
 mod missing;
+mod options;
 mod progress;
 mod repository;
+mod restore;
 mod tenant;
 
 pub use error::{Error, Result};
 pub use hooks::{BackupOutcome, HookError, Hooks, NoHooks};
+pub use inspect::{RepositoryStats, SnapshotStats};
 pub use location::{Location, LocationWarning, OpenedLocation};
+pub use options::OpenOptions;
 pub use progress::{NoProgress, Progress};
 pub use repository::Repository;
+
+#[cfg(feature = "erasure")]
+pub use cairn_erasure::{Degraded, HealReport, HealthReport, ScrubOptions, ScrubReport};
+#[cfg(feature = "erasure")]
+pub use erasure_ops::Redundancy;
+
+pub use cairn_backends::RateLimits;
+pub use cairn_cas_core::journal::{CheckpointReport, JournalReport, LoadedJournal};
+pub use cairn_cas_core::prune::{ForgetReport, PruneOptions, PrunePlan, PruneReport, StrayError};
+pub use cairn_cas_core::repair::{
+    RepairIndexOptions, RepairIndexReport, RepairSnapshotsOptions, RepairSnapshotsReport,
+    Unrepairable,
+};
+pub use cairn_cas_core::retention::{
+    Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration, RetentionPlan,
+};
+pub use cairn_cas_core::{
+    parse_size, CancelToken, Change, Diff, DiffEntry, EpochReport, Filter, Match, Node, NodeKind,
+    OpenWarning, PackId, Patterns, RemoveOptions, RemoveReport, RepoConfig, RotateOptions,
+    RotateReport, WarningKind,
+};
+pub use cairn_crypto::AdminPublicKey;
+pub use cairn_recovery::{Action, Overwrite};
 
 pub use cairn_cas_core::copy::{CopyOptions, CopyReport};
 pub use cairn_cas_core::tenant::{Receipt, TenantInfo};
 pub use cairn_cas_core::{
     jiff, BackupOptions, BackupResult, BackupSummary, CacheOptions, Compression, IdPrefix,
-    InitOptions, KeyInfo, NewKey, OpenOptions, Role, Snapshot, SnapshotId, SnapshotQuery, TreeId,
-    Warning,
+    InitOptions, KeyInfo, NewKey, Role, Snapshot, SnapshotId, SnapshotQuery, TreeId, Warning,
 };
 pub use cairn_chunking::ChunkerConfig;
 pub use cairn_crypto::KdfParams;

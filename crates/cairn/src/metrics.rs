@@ -126,3 +126,20 @@ pub fn erasure(store: &cairn_erasure::ErasureBackend, under_replicated: u64) {
         metrics::gauge!(ERASURE_CHILD_FAILURES_TOTAL, "child" => c.name).set(c.failures as f64);
     }
 }
+
+/// Runs `fut` as operation `name` inside `span`: its duration, its
+/// outcome, its error converted to the facade's.
+pub(crate) async fn timed<T, E>(
+    name: &'static str,
+    span: tracing::Span,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> crate::Result<T>
+where
+    crate::Error: From<E>,
+{
+    use tracing::Instrument;
+    let op = Operation::start(name);
+    let result = fut.instrument(span).await;
+    op.finish(&result);
+    Ok(result?)
+}

@@ -15,13 +15,13 @@ impl Repository {
     /// tenant's namespace under its own keys. Admins only.
     pub async fn create_tenant(&self, name: &str) -> Result<Repository> {
         let inner = self.inner().create_tenant(name).await?;
-        Ok(Repository::from_inner(inner))
+        Ok(self.view(inner))
     }
 
     /// Opens tenant `name` (any key; backup hosts back up into tenants).
     pub async fn open_tenant(&self, name: &str) -> Result<Repository> {
         let inner = self.inner().open_tenant(name).await?;
-        Ok(Repository::from_inner(inner))
+        Ok(self.view(inner))
     }
 
     /// Every tenant (admins only).

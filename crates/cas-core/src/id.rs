@@ -66,8 +66,16 @@ fn lower_hex(what: &'static str, s: &str) -> Result<[u8; HEX_LEN]> {
 /// assert!("not an id".parse::<SnapshotId>().is_err());
 /// # Ok::<(), cairn_cas_core::Error>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SnapshotId([u8; HEX_LEN]);
+
+/// Hashed as its `str` (not as a byte array): it is `Borrow<str>`, so a
+/// `HashSet<SnapshotId>` must find an id looked up by `&str`.
+impl std::hash::Hash for SnapshotId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
 
 impl SnapshotId {
     /// The id of a record stored as `object` (its BLAKE3 hash).

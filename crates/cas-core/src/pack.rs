@@ -60,6 +60,13 @@ impl std::fmt::Debug for PackId {
     }
 }
 
+/// As its hex id (the form reports have always shown).
+impl serde::Serialize for PackId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl std::fmt::Display for PackId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.to_hex())

@@ -1,16 +1,16 @@
 //! `audit log`, `audit verify [--pin FILE]` and `audit checkpoint`: glue over
-//! `cairn_cas_core::journal`.
+//! the facade's journal methods.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use cairn_cas_core::journal::{checkpoint, load_journal, verify, Entry, Operation};
+use cairn::cas::journal::{Entry, Operation};
 use clap::{Args, Subcommand};
 
 use crate::backup::short;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
@@ -51,9 +51,11 @@ pub(crate) async fn run(ctx: &Ctx, cmd: AuditCommand) -> Result<ExitCode> {
 }
 
 async fn checkpoint_cmd(ctx: &Ctx, a: CheckpointArgs) -> Result<ExitCode> {
-    let (repo, _) = ctx.open().await?;
-    let r = checkpoint(&repo, a.keep)
+    let repo = ctx.open().await?;
+    let r = repo
+        .checkpoint_journal(a.keep)
         .await
+        .flat()
         .context("writing a journal checkpoint")?;
     if ctx.json {
         println!("{}", serde_json::to_string(&r)?);
@@ -72,8 +74,8 @@ async fn checkpoint_cmd(ctx: &Ctx, a: CheckpointArgs) -> Result<ExitCode> {
 }
 
 async fn log(ctx: &Ctx) -> Result<ExitCode> {
-    let (repo, _) = ctx.open().await?;
-    let j = load_journal(&repo).await.context("reading the journal")?;
+    let repo = ctx.open().await?;
+    let j = repo.journal().await.flat().context("reading the journal")?;
     let mut entries: Vec<(&String, &Entry)> = j.entries.iter().collect();
     // Oldest first: parents always have a smaller seq; ties (concurrent
     // writers) by time, then id.
@@ -201,9 +203,11 @@ async fn verify_cmd(ctx: &Ctx, a: VerifyArgs) -> Result<ExitCode> {
         Some(p) => read_pins(p)?,
         None => Vec::new(),
     };
-    let (repo, _) = ctx.open().await?;
-    let r = verify(&repo, &pins)
+    let repo = ctx.open().await?;
+    let r = repo
+        .verify_journal(&pins)
         .await
+        .flat()
         .context("verifying the journal")?;
     if ctx.json {
         println!("{}", serde_json::to_string(&r)?);

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use cairn_cas_core::{
-    backup, backup_stream, parse_size, BackupOptions, BackupResult, Filter, Patterns,
-    SnapshotQuery, WarningKind,
+use cairn::{
+    parse_size, BackupOptions, BackupResult, Filter, Patterns, Redundancy, SnapshotQuery,
+    WarningKind,
 };
 use clap::Args;
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 use crate::hooks;
 use crate::ui;
 
@@ -156,7 +156,7 @@ async fn back_up(ctx: &Ctx, a: BackupArgs, vars: &mut hooks::Vars) -> Result<Exi
             bail!("{}: no such file or directory", p.display());
         }
     }
-    let (repo, opened) = ctx.open().await?;
+    let repo = ctx.open().await?;
     let cancel = crate::interrupt::install("backup")?;
     let mut opts = BackupOptions::default()
         .cancel(cancel)
@@ -176,21 +176,22 @@ async fn back_up(ctx: &Ctx, a: BackupArgs, vars: &mut hooks::Vars) -> Result<Exi
     let progress = Arc::new(ui::BackupBar::new(ui::byte_bar(show, None, "processed")));
     let result = if a.stdin {
         let stdin = blocking::Unblock::new(std::io::stdin());
-        backup_stream(&repo, stdin, &a.stdin_filename, &opts, progress.clone()).await
+        repo.backup_stream(stdin, &a.stdin_filename, &opts, progress.clone())
+            .await
     } else {
-        backup(&repo, &a.paths, &opts, progress.clone()).await
+        repo.backup(&a.paths, &opts, progress.clone()).await
     };
     progress.bar.finish_and_clear();
     let result = match result {
-        Err(cairn_cas_core::Error::Cancelled) => {
+        Err(e) if e.is_cancelled() => {
             eprintln!(
                 "backup interrupted: no snapshot was saved; the data uploaded so far is \
                  indexed and the next backup reuses it"
             );
             return Ok(ExitCode::from(crate::interrupt::EXIT_INTERRUPTED));
         }
-        r if a.stdin => r.context("backing up standard input")?,
-        r => r.context("backup failed")?,
+        r if a.stdin => r.flat().context("backing up standard input")?,
+        r => r.flat().context("backup failed")?,
     };
     let s = &result.snapshot.summary;
     vars.extend([
@@ -200,15 +201,12 @@ async fn back_up(ctx: &Ctx, a: BackupArgs, vars: &mut hooks::Vars) -> Result<Exi
         ("CAIRN_FILES_UNCHANGED", s.files_unchanged.to_string()),
         ("CAIRN_DATA_ADDED", s.bytes_added_raw.to_string()),
     ]);
-    let redundancy = match &opened.erasure {
-        // A dry run stored nothing: no metrics, no redundancy to check.
-        _ if a.dry_run => None,
-        Some(store) => Some(crate::erasure_cmds::after_backup(store).await),
-        None => None,
+    // A dry run stored nothing: no redundancy to check. (The library
+    // counted the backup's metrics.)
+    let redundancy = match a.dry_run {
+        true => None,
+        false => repo.heal().await,
     };
-    if !a.dry_run {
-        cairn::metrics::backup(&result.snapshot.summary, result.warnings.len());
-    }
     report(ctx, &result, redundancy.as_ref());
     let torn = result
         .warnings
@@ -243,12 +241,12 @@ async fn back_up(ctx: &Ctx, a: BackupArgs, vars: &mut hooks::Vars) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&crate::erasure_cmds::Redundancy>) {
+fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&Redundancy>) {
     let s = &r.snapshot.summary;
     if let Some(red) = redundancy {
         // On stderr in every mode: a backup that lost redundancy must not
         // pass unnoticed, even under --json or --quiet.
-        red.warn();
+        crate::erasure_cmds::warn(red);
     }
     if ctx.json {
         let mut v = serde_json::json!({
@@ -272,7 +270,7 @@ fn report(ctx: &Ctx, r: &BackupResult, redundancy: Option<&crate::erasure_cmds::
             "warnings": r.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         });
         if let Some(red) = redundancy {
-            v["redundancy"] = red.json();
+            v["redundancy"] = crate::erasure_cmds::json(red);
         }
         println!("{v}");
         return;

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cairn_cas_core::copy::{copy, CopyOptions};
+use cairn::CopyOptions;
 use clap::Args;
 
-use crate::ctx::{read_password, Ctx};
+use crate::ctx::{read_password, Ctx, Flat};
 
 #[derive(Debug, Args)]
 pub(crate) struct CopyArgs {
@@ -28,14 +28,16 @@ pub(crate) async fn run(ctx: &Ctx, a: CopyArgs) -> Result<ExitCode> {
         "CAIRN_FROM_PASSWORD",
         "--from-password-file",
     )?;
-    let (source, _) = ctx.open_at(&a.from_repo, &from_pw).await?;
-    let (target, _) = ctx.open().await?;
+    let source = ctx.open_at(&a.from_repo, &from_pw).await?;
+    let target = ctx.open().await?;
     let mut opts = CopyOptions::new();
     for s in a.snapshots {
         opts = opts.snapshot(crate::backup::query(&s)?);
     }
-    let r = copy(&source, &target, &opts)
+    let r = target
+        .copy_from(&source, &opts)
         .await
+        .flat()
         .with_context(|| format!("copying from {}", a.from_repo))?;
     if ctx.json {
         println!("{}", serde_json::to_string(&r)?);

@@ -1,15 +1,10 @@
 //! What every command needs: the repository location, the password, output mode.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_backends::{AppendOnly, RateLimited, RateLimits};
-use cairn_cas_core::{CacheOptions, OpenOptions, Repository};
-use cairn_crypto::KdfParams;
+use cairn::{CacheOptions, KdfParams, Location, OpenOptions, RateLimits, Repository};
 use zeroize::Zeroizing;
-
-use crate::location::{self, Opened};
 
 /// The global options.
 #[derive(Debug)]
@@ -111,45 +106,21 @@ impl Ctx {
         )
     }
 
-    pub(crate) fn backend(&self) -> Result<Opened> {
-        let loc = self.location()?;
-        Ok(self.limited(location::open(loc, false)?))
-    }
-
-    /// The repository's traffic held to the rate limits. For an erasure
-    /// layout they apply to the objects, before they become shards (so
-    /// the children together move (k + m) / k times as much); a scrub,
-    /// which works on the shards, is not limited.
-    fn limited(&self, mut opened: Opened) -> Opened {
-        if self.append_only {
-            let inner = Arc::clone(&opened.backend);
-            opened.backend = Arc::new(AppendOnly::new(inner));
-        }
-        if !self.limits.is_unlimited() {
-            let inner = Arc::clone(&opened.backend);
-            opened.backend = Arc::new(RateLimited::new(inner, self.limits.clone()));
-        }
-        opened
-    }
-
     /// Opens the repository (password, keys, index); with `--tenant T`,
     /// tenant T's view of it (its namespace, its keys, its index).
-    pub(crate) async fn open(&self) -> Result<(Repository, Opened)> {
-        let (repo, opened) = self.open_whole().await?;
+    pub(crate) async fn open(&self) -> Result<Repository> {
+        let repo = self.open_whole().await?;
         match &self.tenant {
-            None => Ok((repo, opened)),
-            Some(t) => {
-                let view = repo.open_tenant(t).await.with_context(|| {
-                    format!("opening tenant {t:?} (an admin creates it with `cairn tenant create`)")
-                })?;
-                Ok((view, opened))
-            }
+            None => Ok(repo),
+            Some(t) => repo.open_tenant(t).await.flat().with_context(|| {
+                format!("opening tenant {t:?} (an admin creates it with `cairn tenant create`)")
+            }),
         }
     }
 
     /// Opens the whole repository, whatever `--tenant` says (tenant
     /// management and shredding).
-    pub(crate) async fn open_whole(&self) -> Result<(Repository, Opened)> {
+    pub(crate) async fn open_whole(&self) -> Result<Repository> {
         self.open_at(self.location()?, &self.password()?).await
     }
 
@@ -157,7 +128,7 @@ impl Ctx {
     /// that judge the stored objects themselves (`check`, `repair`): a
     /// cached copy of a tree pack lost from the storage must not make it
     /// look intact.
-    pub(crate) async fn open_uncached(&self) -> Result<(Repository, Opened)> {
+    pub(crate) async fn open_uncached(&self) -> Result<Repository> {
         let ctx = Ctx {
             cache: None,
             repo: self.repo.clone(),
@@ -169,14 +140,12 @@ impl Ctx {
         ctx.open().await
     }
 
-    /// Opens the repository at `loc` with `password` (held to the rate
-    /// limits), printing what opening found on stderr.
-    pub(crate) async fn open_at(
-        &self,
-        loc: &str,
-        password: &Password,
-    ) -> Result<(Repository, Opened)> {
-        if let location::Location::Local(p) = location::Location::parse(loc)? {
+    /// Opens the repository at `loc` with `password`, held to the rate
+    /// limits (for an erasure layout they apply to the objects, before
+    /// they become shards), printing what opening found on stderr.
+    pub(crate) async fn open_at(&self, loc: &str, password: &Password) -> Result<Repository> {
+        let location = Location::parse(loc).flat()?;
+        if let Location::Local(p) = &location {
             // Say plainly it is not there (opening creates nothing).
             if !p.exists() {
                 bail!(
@@ -185,21 +154,38 @@ impl Ctx {
                 );
             }
         }
-        let opened = self.limited(location::open(loc, false)?);
-        let opts = OpenOptions::default().cache(self.cache.clone());
-        let repo = Repository::open_with(Arc::clone(&opened.backend), password.bytes(), opts)
+        let at = crate::location::open(&location, loc, false)?;
+        let opts = OpenOptions::default()
+            .cache(self.cache.clone())
+            .rate_limits(self.limits.clone())
+            .append_only(self.append_only);
+        let repo = Repository::open_in(at, password.bytes(), opts)
             .await
+            .flat()
             .with_context(|| format!("opening repository {loc}"))?;
         // On stderr in every mode: stdout may be JSON for a script, and a
         // damaged object must be seen even with --quiet.
         for w in repo.open_warnings() {
             eprintln!("warning: {loc}: {w}");
         }
-        Ok((repo, opened))
+        Ok(repo)
     }
 
     /// Whether to print human text (not JSON, not quiet).
     pub(crate) fn chatty(&self) -> bool {
         !self.json && !self.quiet
+    }
+}
+
+/// Facade errors as `anyhow` errors without their message twice (see
+/// [`cairn::Error::into_layer`]).
+pub(crate) trait Flat<T> {
+    /// The result with the layer's error.
+    fn flat(self) -> Result<T>;
+}
+
+impl<T> Flat<T> for std::result::Result<T, cairn::Error> {
+    fn flat(self) -> Result<T> {
+        self.map_err(|e| anyhow::Error::from_boxed(e.into_layer()))
     }
 }

@@ -4,11 +4,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cairn_cas_core::{diff_snapshots, Change, NodeKind};
+use cairn::{Change, NodeKind};
 use clap::Args;
 
 use crate::backup::short;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 
 #[derive(Debug, Args)]
 pub(crate) struct DiffArgs {
@@ -28,17 +28,21 @@ pub(crate) fn kind_name(k: &NodeKind) -> &'static str {
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: DiffArgs) -> Result<ExitCode> {
-    let (repo, _) = ctx.open().await?;
+    let repo = ctx.open().await?;
     let (id1, s1) = repo
-        .find_snapshot(&crate::backup::query(&a.first)?)
+        .snapshot(&crate::backup::query(&a.first)?)
         .await
+        .flat()
         .with_context(|| format!("finding snapshot {}", a.first))?;
     let (id2, s2) = repo
-        .find_snapshot(&crate::backup::query(&a.second)?)
+        .snapshot(&crate::backup::query(&a.second)?)
         .await
+        .flat()
         .with_context(|| format!("finding snapshot {}", a.second))?;
-    let diff = diff_snapshots(&repo, &s1, &s2)
+    let diff = repo
+        .diff(&s1, &s2)
         .await
+        .flat()
         .with_context(|| format!("comparing snapshots {} and {}", short(&id1), short(&id2)))?;
     let (added, removed, modified) = diff.counts();
     if !ctx.json && !ctx.quiet {

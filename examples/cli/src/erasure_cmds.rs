@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context, Result};
-use cairn_erasure::{Degraded, ErasureBackend, HealReport, ScrubOptions};
+use anyhow::{bail, Context, Result};
+use cairn::{Location, OpenedLocation, Redundancy, ScrubOptions};
 use clap::Args;
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 
 #[derive(Debug, Args)]
 pub(crate) struct ScrubArgs {
@@ -15,62 +15,48 @@ pub(crate) struct ScrubArgs {
     repair: bool,
 }
 
-fn erasure(ctx: &Ctx) -> Result<std::sync::Arc<cairn_erasure::ErasureBackend>> {
+/// The layout `-r` names, opened without a password (shards carry their
+/// own checksums).
+fn erasure(ctx: &Ctx) -> Result<OpenedLocation> {
     let loc = ctx.location()?;
-    ctx.backend()?
-        .erasure
-        .ok_or_else(|| anyhow!("{loc} is not an erasure layout (*.toml): nothing to scrub"))
-}
-
-/// The state of an erasure layout's redundancy after a backup.
-pub(crate) struct Redundancy {
-    heal: HealReport,
-    degraded: Degraded,
-}
-
-/// After a backup: heals what can be healed now (objects recorded by
-/// earlier runs whose children are back; nothing is read for children
-/// still down), then counts what remains under-replicated.
-pub(crate) async fn after_backup(store: &ErasureBackend) -> Redundancy {
-    let heal = store.heal().await;
-    let degraded = store.degraded().await;
-    cairn::metrics::erasure(store, degraded.objects);
-    Redundancy { heal, degraded }
-}
-
-impl Redundancy {
-    /// Warns on stderr when redundancy is degraded or was healed.
-    pub(crate) fn warn(&self) {
-        if !self.heal.healed.is_empty() {
-            eprintln!(
-                "healed {} under-replicated objects ({} shards rewritten)",
-                self.heal.healed.len(),
-                self.heal.shards_repaired
-            );
-        }
-        for c in &self.degraded.unreachable_children {
-            eprintln!("warning: erasure child unreachable: {c}");
-        }
-        if self.degraded.objects > 0 {
-            eprintln!(
-                "warning: redundancy degraded: {} objects under-replicated; they survive fewer \
-                 lost backends than the layout promises until `cairn scrub --repair` (or the \
-                 next backup) rebuilds them once every child is back",
-                self.degraded.objects
-            );
-        }
+    let opened = crate::location::open(&Location::parse(loc).flat()?, loc, false)?;
+    if !opened.is_erasure() {
+        bail!("{loc} is not an erasure layout (*.toml): nothing to scrub");
     }
+    Ok(opened)
+}
 
-    /// The `redundancy` field of `backup --json`.
-    pub(crate) fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "degraded": self.degraded.objects > 0,
-            "under_replicated": self.degraded.objects,
-            "unreachable_children": self.degraded.unreachable_children,
-            "healed": self.heal.healed.len(),
-            "heal_errors": self.heal.errors,
-        })
+/// Warns on stderr when redundancy is degraded or was healed.
+pub(crate) fn warn(r: &Redundancy) {
+    if !r.heal.healed.is_empty() {
+        eprintln!(
+            "healed {} under-replicated objects ({} shards rewritten)",
+            r.heal.healed.len(),
+            r.heal.shards_repaired
+        );
     }
+    for c in &r.degraded.unreachable_children {
+        eprintln!("warning: erasure child unreachable: {c}");
+    }
+    if r.degraded.objects > 0 {
+        eprintln!(
+            "warning: redundancy degraded: {} objects under-replicated; they survive fewer \
+             lost backends than the layout promises until `cairn scrub --repair` (or the \
+             next backup) rebuilds them once every child is back",
+            r.degraded.objects
+        );
+    }
+}
+
+/// The `redundancy` field of `backup --json`.
+pub(crate) fn json(r: &Redundancy) -> serde_json::Value {
+    serde_json::json!({
+        "degraded": r.degraded.objects > 0,
+        "under_replicated": r.degraded.objects,
+        "unreachable_children": r.degraded.unreachable_children,
+        "healed": r.heal.healed.len(),
+        "heal_errors": r.heal.errors,
+    })
 }
 
 pub(crate) async fn scrub(ctx: &Ctx, a: ScrubArgs) -> Result<ExitCode> {
@@ -79,8 +65,9 @@ pub(crate) async fn scrub(ctx: &Ctx, a: ScrubArgs) -> Result<ExitCode> {
     let report = store
         .scrub(ScrubOptions::new().repair(a.repair))
         .await
+        .flat()
         .context("scrubbing")?;
-    let degraded = store.degraded().await;
+    let degraded = store.degraded().await.flat()?;
     if ctx.json {
         let mut v = serde_json::to_value(&report).context("encoding the scrub report")?;
         v["under_replicated"] = degraded.objects.into();
@@ -120,9 +107,7 @@ pub(crate) async fn scrub(ctx: &Ctx, a: ScrubArgs) -> Result<ExitCode> {
 
 pub(crate) async fn health(ctx: &Ctx) -> Result<ExitCode> {
     let store = erasure(ctx)?;
-    // Touch every child once so the report has something to say.
-    let _ = store.scrub(ScrubOptions::new().limit(1)).await;
-    let report = store.health_report();
+    let report = store.health().await.flat()?;
     if ctx.json {
         let children: Vec<serde_json::Value> = report
             .children

@@ -4,11 +4,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cairn_cas_core::{find, Patterns};
+use cairn::Patterns;
 use clap::Args;
 
 use crate::backup::short;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 use crate::diff::kind_name;
 
 #[derive(Debug, Args)]
@@ -23,8 +23,12 @@ pub(crate) struct FindArgs {
 
 pub(crate) async fn run(ctx: &Ctx, a: FindArgs) -> Result<ExitCode> {
     let pats = Patterns::new(a.patterns.iter().map(|p| (p.as_str(), a.ignore_case)))?;
-    let (repo, _) = ctx.open().await?;
-    let hits = find(&repo, &pats).await.context("searching snapshots")?;
+    let repo = ctx.open().await?;
+    let hits = repo
+        .find(&pats)
+        .await
+        .flat()
+        .context("searching snapshots")?;
     for m in &hits {
         let path = String::from_utf8_lossy(m.path.as_os_str().as_bytes()).into_owned();
         if ctx.json {

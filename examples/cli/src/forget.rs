@@ -3,13 +3,11 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cairn_cas_core::prune::forget;
-use cairn_cas_core::retention::{Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration};
-use cairn_cas_core::SnapshotQuery;
+use cairn::{Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration, SnapshotQuery};
 use clap::Args;
 
 use crate::backup::short;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 use crate::prune::{run_prune, PruneArgs};
 
 #[derive(Debug, Args)]
@@ -127,7 +125,7 @@ impl ForgetArgs {
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: ForgetArgs) -> Result<ExitCode> {
-    let (repo, opened) = ctx.open().await?;
+    let repo = ctx.open().await?;
     let group_by: GroupBy = a.group_by.parse()?;
     let mut opts = PlanOptions::default()
         .group_by(group_by)
@@ -146,8 +144,10 @@ pub(crate) async fn run(ctx: &Ctx, a: ForgetArgs) -> Result<ExitCode> {
     for p in &a.path {
         filter = filter.path(p.clone());
     }
-    let report = forget(&repo, &a.policy(), &opts, &filter, a.dry_run)
+    let report = repo
+        .forget(&a.policy(), &opts, &filter, a.dry_run)
         .await
+        .flat()
         .context("forget")?;
     if ctx.json && !a.prune {
         println!("{}", serde_json::to_string(&report)?);
@@ -172,14 +172,7 @@ pub(crate) async fn run(ctx: &Ctx, a: ForgetArgs) -> Result<ExitCode> {
     }
     if a.prune && !a.dry_run {
         let forget_json = serde_json::to_value(&report)?;
-        return run_prune(
-            ctx,
-            (&repo, &opened),
-            &a.prune_args,
-            false,
-            Some(forget_json),
-        )
-        .await;
+        return run_prune(ctx, &repo, &a.prune_args, false, Some(forget_json)).await;
     }
     Ok(ExitCode::SUCCESS)
 }

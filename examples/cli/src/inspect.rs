@@ -5,13 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use cairn_cas_core::{NodeKind, Repository, Snapshot, SnapshotQuery, Tree};
-use cairn_crypto::ChunkId;
+use cairn::{Node, NodeKind, Snapshot, SnapshotQuery};
 use clap::Args;
-use futures::TryStreamExt;
 
 use crate::backup::short;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 use crate::ui;
 
 #[derive(Debug, Args)]
@@ -31,7 +29,7 @@ pub(crate) fn when(s: &Snapshot) -> String {
 }
 
 pub(crate) async fn snapshots(ctx: &Ctx, a: SnapshotsArgs) -> Result<ExitCode> {
-    let (repo, _) = ctx.open().await?;
+    let repo = ctx.open().await?;
     let mut query = SnapshotQuery::latest();
     if let Some(h) = a.host {
         query = query.host(h);
@@ -41,8 +39,9 @@ pub(crate) async fn snapshots(ctx: &Ctx, a: SnapshotsArgs) -> Result<ExitCode> {
     }
     // Every record must be readable to list them (`check` names the bad ones).
     let (all, unreadable) = repo
-        .select_snapshots(&query)
+        .snapshots(&query)
         .await
+        .flat()
         .context("listing snapshots")?;
     if let Some(e) = unreadable.into_iter().next() {
         return Err(e).context("listing snapshots");
@@ -102,44 +101,17 @@ pub(crate) struct LsArgs {
     path: Option<PathBuf>,
 }
 
-/// Visits every node under `tree` depth first, with its absolute path.
-async fn walk(
-    repo: &Repository,
-    root: ChunkId,
-    visit: &mut dyn FnMut(&Path, &cairn_cas_core::Node),
-) -> Result<()> {
-    let mut stack: Vec<(PathBuf, ChunkId)> = vec![(PathBuf::from("/"), root)];
-    while let Some((dir, id)) = stack.pop() {
-        let tree: Tree = repo
-            .load_tree(&id)
-            .await
-            .with_context(|| format!("loading the tree of {}", dir.display()))?;
-        // Push in reverse so children come out in name order.
-        let mut subdirs = Vec::new();
-        for node in &tree.nodes {
-            let path = dir.join(node.name_os());
-            visit(&path, node);
-            if let NodeKind::Dir { subtree } = &node.kind {
-                subdirs.push((path, *subtree));
-            }
-        }
-        // Depth first, in name order: a directory's contents follow it.
-        stack.extend(subdirs.into_iter().rev());
-    }
-    Ok(())
-}
-
 pub(crate) async fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
-    let (repo, _) = ctx.open().await?;
+    let repo = ctx.open().await?;
     let (id, snap) = repo
-        .find_snapshot(&crate::backup::query(&a.snapshot)?)
+        .snapshot(&crate::backup::query(&a.snapshot)?)
         .await
+        .flat()
         .with_context(|| format!("finding snapshot {}", a.snapshot))?;
-    let root = snap.tree.chunk_id();
     let filter = a.path.clone();
     let mut lines = Vec::new();
     let mut found = filter.is_none();
-    walk(&repo, root, &mut |path, node| {
+    repo.walk(&snap, |path, node| {
         if let Some(f) = &filter {
             if !path.starts_with(f) {
                 return;
@@ -148,7 +120,9 @@ pub(crate) async fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
         }
         lines.push((path.to_owned(), describe(path, node, ctx.json)));
     })
-    .await?;
+    .await
+    .flat()
+    .context("listing the snapshot's trees")?;
     if !found {
         bail!(
             "{} is not in snapshot {}",
@@ -178,7 +152,7 @@ pub(crate) async fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(path: &Path, node: &cairn_cas_core::Node, json: bool) -> String {
+fn describe(path: &Path, node: &Node, json: bool) -> String {
     let (kind, target) = match &node.kind {
         NodeKind::File { .. } => ("file", None),
         NodeKind::Dir { .. } => ("dir", None),
@@ -218,22 +192,19 @@ pub(crate) struct StatsArgs {
 }
 
 pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
-    let (repo, opened) = ctx.open().await?;
+    let repo = ctx.open().await?;
     if let Some(q) = a.snapshot {
         let (id, snap) = repo
-            .find_snapshot(&crate::backup::query(&q)?)
+            .snapshot(&crate::backup::query(&q)?)
             .await
+            .flat()
             .with_context(|| format!("finding snapshot {q}"))?;
-        let (mut files, mut dirs, mut links, mut bytes) = (0u64, 0u64, 0u64, 0u64);
-        walk(&repo, snap.tree.chunk_id(), &mut |_, n| match n.kind {
-            NodeKind::File { .. } => {
-                files += 1;
-                bytes += n.size;
-            }
-            NodeKind::Dir { .. } => dirs += 1,
-            NodeKind::Symlink { .. } => links += 1,
-        })
-        .await?;
+        let s = repo
+            .snapshot_stats(&snap)
+            .await
+            .flat()
+            .context("listing the snapshot's trees")?;
+        let (files, dirs, links, bytes) = (s.files, s.dirs, s.symlinks, s.bytes);
         if ctx.json {
             println!(
                 "{}",
@@ -246,28 +217,16 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let snapshots = repo.snapshots().await.context("listing snapshots")?;
-    let (blobs, packs, resident) = {
-        let index = repo.index();
-        (index.len(), index.pack_count(), index.resident_bytes())
-    };
-    let (mut pack_bytes, mut total_bytes) = (0u64, 0u64);
-    let mut listing = opened.backend.list("");
-    while let Some(meta) = listing.try_next().await.context("listing the repository")? {
-        total_bytes += meta.size;
-        if meta.key.starts_with("data/") {
-            pack_bytes += meta.size;
-        }
-    }
-    let logical: u64 = snapshots.iter().map(|(_, s)| s.summary.total_bytes).sum();
+    let stats = repo
+        .stats()
+        .await
+        .flat()
+        .context("counting the repository")?;
+    let (blobs, packs, resident) = (stats.blobs, stats.packs, stats.index_resident_bytes);
+    let (pack_bytes, total_bytes) = (stats.pack_bytes, stats.repository_bytes);
+    let logical = stats.snapshots_total_size;
     // What `cairn prune` would free (read-only: the prune's own plan).
-    let reclaim = cairn_cas_core::prune::prune_plan(&repo, &Default::default())
-        .await
-        .context("planning what prune would free")?;
-    let epochs = repo
-        .epoch_usage()
-        .await
-        .context("reading the key epoch of every object")?;
+    let (reclaim, epochs) = (&stats.reclaimable, &stats.epochs);
     let per_blob = if blobs == 0 {
         0.0
     } else {
@@ -277,7 +236,7 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
         println!(
             "{}",
             serde_json::json!({
-                "snapshots": snapshots.len(), "packs": packs, "blobs": blobs,
+                "snapshots": stats.snapshots, "packs": packs, "blobs": blobs,
                 "pack_bytes": pack_bytes, "repository_bytes": total_bytes,
                 "snapshots_total_size": logical,
                 "index_resident_bytes": resident, "index_bytes_per_blob": per_blob,
@@ -288,7 +247,7 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<ExitCode> {
         );
     } else {
         println!("Repository {}", repo.config().id);
-        println!("  Snapshots:            {}", snapshots.len());
+        println!("  Snapshots:            {}", stats.snapshots);
         println!("  Packs:                {packs}");
         println!("  Blobs:                {blobs}");
         println!("  Stored (packs):       {}", ui::bytes(pack_bytes));
@@ -341,13 +300,14 @@ pub(crate) struct CatArgs {
 }
 
 pub(crate) async fn cat(ctx: &Ctx, a: CatArgs) -> Result<ExitCode> {
-    let (repo, _) = ctx.open().await?;
+    let repo = ctx.open().await?;
     let text = match (a.what.as_str(), a.id) {
         ("config", None) => serde_json::to_string_pretty(repo.config())?,
         ("snapshot", Some(q)) => {
             let (id, snap) = repo
-                .find_snapshot(&crate::backup::query(&q)?)
+                .snapshot(&crate::backup::query(&q)?)
                 .await
+                .flat()
                 .with_context(|| format!("finding snapshot {q}"))?;
             let mut v = serde_json::to_value(&snap)?;
             if let Some(o) = v.as_object_mut() {

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use cairn_cas_core::CancelToken;
+use cairn::CancelToken;
 
 /// The exit code after an interruption (the shell's 128 + SIGINT).
 pub(crate) const EXIT_INTERRUPTED: u8 = 130;

@@ -2,15 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use cairn_cas_core::{
-    Compression, InitOptions, NewKey, RemoveOptions, Repository, Role, RotateOptions, RotateReport,
+use cairn::{
+    Compression, InitOptions, Location, NewKey, RemoveOptions, Repository, Role, RotateOptions,
+    RotateReport,
 };
 use clap::{Args, Subcommand};
 
-use crate::ctx::{new_key_kdf, read_password, Ctx};
+use crate::ctx::{new_key_kdf, read_password, Ctx, Flat};
 
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
@@ -31,9 +31,11 @@ pub(crate) async fn init(ctx: &Ctx, a: InitArgs) -> Result<ExitCode> {
         .compression(compression)
         .pack_size(a.pack_size.saturating_mul(1 << 20))
         .kdf(new_key_kdf());
-    let opened = crate::location::open(loc, true)?;
-    let repo = Repository::init(Arc::clone(&opened.backend), password.bytes(), opts)
+    let location = Location::parse(loc).flat()?;
+    let at = crate::location::open(&location, loc, true)?;
+    let repo = Repository::init_in(at, password.bytes(), opts)
         .await
+        .flat()
         .with_context(|| format!("creating repository {loc}"))?;
     if ctx.json {
         println!(
@@ -134,7 +136,7 @@ pub(crate) async fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
         )?),
         None => None,
     };
-    let (mut repo, _) = ctx.open().await?;
+    let mut repo = ctx.open().await?;
     let (name, verb) = match (cmd, new) {
         (KeyCommand::List, _) => return list(ctx, &repo).await,
         (KeyCommand::Add(a), Some(new)) => {
@@ -143,14 +145,16 @@ pub(crate) async fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
                 spec = spec.label(l);
             }
             let name = repo
-                .add_key_with(new.bytes(), &spec)
+                .add_key(new.bytes(), &spec)
                 .await
+                .flat()
                 .context("adding a key file")?;
             (name, "added")
         }
         (KeyCommand::Passwd(_), Some(new)) => (
             repo.change_password(new.bytes(), new_key_kdf())
                 .await
+                .flat()
                 .context("changing the password")?,
             "saved new",
         ),
@@ -159,8 +163,9 @@ pub(crate) async fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
                 .rotate(!a.no_rotate)
                 .drop_old_keys(a.drop_old_keys);
             let r = repo
-                .remove_key_with(&a.id, &opts)
+                .remove_key(&a.id, &opts)
                 .await
+                .flat()
                 .with_context(|| format!("removing key {}", a.id))?;
             if ctx.json {
                 println!(
@@ -180,6 +185,7 @@ pub(crate) async fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
             let r = repo
                 .rotate_keys(&opts)
                 .await
+                .flat()
                 .context("rotating the key epoch")?;
             if ctx.json {
                 println!("{}", serde_json::to_string(&r)?);
@@ -215,7 +221,7 @@ fn print_rotation(r: &RotateReport) {
 }
 
 async fn list(ctx: &Ctx, repo: &Repository) -> Result<ExitCode> {
-    let keys = repo.list_keys().await.context("listing key files")?;
+    let keys = repo.list_keys().await.flat().context("listing key files")?;
     if ctx.json {
         println!("{}", serde_json::to_string(&keys)?);
         return Ok(ExitCode::SUCCESS);

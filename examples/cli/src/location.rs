@@ -3,43 +3,35 @@
 //! `s3:…`, or an erasure layout file, whose schema is `cairn::erasure::Layout`
 //! and the README); the CLI only prints what opening found.
 
-use std::sync::Arc;
-
 use anyhow::{Context, Result};
-use cairn_backends::Backend;
-use cairn_erasure::ErasureBackend;
+use cairn::{Location, OpenedLocation};
 
-pub(crate) use cairn::Location;
+use crate::ctx::Flat;
 
-/// An opened location: the backend, and the erasure layer when there is one
-/// (for `scrub` and `health`).
-pub(crate) struct Opened {
-    pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) erasure: Option<Arc<ErasureBackend>>,
-}
-
-/// Opens the location `s`. With `create` (for `init`), missing directories
-/// are created; otherwise nothing is, and a missing child directory of an
-/// erasure layout is a lost child, announced on stderr.
-pub(crate) fn open(s: &str, create: bool) -> Result<Opened> {
-    let location = Location::parse(s)?;
+/// Opens `location` (the string `s` as given). With `create` (for `init`),
+/// missing directories are created; otherwise nothing is, and a missing
+/// child directory of an erasure layout is a lost child, announced on
+/// stderr.
+pub(crate) fn open(location: &Location, s: &str, create: bool) -> Result<OpenedLocation> {
     let opened = match create {
         true => location.create(),
         false => location.open(),
     }
+    .flat()
     .with_context(|| format!("opening {s}"))?;
     for w in &opened.warnings {
         eprintln!("WARNING: {w}");
     }
-    Ok(Opened {
-        backend: opened.backend,
-        erasure: opened.erasure,
-    })
+    Ok(opened)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn open_str(s: &str, create: bool) -> Result<OpenedLocation> {
+        open(&s.parse().flat()?, s, create)
+    }
 
     #[test]
     fn layout_with_relative_children_opens_and_rejects_bad_counts() {
@@ -52,13 +44,13 @@ mod tests {
         }
         let good = dir.path().join("good.toml");
         std::fs::write(&good, &text).unwrap();
-        let opened = open(good.to_str().unwrap(), true).unwrap();
-        assert!(opened.erasure.is_some());
+        let opened = open_str(good.to_str().unwrap(), true).unwrap();
+        assert!(opened.is_erasure());
         assert!(dir.path().join("d2").is_dir());
 
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, text.replace("parity = 1", "parity = 2")).unwrap();
-        let err = open(bad.to_str().unwrap(), true).err().unwrap();
+        let err = open_str(bad.to_str().unwrap(), true).err().unwrap();
         assert!(format!("{err:#}").contains("bad.toml"), "{err:#}");
     }
 
@@ -76,7 +68,7 @@ mod tests {
             }
             let file = dir.path().join("huge.toml");
             std::fs::write(&file, text).unwrap();
-            let err = open(file.to_str().unwrap(), true).err().unwrap();
+            let err = open_str(file.to_str().unwrap(), true).err().unwrap();
             let msg = format!("{err:#}");
             assert!(
                 msg.contains("huge.toml") && msg.contains("longer than"),

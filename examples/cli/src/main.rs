@@ -162,33 +162,37 @@ enum Command {
 }
 
 impl Command {
-    /// The operation name in metrics (`cairn_last_success_timestamp_seconds{operation=…}`).
-    fn operation(&self) -> &'static str {
-        match self {
+    /// The operation name in metrics (`cairn_last_success_timestamp_seconds{operation=…}`),
+    /// for the commands whose library call does not record it itself.
+    /// Those that do (backup, restore, check, copy, forget, prune, diff,
+    /// find, scrub, stats) are timed by the library alone: recording them here
+    /// too would count each run twice. (A dry-run backup is
+    /// `backup_dry_run` there: it must not refresh the backup's success
+    /// time.)
+    fn operation(&self) -> Option<&'static str> {
+        Some(match self {
+            Command::Backup(_)
+            | Command::Restore(_)
+            | Command::Check(_)
+            | Command::Copy(_)
+            | Command::Forget(_)
+            | Command::Prune(_)
+            | Command::Diff(_)
+            | Command::Find(_)
+            | Command::Scrub(_)
+            | Command::Stats(_) => return None,
             Command::Init(_) => "init",
-            // A dry run is no backup: it must not refresh the backup's success time.
-            Command::Backup(a) if a.dry_run => "backup_dry_run",
-            Command::Backup(_) => "backup",
             Command::Snapshots(_) => "snapshots",
             Command::Ls(_) => "ls",
-            Command::Diff(_) => "diff",
-            Command::Find(_) => "find",
-            Command::Restore(_) => "restore",
-            Command::Stats(_) => "stats",
             Command::Cat(_) => "cat",
-            Command::Check(_) => "check",
             Command::Key(_) => "key",
             Command::Repair(_) => "repair",
-            Command::Copy(_) => "copy",
             Command::Audit(_) => "audit",
             Command::Tenant(_) => "tenant",
             Command::Shred(_) => "shred",
-            Command::Forget(_) => "forget",
-            Command::Prune(_) => "prune",
-            Command::Scrub(_) => "scrub",
             Command::Health => "health",
             Command::Demo(_) => "demo",
-        }
+        })
     }
 }
 
@@ -213,7 +217,10 @@ fn main() -> ExitCode {
         tenant: cli.tenant,
         cache: ctx::cache(cli.no_cache, cli.cache_dir),
     };
-    let operation = cairn::metrics::Operation::start(cli.command.operation());
+    let operation = cli
+        .command
+        .operation()
+        .map(cairn::metrics::Operation::start);
     let result = futures::executor::block_on(async {
         match cli.command {
             Command::Init(a) => keys::init(&ctx, a).await,
@@ -241,7 +248,9 @@ fn main() -> ExitCode {
     });
     // Exit code 3 (a backup saved without some files) is not a success.
     let succeeded = matches!(&result, Ok(code) if *code == ExitCode::SUCCESS);
-    operation.finish(&if succeeded { Ok(()) } else { Err(()) });
+    if let Some(op) = operation {
+        op.finish(&if succeeded { Ok(()) } else { Err(()) });
+    }
     if let Some(m) = metrics {
         if let Err(e) = m.write() {
             eprintln!("error: {e:#}");

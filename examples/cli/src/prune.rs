@@ -3,12 +3,10 @@
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context, Result};
-use cairn_cas_core::prune::{prune, prune_plan, PruneOptions, PrunePlan};
-use cairn_cas_core::Repository;
+use cairn::{PruneOptions, PrunePlan, Repository};
 use clap::Args;
 
-use crate::ctx::Ctx;
-use crate::location::Opened;
+use crate::ctx::{Ctx, Flat};
 use crate::ui;
 
 #[derive(Debug, Args)]
@@ -133,22 +131,18 @@ fn print_plan(p: &PrunePlan) {
 
 pub(crate) async fn run_prune(
     ctx: &Ctx,
-    (repo, opened): (&Repository, &Opened),
+    repo: &Repository,
     args: &PruneArgs,
     dry_run: bool,
     forget: Option<serde_json::Value>,
 ) -> Result<ExitCode> {
-    let mut opts = args.options()?;
-    // An erasure layout: its stray shards (failed deletes, crashed writes)
-    // are condemned and removed too.
-    // Not on a tenant's view: stray keys are found by prefix over the whole
-    // layout, and other namespaces' writers are not this prune's sessions.
-    if let (Some(erasure), None) = (&opened.erasure, repo.tenant()) {
-        opts = opts.partial_objects(erasure.clone());
-    }
+    // On an erasure layout the library condemns stray shards too.
+    let opts = args.options()?;
     let bar = ui::byte_bar(ui::interactive(ctx.quiet, ctx.json), None, "scanning");
-    let plan = prune_plan(repo, &opts)
+    let plan = repo
+        .prune_plan(&opts)
         .await
+        .flat()
         .context("planning the prune")?;
     bar.finish_and_clear();
     if dry_run {
@@ -162,7 +156,7 @@ pub(crate) async fn run_prune(
         print_plan(&plan);
     }
     let bar = ui::byte_bar(ui::interactive(ctx.quiet, ctx.json), None, "pruning");
-    let report = prune(repo, &opts, plan).await.context("prune")?;
+    let report = repo.prune(&opts, plan).await.flat().context("prune")?;
     bar.finish_and_clear();
     if ctx.json {
         let mut v = serde_json::to_value(&report)?;
@@ -201,6 +195,6 @@ pub(crate) async fn run_prune(
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: PruneCmd) -> Result<ExitCode> {
-    let (repo, opened) = ctx.open().await?;
-    run_prune(ctx, (&repo, &opened), &a.args, a.dry_run, None).await
+    let repo = ctx.open().await?;
+    run_prune(ctx, &repo, &a.args, a.dry_run, None).await
 }

@@ -1,15 +1,13 @@
-//! `repair index` and `repair snapshots`: glue over `cairn_cas_core::repair`.
+//! `repair index` and `repair snapshots`: glue over the facade's repairs.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cairn_cas_core::repair::{
-    rebuild_index, repair_snapshots, RepairIndexOptions, RepairSnapshotsOptions,
-};
+use cairn::{RepairIndexOptions, RepairSnapshotsOptions};
 use clap::{Args, Subcommand};
 
 use crate::backup::short;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 use crate::ui;
 
 #[derive(Debug, Subcommand)]
@@ -45,12 +43,14 @@ pub(crate) struct SnapshotsArgs {
 }
 
 pub(crate) async fn run(ctx: &Ctx, cmd: RepairCommand) -> Result<ExitCode> {
-    let (repo, _) = ctx.open_uncached().await?;
+    let repo = ctx.open_uncached().await?;
     match cmd {
         RepairCommand::Index(a) => {
             let opts = RepairIndexOptions::default().dry_run(a.dry_run);
-            let r = rebuild_index(&repo, &opts)
+            let r = repo
+                .repair_index(&opts)
                 .await
+                .flat()
                 .context("rebuilding the index")?;
             if ctx.json {
                 println!("{}", serde_json::to_string(&r)?);
@@ -82,8 +82,10 @@ pub(crate) async fn run(ctx: &Ctx, cmd: RepairCommand) -> Result<ExitCode> {
                 .forget(a.forget)
                 .dry_run(a.dry_run)
                 .read_data(a.read_data);
-            let r = repair_snapshots(&repo, &opts)
+            let r = repo
+                .repair_snapshots(&opts)
                 .await
+                .flat()
                 .context("repairing snapshots")?;
             if ctx.json {
                 println!("{}", serde_json::to_string(&r)?);

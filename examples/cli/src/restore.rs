@@ -5,16 +5,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_cas_core::jiff::Timestamp;
-use cairn_cas_core::{Patterns, Repository, Snapshot, SnapshotId, SnapshotQuery};
-use cairn_recovery::{
-    check as check_repo, plan_restore, restore_owned, restore_snapshot, verify, Action,
-    CheckOptions, Overwrite, RestoreOptions, RestorePlan,
+use cairn::jiff::Timestamp;
+use cairn::{
+    Action, CheckOptions, Location, Overwrite, Patterns, Repository, RestoreOptions, RestorePlan,
+    Snapshot, SnapshotId, SnapshotQuery,
 };
 use clap::Args;
 
 use crate::backup::short;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 use crate::ui;
 
 #[derive(Debug, Args)]
@@ -95,8 +94,9 @@ pub(crate) async fn pick(
     repo: &Repository,
     query: &SnapshotQuery,
 ) -> Result<(SnapshotId, Snapshot)> {
-    repo.find_snapshot(query)
+    repo.snapshot(query)
         .await
+        .flat()
         .with_context(|| format!("finding snapshot {query}"))
 }
 
@@ -125,7 +125,7 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
     for t in a.tags {
         query = query.tag(t);
     }
-    let (repo, opened) = ctx.open().await?;
+    let repo = ctx.open().await?;
     let (id, snap) = pick(&repo, &query).await?;
     vars.push(("CAIRN_SNAPSHOT_ID", id.to_string()));
     let excludes = Patterns::new(
@@ -173,11 +173,8 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
     // Short reads keep a local restore's memory low; an erasure layout
     // widens each read to whole shard blocks, and an object store pays a
     // round trip per read: there, packs are read in long runs.
-    let remote = !matches!(
-        crate::location::Location::parse(ctx.location()?)?,
-        crate::location::Location::Local(_)
-    );
-    if opened.erasure.is_some() || remote {
+    let remote = !matches!(Location::parse(ctx.location()?).flat()?, Location::Local(_));
+    if remote {
         opts = opts.max_read(0);
     }
     opts = opts.window(a.window);
@@ -194,12 +191,14 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
         }
         let bar = ui::byte_bar(ui::interactive(ctx.quiet, ctx.json), None, "restoring");
         let progress = Arc::new(ui::RestoreBar(bar.clone()));
-        let summary = restore_snapshot(&repo, &snap, &opts, progress).await;
+        let summary = repo.restore_snapshot(&snap, &opts, progress).await;
         bar.finish_and_clear();
         summary
     } else {
-        let plan = plan_restore(&repo, &snap, &opts)
+        let plan = repo
+            .plan_restore(&snap, &opts)
             .await
+            .flat()
             .with_context(|| format!("planning the restore of snapshot {}", short(&id)))?;
         if plan.files.is_empty() && plan.dirs.is_empty() && plan.symlinks.is_empty() {
             bail!(
@@ -226,13 +225,14 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
             "restoring",
         );
         // Owned: the restore holds the plan once (the plan is most of its memory).
-        let summary =
-            restore_owned(&repo, plan, &opts, Arc::new(ui::RestoreBar(bar.clone()))).await;
+        let summary = repo
+            .restore_owned(plan, &opts, Arc::new(ui::RestoreBar(bar.clone())))
+            .await;
         bar.finish_and_clear();
         summary
     };
     let summary = match summary {
-        Err(cairn_recovery::Error::Cancelled) => {
+        Err(e) if e.is_cancelled() => {
             eprintln!(
                 "restore interrupted: {} is partly restored; run the same restore with \
                  --overwrite if-changed to finish it (what is in place is not fetched again)",
@@ -240,7 +240,9 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
             );
             return Ok(ExitCode::from(crate::interrupt::EXIT_INTERRUPTED));
         }
-        r => r.with_context(|| format!("restoring to {}", a.target.display()))?,
+        r => r
+            .flat()
+            .with_context(|| format!("restoring to {}", a.target.display()))?,
     };
     vars.extend([
         ("CAIRN_FILES_RESTORED", summary.files.to_string()),
@@ -249,8 +251,10 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
     let secs = summary.duration.as_secs_f64();
     let verified = if a.verify {
         let paths: Vec<PathBuf> = paths.into_iter().cloned().collect();
-        let report = verify(&repo, &snap, &a.target, &paths)
+        let report = repo
+            .verify_paths(&snap, &a.target, &paths)
             .await
+            .flat()
             .with_context(|| format!("verifying {}", a.target.display()))?;
         for m in &report.mismatches {
             eprintln!("mismatch: {m}");
@@ -414,9 +418,11 @@ pub(crate) async fn check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
         (None, true) => 1.0,
         (None, false) => 0.0,
     };
-    let (repo, _) = ctx.open_uncached().await?;
-    let report = check_repo(&repo, &CheckOptions::default().read_data(fraction))
+    let repo = ctx.open_uncached().await?;
+    let report = repo
+        .check(&CheckOptions::default().read_data(fraction))
         .await
+        .flat()
         .context("checking the repository")?;
     if ctx.json {
         // The report itself, tagged like every other `--json` summary.

@@ -1,17 +1,15 @@
 //! `tenant create|list` and `shred --tenant T [--yes]`,
-//! `shred --verify-receipt FILE`: glue over `cairn_cas_core::tenant`.
+//! `shred --verify-receipt FILE`: glue over the facade's tenants.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_backends::{Backend, PartialObjects};
-use cairn_cas_core::tenant::{Receipt, ShredOptions};
+use cairn::Receipt;
 use clap::{Args, Subcommand};
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TenantCommand {
@@ -39,12 +37,13 @@ pub(crate) struct ShredArgs {
 }
 
 pub(crate) async fn run(ctx: &Ctx, cmd: TenantCommand) -> Result<ExitCode> {
-    let (repo, _) = ctx.open_whole().await?;
+    let repo = ctx.open_whole().await?;
     match cmd {
         TenantCommand::Create { name } => {
             let t = repo
                 .create_tenant(&name)
                 .await
+                .flat()
                 .with_context(|| format!("creating tenant {name:?}"))?;
             let v = t.tenant().ok_or_else(|| anyhow!("no tenant view"))?;
             if ctx.json {
@@ -56,7 +55,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: TenantCommand) -> Result<ExitCode> {
             }
         }
         TenantCommand::List => {
-            let list = repo.tenants().await.context("listing tenants")?;
+            let list = repo.tenants().await.flat().context("listing tenants")?;
             if ctx.json {
                 println!("{}", serde_json::to_string(&list)?);
             } else {
@@ -70,12 +69,13 @@ pub(crate) async fn run(ctx: &Ctx, cmd: TenantCommand) -> Result<ExitCode> {
 }
 
 pub(crate) async fn shred(ctx: &Ctx, a: ShredArgs) -> Result<ExitCode> {
-    let (repo, opened) = ctx.open_whole().await?;
+    let repo = ctx.open_whole().await?;
     if let Some(path) = a.verify_receipt {
         let bytes =
             std::fs::read(&path).with_context(|| format!("reading receipt {}", path.display()))?;
         let r = repo
             .verify_receipt(&bytes)
+            .flat()
             .with_context(|| format!("receipt {}", path.display()))?;
         if ctx.json {
             println!(
@@ -99,17 +99,11 @@ pub(crate) async fn shred(ctx: &Ctx, a: ShredArgs) -> Result<ExitCode> {
     if !a.yes {
         confirm(name)?;
     }
-    let mut opts = ShredOptions::default();
-    if let Some(store) = &opened.erasure {
-        opts = opts.partial_objects(store.clone() as Arc<dyn PartialObjects>);
-        for (i, child) in store.children().into_iter().enumerate() {
-            let b: Arc<dyn Backend> = child.backend;
-            opts = opts.confirm_on(format!("child {i} ({})", child.name), b);
-        }
-    }
+    // On an erasure layout the library confirms the keys gone from every child.
     let receipt = repo
-        .shred_tenant(name, &opts)
+        .shred_tenant(name)
         .await
+        .flat()
         .with_context(|| format!("shredding tenant {name:?}"))?;
     if !ctx.json && !ctx.quiet {
         summary(&receipt);

@@ -4,8 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
-use cairn_cas_core::{BackupProgress, Warning};
-use cairn_recovery::RestoreProgress;
+use cairn::{Progress, Warning};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// `1536` → `1.500 KiB`, like restic.
@@ -88,18 +87,18 @@ impl BackupBar {
     }
 }
 
-impl BackupProgress for BackupBar {
-    fn file(&self, _path: &Path, _size: u64) {
+impl Progress for BackupBar {
+    fn backup_file(&self, _path: &Path, _size: u64) {
         let n = self
             .files
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
         self.bar.set_message(format!("{n} files"));
     }
-    fn bytes(&self, n: u64) {
+    fn backup_bytes(&self, n: u64) {
         self.bar.inc(n);
     }
-    fn warning(&self, w: &Warning) {
+    fn backup_warning(&self, w: &Warning) {
         // Printed as they happen, even with --quiet (restic does too): the
         // exit code alone would not say which files are missing.
         self.bar.suspend(|| eprintln!("warning: {w}"));
@@ -109,8 +108,8 @@ impl BackupProgress for BackupBar {
 /// Restore progress: bytes written.
 pub(crate) struct RestoreBar(pub(crate) ProgressBar);
 
-impl RestoreProgress for RestoreBar {
-    fn bytes(&self, n: u64) {
+impl Progress for RestoreBar {
+    fn restore_bytes(&self, n: u64) {
         self.0.inc(n);
     }
 }

@@ -17,12 +17,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cairn_backends::testing::Latency;
-use cairn_backends::Backend;
-use cairn_cas_core::{
+use cairn::cas::{
     backup, BackupOptions, CacheOptions, InitOptions, NoProgress, NodeKind, OpenOptions, Repository,
 };
-use cairn_crypto::KdfParams;
+use cairn::KdfParams;
+use cairn_backends::testing::Latency;
+use cairn_backends::Backend;
 use futures::executor::block_on;
 
 const PW: &[u8] = b"cache bench";

@@ -20,7 +20,7 @@ use super::strays;
 use crate::index::{decode_index, Index};
 use crate::pack::{PackEntry, PackId};
 use crate::tree::NodeKind;
-use crate::{Error, Repository, Result};
+use crate::{Error, Repository, Result, SnapshotId};
 
 /// Settings of a prune.
 #[non_exhaustive]
@@ -119,16 +119,16 @@ pub struct PrunePlan {
     pub bytes_total: u64,
     /// Bytes of referenced blobs.
     pub bytes_used: u64,
-    /// Packs to condemn because nothing references them (hex ids).
-    pub packs_to_delete: Vec<String>,
+    /// Packs to condemn because nothing references them.
+    pub packs_to_delete: Vec<PackId>,
     /// Their bytes.
     pub bytes_to_delete: u64,
     /// Partly used packs to repack (hex ids), including every used pack
     /// sealed under an old key epoch.
-    pub packs_to_repack: Vec<String>,
+    pub packs_to_repack: Vec<PackId>,
     /// Of those, the packs repacked because they are sealed under a key
     /// epoch older than the current one: their blobs are re-encrypted.
-    pub packs_to_reencrypt: Vec<String>,
+    pub packs_to_reencrypt: Vec<PackId>,
     /// Bytes of blobs read from them.
     pub bytes_to_download: u64,
     /// Bytes written into new packs (about the same).
@@ -147,7 +147,7 @@ pub struct PrunePlan {
     pub strays_unlisted: Option<String>,
     /// Snapshot records still stored under a valid admin tombstone (their
     /// data is not referenced; the prune deletes the records).
-    pub tombstoned_records: Vec<String>,
+    pub tombstoned_records: Vec<SnapshotId>,
     /// Tombstones ignored because no valid admin signature is on them: the
     /// snapshots they name are kept (a backup host cannot forget).
     pub ignored_tombstones: Vec<String>,
@@ -186,7 +186,7 @@ pub struct PruneReport {
     /// that was in flight), or not provable (a listing failed).
     pub strays_kept: usize,
     /// Stray keys whose removal failed (a later prune finds them again).
-    pub stray_errors: Vec<String>,
+    pub stray_errors: Vec<super::strays::StrayError>,
     /// Kill markers removed (their sessions ended).
     pub kill_markers_removed: usize,
     /// The journal entry recording this prune.
@@ -340,7 +340,7 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
     for id in &tombstones.valid {
         match repo.backend().stat(&crate::snapshot_key(id)).await {
             Ok(_) => {
-                stored.insert(id.clone());
+                stored.insert(*id);
             }
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
@@ -400,7 +400,7 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
             continue;
         }
         repacked += used + waste;
-        plan.packs_to_reencrypt.push(p.to_hex());
+        plan.packs_to_reencrypt.push(p);
         plan.add_repack(&scan, &chosen, p, used, waste);
     }
     let allowed = (plan.bytes_used as f64 * opts.max_unused_percent.max(0.0) / 100.0) as u64;
@@ -426,8 +426,8 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
     plan.packs_to_delete = plan
         .condemn
         .iter()
-        .filter(|p| !plan.packs_to_repack.contains(&p.to_hex()))
-        .map(PackId::to_hex)
+        .filter(|p| !plan.packs_to_repack.contains(p))
+        .copied()
         .collect();
     plan.pending = phase2::pending(repo, &scan).await?;
     if let Some(partial) = &opts.partial {
@@ -446,7 +446,7 @@ impl PrunePlan {
         used: u64,
         waste: u64,
     ) {
-        self.packs_to_repack.push(p.to_hex());
+        self.packs_to_repack.push(p);
         self.condemn.push(p);
         self.bytes_to_download += used;
         self.bytes_to_upload += used;

@@ -248,3 +248,4 @@ pub use gc::{prune, prune_plan, PendingRecord, PruneOptions, PrunePlan, PruneRep
 pub use records::Lease;
 pub use session::Session;
 pub(crate) use session::{revalidate, writer_start, WriterStart};
+pub use strays::StrayError;

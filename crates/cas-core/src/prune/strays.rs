@@ -44,6 +44,42 @@ pub(crate) async fn plan(partial: &dyn PartialObjects, scan: &Scan, plan: &mut P
 /// writer was storing when it was condemned is a whole object by now (its
 /// writer has ended) and is kept. Without a complete listing nothing is
 /// removed; a later prune finds the strays again.
+/// Why stray shards were not removed (a later prune finds them again).
+/// Serialized as its message, the form the report has always had.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrayError {
+    /// The layout's pieces could not be listed completely: no stray is
+    /// provably stray, none was removed.
+    Listing {
+        /// The listing's error.
+        reason: String,
+    },
+    /// Removing the pieces of one stray key failed.
+    Delete {
+        /// The stray key.
+        key: String,
+        /// The error (it names the key).
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for StrayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StrayError::Listing { reason } | StrayError::Delete { reason, .. } => {
+                f.write_str(reason)
+            }
+        }
+    }
+}
+
+impl serde::Serialize for StrayError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 pub(crate) async fn delete(opts: &PruneOptions, strays: Vec<String>, report: &mut PruneReport) {
     if strays.is_empty() {
         return;
@@ -56,7 +92,9 @@ pub(crate) async fn delete(opts: &PruneOptions, strays: Vec<String>, report: &mu
         Ok(keys) => keys.into_iter().collect(),
         Err(e) => {
             report.strays_kept += strays.len();
-            report.stray_errors.push(e.to_string());
+            report.stray_errors.push(StrayError::Listing {
+                reason: e.to_string(),
+            });
             return;
         }
     };
@@ -72,7 +110,10 @@ pub(crate) async fn delete(opts: &PruneOptions, strays: Vec<String>, report: &mu
                 report.stray_pieces_deleted += n;
                 report.strays_deleted += 1;
             }
-            Err(e) => report.stray_errors.push(e.to_string()),
+            Err(e) => report.stray_errors.push(StrayError::Delete {
+                key,
+                reason: e.to_string(),
+            }),
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::{cpu, Error, Result, MAX_INDEX_SIZE};
 pub use index::{rebuild_index, RepairIndexOptions, RepairIndexReport};
 pub use snapshots::{
     repair_snapshots, LostFile, RepairSnapshotsOptions, RepairSnapshotsReport, RepairedSnapshot,
-    REPAIRED_TAG,
+    Unrepairable, REPAIRED_TAG,
 };
 
 /// A pack (or an object under `data/`) that could not be used, and why.

@@ -110,7 +110,59 @@ pub struct RepairSnapshotsReport {
     /// Snapshots that referenced lost data.
     pub repaired: Vec<RepairedSnapshot>,
     /// Snapshot records that could not be read at all (cannot be repaired).
-    pub unreadable: Vec<String>,
+    pub unreadable: Vec<Unrepairable>,
+}
+
+/// A snapshot record [`repair_snapshots`] could not read, so cannot repair.
+/// Serialized as its message (the form the report has always had).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unrepairable {
+    /// The record was read but is damaged: it does not authenticate,
+    /// decode, or match its name.
+    Damaged {
+        /// The record's object name.
+        object: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The record, or the listing of records, could not be read.
+    Unreadable {
+        /// The error, naming the record or the listing.
+        reason: String,
+    },
+}
+
+impl From<&crate::Error> for Unrepairable {
+    fn from(e: &crate::Error) -> Self {
+        match e {
+            crate::Error::Corrupt { object, reason } => Unrepairable::Damaged {
+                object: object.clone(),
+                reason: reason.clone(),
+            },
+            other => Unrepairable::Unreadable {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Unrepairable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Worded exactly as the error it came from.
+            Unrepairable::Damaged { object, reason } => {
+                crate::Error::corrupt(object.as_str(), reason.as_str()).fmt(f)
+            }
+            Unrepairable::Unreadable { reason } => f.write_str(reason),
+        }
+    }
+}
+
+impl serde::Serialize for Unrepairable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// Rewrites every readable snapshot that references lost data (a blob in
@@ -133,7 +185,7 @@ pub async fn repair_snapshots(
     let stored: HashSet<String> = stored_packs(&**repo.backend()).await?.into_keys().collect();
     let mut report = RepairSnapshotsReport {
         checked: snapshots.len(),
-        unreadable: unreadable.iter().map(|e| e.to_string()).collect(),
+        unreadable: unreadable.iter().map(Unrepairable::from).collect(),
         ..Default::default()
     };
     // Originals repaired by an earlier run, and their repaired copies.

@@ -78,10 +78,7 @@ impl Repository {
         let (ids, _) = parse_names(names?);
         let names: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let dead = self.tombstones_in(&names, tombs?.0).await?.valid;
-        Ok(ids
-            .into_iter()
-            .filter(|id| !dead.contains(id.as_str()))
-            .collect())
+        Ok(ids.into_iter().filter(|id| !dead.contains(id)).collect())
     }
 
     /// The tombstones of stored snapshot records: the ids validly
@@ -126,13 +123,19 @@ impl Repository {
         // Read side by side (each is one small GET): a repository with
         // many forgotten records still on its storage (append-only, or
         // not yet pruned) must not make `snapshots` wait for them in turn.
-        let wanted: Vec<(String, String)> = heard
-            .into_iter()
-            .filter_map(|m| {
-                let id = m.key.trim_start_matches(TOMBSTONES).to_owned();
-                stored.contains(id.as_str()).then_some((m.key, id))
-            })
-            .collect();
+        let mut wanted: Vec<(String, SnapshotId)> = Vec::new();
+        for m in heard {
+            let name = m.key.trim_start_matches(TOMBSTONES);
+            if !stored.contains(name) {
+                continue;
+            }
+            // A stored record's name that is no snapshot id: nothing it
+            // could hide (listings skip such names).
+            match name.parse::<SnapshotId>() {
+                Ok(id) => wanted.push((m.key, id)),
+                Err(_) => out.ignored.push(m.key),
+            }
+        }
         let mut checked = futures::stream::iter(wanted)
             .map(|(object, id)| async move {
                 let r = self.check_tombstone(&object, &id).await;
@@ -221,10 +224,7 @@ impl Repository {
         let (ids, bad_names) = parse_names(heard.into_iter().map(|m| m.key).collect());
         let names: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let dead = self.tombstones_in(&names, tombs).await?.valid;
-        let ids: Vec<SnapshotId> = ids
-            .into_iter()
-            .filter(|id| !dead.contains(id.as_str()))
-            .collect();
+        let ids: Vec<SnapshotId> = ids.into_iter().filter(|id| !dead.contains(id)).collect();
         let keys = self.keys();
         let names = ids.iter().map(|id| snapshot_key(id)).collect();
         let mut cached = self
@@ -310,8 +310,8 @@ impl Repository {
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tombstones {
-    /// Snapshot ids forgotten by a valid admin signature.
-    pub valid: HashSet<String>,
+    /// Snapshots forgotten by a valid admin signature.
+    pub valid: HashSet<SnapshotId>,
     /// Tombstone objects ignored (no valid signature): a sign of a key
     /// holder without the admin authority trying to remove snapshots.
     pub ignored: Vec<String>,

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use cairn_backends::{Backend, LocalBackend};
-use cairn_cas_core::{backup, BackupOptions, BackupResult, InitOptions, Repository, Snapshot};
-use cairn_recovery::{check, plan_restore, restore, CheckOptions, RestoreOptions, RestoreSummary};
+use cairn::{
+    BackupOptions, BackupResult, CheckOptions, InitOptions, Location, NoProgress, Repository,
+    RestoreOptions, RestoreSummary, Snapshot,
+};
 use clap::Args;
-use futures::TryStreamExt;
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Flat};
 use crate::ui::{bytes, mib_per_sec};
 use manifest::Manifest;
 
@@ -65,11 +65,14 @@ async fn restore_to(
 ) -> Result<Timed<RestoreSummary>> {
     timed(async {
         let opts = RestoreOptions::new(target);
-        let plan = plan_restore(repo, snap, &opts)
+        let plan = repo
+            .plan_restore(snap, &opts)
             .await
+            .flat()
             .context("planning a restore")?;
-        restore(repo, &plan, &opts, Arc::new(cairn_recovery::NoProgress))
+        repo.restore(&plan, &opts, Arc::new(NoProgress))
             .await
+            .flat()
             .with_context(|| format!("restoring to {}", target.display()))
     })
     .await
@@ -100,23 +103,19 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
     let v1 = Manifest::of(&src)?;
 
     step(ctx, "creating a repository");
-    let store: Arc<dyn Backend> =
-        Arc::new(LocalBackend::new(&repo_dir).context("opening the demo repository")?);
-    let repo = Repository::init(store.clone(), DEMO_PASSWORD, InitOptions::default())
+    let location = Location::Local(repo_dir.clone());
+    let repo = Repository::init(&location, DEMO_PASSWORD, InitOptions::default())
         .await
+        .flat()
         .context("creating the demo repository")?;
 
     step(ctx, "backup 1");
     let opts = BackupOptions::default().tag("demo");
     let b1: Timed<BackupResult> = timed(async {
-        backup(
-            &repo,
-            std::slice::from_ref(&src),
-            &opts,
-            Arc::new(cairn_cas_core::NoProgress),
-        )
-        .await
-        .context("backup 1")
+        repo.backup(std::slice::from_ref(&src), &opts, Arc::new(NoProgress))
+            .await
+            .flat()
+            .context("backup 1")
     })
     .await?;
 
@@ -126,14 +125,10 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
 
     step(ctx, "backup 2");
     let b2 = timed(async {
-        backup(
-            &repo,
-            std::slice::from_ref(&src),
-            &opts,
-            Arc::new(cairn_cas_core::NoProgress),
-        )
-        .await
-        .context("backup 2")
+        repo.backup(std::slice::from_ref(&src), &opts, Arc::new(NoProgress))
+            .await
+            .flat()
+            .context("backup 2")
     })
     .await?;
     for w in b1.value.warnings.iter().chain(&b2.value.warnings) {
@@ -152,25 +147,20 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
 
     step(ctx, "checking the repository (reading every pack back)");
     let checked = timed(async {
-        check(&repo, &CheckOptions::default().read_data(1.0))
+        repo.check(&CheckOptions::default().read_data(1.0))
             .await
+            .flat()
             .context("checking the demo repository")
     })
     .await?;
 
-    let mut repo_bytes = 0u64;
-    let mut listing = store.list("");
-    while let Some(m) = listing
-        .try_next()
+    let stats = repo
+        .stats()
         .await
-        .context("listing the demo repository")?
-    {
-        repo_bytes += m.size;
-    }
-    let (blobs, packs, resident) = {
-        let i = repo.index();
-        (i.len(), i.pack_count(), i.resident_bytes())
-    };
+        .flat()
+        .context("counting the demo repository")?;
+    let repo_bytes = stats.repository_bytes;
+    let (blobs, packs, resident) = (stats.blobs, stats.packs, stats.index_resident_bytes);
 
     let s1 = &b1.value.snapshot.summary;
     let s2 = &b2.value.snapshot.summary;

@@ -1,0 +1,59 @@
+//! Forget and prune on the facade: a retention policy removes snapshot
+//! records (cheap), a prune reclaims the data no snapshot references —
+//! safely while backups run (see [`cas::prune`](crate::cas::prune)).
+
+use cairn_cas_core::prune::{ForgetReport, PruneOptions, PrunePlan, PruneReport};
+use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
+use cairn_cas_core::SnapshotQuery;
+
+use crate::metrics::timed;
+use crate::{Repository, Result};
+
+impl Repository {
+    /// Plans `policy` over the snapshots `filter` selects and, unless
+    /// `dry_run`, removes the records of those it does not keep (admins
+    /// only; each removal is signed). Fails if any record cannot be read: a
+    /// plan is never made on a partial list. Operation `forget`.
+    pub async fn forget(
+        &self,
+        policy: &KeepPolicy,
+        opts: &PlanOptions,
+        filter: &SnapshotQuery,
+        dry_run: bool,
+    ) -> Result<ForgetReport> {
+        let run = cairn_cas_core::prune::forget(&self.inner, policy, opts, filter, dry_run);
+        timed("forget", tracing::info_span!("cairn.forget", dry_run), run).await
+    }
+
+    /// Plans a prune: what is unreferenced, what to repack, what it frees.
+    /// Changes nothing; run it with [`prune`](Self::prune). On an erasure
+    /// layout (not a tenant's view) the plan also condemns stray shards.
+    pub async fn prune_plan(&self, opts: &PruneOptions) -> Result<PrunePlan> {
+        let opts = self.prune_options(opts);
+        let run = cairn_cas_core::prune::prune_plan(&self.inner, &opts);
+        timed("prune_plan", tracing::info_span!("cairn.prune_plan"), run).await
+    }
+
+    /// Runs a prune plan from [`prune_plan`](Self::prune_plan) with the
+    /// same `opts`. Operation `prune`.
+    pub async fn prune(&self, opts: &PruneOptions, plan: PrunePlan) -> Result<PruneReport> {
+        let opts = self.prune_options(opts);
+        let span = tracing::info_span!("cairn.prune", packs_to_delete = plan.packs_to_delete.len());
+        let run = cairn_cas_core::prune::prune(&self.inner, &opts, plan);
+        timed("prune", span, run).await
+    }
+
+    /// `opts`, with the erasure layout's stray shards (failed deletes,
+    /// crashed writes) to condemn too — not on a tenant's view: strays are
+    /// found by prefix over the whole layout, and other namespaces' writers
+    /// are not this prune's sessions.
+    fn prune_options(&self, opts: &PruneOptions) -> PruneOptions {
+        #[allow(unused_mut)]
+        let mut opts = opts.clone();
+        #[cfg(feature = "erasure")]
+        if let (Some(store), None, None) = (&self.erasure, self.tenant(), &opts.partial) {
+            opts = opts.partial_objects(store.clone());
+        }
+        opts
+    }
+}
