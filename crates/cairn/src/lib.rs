@@ -54,8 +54,9 @@ pub use cairn_recovery::{Action, Overwrite};
 pub use cairn_cas_core::copy::{CopyOptions, CopyReport};
 pub use cairn_cas_core::tenant::{Receipt, TenantInfo};
 pub use cairn_cas_core::{
-    jiff, BackupOptions, BackupResult, BackupSummary, CacheOptions, Compression, IdPrefix,
-    InitOptions, KeyInfo, NewKey, Role, Snapshot, SnapshotId, SnapshotQuery, TreeId, Warning,
+    jiff, rayon, BackupOptions, BackupResult, BackupSummary, CacheOptions, Compression, CpuPool,
+    IdPrefix, InitOptions, KeyInfo, NewKey, Role, Snapshot, SnapshotId, SnapshotQuery, TreeId,
+    Warning,
 };
 pub use cairn_chunking::ChunkerConfig;
 pub use cairn_crypto::KdfParams;

@@ -40,6 +40,14 @@ impl OpenOptions {
         self.repository = self.repository.kdf_ceiling(kdf);
         self
     }
+    /// Runs the repository's CPU-heavy work (key derivation, index
+    /// decoding, opening blobs for restores and checks) on `pool` instead
+    /// of rayon's global pool. A backup's chunking and sealing run on its
+    /// own workers ([`BackupOptions::threads`](crate::BackupOptions)).
+    pub fn cpu_pool(mut self, pool: std::sync::Arc<cairn_cas_core::rayon::ThreadPool>) -> Self {
+        self.repository = self.repository.cpu_pool(cairn_cas_core::CpuPool::new(pool));
+        self
+    }
     /// Holds the repository's traffic to `limits`.
     pub fn rate_limits(mut self, limits: RateLimits) -> Self {
         self.rate_limits = limits;

@@ -35,7 +35,7 @@ use crate::blob::{seal_blob, BlobKind};
 use crate::pack::{PackBuilder, PackEntry, PackId};
 use crate::repo::put_idempotent;
 use crate::tree::{NodeKind, Tree};
-use crate::{cpu, Repository, Result, SnapshotId, SnapshotQuery};
+use crate::{Repository, Result, SnapshotId, SnapshotQuery};
 
 /// What to copy.
 #[non_exhaustive]
@@ -311,7 +311,11 @@ impl<'r> Writer<'r> {
             return Ok(id);
         }
         let compression = self.target.compression();
-        let sealed = cpu::spawn(move || seal_blob(&keys, kind, id, &plain, compression)).await??;
+        let sealed = self
+            .target
+            .cpu()
+            .spawn(move || seal_blob(&keys, kind, id, &plain, compression))
+            .await??;
         self.added.insert(id);
         self.report.blobs_sent += 1;
         let builder = match kind {

@@ -150,6 +150,7 @@ pub mod cache;
 mod cancel;
 pub mod copy;
 mod cpu;
+pub use cpu::CpuPool;
 mod diff;
 mod error;
 mod filter;
@@ -189,6 +190,8 @@ pub use open::{
 };
 pub use pack::{FinishedPack, PackEntry, PackId, MAX_PACK_SIZE};
 pub use query::SnapshotQuery;
+/// The thread pool crate a host builds a [`CpuPool`] from.
+pub use rayon;
 pub use read::{ChunkHasher, WalkedTree};
 
 /// Format internals: the decoders of untrusted pack and index bytes and the

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::cache::CacheOptions;
 use crate::snapshot::{decode_doc, RepoConfig, CONFIG_MAGIC};
-use crate::{cpu, Error, Result};
+use crate::{CpuPool, Error, Result};
 
 /// Largest config object read (it is a few hundred bytes of sealed JSON).
 pub const MAX_CONFIG_SIZE: u64 = 64 << 10;
@@ -43,6 +43,9 @@ pub struct OpenOptions {
     /// The local metadata cache to read through (see [`crate::cache`]);
     /// `None` (the default) caches nothing on disk.
     pub cache: Option<CacheOptions>,
+    /// Where the handle runs its CPU-heavy work, from the key file's
+    /// Argon2 on (see [`CpuPool`]); rayon's global pool by default.
+    pub cpu_pool: CpuPool,
 }
 
 impl Default for OpenOptions {
@@ -56,6 +59,7 @@ impl Default for OpenOptions {
             max_kdf_memory_kib: d.m_cost_kib.saturating_mul(4),
             max_kdf_work: 4 * u64::from(d.m_cost_kib) * u64::from(d.t_cost),
             cache: None,
+            cpu_pool: CpuPool::default(),
         }
     }
 }
@@ -82,6 +86,13 @@ impl OpenOptions {
     pub fn kdf_ceiling(self, kdf: KdfParams) -> Self {
         self.max_kdf_memory_kib(kdf.m_cost_kib)
             .max_kdf_work(u64::from(kdf.m_cost_kib) * u64::from(kdf.t_cost))
+    }
+
+    /// Runs the handle's CPU-heavy work on `pool` instead of rayon's global
+    /// pool: a service keeps Cairn on threads it sized and named.
+    pub fn cpu_pool(mut self, pool: CpuPool) -> Self {
+        self.cpu_pool = pool;
+        self
     }
 
     fn allows(&self, p: KdfParams) -> bool {
@@ -293,7 +304,7 @@ pub(crate) async fn unlock(
             continue;
         }
         let pw = Zeroizing::new(password.to_vec());
-        let opened = match cpu::spawn(move || file.open(&pw)).await? {
+        let opened = match opts.cpu_pool.spawn(move || file.open(&pw)).await? {
             Ok(m) => m,
             Err(cairn_crypto::Error::WrongPassword) => continue,
             Err(e) => {

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::pack::read_pack_header;
-use crate::{blob, cpu, Error, PackEntry, PackId, Repository, Result, MAX_PACK_SIZE};
+use crate::{blob, Error, PackEntry, PackId, Repository, Result, MAX_PACK_SIZE};
 
 impl Repository {
     /// Reads the blobs `run` of `pack` with one ranged read (from the first
@@ -84,19 +84,21 @@ impl Repository {
         }
         let fetched = bytes.len() as u64;
         let keys = self.keys();
-        cpu::spawn(move || {
-            for b in &run {
-                let e = b.as_ref();
-                let plain = {
-                    let sealed = sealed_at(&bytes, start, e).ok_or_else(|| not_sorted(&key, e))?;
-                    open(&keys, &key, e, sealed)?
-                };
-                visit(b, &plain)?;
-            }
-            Ok(fetched)
-        })
-        .await
-        .map_err(E::from)?
+        self.cpu()
+            .spawn(move || {
+                for b in &run {
+                    let e = b.as_ref();
+                    let plain = {
+                        let sealed =
+                            sealed_at(&bytes, start, e).ok_or_else(|| not_sorted(&key, e))?;
+                        open(&keys, &key, e, sealed)?
+                    };
+                    visit(b, &plain)?;
+                }
+                Ok(fetched)
+            })
+            .await
+            .map_err(E::from)?
     }
 
     /// Reads the whole pack `pack` back and checks it: its bytes hash to its
@@ -116,20 +118,21 @@ impl Repository {
             ));
         }
         let keys = self.keys();
-        cpu::spawn(move || {
-            if PackId::of(&bytes) != pack {
-                return Err(Error::corrupt(&key, "contents do not match the name"));
-            }
-            let entries = read_pack_header(&keys, &key, &bytes)?;
-            for e in &entries {
-                let sealed = sealed_at(&bytes, 0, e).ok_or_else(|| {
-                    Error::corrupt(&key, format!("blob {} lies outside the pack", e.id))
-                })?;
-                open(&keys, &key, e, sealed)?;
-            }
-            Ok(entries)
-        })
-        .await?
+        self.cpu()
+            .spawn(move || {
+                if PackId::of(&bytes) != pack {
+                    return Err(Error::corrupt(&key, "contents do not match the name"));
+                }
+                let entries = read_pack_header(&keys, &key, &bytes)?;
+                for e in &entries {
+                    let sealed = sealed_at(&bytes, 0, e).ok_or_else(|| {
+                        Error::corrupt(&key, format!("blob {} lies outside the pack", e.id))
+                    })?;
+                    open(&keys, &key, e, sealed)?;
+                }
+                Ok(entries)
+            })
+            .await?
     }
 }
 

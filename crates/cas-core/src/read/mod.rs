@@ -110,16 +110,15 @@ impl Repository {
     /// result comes back through a channel any executor can await. A panic
     /// in `f` becomes [`Error::Internal`](crate::Error::Internal).
     ///
-    /// The pool is rayon's global pool: a host service decides its size and
-    /// thread names by building it before its first Cairn call
-    /// (`rayon::ThreadPoolBuilder::new().num_threads(n).build_global()`);
-    /// otherwise rayon starts one thread per core on first use.
+    /// The pool is the handle's [`CpuPool`](crate::CpuPool): rayon's global
+    /// pool unless the host handed over its own
+    /// ([`OpenOptions::cpu_pool`](crate::OpenOptions::cpu_pool)).
     pub fn spawn_blocking<T, F>(&self, f: F) -> impl Future<Output = crate::Result<T>> + Send
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        crate::cpu::spawn(f)
+        self.cpu().spawn(f)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::open::get_capped;
 use crate::pack::{
     parse_header, parse_trailer, read_pack_header, PackEntry, PackId, MAX_PACK_SIZE, TRAILER_LEN,
 };
-use crate::{cpu, Error, Result, MAX_INDEX_SIZE};
+use crate::{Error, Result, MAX_INDEX_SIZE};
 
 pub use index::{rebuild_index, RepairIndexOptions, RepairIndexReport};
 pub use snapshots::{
@@ -94,6 +94,7 @@ pub(crate) async fn read_header_of(
 /// open and match their ids; an error if the pack cannot be read, does not
 /// hash to its name, or its header fails.
 pub(crate) async fn verified_blobs(
+    cpu: &crate::CpuPool,
     backend: &dyn Backend,
     keys: &std::sync::Arc<KeySet>,
     id: PackId,
@@ -101,7 +102,7 @@ pub(crate) async fn verified_blobs(
     let key = id.key();
     let bytes = get_capped(backend, &key, MAX_PACK_SIZE as u64).await?;
     let keys = keys.clone();
-    cpu::spawn(move || {
+    cpu.spawn(move || {
         if PackId::of(&bytes) != id {
             return Err(Error::corrupt(&key, "contents do not match the name"));
         }

@@ -301,11 +301,14 @@ impl Rewriter<'_> {
         if let Some(verified) = &mut self.verified {
             if let std::collections::hash_map::Entry::Vacant(slot) = verified.entry(loc.pack) {
                 let backend = self.repo.backend();
-                let good = match verified_blobs(&**backend, &self.repo.keys(), loc.pack).await {
-                    Ok(good) => Some(good),
-                    Err(e) if e.is_backend_failure() => return Err(e),
-                    Err(_) => None,
-                };
+                let good =
+                    match verified_blobs(self.repo.cpu(), &**backend, &self.repo.keys(), loc.pack)
+                        .await
+                    {
+                        Ok(good) => Some(good),
+                        Err(e) if e.is_backend_failure() => return Err(e),
+                        Err(_) => None,
+                    };
                 slot.insert(good);
             }
             let good = verified.get(&loc.pack).and_then(|g| g.as_ref());

@@ -15,9 +15,14 @@ use super::Repository;
 use crate::cache::{CacheOptions, MetaCache};
 use crate::open::{get_capped, OpenWarning};
 use crate::pack::PackId;
-use crate::{cpu, Result};
+use crate::Result;
 
 impl Repository {
+    /// The pool this handle runs its CPU-heavy work on.
+    pub(crate) fn cpu(&self) -> &crate::CpuPool {
+        &self.cpu
+    }
+
     /// The local metadata cache, if this handle was opened with one
     /// ([`OpenOptions::cache`](crate::OpenOptions::cache)).
     pub fn cache(&self) -> Option<&Arc<MetaCache>> {
@@ -53,7 +58,11 @@ impl Repository {
             .clone()
             .or_else(crate::cache::default_cache_dir)
             .map_or_else(|| "cache".to_owned(), |d| d.display().to_string());
-        match cpu::spawn(move || MetaCache::open(&opts, &id, key)).await? {
+        match self
+            .cpu
+            .spawn(move || MetaCache::open(&opts, &id, key))
+            .await?
+        {
             Ok(c) => {
                 self.cache = Some(Arc::new(c));
                 Ok(None)
@@ -76,31 +85,34 @@ impl Repository {
     {
         if let Some(cache) = self.cache.clone() {
             let (n, d) = (name.to_owned(), decode.clone());
-            let hit = cpu::spawn(move || {
-                let bytes = cache.get(&n, max)?;
-                match d(&bytes) {
-                    Ok(v) => Some(v),
-                    Err(_) => {
-                        cache.reject(&n);
-                        None
+            let hit = self
+                .cpu
+                .spawn(move || {
+                    let bytes = cache.get(&n, max)?;
+                    match d(&bytes) {
+                        Ok(v) => Some(v),
+                        Err(_) => {
+                            cache.reject(&n);
+                            None
+                        }
                     }
-                }
-            })
-            .await?;
+                })
+                .await?;
             if let Some(v) = hit {
                 return Ok(v);
             }
         }
         let bytes = get_capped(&*self.backend, name, max).await?;
         let (cache, n) = (self.cache.clone(), name.to_owned());
-        cpu::spawn(move || {
-            let v = decode(&bytes)?;
-            if let Some(c) = cache {
-                c.put(&n, &bytes);
-            }
-            Ok(v)
-        })
-        .await?
+        self.cpu
+            .spawn(move || {
+                let v = decode(&bytes)?;
+                if let Some(c) = cache {
+                    c.put(&n, &bytes);
+                }
+                Ok(v)
+            })
+            .await?
     }
 
     /// The objects among `names` the cache holds intact and `decode`
@@ -121,23 +133,24 @@ impl Repository {
         let Some(cache) = self.cache.clone() else {
             return HashMap::new();
         };
-        cpu::spawn(move || {
-            names
-                .into_par_iter()
-                .filter_map(|n| {
-                    let bytes = cache.get(&n, max)?;
-                    match decode(&n, &bytes) {
-                        Ok(v) => Some((n, v)),
-                        Err(_) => {
-                            cache.reject(&n);
-                            None
+        self.cpu
+            .spawn(move || {
+                names
+                    .into_par_iter()
+                    .filter_map(|n| {
+                        let bytes = cache.get(&n, max)?;
+                        match decode(&n, &bytes) {
+                            Ok(v) => Some((n, v)),
+                            Err(_) => {
+                                cache.reject(&n);
+                                None
+                            }
                         }
-                    }
-                })
-                .collect()
-        })
-        .await
-        .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .await
+            .unwrap_or_default()
     }
 
     /// Caches `bytes`, just written as object `name` (write-through: the
@@ -145,7 +158,7 @@ impl Repository {
     pub(crate) async fn cache_written(&self, name: &str, bytes: &Bytes) {
         if let Some(cache) = self.cache.clone() {
             let (n, b) = (name.to_owned(), bytes.clone());
-            let _ = cpu::spawn(move || cache.put(&n, &b)).await;
+            let _ = self.cpu.spawn(move || cache.put(&n, &b)).await;
         }
     }
 
@@ -153,18 +166,19 @@ impl Repository {
     /// hash to its id).
     pub(super) async fn cached_tree_pack(&self, pack: PackId, max: u64) -> Option<Bytes> {
         let cache = self.cache.clone()?;
-        cpu::spawn(move || {
-            let key = pack.key();
-            let bytes = cache.get(&key, max)?;
-            if PackId::of(&bytes) != pack {
-                cache.reject(&key);
-                return None;
-            }
-            Some(bytes)
-        })
-        .await
-        .ok()
-        .flatten()
+        self.cpu
+            .spawn(move || {
+                let key = pack.key();
+                let bytes = cache.get(&key, max)?;
+                if PackId::of(&bytes) != pack {
+                    cache.reject(&key);
+                    return None;
+                }
+                Some(bytes)
+            })
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Caches a tree pack fetched from the backend, if its bytes hash to
@@ -173,12 +187,14 @@ impl Repository {
     pub(super) async fn cache_tree_pack(&self, pack: PackId, bytes: &Bytes) {
         if let Some(cache) = self.cache.clone() {
             let b = bytes.clone();
-            let _ = cpu::spawn(move || {
-                if PackId::of(&b) == pack {
-                    cache.put(&pack.key(), &b);
-                }
-            })
-            .await;
+            let _ = self
+                .cpu
+                .spawn(move || {
+                    if PackId::of(&b) == pack {
+                        cache.put(&pack.key(), &b);
+                    }
+                })
+                .await;
         }
     }
 
@@ -186,7 +202,10 @@ impl Repository {
     /// listing (`listed`, full names) no longer names.
     pub(crate) async fn cache_retain(&self, dir: &'static str, listed: HashSet<String>) {
         if let Some(cache) = self.cache.clone() {
-            let _ = cpu::spawn(move || cache.retain(dir, &|n| listed.contains(n))).await;
+            let _ = self
+                .cpu
+                .spawn(move || cache.retain(dir, &|n| listed.contains(n)))
+                .await;
         }
     }
 
@@ -196,13 +215,15 @@ impl Repository {
             return;
         };
         let packs: HashSet<PackId> = self.index().packs().iter().copied().collect();
-        let _ = cpu::spawn(move || {
-            cache.retain("data", &|n| {
-                let hex = n.rsplit('/').next().unwrap_or_default();
-                let mut id = [0u8; 32];
-                hex::decode_to_slice(hex, &mut id).is_ok() && packs.contains(&PackId(id))
+        let _ = self
+            .cpu
+            .spawn(move || {
+                cache.retain("data", &|n| {
+                    let hex = n.rsplit('/').next().unwrap_or_default();
+                    let mut id = [0u8; 32];
+                    hex::decode_to_slice(hex, &mut id).is_ok() && packs.contains(&PackId(id))
+                })
             })
-        })
-        .await;
+            .await;
     }
 }

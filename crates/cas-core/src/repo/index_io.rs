@@ -10,7 +10,7 @@ use super::{put_idempotent, Repository, INDEX_SPLIT_SIZE, LOAD_CONCURRENCY};
 use crate::index::{decode_index, encode_index, index_key, Index};
 use crate::open::{get_capped, list_tolerant, OpenWarning, MAX_INDEX_SIZE};
 use crate::pack::{PackEntry, PackId, ENTRY_LEN};
-use crate::{cpu, Error, Result};
+use crate::{Error, Result};
 
 /// A tolerant listing: the keys heard, and why it may be incomplete.
 type Listing = (
@@ -153,7 +153,9 @@ impl Repository {
     ) -> Result<Vec<(PackId, Vec<PackEntry>)>> {
         let bytes = get_capped(&*self.backend, name, MAX_INDEX_SIZE).await?;
         let name = name.to_owned();
-        cpu::spawn(move || decode_index(&keys, &name, &bytes)).await?
+        self.cpu
+            .spawn(move || decode_index(&keys, &name, &bytes))
+            .await?
     }
 
     /// Writes index objects for `packs` (which must already be stored);

@@ -33,7 +33,7 @@ use super::{crypto_err, key_file_name, Repository};
 use crate::journal;
 use crate::open::{get_capped, read_key_file};
 use crate::prune::records::{delete_quiet, list_names};
-use crate::{cpu, Error, Result};
+use crate::{CpuPool, Error, Result};
 
 /// A key file to add: its role, label and KDF cost.
 #[non_exhaustive]
@@ -144,6 +144,7 @@ pub(crate) fn default_label() -> String {
 /// A version 3 key file's bytes and its key-exchange secret (the KDF runs
 /// on the CPU pool).
 pub(crate) async fn wrap(
+    cpu: &CpuPool,
     master: &Arc<MasterKey>,
     authority: &Arc<AdminKey>,
     new: &NewKey,
@@ -161,13 +162,14 @@ pub(crate) async fn wrap(
     let (master, authority) = (master.clone(), authority.clone());
     let password = Zeroizing::new(password.to_vec());
     let kdf = new.kdf;
-    let (file, exchange) = cpu::spawn(move || {
-        let file = KeyFileV2::create(&master, &authority, &meta, &password, kdf)?;
-        let opened = file.open(&password)?;
-        Ok::<_, cairn_crypto::Error>((file, opened.exchange))
-    })
-    .await?
-    .map_err(crypto_err("new key file"))?;
+    let (file, exchange) = cpu
+        .spawn(move || {
+            let file = KeyFileV2::create(&master, &authority, &meta, &password, kdf)?;
+            let opened = file.open(&password)?;
+            Ok::<_, cairn_crypto::Error>((file, opened.exchange))
+        })
+        .await?
+        .map_err(crypto_err("new key file"))?;
     let exchange = exchange.ok_or_else(|| Error::Internal {
         what: "a new key file has no key-exchange key".into(),
     })?;
@@ -307,7 +309,7 @@ impl Repository {
     pub async fn add_key_with(&self, password: &[u8], new: &NewKey) -> Result<String> {
         self.require_whole("key management")?;
         let admin = self.admin_arc("add a key")?;
-        let (bytes, exchange) = wrap(&self.master, &admin, new, password).await?;
+        let (bytes, exchange) = wrap(&self.cpu, &self.master, &admin, new, password).await?;
         let name = key_file_name(&bytes);
         // The grant first: a key file without it could not open the
         // current epoch.
@@ -348,7 +350,7 @@ impl Repository {
             label,
             kdf,
         };
-        let (bytes, exchange) = wrap(&self.master, &admin, &new, new_password).await?;
+        let (bytes, exchange) = wrap(&self.cpu, &self.master, &admin, &new, new_password).await?;
         let name = key_file_name(&bytes);
         super::epochs::grant_current(self, &admin, &name, &exchange.public()).await?;
         self.backend

@@ -36,7 +36,7 @@ use crate::open::{get_capped, list_tolerant, unlock, OpenOptions, OpenWarning, M
 use crate::pack::PackId;
 use crate::snapshot::{encode_doc, RepoConfig, CONFIG_MAGIC};
 use crate::tree::Tree;
-use crate::{cpu, journal, Error, Result};
+use crate::{journal, CpuPool, Error, Result};
 
 /// How many objects are fetched at once when loading indexes and snapshots.
 pub(crate) const LOAD_CONCURRENCY: usize = 16;
@@ -55,6 +55,8 @@ pub struct InitOptions {
     pub kdf: KdfParams,
     /// Label of the first key file (default `user@host`).
     pub label: Option<String>,
+    /// Where the new handle runs its CPU-heavy work (see [`CpuPool`]).
+    pub cpu_pool: CpuPool,
 }
 
 impl Default for InitOptions {
@@ -65,11 +67,17 @@ impl Default for InitOptions {
             pack_size: DEFAULT_PACK_SIZE,
             kdf: KdfParams::default(),
             label: None,
+            cpu_pool: CpuPool::default(),
         }
     }
 }
 
 impl InitOptions {
+    /// Runs the new handle's CPU-heavy work on `pool` (see [`CpuPool`]).
+    pub fn cpu_pool(mut self, pool: CpuPool) -> Self {
+        self.cpu_pool = pool;
+        self
+    }
     /// Sets the chunker parameters.
     pub fn chunker(mut self, c: ChunkerConfig) -> Self {
         self.chunker = c;
@@ -146,6 +154,8 @@ pub struct Repository {
     tenant: Option<Arc<crate::tenant::TenantView>>,
     // The on-disk metadata cache (`OpenOptions::cache`); none by default.
     cache: Option<Arc<crate::cache::MetaCache>>,
+    // Where CPU-heavy work runs (`OpenOptions::cpu_pool`).
+    cpu: CpuPool,
 }
 
 /// Bytes of whole tree packs kept in memory by [`Repository::read_blob`].
@@ -194,7 +204,8 @@ impl Repository {
         let new = NewKey::admin()
             .kdf(opts.kdf)
             .label(opts.label.clone().unwrap_or_else(keys::default_label));
-        let (keyfile, exchange) = keys::wrap(&master, &admin, &new, password).await?;
+        let (keyfile, exchange) =
+            keys::wrap(&opts.cpu_pool, &master, &admin, &new, password).await?;
         let mut rid = [0u8; 16];
         getrandom_fill(&mut rid)?;
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -237,6 +248,7 @@ impl Repository {
             journal_memo: Mutex::default(),
             tenant: None,
             cache: None,
+            cpu: opts.cpu_pool.clone(),
         };
         // The journal's root. Failing it fails `init` (the repository
         // exists, without a journal root: the first journaled operation
@@ -324,6 +336,7 @@ impl Repository {
             journal_memo: Mutex::default(),
             tenant: None,
             cache: None,
+            cpu: opts.cpu_pool.clone(),
         };
         if let Some(w) = repo.open_cache(opts.cache).await? {
             repo.key_warnings.push(w);
@@ -451,18 +464,19 @@ impl Repository {
         }
         let keys = self.keys();
         let id = *id;
-        cpu::spawn(move || {
-            open_blob(
-                &keys,
-                &key,
-                e.kind,
-                &id,
-                e.compression,
-                e.raw_length,
-                &sealed,
-            )
-        })
-        .await?
+        self.cpu
+            .spawn(move || {
+                open_blob(
+                    &keys,
+                    &key,
+                    e.kind,
+                    &id,
+                    e.compression,
+                    e.raw_length,
+                    &sealed,
+                )
+            })
+            .await?
     }
 
     /// Tree packs hold only trees, are small, and a walk reads many blobs

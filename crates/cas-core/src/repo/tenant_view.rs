@@ -55,6 +55,7 @@ impl Repository {
             journal_memo: Mutex::default(),
             tenant: None,
             cache: None,
+            cpu: self.cpu.clone(),
         }
     }
 }
