@@ -79,7 +79,7 @@ fn a_handle_given_a_pool_runs_its_cpu_work_there() {
         })
         .await
         .unwrap();
-        let seen = seen.lock().unwrap();
+        let seen = seen.lock().unwrap().clone();
         assert_eq!(seen.len(), 1);
         assert!(seen[0].0.starts_with("host-cpu-"), "{seen:?}");
         assert_eq!(seen[0].1 as u32, loc.entry.raw_length);
