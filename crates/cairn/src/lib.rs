@@ -34,7 +34,10 @@ pub use cairn_erasure::{Degraded, HealReport, HealthReport, ScrubOptions, ScrubR
 pub use erasure_ops::Redundancy;
 
 pub use cairn_backends::RateLimits;
-pub use cairn_cas_core::journal::{CheckpointReport, JournalReport, LoadedJournal};
+pub use cairn_cas_core::journal::{
+    CheckpointReport, Entry as JournalEntry, JournalReport, LoadedJournal,
+    Operation as JournalOperation,
+};
 pub use cairn_cas_core::prune::{ForgetReport, PruneOptions, PrunePlan, PruneReport, StrayError};
 pub use cairn_cas_core::repair::{
     RepairIndexOptions, RepairIndexReport, RepairSnapshotsOptions, RepairSnapshotsReport,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use cairn::cas::journal::{Entry, Operation};
+use cairn::{JournalEntry as Entry, JournalOperation as Operation};
 use clap::{Args, Subcommand};
 
 use crate::backup::short;

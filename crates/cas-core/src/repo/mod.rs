@@ -4,7 +4,9 @@ mod cached;
 mod epochs;
 mod index_io;
 mod keys;
+mod options;
 mod put;
+mod read_blob;
 mod remove;
 pub(crate) mod signed;
 mod snapshots;
@@ -13,6 +15,7 @@ mod tenant_view;
 pub use epochs::{EpochReport, EpochUsage, RotateOptions, RotateReport};
 pub(crate) use keys::{fetch_revocation, is_revoked, revoked_by};
 pub use keys::{KeyInfo, NewKey};
+pub use options::InitOptions;
 pub use remove::{RemoveOptions, RemoveReport};
 pub use snapshots::Tombstones;
 
@@ -25,87 +28,18 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_chunking::ChunkerConfig;
-use cairn_crypto::{
-    AdminKey, AdminPublicKey, ChunkId, ExchangeSecret, KdfParams, KeySet, MasterKey, Role,
-};
+use cairn_crypto::{AdminKey, AdminPublicKey, ExchangeSecret, KeySet, MasterKey, Role};
 use futures::TryStreamExt;
 
-use crate::blob::{open_blob, BlobKind, Compression};
+use crate::blob::Compression;
 use crate::index::Index;
-use crate::open::{get_capped, list_tolerant, unlock, OpenOptions, OpenWarning, MAX_INDEX_SIZE};
+use crate::open::{list_tolerant, unlock, OpenOptions, OpenWarning, MAX_INDEX_SIZE};
 use crate::pack::PackId;
 use crate::snapshot::{encode_doc, RepoConfig, CONFIG_MAGIC};
-use crate::tree::Tree;
 use crate::{journal, CpuPool, Error, Result};
 
 /// How many objects are fetched at once when loading indexes and snapshots.
 pub(crate) const LOAD_CONCURRENCY: usize = 16;
-
-/// Settings for a new repository.
-#[non_exhaustive]
-#[derive(Debug, Clone)]
-pub struct InitOptions {
-    /// Chunker parameters (fixed for the repository's life).
-    pub chunker: ChunkerConfig,
-    /// Compression for new blobs.
-    pub compression: Compression,
-    /// Target pack size in bytes (1 MiB ..= 1 GiB).
-    pub pack_size: u64,
-    /// Argon2id parameters of the first key file.
-    pub kdf: KdfParams,
-    /// Label of the first key file (default `user@host`).
-    pub label: Option<String>,
-    /// Where the new handle runs its CPU-heavy work (see [`CpuPool`]).
-    pub cpu_pool: CpuPool,
-}
-
-impl Default for InitOptions {
-    fn default() -> Self {
-        InitOptions {
-            chunker: ChunkerConfig::default(),
-            compression: Compression::default(),
-            pack_size: DEFAULT_PACK_SIZE,
-            kdf: KdfParams::default(),
-            label: None,
-            cpu_pool: CpuPool::default(),
-        }
-    }
-}
-
-impl InitOptions {
-    /// Runs the new handle's CPU-heavy work on `pool` (see [`CpuPool`]).
-    pub fn cpu_pool(mut self, pool: CpuPool) -> Self {
-        self.cpu_pool = pool;
-        self
-    }
-    /// Sets the chunker parameters.
-    pub fn chunker(mut self, c: ChunkerConfig) -> Self {
-        self.chunker = c;
-        self
-    }
-    /// Sets the compression.
-    pub fn compression(mut self, c: Compression) -> Self {
-        self.compression = c;
-        self
-    }
-    /// Sets the target pack size.
-    pub fn pack_size(mut self, bytes: u64) -> Self {
-        self.pack_size = bytes;
-        self
-    }
-    /// Sets the key file's KDF parameters. A key file costing more than
-    /// [`OpenOptions::default`]'s ceiling (4 × the default cost) is skipped
-    /// by [`Repository::open`]; open it with [`Repository::open_with`].
-    pub fn kdf(mut self, kdf: KdfParams) -> Self {
-        self.kdf = kdf;
-        self
-    }
-    /// Sets the first key file's label.
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
-        self
-    }
-}
 
 /// Default target pack size: 16 MiB (see the crate docs for the measurement).
 pub const DEFAULT_PACK_SIZE: u64 = 16 << 20;
@@ -157,11 +91,6 @@ pub struct Repository {
     // Where CPU-heavy work runs (`OpenOptions::cpu_pool`).
     cpu: CpuPool,
 }
-
-/// Bytes of whole tree packs kept in memory by [`Repository::read_blob`].
-const TREE_CACHE_BYTES: usize = 64 << 20;
-/// Tree packs larger than this are read blob by blob, not whole.
-const TREE_PACK_WHOLE_MAX: u64 = 16 << 20;
 
 impl std::fmt::Debug for Repository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -446,91 +375,6 @@ impl Repository {
 
     pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, Index> {
         self.index.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Reads, opens and verifies one blob.
-    pub async fn read_blob(&self, id: &ChunkId) -> Result<Vec<u8>> {
-        let loc = self.index().get(id).ok_or(Error::MissingBlob { id: *id })?;
-        let key = loc.pack.key();
-        let e = loc.entry;
-        let range = u64::from(e.offset)..u64::from(e.offset) + u64::from(e.length);
-        let sealed = if e.kind == BlobKind::Tree {
-            self.tree_pack_range(loc.pack, &key, range).await?
-        } else {
-            self.backend.get_range(&key, range).await?
-        };
-        if sealed.len() != e.length as usize {
-            return Err(Error::corrupt(&key, format!("blob {id} is truncated")));
-        }
-        let keys = self.keys();
-        let id = *id;
-        self.cpu
-            .spawn(move || {
-                open_blob(
-                    &keys,
-                    &key,
-                    e.kind,
-                    &id,
-                    e.compression,
-                    e.raw_length,
-                    &sealed,
-                )
-            })
-            .await?
-    }
-
-    /// Tree packs hold only trees, are small, and a walk reads many blobs
-    /// from each: fetch them whole once (one request, and one decode on an
-    /// erasure-coded backend) and serve later tree reads from memory.
-    async fn tree_pack_range(
-        &self,
-        pack: PackId,
-        key: &str,
-        range: std::ops::Range<u64>,
-    ) -> Result<Bytes> {
-        let cached = self
-            .tree_packs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&pack)
-            .cloned();
-        let whole = match cached {
-            Some(b) => b,
-            None => {
-                let b = match self.cached_tree_pack(pack, TREE_PACK_WHOLE_MAX).await {
-                    Some(b) => b,
-                    // Tree packs are small; one that is not (damaged,
-                    // planted, or a huge directory) is read by range and
-                    // not cached.
-                    None => match get_capped(&*self.backend, key, TREE_PACK_WHOLE_MAX).await {
-                        Err(Error::TooLarge { .. }) => {
-                            return Ok(self.backend.get_range(key, range).await?)
-                        }
-                        r => {
-                            let b = r?;
-                            self.cache_tree_pack(pack, &b).await;
-                            b
-                        }
-                    },
-                };
-                let mut cache = self.tree_packs.lock().unwrap_or_else(|e| e.into_inner());
-                let held: usize = cache.values().map(|v| v.len()).sum();
-                if held + b.len() > TREE_CACHE_BYTES {
-                    cache.clear();
-                }
-                cache.insert(pack, b.clone());
-                b
-            }
-        };
-        let end = (range.end as usize).min(whole.len());
-        let start = (range.start as usize).min(end);
-        Ok(whole.slice(start..end))
-    }
-
-    /// Reads a tree blob.
-    pub async fn load_tree(&self, id: &ChunkId) -> Result<Tree> {
-        let bytes = self.read_blob(id).await?;
-        Tree::decode(&format!("tree {id}"), &bytes)
     }
 }
 
