@@ -5,9 +5,12 @@ use std::ops::Range;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use crate::{validate_key, Backend, Error, ObjectMeta, PutMode, Result};
+
+/// Listing items buffered between the inner listing and the caller.
+const LIST_BUFFER: usize = 256;
 
 /// A [`Backend`] that stores every key `k` as `prefix + k` in `inner`, and
 /// lists only keys under `prefix` (returned without it).
@@ -100,25 +103,35 @@ impl<B: Backend> Backend for Prefixed<B> {
     /// listing costs memory in proportion to the keys under it, as the
     /// callers that collect listings (prune, open) spend anyway.
     fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<ObjectMeta>> {
+        // The inner listing borrows the full prefix, which this call must
+        // own: a driver future owns both and hands each item over a small
+        // channel, so the listing streams in bounded memory (a tenant's
+        // namespace can hold millions of objects) instead of being
+        // collected first.
         let strip = self.prefix.len();
-        futures::stream::once(async move {
+        let (mut tx, rx) = futures::channel::mpsc::channel(LIST_BUFFER);
+        let driver = async move {
             let full = format!("{}{prefix}", self.prefix);
-            let items: Vec<Result<ObjectMeta>> = self
-                .inner
-                .list(&full)
-                .map(|item| match item {
+            let mut items = self.inner.list(&full);
+            while let Some(item) = items.next().await {
+                let item = match item {
                     Ok(mut m) => {
                         m.key = m.key.get(strip..).unwrap_or_default().to_owned();
                         Ok(m)
                     }
                     Err(e) => Err(self.strip(e)),
-                })
-                .collect()
-                .await;
-            futures::stream::iter(items)
-        })
-        .flatten()
-        .boxed()
+                };
+                if futures::SinkExt::send(&mut tx, item).await.is_err() {
+                    break; // the caller dropped the listing
+                }
+            }
+        };
+        // Polled together: the driver fills the channel, the caller drains
+        // it; the channel ends when the driver (and its sender) is done.
+        let driver = driver.into_stream().filter_map(|()| async { None });
+        futures::stream::select(rx.map(Some), driver)
+            .filter_map(|item| async { item })
+            .boxed()
     }
     async fn delete(&self, key: &str) -> Result<()> {
         self.inner
@@ -157,6 +170,59 @@ mod tests {
             for bad in ["tenants/ab", "", "../x/"] {
                 assert!(Prefixed::new(mem.clone(), bad).is_err(), "{bad}");
             }
+        })
+    }
+
+    /// A listing that generates a million keys lazily, counting how many
+    /// the consumer of it pulled.
+    #[derive(Debug, Default)]
+    struct Endless {
+        mem: MemoryBackend,
+        pulled: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Backend for Endless {
+        async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()> {
+            self.mem.put(key, data, mode).await
+        }
+        async fn get(&self, key: &str) -> Result<Bytes> {
+            self.mem.get(key).await
+        }
+        async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+            self.mem.get_range(key, range).await
+        }
+        async fn stat(&self, key: &str) -> Result<ObjectMeta> {
+            self.mem.stat(key).await
+        }
+        fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<ObjectMeta>> {
+            futures::stream::iter(0..1_000_000u32)
+                .map(move |i| {
+                    self.pulled
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Ok(ObjectMeta::new(format!("{prefix}{i:08}"), 1))
+                })
+                .boxed()
+        }
+        async fn delete(&self, key: &str) -> Result<()> {
+            self.mem.delete(key).await
+        }
+    }
+
+    #[test]
+    fn a_listing_streams_instead_of_collecting_the_namespace() {
+        futures::executor::block_on(async {
+            let inner = Arc::new(Endless::default());
+            let p = Prefixed::new(inner.clone(), "tenants/ab/").unwrap();
+            let first: Vec<String> = p
+                .list("data/")
+                .take(3)
+                .map(|m| m.unwrap().key)
+                .collect()
+                .await;
+            assert_eq!(first, ["data/00000000", "data/00000001", "data/00000002"]);
+            let pulled = inner.pulled.load(std::sync::atomic::Ordering::Relaxed);
+            assert!(pulled <= LIST_BUFFER + 8, "{pulled} items pulled for 3");
         })
     }
 }
