@@ -69,7 +69,7 @@ fn is_tenant_id(s: &str) -> bool {
 
 /// The relative path of object `name`'s cache file, if the cache may hold
 /// it at all. An allowlist: index objects (`index/<digest>`), snapshot
-/// records (`snapshots/<digest>`) and packs (`data/<2 hex>/<digest>`, the
+/// records (`snapshots/<digest>`), journal entries (`journal/<digest>`) and packs (`data/<2 hex>/<digest>`, the
 /// repository only asks for tree packs), each optionally under one or more
 /// `tenants/<id>/` prefixes. Key files, tenant key objects, the config,
 /// locks and everything else are never cached; the strict shape also keeps
@@ -84,7 +84,7 @@ pub(crate) fn object_path(name: &str) -> Option<PathBuf> {
         rest = tail;
     }
     let ok = match rest {
-        ["index" | "snapshots", d] => is_digest(d),
+        ["index" | "snapshots" | "journal", d] => is_digest(d),
         ["data", fan, d] => is_digest(d) && d.starts_with(fan) && fan.len() == 2,
         _ => false,
     };

@@ -105,6 +105,25 @@ async fn load(repo: &Repository, use_memo: bool) -> Result<LoadedJournal> {
             }
         }
     }
+    if use_memo {
+        // A writer takes entries from the local metadata cache too (each
+        // authenticated again: MAC, name = hash, AEAD), so a one-shot
+        // process does not fetch the whole journal before every backup.
+        // Verification (`use_memo` false) reads storage, as it must.
+        let keys = repo.keys();
+        let cached = repo
+            .cached_many(to_read.clone(), MAX_ENTRY_SIZE, move |key, bytes| {
+                entry_from_bytes(&keys, key, bytes)
+            })
+            .await;
+        to_read.retain(|key| !cached.contains_key(key));
+        let mut memo = lock(repo);
+        for (key, e) in cached {
+            let id = key.trim_start_matches(JOURNAL_PREFIX).to_owned();
+            memo.insert(id.clone(), e.clone());
+            out.entries.insert(id, e);
+        }
+    }
     let read: Vec<(String, Result<Entry>)> = futures::stream::iter(to_read)
         .map(|key| async move {
             let r = read_entry(repo, &key).await;
@@ -128,6 +147,10 @@ async fn load(repo: &Repository, use_memo: bool) -> Result<LoadedJournal> {
             }
         }
     }
+    // The listing was complete: cached entries it no longer names (a
+    // checkpoint's cut) leave the cache.
+    repo.cache_retain("journal", names.into_iter().collect())
+        .await;
     Ok(out)
 }
 
@@ -144,10 +167,19 @@ async fn read_entry(repo: &Repository, key: &str) -> Result<Entry> {
         ));
     }
     let bytes = get_capped(&**repo.backend(), key, MAX_ENTRY_SIZE).await?;
-    if blake3::hash(&bytes).to_hex().as_str() != id {
+    let entry = entry_from_bytes(&repo.keys(), key, &bytes)?;
+    repo.cache_written(key, &bytes).await;
+    Ok(entry)
+}
+
+/// Entry `key` from its stored bytes: they must hash to its name, then
+/// authenticate and decode.
+fn entry_from_bytes(keys: &cairn_crypto::KeySet, key: &str, bytes: &[u8]) -> Result<Entry> {
+    let id = key.trim_start_matches(JOURNAL_PREFIX);
+    if blake3::hash(bytes).to_hex().as_str() != id {
         return Err(Error::corrupt(key, "contents do not hash to the name"));
     }
-    super::decode_entry(&repo.keys(), key, &bytes)
+    super::decode_entry(keys, key, bytes)
 }
 
 /// The current heads of the journal (see [`LoadedJournal::heads`]).
@@ -232,7 +264,9 @@ pub(crate) async fn write(
     };
     let bytes = seal_doc(&repo.keys().journal_key(), ENTRY_MAGIC, &entry)?;
     let id = blake3::hash(&bytes).to_hex().to_string();
-    put_idempotent(&**repo.backend(), &entry_key(&id), Bytes::from(bytes)).await?;
+    let (key, bytes) = (entry_key(&id), Bytes::from(bytes));
+    put_idempotent(&**repo.backend(), &key, bytes.clone()).await?;
+    repo.cache_written(&key, &bytes).await;
     lock(repo).insert(id.clone(), entry);
     Ok(id)
 }
