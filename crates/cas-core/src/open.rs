@@ -75,7 +75,7 @@ impl OpenOptions {
         self.max_kdf_work = work;
         self
     }
-    /// Reads index objects, snapshot records and tree packs through a
+    /// Reads index objects, snapshot records, journal entries and tree packs through a
     /// local cache (see [`crate::cache`]); `None` turns it off.
     pub fn cache(mut self, cache: impl Into<Option<CacheOptions>>) -> Self {
         self.cache = cache.into();

@@ -1,7 +1,8 @@
-//! A local cache of repository metadata: index objects, snapshot records
-//! and tree packs, kept on this machine so that listing snapshots, browsing
-//! a snapshot, an unchanged re-backup and `open` do not download them again
-//! from remote storage.
+//! A local cache of repository metadata: index objects, snapshot records,
+//! journal entries and tree packs, kept on this machine so that listing
+//! snapshots, browsing a snapshot, an unchanged re-backup and `open` do not
+//! download them again from remote storage. (Journal entries are served to
+//! writers, which need the heads; verifying the journal reads storage.)
 //!
 //! Repository objects are immutable (named by their content's hash, or
 //! sealed), so a cached copy is never out of date, only possibly *tampered
@@ -22,8 +23,8 @@
 //! - **Bounds.** Above [`CacheOptions::max_bytes`] the least recently used
 //!   files (by modification time, refreshed on every hit) are deleted.
 //! - **Safe to delete.** Removing the directory at any time loses nothing.
-//! - **Never key material.** Only index objects, snapshot records and packs
-//!   are allowed in (optionally under `tenants/<id>/`); key files, tenant key
+//! - **Never key material.** Only index objects, snapshot records, journal
+//!   entries and packs are allowed in (optionally under `tenants/<id>/`); key files, tenant key
 //!   objects and the config never are. [`MetaCache::purge`] removes a key
 //!   prefix, e.g. a shredded tenant's.
 //!
