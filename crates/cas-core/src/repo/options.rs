@@ -60,8 +60,8 @@ impl InitOptions {
         self
     }
     /// Sets the key file's KDF parameters. A key file costing more than
-    /// [`OpenOptions::default`]'s ceiling (4 × the default cost) is skipped
-    /// by [`Repository::open`]; open it with [`Repository::open_with`].
+    /// [`OpenOptions::default`](crate::OpenOptions::default)'s ceiling (4 × the default cost) is skipped
+    /// by [`Repository::open`](crate::Repository::open); open it with [`Repository::open_with`](crate::Repository::open_with).
     pub fn kdf(mut self, kdf: KdfParams) -> Self {
         self.kdf = kdf;
         self
