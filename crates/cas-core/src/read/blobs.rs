@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
+use crate::format::open_blob;
 use crate::pack::read_pack_header;
-use crate::{blob, Error, PackEntry, PackId, Repository, Result, MAX_PACK_SIZE};
+use crate::{Error, PackEntry, PackId, Repository, Result, MAX_PACK_SIZE};
 
 impl Repository {
     /// Reads the blobs `run` of `pack` with one ranged read (from the first
@@ -91,7 +92,7 @@ impl Repository {
                     let plain = {
                         let sealed =
                             sealed_at(&bytes, start, e).ok_or_else(|| not_sorted(&key, e))?;
-                        open(&keys, &key, e, sealed)?
+                        open_blob(&keys, &key, e, sealed)?
                     };
                     visit(b, &plain)?;
                 }
@@ -128,7 +129,7 @@ impl Repository {
                     let sealed = sealed_at(&bytes, 0, e).ok_or_else(|| {
                         Error::corrupt(&key, format!("blob {} lies outside the pack", e.id))
                     })?;
-                    open(&keys, &key, e, sealed)?;
+                    open_blob(&keys, &key, e, sealed)?;
                 }
                 Ok(entries)
             })
@@ -143,23 +144,6 @@ fn sealed_at<'b>(bytes: &'b Bytes, start: u64, e: &PackEntry) -> Option<&'b [u8]
     let from = u64::from(e.offset).checked_sub(start)?;
     let to = from + u64::from(e.length);
     bytes.get(usize::try_from(from).ok()?..usize::try_from(to).ok()?)
-}
-
-fn open(
-    keys: &cairn_crypto::KeySet,
-    object: &str,
-    e: &PackEntry,
-    sealed: &[u8],
-) -> Result<Vec<u8>> {
-    blob::open_blob(
-        keys,
-        object,
-        e.kind,
-        &e.id,
-        e.compression,
-        e.raw_length,
-        sealed,
-    )
 }
 
 fn not_sorted(object: &str, e: &PackEntry) -> Error {

@@ -18,11 +18,6 @@ use crate::pack::PackId;
 use crate::Result;
 
 impl Repository {
-    /// The pool this handle runs its CPU-heavy work on.
-    pub(crate) fn cpu(&self) -> &crate::CpuPool {
-        &self.cpu
-    }
-
     /// The local metadata cache, if this handle was opened with one
     /// ([`OpenOptions::cache`](crate::OpenOptions::cache)).
     pub fn cache(&self) -> Option<&Arc<MetaCache>> {

@@ -368,6 +368,11 @@ impl Repository {
             .ok_or(Error::NoAuthority { operation })
     }
 
+    /// The pool this handle runs its CPU-heavy work on.
+    pub(crate) fn cpu(&self) -> &CpuPool {
+        &self.cpu
+    }
+
     /// Read access to the index.
     pub fn index(&self) -> RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(|e| e.into_inner())
