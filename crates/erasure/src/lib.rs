@@ -148,6 +148,7 @@ mod backend;
 mod call;
 mod codec;
 mod config;
+pub mod durability;
 mod error;
 pub mod format;
 mod heal;
