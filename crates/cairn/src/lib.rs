@@ -8,6 +8,8 @@ mod error;
 mod hooks;
 mod inspect;
 mod keys;
+#[cfg(feature = "erasure")]
+mod layout_plan;
 mod lifecycle;
 mod location;
 mod maintenance;
@@ -32,6 +34,8 @@ pub use repository::Repository;
 pub use cairn_erasure::{Degraded, HealReport, HealthReport, ScrubOptions, ScrubReport};
 #[cfg(feature = "erasure")]
 pub use erasure_ops::Redundancy;
+#[cfg(feature = "erasure")]
+pub use layout_plan::{plan_layout, round_robin_regions, LayoutPlanOptions, LayoutToPlan};
 
 pub use cairn_backends::RateLimits;
 pub use cairn_cas_core::journal::{

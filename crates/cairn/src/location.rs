@@ -48,6 +48,16 @@ pub enum LocationWarning {
         /// The missing directory.
         path: PathBuf,
     },
+    /// At `init` of a layout whose children carry regions: losing this
+    /// region loses every object, because it holds more shards than the
+    /// code has parity. `cairn layout plan` shows the whole tolerance.
+    /// (Set `max_per_region` in the layout to refuse such layouts.)
+    RegionNotSurvivable {
+        /// The layout file.
+        layout: PathBuf,
+        /// What to change (names the region and its shard count).
+        advice: String,
+    },
 }
 
 impl fmt::Display for LocationWarning {
@@ -62,6 +72,9 @@ impl fmt::Display for LocationWarning {
                 path.display(),
                 layout.display()
             ),
+            LocationWarning::RegionNotSurvivable { layout, advice } => {
+                write!(f, "layout {}: {advice}", layout.display())
+            }
         }
     }
 }
@@ -203,12 +216,8 @@ fn open_erasure(path: &Path, _create: bool) -> Result<OpenedLocation> {
 
 #[cfg(feature = "erasure")]
 fn open_erasure(path: &Path, create: bool) -> Result<OpenedLocation> {
-    use cairn_erasure::{content_hash_verifier, Child, ErasureBackend, Layout};
-    let text = std::fs::read_to_string(path).map_err(|source| Error::LayoutFile {
-        path: path.into(),
-        source,
-    })?;
-    let layout = Layout::from_toml(&path.display().to_string(), &text)?;
+    use cairn_erasure::{content_hash_verifier, Child, ErasureBackend};
+    let layout = crate::layout_plan::read_layout(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut children = Vec::with_capacity(layout.backends.len());
     let mut warnings = Vec::new();
@@ -229,6 +238,21 @@ fn open_erasure(path: &Path, create: bool) -> Result<OpenedLocation> {
         };
         let backend = Arc::new(Instrumented::new(backend, c.display_name()));
         children.push(Child::new(c.display_name(), backend).with_labels(c.labels()));
+    }
+    if create {
+        // Checked when the layout is first used, when moving children is
+        // still cheap; every open would repeat it to no purpose.
+        let labels: Vec<_> = layout.backends.iter().map(|c| c.labels()).collect();
+        let tolerance = cairn_erasure::durability::Tolerance::of(layout.erasure.parity, &labels);
+        warnings.extend(
+            tolerance
+                .recommendations(labels.len())
+                .into_iter()
+                .map(|advice| LocationWarning::RegionNotSurvivable {
+                    layout: path.into(),
+                    advice,
+                }),
+        );
     }
     // Cairn's object names are content hashes: scrub may overwrite shards of
     // a forged or stale version, never the genuine one.

@@ -38,6 +38,7 @@ mod hooks;
 mod inspect;
 mod interrupt;
 mod keys;
+mod layout_cmds;
 mod location;
 mod observe;
 mod prune;
@@ -156,6 +157,9 @@ enum Command {
     Scrub(erasure_cmds::ScrubArgs),
     /// Health of each backend of a `*.toml` erasure layout.
     Health,
+    /// Plan an erasure layout: durability, tolerance, cost.
+    #[command(subcommand)]
+    Layout(layout_cmds::LayoutCommand),
     /// Generate sample data, back it up twice, restore, verify and report.
     /// Needs no repository or password.
     Demo(demo::DemoArgs),
@@ -191,6 +195,7 @@ impl Command {
             Command::Tenant(_) => "tenant",
             Command::Shred(_) => "shred",
             Command::Health => "health",
+            Command::Layout(_) => "layout",
             Command::Demo(_) => "demo",
         })
     }
@@ -243,6 +248,7 @@ fn main() -> ExitCode {
             Command::Shred(a) => tenant::shred(&ctx, a).await,
             Command::Scrub(a) => erasure_cmds::scrub(&ctx, a).await,
             Command::Health => erasure_cmds::health(&ctx).await,
+            Command::Layout(c) => layout_cmds::run(&ctx, c),
             Command::Demo(a) => demo::run(&ctx, a).await,
         }
     });

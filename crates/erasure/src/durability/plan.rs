@@ -60,7 +60,8 @@ pub fn plan(model: &DurabilityModel, prices: &Prices) -> LayoutPlan {
             DomainKind::Region => hazard(model.region_afr),
             DomainKind::Zone => hazard(model.zone_afr),
         })
-        .sum();
+        // A fold from +0: an empty float sum is -0, printed "-0".
+        .fold(0.0, |a, b| a + b);
     let n = model.n();
     let lambda = (0..n).map(|i| model.lambda(i)).sum::<f64>() / n as f64;
     let window = closed_form::heal_window_years(model);
