@@ -43,6 +43,20 @@ impl Labels {
         self.tier = Some(tier.into());
         self
     }
+
+    /// Whether the tier is a cold one: `cold`, `archive`, or an S3 archive
+    /// storage class (`GLACIER`, `GLACIER_IR`, `DEEP_ARCHIVE`), matched
+    /// without regard to case. Reads use cold children only when the hot
+    /// ones cannot supply `k` shards (a degraded read), because a cold
+    /// read costs a retrieval fee or a restore delay: put parity shards
+    /// there and healthy reads never touch them.
+    pub fn is_cold(&self) -> bool {
+        self.tier.as_deref().is_some_and(|t| {
+            ["cold", "archive", "glacier", "glacier_ir", "deep_archive"]
+                .iter()
+                .any(|c| t.eq_ignore_ascii_case(c))
+        })
+    }
 }
 
 impl fmt::Display for Labels {

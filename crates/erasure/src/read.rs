@@ -18,18 +18,36 @@ use crate::{ErasureBackend, Error, Result};
 pub(crate) type Union = BTreeMap<String, Vec<usize>>;
 
 impl ErasureBackend {
-    /// Children in the order reads should try them: closed circuits first,
-    /// then half-open, then open; within each, lowest latency average first.
+    /// Children in the order reads should try them: hot children before
+    /// cold ones ([`Labels::is_cold`](crate::Labels::is_cold)), whatever
+    /// their health; then closed circuits first, then half-open, then
+    /// open; within each, lowest latency average first; ties in shard
+    /// order (data shards first: a read of the `k` data shards decodes
+    /// without reconstruction).
     pub(crate) fn read_order(slots: &[Arc<Slot>], among: &[usize]) -> Vec<usize> {
         let mut order = among.to_vec();
-        let ranks: Vec<(u8, f64)> = slots.iter().map(|s| s.health.rank()).collect();
+        let ranks: Vec<(bool, u8, f64)> = slots
+            .iter()
+            .map(|s| {
+                let (state, latency) = s.health.rank();
+                (s.child.labels.is_cold(), state, latency)
+            })
+            .collect();
         order.sort_by(|&a, &b| {
-            ranks[a]
-                .0
-                .cmp(&ranks[b].0)
-                .then(ranks[a].1.total_cmp(&ranks[b].1))
+            let (ca, sa, la) = ranks[a];
+            let (cb, sb, lb) = ranks[b];
+            ca.cmp(&cb).then(sa.cmp(&sb)).then(la.total_cmp(&lb))
         });
         order
+    }
+
+    /// How many children of `order` are hot: hedged reads stop there, so
+    /// a slow hot child never makes a healthy read touch a cold one.
+    pub(crate) fn hot_count(slots: &[Arc<Slot>], order: &[usize]) -> usize {
+        order
+            .iter()
+            .filter(|&&i| !slots[i].child.labels.is_cold())
+            .count()
     }
 
     /// [`Backend::get`](cairn_backends::Backend::get) with the typed error:
@@ -42,6 +60,7 @@ impl ErasureBackend {
         let (k, total) = (self.codec.k(), slots.len());
         let all: Vec<usize> = (0..total).collect();
         let order = Self::read_order(&slots, &all);
+        let hot = Self::hot_count(&slots, &order);
         let read = |i: usize| {
             let slot = Arc::clone(&slots[i]);
             async move {
@@ -63,7 +82,7 @@ impl ErasureBackend {
                 next += 1;
             }
             let done = match self.config.hedge_after {
-                Some(after) if next < total => {
+                Some(after) if next < hot => {
                     match select(pending.next(), Delay::new(after)).await {
                         Either::Left((done, _)) => Some(done),
                         Either::Right(_) => None,
@@ -137,21 +156,46 @@ impl ErasureBackend {
         result.map_err(|e| e.with_key(key))
     }
 
-    /// [`Backend::stat`](cairn_backends::Backend::stat): reads every child's
-    /// shard header (a ranged read) and reports the length of the version
-    /// that at least `k` of them agree on.
+    /// [`Backend::stat`](cairn_backends::Backend::stat): reads every hot
+    /// child's shard header (a ranged read), and the cold children's only
+    /// if the hot ones do not settle it, and reports the length of the
+    /// version that at least `k` of them agree on.
     pub async fn stat_object(&self, key: &str) -> Result<ObjectMeta> {
         check_key(key)?;
         let slots = self.slots();
-        let heads = join_all(slots.iter().map(|slot| {
-            slot.call(&self.config, key, |b| {
-                b.get_range(key, 0..HEADER_LEN as u64)
-            })
-        }))
-        .await;
+        let (cold, hot): (Vec<usize>, Vec<usize>) =
+            (0..slots.len()).partition(|&i| slots[i].child.labels.is_cold());
+        let read = |among: Vec<usize>| {
+            join_all(among.into_iter().map(|i| {
+                let slot = &slots[i];
+                async move {
+                    let head = slot
+                        .call(&self.config, key, |b| {
+                            b.get_range(key, 0..HEADER_LEN as u64)
+                        })
+                        .await;
+                    (i, head)
+                }
+            }))
+        };
+        let mut heads = read(hot).await;
+        let settled = {
+            let mut counts: HashMap<[u8; 32], usize> = HashMap::new();
+            for (i, h) in &heads {
+                if let Ok(Ok(h)) = h.as_ref().map(|h| ShardHeader::parse(h)) {
+                    if usize::from(h.index) == *i {
+                        *counts.entry(h.object_checksum).or_default() += 1;
+                    }
+                }
+            }
+            counts.values().any(|&n| n >= self.codec.k())
+        };
+        if !settled {
+            heads.extend(read(cold).await);
+        }
         let mut versions: HashMap<([u8; 32], u64), usize> = HashMap::new();
         let (mut absent, mut seen) = (0, 0);
-        for (i, head) in heads.into_iter().enumerate() {
+        for (i, head) in heads {
             match head.map(|h| ShardHeader::parse(&h)) {
                 Ok(Ok(h)) if usize::from(h.index) == i => {
                     seen += 1;
