@@ -82,6 +82,9 @@ pub struct Child {
     pub labels: Labels,
     /// The store.
     pub backend: Arc<dyn Backend>,
+    /// Restore requests, for a cold child whose objects must be thawed
+    /// before a read (see [`ErasureBackend::thaw_for_degraded_read`](crate::ErasureBackend::thaw_for_degraded_read)).
+    pub thaw: Option<Arc<dyn crate::Thaw>>,
 }
 
 impl Child {
@@ -91,7 +94,14 @@ impl Child {
             name: name.into(),
             labels: Labels::default(),
             backend,
+            thaw: None,
         }
+    }
+
+    /// The same child with restore requests through `thaw`.
+    pub fn with_thaw(mut self, thaw: Arc<dyn crate::Thaw>) -> Self {
+        self.thaw = Some(thaw);
+        self
     }
 
     /// The same child with `labels`.

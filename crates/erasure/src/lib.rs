@@ -161,6 +161,7 @@ mod read;
 mod scrub;
 mod scrub_report;
 mod strays;
+mod thaw;
 mod verify;
 mod write;
 
@@ -174,4 +175,5 @@ pub use health::{BreakerState, ChildHealth, HealthReport};
 pub use layout::{Layout, LayoutChild, LayoutCode};
 pub use scrub_report::{ScrubConflict, ScrubError, ScrubOptions, ScrubReport};
 pub use strays::PartialKey;
+pub use thaw::{ColdNeed, MemoryThaw, Thaw, ThawState};
 pub use verify::{content_hash_verifier, Verdict, Verifier};

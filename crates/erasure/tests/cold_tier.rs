@@ -2,17 +2,22 @@
 //! Parity on a cold tier: a 4+2 layout whose two parity children are
 //! labelled `archive`. A healthy restore of a repository reads nothing
 //! from them (counted); with a data child lost, the restore reads them
-//! and comes back identical.
+//! and comes back identical. An archive-class child must be thawed
+//! before a degraded read: the layer says which shards and asks.
 
 mod common;
 
+use std::ops::Range;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
 use cairn_backends::testing::{pattern, Counting};
-use cairn_backends::{Backend, MemoryBackend};
+use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode};
 use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_crypto::KdfParams;
-use cairn_erasure::{Child, ErasureBackend, Labels};
+use cairn_erasure::{Child, ErasureBackend, Labels, MemoryThaw, Thaw};
 use cairn_recovery::{plan_restore, restore, RestoreOptions, SnapshotQuery};
 use common::config;
 use futures::executor::block_on;
@@ -99,5 +104,103 @@ fn healthy_restores_never_read_cold_parity_and_degraded_ones_do() {
             cold_bytes(&stores) > 0,
             "a degraded restore read no cold shard"
         );
+    });
+}
+
+/// An archive-class child: shards are written at once but can be read
+/// only after a restore request completed (through its [`MemoryThaw`]).
+#[derive(Debug)]
+struct Archive {
+    inner: MemoryBackend,
+    thaw: Arc<MemoryThaw>,
+}
+
+impl Archive {
+    fn frozen(&self, key: &str) -> cairn_backends::Result<()> {
+        match self.thaw.is_ready(key) {
+            true => Ok(()),
+            false => Err(cairn_backends::Error::NotPermitted {
+                key: key.to_owned(),
+                operation: "get",
+                reason: "archived: restore it first",
+            }),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Archive {
+    async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> cairn_backends::Result<()> {
+        self.inner.put(key, data, mode).await
+    }
+    async fn get(&self, key: &str) -> cairn_backends::Result<Bytes> {
+        self.frozen(key)?;
+        self.inner.get(key).await
+    }
+    async fn get_range(&self, key: &str, r: Range<u64>) -> cairn_backends::Result<Bytes> {
+        self.frozen(key)?;
+        self.inner.get_range(key, r).await
+    }
+    async fn stat(&self, key: &str) -> cairn_backends::Result<ObjectMeta> {
+        self.inner.stat(key).await
+    }
+    fn list<'a>(&'a self, p: &'a str) -> BoxStream<'a, cairn_backends::Result<ObjectMeta>> {
+        self.inner.list(p)
+    }
+    async fn delete(&self, key: &str) -> cairn_backends::Result<()> {
+        self.inner.delete(key).await
+    }
+}
+
+#[test]
+fn a_degraded_read_names_the_archived_shards_it_needs_and_waits_for_their_restore() {
+    let hot: Vec<MemoryBackend> = (0..4).map(|_| MemoryBackend::new()).collect();
+    let thaws: Vec<Arc<MemoryThaw>> = (0..2).map(|_| Arc::new(MemoryThaw::new())).collect();
+    let mut kids: Vec<Child> = hot
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Child::new(format!("hot{i}"), Arc::new(s.clone()) as Arc<dyn Backend>))
+        .collect();
+    for (i, t) in thaws.iter().enumerate() {
+        let archive = Archive {
+            inner: MemoryBackend::new(),
+            thaw: Arc::clone(t),
+        };
+        kids.push(
+            Child::new(format!("archive{i}"), Arc::new(archive) as Arc<dyn Backend>)
+                .with_labels(Labels::new().tier("DEEP_ARCHIVE"))
+                .with_thaw(Arc::clone(t) as Arc<dyn Thaw>),
+        );
+    }
+    let store = ErasureBackend::new(kids, config(4, 2)).unwrap();
+    let data = pattern(9, 300_000);
+    block_on(async {
+        store
+            .put_object("packs/a", data.clone(), PutMode::CreateOnly)
+            .await
+            .unwrap();
+        // Healthy: nothing cold is needed or requested, and the read works.
+        let need = store.thaw_for_degraded_read("packs/a").await.unwrap();
+        assert_eq!((need.hot_shards, need.needed.len()), (4, 0));
+        assert_eq!(store.get_object("packs/a").await.unwrap(), data);
+        assert_eq!(thaws[0].requests() + thaws[1].requests(), 0);
+
+        // A hot data shard lost: the read needs archive shard 4, frozen.
+        hot[1].delete("packs/a").await.unwrap();
+        assert!(store.get_object("packs/a").await.is_err());
+        let need = store.thaw_for_degraded_read("packs/a").await.unwrap();
+        assert_eq!(
+            (need.hot_shards, need.needed, need.pending),
+            (3, vec![4], vec![4])
+        );
+        // Asking again issues no second request while it is pending.
+        let again = store.thaw_for_degraded_read("packs/a").await.unwrap();
+        assert_eq!(again.pending, [4]);
+        assert_eq!((thaws[0].requests(), thaws[1].requests()), (1, 0));
+
+        thaws[0].complete();
+        let need = store.thaw_for_degraded_read("packs/a").await.unwrap();
+        assert!(need.pending.is_empty(), "{need:?}");
+        assert_eq!(store.get_object("packs/a").await.unwrap(), data);
     });
 }
