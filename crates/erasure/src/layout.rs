@@ -18,7 +18,8 @@
 //! name = "disk1"                  # optional: shown by health (default: the location)
 //! region = "eu-1"                 # optional labels, used for placement and shown by health
 //! zone = "a"
-//! tier = "hdd"
+//! tier = "hdd"                    # "cold", "archive", "GLACIER", "GLACIER_IR", "DEEP_ARCHIVE":
+//!                                 # read only when the hot children cannot supply k shards
 //! ```
 
 use std::time::Duration;

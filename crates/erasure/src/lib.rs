@@ -80,6 +80,14 @@
 //! children (circuit breakers, latency, error counts) is in
 //! [`ErasureBackend::health_report`].
 //!
+//! **Planning.** [`durability`] estimates a layout's annual probability of
+//! losing data (closed forms, and a simulation that drives this crate's own
+//! repair path), which children, regions and zones it can lose, and its
+//! cost by tier. Children labelled with a cold tier
+//! ([`Labels::is_cold`]) are read only when the hot ones cannot supply `k`
+//! shards; archive children that need a restore request implement
+//! [`Thaw`] ([`ErasureBackend::thaw_for_degraded_read`]).
+//!
 //! Features: `simd-accel` turns on reed-solomon-erasure's C/SIMD Galois-field
 //! kernels (built with the system C compiler for `-march=haswell` on x86-64:
 //! the binary then needs AVX2). The default build is pure Rust and runs on any
