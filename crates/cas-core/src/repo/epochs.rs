@@ -73,7 +73,7 @@ use crate::Result;
 mod load;
 mod rotate;
 mod usage;
-pub(crate) use load::{fetch, load, load_fetched};
+pub(crate) use load::{fetch, load, load_fetched, next_free};
 pub use usage::{EpochReport, EpochUsage};
 
 /// Magic of epoch objects.
@@ -216,10 +216,14 @@ pub(crate) async fn recipients(
         if exclude.contains(&id) {
             continue;
         }
-        if super::is_revoked(&**repo.backend(), authority, &repo.config().id, &name).await? {
-            continue;
+        let file = read_key_file(&**repo.backend(), &name).await;
+        if let Ok(f) = &file {
+            let backend = &**repo.backend();
+            if super::is_revoked(backend, authority, &repo.config().id, &name, f).await? {
+                continue;
+            }
         }
-        match read_key_file(&**repo.backend(), &name).await {
+        match file {
             Ok(AnyKeyFile::V2(f)) if f.is_endorsed_by(authority) => match f.exchange_public() {
                 Some(pk) => r.grantable.push((id, pk)),
                 None => r.lacking.push(id),
