@@ -292,8 +292,12 @@ impl Repository {
         // The id is authenticated (it is associated data), but bound to the
         // name only here: an object filed under another tenant's id is not
         // that tenant's.
-        if !object.starts_with(&key_prefix(&hex::encode(self.keys().tenant_id(&name)))) {
+        let id = self.keys().tenant_id(&name);
+        if !object.starts_with(&key_prefix(&hex::encode(id))) {
             return Err(Error::corrupt(object, "filed under another tenant's id"));
+        }
+        if parsed.tenant_id() != id {
+            return Err(Error::corrupt(object, "names another tenant's id"));
         }
         Ok(Opened {
             object: object.to_owned(),
@@ -301,6 +305,35 @@ impl Repository {
             secret,
             name,
         })
+    }
+
+    /// A key object of a tenant other than `id` that names `namespace`, if
+    /// any (from a complete listing, or an error).
+    ///
+    /// A namespace belongs to the tenant whose key object chose it. Anyone
+    /// with the master key (a backup host) can seal a key object for tenant
+    /// A that names tenant B's namespace; shredding A must then neither sign
+    /// B's namespace away nor let prune delete it. Refusing a namespace
+    /// another tenant claims is the safe direction: a planted claim can
+    /// only keep a namespace from being reclaimed, never get one deleted.
+    pub(crate) async fn namespace_claimed_elsewhere(
+        &self,
+        id: &str,
+        namespace: &str,
+    ) -> Result<Option<String>> {
+        let (heard, incomplete) = list_tolerant(&**self.backend(), TENANT_KEYS).await?;
+        if let Some(e) = incomplete {
+            return Err(e.into());
+        }
+        let own = key_prefix(id);
+        for m in heard.into_iter().filter(|m| !m.key.starts_with(&own)) {
+            match self.open_key_object(&m.key).await {
+                Ok(o) if hex::encode(o.parsed.namespace()) == namespace => return Ok(Some(m.key)),
+                Err(e) if e.is_backend_failure() => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(None)
     }
 
     /// Whether a shred record that verifies under this handle's authority
