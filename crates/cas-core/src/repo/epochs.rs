@@ -25,6 +25,10 @@
 //! | `epochs/<n, 10 digits>` | `CREP` | `epoch`, `created`, `by` (rotating key id), `host`, `previous`, `grants` (key id → grant hex), `dropped` |
 //! | `grants/<n, 10 digits>/<key id>` | `CRGT` | `epoch`, `key`, `grant` (hex), `time`, `by` |
 //!
+//! A rotation numbers its epoch with the smallest number above the newest
+//! valid epoch that no object is stored at: objects that do not verify
+//! (planted junk at `epochs/<n+1>`) are skipped, not collided with.
+//!
 //! `grants/` holds grants made after the rotation (a key added, a password
 //! changed). A grant's context (its AEAD binding) is `repository id || 0x00 ||
 //! epoch (u32 LE) || key id`. `previous` is the hex of a sealed message
