@@ -148,8 +148,8 @@
 //!   object claims), and cannot make a version 1 admin's prune delete a
 //!   namespace (that admin cannot verify shred records, so reclaims none).
 //!   Still can: read everything of epoch 0 and of the epochs it was granted,
-//!   unwrap every tenant key object (they are wrapped under an epoch-0 key),
-//!   and block reclamation of a shredded namespace by planting a key object
+//!   unwrap every tenant key object (wrapped under the current epoch), and
+//!   block reclamation of a shredded namespace by planting a key object
 //!   that claims it (reported by prune; the safe direction).
 //! - **Removed key** (a key file an admin removed; its holder kept the file and
 //!   the secrets in it). Its file, stored again under any name, does not open,
@@ -160,8 +160,11 @@
 //!   anything is revoked. Still can: read what was written before the removal
 //!   until prune re-encrypts it (snapshot records and journal entries keep
 //!   their epoch), confirm a known plaintext is stored (chunk ids keep epoch
-//!   0's key), and — not fixed yet — unwrap tenant key objects, including those
-//!   of tenants created after the removal.
+//!   0's key), and read tenant data with any tenant secret it unwrapped before
+//!   the removal (the secret stays the same until a shred; a `tenant rekey` is
+//!   not implemented yet). Tenant key objects are re-wrapped under the new
+//!   epoch at the rotation and the old ones deleted, so it opens none written
+//!   after it, and no tenant created afterwards.
 //! - **Removed admin.** Everything a removed key can, and — not fixed yet — it
 //!   still holds the authority's signing key, so it can sign tombstones,
 //!   revocations, shred records and epochs that every client trusts. Until

@@ -124,6 +124,9 @@ impl Repository {
         let refs: Vec<(u32, &MasterKey)> = roots.iter().map(|(e, r)| (*e, r)).collect();
         let new = KeySet::with_epochs(&self.master, n, &refs).map_err(crypto_err(&object))?;
         self.set_keys(new);
+        // Tenant key objects follow: a key left out of this epoch opens
+        // none of them from now on.
+        crate::tenant::rewrap_tenants(self).await?;
         for id in &r.lacking {
             self.revoke(id).await?;
             delete_quiet(self, &format!("keys/{id}")).await?;
