@@ -121,6 +121,69 @@
 //! [`tenant::Receipt`]; the next prune deletes the namespace. See the
 //! [`tenant`] module.
 //!
+//! # Threat model
+//!
+//! Who can do what, and what still holds against them. "Plant" means write
+//! any object under any name; every such object is verified before use and
+//! a bad one is named in a warning or report, never trusted.
+//!
+//! - **Storage attacker without keys.** Can delete, replay, corrupt or plant
+//!   objects and withhold listings. Cannot read anything or make Cairn use
+//!   a planted object: key files must be named by the hash of their bytes,
+//!   configs, index objects, trees and records are sealed, removals (tombstones,
+//!   revocations, shred records) and key epochs carry the admin authority's
+//!   signature, and junk at `epochs/<n+1>` is skipped by the next rotation
+//!   rather than blocking it. Still can: destroy data (erasure layouts and
+//!   storage that refuses deletes are the answer), hide objects, and delete
+//!   newer `epochs/` so clients seal under an older epoch again (see
+//!   `repo::epochs`). Replayed index objects of pruned packs, and deleted or
+//!   re-uploaded snapshot records, are the restore side's items of this work
+//!   (commit-time pack checks, the journal noticing them).
+//! - **Backup key holder** (knows the master key, not the authority). Can add
+//!   snapshots and plant anything a master key can seal — key files it cannot
+//!   get endorsed, tenant key objects, index objects. Cannot remove or forget
+//!   anything (removals need the authority's signature), cannot get another
+//!   tenant's namespace shredded by planting a key object that names it (a
+//!   shred signs, and prune reclaims, only namespaces no other tenant's key
+//!   object claims), and cannot make a version 1 admin's prune delete a
+//!   namespace (that admin cannot verify shred records, so reclaims none).
+//!   Still can: read everything of epoch 0 and of the epochs it was granted,
+//!   unwrap every tenant key object (wrapped under the current epoch), and
+//!   block reclamation of a shredded namespace by planting a key object
+//!   that claims it (reported by prune; the safe direction).
+//! - **Removed key** (a key file an admin removed; its holder kept the file and
+//!   the secrets in it). Its file, stored again under any name, does not open,
+//!   is listed as revoked or as misnamed, and receives no grant at the next
+//!   rotation: revocation is keyed on the file's id *and* on its identity (a
+//!   hash of the endorsement), which a copy sealed again under another
+//!   password keeps. The removal starts a key epoch it is not granted, before
+//!   anything is revoked. Still can: read what was written before the removal
+//!   until prune re-encrypts it (snapshot records and journal entries keep
+//!   their epoch), confirm a known plaintext is stored (chunk ids keep epoch
+//!   0's key), and read tenant data with any tenant secret it unwrapped before
+//!   the removal (the secret stays the same until a shred; a `tenant rekey` is
+//!   not implemented yet). Tenant key objects are re-wrapped under the new
+//!   epoch at the rotation and the old ones deleted, so it opens none written
+//!   after it, and no tenant created afterwards.
+//! - **Removed admin.** Everything a removed key can, and — not fixed yet — it
+//!   still holds the authority's signing key, so it can sign tombstones,
+//!   revocations, shred records and epochs that every client trusts. Until
+//!   the authority rotates on admin removal, treat removing an admin as
+//!   requiring a new repository (`cairn copy`) if that admin is not trusted.
+//! - **Other local user of the restore target.** Restoring as root into a tree
+//!   another user can write never hands them privilege: whenever ownership is
+//!   not restored, set-user-id and set-group-id bits are cleared; in-place
+//!   updates (`--overwrite if-changed`) write a fresh private file and rename
+//!   it into place, so a descriptor opened on the old file never sees restored
+//!   data; a directory owned by another user that the restore writes into is
+//!   reported. Still can: see names and sizes in directories they own, and
+//!   delay or disturb a restore into them (reported, never followed, never
+//!   written outside the target). (Items of the restore side of this work.)
+//! - **Other local user of the metadata cache.** The cache is a copy of
+//!   verified objects, re-verified when read (see [`cache`]); the restore side
+//!   of this work makes it refuse cache directories or files that are links or
+//!   owned by another user.
+//!
 //! # Reading for restore, verify and check
 //!
 //! Crates built on this one (`cairn-recovery`) read through a small API of

@@ -226,9 +226,10 @@ pub(crate) async fn unlock(
     opts: &OpenOptions,
 ) -> Result<Unlocked> {
     // Side by side: one round trip less on every open of a remote store.
-    let (cfg, listed) = futures::join!(
+    let (cfg, listed, revocations) = futures::join!(
         get_capped(backend, "config", MAX_CONFIG_SIZE),
-        list_tolerant(backend, "keys/")
+        list_tolerant(backend, "keys/"),
+        list_tolerant(backend, crate::repo::signed::REVOKED)
     );
     let cfg_bytes = match cfg {
         Ok(b) => b,
@@ -250,6 +251,12 @@ pub(crate) async fn unlock(
         });
     }
     names.sort();
+    // Revocations by key identity are looked for in this listing, so an
+    // ordinary open spends no round on them; a listing that cannot be
+    // shown complete sends `open` to read the one it needs.
+    let (revocations_heard, revocations_incomplete) = revocations?;
+    let revocations: std::collections::HashSet<String> =
+        revocations_heard.into_iter().map(|m| m.key).collect();
     let mut warnings = Vec::new();
     if let Some(e) = incomplete {
         warnings.push(OpenWarning::Listing {
@@ -270,9 +277,10 @@ pub(crate) async fn unlock(
     // files tried plus the window.
     let mut files = futures::stream::iter(names.iter())
         .map(|name| async move {
+            let by_name = crate::repo::revocation_name(name);
             let (file, revocation) = futures::join!(
                 read_key_file(backend, name),
-                crate::repo::fetch_revocation(backend, name)
+                crate::repo::fetch_revocation(backend, &by_name)
             );
             (name, file, revocation)
         })
@@ -303,6 +311,8 @@ pub(crate) async fn unlock(
             );
             continue;
         }
+        let identity = crate::repo::key_identity(&file)
+            .map(|i| format!("{}{i}", crate::repo::signed::REVOKED));
         let pw = Zeroizing::new(password.to_vec());
         let opened = match opts.cpu_pool.spawn(move || file.open(&pw)).await? {
             Ok(m) => m,
@@ -321,7 +331,21 @@ pub(crate) async fn unlock(
                 // fatal for the file that opens.
                 if let Some(authority) = &opened.authority {
                     let stored = revocation?;
-                    if crate::repo::revoked_by(authority, &config.id, name, stored.as_ref()) {
+                    let by_name = crate::repo::revocation_name(name);
+                    let mut revoked =
+                        crate::repo::revoked_by(authority, &config.id, &by_name, stored.as_ref());
+                    if let Some(object) = identity.filter(|o| {
+                        !revoked && (revocations_incomplete.is_some() || revocations.contains(o))
+                    }) {
+                        let stored = crate::repo::fetch_revocation(backend, &object).await?;
+                        revoked = crate::repo::revoked_by(
+                            authority,
+                            &config.id,
+                            &object,
+                            stored.as_ref(),
+                        );
+                    }
+                    if revoked {
                         skip(name, "revoked by an admin".into());
                         continue;
                     }
@@ -356,8 +380,21 @@ pub(crate) async fn unlock(
     }
 }
 
+/// Reads and parses key file `name`, refusing one whose name is not
+/// `keys/<BLAKE3 of its bytes>`.
+///
+/// Every key file Cairn ever wrote is named so (`repo::key_file_name`,
+/// since the first format), so the rule costs old repositories nothing; it
+/// stops the bytes of a removed key from being stored again under a new
+/// name, where a revocation looked up by name would not find them.
 pub(crate) async fn read_key_file(backend: &dyn Backend, name: &str) -> Result<AnyKeyFile> {
     let bytes = get_capped(backend, name, MAX_KEY_FILE_SIZE).await?;
+    if crate::repo::key_file_name(&bytes) != name {
+        return Err(Error::corrupt(
+            name,
+            "its name is not the hash of its bytes (a key file stored again under another name)",
+        ));
+    }
     AnyKeyFile::from_bytes(&bytes).map_err(|source| Error::Crypto {
         object: name.to_owned(),
         source,

@@ -35,10 +35,19 @@ fn a_key_file_of_another_repository_is_skipped_and_the_next_one_tried() {
     block_on(async {
         let store = Arc::new(MemoryBackend::new());
         init(store.clone()).await;
-        let other = Arc::new(MemoryBackend::new());
-        init(other.clone()).await;
-        let theirs = index_or_keys(&*other, "keys/").await.remove(0);
-        let planted = format!("keys/{}", "0".repeat(64));
+        let ours = index_or_keys(&*store, "keys/").await.remove(0);
+        // Key files are named by their hash (any other name is refused
+        // before the password is tried): make another repository until
+        // its key file sorts first, so it is tried first.
+        let (other, theirs) = loop {
+            let other = Arc::new(MemoryBackend::new());
+            init(other.clone()).await;
+            let theirs = index_or_keys(&*other, "keys/").await.remove(0);
+            if theirs < ours {
+                break (other, theirs);
+            }
+        };
+        let planted = theirs.clone();
         store
             .put(
                 &planted,

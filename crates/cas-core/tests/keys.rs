@@ -212,3 +212,42 @@ fn version_1_key_files_open_as_admin_and_upgrade() {
         assert_eq!(up.snapshots().await.unwrap().len(), 1);
     })
 }
+
+/// A removal revokes the key's identity too (`revoked/<identity>`, the
+/// same for every re-sealed copy of the key): with the revocation by file
+/// id deleted, the file stored again is still refused by `open`, listed as
+/// revoked, and left out of the next rotation.
+#[test]
+fn a_revocation_by_identity_holds_without_the_one_by_name() {
+    futures::executor::block_on(async {
+        let store = Arc::new(MemoryBackend::new());
+        let repo = init(&store).await;
+        let backup = repo
+            .add_key_with(b"bk", &NewKey::backup().kdf(kdf()))
+            .await
+            .unwrap();
+        let kept = store.get(&backup).await.unwrap();
+        repo.remove_key(&backup).await.unwrap();
+        let id = backup.trim_start_matches("keys/");
+        let revoked: Vec<String> = store
+            .list("revoked/")
+            .map_ok(|m| m.key)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(revoked.len(), 2, "{revoked:?}");
+        store.delete(&format!("revoked/{id}")).await.unwrap();
+        store.put(&backup, kept, PutMode::CreateOnly).await.unwrap();
+
+        let err = opens(&store, b"bk").await.unwrap_err();
+        assert!(
+            matches!(&err, Error::NoUsableKeyFile { skipped }
+                if skipped.iter().any(|s| s.contains("revoked by an admin"))),
+            "{err:?}"
+        );
+        let info = repo.find_key(id).await.unwrap();
+        assert!(info.revoked, "{info:?}");
+        let r = repo.rotate_keys(&Default::default()).await.unwrap();
+        assert!(!r.granted.iter().any(|g| g == id), "{r:?}");
+    })
+}

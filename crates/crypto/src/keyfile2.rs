@@ -318,6 +318,16 @@ impl KeyFileV2 {
                 .is_ok()
     }
 
+    /// What identifies this key whatever bytes carry it: a hash of the
+    /// endorsement (context `"cairn/v1/key-identity"`). The endorsed header
+    /// fixes the salt, the KDF cost and the X25519 key, but the sealed part
+    /// can be sealed again (another password, a fresh nonce) by whoever can
+    /// open it, giving other bytes and so another object name; those copies
+    /// keep this identity, so a revocation keyed on it covers them all.
+    pub fn identity(&self) -> [u8; 32] {
+        blake3::derive_key("cairn/v1/key-identity", &self.endorsement)
+    }
+
     /// Bytes 0..96+L: everything the endorsement covers.
     fn signed_part(&self) -> Vec<u8> {
         let mut h = Vec::with_capacity(FIXED_LEN + self.label.len() + PUBLIC_KEY_LEN);
@@ -356,5 +366,46 @@ impl fmt::Debug for KeyFileV2 {
             .field("created", &self.created)
             .field("label", &self.label)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod identity_tests {
+    use super::*;
+
+    /// The holder of a backup key can seal its secrets again under another
+    /// password with the same endorsed header: other bytes (so another
+    /// object name), the same identity.
+    #[test]
+    fn a_resealed_copy_keeps_the_identity_and_another_file_does_not() {
+        let master = MasterKey::from_bytes([7; 32]);
+        let authority = AdminKey::from_seed(&[9; 32]);
+        let exchange = ExchangeSecret::from_bytes([5; 32]);
+        let meta = KeyMeta {
+            role: Role::Backup,
+            created: 1,
+            label: "host".into(),
+        };
+        let p = KdfParams::insecure_for_tests();
+        let make = |pw: &[u8], salt: u8, seal: u8| {
+            KeyFileV2::create_with_salts(
+                &master,
+                &authority,
+                &meta,
+                pw,
+                p,
+                [salt; SALT_LEN],
+                &[seal; 32],
+                Some(&exchange),
+            )
+            .unwrap()
+        };
+        let original = make(b"one", 1, 1);
+        let resealed = make(b"two", 1, 2);
+        assert_ne!(original.to_bytes(), resealed.to_bytes());
+        assert!(resealed.open(b"two").is_ok());
+        assert_eq!(original.identity(), resealed.identity());
+        assert_ne!(original.identity(), make(b"one", 2, 1).identity());
     }
 }

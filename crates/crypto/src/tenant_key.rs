@@ -20,7 +20,7 @@
 //! offset size  field
 //!      0    4  magic "CRTK"
 //!      4    1  version = 1
-//!      5    4  epoch: u32 little-endian — which wrapping key sealed it (0 today)
+//!      5    4  epoch: u32 little-endian — which key epoch's wrapping key sealed it
 //!      9   16  tenant id: keyed hash of the tenant's name (KeySet::tenant_id)
 //!     25   16  namespace: random; the tenant's objects live under tenants/<hex>/
 //!     41    …  seal(wrapping key of `epoch`, payload, aad = bytes 0..41)
@@ -35,7 +35,10 @@
 //! `HKDF-SHA256(master, info = "cairn/v1/tenant-wrap")`
 //! ([`KeySet::tenant_wrapping_key`] of the repository's key set); the epoch
 //! field lets a later key epoch re-wrap tenant secrets under its own key
-//! (the same derivation from that epoch's root) without a new format.
+//! without a new format: for epoch `n >= 1` the wrapping key is the same
+//! derivation from that epoch's root (`KeySet::derive(root)`), which only
+//! key files granted epoch `n` hold (cairn-cas-core re-wraps every tenant key
+//! object at each rotation).
 //!
 //! A golden fixture (`tests/fixtures/tenant-key-v1.bin`) pins the bytes.
 

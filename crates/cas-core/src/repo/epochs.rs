@@ -25,6 +25,10 @@
 //! | `epochs/<n, 10 digits>` | `CREP` | `epoch`, `created`, `by` (rotating key id), `host`, `previous`, `grants` (key id → grant hex), `dropped` |
 //! | `grants/<n, 10 digits>/<key id>` | `CRGT` | `epoch`, `key`, `grant` (hex), `time`, `by` |
 //!
+//! A rotation numbers its epoch with the smallest number above the newest
+//! valid epoch that no object is stored at: objects that do not verify
+//! (planted junk at `epochs/<n+1>`) are skipped, not collided with.
+//!
 //! `grants/` holds grants made after the rotation (a key added, a password
 //! changed). A grant's context (its AEAD binding) is `repository id || 0x00 ||
 //! epoch (u32 LE) || key id`. `previous` is the hex of a sealed message
@@ -73,7 +77,7 @@ use crate::Result;
 mod load;
 mod rotate;
 mod usage;
-pub(crate) use load::{fetch, load, load_fetched};
+pub(crate) use load::{fetch, load, load_fetched, next_free};
 pub use usage::{EpochReport, EpochUsage};
 
 /// Magic of epoch objects.
@@ -216,10 +220,14 @@ pub(crate) async fn recipients(
         if exclude.contains(&id) {
             continue;
         }
-        if super::is_revoked(&**repo.backend(), authority, &repo.config().id, &name).await? {
-            continue;
+        let file = read_key_file(&**repo.backend(), &name).await;
+        if let Ok(f) = &file {
+            let backend = &**repo.backend();
+            if super::is_revoked(backend, authority, &repo.config().id, &name, f).await? {
+                continue;
+            }
         }
-        match read_key_file(&**repo.backend(), &name).await {
+        match file {
             Ok(AnyKeyFile::V2(f)) if f.is_endorsed_by(authority) => match f.exchange_public() {
                 Some(pk) => r.grantable.push((id, pk)),
                 None => r.lacking.push(id),

@@ -5,9 +5,19 @@
 //! who kept the master key itself could still read — which is why removal
 //! also starts a new key epoch (see `epochs`), whose root the removed
 //! holder never sees.
-//! Removal writes a revocation signed by the admin authority before the file
+//! Removal writes revocations signed by the admin authority before the file
 //! is deleted, so a copy of the file stored again does not open (version 2
-//! files; a version 1 file names no authority to check a revocation with).
+//! files; a version 1 file names no authority to check a revocation with):
+//!
+//! - A key file must be named `keys/<BLAKE3 of its bytes>` (every name Cairn
+//!   ever wrote is), so a copy under another name is refused outright
+//!   (`open::read_key_file`).
+//! - `revoked/<file id>` covers the file itself (what older versions wrote
+//!   and check), and `revoked/<identity>` — the identity is a hash of the
+//!   endorsement (`KeyFileV2::identity`) — covers every copy its holder
+//!   could make by sealing the same endorsed header again under another
+//!   password, which has other bytes and so another name. Same record
+//!   layout (`repo::signed`), its `key` field holding the identity.
 //!
 //! "Usable admin": a version 2 admin key file endorsed by this handle's
 //! authority and not revoked (for a handle opened with a version 1 file,
@@ -176,25 +186,45 @@ pub(crate) async fn wrap(
     Ok((file.to_bytes(), exchange))
 }
 
-/// Whether a valid revocation of key file `name` signed by `authority` is
-/// stored. A revocation that does not verify is ignored (planted).
+/// The identity of a key (hex of [`KeyFileV2::identity`]): the same for
+/// every re-sealed copy of it. `None` for version 1 files, which carry no
+/// authority to check a revocation with.
+pub(crate) fn key_identity(file: &AnyKeyFile) -> Option<String> {
+    match file {
+        AnyKeyFile::V2(f) => Some(hex::encode(f.identity())),
+        _ => None,
+    }
+}
+
+/// Whether a valid revocation (signed by `authority`) of key file `name`
+/// with contents `file` is stored: under the file's id (what removals wrote
+/// before key identities) or under its identity (which also covers copies
+/// of the key sealed again into other bytes, so stored under other names).
+/// A revocation that does not verify is ignored (planted).
 pub(crate) async fn is_revoked(
     backend: &dyn Backend,
     authority: &AdminPublicKey,
     repo_id: &str,
     name: &str,
+    file: &AnyKeyFile,
 ) -> Result<bool> {
-    let stored = fetch_revocation(backend, name).await?;
-    Ok(revoked_by(authority, repo_id, name, stored.as_ref()))
+    let mut objects = vec![revocation_name(name)];
+    objects.extend(key_identity(file).map(|i| format!("{REVOKED}{i}")));
+    for object in objects {
+        let stored = fetch_revocation(backend, &object).await?;
+        if revoked_by(authority, repo_id, &object, stored.as_ref()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
-/// The stored revocation object of key file `name`, unverified: `None`
-/// when there is none (or it cannot be read, e.g. too large: treated as
-/// absent, as a planted one would be). Needs no key, so `open` reads it
-/// side by side with the key file itself.
-pub(crate) async fn fetch_revocation(backend: &dyn Backend, name: &str) -> Result<Option<Bytes>> {
-    let object = revocation_name(name);
-    match get_capped(backend, &object, MAX_SIGNED_SIZE).await {
+/// The stored revocation object `object` (`revoked/<id or identity>`),
+/// unverified: `None` when there is none (or it cannot be read, e.g. too
+/// large: treated as absent, as a planted one would be). Needs no key, so
+/// `open` reads it side by side with the key file itself.
+pub(crate) async fn fetch_revocation(backend: &dyn Backend, object: &str) -> Result<Option<Bytes>> {
+    match get_capped(backend, object, MAX_SIGNED_SIZE).await {
         Ok(b) => Ok(Some(b)),
         Err(Error::Backend(e)) if e.is_not_found() => Ok(None),
         Err(e) if e.is_backend_failure() => Err(e),
@@ -202,27 +232,22 @@ pub(crate) async fn fetch_revocation(backend: &dyn Backend, name: &str) -> Resul
     }
 }
 
-/// Whether `stored` (from [`fetch_revocation`]) is a valid revocation of
-/// key file `name` signed by `authority`.
+/// Whether `stored` (from [`fetch_revocation`] of `object`) is a valid
+/// revocation signed by `authority` naming what `object` names.
 pub(crate) fn revoked_by(
     authority: &AdminPublicKey,
     repo_id: &str,
-    name: &str,
+    object: &str,
     stored: Option<&Bytes>,
 ) -> bool {
     let Some(bytes) = stored else { return false };
-    let id = name.trim_start_matches("keys/");
-    decode_signed::<Revocation>(
-        authority,
-        REVOCATION_MAGIC,
-        repo_id,
-        &revocation_name(name),
-        bytes,
-    )
-    .is_ok_and(|r| r.key == id)
+    let id = object.trim_start_matches(REVOKED);
+    decode_signed::<Revocation>(authority, REVOCATION_MAGIC, repo_id, object, bytes)
+        .is_ok_and(|r| r.key == id)
 }
 
-fn revocation_name(key_name: &str) -> String {
+/// `revoked/<file id>` for key file `keys/<file id>`.
+pub(crate) fn revocation_name(key_name: &str) -> String {
     format!("{REVOKED}{}", key_name.trim_start_matches("keys/"))
 }
 
@@ -267,7 +292,8 @@ impl Repository {
                 info.label = Some(f.label().to_owned());
                 if let Some(a) = &self.authority {
                     info.endorsed = Some(f.is_endorsed_by(a));
-                    info.revoked = is_revoked(&*self.backend, a, &self.config.id, &name).await?;
+                    let id = &self.config.id;
+                    info.revoked = is_revoked(&*self.backend, a, id, &name, &file).await?;
                 }
             }
             out.push(info);
@@ -378,12 +404,28 @@ impl Repository {
         self.admin.clone().ok_or(Error::NoAuthority { operation })
     }
 
-    /// Writes `revoked/<id>` when this handle can sign (a version 1 admin
-    /// cannot: its removals are plain deletes).
+    /// Writes `revoked/<id>` and `revoked/<identity>` (see [`is_revoked`])
+    /// for key file `keys/<id>` when this handle can sign (a version 1
+    /// admin cannot: its removals are plain deletes). Call it while the file
+    /// is still stored: its identity is read from it.
     pub(crate) async fn revoke(&self, id: &str) -> Result<()> {
         let Some(admin) = &self.admin else {
             return Ok(());
         };
+        let mut names = vec![id.to_owned()];
+        match read_key_file(&*self.backend, &format!("keys/{id}")).await {
+            Ok(f) => names.extend(key_identity(&f)),
+            Err(e) if e.is_backend_failure() => return Err(e),
+            // Gone or unreadable: there is no identity to revoke.
+            Err(_) => {}
+        }
+        for name in names {
+            self.put_revocation(admin, &name).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_revocation(&self, admin: &AdminKey, id: &str) -> Result<()> {
         let record = Revocation {
             key: id.to_owned(),
             time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -399,7 +441,8 @@ impl Repository {
         {
             // One planted there first (it does not verify): replace it.
             Err(e) if e.is_already_exists() => {
-                if !is_revoked(&*self.backend, &admin.public(), &self.config.id, id).await? {
+                let stored = fetch_revocation(&*self.backend, &object).await?;
+                if !revoked_by(&admin.public(), &self.config.id, &object, stored.as_ref()) {
                     self.backend
                         .put(&object, Bytes::from(bytes), PutMode::Overwrite)
                         .await?;

@@ -13,7 +13,7 @@ mod snapshots;
 mod tenant_view;
 
 pub use epochs::{EpochReport, EpochUsage, RotateOptions, RotateReport};
-pub(crate) use keys::{fetch_revocation, is_revoked, revoked_by};
+pub(crate) use keys::{fetch_revocation, is_revoked, key_identity, revocation_name, revoked_by};
 pub use keys::{KeyInfo, NewKey};
 pub use options::InitOptions;
 pub use remove::{RemoveOptions, RemoveReport};

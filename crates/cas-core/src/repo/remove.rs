@@ -64,9 +64,9 @@ impl Repository {
     }
 
     /// Removes the key file `query` names (full id or unambiguous prefix):
-    /// writes a signed revocation, deletes the file, then (unless
-    /// `opts.rotate` is off) starts a new key epoch the removed holder gets
-    /// no grant for. Admins only; the last usable admin key is refused with
+    /// starts (unless `opts.rotate` is off) a new key epoch the removed
+    /// holder gets no grant for, then writes a signed revocation and deletes
+    /// the file. A rotation that fails leaves the key in place. Admins only; the last usable admin key is refused with
     /// [`Error::LastAdminKey`]. The key that opened this handle may go if
     /// another admin remains (this handle keeps working until dropped).
     ///
@@ -100,13 +100,9 @@ impl Repository {
                 return Err(Error::RotationBlocked { keys: r.lacking });
             }
         }
-        // Recorded before anything is removed: no removal goes unjournaled.
-        let op = journal::Operation::KeyRemove {
-            key: target.object(),
-        };
-        journal::record(self, op, Default::default(), journal::counts([("keys", 1)])).await?;
-        self.revoke(&target.id).await?;
-        delete_quiet(self, &target.object()).await?;
+        // The rotation first (it leaves the target out): a rotation that
+        // cannot happen fails the removal before anything is revoked or
+        // deleted, instead of leaving a removed key and no new epoch.
         let rotation = match rotate {
             true => {
                 let ro = RotateOptions::default().drop_old_keys(opts.drop_old_keys);
@@ -114,6 +110,13 @@ impl Repository {
             }
             false => None,
         };
+        // Recorded before anything is removed: no removal goes unjournaled.
+        let op = journal::Operation::KeyRemove {
+            key: target.object(),
+        };
+        journal::record(self, op, Default::default(), journal::counts([("keys", 1)])).await?;
+        self.revoke(&target.id).await?;
+        delete_quiet(self, &target.object()).await?;
         Ok(RemoveReport {
             key: target.object(),
             rotation,

@@ -42,9 +42,11 @@
 //! shred record carries the admin authority's signature; prune reclaims a
 //! namespace only under a record that verifies). Backup keys can open an
 //! existing tenant and back up into it. Cryptographically every key holder
-//! can unwrap every tenant key object (the wrapping key derives from the
-//! master key): tenants separate data for shredding and dedup, they are not
-//! an access-control boundary between key holders.
+//! granted the current key epoch can unwrap every tenant key object (the
+//! wrapping key derives from the epoch's root; objects are re-wrapped at
+//! each rotation, see `rewrap.rs` for what a removed key can still read):
+//! tenants separate data for shredding and dedup, they are not an
+//! access-control boundary between key holders.
 //!
 //! # Concurrency
 //!
@@ -54,11 +56,13 @@
 
 mod receipt;
 mod reclaim;
+mod rewrap;
 mod shred;
 
 pub use receipt::{verify_receipt, DestroyedObject, PendingGc, Receipt, RECEIPT_FORMAT};
 pub(crate) use reclaim::reclaim_shredded;
 pub use reclaim::ReclaimReport;
+pub(crate) use rewrap::rewrap_tenants;
 pub use shred::ShredOptions;
 #[cfg(test)]
 pub(crate) use shred::ShredRecord as ShredRecordForTests;
@@ -126,18 +130,47 @@ pub struct TenantInfo {
 /// The one place the key that wraps tenant key objects of `epoch` comes
 /// from (key rotation re-wraps tenant secrets under a new epoch here).
 ///
-/// Epoch 0 is the repository key set's `"cairn/v1/tenant-wrap"` key. Tenant
-/// *ids* come from the same key set (`"cairn/v1/tenant-id"`): a rotation
-/// must keep deriving ids from the epoch-0 set (or re-file key objects),
-/// or tenants created before it are no longer found by name.
+/// Epoch 0 is the repository key set's `"cairn/v1/tenant-wrap"` key; epoch
+/// `n >= 1` is the same derivation from epoch `n`'s root
+/// (`KeySet::derive(root).tenant_wrapping_key()`), so only key files
+/// granted epoch `n` can unwrap what is wrapped under it. Tenant *ids* stay
+/// derived from the epoch-0 set (`"cairn/v1/tenant-id"`), or tenants created
+/// before a rotation would no longer be found by name.
 pub(crate) fn wrapping_key(repo: &Repository, epoch: u32, object: &str) -> Result<SealingKey> {
+    let keys = repo.keys();
     match epoch {
-        0 => Ok(repo.keys().tenant_wrapping_key()),
-        e => Err(Error::corrupt(
-            object,
-            format!("wrapped under key epoch {e}, which this build does not know"),
-        )),
+        0 => Ok(keys.tenant_wrapping_key()),
+        e => match keys.expose_epoch_root(e) {
+            Some(root) => Ok(cairn_crypto::KeySet::derive(&root).tenant_wrapping_key()),
+            None => Err(Error::corrupt(
+                object,
+                format!("wrapped under key epoch {e}, which this key was not granted"),
+            )),
+        },
     }
+}
+
+/// Seals `secret` for tenant `name` in `namespace` under the current key
+/// epoch's wrapping key; returns the object name and bytes.
+pub(crate) fn seal_key_object(
+    repo: &Repository,
+    name: &str,
+    namespace: [u8; 16],
+    secret: &TenantSecret,
+) -> Result<(String, Vec<u8>)> {
+    let keys = repo.keys();
+    let epoch = keys.epoch();
+    let tid = keys.tenant_id(name);
+    let wrap = wrapping_key(repo, epoch, "")?;
+    let obj = TenantKeyObject::seal(&wrap, epoch, tid, namespace, secret, name)
+        .map_err(crypto("tenant key object"))?;
+    let bytes = obj.to_bytes();
+    let object = format!(
+        "{}{}",
+        key_prefix(&hex::encode(tid)),
+        blake3::hash(&bytes).to_hex()
+    );
+    Ok((object, bytes))
 }
 
 pub(crate) fn key_prefix(tenant_id: &str) -> String {
@@ -178,11 +211,10 @@ impl Repository {
         getrandom::fill(&mut ns).map_err(|e| Error::Internal {
             what: format!("no randomness from the operating system: {e}"),
         })?;
-        let tid = self.keys().tenant_id(name);
-        let obj = TenantKeyObject::seal(&wrapping_key(self, 0, "")?, 0, tid, ns, &secret, name)
-            .map_err(crypto("tenant key object"))?;
-        let bytes = obj.to_bytes();
-        let object = format!("{}{}", key_prefix(&id), blake3::hash(&bytes).to_hex());
+        // Under the current epoch: a key removed before now (left out of
+        // that epoch) cannot unwrap it.
+        self.refresh_keys().await?;
+        let (object, bytes) = seal_key_object(self, name, ns, &secret)?;
         self.backend()
             .put(&object, Bytes::from(bytes), PutMode::CreateOnly)
             .await?;
@@ -292,8 +324,12 @@ impl Repository {
         // The id is authenticated (it is associated data), but bound to the
         // name only here: an object filed under another tenant's id is not
         // that tenant's.
-        if !object.starts_with(&key_prefix(&hex::encode(self.keys().tenant_id(&name)))) {
+        let id = self.keys().tenant_id(&name);
+        if !object.starts_with(&key_prefix(&hex::encode(id))) {
             return Err(Error::corrupt(object, "filed under another tenant's id"));
+        }
+        if parsed.tenant_id() != id {
+            return Err(Error::corrupt(object, "names another tenant's id"));
         }
         Ok(Opened {
             object: object.to_owned(),
@@ -301,6 +337,35 @@ impl Repository {
             secret,
             name,
         })
+    }
+
+    /// A key object of a tenant other than `id` that names `namespace`, if
+    /// any (from a complete listing, or an error).
+    ///
+    /// A namespace belongs to the tenant whose key object chose it. Anyone
+    /// with the master key (a backup host) can seal a key object for tenant
+    /// A that names tenant B's namespace; shredding A must then neither sign
+    /// B's namespace away nor let prune delete it. Refusing a namespace
+    /// another tenant claims is the safe direction: a planted claim can
+    /// only keep a namespace from being reclaimed, never get one deleted.
+    pub(crate) async fn namespace_claimed_elsewhere(
+        &self,
+        id: &str,
+        namespace: &str,
+    ) -> Result<Option<String>> {
+        let (heard, incomplete) = list_tolerant(&**self.backend(), TENANT_KEYS).await?;
+        if let Some(e) = incomplete {
+            return Err(e.into());
+        }
+        let own = key_prefix(id);
+        for m in heard.into_iter().filter(|m| !m.key.starts_with(&own)) {
+            match self.open_key_object(&m.key).await {
+                Ok(o) if hex::encode(o.parsed.namespace()) == namespace => return Ok(Some(m.key)),
+                Err(e) if e.is_backend_failure() => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(None)
     }
 
     /// Whether a shred record that verifies under this handle's authority

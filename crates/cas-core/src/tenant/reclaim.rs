@@ -3,7 +3,9 @@
 //!
 //! A shredded tenant's index and trees cannot be read any more (that is
 //! the point), so prune cannot decide pack by pack; it does not need to.
-//! Under a shred record that verifies with the admin authority, *every*
+//! Under a shred record that verifies with the admin authority (a version 1
+//! admin, which has none, reclaims nothing and says so), and only when no
+//! key object of another tenant names the namespace, *every*
 //! object under `tenants/<namespace>/` is deleted, from a complete listing
 //! (an incomplete one deletes nothing there and is reported).
 //!
@@ -50,6 +52,19 @@ pub(crate) async fn reclaim_shredded(
     repo.require_admin("prune")?;
     let mut report = ReclaimReport::default();
     let (records, _) = list_tolerant(&**repo.backend(), TENANT_SHREDS).await?;
+    if repo.authority().is_none() {
+        // A version 1 admin cannot verify a shred record, and a writer's
+        // "treat as shredded" is no ground for deleting a namespace: a
+        // record anyone can plant would steer the deletion.
+        if !records.is_empty() {
+            report.errors.push(format!(
+                "{TENANT_SHREDS}: not reclaimed: this key file (version 1) has no admin authority \
+                 to verify shred records with; change its password (which writes a version 3 \
+                 admin file) and prune again"
+            ));
+        }
+        return Ok(report);
+    }
     for m in records {
         let rest = m.key.trim_start_matches(TENANT_SHREDS);
         let Some((id, ns)) = rest.split_once('/') else {
@@ -58,6 +73,13 @@ pub(crate) async fn reclaim_shredded(
         };
         if !repo.shred_recorded(id, ns).await? {
             report.ignored_records.push(m.key);
+            continue;
+        }
+        if let Some(claim) = repo.namespace_claimed_elsewhere(id, ns).await? {
+            report.errors.push(format!(
+                "{}: not reclaimed: {claim} (another tenant) names this namespace",
+                namespace_prefix(ns)
+            ));
             continue;
         }
         report.namespaces.push(ns.to_owned());

@@ -115,6 +115,16 @@ impl Repository {
                 namespaces.insert(ns);
             }
         }
+        // A namespace another tenant's key object claims is not this
+        // tenant's to shred (a key object planted under this tenant's id
+        // naming it): never signed away, nor its snapshots deleted.
+        let mut foreign = BTreeSet::new();
+        for ns in &namespaces {
+            if self.namespace_claimed_elsewhere(&id, ns).await?.is_some() {
+                foreign.insert(ns.clone());
+            }
+        }
+        namespaces.retain(|ns| !foreign.contains(ns));
         if namespaces.is_empty() && objects.is_empty() {
             return Err(Error::TenantNotFound {
                 tenant: name.to_owned(),

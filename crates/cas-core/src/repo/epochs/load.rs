@@ -106,6 +106,29 @@ pub(crate) async fn fetch(backend: &dyn Backend) -> Result<Fetched> {
     })
 }
 
+/// The smallest epoch number after `current` that nothing is stored at: a
+/// rotation takes it, so junk planted at the next number (which does not
+/// verify, so is no epoch) cannot make every rotation collide with it
+/// (create-only) forever. Walking past junk, not past the highest number
+/// listed, keeps one object planted at `u32::MAX` from exhausting the
+/// numbers.
+pub(crate) async fn next_free(backend: &dyn Backend, current: u32) -> Result<u32> {
+    let (heard, _) = list_tolerant(backend, EPOCHS).await?;
+    let taken: std::collections::BTreeSet<u32> = heard
+        .iter()
+        .filter_map(|m| m.key.strip_prefix(EPOCHS)?.parse::<u32>().ok())
+        .collect();
+    let mut n = current;
+    loop {
+        n = n.checked_add(1).ok_or_else(|| Error::Internal {
+            what: "key epoch numbers exhausted".into(),
+        })?;
+        if !taken.contains(&n) {
+            return Ok(n);
+        }
+    }
+}
+
 /// The valid epoch records among what [`fetch`] read (verified under
 /// `authority`; the older objects it only listed are read now, a few at a
 /// time), and warnings for the others. Without an authority nothing

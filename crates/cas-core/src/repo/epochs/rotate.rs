@@ -80,9 +80,8 @@ impl Repository {
         if r.lacking.contains(&own) || (!opts.drop_old_keys && !r.lacking.is_empty()) {
             return Err(Error::RotationBlocked { keys: r.lacking });
         }
-        let n = keys.epoch().checked_add(1).ok_or_else(|| Error::Internal {
-            what: "key epoch numbers exhausted".into(),
-        })?;
+        // Past numbers taken by objects that do not verify (planted).
+        let n = super::next_free(&*self.backend, keys.epoch()).await?;
         let root = MasterKey::generate().map_err(crypto_err("epoch root"))?;
         let mut grants = BTreeMap::new();
         for (id, public) in &r.grantable {
@@ -125,6 +124,9 @@ impl Repository {
         let refs: Vec<(u32, &MasterKey)> = roots.iter().map(|(e, r)| (*e, r)).collect();
         let new = KeySet::with_epochs(&self.master, n, &refs).map_err(crypto_err(&object))?;
         self.set_keys(new);
+        // Tenant key objects follow: a key left out of this epoch opens
+        // none of them from now on.
+        crate::tenant::rewrap_tenants(self).await?;
         for id in &r.lacking {
             self.revoke(id).await?;
             delete_quiet(self, &format!("keys/{id}")).await?;

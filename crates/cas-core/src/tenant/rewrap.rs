@@ -1,0 +1,59 @@
+//! Tenants follow key rotation: after a rotation every tenant key object is
+//! wrapped again under the new epoch's wrapping key, and the old object is
+//! deleted once its replacement is stored.
+//!
+//! What a removed key's holder can still read of a tenant: whatever it
+//! unwrapped (or could have unwrapped) before the removal — the tenant's
+//! secret does not change, so data written into the tenant before *and
+//! after* the removal stays readable to someone who kept that secret, until
+//! the tenant is shredded. Objects it did not copy in time are gone: the
+//! epoch-0 (or older-epoch) wrapping it holds opens no key object written
+//! after the rotation, and tenants created afterwards are wrapped under an
+//! epoch it was never granted. (A `tenant rekey` giving a tenant a fresh
+//! secret going forward is not implemented yet.)
+
+use bytes::Bytes;
+use cairn_backends::PutMode;
+
+use super::{seal_key_object, TENANT_KEYS};
+use crate::open::list_tolerant;
+use crate::{Repository, Result};
+
+/// Re-wraps every tenant key object not under the current epoch; returns
+/// how many were re-wrapped. Objects that do not open (planted, damaged, or
+/// under an epoch this key was not granted) are left alone.
+pub(crate) async fn rewrap_tenants(repo: &Repository) -> Result<u64> {
+    let (heard, incomplete) = list_tolerant(&**repo.backend(), TENANT_KEYS).await?;
+    if let Some(e) = incomplete {
+        return Err(e.into());
+    }
+    let epoch = repo.keys().epoch();
+    let mut done = 0;
+    for m in heard {
+        let o = match repo.open_key_object(&m.key).await {
+            Ok(o) => o,
+            Err(e) if e.is_backend_failure() => return Err(e),
+            Err(_) => continue,
+        };
+        if o.parsed.epoch() == epoch {
+            continue;
+        }
+        let (object, bytes) = seal_key_object(repo, &o.name, o.parsed.namespace(), &o.secret)?;
+        // The new object first: a crash between the two leaves both, which
+        // open to the same tenant (same secret, same namespace).
+        match repo
+            .backend()
+            .put(&object, Bytes::from(bytes), PutMode::CreateOnly)
+            .await
+        {
+            Err(e) if e.is_already_exists() => {}
+            r => r?,
+        }
+        match repo.backend().delete(&m.key).await {
+            Err(e) if e.is_not_found() => {}
+            r => r?,
+        }
+        done += 1;
+    }
+    Ok(done)
+}
