@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn_cas_core::Snapshot;
+use cairn_cas_core::{Node, Snapshot};
 use cairn_recovery::{FileReader, ReaderOptions};
 
 use crate::{Repository, Result};
@@ -53,5 +53,27 @@ impl Repository {
     ) -> Result<FileReader> {
         let inner = Arc::clone(&self.inner);
         Ok(FileReader::open_with(inner, snapshot, path.as_ref(), opts).await?)
+    }
+
+    /// A reader of the file `node`, which the caller found in a snapshot's
+    /// tree (a walk, a listing); `path` names it in errors. Nothing is
+    /// fetched until it is read.
+    pub fn file_reader(&self, path: &Path, node: Node, opts: ReaderOptions) -> Result<FileReader> {
+        Ok(FileReader::from_node(
+            Arc::clone(&self.inner),
+            path,
+            node,
+            opts,
+        )?)
+    }
+
+    /// The node at `path` of `snapshot` (`/`: a directory node for the
+    /// snapshot's root), or `None`.
+    pub async fn node_at(
+        &self,
+        snapshot: &Snapshot,
+        path: impl AsRef<Path>,
+    ) -> Result<Option<Node>> {
+        Ok(cairn_recovery::node_at(&self.inner, snapshot.tree, path.as_ref()).await?)
     }
 }
