@@ -2,26 +2,7 @@
 //! (`futures::io::AsyncRead + AsyncSeek`, no runtime assumed) and its
 //! blocking adapter [`BlockingFileReader`] (`std::io::Read + Seek`).
 //!
-//! A file node stores only its chunk ids; where each chunk starts in the
-//! file comes from the index: the prefix sums of the chunks' plaintext
-//! lengths (`raw_length` of each index entry), computed once when the file
-//! is opened (a chunk the index does not know fails the open, naming it).
-//! A read fetches only the chunks it touches, through
-//! [`Repository::read_blobs`], which verifies every blob (AEAD tag, then the
-//! chunk id of the plaintext) before its bytes are used; the length of each
-//! plaintext is checked against the index too, since the offsets depend on
-//! it.
-//!
-//! Opened chunks are kept in a small cache bounded by a count of blobs
-//! ([`ReaderOptions::cache_blobs`]; memory is at most that many times the
-//! repository's largest chunk). A read that starts where the previous one
-//! ended continues a run; once a run has read a whole chunk (or began at
-//! the start of the file) it is a stream, and the next chunk it needs is
-//! fetched together with the next [`ReaderOptions::readahead`] ones (neighbours in one pack with one ranged
-//! read), so a stream does not pay one round trip per chunk. Any other read
-//! fetches only what it touches: a read no longer than the repository's
-//! minimum chunk size (128 KiB by default) fetches one chunk, or two when it
-//! straddles a boundary, whatever the file's size.
+//! How it reads is documented on [`FileReader`] (this module is private).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, SeekFrom};
@@ -126,8 +107,28 @@ struct Piece {
 /// Chunks fetched by one request batch: (chunk indices, plaintext).
 type Fetched = Vec<(Vec<usize>, Arc<[u8]>)>;
 
-/// A seekable, verified stream of one file of a snapshot. See the
-/// [module docs](self) for what is fetched when.
+/// A seekable, verified stream of one file of a snapshot.
+///
+/// A file node stores only its chunk ids; where each chunk starts in the
+/// file comes from the index: the prefix sums of the chunks' plaintext
+/// lengths (`raw_length` of each index entry), computed once when the file
+/// is opened (a chunk the index does not know fails the open, naming it).
+/// A read fetches only the chunks it touches, through
+/// [`Repository::read_blobs`], which verifies every blob (AEAD tag, then the
+/// chunk id of the plaintext) before its bytes are used; the length of each
+/// plaintext is checked against the index too, since the offsets depend on
+/// it.
+///
+/// Opened chunks are kept in a small cache bounded by a count of blobs
+/// ([`ReaderOptions::cache_blobs`]; memory is at most that many times the
+/// repository's largest chunk). A read that starts where the previous one
+/// ended continues a run; once a run has read a whole chunk (or began at
+/// the start of the file) it is a stream, and the next chunk it needs is
+/// fetched together with the next [`ReaderOptions::readahead`] ones (neighbours in one pack with one ranged
+/// read), so a stream does not pay one round trip per chunk. Any other read
+/// fetches only what it touches: a read no longer than the repository's
+/// minimum chunk size (128 KiB by default) fetches one chunk, or two when it
+/// straddles a boundary, whatever the file's size.
 ///
 /// ```
 /// use std::sync::Arc;
