@@ -2,6 +2,7 @@
 
 mod audit;
 mod backup;
+mod browse;
 #[cfg(feature = "erasure")]
 mod erasure_ops;
 mod error;
@@ -56,7 +57,7 @@ pub use cairn_cas_core::{
     RotateReport, WarningKind,
 };
 pub use cairn_crypto::AdminPublicKey;
-pub use cairn_recovery::{Action, Overwrite};
+pub use cairn_recovery::{Action, BlockingFileReader, FileReader, Overwrite, ReaderOptions};
 
 pub use cairn_cas_core::copy::{CopyOptions, CopyReport};
 pub use cairn_cas_core::tenant::{Receipt, TenantInfo};

@@ -10,6 +10,20 @@ use crate::metrics::timed;
 use crate::{Repository, Result};
 
 impl Repository {
+    /// Forgets the snapshots `ids` (full ids; resolve prefixes with
+    /// [`snapshot`](Self::snapshot)), as a policy's forget would: admins
+    /// only, journaled, each hidden by a signed tombstone; returns the ids
+    /// removed (on a dry run, the ids that would be). An unknown id fails
+    /// before anything is removed. Operation `forget`.
+    pub async fn forget_snapshots(
+        &self,
+        ids: &[cairn_cas_core::SnapshotId],
+        dry_run: bool,
+    ) -> Result<Vec<cairn_cas_core::SnapshotId>> {
+        let run = cairn_cas_core::prune::forget_snapshots(&self.inner, ids, dry_run);
+        timed("forget", tracing::info_span!("cairn.forget", dry_run), run).await
+    }
+
     /// Plans `policy` over the snapshots `filter` selects and, unless
     /// `dry_run`, removes the records of those it does not keep (admins
     /// only; each removal is signed). Fails if any record cannot be read: a

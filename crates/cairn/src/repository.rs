@@ -1,7 +1,8 @@
 //! [`Repository`]: the one entry type, with the workflow as methods. The
 //! methods live by topic: `backup.rs`, `restore.rs`, `lifecycle.rs`
 //! (forget, prune), `maintenance.rs` (check, repair, copy), `inspect.rs`
-//! (diff, find, trees, stats), `keys.rs`, `audit.rs`, `erasure_ops.rs`,
+//! (diff, find, trees, stats), `browse.rs` (one file as a seekable
+//! stream), `keys.rs`, `audit.rs`, `erasure_ops.rs`,
 //! `tenant.rs`.
 
 use std::sync::atomic::AtomicBool;

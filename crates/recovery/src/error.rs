@@ -35,6 +35,12 @@ pub enum Error {
         /// The path asked for.
         path: PathBuf,
     },
+    /// The path names a directory or a symlink where a file was asked for.
+    #[error("{} is not a regular file in the snapshot", path.display())]
+    NotAFile {
+        /// The path asked for.
+        path: PathBuf,
+    },
     /// A restore finished with some files incomplete; the first error is given.
     #[error(
         "restore incomplete: {} file(s) not restored whole{}; {failed} failure(s), first: {first}",

@@ -65,6 +65,7 @@ mod inspect;
 mod meta;
 mod options;
 mod plan;
+mod reader;
 mod restore;
 mod stream;
 mod target;
@@ -81,6 +82,7 @@ pub use plan::{
     plan_restore, Action, BlobRead, Overwrite, PackRead, PlanDiff, PlannedEntry, RestoreOptions,
     RestorePlan,
 };
+pub use reader::{node_at, root_node, BlockingFileReader, FileReader, ReaderOptions};
 pub use restore::{
     restore, restore_owned, NoProgress, RestoreProgress, RestoreSummary, RestoreWarning,
 };

@@ -12,6 +12,10 @@ use crate::prune::{run_prune, PruneArgs};
 
 #[derive(Debug, Args)]
 pub(crate) struct ForgetArgs {
+    /// Forget these snapshots (ids or id prefixes) instead of applying a
+    /// policy; not with the --keep-* flags.
+    #[arg(value_name = "SNAPSHOT")]
+    snapshots: Vec<String>,
     /// Keep the last N snapshots (`unlimited` or -1: all).
     #[arg(long, value_name = "N", value_parser = parse_count)]
     keep_last: Option<u32>,
@@ -97,6 +101,29 @@ fn tag_list(s: &str) -> Vec<String> {
 }
 
 impl ForgetArgs {
+    /// Whether any --keep-* flag is given.
+    fn has_policy(&self) -> bool {
+        let counts = [
+            self.keep_last,
+            self.keep_hourly,
+            self.keep_daily,
+            self.keep_weekly,
+            self.keep_monthly,
+            self.keep_yearly,
+        ];
+        let withins = [
+            self.keep_within,
+            self.keep_within_hourly,
+            self.keep_within_daily,
+            self.keep_within_weekly,
+            self.keep_within_monthly,
+            self.keep_within_yearly,
+        ];
+        counts.iter().any(Option::is_some)
+            || withins.iter().any(Option::is_some)
+            || !self.keep_tag.is_empty()
+    }
+
     fn policy(&self) -> KeepPolicy {
         let mut p = KeepPolicy::default()
             .last(self.keep_last.unwrap_or(0))
@@ -126,6 +153,9 @@ impl ForgetArgs {
 
 pub(crate) async fn run(ctx: &Ctx, a: ForgetArgs) -> Result<ExitCode> {
     let repo = ctx.open().await?;
+    if !a.snapshots.is_empty() {
+        return forget_ids(ctx, &repo, &a).await;
+    }
     let group_by: GroupBy = a.group_by.parse()?;
     let mut opts = PlanOptions::default()
         .group_by(group_by)
@@ -173,6 +203,43 @@ pub(crate) async fn run(ctx: &Ctx, a: ForgetArgs) -> Result<ExitCode> {
     if a.prune && !a.dry_run {
         let forget_json = serde_json::to_value(&report)?;
         return run_prune(ctx, &repo, &a.prune_args, false, Some(forget_json)).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cairn forget ID…`: those snapshots, whatever a policy would say.
+async fn forget_ids(ctx: &Ctx, repo: &cairn::Repository, a: &ForgetArgs) -> Result<ExitCode> {
+    if a.has_policy() {
+        anyhow::bail!("give snapshot ids or --keep-* flags, not both");
+    }
+    let mut ids = Vec::new();
+    for arg in &a.snapshots {
+        let (id, _) = repo
+            .snapshot(&crate::backup::query(arg)?)
+            .await
+            .flat()
+            .with_context(|| format!("finding snapshot {arg}"))?;
+        ids.push(id);
+    }
+    let removed = repo
+        .forget_snapshots(&ids, a.dry_run)
+        .await
+        .flat()
+        .context("forget")?;
+    let report = serde_json::json!({ "removed": removed, "dry_run": a.dry_run });
+    if ctx.json && !a.prune {
+        println!("{report}");
+    } else if !ctx.json {
+        for id in &removed {
+            println!("  remove {}", short(id.as_ref()));
+        }
+        match a.dry_run {
+            true => println!("would remove {} snapshots (dry run)", removed.len()),
+            false => println!("removed {} snapshots", removed.len()),
+        }
+    }
+    if a.prune && !a.dry_run {
+        return run_prune(ctx, repo, &a.prune_args, false, Some(report)).await;
     }
     Ok(ExitCode::SUCCESS)
 }

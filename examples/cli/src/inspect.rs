@@ -99,6 +99,9 @@ pub(crate) struct LsArgs {
     snapshot: String,
     /// List only this path (absolute, as in the snapshot) and below.
     path: Option<PathBuf>,
+    /// Long listing (like `ls -l`): mode, owner, group, size, time, path.
+    #[arg(short = 'l', long)]
+    long: bool,
 }
 
 pub(crate) async fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
@@ -118,7 +121,7 @@ pub(crate) async fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
             }
             found = true;
         }
-        lines.push((path.to_owned(), describe(path, node, ctx.json)));
+        lines.push((path.to_owned(), describe(path, node, ctx.json, a.long)));
     })
     .await
     .flat()
@@ -152,7 +155,7 @@ pub(crate) async fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(path: &Path, node: &Node, json: bool) -> String {
+fn describe(path: &Path, node: &Node, json: bool, long: bool) -> String {
     let (kind, target) = match &node.kind {
         NodeKind::File { .. } => ("file", None),
         NodeKind::Dir { .. } => ("dir", None),
@@ -178,11 +181,57 @@ fn describe(path: &Path, node: &Node, json: bool) -> String {
         }
         v.to_string()
     } else {
-        match target {
+        let name = match target {
             Some(t) => format!("{p} -> {t}"),
             None => p,
+        };
+        match long {
+            false => name,
+            true => format!(
+                "{} {:>6} {:>6} {:>12} {} {name}",
+                mode_string(&node.kind, node.mode),
+                node.uid,
+                node.gid,
+                node.size,
+                node_time(node.mtime.sec),
+            ),
         }
     }
+}
+
+/// `ls -l`'s mode column: the kind, then rwx for owner, group and others
+/// (with setuid, setgid and sticky as `s`/`S`, `t`/`T`).
+fn mode_string(kind: &NodeKind, mode: u32) -> String {
+    let mut out = String::with_capacity(10);
+    out.push(match kind {
+        NodeKind::File { .. } => '-',
+        NodeKind::Dir { .. } => 'd',
+        NodeKind::Symlink { .. } => 'l',
+    });
+    let special = [(0o4000, 's'), (0o2000, 's'), (0o1000, 't')];
+    for (who, (bit, mark)) in special.iter().enumerate() {
+        let shift = 6 - 3 * who as u32;
+        let rwx = (mode >> shift) & 7;
+        out.push(if rwx & 4 != 0 { 'r' } else { '-' });
+        out.push(if rwx & 2 != 0 { 'w' } else { '-' });
+        out.push(match (rwx & 1 != 0, mode & bit != 0) {
+            (true, true) => *mark,
+            (false, true) => mark.to_ascii_uppercase(),
+            (true, false) => 'x',
+            (false, false) => '-',
+        });
+    }
+    out
+}
+
+/// A node's modification time as `YYYY-MM-DD HH:MM:SS` (UTC).
+fn node_time(sec: i64) -> String {
+    let t = match u64::try_from(sec) {
+        Ok(s) => std::time::UNIX_EPOCH + std::time::Duration::from_secs(s),
+        Err(_) => std::time::UNIX_EPOCH,
+    };
+    let t = humantime::format_rfc3339_seconds(t).to_string();
+    t.trim_end_matches('Z').replacen('T', " ", 1)
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 //! cairn snapshots
 //! cairn diff 1a2b3c4d latest                 # added, removed, modified
 //! cairn find '*.conf'                         # which snapshots hold a path
+//! cairn dump latest /etc/hosts                 # one file to stdout; a directory as tar
 //! cairn restore latest --target /tmp/restore --include /home/me/work/src --verify
 //! cairn check --read-data-subset 10%
 //! cairn repair index                           # after `check` names a damaged index object
@@ -31,6 +32,7 @@ mod copy;
 mod ctx;
 mod demo;
 mod diff;
+mod dump;
 mod erasure_cmds;
 mod find;
 mod forget;
@@ -124,6 +126,8 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Which snapshots contain a path matching a pattern.
     Find(find::FindArgs),
+    /// Write a file of a snapshot to standard output, or a directory as a tar stream.
+    Dump(dump::DumpArgs),
     /// Restore a snapshot (TARGET/<absolute path>, like restic).
     Restore(restore::RestoreArgs),
     /// Repository or snapshot statistics.
@@ -188,6 +192,7 @@ impl Command {
             Command::Init(_) => "init",
             Command::Snapshots(_) => "snapshots",
             Command::Ls(_) => "ls",
+            Command::Dump(_) => "dump",
             Command::Cat(_) => "cat",
             Command::Key(_) => "key",
             Command::Repair(_) => "repair",
@@ -234,6 +239,7 @@ fn main() -> ExitCode {
             Command::Ls(a) => inspect::ls(&ctx, a).await,
             Command::Diff(a) => diff::run(&ctx, a).await,
             Command::Find(a) => find::run(&ctx, a).await,
+            Command::Dump(a) => dump::run(&ctx, a).await,
             Command::Restore(a) => restore::run(&ctx, a).await,
             Command::Stats(a) => inspect::stats(&ctx, a).await,
             Command::Cat(a) => inspect::cat(&ctx, a).await,

@@ -58,28 +58,43 @@ pub async fn forget(
         .filter(|(id, s)| filter.matches(id, s))
         .collect();
     let plan = plan_retention(&selected, policy, opts)?;
-    let mut removed = Vec::new();
     let doomed = plan.remove();
-    if !dry_run && !doomed.is_empty() {
-        // Recorded before anything is removed: no forget goes unjournaled.
-        let gone = crate::journal::counts([("snapshots", doomed.len() as u64)]);
-        let op = crate::journal::Operation::Forget {
-            snapshots: doomed.iter().map(|id| id.to_string()).collect(),
-        };
-        crate::journal::record(repo, op, Default::default(), gone).await?;
-        for id in doomed {
-            let signed = repo.authority().is_some();
-            if signed {
-                repo.write_tombstone(&id).await?;
-            }
-            match repo.backend().delete(&snapshot_key(&id)).await {
-                // An append-only store keeps the record; the tombstone
-                // already hides it, and an admin's prune deletes it.
-                Err(e) if signed && e.is_not_permitted() => removed.push(id),
-                Err(e) if !e.is_not_found() => return Err(e.into()),
-                _ => removed.push(id),
-            }
+    let removed = match dry_run {
+        true => Vec::new(),
+        false => remove_records(repo, doomed).await?,
+    };
+    Ok(ForgetReport { plan, removed })
+}
+
+/// Journals the removal of `doomed`, then removes each record: a signed
+/// tombstone first (when the handle holds the admin authority), then the
+/// record itself. Returns the ids removed.
+pub(super) async fn remove_records(
+    repo: &Repository,
+    doomed: Vec<SnapshotId>,
+) -> Result<Vec<SnapshotId>> {
+    let mut removed = Vec::new();
+    if doomed.is_empty() {
+        return Ok(removed);
+    }
+    // Recorded before anything is removed: no forget goes unjournaled.
+    let gone = crate::journal::counts([("snapshots", doomed.len() as u64)]);
+    let op = crate::journal::Operation::Forget {
+        snapshots: doomed.iter().map(|id| id.to_string()).collect(),
+    };
+    crate::journal::record(repo, op, Default::default(), gone).await?;
+    for id in doomed {
+        let signed = repo.authority().is_some();
+        if signed {
+            repo.write_tombstone(&id).await?;
+        }
+        match repo.backend().delete(&snapshot_key(&id)).await {
+            // An append-only store keeps the record; the tombstone
+            // already hides it, and an admin's prune deletes it.
+            Err(e) if signed && e.is_not_permitted() => removed.push(id),
+            Err(e) if !e.is_not_found() => return Err(e.into()),
+            _ => removed.push(id),
         }
     }
-    Ok(ForgetReport { plan, removed })
+    Ok(removed)
 }

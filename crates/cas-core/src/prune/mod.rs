@@ -232,6 +232,7 @@
 //! repacked pack once.
 
 mod forget;
+mod forget_ids;
 mod gc;
 mod phase2;
 pub(crate) mod records;
@@ -244,6 +245,7 @@ mod strays;
 mod tests;
 
 pub use forget::{forget, ForgetReport, SnapshotFilter};
+pub use forget_ids::forget_snapshots;
 pub use gc::{prune, prune_plan, PendingRecord, PruneOptions, PrunePlan, PruneReport};
 pub use records::Lease;
 pub use session::Session;

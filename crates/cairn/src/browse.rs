@@ -1,0 +1,79 @@
+//! Browsing snapshots on the facade: one file as a seekable, verified
+//! stream ([`Repository::open_file`]).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cairn_cas_core::{Node, Snapshot};
+use cairn_recovery::{FileReader, ReaderOptions};
+
+use crate::{Repository, Result};
+
+impl Repository {
+    /// The file at `path` (absolute, as in the snapshot) of `snapshot` as a
+    /// `futures::io::AsyncRead + AsyncSeek` stream (no runtime assumed;
+    /// [`FileReader::blocking`] gives `std::io::Read + Seek`). A read
+    /// fetches only the chunks it touches, verified like every read; see
+    /// [`cairn_recovery::FileReader`].
+    ///
+    /// ```
+    /// use cairn::{NoProgress, Repository, SnapshotQuery};
+    /// use futures::io::{AsyncReadExt, AsyncSeekExt, SeekFrom};
+    /// # cairn::block_on(async {
+    /// # let dir = tempfile::tempdir()?;
+    /// # std::fs::write(dir.path().join("notes.txt"), b"remember the milk")?;
+    /// # let opts = cairn::InitOptions::default().kdf(cairn::KdfParams::insecure_for_tests());
+    /// # let repo = Repository::init_on(std::sync::Arc::new(cairn::backends::MemoryBackend::new()), b"pw", opts).await?;
+    /// # repo.backup(&[dir.path().to_owned()], &cairn::BackupOptions::default(), std::sync::Arc::new(NoProgress)).await?;
+    /// let (_, snap) = repo.snapshot(&SnapshotQuery::latest()).await?;
+    /// let mut file = repo.open_file(&snap, dir.path().join("notes.txt")).await?;
+    /// file.seek(SeekFrom::Start(9)).await?;
+    /// let mut tail = String::new();
+    /// file.read_to_string(&mut tail).await?;
+    /// assert_eq!(tail, "the milk");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn open_file(
+        &self,
+        snapshot: &Snapshot,
+        path: impl AsRef<Path>,
+    ) -> Result<FileReader> {
+        self.open_file_with(snapshot, path, ReaderOptions::default())
+            .await
+    }
+
+    /// [`open_file`](Self::open_file) with the reader's cache and
+    /// read-ahead set by `opts`.
+    pub async fn open_file_with(
+        &self,
+        snapshot: &Snapshot,
+        path: impl AsRef<Path>,
+        opts: ReaderOptions,
+    ) -> Result<FileReader> {
+        let inner = Arc::clone(&self.inner);
+        Ok(FileReader::open_with(inner, snapshot, path.as_ref(), opts).await?)
+    }
+
+    /// A reader of the file `node`, which the caller found in a snapshot's
+    /// tree (a walk, a listing); `path` names it in errors. Nothing is
+    /// fetched until it is read.
+    pub fn file_reader(&self, path: &Path, node: Node, opts: ReaderOptions) -> Result<FileReader> {
+        Ok(FileReader::from_node(
+            Arc::clone(&self.inner),
+            path,
+            node,
+            opts,
+        )?)
+    }
+
+    /// The node at `path` of `snapshot` (`/`: a directory node for the
+    /// snapshot's root), or `None`.
+    pub async fn node_at(
+        &self,
+        snapshot: &Snapshot,
+        path: impl AsRef<Path>,
+    ) -> Result<Option<Node>> {
+        Ok(cairn_recovery::node_at(&self.inner, snapshot.tree, path.as_ref()).await?)
+    }
+}
