@@ -68,6 +68,7 @@ mod plan;
 mod restore;
 mod stream;
 mod target;
+mod update;
 mod verify;
 mod walk;
 mod writer;
