@@ -236,6 +236,7 @@ mod gc;
 mod phase2;
 pub(crate) mod records;
 mod repack;
+mod replay;
 mod retire;
 mod session;
 mod strays;
