@@ -69,6 +69,7 @@ mod reader;
 mod restore;
 mod stream;
 mod target;
+mod update;
 mod verify;
 mod walk;
 mod writer;

@@ -21,18 +21,40 @@ fn times(node: &Node) -> Timestamps {
     }
 }
 
+/// Set-user-id and set-group-id.
+const SET_ID_BITS: u32 = 0o6000;
+
+/// The mode to give an entry: the snapshot's, without set-id bits unless its
+/// owner was restored too. A set-id bit means "run as the file's owner"; on a
+/// file that kept our owner (root, restoring for someone else) it would turn
+/// a user's setuid-to-self program into a setuid-root one. tar and rsync
+/// drop them the same way.
+pub(crate) fn restored_mode(node: &Node, owner_restored: bool) -> u32 {
+    let mode = node.mode & 0o7777;
+    if owner_restored {
+        mode
+    } else {
+        mode & !SET_ID_BITS
+    }
+}
+
 /// Sets owner (when `owners`; first, as `chown` clears set-id bits), mode and
 /// times on an open file or directory. Each step is tried even if an earlier
-/// one failed; the failures are returned.
+/// one failed; the failures are returned. Set-id bits are set only when the
+/// owner was (see [`restored_mode`]): not restoring owners, or a failed
+/// `chown`, leaves them off.
 pub(crate) fn set_metadata(fd: BorrowedFd<'_>, node: &Node, owners: bool) -> Vec<io::Error> {
     let mut errors = Vec::new();
+    let mut owner_restored = false;
     if owners {
         let (uid, gid) = (rfs::Uid::from_raw(node.uid), rfs::Gid::from_raw(node.gid));
-        if let Err(e) = rfs::fchown(fd, Some(uid), Some(gid)) {
-            errors.push(e.into());
+        match rfs::fchown(fd, Some(uid), Some(gid)) {
+            Ok(()) => owner_restored = true,
+            Err(e) => errors.push(e.into()),
         }
     }
-    if let Err(e) = rfs::fchmod(fd, Mode::from_raw_mode(node.mode & 0o7777)) {
+    let mode = restored_mode(node, owner_restored);
+    if let Err(e) = rfs::fchmod(fd, Mode::from_raw_mode(mode)) {
         errors.push(e.into());
     }
     // After the mode: an ACL attribute carries mode bits of its own.

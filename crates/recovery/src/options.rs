@@ -15,9 +15,11 @@ pub enum Overwrite {
     /// Replace every existing entry (the default).
     #[default]
     Always,
-    /// Compare file contents by chunk id and write only the chunks that
-    /// differ; entries that match get only their metadata. This is also how an
-    /// interrupted restore is resumed.
+    /// Compare file contents by chunk id and fetch only the chunks that
+    /// differ; entries that match get only their metadata. A file that
+    /// differs is rebuilt in a fresh file (its matching chunks copied from
+    /// the old one) renamed into place, never written in its old inode.
+    /// This is also how an interrupted restore is resumed.
     IfChanged,
     /// Replace an entry only if the snapshot's is newer (by modification time).
     IfNewer,
@@ -50,7 +52,11 @@ pub struct RestoreOptions {
     pub include: Vec<PathBuf>,
     /// Packs fetched and written at once.
     pub concurrency: usize,
-    /// Restore file ownership (uid/gid). `None`: only when running as root.
+    /// Restore file ownership (uid/gid). `None`: when the target directory
+    /// is root's (so running as root, into a root-owned place). Wherever an
+    /// owner is not restored (off, or the `chown` failed) set-user-id and
+    /// set-group-id bits are cleared, as tar and rsync do: the entry keeps
+    /// the restoring user as owner, and a set-id bit would run it as them.
     pub owners: Option<bool>,
     /// What to do with entries already in the target.
     pub overwrite: Overwrite,
@@ -150,7 +156,8 @@ impl RestoreOptions {
         self.concurrency = n.max(1);
         self
     }
-    /// Forces restoring ownership on or off.
+    /// Forces restoring ownership on or off (off also clears set-id bits;
+    /// see [`owners`](Self::owners)).
     pub fn owners(mut self, on: bool) -> Self {
         self.owners = Some(on);
         self

@@ -23,8 +23,10 @@ pub enum Action {
     /// Something different is there: replace it (a file through a temporary
     /// file renamed over it, so readers see the old or the new one).
     Replace,
-    /// A regular file whose contents partly match: write `chunks` chunks in
-    /// place (and truncate to the snapshot's size).
+    /// A regular file whose contents partly match: fetch `chunks` chunks.
+    /// The new contents go to a fresh file next to it (the matching chunks
+    /// copied over from the old file, checked again) renamed over the old
+    /// one: the old inode, which others may hold open, is never written.
     Update {
         /// Chunks to write.
         chunks: usize,
@@ -54,6 +56,9 @@ pub struct PlannedEntry {
     /// For [`Action::Update`] and [`Action::Metadata`]: the (device, inode) of
     /// the file that was compared, so a file swapped in since is not used.
     pub(crate) existing: Option<(u64, u64)>,
+    /// For [`Action::Update`]: the chunks of the existing file that are
+    /// already right, copied into the new one.
+    pub(crate) kept: Vec<crate::update::Kept>,
 }
 
 /// One blob to fetch, and where its bytes go.
@@ -246,6 +251,7 @@ pub(crate) async fn complete(
     // Children before their parents.
     plan.delete.sort_by(|a, b| b.cmp(a));
     let in_place = inspector.compare_all(&mut plan.files, to_compare).await?;
+    crate::update::record_kept(repo, &mut plan.files, &in_place);
     link_groups(&mut plan.files, leaders);
     let first: Vec<PathBuf> = opts
         .priority
@@ -265,6 +271,7 @@ impl PlannedEntry {
             link_to: None,
             link_earlier: None,
             existing: None,
+            kept: Vec::new(),
         }
     }
     /// Restored as a hard link (to a file of this plan or of an earlier

@@ -200,7 +200,14 @@ pub(crate) async fn dirs_metadata(
         dirs,
         ..RestorePlan::default()
     };
-    let writer = Arc::new(Writer::new(t, plan, Vec::new(), opts, owners));
+    let writer = Arc::new(Writer::new(
+        t,
+        plan,
+        Vec::new(),
+        opts,
+        owners,
+        repo.chunk_hasher(),
+    ));
     let w = writer.clone();
     repo.spawn_blocking(move || dir_metadata(&w, &w.plan().dirs))
         .await?;
@@ -243,7 +250,14 @@ async fn run(
     }
     let (t, owners) = open_target(opts)?;
     let files_planned = entries.files.len() as u64;
-    let writer = Arc::new(Writer::new(t, entries, remaining, opts, owners));
+    let writer = Arc::new(Writer::new(
+        t,
+        entries,
+        remaining,
+        opts,
+        owners,
+        repo.chunk_hasher(),
+    ));
     let mut summary = RestoreSummary {
         windows: 1,
         largest_window: files_planned,
@@ -330,14 +344,47 @@ fn prepare(w: &Writer, plan: &RestorePlan, progress: &dyn RestoreProgress) -> Re
         }
     }
     let mut dirs = 0;
+    let root = rustix::process::geteuid().is_root();
     for d in plan.dirs.iter().filter(|d| d.action != Action::Keep) {
-        w.target
+        let created = w
+            .target
             .ensure_dir(w.rel(&d.path), true)
             .map_err(|e| Error::io(&d.path, e))?;
+        if !created && root {
+            adopted(w, d);
+        }
         dirs += 1;
     }
     w.without_blobs(progress)?;
     Ok((deleted, dirs))
+}
+
+/// Running as root, an existing directory owned by another user (who can
+/// rename and unlink entries in it while we write) is used, but said so:
+/// unless restoring owners makes it the snapshot's, which is that user's.
+fn adopted(w: &Writer, d: &crate::PlannedEntry) {
+    let Ok(fd) = w.target.dir(w.rel(&d.path)) else {
+        return;
+    };
+    let Ok(st) = rustix::fs::fstat(&*fd) else {
+        return;
+    };
+    let expected = w.owners() && st.st_uid == d.node.uid;
+    if st.st_uid != 0 && !expected {
+        w.warn(
+            &d.path,
+            format!(
+                "existing directory owned by uid {} (not root{}): restored into it; \
+                 that user can move or remove what is restored there",
+                st.st_uid,
+                if w.owners() {
+                    format!(" nor the snapshot's uid {}", d.node.uid)
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
 }
 
 /// Files that had several links, linked to the first of them restored.

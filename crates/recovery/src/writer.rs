@@ -1,6 +1,7 @@
-//! Writing the planned files: each one opened once (created, or opened in
-//! place), every blob written through that handle, its metadata set on it,
-//! then closed — or renamed over the old entry when it replaces one.
+//! Writing the planned files: each one opened once (created, or started as
+//! a temporary file next to the entry it replaces or updates), every blob
+//! written through that handle, its metadata set on it, then closed — and
+//! renamed over the old entry when there is one.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -68,6 +69,8 @@ pub(crate) struct Writer {
     /// Leave all-zero blobs of new files as holes.
     sparse: bool,
     owners: bool,
+    /// Checks the chunks an update copies from the old file.
+    hasher: cairn_cas_core::ChunkHasher,
     warnings: Mutex<Vec<RestoreWarning>>,
     /// Files completed: (with contents written, metadata only).
     pub(crate) written: AtomicU64,
@@ -85,6 +88,7 @@ impl Writer {
         remaining: Vec<AtomicU32>,
         opts: &RestoreOptions,
         owners: bool,
+        hasher: cairn_cas_core::ChunkHasher,
     ) -> Self {
         plan.packs = Vec::new();
         for f in &mut plan.files {
@@ -102,6 +106,7 @@ impl Writer {
             parked: Mutex::default(),
             max_open: opts.max_open_files.max(1),
             owners,
+            hasher,
             warnings: Mutex::default(),
             written: AtomicU64::new(0),
             unchanged: AtomicU64::new(0),
@@ -253,17 +258,9 @@ impl Writer {
         let (dir, name) = self.target.parent_of(self.rel(&f.path))?;
         let (file, tmp) = match f.action {
             Action::Update { .. } => {
-                let file = target::open_in_place(dir.as_fd(), name, true)?
-                    .filter(|file| target::identity(file.as_fd()).ok() == f.existing)
-                    .ok_or_else(|| {
-                        io::Error::other("changed since the restore was planned; run it again")
-                    })?;
-                // Nobody but us reads it while it is half old, half new.
-                rustix::fs::fchmod(
-                    &file,
-                    rustix::fs::Mode::from(target::FILE_MODE_WHILE_RESTORING),
-                )?;
-                (file, None)
+                let (file, tmp) =
+                    crate::update::start(dir.as_fd(), name, f.existing, &f.kept, &self.hasher)?;
+                (file, Some(tmp))
             }
             Action::Create => match target::create_new(dir.as_fd(), name) {
                 Ok(file) => (file, None),

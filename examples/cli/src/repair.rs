@@ -127,6 +127,21 @@ pub(crate) async fn run(ctx: &Ctx, cmd: RepairCommand) -> Result<ExitCode> {
                 r.checked,
                 r.repaired.len()
             );
+            // What to run next: the originals stay (same time as their
+            // copies) until forgotten; `latest` already means the copy.
+            let kept = r.repaired.iter().filter(|s| !s.forgotten);
+            if let Some((s, new)) = kept
+                .filter_map(|s| Some((s, s.repaired.as_deref()?)))
+                .next()
+            {
+                let new = short(new);
+                println!(
+                    "next: `restore latest` (or `restore {new}`) restores a repaired copy; \
+                     the damaged originals (e.g. {}) stay until you run `repair snapshots \
+                     --forget`, then `prune`",
+                    short(&s.original)
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -56,6 +56,15 @@ pub(crate) struct RestoreArgs {
     /// the restored paths).
     #[arg(long)]
     delete: bool,
+    /// Restore owners (uid/gid) from the snapshot. Default: when the target
+    /// directory is root's. Where owners are not restored, set-id bits are
+    /// cleared.
+    #[arg(long, conflicts_with = "no_owners")]
+    owners: bool,
+    /// Do not restore owners: everything belongs to the restoring user,
+    /// without set-id bits.
+    #[arg(long)]
+    no_owners: bool,
     /// Restore runs of zeros as holes (sparse files).
     #[arg(long)]
     sparse: bool,
@@ -166,6 +175,11 @@ async fn run_restore(ctx: &Ctx, a: RestoreArgs, vars: &mut crate::hooks::Vars) -
     }
     if a.journal {
         opts = opts.journal(id.to_string());
+    }
+    match (a.owners, a.no_owners) {
+        (true, _) => opts = opts.owners(true),
+        (_, true) => opts = opts.owners(false),
+        _ => {}
     }
     for p in &a.priority {
         opts = opts.priority(p);

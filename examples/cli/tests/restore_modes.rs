@@ -490,3 +490,40 @@ fn backup_files_from_a_list() {
     let base = under(&target, &src);
     assert_eq!(files_below(&base), ["one/f", "three/f"]);
 }
+
+/// Root restoring a user's setuid-to-self program into that user's directory
+/// (issue 20 item 6): by default, and with `--no-owners`, it comes back
+/// owned by root without its set-id bit; `--owners` gives it back its owner
+/// and its bit.
+#[test]
+fn root_never_restores_a_setuid_root_file_for_another_user() {
+    use std::os::unix::fs::PermissionsExt;
+    const OTHER: u32 = 4321;
+    let env = Env::new();
+    if std::fs::metadata(&env.root).unwrap().uid() != 0 {
+        eprintln!("not root: skipped (needs to chown to another uid)");
+        return;
+    }
+    let src = env.root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let prog = src.join("prog");
+    std::fs::write(&prog, b"#!/bin/sh\nid\n").unwrap();
+    std::os::unix::fs::chown(&prog, Some(OTHER), Some(OTHER)).unwrap();
+    std::fs::set_permissions(&prog, PermissionsExt::from_mode(0o4755)).unwrap();
+    env.ok(&["init"]);
+    env.ok(&["backup", src.to_str().unwrap()]);
+    for (flag, want) in [
+        (None, (0, 0o755)),
+        (Some("--no-owners"), (0, 0o755)),
+        (Some("--owners"), (OTHER, 0o4755)),
+    ] {
+        let target = env.root.join(format!("home-{}", flag.unwrap_or("default")));
+        std::fs::create_dir_all(&target).unwrap();
+        std::os::unix::fs::chown(&target, Some(OTHER), Some(OTHER)).unwrap();
+        let mut args = vec!["restore", "latest", "--target", target.to_str().unwrap()];
+        args.extend(flag);
+        env.ok(&args);
+        let m = std::fs::metadata(under(&target, &prog)).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o7777), want, "{flag:?}");
+    }
+}

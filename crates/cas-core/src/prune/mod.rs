@@ -237,6 +237,7 @@ mod gc;
 mod phase2;
 pub(crate) mod records;
 mod repack;
+mod replay;
 mod retire;
 mod session;
 mod strays;

@@ -310,6 +310,14 @@ async fn load_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<
             loaded.extend(packs.into_iter().filter(|(p, _)| !exclude.contains(p)));
         }
     }
+    // Only packs known to exist. An index object proves nothing about its
+    // packs: one replayed after a prune names packs long deleted, and a
+    // backup deduplicating against them would acknowledge a snapshot that
+    // cannot be restored. Listed after the index was read: a pack is stored
+    // before its index object, so any pack of an index just read is listed
+    // unless it is gone (one listing, not a round trip per pack or blob).
+    let stored = super::replay::stored_packs(repo).await?;
+    loaded.retain(|(p, _)| stored.contains(p));
     let mut index = Index::with_capacity(loaded.iter().map(|(_, e)| e.len()).sum());
     for (pack, entries) in &loaded {
         index.add_pack(*pack, entries);

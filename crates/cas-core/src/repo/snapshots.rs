@@ -298,7 +298,11 @@ impl Repository {
             };
         }
         let (all, mut unreadable) = self.select_snapshots(query).await?;
-        match all.into_iter().last() {
+        // A damaged snapshot that `repair snapshots` replaced (without
+        // `--forget`) has its repaired copy's time: "the latest" is the
+        // copy, whatever order the two ids sort in.
+        let replaced: HashSet<SnapshotId> = all.iter().filter_map(|(_, s)| s.original).collect();
+        match all.into_iter().rev().find(|(id, _)| !replaced.contains(id)) {
             Some(found) => Ok(found),
             None if !unreadable.is_empty() => Err(unreadable.remove(0)),
             None => Err(not_found()),
