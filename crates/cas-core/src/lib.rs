@@ -144,54 +144,45 @@
 //! needs about 350 and borg about 106.
 
 mod archiver;
-mod blob;
-mod bytes_io;
-pub mod cache;
-mod cancel;
+pub use cairn_format::CpuPool;
 pub mod copy;
-mod cpu;
-pub use cpu::CpuPool;
 mod diff;
-mod error;
-mod filter;
-mod id;
-mod index;
 
 pub mod journal;
 mod open;
-mod pack;
 pub mod prune;
-mod query;
 mod read;
 pub mod repair;
 mod repo;
 pub mod retention;
-mod snapshot;
 pub mod tenant;
-mod tree;
+
+// The vocabulary below this crate, under the module names its files use.
+use cairn_format::{blob, filter, index, pack, snapshot, tree};
+pub use cairn_format::cache;
 
 pub use archiver::{
     backup, backup_stream, BackupOptions, BackupProgress, BackupResult, NoProgress, Warning,
     WarningKind,
 };
-pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
-pub use cache::{default_cache_dir, CacheOptions, CacheStats, MetaCache};
+pub use cairn_format::blob::{BlobKind, Compression, MAX_BLOB_SIZE};
+pub use cairn_format::cache::{default_cache_dir, CacheOptions, CacheStats, MetaCache};
 pub use cairn_crypto::Role;
-pub use cancel::{CancelToken, Cancelled};
+pub use cairn_format::cancel::{CancelToken, Cancelled};
 pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
-pub use error::{Error, Result};
-pub use filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
-pub use id::{IdPrefix, SnapshotId, TreeId};
-pub use index::{BlobLocation, Index};
+pub use cairn_format::error::{Error, Result};
+pub use cairn_format::filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
+pub use cairn_format::id::{IdPrefix, SnapshotId, TreeId};
+pub use cairn_format::index::{BlobLocation, Index};
 /// The time type of the API (snapshot times, query bounds).
-pub use jiff;
+pub use cairn_format::jiff;
 pub use open::{
     OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE, MAX_SNAPSHOT_SIZE,
 };
-pub use pack::{FinishedPack, PackEntry, PackId, MAX_PACK_SIZE};
-pub use query::SnapshotQuery;
+pub use cairn_format::pack::{FinishedPack, PackEntry, PackId, MAX_PACK_SIZE};
+pub use cairn_format::query::SnapshotQuery;
 /// The thread pool crate a host builds a [`CpuPool`] from.
-pub use rayon;
+pub use cairn_format::rayon;
 pub use read::{ChunkHasher, WalkedTree};
 
 /// Format internals: the decoders of untrusted pack and index bytes and the
@@ -228,5 +219,5 @@ pub use repo::{
     EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey, RemoveOptions, RemoveReport, Repository,
     RotateOptions, RotateReport, Tombstones, DEFAULT_PACK_SIZE,
 };
-pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
-pub use tree::{Node, NodeKind, Timestamp, Tree};
+pub use cairn_format::snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
+pub use cairn_format::tree::{Node, NodeKind, Timestamp, Tree};

@@ -37,7 +37,7 @@ use std::time::Instant;
 
 use futures::io::AsyncRead;
 
-use crate::snapshot::{BackupSummary, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::{Repository, Result, SnapshotId, SnapshotQuery};
 
 pub use warning::{Warning, WarningKind};
@@ -306,10 +306,8 @@ async fn run_in_session(
     let mut snapshot = Snapshot::new(time, host, paths, out.root);
     snapshot.tags = opts.tags.clone();
     snapshot.parent = parent.map(|(id, _)| id);
-    snapshot.summary = BackupSummary {
-        duration_secs: started.elapsed().as_secs_f64(),
-        ..out.summary
-    };
+    snapshot.summary = out.summary;
+    snapshot.summary.duration_secs = started.elapsed().as_secs_f64();
     // Commit: nothing referenced may sit in a pack condemned since the
     // start; then the record; then make sure no pruner gave up waiting for
     // this session (if one did, the snapshot is withdrawn, not acknowledged).

@@ -138,16 +138,13 @@ impl Repository {
         let mut rid = [0u8; 16];
         getrandom_fill(&mut rid)?;
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-        let config = RepoConfig {
-            version: 1,
-            id: hex::encode(rid),
-            created: now,
-            chunk_min: opts.chunker.min_size(),
-            chunk_avg: opts.chunker.avg_size(),
-            chunk_max: opts.chunker.max_size(),
-            compression: opts.compression.to_string(),
-            pack_size: opts.pack_size,
-        };
+        let config = RepoConfig::new_v1(
+            hex::encode(rid),
+            now,
+            &opts.chunker,
+            opts.compression.to_string(),
+            opts.pack_size,
+        );
         // Key file first: a crash before the config leaves no "config" and
         // `init` can simply be run again after removing the stray key.
         let key_name = key_file_name(&keyfile);

@@ -17,7 +17,7 @@ use crate::{Error, IdPrefix, Result, Snapshot, SnapshotId};
 /// query matches every snapshot (so "the" snapshot it finds is the latest).
 ///
 /// ```
-/// use cairn_cas_core::{jiff::Timestamp, SnapshotQuery};
+/// use cairn_format::{jiff::Timestamp, SnapshotQuery};
 /// // "The state of /srv/www on db1 as of noon", as a restore wants it:
 /// let noon: Timestamp = "2026-11-24T12:00:00Z".parse()?;
 /// let q = SnapshotQuery::latest().host("db1").covering("/srv/www").as_of(noon);
