@@ -143,33 +143,25 @@
 //! about 2.4 bytes of Bloom filter (see [`Index::resident_bytes`]); restic
 //! needs about 350 and borg about 106.
 
-mod archiver;
 pub use cairn_format::CpuPool;
-pub mod copy;
-mod diff;
 
 pub mod journal;
-mod open;
+#[doc(hidden)]
+pub mod open;
 pub mod prune;
 mod read;
-pub mod repair;
-mod repo;
-pub mod retention;
+#[doc(hidden)]
+pub mod repo;
 pub mod tenant;
 
 // The vocabulary below this crate, under the module names its files use.
-use cairn_format::{blob, filter, index, pack, snapshot, tree};
+use cairn_format::{blob, index, pack, snapshot, tree};
 pub use cairn_format::cache;
 
-pub use archiver::{
-    backup, backup_stream, BackupOptions, BackupProgress, BackupResult, NoProgress, Warning,
-    WarningKind,
-};
 pub use cairn_format::blob::{BlobKind, Compression, MAX_BLOB_SIZE};
 pub use cairn_format::cache::{default_cache_dir, CacheOptions, CacheStats, MetaCache};
 pub use cairn_crypto::Role;
 pub use cairn_format::cancel::{CancelToken, Cancelled};
-pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
 pub use cairn_format::error::{Error, Result};
 pub use cairn_format::filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
 pub use cairn_format::id::{IdPrefix, SnapshotId, TreeId};

@@ -134,7 +134,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use append::{journal_heads, load_journal, record, record_restore, LoadedJournal};
-pub(crate) use append::{record_after, record_backup, Seen};
+#[doc(hidden)]
+pub use append::record_after;
+#[doc(hidden)]
+pub use append::{record_backup, Seen};
 pub use checkpoint::{checkpoint, CheckpointReport};
 pub use verify::{verify, JournalIssue, JournalReport};
 

@@ -231,21 +231,18 @@
 //! trees twice (plan, then the re-check before deleting) and reads each
 //! repacked pack once.
 
-mod forget;
-mod gc;
-mod phase2;
-pub(crate) mod records;
-mod repack;
-mod retire;
-mod session;
-mod strays;
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests;
+// The writer's side of the protocol lives here, under the repository:
+// every backup and copy holds a session lease, dedups against an index
+// without condemned packs and re-validates at commit. The deleting side
+// (forget, the prune phases, strays) is `cairn-lifecycle`'s `prune`.
+#[doc(hidden)]
+pub mod records;
+#[doc(hidden)]
+pub mod repack;
+#[doc(hidden)]
+pub mod session;
 
-pub use forget::{forget, ForgetReport, SnapshotFilter};
-pub use gc::{prune, prune_plan, PendingRecord, PruneOptions, PrunePlan, PruneReport};
 pub use records::Lease;
 pub use session::Session;
-pub(crate) use session::{revalidate, writer_start, WriterStart};
-pub use strays::StrayError;
+#[doc(hidden)]
+pub use session::{revalidate, writer_start, WriterStart};

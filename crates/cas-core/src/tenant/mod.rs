@@ -53,12 +53,9 @@
 //! name sorts first, and a shred destroys both.
 
 mod receipt;
-mod reclaim;
 mod shred;
 
 pub use receipt::{verify_receipt, DestroyedObject, PendingGc, Receipt, RECEIPT_FORMAT};
-pub(crate) use reclaim::reclaim_shredded;
-pub use reclaim::ReclaimReport;
 pub use shred::ShredOptions;
 #[cfg(test)]
 pub(crate) use shred::ShredRecord as ShredRecordForTests;
@@ -148,7 +145,8 @@ pub(crate) fn shred_key(tenant_id: &str, namespace: &str) -> String {
     format!("{TENANT_SHREDS}{tenant_id}/{namespace}")
 }
 
-pub(crate) fn namespace_prefix(namespace: &str) -> String {
+#[doc(hidden)]
+pub fn namespace_prefix(namespace: &str) -> String {
     format!("{TENANTS}{namespace}/")
 }
 
@@ -305,7 +303,8 @@ impl Repository {
 
     /// Whether a shred record that verifies under this handle's authority
     /// exists for `namespace` (a planted one is ignored).
-    pub(crate) async fn shred_recorded(&self, id: &str, namespace: &str) -> Result<bool> {
+    #[doc(hidden)]
+    pub async fn shred_recorded(&self, id: &str, namespace: &str) -> Result<bool> {
         let backend = match &self.tenant() {
             Some(v) => &v.parent,
             None => self.backend(),
