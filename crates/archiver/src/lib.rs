@@ -61,7 +61,9 @@ mod diff;
 pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
 
 // The rooms below, under the module names these files were written with.
-use cairn_cas_core::{journal, prune, repo, snapshot_key, CancelToken, Error, Filter, CACHEDIR_TAG_SIGNATURE};
+use cairn_cas_core::{
+    journal, prune, repo, snapshot_key, CancelToken, Error, Filter, CACHEDIR_TAG_SIGNATURE,
+};
 use cairn_format::{blob, filter, index, pack, snapshot, tree};
 
 use std::path::{Path, PathBuf};

@@ -33,7 +33,6 @@ pub use cairn_erasure::{Degraded, HealReport, HealthReport, ScrubOptions, ScrubR
 #[cfg(feature = "erasure")]
 pub use erasure_ops::Redundancy;
 
-pub use cairn_backends::RateLimits;
 pub use crate::cas::journal::{
     CheckpointReport, Entry as JournalEntry, JournalReport, LoadedJournal,
     Operation as JournalOperation,
@@ -51,6 +50,7 @@ pub use crate::cas::{
     OpenWarning, PackId, Patterns, RemoveOptions, RemoveReport, RepoConfig, RotateOptions,
     RotateReport, WarningKind,
 };
+pub use cairn_backends::RateLimits;
 pub use cairn_crypto::AdminPublicKey;
 pub use cairn_recovery::{Action, Overwrite};
 

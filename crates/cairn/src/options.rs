@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use cairn_backends::{AppendOnly, Backend, RateLimited, RateLimits};
 use crate::cas::CacheOptions;
+use cairn_backends::{AppendOnly, Backend, RateLimited, RateLimits};
 use cairn_crypto::KdfParams;
 
 /// How to open a repository ([`Repository::open_with`](crate::Repository::open_with)).

@@ -7,8 +7,8 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
-use cairn_backends::Backend;
 use crate::cas::{InitOptions, OpenWarning, RepoConfig, Snapshot, SnapshotId, SnapshotQuery};
+use cairn_backends::Backend;
 
 use crate::hooks::{Hooks, NoHooks};
 use crate::location::{Location, LocationWarning, OpenedLocation};
@@ -128,8 +128,7 @@ impl Repository {
         opts: OpenOptions,
     ) -> Result<Self> {
         let backend = opts.wrap(backend);
-        let inner =
-            crate::cas::Repository::open_with(backend, password, opts.repository).await?;
+        let inner = crate::cas::Repository::open_with(backend, password, opts.repository).await?;
         Ok(Self::from_inner(inner))
     }
 

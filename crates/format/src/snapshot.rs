@@ -211,11 +211,7 @@ pub fn encode_doc<T: Serialize>(keys: &KeySet, magic: &[u8; 4], doc: &T) -> Resu
 }
 
 /// [`encode_doc`] under another key than the metadata key (journal entries).
-pub fn seal_doc<T: Serialize>(
-    key: &SealingKey,
-    magic: &[u8; 4],
-    doc: &T,
-) -> Result<Vec<u8>> {
+pub fn seal_doc<T: Serialize>(key: &SealingKey, magic: &[u8; 4], doc: &T) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(doc).map_err(|e| Error::Internal {
         what: format!("serialising a document: {e}"),
     })?;

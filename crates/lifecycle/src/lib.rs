@@ -35,7 +35,7 @@ pub mod tenant;
 
 // The rooms below, under the module names these files were written with.
 use cairn_cas_core::{
-    format, journal, open, repo, snapshot_key, Error, Repository, Result, SnapshotId,
-    SnapshotQuery, MAX_INDEX_SIZE, Snapshot, Index, PackEntry, CpuPool,
+    format, journal, open, repo, snapshot_key, CpuPool, Error, Index, PackEntry, Repository,
+    Result, Snapshot, SnapshotId, SnapshotQuery, MAX_INDEX_SIZE,
 };
 use cairn_format::{blob, index, pack, snapshot, tree};

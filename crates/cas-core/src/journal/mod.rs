@@ -133,9 +133,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use append::{journal_heads, load_journal, record, record_restore, LoadedJournal};
 #[doc(hidden)]
 pub use append::record_after;
+pub use append::{journal_heads, load_journal, record, record_restore, LoadedJournal};
 #[doc(hidden)]
 pub use append::{record_backup, Seen};
 pub use checkpoint::{checkpoint, CheckpointReport};

@@ -219,9 +219,7 @@ pub async fn load_condemned(repo: &Repository) -> Result<Vec<(String, Condemned)
 }
 
 /// Every pack named by a visible condemned record.
-pub async fn condemned_packs(
-    repo: &Repository,
-) -> Result<std::collections::HashSet<PackId>> {
+pub async fn condemned_packs(repo: &Repository) -> Result<std::collections::HashSet<PackId>> {
     let mut set = std::collections::HashSet::new();
     for (key, c) in load_condemned(repo).await? {
         set.extend(c.pack_ids(&key)?);

@@ -200,9 +200,7 @@ impl Lease {
 }
 
 /// Live sessions (lease present, not killed) with their counters.
-pub async fn live_sessions(
-    repo: &Repository,
-) -> Result<std::collections::BTreeMap<String, u64>> {
+pub async fn live_sessions(repo: &Repository) -> Result<std::collections::BTreeMap<String, u64>> {
     let killed: HashSet<String> = list_names(repo, KILLED)
         .await?
         .into_iter()

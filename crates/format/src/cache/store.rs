@@ -30,11 +30,7 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 impl MetaCache {
     /// Opens (creating it if needed) the cache of repository `repo_id`
     /// under `opts`' root, authenticating files with `key`.
-    pub fn open(
-        opts: &CacheOptions,
-        repo_id: &str,
-        key: Zeroizing<[u8; 32]>,
-    ) -> io::Result<Self> {
+    pub fn open(opts: &CacheOptions, repo_id: &str, key: Zeroizing<[u8; 32]>) -> io::Result<Self> {
         let root = match &opts.dir {
             Some(d) => d.clone(),
             None => super::default_cache_dir().ok_or_else(|| {
