@@ -1,10 +1,8 @@
 //! [`SnapshotQuery`]: the one way to say which snapshots — by id prefix,
-//! host, paths, tags and time — used to pick one ([`Repository::find_snapshot`]:
-//! the newest match), list several ([`Repository::select_snapshots`]) or
-//! scope a forget ([`prune::forget`](crate::prune::forget)).
+//! host, paths, tags and time — used to pick one (`Repository::find_snapshot`:
+//! the newest match), list several (`Repository::select_snapshots`) or
+//! scope a forget (`prune::forget`).
 //!
-//! [`Repository::find_snapshot`]: crate::Repository::find_snapshot
-//! [`Repository::select_snapshots`]: crate::Repository::select_snapshots
 
 use std::fmt;
 use std::str::FromStr;

@@ -65,7 +65,7 @@
 //!   entry names what exists. A backup whose snapshot is stored does **not**
 //!   fail when its entry cannot be written — the snapshot is acknowledged
 //!   data and must not be withdrawn or duplicated by a retry; the failure is
-//!   returned in [`BackupResult::journal`](crate::BackupResult) (the CLI
+//!   returned in `BackupResult::journal` (the CLI
 //!   warns and exits 3), and `verify` reports the snapshot as unjournaled
 //!   until an operator looks. Other operations return
 //!   [`Error::JournalWrite`](crate::Error::JournalWrite): their effect stands,
