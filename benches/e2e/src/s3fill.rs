@@ -5,8 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
+use cairn_archiver::{backup, BackupOptions, NoProgress};
 use cairn_backends::{ObjectStoreBackend, S3Config};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
+use cairn_cas_core::{InitOptions, Repository};
 use cairn_crypto::KdfParams;
 use serde_json::{json, Value};
 

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use cairn_archiver::{backup, BackupOptions, NoProgress};
 use cairn_backends::{Backend, LocalBackend};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
+use cairn_cas_core::{InitOptions, Repository};
 use cairn_erasure::{Child, ErasureBackend, ErasureConfig};
 use cairn_recovery::{plan_restore, restore, restore_snapshot, RestoreOptions, SnapshotQuery};
 use serde_json::{json, Value};

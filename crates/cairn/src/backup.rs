@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use cairn_cas_core::{BackupOptions, BackupResult, WarningKind};
+use crate::cas::{BackupOptions, BackupResult, WarningKind};
 use futures::AsyncRead;
 use tracing::Instrument;
 
@@ -52,7 +52,7 @@ impl Repository {
         let span =
             tracing::info_span!("cairn.backup", paths = ?paths, snapshot = tracing::field::Empty);
         let progress = Arc::new(Bridge(progress));
-        let run = cairn_cas_core::backup(&self.inner, paths, opts, progress);
+        let run = crate::cas::backup(&self.inner, paths, opts, progress);
         self.guarded_backup(paths, opts, span, run).await
     }
 
@@ -75,7 +75,7 @@ impl Repository {
             snapshot = tracing::field::Empty
         );
         let progress = Arc::new(Bridge(progress));
-        let run = cairn_cas_core::backup_stream(&self.inner, reader, name, opts, progress);
+        let run = crate::cas::backup_stream(&self.inner, reader, name, opts, progress);
         self.guarded_backup(&[PathBuf::from(name)], opts, span, run)
             .await
     }
@@ -86,7 +86,7 @@ impl Repository {
         paths: &[PathBuf],
         opts: &BackupOptions,
         span: tracing::Span,
-        run: impl Future<Output = cairn_cas_core::Result<BackupResult>>,
+        run: impl Future<Output = crate::cas::Result<BackupResult>>,
     ) -> Result<BackupResult> {
         if self.backing_up.swap(true, Ordering::AcqRel) {
             return Err(Error::BackupRunning);

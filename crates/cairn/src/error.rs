@@ -77,7 +77,7 @@ pub enum Error {
     Repository {
         /// The repository's error.
         #[from]
-        source: cairn_cas_core::Error,
+        source: crate::cas::Error,
     },
     /// The recovery layer failed (selection, plan, restore, verify, check).
     #[error("{source}")]
@@ -106,7 +106,7 @@ impl Error {
         matches!(
             self,
             Error::Repository {
-                source: cairn_cas_core::Error::Cancelled
+                source: crate::cas::Error::Cancelled
             } | Error::Recovery {
                 source: cairn_recovery::Error::Cancelled
             }
@@ -162,7 +162,7 @@ fn wrapped<'a>(
     if let Some(cairn_recovery::Error::Repository(inner)) = e.downcast_ref() {
         return Some(inner);
     }
-    if let Some(cairn_cas_core::Error::Backend(inner)) = e.downcast_ref() {
+    if let Some(crate::cas::Error::Backend(inner)) = e.downcast_ref() {
         return Some(inner);
     }
     #[cfg(feature = "erasure")]

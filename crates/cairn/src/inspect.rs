@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_cas_core::prune::PrunePlan;
-use cairn_cas_core::{Diff, EpochReport, Match, Node, NodeKind, Patterns, Snapshot};
+use crate::cas::prune::PrunePlan;
+use crate::cas::{Diff, EpochReport, Match, Node, NodeKind, Patterns, Snapshot};
 use cairn_crypto::ChunkId;
 use futures::TryStreamExt;
 
@@ -54,14 +54,14 @@ impl Repository {
     /// What was added, removed and modified (content, metadata) from
     /// snapshot `a` to `b`. Operation `diff`.
     pub async fn diff(&self, a: &Snapshot, b: &Snapshot) -> Result<Diff> {
-        let run = cairn_cas_core::diff_snapshots(&self.inner, a, b);
+        let run = crate::cas::diff_snapshots(&self.inner, a, b);
         timed("diff", tracing::info_span!("cairn.diff"), run).await
     }
 
     /// Every path in every snapshot that matches `patterns` (the language
     /// of backup excludes), oldest snapshot first. Operation `find`.
     pub async fn find(&self, patterns: &Patterns) -> Result<Vec<Match>> {
-        let run = cairn_cas_core::find(&self.inner, patterns);
+        let run = crate::cas::find(&self.inner, patterns);
         timed("find", tracing::info_span!("cairn.find"), run).await
     }
 
@@ -127,7 +127,7 @@ impl Repository {
                 }
             }
             let reclaimable =
-                cairn_cas_core::prune::prune_plan(&self.inner, &Default::default()).await?;
+                crate::cas::prune::prune_plan(&self.inner, &Default::default()).await?;
             let epochs = self.inner.epoch_usage().await?;
             Ok::<_, crate::Error>(RepositoryStats {
                 snapshots: snapshots.len(),

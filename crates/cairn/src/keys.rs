@@ -1,7 +1,7 @@
 //! Key files and key epochs on the facade: list, add, change a password,
 //! remove, rotate, and what each epoch holds.
 
-use cairn_cas_core::{
+use crate::cas::{
     EpochReport, KeyInfo, NewKey, RemoveOptions, RemoveReport, RotateOptions, RotateReport,
 };
 use cairn_crypto::{AdminPublicKey, KdfParams};
@@ -43,8 +43,8 @@ impl Repository {
     }
 
     /// Starts a new key epoch (admins): new data is sealed under a fresh
-    /// root granted to every remaining key file; [`prune`](cairn_cas_core::prune)
-    /// re-encrypts older epochs. See [`cairn_cas_core::Repository::rotate_keys`].
+    /// root granted to every remaining key file; [`prune`](crate::cas::prune)
+    /// re-encrypts older epochs. See [`crate::cas::Repository::rotate_keys`].
     pub async fn rotate_keys(&self, opts: &RotateOptions) -> Result<RotateReport> {
         let run = self.inner.rotate_keys(opts);
         timed("key_rotate", tracing::info_span!("cairn.key_rotate"), run).await
@@ -52,7 +52,7 @@ impl Repository {
 
     /// Removes a key file (id or unambiguous prefix) and, by default,
     /// starts a key epoch its holder never sees. See
-    /// [`cairn_cas_core::Repository::remove_key_with`].
+    /// [`crate::cas::Repository::remove_key_with`].
     pub async fn remove_key(&self, query: &str, opts: &RemoveOptions) -> Result<RemoveReport> {
         let run = self.inner.remove_key_with(query, opts);
         let span = tracing::info_span!("cairn.key_remove", key = query);

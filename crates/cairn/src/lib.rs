@@ -38,30 +38,30 @@ pub use erasure_ops::Redundancy;
 #[cfg(feature = "erasure")]
 pub use layout_plan::{plan_layout, round_robin_regions, LayoutPlanOptions, LayoutToPlan};
 
-pub use cairn_backends::RateLimits;
-pub use cairn_cas_core::journal::{
+pub use crate::cas::journal::{
     CheckpointReport, Entry as JournalEntry, JournalReport, LoadedJournal,
     Operation as JournalOperation,
 };
-pub use cairn_cas_core::prune::{ForgetReport, PruneOptions, PrunePlan, PruneReport, StrayError};
-pub use cairn_cas_core::repair::{
+pub use crate::cas::prune::{ForgetReport, PruneOptions, PrunePlan, PruneReport, StrayError};
+pub use crate::cas::repair::{
     RepairIndexOptions, RepairIndexReport, RepairSnapshotsOptions, RepairSnapshotsReport,
     Unrepairable,
 };
-pub use cairn_cas_core::retention::{
+pub use crate::cas::retention::{
     Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration, RetentionPlan,
 };
-pub use cairn_cas_core::{
+pub use crate::cas::{
     parse_size, CancelToken, Change, Diff, DiffEntry, EpochReport, Filter, Match, Node, NodeKind,
     OpenWarning, PackId, Patterns, RemoveOptions, RemoveReport, RepoConfig, RotateOptions,
     RotateReport, WarningKind,
 };
+pub use cairn_backends::RateLimits;
 pub use cairn_crypto::AdminPublicKey;
 pub use cairn_recovery::{Action, BlockingFileReader, FileReader, Overwrite, ReaderOptions};
 
-pub use cairn_cas_core::copy::{CopyOptions, CopyReport};
-pub use cairn_cas_core::tenant::{Receipt, TenantInfo};
-pub use cairn_cas_core::{
+pub use crate::cas::copy::{CopyOptions, CopyReport};
+pub use crate::cas::tenant::{Receipt, TenantInfo};
+pub use crate::cas::{
     jiff, rayon, BackupOptions, BackupResult, BackupSummary, CacheOptions, Compression, CpuPool,
     IdPrefix, InitOptions, KeyInfo, NewKey, Role, Snapshot, SnapshotId, SnapshotQuery, TreeId,
     Warning,
@@ -81,8 +81,7 @@ pub use futures::executor::block_on;
 /// The storage layer: the `Backend` trait, local, memory and S3 backends,
 /// retries, and (feature `testing`) the conformance suite and fault wrappers.
 pub use cairn_backends as backends;
-/// The repository layer: packs, index, trees, snapshots, the archiver.
-pub use cairn_cas_core as cas;
+pub mod cas;
 /// Content-defined chunking.
 pub use cairn_chunking as chunking;
 /// Keys, sealing, key files.

@@ -2,9 +2,9 @@
 //! records (cheap), a prune reclaims the data no snapshot references —
 //! safely while backups run (see [`cas::prune`](crate::cas::prune)).
 
-use cairn_cas_core::prune::{ForgetReport, PruneOptions, PrunePlan, PruneReport};
-use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::SnapshotQuery;
+use crate::cas::prune::{ForgetReport, PruneOptions, PrunePlan, PruneReport};
+use crate::cas::retention::{KeepPolicy, PlanOptions};
+use crate::cas::SnapshotQuery;
 
 use crate::metrics::timed;
 use crate::{Repository, Result};
@@ -20,7 +20,7 @@ impl Repository {
         ids: &[cairn_cas_core::SnapshotId],
         dry_run: bool,
     ) -> Result<Vec<cairn_cas_core::SnapshotId>> {
-        let run = cairn_cas_core::prune::forget_snapshots(&self.inner, ids, dry_run);
+        let run = cairn_lifecycle::prune::forget_snapshots(&self.inner, ids, dry_run);
         timed("forget", tracing::info_span!("cairn.forget", dry_run), run).await
     }
 
@@ -35,7 +35,7 @@ impl Repository {
         filter: &SnapshotQuery,
         dry_run: bool,
     ) -> Result<ForgetReport> {
-        let run = cairn_cas_core::prune::forget(&self.inner, policy, opts, filter, dry_run);
+        let run = crate::cas::prune::forget(&self.inner, policy, opts, filter, dry_run);
         timed("forget", tracing::info_span!("cairn.forget", dry_run), run).await
     }
 
@@ -44,7 +44,7 @@ impl Repository {
     /// layout (not a tenant's view) the plan also condemns stray shards.
     pub async fn prune_plan(&self, opts: &PruneOptions) -> Result<PrunePlan> {
         let opts = self.prune_options(opts);
-        let run = cairn_cas_core::prune::prune_plan(&self.inner, &opts);
+        let run = crate::cas::prune::prune_plan(&self.inner, &opts);
         timed("prune_plan", tracing::info_span!("cairn.prune_plan"), run).await
     }
 
@@ -53,7 +53,7 @@ impl Repository {
     pub async fn prune(&self, opts: &PruneOptions, plan: PrunePlan) -> Result<PruneReport> {
         let opts = self.prune_options(opts);
         let span = tracing::info_span!("cairn.prune", packs_to_delete = plan.packs_to_delete.len());
-        let run = cairn_cas_core::prune::prune(&self.inner, &opts, plan);
+        let run = crate::cas::prune::prune(&self.inner, &opts, plan);
         timed("prune", span, run).await
     }
 

@@ -3,8 +3,8 @@
 //! without the metadata cache: a cached copy of a tree pack lost from the
 //! storage must not make it look intact.
 
-use cairn_cas_core::copy::{CopyOptions, CopyReport};
-use cairn_cas_core::repair::{
+use crate::cas::copy::{CopyOptions, CopyReport};
+use crate::cas::repair::{
     RepairIndexOptions, RepairIndexReport, RepairSnapshotsOptions, RepairSnapshotsReport,
 };
 use cairn_recovery::{CheckOptions, CheckReport};
@@ -17,7 +17,7 @@ impl Repository {
     /// The repository layer's handle, without the metadata cache if this
     /// one has it (a second handle with its own index, loaded from the
     /// backend).
-    async fn uncached(&self) -> cairn_cas_core::Result<UncachedHandle<'_>> {
+    async fn uncached(&self) -> crate::cas::Result<UncachedHandle<'_>> {
         Ok(match self.inner.cache() {
             None => UncachedHandle::Same(&self.inner),
             Some(_) => UncachedHandle::Own(Box::new(self.inner.without_cache().await?)),
@@ -28,7 +28,7 @@ impl Repository {
     /// this one: incremental, verified on read, re-chunked only when the
     /// chunker parameters differ (see [`cas::copy`](crate::cas::copy)).
     pub async fn copy_from(&self, source: &Repository, opts: &CopyOptions) -> Result<CopyReport> {
-        let run = cairn_cas_core::copy::copy(&source.inner, &self.inner, opts);
+        let run = crate::cas::copy::copy(&source.inner, &self.inner, opts);
         timed("copy", tracing::info_span!("cairn.copy"), run).await
     }
 
@@ -55,7 +55,7 @@ impl Repository {
     pub async fn repair_index(&self, opts: &RepairIndexOptions) -> Result<RepairIndexReport> {
         let run = async {
             let repo = self.uncached().await?;
-            cairn_cas_core::repair::rebuild_index(repo.get(), opts).await
+            crate::cas::repair::rebuild_index(repo.get(), opts).await
         };
         let span = tracing::info_span!("cairn.repair_index", dry_run = opts.dry_run);
         timed("repair_index", span, run).await
@@ -70,7 +70,7 @@ impl Repository {
     ) -> Result<RepairSnapshotsReport> {
         let run = async {
             let repo = self.uncached().await?;
-            cairn_cas_core::repair::repair_snapshots(repo.get(), opts).await
+            crate::cas::repair::repair_snapshots(repo.get(), opts).await
         };
         let span = tracing::info_span!("cairn.repair_snapshots", dry_run = opts.dry_run);
         timed("repair_snapshots", span, run).await
@@ -79,12 +79,12 @@ impl Repository {
 
 /// This handle, or an uncached one of its own.
 enum UncachedHandle<'a> {
-    Same(&'a cairn_cas_core::Repository),
-    Own(Box<cairn_cas_core::Repository>),
+    Same(&'a crate::cas::Repository),
+    Own(Box<crate::cas::Repository>),
 }
 
 impl UncachedHandle<'_> {
-    fn get(&self) -> &cairn_cas_core::Repository {
+    fn get(&self) -> &crate::cas::Repository {
         match self {
             UncachedHandle::Same(r) => r,
             UncachedHandle::Own(r) => r,

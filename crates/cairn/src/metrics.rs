@@ -100,7 +100,7 @@ impl Operation {
 }
 
 /// Counts what a backup did (`warnings`: how many it reported).
-pub fn backup(s: &cairn_cas_core::BackupSummary, warnings: usize) {
+pub fn backup(s: &crate::cas::BackupSummary, warnings: usize) {
     metrics::counter!(BACKUP_BYTES_READ_TOTAL).increment(s.bytes_read);
     metrics::counter!(BACKUP_BYTES_ADDED_TOTAL).increment(s.bytes_added_raw);
     metrics::counter!(BACKUP_BYTES_STORED_TOTAL).increment(s.bytes_added_stored);

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::cas::CacheOptions;
 use cairn_backends::{AppendOnly, Backend, RateLimited, RateLimits};
-use cairn_cas_core::CacheOptions;
 use cairn_crypto::KdfParams;
 
 /// How to open a repository ([`Repository::open_with`](crate::Repository::open_with)).
@@ -15,7 +15,7 @@ use cairn_crypto::KdfParams;
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
     /// The repository layer's options (KDF ceilings, the metadata cache).
-    pub repository: cairn_cas_core::OpenOptions,
+    pub repository: crate::cas::OpenOptions,
     /// Upload and download rates for the repository's traffic (none by
     /// default). On an erasure layout they apply to objects before they
     /// become shards, so the children together move (k + m) / k times as
@@ -44,8 +44,8 @@ impl OpenOptions {
     /// decoding, opening blobs for restores and checks) on `pool` instead
     /// of rayon's global pool. A backup's chunking and sealing run on its
     /// own workers ([`BackupOptions::threads`](crate::BackupOptions)).
-    pub fn cpu_pool(mut self, pool: std::sync::Arc<cairn_cas_core::rayon::ThreadPool>) -> Self {
-        self.repository = self.repository.cpu_pool(cairn_cas_core::CpuPool::new(pool));
+    pub fn cpu_pool(mut self, pool: std::sync::Arc<crate::cas::rayon::ThreadPool>) -> Self {
+        self.repository = self.repository.cpu_pool(crate::cas::CpuPool::new(pool));
         self
     }
     /// Holds the repository's traffic to `limits`.

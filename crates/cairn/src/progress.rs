@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn_cas_core::{BackupProgress, Warning};
+use crate::cas::{BackupProgress, Warning};
 use cairn_recovery::RestoreProgress;
 
 /// Receives progress from backups and restores (called from worker

@@ -8,8 +8,8 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
+use crate::cas::{InitOptions, OpenWarning, RepoConfig, Snapshot, SnapshotId, SnapshotQuery};
 use cairn_backends::Backend;
-use cairn_cas_core::{InitOptions, OpenWarning, RepoConfig, Snapshot, SnapshotId, SnapshotQuery};
 
 use crate::hooks::{Hooks, NoHooks};
 use crate::location::{Location, LocationWarning, OpenedLocation};
@@ -24,7 +24,7 @@ use crate::Result;
 /// [`backup`](Self::backup) gets [`Error::BackupRunning`](crate::Error::BackupRunning));
 /// separate values, processes and machines may back up into one repository at once.
 pub struct Repository {
-    pub(crate) inner: Arc<cairn_cas_core::Repository>,
+    pub(crate) inner: Arc<crate::cas::Repository>,
     /// The whole repository's storage, as opened (rate-limited,
     /// append-only): a tenant's view lists it too, for `stats`.
     pub(crate) storage: Arc<dyn Backend>,
@@ -67,7 +67,7 @@ impl Repository {
     /// [`Location::create`] (to show its [`warnings`](OpenedLocation::warnings)
     /// before the slow key derivation, or whatever happens next).
     pub async fn init_in(at: OpenedLocation, password: &[u8], opts: InitOptions) -> Result<Self> {
-        let inner = cairn_cas_core::Repository::init(at.backend.clone(), password, opts).await?;
+        let inner = crate::cas::Repository::init(at.backend.clone(), password, opts).await?;
         Ok(Self::wrap(inner, at))
     }
 
@@ -101,7 +101,7 @@ impl Repository {
     ) -> Result<Self> {
         at.backend = opts.wrap(at.backend);
         let inner =
-            cairn_cas_core::Repository::open_with(at.backend.clone(), password, opts.repository)
+            crate::cas::Repository::open_with(at.backend.clone(), password, opts.repository)
                 .await?;
         Ok(Self::wrap(inner, at))
     }
@@ -112,7 +112,7 @@ impl Repository {
         password: &[u8],
         opts: InitOptions,
     ) -> Result<Self> {
-        let inner = cairn_cas_core::Repository::init(backend, password, opts).await?;
+        let inner = crate::cas::Repository::init(backend, password, opts).await?;
         Ok(Self::from_inner(inner))
     }
 
@@ -129,13 +129,12 @@ impl Repository {
         opts: OpenOptions,
     ) -> Result<Self> {
         let backend = opts.wrap(backend);
-        let inner =
-            cairn_cas_core::Repository::open_with(backend, password, opts.repository).await?;
+        let inner = crate::cas::Repository::open_with(backend, password, opts.repository).await?;
         Ok(Self::from_inner(inner))
     }
 
     /// Wraps a repository layer value (for calls the facade does not cover).
-    pub fn from_inner(inner: cairn_cas_core::Repository) -> Self {
+    pub fn from_inner(inner: crate::cas::Repository) -> Self {
         Repository {
             storage: Arc::clone(inner.backend()),
             inner: Arc::new(inner),
@@ -147,7 +146,7 @@ impl Repository {
         }
     }
 
-    fn wrap(inner: cairn_cas_core::Repository, at: OpenedLocation) -> Self {
+    fn wrap(inner: crate::cas::Repository, at: OpenedLocation) -> Self {
         Repository {
             storage: at.backend,
             #[cfg(feature = "erasure")]
@@ -159,7 +158,7 @@ impl Repository {
 
     /// A view on `inner` (a tenant of this repository): the same storage
     /// and erasure layer, hooks and warnings of its own.
-    pub(crate) fn view(&self, inner: cairn_cas_core::Repository) -> Self {
+    pub(crate) fn view(&self, inner: crate::cas::Repository) -> Self {
         Repository {
             storage: Arc::clone(&self.storage),
             #[cfg(feature = "erasure")]
@@ -169,7 +168,7 @@ impl Repository {
     }
 
     /// The repository layer (`cairn::cas`), for what the facade does not wrap.
-    pub fn inner(&self) -> &cairn_cas_core::Repository {
+    pub fn inner(&self) -> &crate::cas::Repository {
         &self.inner
     }
 
@@ -190,7 +189,7 @@ impl Repository {
     }
 
     /// The tenant this value works in, when it is a tenant's view.
-    pub fn tenant(&self) -> Option<&cairn_cas_core::tenant::TenantView> {
+    pub fn tenant(&self) -> Option<&crate::cas::tenant::TenantView> {
         self.inner.tenant()
     }
 
@@ -206,7 +205,7 @@ impl Repository {
     pub async fn snapshots(
         &self,
         query: &SnapshotQuery,
-    ) -> Result<(Vec<(SnapshotId, Snapshot)>, Vec<cairn_cas_core::Error>)> {
+    ) -> Result<(Vec<(SnapshotId, Snapshot)>, Vec<crate::cas::Error>)> {
         Ok(self.inner.select_snapshots(query).await?)
     }
 

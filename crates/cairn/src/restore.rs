@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_cas_core::Snapshot;
+use crate::cas::Snapshot;
 use cairn_recovery::{RestoreOptions, RestorePlan, RestoreProgress, RestoreSummary, VerifyReport};
 use tracing::Instrument;
 

@@ -1,11 +1,11 @@
 //! Tenants on the facade: each a [`Repository`] of its own (see
-//! [`cairn_cas_core::tenant`]), and shredding with an erasure receipt that,
+//! [`crate::cas::tenant`]), and shredding with an erasure receipt that,
 //! on an erasure layout, confirms the key objects gone from every child.
 
 #[cfg(feature = "erasure")]
 use std::sync::Arc;
 
-use cairn_cas_core::tenant::{Receipt, ShredOptions, TenantInfo};
+use crate::cas::tenant::{Receipt, ShredOptions, TenantInfo};
 
 use crate::{Repository, Result};
 

@@ -3,7 +3,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use cairn_backends::MemoryBackend;
-//! use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository, SnapshotQuery};
+//! use cairn_archiver::{backup, BackupOptions, NoProgress};
+//! use cairn_cas_core::{InitOptions, Repository, SnapshotQuery};
 //! use cairn_crypto::KdfParams;
 //!
 //! # futures::executor::block_on(async {
@@ -24,6 +25,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # What this crate owns
+//!
+//! The repository itself: `init` and `open` (config, key files, size caps),
+//! keys, roles and key epochs, the index's load and write, snapshot records
+//! and tombstones, the read API of the crates above (locate, verified blob
+//! reads, tree walks), the audit journal, tenants, and the *writer's side*
+//! of the deletion protocol (session leases, the dedup index without
+//! condemned packs, re-validation at commit) that every backup must follow.
+//! The formats, ids and the error type are one floor down in
+//! `cairn-format` (re-exported here); the archiver (`cairn-archiver`) and
+//! retention, forget, prune, repair and copy (`cairn-lifecycle`) are built
+//! on this crate. `ARCHITECTURE.md` at the workspace root has the map.
 //!
 //! # Repository layout
 //!
@@ -52,7 +66,7 @@
 //! backup writes packs, then index objects, then its snapshot record: a
 //! snapshot is only ever visible once everything it references is stored.
 //! Deletion (forget, prune) follows the protocol of the [`prune`] module,
-//! which needs no lock and no clock; [`retention`] plans what to forget.
+//! which needs no lock and no clock; `cairn_lifecycle::retention` plans what to forget.
 //!
 //! # Damaged objects
 //!
@@ -62,8 +76,8 @@
 //! config, and index objects that cannot be read; each is named in
 //! [`Repository::open_warnings`]. Whole objects are read with size caps
 //! ([`MAX_CONFIG_SIZE`] and friends) before anything is allocated.
-//! [`repair::rebuild_index`] rebuilds the index from the pack headers, and
-//! [`repair::repair_snapshots`] rewrites snapshots that reference lost data.
+//! `cairn_lifecycle::repair::rebuild_index` rebuilds the index from the pack
+//! headers, and `repair_snapshots` rewrites snapshots that reference lost data.
 //!
 //! # Local metadata cache
 //!
@@ -206,55 +220,38 @@
 //! about 2.4 bytes of Bloom filter (see [`Index::resident_bytes`]); restic
 //! needs about 350 and borg about 106.
 
-mod archiver;
-mod blob;
-mod bytes_io;
-pub mod cache;
-mod cancel;
-pub mod copy;
-mod cpu;
-pub use cpu::CpuPool;
-mod diff;
-mod error;
-mod filter;
-mod id;
-mod index;
+pub use cairn_format::CpuPool;
 
 pub mod journal;
-mod open;
-mod pack;
+#[doc(hidden)]
+pub mod open;
 pub mod prune;
-mod query;
 mod read;
-pub mod repair;
-mod repo;
-pub mod retention;
-mod snapshot;
+#[doc(hidden)]
+pub mod repo;
 pub mod tenant;
-mod tree;
 
-pub use archiver::{
-    backup, backup_stream, BackupOptions, BackupProgress, BackupResult, NoProgress, Warning,
-    WarningKind,
-};
-pub use blob::{BlobKind, Compression, MAX_BLOB_SIZE};
-pub use cache::{default_cache_dir, CacheOptions, CacheStats, MetaCache};
+// The vocabulary below this crate, under the module names its files use.
+pub use cairn_format::cache;
+use cairn_format::{blob, index, pack, snapshot, tree};
+
 pub use cairn_crypto::Role;
-pub use cancel::{CancelToken, Cancelled};
-pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
-pub use error::{Error, Result};
-pub use filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
-pub use id::{IdPrefix, SnapshotId, TreeId};
-pub use index::{BlobLocation, Index};
+pub use cairn_format::blob::{BlobKind, Compression, MAX_BLOB_SIZE};
+pub use cairn_format::cache::{default_cache_dir, CacheOptions, CacheStats, MetaCache};
+pub use cairn_format::cancel::{CancelToken, Cancelled};
+pub use cairn_format::error::{Error, Result};
+pub use cairn_format::filter::{parse_size, Filter, Patterns, CACHEDIR_TAG_SIGNATURE};
+pub use cairn_format::id::{IdPrefix, SnapshotId, TreeId};
+pub use cairn_format::index::{BlobLocation, Index};
 /// The time type of the API (snapshot times, query bounds).
-pub use jiff;
+pub use cairn_format::jiff;
+pub use cairn_format::pack::{FinishedPack, PackEntry, PackId, MAX_PACK_SIZE};
+pub use cairn_format::query::SnapshotQuery;
+/// The thread pool crate a host builds a [`CpuPool`] from.
+pub use cairn_format::rayon;
 pub use open::{
     OpenOptions, OpenWarning, MAX_CONFIG_SIZE, MAX_INDEX_SIZE, MAX_KEY_FILE_SIZE, MAX_SNAPSHOT_SIZE,
 };
-pub use pack::{FinishedPack, PackEntry, PackId, MAX_PACK_SIZE};
-pub use query::SnapshotQuery;
-/// The thread pool crate a host builds a [`CpuPool`] from.
-pub use rayon;
 pub use read::{ChunkHasher, WalkedTree};
 
 /// Format internals: the decoders of untrusted pack and index bytes and the
@@ -287,9 +284,9 @@ pub mod format {
         )
     }
 }
+pub use cairn_format::snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
+pub use cairn_format::tree::{Node, NodeKind, Timestamp, Tree};
 pub use repo::{
     EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey, RemoveOptions, RemoveReport, Repository,
     RotateOptions, RotateReport, Tombstones, DEFAULT_PACK_SIZE,
 };
-pub use snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
-pub use tree::{Node, NodeKind, Timestamp, Tree};

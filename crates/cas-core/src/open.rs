@@ -191,7 +191,8 @@ impl fmt::Display for OpenWarning {
 /// Reads the whole object `key`, refusing (before allocating it) one larger
 /// than `max` bytes: a ranged read of `max + 1` bytes bounds what the
 /// backend hands back, whatever the object's real size.
-pub(crate) async fn get_capped(backend: &dyn Backend, key: &str, max: u64) -> Result<Bytes> {
+#[doc(hidden)]
+pub async fn get_capped(backend: &dyn Backend, key: &str, max: u64) -> Result<Bytes> {
     let bytes = backend.get_range(key, 0..max.saturating_add(1)).await?;
     if bytes.len() as u64 > max {
         return Err(Error::TooLarge {
@@ -406,7 +407,8 @@ pub(crate) async fn read_key_file(backend: &dyn Backend, name: &str) -> Result<A
 /// the keys they heard): the keys heard, and that error. Readers (open,
 /// snapshot listings) use what was heard with a warning; anything that
 /// deletes on the strength of a listing must use the strict listing.
-pub(crate) async fn list_tolerant(
+#[doc(hidden)]
+pub async fn list_tolerant(
     backend: &dyn Backend,
     prefix: &str,
 ) -> Result<(

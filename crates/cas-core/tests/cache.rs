@@ -6,14 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_backends::testing::Counting;
-use cairn_backends::{Backend, MemoryBackend};
-use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
-use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{
+use cairn::cas::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
+use cairn::cas::retention::{KeepPolicy, PlanOptions};
+use cairn::cas::{
     backup, BackupOptions, CacheOptions, InitOptions, NoProgress, NodeKind, OpenOptions,
     Repository, Snapshot,
 };
+use cairn_backends::testing::Counting;
+use cairn_backends::{Backend, MemoryBackend};
 use cairn_crypto::{ChunkId, KdfParams};
 use futures::executor::block_on;
 use futures::TryStreamExt;
@@ -125,9 +125,8 @@ fn a_warm_cache_serves_metadata_without_the_backend() {
         let warm = open(&store, Some(cache.path())).await;
         let got = warm.snapshots().await.unwrap();
         assert_eq!(ls(&warm, &got[2].1).await, want_ls);
-        let ids = |v: &[(cairn_cas_core::SnapshotId, Snapshot)]| {
-            v.iter().map(|s| s.0).collect::<Vec<_>>()
-        };
+        let ids =
+            |v: &[(cairn::cas::SnapshotId, Snapshot)]| v.iter().map(|s| s.0).collect::<Vec<_>>();
         assert_eq!(ids(&got), ids(&want));
         // Only what never comes from the cache: the config, the key file
         // and its revocation record; not 3 records, the index, the trees.

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode, Result};
-use cairn_cas_core::journal::load_journal;
-use cairn_cas_core::{
+use cairn::cas::journal::load_journal;
+use cairn::cas::{
     backup, BackupOptions, CacheOptions, InitOptions, NoProgress, OpenOptions, Repository,
 };
+use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode, Result};
 use cairn_crypto::KdfParams;
 use futures::executor::block_on;
 use futures::stream::BoxStream;

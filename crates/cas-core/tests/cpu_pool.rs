@@ -6,11 +6,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use cairn_backends::MemoryBackend;
-use cairn_cas_core::{
+use cairn::cas::{
     backup, rayon, BackupOptions, CpuPool, InitOptions, NoProgress, NodeKind, OpenOptions,
     Repository,
 };
+use cairn_backends::MemoryBackend;
 use cairn_crypto::KdfParams;
 use futures::TryStreamExt;
 
@@ -75,7 +75,7 @@ fn a_handle_given_a_pool_runs_its_cpu_work_there() {
         let s = seen.clone();
         repo.read_blobs(loc.pack, vec![loc.entry], move |_, plain: &[u8]| {
             s.lock().unwrap().push((thread_name(), plain.len()));
-            Ok::<_, cairn_cas_core::Error>(())
+            Ok::<_, cairn::cas::Error>(())
         })
         .await
         .unwrap();

@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode};
-use cairn_cas_core::repair::{
+use cairn::cas::repair::{
     rebuild_index, repair_snapshots, RepairIndexOptions, RepairSnapshotsOptions,
 };
-use cairn_cas_core::{
+use cairn::cas::{
     backup, BackupOptions, Error, InitOptions, NoProgress, NodeKind, OpenWarning, Repository,
     SnapshotId,
 };
+use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode};
 use cairn_crypto::{ChunkId, KdfParams};
 use futures::stream::BoxStream;
 use futures::TryStreamExt;

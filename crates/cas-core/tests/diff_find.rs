@@ -6,11 +6,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_backends::MemoryBackend;
-use cairn_cas_core::{
+use cairn::cas::{
     backup, diff_snapshots, find, BackupOptions, BackupResult, Change, InitOptions, NoProgress,
     Patterns, Repository,
 };
+use cairn_backends::MemoryBackend;
 use cairn_crypto::KdfParams;
 
 async fn run(repo: &Repository, dir: &Path) -> BackupResult {

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use cairn::cas::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_backends::testing::{pattern, Counting};
 use cairn_backends::{Backend, MemoryBackend};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_crypto::KdfParams;
 use futures::TryStreamExt;
 

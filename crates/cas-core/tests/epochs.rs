@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_cas_core::prune::{prune, prune_plan, PruneOptions};
-use cairn_cas_core::{
+use cairn::cas::prune::{prune, prune_plan, PruneOptions};
+use cairn::cas::{
     backup, journal, BackupOptions, Error, InitOptions, NewKey, NoProgress, NodeKind, OpenWarning,
     Repository, RotateOptions,
 };
+use cairn_backends::{Backend, MemoryBackend, PutMode};
 use cairn_crypto::{AdminKey, AnyKeyFile, KdfParams, KeyFile, KeySet, MasterKey};
 use futures::TryStreamExt;
 
@@ -46,7 +46,7 @@ fn tree(dir: &Path, seed: u64) {
     }
 }
 
-async fn backup_dir(repo: &Repository, dir: &Path) -> cairn_cas_core::SnapshotId {
+async fn backup_dir(repo: &Repository, dir: &Path) -> cairn::cas::SnapshotId {
     let paths = [dir.to_path_buf()];
     let r = backup(
         repo,
@@ -63,7 +63,7 @@ async fn backup_dir(repo: &Repository, dir: &Path) -> cairn_cas_core::SnapshotId
 /// authenticated and hashed to its id).
 async fn read_snapshot(
     repo: &Repository,
-    id: &cairn_cas_core::SnapshotId,
+    id: &cairn::cas::SnapshotId,
 ) -> BTreeMap<PathBuf, Vec<u8>> {
     let snap = repo.load_snapshot(id).await.unwrap();
     let mut out = BTreeMap::new();
@@ -120,12 +120,12 @@ async fn can_open_any(store: &Arc<MemoryBackend>, keys: &KeySet) -> (usize, usiz
     for m in listed {
         let bytes = store.get(&m.key).await.unwrap();
         if m.key.starts_with("data/")
-            && cairn_cas_core::format::read_pack_header(keys, &m.key, &bytes).is_ok()
+            && cairn::cas::format::read_pack_header(keys, &m.key, &bytes).is_ok()
         {
             packs += 1;
         }
         if m.key.starts_with("index/")
-            && cairn_cas_core::format::decode_index(keys, &m.key, &bytes).is_ok()
+            && cairn::cas::format::decode_index(keys, &m.key, &bytes).is_ok()
         {
             index += 1;
         }

@@ -6,17 +6,17 @@
 
 use std::sync::Arc;
 
+use cairn::cas::prune::{prune, prune_plan, PruneOptions};
+use cairn::cas::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_backends::testing::FailAfter;
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::prune::{prune, prune_plan, PruneOptions};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_crypto::KdfParams;
 
 type Store = Arc<FailAfter<MemoryBackend>>;
 
 /// A repository with one snapshot and a second admin key; returns the store,
 /// the snapshot id and the second key's name.
-async fn setup(src: &std::path::Path) -> (Store, cairn_cas_core::SnapshotId, String) {
+async fn setup(src: &std::path::Path) -> (Store, cairn::cas::SnapshotId, String) {
     let store = Arc::new(FailAfter::new(MemoryBackend::new(), u64::MAX));
     let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
     let repo = Repository::init(store.clone(), b"admin", opts)

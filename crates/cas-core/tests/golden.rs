@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_backends::{Backend, LocalBackend};
-use cairn_cas_core::{
+use cairn::cas::{
     backup, BackupOptions, InitOptions, NoProgress, NodeKind, Repository, SnapshotQuery, Tree,
 };
+use cairn_backends::{Backend, LocalBackend};
 use cairn_chunking::ChunkerConfig;
 use cairn_crypto::KdfParams;
 
@@ -51,13 +51,13 @@ fn bless() {
     });
 }
 
-fn child(tree: &Tree, name: &str) -> cairn_cas_core::Node {
+fn child(tree: &Tree, name: &str) -> cairn::cas::Node {
     tree.find(name.as_bytes())
         .unwrap_or_else(|| panic!("{name} missing"))
         .clone()
 }
 
-async fn file_bytes(repo: &Repository, node: &cairn_cas_core::Node) -> Vec<u8> {
+async fn file_bytes(repo: &Repository, node: &cairn::cas::Node) -> Vec<u8> {
     let NodeKind::File { chunks } = &node.kind else {
         panic!("not a file")
     };
@@ -119,6 +119,6 @@ fn wrong_password_is_refused_by_the_fixture() {
     futures::executor::block_on(async {
         let store: Arc<dyn Backend> = Arc::new(LocalBackend::new(fixture_dir()).unwrap());
         let err = Repository::open(store, b"not it").await.unwrap_err();
-        assert!(matches!(err, cairn_cas_core::Error::WrongPassword), "{err}");
+        assert!(matches!(err, cairn::cas::Error::WrongPassword), "{err}");
     });
 }

@@ -12,10 +12,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_backends::{Backend, LocalBackend};
-use cairn_cas_core::{
+use cairn::cas::{
     backup, BackupOptions, InitOptions, NewKey, NoProgress, NodeKind, Repository, RotateOptions,
 };
+use cairn_backends::{Backend, LocalBackend};
 use cairn_chunking::ChunkerConfig;
 use cairn_crypto::KdfParams;
 use futures::TryStreamExt;

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode};
-use cairn_cas_core::{
+use cairn::cas::{
     backup_stream, BackupOptions, Error, InitOptions, NoProgress, OpenOptions, OpenWarning,
     Repository,
 };
+use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode};
 use cairn_crypto::KdfParams;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};

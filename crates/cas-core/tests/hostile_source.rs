@@ -9,11 +9,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_backends::MemoryBackend;
-use cairn_cas_core::{
+use cairn::cas::{
     backup, BackupOptions, BackupProgress, BackupResult, InitOptions, NodeKind, Repository,
     Snapshot, Tree, Warning, WarningKind,
 };
+use cairn_backends::MemoryBackend;
 use cairn_crypto::KdfParams;
 
 async fn repo() -> Repository {

@@ -6,12 +6,12 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn_backends::testing::{pattern, Counting};
-use cairn_backends::{Backend, MemoryBackend};
-use cairn_cas_core::format::read_pack_header;
-use cairn_cas_core::{
+use cairn::cas::format::read_pack_header;
+use cairn::cas::{
     backup, BackupOptions, BackupResult, BlobKind, InitOptions, NoProgress, Repository,
 };
+use cairn_backends::testing::{pattern, Counting};
+use cairn_backends::{Backend, MemoryBackend};
 use cairn_crypto::KdfParams;
 
 fn init_opts() -> InitOptions {

@@ -9,15 +9,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_backends::{Backend, LocalBackend, MemoryBackend, PutMode};
-use cairn_cas_core::copy::{copy, CopyOptions};
-use cairn_cas_core::journal::{entry_key, journal_heads, verify, JournalIssue, JOURNAL_PREFIX};
-use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
-use cairn_cas_core::repair::{
+use cairn::cas::copy::{copy, CopyOptions};
+use cairn::cas::journal::{entry_key, journal_heads, verify, JournalIssue, JOURNAL_PREFIX};
+use cairn::cas::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
+use cairn::cas::repair::{
     rebuild_index, repair_snapshots, RepairIndexOptions, RepairSnapshotsOptions,
 };
-use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{backup, BackupOptions, NoProgress, Repository, SnapshotQuery};
+use cairn::cas::retention::{KeepPolicy, PlanOptions};
+use cairn::cas::{backup, BackupOptions, NoProgress, Repository, SnapshotQuery};
+use cairn_backends::{Backend, LocalBackend, MemoryBackend, PutMode};
 use futures::TryStreamExt;
 
 use journal_support::*;
@@ -203,7 +203,7 @@ fn a_repository_from_before_the_journal_verifies() {
 
 #[test]
 fn a_checkpoint_bounds_the_journal_and_it_still_verifies() {
-    use cairn_cas_core::journal::checkpoint;
+    use cairn::cas::journal::checkpoint;
     block_on(async {
         let src = tempfile::tempdir().unwrap();
         let store = Arc::new(MemoryBackend::new());
@@ -346,7 +346,7 @@ fn a_journal_failure_keeps_the_backup_and_stops_the_forget() {
         // Other operations report that their effect stands, unrecorded.
         let err = repo.add_key(b"other", kdf()).await.unwrap_err();
         assert!(
-            matches!(&err, cairn_cas_core::Error::JournalWrite { operation, .. } if operation == "key_add"),
+            matches!(&err, cairn::cas::Error::JournalWrite { operation, .. } if operation == "key_add"),
             "{err:?}"
         );
     })

@@ -8,10 +8,10 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use cairn_backends::MemoryBackend;
-use cairn_cas_core::{
+use cairn::cas::{
     backup, BackupOptions, Filter, InitOptions, NoProgress, NodeKind, Repository, Snapshot, Tree,
 };
+use cairn_backends::MemoryBackend;
 use cairn_crypto::KdfParams;
 
 /// Unmounts on drop, also when the test fails.

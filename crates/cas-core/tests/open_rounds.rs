@@ -23,14 +23,14 @@ use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use cairn_backends::testing::Counting;
-use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode, Result as BResult};
-use cairn_cas_core::prune::{forget, SnapshotFilter};
-use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{
+use cairn::cas::prune::{forget, SnapshotFilter};
+use cairn::cas::retention::{KeepPolicy, PlanOptions};
+use cairn::cas::{
     backup, BackupOptions, CacheOptions, Error, InitOptions, NewKey, NoProgress, OpenOptions,
     Repository, RotateOptions,
 };
+use cairn_backends::testing::Counting;
+use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode, Result as BResult};
 use cairn_crypto::KdfParams;
 use futures::executor::block_on;
 use futures::stream::{BoxStream, StreamExt};

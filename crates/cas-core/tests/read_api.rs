@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_cas_core::{
+use cairn::cas::{
     backup, BackupOptions, Error, InitOptions, NoProgress, NodeKind, PackEntry, Repository,
     Snapshot,
 };
+use cairn_backends::{Backend, MemoryBackend, PutMode};
 use cairn_crypto::{ChunkId, KdfParams};
 use futures::TryStreamExt;
 
@@ -69,7 +69,7 @@ fn chunks_of(nodes: &BTreeMap<PathBuf, NodeKind>, path: &std::path::Path) -> Vec
 }
 
 /// The entries of `ids` in their (single) pack, sorted by offset.
-fn run_of(repo: &Repository, ids: &[ChunkId]) -> (cairn_cas_core::PackId, Vec<PackEntry>) {
+fn run_of(repo: &Repository, ids: &[ChunkId]) -> (cairn::cas::PackId, Vec<PackEntry>) {
     let locs: Vec<_> = repo.locate(ids).into_iter().map(Option::unwrap).collect();
     let pack = locs[0].pack;
     assert!(locs.iter().all(|l| l.pack == pack), "one pack expected");

@@ -3,11 +3,11 @@
 //! property that adding a rule never removes a kept snapshot.
 #![allow(clippy::unwrap_used)]
 
-use cairn_cas_core::retention::{
+use cairn::cas::retention::{
     plan_retention, Anchor, Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration,
     RetentionPlan,
 };
-use cairn_cas_core::{Error, Snapshot, SnapshotId};
+use cairn::cas::{Error, Snapshot, SnapshotId};
 use cairn_crypto::ChunkId;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;

@@ -11,13 +11,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_backends::{AppendOnly, Backend, MemoryBackend, PutMode};
-use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
-use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{
+use cairn::cas::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
+use cairn::cas::retention::{KeepPolicy, PlanOptions};
+use cairn::cas::{
     backup, BackupOptions, Error, InitOptions, NewKey, NoProgress, NodeKind, Repository, Role,
     SnapshotId,
 };
+use cairn_backends::{AppendOnly, Backend, MemoryBackend, PutMode};
 use cairn_crypto::{ChunkId, KdfParams};
 use futures::TryStreamExt;
 

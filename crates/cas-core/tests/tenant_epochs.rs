@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
+use cairn::cas::{Error, InitOptions, NewKey, Repository};
 use cairn_backends::{Backend, MemoryBackend};
-use cairn_cas_core::{Error, InitOptions, NewKey, Repository};
 use cairn_crypto::{KdfParams, TenantKeyObject};
 use futures::TryStreamExt;
 

@@ -8,13 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use cairn::cas::prune::{prune, prune_plan, PruneOptions};
+use cairn::cas::{InitOptions, Repository};
 use cairn_backends::{Backend, LocalBackend, MemoryBackend, PutMode};
-use cairn_cas_core::prune::{prune, prune_plan, PruneOptions};
-use cairn_cas_core::{InitOptions, Repository};
 use cairn_crypto::{KdfParams, TenantKeyObject, TenantSecret};
 use futures::TryStreamExt;
 
-async fn prune_all(repo: &Repository) -> cairn_cas_core::tenant::ReclaimReport {
+async fn prune_all(repo: &Repository) -> cairn::cas::tenant::ReclaimReport {
     let opts = PruneOptions::default();
     let plan = prune_plan(repo, &opts).await.unwrap();
     prune(repo, &opts, plan).await.unwrap().shredded

@@ -7,11 +7,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use cairn_backends::MemoryBackend;
-use cairn_cas_core::{
+use cairn::cas::{
     backup, BackupOptions, BackupProgress, InitOptions, NodeKind, Repository, Snapshot, Tree,
     Warning,
 };
+use cairn_backends::MemoryBackend;
 use cairn_crypto::KdfParams;
 
 async fn repo() -> Repository {
@@ -126,7 +126,7 @@ fn unreadable_entries_and_missing_paths_are_warnings() {
             &repo,
             &[root.to_owned(), missing.clone()],
             &BackupOptions::default(),
-            Arc::new(cairn_cas_core::NoProgress),
+            Arc::new(cairn::cas::NoProgress),
         )
         .await
         .unwrap();

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
+use cairn::cas::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_backends::testing::{pattern, Counting};
 use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_crypto::KdfParams;
 use cairn_erasure::{Child, ErasureBackend, Labels, MemoryThaw, Thaw};
 use cairn_recovery::{plan_restore, restore, RestoreOptions, SnapshotQuery};

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use cairn::cas::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode, Result};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
 use cairn_crypto::KdfParams;
 use cairn_erasure::ErasureBackend;
 use cairn_recovery::{plan_restore, restore, RestoreOptions, SnapshotQuery};

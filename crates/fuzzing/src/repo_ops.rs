@@ -26,13 +26,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use cairn_archiver::{backup, BackupOptions, NoProgress};
 use cairn_backends::testing::{pattern, FailAfter};
 use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
-use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository, Snapshot};
+use cairn_cas_core::{InitOptions, Repository, Snapshot};
 use cairn_chunking::ChunkerConfig;
 use cairn_crypto::KdfParams;
+use cairn_lifecycle::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
+use cairn_lifecycle::retention::{KeepPolicy, PlanOptions};
 use cairn_recovery::{check, plan_restore, restore, CheckOptions, RestoreOptions};
 use futures::executor::block_on;
 use futures::TryStreamExt;

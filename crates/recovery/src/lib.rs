@@ -34,7 +34,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use cairn_backends::MemoryBackend;
-//! use cairn_cas_core::{backup, BackupOptions, InitOptions, Repository, SnapshotQuery};
+//! use cairn_archiver::{backup, BackupOptions, NoProgress};
+//! use cairn_cas_core::{InitOptions, Repository, SnapshotQuery};
 //! use cairn_crypto::KdfParams;
 //! use cairn_recovery::{plan_restore, restore, verify, RestoreOptions};
 //!
@@ -43,7 +44,7 @@
 //! std::fs::write(src.path().join("notes.txt"), b"remember the milk")?;
 //! let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
 //! let repo = Repository::init(Arc::new(MemoryBackend::new()), b"pw", opts).await?;
-//! backup(&repo, &[src.path().to_owned()], &BackupOptions::default(), Arc::new(cairn_cas_core::NoProgress)).await?;
+//! backup(&repo, &[src.path().to_owned()], &BackupOptions::default(), Arc::new(NoProgress)).await?;
 //!
 //! let (_, snap) = repo.find_snapshot(&SnapshotQuery::latest()).await?;
 //! let target = tempfile::tempdir()?;

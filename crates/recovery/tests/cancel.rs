@@ -9,9 +9,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use cairn::cas::{backup, BackupOptions, BackupProgress, CancelToken};
 use cairn_backends::testing::Counting;
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::{backup, BackupOptions, BackupProgress, CancelToken};
 use cairn_recovery::{plan_restore, restore, Overwrite, RestoreOptions, RestoreProgress};
 use common::*;
 
@@ -76,7 +76,7 @@ fn a_cancelled_backup_writes_no_snapshot_and_its_packs_are_reused() {
         )
         .await;
         assert!(
-            matches!(r, Err(cairn_cas_core::Error::Cancelled)),
+            matches!(r, Err(cairn::cas::Error::Cancelled)),
             "{:?}",
             r.map(|r| r.snapshot_id)
         );

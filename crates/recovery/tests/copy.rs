@@ -8,9 +8,9 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
+use cairn::cas::copy::{copy, CopyOptions};
+use cairn::cas::{BackupOptions, Repository};
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::copy::{copy, CopyOptions};
-use cairn_cas_core::{BackupOptions, Repository};
 use cairn_chunking::ChunkerConfig;
 use cairn_recovery::RestoreOptions;
 use common::*;
@@ -41,7 +41,7 @@ fn make_tree(dir: &Path, version: u64) {
     std::fs::write(dir.join("small"), format!("version {version}")).unwrap();
 }
 
-async fn restores_identical(repo: &Repository, snap: &cairn_cas_core::Snapshot, want: &Path) {
+async fn restores_identical(repo: &Repository, snap: &cairn::cas::Snapshot, want: &Path) {
     let target = tempfile::tempdir().unwrap();
     restore_to(repo, snap, &RestoreOptions::new(target.path()))
         .await
@@ -117,7 +117,7 @@ fn different_chunker_parameters_rechunk_and_restore_identical() {
             &target,
             &CopyOptions::new().snapshot(
                 done.snapshot_id.unwrap()[..8]
-                    .parse::<cairn_cas_core::IdPrefix>()
+                    .parse::<cairn::cas::IdPrefix>()
                     .unwrap(),
             ),
         )

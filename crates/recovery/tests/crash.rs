@@ -10,9 +10,9 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn::cas::{backup, BackupOptions, BackupSummary, NoProgress, Repository};
 use cairn_backends::testing::FailAfter;
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::{backup, BackupOptions, BackupSummary, NoProgress, Repository};
 use cairn_recovery::{check, verify, CheckOptions, RestoreOptions};
 
 use common::*;
@@ -189,7 +189,7 @@ fn stream_backup_crashing_at_every_operation_fails_cleanly() {
     let ops = futures::executor::block_on(async {
         let (store, repo) = fresh_repo().await;
         store.reset(u64::MAX);
-        cairn_cas_core::backup_stream(
+        cairn::cas::backup_stream(
             &repo,
             futures::io::Cursor::new(data.clone()),
             "stream.bin",
@@ -208,7 +208,7 @@ fn stream_backup_crashing_at_every_operation_fails_cleanly() {
             futures::executor::block_on(async {
                 let (store, repo) = fresh_repo().await;
                 store.reset(n);
-                let r = cairn_cas_core::backup_stream(
+                let r = cairn::cas::backup_stream(
                     &repo,
                     futures::io::Cursor::new(data.clone()),
                     "stream.bin",
@@ -224,7 +224,7 @@ fn stream_backup_crashing_at_every_operation_fails_cleanly() {
                     .unwrap();
                 assert!(report.is_ok(), "n={n}: {:?}", report.errors);
                 assert_eq!(report.snapshots, 0);
-                let done = cairn_cas_core::backup_stream(
+                let done = cairn::cas::backup_stream(
                     &repo,
                     futures::io::Cursor::new(data.clone()),
                     "stream.bin",

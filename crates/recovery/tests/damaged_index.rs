@@ -8,8 +8,8 @@ mod common;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use cairn::cas::{BackupOptions, Repository};
 use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_cas_core::{BackupOptions, Repository};
 use cairn_recovery::{check, CheckOptions, Error, RestoreOptions};
 
 use common::*;
@@ -62,7 +62,7 @@ fn check_names_a_damaged_index_object_and_restore_writes_the_rest() {
         assert!(
             matches!(
                 &**first,
-                Error::Repository(cairn_cas_core::Error::MissingBlob { .. })
+                Error::Repository(cairn::cas::Error::MissingBlob { .. })
             ),
             "{first:?}"
         );

@@ -9,8 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cairn::cas::{backup, BackupOptions, NoProgress, Repository, Snapshot};
 use cairn_backends::{Backend, LocalBackend};
-use cairn_cas_core::{backup, BackupOptions, NoProgress, Repository, Snapshot};
 use cairn_erasure::{Child, ErasureBackend, ErasureConfig, Labels, ScrubOptions};
 use cairn_recovery::{check, plan_restore, restore, verify, CheckOptions, RestoreOptions};
 use common::{assert_same_content, init_opts, restored};
@@ -96,7 +96,7 @@ async fn assert_restores(repo: &Repository, snap: &Snapshot, src: &Path) {
 /// The backend error at the bottom of a recovery error.
 fn backend_error(e: &cairn_recovery::Error) -> Option<&cairn_backends::Error> {
     match e {
-        cairn_recovery::Error::Repository(cairn_cas_core::Error::Backend(b)) => Some(b),
+        cairn_recovery::Error::Repository(cairn::cas::Error::Backend(b)) => Some(b),
         cairn_recovery::Error::Incomplete { first, .. } => backend_error(first),
         _ => None,
     }
@@ -173,7 +173,7 @@ fn six_directories_survive_losing_any_two_and_scrub_rebuilds() {
         let e = Repository::open(erasure(&dirs, &[0, 2, 3]), PW)
             .await
             .unwrap_err();
-        let cairn_cas_core::Error::Backend(b) = &e else {
+        let cairn::cas::Error::Backend(b) = &e else {
             panic!("expected a backend error, got {e:?}");
         };
         assert_not_enough_shards(b, "config");

@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use cairn::cas::prune::{forget, prune, prune_plan, PruneOptions, PruneReport, Session};
+use cairn::cas::retention::{KeepPolicy, PlanOptions};
+use cairn::cas::{BackupOptions, Repository, SnapshotId};
 use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode};
-use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, PruneReport, Session};
-use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{BackupOptions, Repository, SnapshotId};
 use cairn_erasure::{Child, Codec, ErasureBackend, ErasureConfig};
 use cairn_recovery::{check, CheckOptions, RestoreOptions};
 use futures::executor::block_on;

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use cairn::cas::{BackupOptions, BlobKind, BlobLocation, NodeKind, PackId, Repository};
 use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_cas_core::{BackupOptions, BlobKind, BlobLocation, NodeKind, PackId, Repository};
 use cairn_recovery::{check, plan_restore, CheckOptions, Error, RestoreOptions, RestorePlan};
 
 use common::*;
@@ -67,7 +67,7 @@ struct Fixture {
     repo: Repository,
     src: tempfile::TempDir,
     files: Vec<(PathBuf, Vec<u8>)>,
-    snapshot: cairn_cas_core::Snapshot,
+    snapshot: cairn::cas::Snapshot,
 }
 
 async fn fixture() -> Fixture {
@@ -118,10 +118,7 @@ fn wrong_password_is_a_typed_error() {
         let err = Repository::open(store.clone(), b"not the password")
             .await
             .unwrap_err();
-        assert!(
-            matches!(err, cairn_cas_core::Error::WrongPassword),
-            "{err:?}"
-        );
+        assert!(matches!(err, cairn::cas::Error::WrongPassword), "{err:?}");
         assert!(Repository::open(store, PW).await.is_ok());
     });
 }
@@ -239,8 +236,8 @@ fn corrupt_byte_in_a_pack_is_named_and_never_written() {
             matches!(
                 &**first,
                 Error::Repository(
-                    cairn_cas_core::Error::Authentication { object }
-                    | cairn_cas_core::Error::ChunkIdMismatch { object, .. }
+                    cairn::cas::Error::Authentication { object }
+                    | cairn::cas::Error::ChunkIdMismatch { object, .. }
                 ) if object.starts_with(&pack.key())
             ),
             "{first:?}"
@@ -298,7 +295,7 @@ fn damaged_snapshot_objects_are_named() {
         let ids = keys_under(&*fx.store, "snapshots/").await;
         assert_eq!(ids.len(), 1);
         let key = ids[0].clone();
-        let id: cairn_cas_core::SnapshotId = key.trim_start_matches("snapshots/").parse().unwrap();
+        let id: cairn::cas::SnapshotId = key.trim_start_matches("snapshots/").parse().unwrap();
         let good = fx.store.get(&key).await.unwrap();
 
         // Truncated in place: the contents no longer match the name.
@@ -308,7 +305,7 @@ fn damaged_snapshot_objects_are_named() {
             .unwrap();
         let err = fx.repo.load_snapshot(&id).await.unwrap_err();
         assert!(
-            matches!(&err, cairn_cas_core::Error::Corrupt { object, .. } if *object == key),
+            matches!(&err, cairn::cas::Error::Corrupt { object, .. } if *object == key),
             "{err:?}"
         );
         let err = fx
@@ -329,7 +326,7 @@ fn damaged_snapshot_objects_are_named() {
             .unwrap();
         let err = fx.repo.load_snapshot(&gid).await.unwrap_err();
         assert!(
-            matches!(&err, cairn_cas_core::Error::Corrupt { object, .. } if *object == gkey),
+            matches!(&err, cairn::cas::Error::Corrupt { object, .. } if *object == gkey),
             "{err:?}"
         );
 
@@ -346,7 +343,7 @@ fn damaged_snapshot_objects_are_named() {
             .unwrap();
         let err = fx.repo.load_snapshot(&fid).await.unwrap_err();
         assert!(
-            matches!(&err, cairn_cas_core::Error::Authentication { object } if *object == fkey),
+            matches!(&err, cairn::cas::Error::Authentication { object } if *object == fkey),
             "{err:?}"
         );
         // The intact one still loads.
@@ -356,8 +353,8 @@ fn damaged_snapshot_objects_are_named() {
 
 /// BLAKE3 of `bytes`, hex: how snapshot objects are named (a pack id is the
 /// same hash).
-fn blake3_hex(bytes: &[u8]) -> cairn_cas_core::SnapshotId {
-    cairn_cas_core::SnapshotId::of(bytes)
+fn blake3_hex(bytes: &[u8]) -> cairn::cas::SnapshotId {
+    cairn::cas::SnapshotId::of(bytes)
 }
 
 /// A restore that loses one pack still restores everything else whole:
@@ -433,12 +430,12 @@ fn stream_read_error_fails_the_backup() {
     futures::executor::block_on(async {
         let store = Arc::new(MemoryBackend::new());
         let repo = init(store.clone()).await;
-        let r = cairn_cas_core::backup_stream(
+        let r = cairn::cas::backup_stream(
             &repo,
             Failing { left: 3 << 20 },
             "dump",
             &BackupOptions::default(),
-            Arc::new(cairn_cas_core::NoProgress),
+            Arc::new(cairn::cas::NoProgress),
         )
         .await;
         let err = r.unwrap_err();
@@ -484,11 +481,11 @@ fn damaged_snapshot_does_not_block_backups() {
             .put(&gkey, garbage, PutMode::CreateOnly)
             .await
             .unwrap();
-        let r = cairn_cas_core::backup(
+        let r = cairn::cas::backup(
             &fx.repo,
             &[fx.src.path().to_owned()],
             &BackupOptions::default(),
-            Arc::new(cairn_cas_core::NoProgress),
+            Arc::new(cairn::cas::NoProgress),
         )
         .await;
         assert!(r.is_ok(), "{:?}", r.err());

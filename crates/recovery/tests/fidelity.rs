@@ -8,8 +8,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use cairn::cas::{BackupOptions, Repository};
 use cairn_backends::{Backend, LocalBackend, MemoryBackend};
-use cairn_cas_core::{BackupOptions, Repository};
 use cairn_recovery::{plan_restore, restore, RestoreOptions};
 use common::*;
 

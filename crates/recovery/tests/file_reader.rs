@@ -10,9 +10,9 @@ use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cairn::cas::{BackupOptions, NodeKind, Repository, Snapshot};
 use cairn_backends::testing::Counting;
 use cairn_backends::{Backend, MemoryBackend};
-use cairn_cas_core::{BackupOptions, NodeKind, Repository, Snapshot};
 use cairn_chunking::ChunkerConfig;
 use cairn_erasure::{Child, ErasureBackend, ErasureConfig};
 use cairn_recovery::{FileReader, ReaderOptions};

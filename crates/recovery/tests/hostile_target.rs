@@ -12,8 +12,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use cairn::cas::{BackupOptions, Repository, Snapshot};
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::{BackupOptions, Repository, Snapshot};
 use cairn_recovery::{plan_restore, restore, Overwrite, RestoreOptions, RestoreProgress};
 use common::{assert_same_tree, backup_dir, init, random_bytes, restored};
 

@@ -29,10 +29,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn::cas::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
+use cairn::cas::retention::{GroupBy, KeepPolicy, PlanOptions};
+use cairn::cas::{backup, snapshot_key, BackupOptions, NoProgress, Repository, SnapshotId};
 use cairn_backends::{Backend, MemoryBackend};
-use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
-use cairn_cas_core::retention::{GroupBy, KeepPolicy, PlanOptions};
-use cairn_cas_core::{backup, snapshot_key, BackupOptions, NoProgress, Repository, SnapshotId};
 use cairn_erasure::ErasureBackend;
 use cairn_recovery::{check, CheckOptions, RestoreOptions};
 use futures::stream::TryStreamExt;
@@ -85,7 +85,7 @@ async fn act(
     (store, partial, crashed): ActorStore,
     root: &Path,
     out: &Mutex<Outcome>,
-) -> Result<(), cairn_cas_core::Error> {
+) -> Result<(), cairn::cas::Error> {
     let repo = Repository::open(store, PW).await?;
     match role {
         Role::Backup(w) => {
@@ -108,7 +108,7 @@ async fn act(
                         // "not enough shards": the actor's flag tells.)
                         if !crashed.load(Ordering::SeqCst)
                             && !e.to_string().contains("injected")
-                            && !matches!(e, cairn_cas_core::Error::SessionExpired { .. })
+                            && !matches!(e, cairn::cas::Error::SessionExpired { .. })
                         {
                             out.lock().unwrap().backup_errors.push(e.to_string());
                         }

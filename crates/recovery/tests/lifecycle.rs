@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn::cas::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
+use cairn::cas::retention::{KeepPolicy, PlanOptions};
+use cairn::cas::{BackupOptions, Repository, SnapshotId};
 use cairn_backends::testing::FailAfter;
 use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
-use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{BackupOptions, Repository, SnapshotId};
 use cairn_recovery::{check, CheckOptions, RestoreOptions};
 use futures::TryStreamExt;
 

@@ -8,8 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use cairn::cas::BackupOptions;
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::BackupOptions;
 use cairn_recovery::{plan_restore, restore, RestoreOptions, RestoreProgress};
 use common::*;
 

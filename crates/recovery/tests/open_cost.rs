@@ -18,10 +18,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use cairn::cas::prune::{prune, prune_plan, PruneOptions};
+use cairn::cas::{BackupOptions, Repository};
 use cairn_backends::testing::s3_test_server;
 use cairn_backends::{Backend, LocalBackend, ObjectMeta, ObjectStoreBackend, PutMode, S3Config};
-use cairn_cas_core::prune::{prune, prune_plan, PruneOptions};
-use cairn_cas_core::{BackupOptions, Repository};
 use futures::executor::block_on;
 use futures::stream::BoxStream;
 

@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use cairn::cas::BackupOptions;
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::BackupOptions;
 use cairn_recovery::{
     plan_restore, restore, restore_owned, Overwrite, RestoreOptions, RestoreProgress,
 };

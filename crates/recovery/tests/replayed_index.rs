@@ -10,10 +10,10 @@ mod common;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use cairn::cas::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
+use cairn::cas::retention::{KeepPolicy, PlanOptions};
+use cairn::cas::{BackupOptions, Repository};
 use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_cas_core::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
-use cairn_cas_core::retention::{KeepPolicy, PlanOptions};
-use cairn_cas_core::{BackupOptions, Repository};
 use cairn_recovery::RestoreOptions;
 use common::{assert_same_content, backup_dir, init, keys_under, random_bytes, restore_to, PW};
 
@@ -85,11 +85,11 @@ fn a_replayed_index_object_never_makes_a_backup_acknowledge_what_is_gone() {
         let again = work.path().join("again");
         std::fs::create_dir_all(&again).unwrap();
         std::fs::write(again.join("x.bin"), &secret).unwrap();
-        let r = cairn_cas_core::backup(
+        let r = cairn::cas::backup(
             &repo,
             std::slice::from_ref(&again),
             &BackupOptions::default(),
-            Arc::new(cairn_cas_core::NoProgress),
+            Arc::new(cairn::cas::NoProgress),
         )
         .await;
         let Ok(done) = r else {
@@ -106,7 +106,7 @@ fn a_replayed_index_object_never_makes_a_backup_acknowledge_what_is_gone() {
         let stored = keys_under(&*store, "data/").await;
         for key in keys_under(&*store, "index/").await {
             let bytes = store.get(&key).await.unwrap();
-            let packs = cairn_cas_core::format::decode_index(&repo.keys(), &key, &bytes).unwrap();
+            let packs = cairn::cas::format::decode_index(&repo.keys(), &key, &bytes).unwrap();
             for (pack, _) in packs {
                 let hex = pack.to_hex();
                 assert!(

@@ -9,9 +9,9 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use cairn::cas::{BackupOptions, NodeKind, Repository, Snapshot};
 use cairn_backends::testing::{Counting, FailAfter};
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::{BackupOptions, NodeKind, Repository, Snapshot};
 use cairn_recovery::{plan_restore, restore, Overwrite, RestoreOptions};
 use common::*;
 

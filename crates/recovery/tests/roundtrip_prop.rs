@@ -10,8 +10,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cairn::cas::BackupOptions;
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::BackupOptions;
 use cairn_recovery::{verify, RestoreOptions};
 use filetime::FileTime;
 use proptest::prelude::*;

@@ -6,8 +6,8 @@ mod common;
 
 use std::sync::Arc;
 
+use cairn::cas::{BackupOptions, Repository};
 use cairn_backends::{Backend, LocalBackend, MemoryBackend};
-use cairn_cas_core::{BackupOptions, Repository};
 use cairn_recovery::{check, verify, CheckOptions, RestoreOptions, SnapshotQuery};
 
 use common::*;

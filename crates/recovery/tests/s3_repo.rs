@@ -20,10 +20,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use cairn::cas::{backup, BackupOptions, BackupResult, NoProgress, Repository, Snapshot};
 use cairn_backends::{
     Backend, LocalBackend, ObjectMeta, ObjectStoreBackend, PutMode, RetryPolicy, Retrying, S3Config,
 };
-use cairn_cas_core::{backup, BackupOptions, BackupResult, NoProgress, Repository, Snapshot};
 use cairn_erasure::{
     BreakerState, Child, ErasureBackend, ErasureConfig, HealthConfig, Labels, RetryConfig,
     ScrubOptions,
@@ -127,7 +127,7 @@ fn make_tree(root: &Path, seed: u64, big_files: usize, big: usize) {
     std::os::unix::fs::symlink("docs/note-2.txt", root.join("link")).unwrap();
 }
 
-async fn backup_dir(repo: &Repository, src: &Path) -> cairn_cas_core::Result<BackupResult> {
+async fn backup_dir(repo: &Repository, src: &Path) -> cairn::cas::Result<BackupResult> {
     backup(
         repo,
         &[src.to_owned()],
@@ -333,8 +333,7 @@ fn erasure_over_s3_and_local_survives_a_hung_server_and_scrub_completes_it() {
         )
         .unwrap();
         let e = backup_dir(&repo, &src).await.unwrap_err();
-        let cairn_cas_core::Error::Backend(cairn_backends::Error::Wrapped { source, .. }) = &e
-        else {
+        let cairn::cas::Error::Backend(cairn_backends::Error::Wrapped { source, .. }) = &e else {
             panic!("expected the erasure quorum error, got {e:?}");
         };
         assert!(
@@ -368,7 +367,7 @@ fn erasure_over_s3_and_local_survives_a_hung_server_and_scrub_completes_it() {
         let repo = Repository::open(quorum3.clone(), PW).await.unwrap();
         let e = backup_dir(&repo, &src).await.unwrap_err();
         assert!(
-            matches!(&e, cairn_cas_core::Error::Backend(b) if b.is_incomplete()),
+            matches!(&e, cairn::cas::Error::Backend(b) if b.is_incomplete()),
             "{e}"
         );
         drop(resume);
@@ -509,10 +508,7 @@ fn a_server_restarted_during_a_backup_leaves_a_sound_repository() {
                 // error (packs without an index are harmless leftovers) and
                 // the next backup completes.
                 eprintln!("the backup failed across the restart: {e}");
-                assert!(
-                    !matches!(e, cairn_cas_core::Error::Internal { .. }),
-                    "{e:?}"
-                );
+                assert!(!matches!(e, cairn::cas::Error::Internal { .. }), "{e:?}");
                 assert_checks_clean(&repo).await;
                 backup_dir(&repo, &src).await.unwrap().snapshot
             }

@@ -12,8 +12,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
+use cairn::cas::{BackupOptions, Repository, Snapshot};
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::{BackupOptions, Repository, Snapshot};
 use cairn_recovery::{Action, Overwrite, RestoreOptions};
 use common::{backup_dir, init, random_bytes, restore_to, restored};
 

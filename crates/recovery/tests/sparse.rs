@@ -7,8 +7,8 @@ mod common;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::sync::Arc;
 
+use cairn::cas::BackupOptions;
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::BackupOptions;
 use cairn_recovery::RestoreOptions;
 use common::*;
 

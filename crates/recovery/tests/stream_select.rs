@@ -5,9 +5,9 @@ mod common;
 
 use std::sync::Arc;
 
+use cairn::cas::jiff::Timestamp;
+use cairn::cas::{backup_stream, BackupOptions, NoProgress};
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::jiff::Timestamp;
-use cairn_cas_core::{backup_stream, BackupOptions, NoProgress};
 use cairn_recovery::{plan_restore, verify, Error, RestoreOptions, SnapshotQuery};
 
 use common::*;
@@ -50,7 +50,7 @@ fn stream_backup_restores_identically() {
             )
             .await;
             assert!(
-                matches!(r, Err(cairn_cas_core::Error::InvalidOption { .. })),
+                matches!(r, Err(cairn::cas::Error::InvalidOption { .. })),
                 "{bad:?}"
             );
         }
@@ -163,7 +163,7 @@ fn select_snapshot_by_time_host_and_tag() {
         assert_eq!(pick(f().covering(p)).await.unwrap(), ids[2]);
         // An id (prefix) picks that snapshot, and must meet the rest too.
         assert_eq!(pick(f().id(ids[1])).await.unwrap(), ids[1]);
-        let prefix: cairn_cas_core::IdPrefix = ids[0][..6].parse().unwrap();
+        let prefix: cairn::cas::IdPrefix = ids[0][..6].parse().unwrap();
         assert_eq!(pick(f().id(prefix).host("alpha")).await.unwrap(), ids[0]);
 
         let before = Timestamp::from_nanosecond(times[0].as_nanosecond() - 1).unwrap();
@@ -177,7 +177,7 @@ fn select_snapshot_by_time_host_and_tag() {
         ] {
             let err = pick(filter.clone()).await.unwrap_err();
             assert!(
-                matches!(err, cairn_cas_core::Error::SnapshotNotFound { .. }),
+                matches!(err, cairn::cas::Error::SnapshotNotFound { .. }),
                 "{filter:?}: {err:?}"
             );
         }

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn_backends::{Backend, MemoryBackend, PartialObjects};
-use cairn_cas_core::prune::{prune, prune_plan, PruneOptions};
-use cairn_cas_core::tenant::{verify_receipt, Receipt, ShredOptions};
-use cairn_cas_core::{
+use cairn::cas::prune::{prune, prune_plan, PruneOptions};
+use cairn::cas::tenant::{verify_receipt, Receipt, ShredOptions};
+use cairn::cas::{
     backup, format::decode_index, format::open_blob, format::read_pack_header, BackupOptions,
     Error, InitOptions, NewKey, NoProgress, NodeKind, PackEntry, Repository,
 };
+use cairn_backends::{Backend, MemoryBackend, PartialObjects};
 use cairn_crypto::{AnyKeyFile, ChunkId, KdfParams, KeySet, SealingKey, TenantKeyObject};
 use cairn_erasure::{Child, ErasureBackend, ErasureConfig};
 use futures::executor::block_on;
@@ -60,7 +60,7 @@ fn content() -> Vec<u8> {
         .collect()
 }
 
-async fn back_up(repo: &Repository, dir: &Path) -> (cairn_cas_core::SnapshotId, ChunkId) {
+async fn back_up(repo: &Repository, dir: &Path) -> (cairn::cas::SnapshotId, ChunkId) {
     let done = backup(
         repo,
         &[dir.to_owned()],
@@ -132,7 +132,7 @@ struct Setup {
     admin: Repository,
     ns: [String; 2],
     roots: [ChunkId; 2],
-    snaps: [cairn_cas_core::SnapshotId; 2],
+    snaps: [cairn::cas::SnapshotId; 2],
     _dir: tempfile::TempDir,
 }
 

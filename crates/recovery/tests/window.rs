@@ -9,8 +9,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
+use cairn::cas::{BackupOptions, Repository, Snapshot};
 use cairn_backends::MemoryBackend;
-use cairn_cas_core::{BackupOptions, Repository, Snapshot};
 use cairn_recovery::{
     plan_restore, restore_snapshot, Error, NoProgress, Overwrite, RestoreOptions, RestoreSummary,
 };
@@ -180,7 +180,7 @@ fn a_missing_include_path_fails_before_anything_is_written() {
 
 #[test]
 fn a_cancelled_windowed_restore_stops_and_a_rerun_finishes_it() {
-    struct CancelAfter(cairn_cas_core::CancelToken, std::sync::atomic::AtomicU32);
+    struct CancelAfter(cairn::cas::CancelToken, std::sync::atomic::AtomicU32);
     impl cairn_recovery::RestoreProgress for CancelAfter {
         fn file_done(&self, _: &Path) {
             if self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 5 {
@@ -191,7 +191,7 @@ fn a_cancelled_windowed_restore_stops_and_a_rerun_finishes_it() {
     futures::executor::block_on(async {
         let (_dir, src, repo, snap) = setup().await;
         let target = tempfile::tempdir().unwrap();
-        let token = cairn_cas_core::CancelToken::default();
+        let token = cairn::cas::CancelToken::default();
         let opts = RestoreOptions::new(target.path())
             .window(3)
             .cancel(token.clone());

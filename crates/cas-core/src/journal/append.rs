@@ -189,8 +189,9 @@ pub async fn journal_heads(repo: &Repository) -> Result<Vec<String>> {
 
 /// Where a new entry goes: the heads seen and its `seq`.
 #[derive(Debug, Clone)]
-pub(crate) struct Seen {
-    pub(crate) parents: Vec<String>,
+#[doc(hidden)]
+pub struct Seen {
+    pub parents: Vec<String>,
     seq: u64,
 }
 
@@ -201,7 +202,8 @@ impl Seen {
         Seen { parents, seq }
     }
 
-    pub(crate) async fn now(repo: &Repository) -> Result<Seen> {
+    #[doc(hidden)]
+    pub async fn now(repo: &Repository) -> Result<Seen> {
         let j = load_for_append(repo).await?;
         let parents = j.heads();
         Ok(Seen::after(&j, parents))
@@ -225,7 +227,7 @@ pub async fn record(
 
 /// Records a backup of `snapshot` after the heads `seen` before its record
 /// was written (the same heads the record names).
-pub(crate) async fn record_backup(
+pub async fn record_backup(
     repo: &Repository,
     seen: Result<Seen>,
     snapshot: &str,
@@ -273,7 +275,8 @@ pub(crate) async fn write(
 
 /// `record`, with a failure turned into [`Error::JournalWrite`] for an
 /// operation whose effect already stands.
-pub(crate) async fn record_after(
+#[doc(hidden)]
+pub async fn record_after(
     repo: &Repository,
     op: Operation,
     added: BTreeMap<String, u64>,

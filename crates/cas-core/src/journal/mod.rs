@@ -65,7 +65,7 @@
 //!   entry names what exists. A backup whose snapshot is stored does **not**
 //!   fail when its entry cannot be written — the snapshot is acknowledged
 //!   data and must not be withdrawn or duplicated by a retry; the failure is
-//!   returned in [`BackupResult::journal`](crate::BackupResult) (the CLI
+//!   returned in `BackupResult::journal` (the CLI
 //!   warns and exits 3), and `verify` reports the snapshot as unjournaled
 //!   until an operator looks. Other operations return
 //!   [`Error::JournalWrite`](crate::Error::JournalWrite): their effect stands,
@@ -133,8 +133,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+#[doc(hidden)]
+pub use append::record_after;
 pub use append::{journal_heads, load_journal, record, record_restore, LoadedJournal};
-pub(crate) use append::{record_after, record_backup, Seen};
+#[doc(hidden)]
+pub use append::{record_backup, Seen};
 pub use checkpoint::{checkpoint, CheckpointReport};
 pub use verify::{verify, JournalIssue, JournalReport};
 

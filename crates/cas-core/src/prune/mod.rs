@@ -90,7 +90,7 @@
 //! An erasure layout stores an object as `k + m` shards; a delete that
 //! fails on some children, or a write that crashes half-way, leaves shards
 //! under a key that holds fewer than `k` — no object, invisible to listings
-//! and so to everything above. With [`PruneOptions::partial`] (the CLI
+//! and so to everything above. With `PruneOptions::partial` (the CLI
 //! passes the layout's `ErasureBackend`, through
 //! [`cairn_backends::PartialObjects`]; the erasure crate only lists and
 //! deletes, this module decides), they go through the same two phases as
@@ -135,10 +135,10 @@
 //!
 //! A crashed backup leaves its lease, which would block phase 2 forever. A
 //! session in the first observation that is still live counts as dead when
-//! its counter has not moved across [`PruneOptions::stale_runs`] earlier
+//! its counter has not moved across `PruneOptions::stale_runs` earlier
 //! observations by *different* prune runs (logical time: "two of my runs
 //! saw no progress") and, measured by the pruner's clock, at least
-//! [`PruneOptions::stale_after`] (default 1 hour) passed since the first of
+//! `PruneOptions::stale_after` (default 1 hour) passed since the first of
 //! them. Neither decides safety: a writer wrongly declared dead fails at
 //! commit (below); they decide how soon a crashed writer stops blocking
 //! deletion, and that a tight prune loop does not fail slow backups.
@@ -146,7 +146,7 @@
 //! (or working without refreshing) across that many prune runs is killed;
 //! it then *fails* at commit (step 5) — it never commits a snapshot that
 //! references deleted data. Backups bump their lease every time they write
-//! an index object (every [`BackupOptions::index_every`](crate::BackupOptions)
+//! an index object (every `BackupOptions::index_every`
 //! packs) and at commit; a backup that reads for long without uploading
 //! (a large unchanged tree) does not, so schedule prunes further apart than
 //! that, or set `grace` above it, to avoid failed backups.
@@ -194,7 +194,7 @@
 //! docs, *Roles*). Snapshot listings — and so a prune's scan — hide a
 //! record only under a tombstone that verifies with the authority named by
 //! the reader's own key file; other tombstones are reported
-//! ([`PrunePlan::ignored_tombstones`]) and the snapshot is kept. A prune
+//! (`PrunePlan::ignored_tombstones`) and the snapshot is kept. A prune
 //! deletes the records still stored under valid tombstones. Forget,
 //! prune and repair refuse backup keys ([`Error::NotAdmin`](crate::Error)).
 //!
@@ -231,24 +231,20 @@
 //! trees twice (plan, then the re-check before deleting) and reads each
 //! repacked pack once.
 
-mod forget;
-mod forget_ids;
-mod gc;
-mod phase2;
-pub(crate) mod records;
-mod repack;
-mod replay;
-mod retire;
-mod session;
-mod strays;
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests;
+// The writer's side of the protocol lives here, under the repository:
+// every backup and copy holds a session lease, dedups against an index
+// without condemned packs and re-validates at commit. The deleting side
+// (forget, the prune phases, strays) is `cairn-lifecycle`'s `prune`.
+#[doc(hidden)]
+pub mod records;
+#[doc(hidden)]
+pub mod repack;
+#[doc(hidden)]
+pub mod replay;
+#[doc(hidden)]
+pub mod session;
 
-pub use forget::{forget, ForgetReport, SnapshotFilter};
-pub use forget_ids::forget_snapshots;
-pub use gc::{prune, prune_plan, PendingRecord, PruneOptions, PrunePlan, PruneReport};
 pub use records::Lease;
 pub use session::Session;
-pub(crate) use session::{revalidate, writer_start, WriterStart};
-pub use strays::StrayError;
+#[doc(hidden)]
+pub use session::{revalidate, writer_start, WriterStart};

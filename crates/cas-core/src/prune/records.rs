@@ -35,19 +35,19 @@ use crate::repo::put_idempotent;
 use crate::snapshot::{decode_doc, encode_doc};
 use crate::{Error, Repository, Result};
 
-pub(crate) const SESSION_MAGIC: &[u8; 4] = b"CRNS";
-pub(crate) const KILLED_MAGIC: &[u8; 4] = b"CRNX";
-pub(crate) const CONDEMNED_MAGIC: &[u8; 4] = b"CRNK";
-pub(crate) const WAIT_MAGIC: &[u8; 4] = b"CRNW";
+pub const SESSION_MAGIC: &[u8; 4] = b"CRNS";
+pub const KILLED_MAGIC: &[u8; 4] = b"CRNX";
+pub const CONDEMNED_MAGIC: &[u8; 4] = b"CRNK";
+pub const WAIT_MAGIC: &[u8; 4] = b"CRNW";
 
 /// Prefix of session leases.
-pub(crate) const SESSIONS: &str = "sessions/";
+pub const SESSIONS: &str = "sessions/";
 /// Prefix of kill markers.
-pub(crate) const KILLED: &str = "killed/";
+pub const KILLED: &str = "killed/";
 /// Prefix of condemned records.
-pub(crate) const CONDEMNED: &str = "condemned/";
+pub const CONDEMNED: &str = "condemned/";
 /// Prefix of wait observations.
-pub(crate) const WAITS: &str = "waits/";
+pub const WAITS: &str = "waits/";
 
 /// A running writer's lease.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,34 +67,34 @@ pub struct Lease {
 
 /// The mark a pruner leaves on a session it declared dead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Killed {
-    pub(crate) session: String,
-    pub(crate) counter: u64,
+pub struct Killed {
+    pub session: String,
+    pub counter: u64,
 }
 
 /// Packs condemned by a prune: writers must not dedup against them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Condemned {
-    pub(crate) packs: Vec<String>,
-    pub(crate) time: String,
-    pub(crate) by: String,
+pub struct Condemned {
+    pub packs: Vec<String>,
+    pub time: String,
+    pub by: String,
     /// Keys with stray pieces (erasure shards of no object), removed in
     /// phase 2 if they still are stray then.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) strays: Vec<String>,
+    pub strays: Vec<String>,
 }
 
 /// The sessions a pruner saw after a condemned record was visible.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Wait {
-    pub(crate) condemned: String,
-    pub(crate) run: String,
-    pub(crate) sessions: BTreeMap<String, u64>,
-    pub(crate) time: String,
+pub struct Wait {
+    pub condemned: String,
+    pub run: String,
+    pub sessions: BTreeMap<String, u64>,
+    pub time: String,
 }
 
 impl Condemned {
-    pub(crate) fn pack_ids(&self, object: &str) -> Result<Vec<PackId>> {
+    pub fn pack_ids(&self, object: &str) -> Result<Vec<PackId>> {
         self.packs
             .iter()
             .map(|h| parse_pack_hex(h).ok_or_else(|| Error::corrupt(object, "bad pack id")))
@@ -103,20 +103,20 @@ impl Condemned {
 }
 
 /// A pack id from 64 hex digits.
-pub(crate) fn parse_pack_hex(hex_id: &str) -> Option<PackId> {
+pub fn parse_pack_hex(hex_id: &str) -> Option<PackId> {
     let mut id = [0u8; 32];
     hex::decode_to_slice(hex_id, &mut id).ok()?;
     Some(PackId(id))
 }
 
 /// The pack id of a `data/xx/<hex>` key.
-pub(crate) fn pack_of_key(key: &str) -> Option<PackId> {
+pub fn pack_of_key(key: &str) -> Option<PackId> {
     let hex_id = key.strip_prefix("data/")?.split('/').nth(1)?;
     parse_pack_hex(hex_id)
 }
 
 /// Names of the objects under `prefix`.
-pub(crate) async fn list_names(repo: &Repository, prefix: &str) -> Result<Vec<String>> {
+pub async fn list_names(repo: &Repository, prefix: &str) -> Result<Vec<String>> {
     Ok(repo
         .backend()
         .list(prefix)
@@ -130,7 +130,7 @@ pub(crate) async fn list_names(repo: &Repository, prefix: &str) -> Result<Vec<St
 /// layout a delete in progress reads as "not enough shards", not as "not
 /// found" — and the error is `NotFound`, which callers that list again
 /// retry on.
-pub(crate) async fn get_listed(repo: &Repository, prefix: &str, key: &str) -> Result<bytes::Bytes> {
+pub async fn get_listed(repo: &Repository, prefix: &str, key: &str) -> Result<bytes::Bytes> {
     match repo.backend().get(key).await {
         Ok(bytes) => Ok(bytes),
         Err(e) if e.is_not_found() => Err(e.into()),
@@ -147,7 +147,7 @@ pub(crate) async fn get_listed(repo: &Repository, prefix: &str, key: &str) -> Re
 }
 
 /// Reads and opens one document.
-pub(crate) async fn read_doc<T: serde::de::DeserializeOwned>(
+pub async fn read_doc<T: serde::de::DeserializeOwned>(
     repo: &Repository,
     magic: &[u8; 4],
     key: &str,
@@ -158,7 +158,7 @@ pub(crate) async fn read_doc<T: serde::de::DeserializeOwned>(
 
 /// Reads and opens the document `key`, found by listing `prefix`; `None`
 /// if it was deleted meanwhile (see [`get_listed`]).
-pub(crate) async fn read_listed_doc<T: serde::de::DeserializeOwned>(
+pub async fn read_listed_doc<T: serde::de::DeserializeOwned>(
     repo: &Repository,
     magic: &[u8; 4],
     prefix: &str,
@@ -172,7 +172,7 @@ pub(crate) async fn read_listed_doc<T: serde::de::DeserializeOwned>(
 }
 
 /// Stores a document under `prefix` + its hash (+ `suffix`); returns the key.
-pub(crate) async fn write_hashed<T: Serialize>(
+pub async fn write_hashed<T: Serialize>(
     repo: &Repository,
     magic: &[u8; 4],
     prefix: &str,
@@ -185,7 +185,7 @@ pub(crate) async fn write_hashed<T: Serialize>(
 }
 
 /// Writes a document under a fixed key.
-pub(crate) async fn write_at<T: Serialize>(
+pub async fn write_at<T: Serialize>(
     repo: &Repository,
     magic: &[u8; 4],
     key: &str,
@@ -198,7 +198,7 @@ pub(crate) async fn write_at<T: Serialize>(
 }
 
 /// Deletes `key`; one already gone is fine (a crashed run may have deleted it).
-pub(crate) async fn delete_quiet(repo: &Repository, key: &str) -> Result<()> {
+pub async fn delete_quiet(repo: &Repository, key: &str) -> Result<()> {
     match repo.backend().delete(key).await {
         Err(e) if e.is_not_found() => Ok(()),
         r => Ok(r?),
@@ -206,7 +206,7 @@ pub(crate) async fn delete_quiet(repo: &Repository, key: &str) -> Result<()> {
 }
 
 /// Every visible condemned record.
-pub(crate) async fn load_condemned(repo: &Repository) -> Result<Vec<(String, Condemned)>> {
+pub async fn load_condemned(repo: &Repository) -> Result<Vec<(String, Condemned)>> {
     let mut out = Vec::new();
     for key in list_names(repo, CONDEMNED).await? {
         // Deleted between the listing and the read (finished): its packs
@@ -219,9 +219,7 @@ pub(crate) async fn load_condemned(repo: &Repository) -> Result<Vec<(String, Con
 }
 
 /// Every pack named by a visible condemned record.
-pub(crate) async fn condemned_packs(
-    repo: &Repository,
-) -> Result<std::collections::HashSet<PackId>> {
+pub async fn condemned_packs(repo: &Repository) -> Result<std::collections::HashSet<PackId>> {
     let mut set = std::collections::HashSet::new();
     for (key, c) in load_condemned(repo).await? {
         set.extend(c.pack_ids(&key)?);

@@ -14,7 +14,7 @@ use crate::{Error, Repository, Result};
 /// its sealed bytes reused as they are (no re-compression) — unless it is
 /// sealed under an older key epoch: then it is re-sealed (and re-compressed)
 /// under the current one, which is how a retired epoch stops mattering.
-pub(crate) async fn copy_blobs(
+pub async fn copy_blobs(
     repo: &Repository,
     blobs: &[(PackId, PackEntry)],
 ) -> Result<Vec<(PackId, Vec<PackEntry>)>> {

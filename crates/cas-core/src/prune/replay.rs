@@ -18,7 +18,7 @@ use super::records::pack_of_key;
 use crate::{PackId, Repository, Result};
 
 /// The packs stored now, by one listing of `data/`.
-pub(crate) async fn stored_packs(repo: &Repository) -> Result<HashSet<PackId>> {
+pub async fn stored_packs(repo: &Repository) -> Result<HashSet<PackId>> {
     let mut out = HashSet::new();
     let mut stream = repo.backend().list("data/");
     while let Some(m) = stream.try_next().await? {

@@ -194,15 +194,13 @@ impl Session {
 }
 
 impl Lease {
-    pub(crate) fn key(&self) -> String {
+    pub fn key(&self) -> String {
         format!("{SESSIONS}{}", self.id)
     }
 }
 
 /// Live sessions (lease present, not killed) with their counters.
-pub(crate) async fn live_sessions(
-    repo: &Repository,
-) -> Result<std::collections::BTreeMap<String, u64>> {
+pub async fn live_sessions(repo: &Repository) -> Result<std::collections::BTreeMap<String, u64>> {
     let killed: HashSet<String> = list_names(repo, KILLED)
         .await?
         .into_iter()
@@ -267,7 +265,7 @@ async fn session_objects(repo: &Repository) -> Result<BTreeMap<String, SessionOb
 /// (their end marker last, so a crash leaves them still marked ended).
 /// Returns how many objects went. Stops quietly if this store refuses
 /// deletes too.
-pub(crate) async fn clean_ended(repo: &Repository) -> Result<usize> {
+pub async fn clean_ended(repo: &Repository) -> Result<usize> {
     let mut removed = 0;
     for (id, mut objects) in session_objects(repo).await? {
         if !objects.ended {
@@ -290,7 +288,7 @@ pub(crate) async fn clean_ended(repo: &Repository) -> Result<usize> {
 /// An index of every index object, leaving out the entries of `exclude`
 /// (condemned packs: a writer must not dedup against them). Undecodable
 /// index objects are skipped: a blob they describe is simply uploaded again.
-pub(crate) async fn index_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<Index> {
+pub async fn index_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<Index> {
     // An object consolidated (deleted) while we read: list again, the
     // consolidated one was written before it went.
     let mut attempts = 0;
@@ -328,10 +326,11 @@ async fn load_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<
 
 /// What a backup knows from its start: its lease, the packs condemned then,
 /// and the index it deduplicates against (without those packs).
-pub(crate) struct WriterStart {
-    pub(crate) session: Session,
-    pub(crate) condemned: HashSet<PackId>,
-    pub(crate) dedup: Arc<RwLock<Index>>,
+#[doc(hidden)]
+pub struct WriterStart {
+    pub session: Session,
+    pub condemned: HashSet<PackId>,
+    pub dedup: Arc<RwLock<Index>>,
 }
 
 /// Start of a backup: the lease first, then the condemned set, then the
@@ -340,7 +339,8 @@ pub(crate) struct WriterStart {
 /// condemned record; and an index loaded before the lease might name packs
 /// deleted before it. (Reads, such as the parent snapshot's trees, go
 /// through the repository's own index: condemned packs still exist.)
-pub(crate) async fn writer_start(repo: &Repository, dry_run: bool) -> Result<WriterStart> {
+#[doc(hidden)]
+pub async fn writer_start(repo: &Repository, dry_run: bool) -> Result<WriterStart> {
     let session = match dry_run {
         true => Session::unstored()?,
         false => Session::begin(repo).await?,
@@ -369,7 +369,8 @@ pub(crate) async fn writer_start(repo: &Repository, dry_run: bool) -> Result<Wri
 /// condemnation). Those blobs are read back and stored again in new packs,
 /// so the snapshot references nothing condemned. Returns how many blobs were
 /// stored again.
-pub(crate) async fn revalidate(
+#[doc(hidden)]
+pub async fn revalidate(
     repo: &Repository,
     session: &Session,
     root: ChunkId,
@@ -428,7 +429,7 @@ pub(crate) async fn revalidate(
     Ok(stored)
 }
 
-pub(crate) async fn upload(repo: &Repository, b: PackBuilder) -> Result<(PackId, Vec<PackEntry>)> {
+pub async fn upload(repo: &Repository, b: PackBuilder) -> Result<(PackId, Vec<PackEntry>)> {
     let pack = b.finish(&repo.keys())?;
     put_idempotent(&**repo.backend(), &pack.id.key(), pack.bytes).await?;
     Ok((pack.id, pack.entries))

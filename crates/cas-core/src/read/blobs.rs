@@ -25,7 +25,8 @@ impl Repository {
     /// ```
     /// use std::sync::{Arc, Mutex};
     /// use cairn_backends::MemoryBackend;
-    /// use cairn_cas_core::{backup, BackupOptions, Error, InitOptions, NoProgress, NodeKind, Repository};
+    /// use cairn_archiver::{backup, BackupOptions, NoProgress};
+    /// use cairn_cas_core::{Error, InitOptions, NodeKind, Repository};
     /// use cairn_crypto::KdfParams;
     /// use futures::TryStreamExt;
     ///

@@ -121,9 +121,3 @@ impl Repository {
         self.cpu().spawn(f)
     }
 }
-
-impl AsRef<PackEntry> for PackEntry {
-    fn as_ref(&self) -> &PackEntry {
-        self
-    }
-}

@@ -146,7 +146,8 @@ impl Repository {
 
     /// Reads and decodes one index object (size-capped, authenticated),
     /// always from the backend: `repair index` judges the stored copy.
-    pub(crate) async fn read_index_object(
+    #[doc(hidden)]
+    pub async fn read_index_object(
         &self,
         keys: Arc<KeySet>,
         name: &str,

@@ -19,7 +19,8 @@ pub use options::InitOptions;
 pub use remove::{RemoveOptions, RemoveReport};
 pub use snapshots::Tombstones;
 
-pub(crate) use put::put_idempotent;
+#[doc(hidden)]
+pub use put::put_idempotent;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -39,7 +40,8 @@ use crate::snapshot::{encode_doc, RepoConfig, CONFIG_MAGIC};
 use crate::{journal, CpuPool, Error, Result};
 
 /// How many objects are fetched at once when loading indexes and snapshots.
-pub(crate) const LOAD_CONCURRENCY: usize = 16;
+#[doc(hidden)]
+pub const LOAD_CONCURRENCY: usize = 16;
 
 /// Default target pack size: 16 MiB (see the crate docs for the measurement).
 pub const DEFAULT_PACK_SIZE: u64 = 16 << 20;
@@ -138,16 +140,13 @@ impl Repository {
         let mut rid = [0u8; 16];
         getrandom_fill(&mut rid)?;
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-        let config = RepoConfig {
-            version: 1,
-            id: hex::encode(rid),
-            created: now,
-            chunk_min: opts.chunker.min_size(),
-            chunk_avg: opts.chunker.avg_size(),
-            chunk_max: opts.chunker.max_size(),
-            compression: opts.compression.to_string(),
-            pack_size: opts.pack_size,
-        };
+        let config = RepoConfig::new_v1(
+            hex::encode(rid),
+            now,
+            &opts.chunker,
+            opts.compression.to_string(),
+            opts.pack_size,
+        );
         // Key file first: a crash before the config leaves no "config" and
         // `init` can simply be run again after removing the stray key.
         let key_name = key_file_name(&keyfile);
@@ -353,7 +352,8 @@ impl Repository {
     }
 
     /// Fails with [`Error::NotAdmin`] unless opened with an admin key.
-    pub(crate) fn require_admin(&self, operation: &'static str) -> Result<()> {
+    #[doc(hidden)]
+    pub fn require_admin(&self, operation: &'static str) -> Result<()> {
         match self.role {
             Role::Admin => Ok(()),
             role => Err(Error::NotAdmin { operation, role }),
@@ -369,7 +369,8 @@ impl Repository {
     }
 
     /// The pool this handle runs its CPU-heavy work on.
-    pub(crate) fn cpu(&self) -> &CpuPool {
+    #[doc(hidden)]
+    pub fn cpu(&self) -> &CpuPool {
         &self.cpu
     }
 
@@ -378,7 +379,8 @@ impl Repository {
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, Index> {
+    #[doc(hidden)]
+    pub fn index_mut(&self) -> RwLockWriteGuard<'_, Index> {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -18,7 +18,8 @@ use crate::{Error, Result};
 /// are create-only (an overwrite is not atomic on every backend, and a
 /// concurrent reader could see neither version); `check` names it and
 /// `repair` decides what replaces it.
-pub(crate) async fn put_idempotent(backend: &dyn Backend, key: &str, bytes: Bytes) -> Result<()> {
+#[doc(hidden)]
+pub async fn put_idempotent(backend: &dyn Backend, key: &str, bytes: Bytes) -> Result<()> {
     let len = bytes.len() as u64;
     let hash = blake3::hash(&bytes);
     match backend.put(key, bytes, PutMode::CreateOnly).await {

@@ -171,7 +171,8 @@ impl Repository {
 
     /// Writes an admin-signed tombstone for snapshot `id` (forget). A
     /// tombstone planted under that name that does not verify is replaced.
-    pub(crate) async fn write_tombstone(&self, id: &str) -> Result<()> {
+    #[doc(hidden)]
+    pub async fn write_tombstone(&self, id: &str) -> Result<()> {
         let admin = self.admin_key("forget snapshots")?;
         let record = Tombstone {
             snapshot: id.to_owned(),

@@ -55,13 +55,10 @@
 //! name sorts first, and a shred destroys both.
 
 mod receipt;
-mod reclaim;
 mod rewrap;
 mod shred;
 
 pub use receipt::{verify_receipt, DestroyedObject, PendingGc, Receipt, RECEIPT_FORMAT};
-pub(crate) use reclaim::reclaim_shredded;
-pub use reclaim::ReclaimReport;
 pub(crate) use rewrap::rewrap_tenants;
 pub use shred::ShredOptions;
 #[cfg(test)]
@@ -181,7 +178,8 @@ pub(crate) fn shred_key(tenant_id: &str, namespace: &str) -> String {
     format!("{TENANT_SHREDS}{tenant_id}/{namespace}")
 }
 
-pub(crate) fn namespace_prefix(namespace: &str) -> String {
+#[doc(hidden)]
+pub fn namespace_prefix(namespace: &str) -> String {
     format!("{TENANTS}{namespace}/")
 }
 
@@ -348,7 +346,8 @@ impl Repository {
     /// B's namespace away nor let prune delete it. Refusing a namespace
     /// another tenant claims is the safe direction: a planted claim can
     /// only keep a namespace from being reclaimed, never get one deleted.
-    pub(crate) async fn namespace_claimed_elsewhere(
+    #[doc(hidden)]
+    pub async fn namespace_claimed_elsewhere(
         &self,
         id: &str,
         namespace: &str,
@@ -370,7 +369,8 @@ impl Repository {
 
     /// Whether a shred record that verifies under this handle's authority
     /// exists for `namespace` (a planted one is ignored).
-    pub(crate) async fn shred_recorded(&self, id: &str, namespace: &str) -> Result<bool> {
+    #[doc(hidden)]
+    pub async fn shred_recorded(&self, id: &str, namespace: &str) -> Result<bool> {
         let backend = match &self.tenant() {
             Some(v) => &v.parent,
             None => self.backend(),

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use cairn::cas::journal::{load_journal, verify, Entry, JournalReport};
+use cairn::cas::{backup, BackupOptions, InitOptions, NoProgress, Repository, SnapshotId};
 use cairn_backends::{Backend, MemoryBackend};
-use cairn_cas_core::journal::{load_journal, verify, Entry, JournalReport};
-use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository, SnapshotId};
 use cairn_crypto::KdfParams;
 
 pub const PW: &[u8] = b"pw";

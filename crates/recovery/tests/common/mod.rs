@@ -7,8 +7,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cairn::cas::{backup, BackupOptions, BackupResult, InitOptions, NoProgress, Repository};
 use cairn_backends::Backend;
-use cairn_cas_core::{backup, BackupOptions, BackupResult, InitOptions, NoProgress, Repository};
 use cairn_crypto::KdfParams;
 use cairn_recovery::{plan_restore, restore, RestoreOptions, RestoreSummary};
 
@@ -43,7 +43,7 @@ pub(crate) fn restored(target: &Path, src: &Path) -> PathBuf {
 
 pub(crate) async fn restore_to(
     repo: &Repository,
-    snapshot: &cairn_cas_core::Snapshot,
+    snapshot: &cairn::cas::Snapshot,
     opts: &RestoreOptions,
 ) -> cairn_recovery::Result<RestoreSummary> {
     let plan = plan_restore(repo, snapshot, opts).await?;

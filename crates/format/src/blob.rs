@@ -28,7 +28,7 @@ pub enum BlobKind {
 }
 
 impl BlobKind {
-    pub(crate) fn from_u8(v: u8) -> Option<Self> {
+    pub fn from_u8(v: u8) -> Option<Self> {
         match v {
             0 => Some(BlobKind::Data),
             1 => Some(BlobKind::Tree),
@@ -58,7 +58,7 @@ impl Default for Compression {
 
 impl Compression {
     /// The per-blob code stored in pack headers and indexes.
-    pub(crate) fn code(self) -> u8 {
+    pub fn code(self) -> u8 {
         match self {
             Compression::None => 0,
             Compression::Zstd(_) => 1,
@@ -66,7 +66,7 @@ impl Compression {
         }
     }
 
-    pub(crate) fn from_code(code: u8) -> Option<Self> {
+    pub fn from_code(code: u8) -> Option<Self> {
         match code {
             0 => Some(Compression::None),
             1 => Some(Compression::Zstd(3)),
@@ -152,16 +152,16 @@ fn key_for(keys: &KeySet, kind: BlobKind) -> &SealingKey {
 
 /// A blob ready to be appended to a pack.
 #[derive(Debug)]
-pub(crate) struct SealedBlob {
-    pub(crate) kind: BlobKind,
-    pub(crate) id: ChunkId,
-    pub(crate) compression: Compression,
-    pub(crate) raw_length: u32,
-    pub(crate) bytes: Vec<u8>,
+pub struct SealedBlob {
+    pub kind: BlobKind,
+    pub id: ChunkId,
+    pub compression: Compression,
+    pub raw_length: u32,
+    pub bytes: Vec<u8>,
 }
 
 /// Compresses and seals `plain`, whose id is `id`.
-pub(crate) fn seal_blob(
+pub fn seal_blob(
     keys: &KeySet,
     kind: BlobKind,
     id: ChunkId,
@@ -195,7 +195,7 @@ pub(crate) fn seal_blob(
 }
 
 /// Opens a blob read from `object`, decompresses it and checks it hashes to `id`.
-pub(crate) fn open_blob(
+pub fn open_blob(
     keys: &KeySet,
     object: &str,
     kind: BlobKind,

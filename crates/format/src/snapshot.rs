@@ -25,8 +25,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::{Error, Result, SnapshotId, TreeId};
 
-pub(crate) const SNAPSHOT_MAGIC: &[u8; 4] = b"CRNR";
-pub(crate) const CONFIG_MAGIC: &[u8; 4] = b"CRNC";
+pub const SNAPSHOT_MAGIC: &[u8; 4] = b"CRNR";
+pub const CONFIG_MAGIC: &[u8; 4] = b"CRNC";
 const VERSION: u8 = 1;
 
 /// What a backup did, stored in its snapshot record.
@@ -133,23 +133,23 @@ impl Snapshot {
 /// nine fractional digits, as records always were (their bytes and so
 /// their ids must not depend on which version wrote them); read from any
 /// RFC 3339 time, or the weaker forms `humantime` accepted before.
-pub(crate) mod rfc3339 {
+pub mod rfc3339 {
     use jiff::Timestamp;
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes `t` in the record form.
-    pub(crate) fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&format_args!("{t:.9}"))
     }
 
     /// Reads a record's time.
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         parse(&s).map_err(serde::de::Error::custom)
     }
 
     /// Parses a record's time.
-    pub(crate) fn parse(s: &str) -> Result<Timestamp, String> {
+    pub fn parse(s: &str) -> Result<Timestamp, String> {
         if let Ok(t) = s.parse::<Timestamp>() {
             return Ok(t);
         }
@@ -183,16 +183,35 @@ pub struct RepoConfig {
     pub pack_size: u64,
 }
 
-pub(crate) fn encode_doc<T: Serialize>(keys: &KeySet, magic: &[u8; 4], doc: &T) -> Result<Vec<u8>> {
+impl RepoConfig {
+    /// A version 1 config (what `Repository::init` writes).
+    #[doc(hidden)]
+    pub fn new_v1(
+        id: String,
+        created: String,
+        chunker: &cairn_chunking::ChunkerConfig,
+        compression: String,
+        pack_size: u64,
+    ) -> Self {
+        Self {
+            version: 1,
+            id,
+            created,
+            chunk_min: chunker.min_size(),
+            chunk_avg: chunker.avg_size(),
+            chunk_max: chunker.max_size(),
+            compression,
+            pack_size,
+        }
+    }
+}
+
+pub fn encode_doc<T: Serialize>(keys: &KeySet, magic: &[u8; 4], doc: &T) -> Result<Vec<u8>> {
     seal_doc(keys.metadata_key(), magic, doc)
 }
 
 /// [`encode_doc`] under another key than the metadata key (journal entries).
-pub(crate) fn seal_doc<T: Serialize>(
-    key: &SealingKey,
-    magic: &[u8; 4],
-    doc: &T,
-) -> Result<Vec<u8>> {
+pub fn seal_doc<T: Serialize>(key: &SealingKey, magic: &[u8; 4], doc: &T) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(doc).map_err(|e| Error::Internal {
         what: format!("serialising a document: {e}"),
     })?;
@@ -208,7 +227,7 @@ pub(crate) fn seal_doc<T: Serialize>(
     Ok(out)
 }
 
-pub(crate) fn decode_doc<T: DeserializeOwned>(
+pub fn decode_doc<T: DeserializeOwned>(
     keys: &KeySet,
     magic: &[u8; 4],
     object: &str,
@@ -218,7 +237,7 @@ pub(crate) fn decode_doc<T: DeserializeOwned>(
 }
 
 /// [`decode_doc`] under another key than the metadata key (journal entries).
-pub(crate) fn open_doc<T: DeserializeOwned>(
+pub fn open_doc<T: DeserializeOwned>(
     key: &SealingKey,
     magic: &[u8; 4],
     object: &str,

@@ -9,14 +9,14 @@ use cairn_crypto::ChunkId;
 use crate::{Error, Result};
 
 /// A cursor over bytes of the object named `object`.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     object: &'a str,
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(object: &'a str, buf: &'a [u8]) -> Self {
+    pub fn new(object: &'a str, buf: &'a [u8]) -> Self {
         Self {
             object,
             buf,
@@ -24,11 +24,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(crate) fn err(&self, reason: impl Into<String>) -> Error {
+    pub fn err(&self, reason: impl Into<String>) -> Error {
         Error::corrupt(self.object, reason)
     }
 
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self
             .pos
             .checked_add(n)
@@ -39,35 +39,35 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
 
-    pub(crate) fn u8(&mut self) -> Result<u8> {
+    pub fn u8(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
     }
-    pub(crate) fn u16(&mut self) -> Result<u16> {
+    pub fn u16(&mut self) -> Result<u16> {
         Ok(u16::from_le_bytes(self.array()?))
     }
-    pub(crate) fn u32(&mut self) -> Result<u32> {
+    pub fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.array()?))
     }
-    pub(crate) fn u64(&mut self) -> Result<u64> {
+    pub fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(self.array()?))
     }
-    pub(crate) fn i64(&mut self) -> Result<i64> {
+    pub fn i64(&mut self) -> Result<i64> {
         Ok(i64::from_le_bytes(self.array()?))
     }
-    pub(crate) fn id(&mut self) -> Result<ChunkId> {
+    pub fn id(&mut self) -> Result<ChunkId> {
         Ok(ChunkId::from_bytes(self.array()?))
     }
 
     /// A count of items that each take at least `min_item` bytes: refused if
     /// the rest of the buffer cannot hold them, so a hostile count cannot make
     /// us allocate.
-    pub(crate) fn count(&mut self, min_item: usize) -> Result<usize> {
+    pub fn count(&mut self, min_item: usize) -> Result<usize> {
         let n = self.u32()? as usize;
         if n.saturating_mul(min_item.max(1)) > self.remaining() {
             return Err(self.err(format!("count {n} exceeds the object's size")));
@@ -75,12 +75,12 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    pub(crate) fn remaining(&self) -> usize {
+    pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
     /// Checks the magic and version at the start; returns the version.
-    pub(crate) fn header(&mut self, magic: &[u8; 4], versions: &[u8]) -> Result<u8> {
+    pub fn header(&mut self, magic: &[u8; 4], versions: &[u8]) -> Result<u8> {
         if self.take(4)? != magic {
             return Err(self.err("bad magic"));
         }
@@ -94,7 +94,7 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
-    pub(crate) fn finish(&self) -> Result<()> {
+    pub fn finish(&self) -> Result<()> {
         if self.remaining() != 0 {
             return Err(self.err(format!("{} trailing bytes", self.remaining())));
         }
@@ -103,7 +103,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Appending writer for the same formats.
-pub(crate) trait Put {
+pub trait Put {
     fn put_u8(&mut self, v: u8);
     fn put_u16(&mut self, v: u16);
     fn put_u32(&mut self, v: u32);

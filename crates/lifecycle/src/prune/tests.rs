@@ -12,7 +12,9 @@ use super::session::{revalidate, writer_start};
 use super::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
 use crate::retention::{KeepPolicy, PlanOptions};
 use crate::tree::NodeKind;
-use crate::{backup, BackupOptions, InitOptions, NoProgress, Repository};
+use crate::Repository;
+use cairn_archiver::{backup, BackupOptions, NoProgress};
+use cairn_cas_core::InitOptions;
 
 async fn count(repo: &Repository, prefix: &str) -> usize {
     let v: Vec<_> = repo.backend().list(prefix).try_collect().await.unwrap();

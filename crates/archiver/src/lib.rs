@@ -1,4 +1,30 @@
-//! The archiver: back up directories (or a stream) into a repository.
+//! The backup side of a Cairn repository: [`backup`] walks directories (or
+//! [`backup_stream`] reads one stream), chunks, dedups, seals and commits a
+//! snapshot; [`diff_snapshots`] and [`find`] compare and search snapshots.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use cairn_archiver::{backup, BackupOptions, NoProgress};
+//! use cairn_backends::MemoryBackend;
+//! use cairn_cas_core::{InitOptions, Repository};
+//! use cairn_crypto::KdfParams;
+//!
+//! # futures::executor::block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("hello.txt"), b"hello, cairn")?;
+//! let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
+//! let repo = Repository::init(Arc::new(MemoryBackend::new()), b"secret", opts).await?;
+//! let done = backup(&repo, &[dir.path().to_owned()], &BackupOptions::default(), Arc::new(NoProgress)).await?;
+//! assert_eq!(done.snapshot.summary.files_new, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! This crate owns the walker (hostile sources: swapped links, FIFOs, torn
+//! files), the parallel chunk/compress/seal pipeline and the commit of a
+//! backup under a session lease (`cairn_cas_core::prune::Session`); the
+//! repository, its formats and the deletion protocol are below it, in
+//! `cairn-cas-core` and `cairn-format`. Unix only (see `Cargo.toml`).
 //!
 //! # Pipeline
 //!
@@ -31,14 +57,23 @@ mod walker;
 mod warning;
 mod workers;
 
+mod diff;
+pub use diff::{diff_snapshots, diff_trees, find, Change, Diff, DiffEntry, Match};
+
+// The rooms below, under the module names these files were written with.
+use cairn_cas_core::{
+    journal, prune, repo, snapshot_key, CancelToken, Error, Filter, CACHEDIR_TAG_SIGNATURE,
+};
+use cairn_format::{blob, filter, index, pack, snapshot, tree};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures::io::AsyncRead;
 
-use crate::snapshot::{BackupSummary, Snapshot};
-use crate::{Repository, Result, SnapshotId, SnapshotQuery};
+use crate::snapshot::Snapshot;
+use cairn_cas_core::{Repository, Result, SnapshotId, SnapshotQuery};
 
 pub use warning::{Warning, WarningKind};
 
@@ -306,10 +341,8 @@ async fn run_in_session(
     let mut snapshot = Snapshot::new(time, host, paths, out.root);
     snapshot.tags = opts.tags.clone();
     snapshot.parent = parent.map(|(id, _)| id);
-    snapshot.summary = BackupSummary {
-        duration_secs: started.elapsed().as_secs_f64(),
-        ..out.summary
-    };
+    snapshot.summary = out.summary;
+    snapshot.summary.duration_secs = started.elapsed().as_secs_f64();
     // Commit: nothing referenced may sit in a pack condemned since the
     // start; then the record; then make sure no pruner gave up waiting for
     // this session (if one did, the snapshot is withdrawn, not acknowledged).

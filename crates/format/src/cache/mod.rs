@@ -29,7 +29,7 @@
 //!   prefix, e.g. a shredded tenant's.
 //!
 //! File I/O is blocking; the repository runs it on its CPU pool (the one
-//! [`Repository::spawn_blocking`](crate::Repository::spawn_blocking) hands
+//! `Repository::spawn_blocking` (cairn-cas-core) hands
 //! out), never on the caller's executor.
 
 mod file;
@@ -45,7 +45,7 @@ use zeroize::Zeroizing;
 pub const DEFAULT_CACHE_BYTES: u64 = 1 << 30;
 
 /// Where and how large the metadata cache is. Pass it to
-/// [`OpenOptions::cache`](crate::OpenOptions::cache); without it a
+/// `OpenOptions::cache` (cairn-cas-core); without it a
 /// repository caches nothing on disk (the library writes no files the
 /// caller did not ask for).
 #[non_exhaustive]

@@ -280,7 +280,7 @@ async fn scan_once(repo: &Repository) -> Result<Scan> {
     // Entries of packs that no listing shows, even one made after their
     // index object was read, name packs that are gone (a replayed index
     // object, see the `replay` module): the consolidated index drops them.
-    let stored = super::replay::stored_packs(repo).await?;
+    let stored = cairn_cas_core::prune::replay::stored_packs(repo).await?;
     entries.retain(|p, _| listed.contains_key(p) || stored.contains(p));
     // Trees are read through the repository's index: every present pack.
     *repo.index_mut() = index;

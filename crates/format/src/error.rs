@@ -309,14 +309,14 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn corrupt(object: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn corrupt(object: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Corrupt {
             object: object.into(),
             reason: reason.into(),
         }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
@@ -334,7 +334,7 @@ impl Error {
     /// operation instead of marking the object damaged (open would load a
     /// partial index, a repair would drop good packs). An erasure layout's
     /// own errors (too few shards, bad shards) do describe the object.
-    pub(crate) fn is_backend_failure(&self) -> bool {
+    pub fn is_backend_failure(&self) -> bool {
         matches!(
             self,
             Error::Backend(e)

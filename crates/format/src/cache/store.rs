@@ -30,11 +30,7 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 impl MetaCache {
     /// Opens (creating it if needed) the cache of repository `repo_id`
     /// under `opts`' root, authenticating files with `key`.
-    pub(crate) fn open(
-        opts: &CacheOptions,
-        repo_id: &str,
-        key: Zeroizing<[u8; 32]>,
-    ) -> io::Result<Self> {
+    pub fn open(opts: &CacheOptions, repo_id: &str, key: Zeroizing<[u8; 32]>) -> io::Result<Self> {
         let root = match &opts.dir {
             Some(d) => d.clone(),
             None => super::default_cache_dir().ok_or_else(|| {
@@ -80,7 +76,7 @@ impl MetaCache {
 
     /// The content of object `name` if cached and intact. A file that does
     /// not verify is deleted (and counted as rejected).
-    pub(crate) fn get(&self, name: &str, max: u64) -> Option<Bytes> {
+    pub fn get(&self, name: &str, max: u64) -> Option<Bytes> {
         let path = self.dir.join(file::object_path(name)?);
         let (f, bytes, modified) = match read_capped(&path, max.saturating_add(HEADER_LEN as u64)) {
             Ok(Some(read)) => read,
@@ -108,7 +104,7 @@ impl MetaCache {
     }
 
     /// Deletes object `name`'s file: it failed verification.
-    pub(crate) fn reject(&self, name: &str) {
+    pub fn reject(&self, name: &str) {
         bump(&self.counters.rejected, 1);
         if let Some(rel) = file::object_path(name) {
             let _ = fs::remove_file(self.dir.join(rel));
@@ -118,7 +114,7 @@ impl MetaCache {
     /// Stores `content` as object `name` (if the allowlist admits it and it
     /// fits the bound); errors are ignored: a cache that cannot be written
     /// only costs speed.
-    pub(crate) fn put(&self, name: &str, content: &[u8]) {
+    pub fn put(&self, name: &str, content: &[u8]) {
         let Some(rel) = file::object_path(name) else {
             return;
         };
@@ -167,7 +163,7 @@ impl MetaCache {
     /// Drops the cached objects in key directory `dir` (e.g. `snapshots`,
     /// `tenants/a/index`, `data`, and its subdirectories) whose full name
     /// `keep` refuses: objects a fresh listing no longer names.
-    pub(crate) fn retain(&self, dir: &str, keep: &dyn Fn(&str) -> bool) {
+    pub fn retain(&self, dir: &str, keep: &dyn Fn(&str) -> bool) {
         let Some(rel) = file::prefix_path(dir) else {
             return;
         };

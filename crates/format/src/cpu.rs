@@ -7,11 +7,11 @@
 //! thread names a host decides by building it before its first Cairn call
 //! (`rayon::ThreadPoolBuilder::new().num_threads(n).build_global()`); or a
 //! pool of the host's own, handed to one repository handle
-//! ([`OpenOptions::cpu_pool`](crate::OpenOptions::cpu_pool),
-//! [`InitOptions::cpu_pool`](crate::InitOptions::cpu_pool)), so Cairn's work
+//! (`OpenOptions::cpu_pool`,
+//! `InitOptions::cpu_pool`), so Cairn's work
 //! stays on threads the host sized and named and off the global pool the
 //! host may use for its own work. Crates built on cas-core reach the pool
-//! through [`Repository::spawn_blocking`](crate::Repository::spawn_blocking).
+//! through `Repository::spawn_blocking` (cairn-cas-core).
 //!
 //! A backup's chunking and sealing run on the archiver's own worker threads
 //! (`BackupOptions::threads`), not on this pool: they block on channels to
@@ -45,7 +45,7 @@ impl CpuPool {
 
     /// Runs `f` on this pool; the future resolves to its result. A panic in
     /// `f` becomes [`Error::Internal`] instead of taking the process down.
-    pub(crate) fn spawn<T, F>(&self, f: F) -> impl Future<Output = Result<T>> + Send
+    pub fn spawn<T, F>(&self, f: F) -> impl Future<Output = Result<T>> + Send
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,

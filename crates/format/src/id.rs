@@ -58,13 +58,13 @@ fn lower_hex(what: &'static str, s: &str) -> Result<[u8; HEX_LEN]> {
 /// the hex string it is.
 ///
 /// ```
-/// use cairn_cas_core::SnapshotId;
+/// use cairn_format::SnapshotId;
 /// let hex = "3fa2".repeat(16);
 /// let id: SnapshotId = hex.to_uppercase().parse()?;
 /// assert_eq!(id.to_string(), hex);
 /// assert_eq!(id.short(), "3fa23fa2");
 /// assert!("not an id".parse::<SnapshotId>().is_err());
-/// # Ok::<(), cairn_cas_core::Error>(())
+/// # Ok::<(), cairn_format::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SnapshotId([u8; HEX_LEN]);

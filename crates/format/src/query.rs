@@ -1,10 +1,8 @@
 //! [`SnapshotQuery`]: the one way to say which snapshots — by id prefix,
-//! host, paths, tags and time — used to pick one ([`Repository::find_snapshot`]:
-//! the newest match), list several ([`Repository::select_snapshots`]) or
-//! scope a forget ([`prune::forget`](crate::prune::forget)).
+//! host, paths, tags and time — used to pick one (`Repository::find_snapshot`:
+//! the newest match), list several (`Repository::select_snapshots`) or
+//! scope a forget (`prune::forget`).
 //!
-//! [`Repository::find_snapshot`]: crate::Repository::find_snapshot
-//! [`Repository::select_snapshots`]: crate::Repository::select_snapshots
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,7 +15,7 @@ use crate::{Error, IdPrefix, Result, Snapshot, SnapshotId};
 /// query matches every snapshot (so "the" snapshot it finds is the latest).
 ///
 /// ```
-/// use cairn_cas_core::{jiff::Timestamp, SnapshotQuery};
+/// use cairn_format::{jiff::Timestamp, SnapshotQuery};
 /// // "The state of /srv/www on db1 as of noon", as a restore wants it:
 /// let noon: Timestamp = "2026-11-24T12:00:00Z".parse()?;
 /// let q = SnapshotQuery::latest().host("db1").covering("/srv/www").as_of(noon);

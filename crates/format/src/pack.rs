@@ -30,7 +30,7 @@ const VERSION: u8 = 1;
 const HEADER_AAD: &[u8] = b"cairn/pack-header/v1";
 /// Size of the fixed trailer at the end of every pack.
 pub const TRAILER_LEN: usize = 9;
-pub(crate) const ENTRY_LEN: usize = 46;
+pub const ENTRY_LEN: usize = 46;
 /// Packs never exceed this (offsets are 32-bit).
 pub const MAX_PACK_SIZE: usize = 1 << 31;
 
@@ -91,7 +91,7 @@ pub struct PackEntry {
 }
 
 impl PackEntry {
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+    pub fn encode(&self, out: &mut Vec<u8>) {
         out.put_u8(self.kind as u8);
         out.put_u8(self.compression.code());
         out.extend_from_slice(self.id.as_bytes());
@@ -100,7 +100,7 @@ impl PackEntry {
         out.put_u32(self.raw_length);
     }
 
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self> {
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self> {
         let kind = r.u8()?;
         let kind = BlobKind::from_u8(kind).ok_or_else(|| r.err(format!("blob kind {kind}")))?;
         let comp = r.u8()?;
@@ -130,21 +130,21 @@ pub struct FinishedPack {
 
 /// Collects sealed blobs into a pack.
 #[derive(Debug, Default)]
-pub(crate) struct PackBuilder {
+pub struct PackBuilder {
     buf: Vec<u8>,
     entries: Vec<PackEntry>,
 }
 
 impl PackBuilder {
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.buf.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
-    pub(crate) fn add(&mut self, blob: &SealedBlob) {
+    pub fn add(&mut self, blob: &SealedBlob) {
         self.entries.push(PackEntry {
             kind: blob.kind,
             compression: blob.compression,
@@ -158,7 +158,7 @@ impl PackBuilder {
     }
 
     /// Seals the header, appends it and the trailer, and names the pack.
-    pub(crate) fn finish(mut self, keys: &KeySet) -> Result<FinishedPack> {
+    pub fn finish(mut self, keys: &KeySet) -> Result<FinishedPack> {
         let mut plain = Vec::with_capacity(9 + self.entries.len() * ENTRY_LEN);
         plain.extend_from_slice(HEADER_MAGIC);
         plain.put_u8(VERSION);
@@ -250,4 +250,11 @@ pub fn read_pack_header(keys: &KeySet, object: &str, pack: &[u8]) -> Result<Vec<
         &pack[header_start..pack.len() - TRAILER_LEN],
         pack.len() as u64,
     )
+}
+
+// Lets `Repository::read_blobs` take runs of entries or of references.
+impl AsRef<PackEntry> for PackEntry {
+    fn as_ref(&self) -> &PackEntry {
+        self
+    }
 }
