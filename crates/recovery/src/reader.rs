@@ -133,7 +133,8 @@ type Fetched = Vec<(Vec<usize>, Arc<[u8]>)>;
 /// ```
 /// use std::sync::Arc;
 /// use cairn_backends::MemoryBackend;
-/// use cairn_cas_core::{backup, BackupOptions, InitOptions, NoProgress, Repository};
+/// use cairn_archiver::{backup, BackupOptions, NoProgress};
+/// use cairn_cas_core::{InitOptions, Repository};
 /// use cairn_crypto::KdfParams;
 /// use cairn_recovery::FileReader;
 /// use futures::io::{AsyncReadExt, AsyncSeekExt, SeekFrom};

@@ -300,21 +300,36 @@ fn planted_empty_and_maximal_kdf_key_files_are_skipped_with_warnings() {
     let files: BTreeMap<String, Vec<u8>> = [("x.txt".to_owned(), b"x\n".to_vec())].into();
     write_tree(&src, &files);
     env.ok(&["backup", src.to_str().unwrap()]);
-    // Names that sort before any real key file (hex of a hash).
+    // Open tries key files in name order and stops at the first that opens,
+    // so planted files must sort before the real one (a random hash). An
+    // empty file under a low name is refused by the name check. The costly
+    // file (4 GiB × 64 passes, the most a key file may declare) is named by
+    // the hash of its bytes, as key files must be, so the KDF ceiling is
+    // reached; its salt is varied until that hash starts with five zeros.
     let empty = format!("keys/{}", "0".repeat(64));
-    let costly = format!("keys/{}1", "0".repeat(63));
     std::fs::write(env.repo.join(&empty), b"").unwrap();
-    // 4 GiB × 64 passes: the most a key file may declare.
-    std::fs::write(
-        env.repo.join(&costly),
-        forged_key_file(4 * 1024 * 1024, 64, 1),
-    )
-    .unwrap();
+    let mut costly_bytes = forged_key_file(4 * 1024 * 1024, 64, 1);
+    let costly = (0u64..)
+        .find_map(|n| {
+            costly_bytes[22..30].copy_from_slice(&n.to_le_bytes());
+            let hex = blake3::hash(&costly_bytes).to_hex();
+            hex.starts_with("00000").then(|| format!("keys/{hex}"))
+        })
+        .unwrap();
+    std::fs::write(env.repo.join(&costly), &costly_bytes).unwrap();
+    // The same costly bytes under a name that is not their hash are refused
+    // by the name alone, before any KDF work.
+    let misnamed = format!("keys/{}1", "0".repeat(63));
+    std::fs::write(env.repo.join(&misnamed), &costly_bytes).unwrap();
 
     let (out, err) = env.ok(&["snapshots"]);
     assert!(out.contains("1 snapshots"), "{out}");
     assert!(err.contains(&empty), "{err}");
     assert!(err.contains(&costly) && err.contains("ceiling"), "{err}");
+    assert!(
+        err.contains(&misnamed) && err.contains("not the hash of its bytes"),
+        "{err}"
+    );
     // A wrong password is still refused.
     let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .arg("-r")
