@@ -16,10 +16,17 @@ impl Repository {
         Ok(self.inner.list_keys().await?)
     }
 
-    /// The admin authority's public key as the opening key file names it
+    /// The current admin authority's public key: the one the opening key
+    /// file names, or the newer one the chain of authority links leads to
     /// (none for a version 1 key file).
-    pub fn authority(&self) -> Option<&AdminPublicKey> {
+    pub fn authority(&self) -> Option<AdminPublicKey> {
         self.inner.authority()
+    }
+
+    /// The chain of admin authorities this handle verifies with: the
+    /// current one and the retired ones (with the links that retired them).
+    pub fn authority_chain(&self) -> Option<std::sync::Arc<crate::cas::AuthorityChain>> {
+        self.inner.authority_chain()
     }
 
     /// Adds a key file for `password` with `new`'s role, label and KDF,

@@ -51,7 +51,7 @@ pub use crate::cas::retention::{
     Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration, RetentionPlan,
 };
 pub use crate::cas::{
-    parse_size, CancelToken, Change, Diff, DiffEntry, EpochReport, Filter, Match, Node, NodeKind,
+    parse_size, AuthorityChain, AuthorityReport, CancelToken, Change, Diff, DiffEntry, EpochReport, Filter, Match, Node, NodeKind,
     OpenWarning, PackId, Patterns, RemoveOptions, RemoveReport, RepoConfig, RotateOptions,
     RotateReport, WarningKind,
 };

@@ -47,6 +47,7 @@
 //! | `keys/<hex>` | key files: the master key wrapped under a password; version 2 adds role, label, created and the admin authority | `cairn_crypto::KeyFile` (v1), `cairn_crypto::KeyFileV2` (v2, v3 adds an X25519 key) |
 //! | `epochs/<n>` | a key epoch: its root granted to each remaining key file, signed by the admin authority | `repo::epochs` (`CREP`) |
 //! | `grants/<n>/<key id>` | a key epoch granted to a key file added later | `repo::epochs` (`CRGT`) |
+//! | `authorities/<n>` | a new admin authority (an admin's removal): signed by the old and the new one, its seed granted to the remaining admins, the hashes of what the old one signed that stays valid | `repo::authority` (`CRNA`) |
 //! | `data/<2 hex>/<hex>` | packs of sealed blobs, named by the BLAKE3 of their bytes | `pack` module docs |
 //! | `index/<hex>` | where each blob is: pack, offset, lengths | `index` module docs |
 //! | `snapshots/<hex>` | snapshot records (time, host, paths, tags, parent, root tree) | `CRNR` |
@@ -146,7 +147,7 @@
 //!   a planted object: key files must be named by the hash of their bytes,
 //!   configs, index objects, trees and records are sealed, removals (tombstones,
 //!   revocations, shred records) and key epochs carry the admin authority's
-//!   signature, and junk at `epochs/<n+1>` is skipped by the next rotation
+//!   signature, authority links carry two (junk links are skipped), and junk at `epochs/<n+1>` is skipped by the next rotation
 //!   rather than blocking it. Still can: destroy data (erasure layouts and
 //!   storage that refuses deletes are the answer), hide objects, and delete
 //!   newer `epochs/` so clients seal under an older epoch again (see
@@ -179,11 +180,25 @@
 //!   not implemented yet). Tenant key objects are re-wrapped under the new
 //!   epoch at the rotation and the old ones deleted, so it opens none written
 //!   after it, and no tenant created afterwards.
-//! - **Removed admin.** Everything a removed key can, and — not fixed yet — it
-//!   still holds the authority's signing key, so it can sign tombstones,
-//!   revocations, shred records and epochs that every client trusts. Until
-//!   the authority rotates on admin removal, treat removing an admin as
-//!   requiring a new repository (`cairn copy`) if that admin is not trusted.
+//! - **Removed admin.** Everything a removed key can, and it kept the seed
+//!   of the admin authority it was removed from. The removal retires that
+//!   authority (`repo::authority`): a new one is granted to the remaining
+//!   admin key files only, and a link `authorities/<n>` signed by both pins
+//!   the hashes of what the old one signed that stays valid. Every client
+//!   walks the chain from the authority its own key file names and refuses
+//!   whatever the old authority signs afterwards — tombstones (so `snapshots`,
+//!   `forget` and `prune` ignore them), revocations, shred records, epochs,
+//!   grants, key endorsements — and links it writes from that authority (a
+//!   fork from behind). Still can: everything it could before its removal
+//!   against a client that never saw the chain *and* storage it can rewrite
+//!   (delete the link and write its own from the old authority: at the
+//!   removal it knew everything a fresh client knows; pair with storage that
+//!   refuses overwrites and deletes); until a handle opened before the
+//!   removal refreshes its chain (open, a snapshot listing, or the start of
+//!   a backup, prune or rotation), that handle still verifies under the old
+//!   one. Erasure
+//!   receipts it signed before its removal no longer verify against the
+//!   repository (they are not stored, so nothing pins them).
 //! - **Other local user of the restore target.** Restoring as root into a tree
 //!   another user can write never hands them privilege: whenever ownership is
 //!   not restored, set-user-id and set-group-id bits are cleared; in-place
@@ -287,6 +302,6 @@ pub mod format {
 pub use cairn_format::snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
 pub use cairn_format::tree::{Node, NodeKind, Timestamp, Tree};
 pub use repo::{
-    EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey, RemoveOptions, RemoveReport, Repository,
+    AuthorityChain, AuthorityReport, EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey, RemoveOptions, RemoveReport, Repository,
     RotateOptions, RotateReport, Tombstones, DEFAULT_PACK_SIZE,
 };

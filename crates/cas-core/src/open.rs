@@ -11,7 +11,7 @@ use std::fmt;
 
 use bytes::Bytes;
 use cairn_backends::Backend;
-use cairn_crypto::{AdminKey, AdminPublicKey, AnyKeyFile, KdfParams, KeySet, MasterKey, Role};
+use cairn_crypto::{AdminKey, AnyKeyFile, KdfParams, KeySet, MasterKey, Role};
 use futures::StreamExt;
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -132,6 +132,15 @@ pub enum OpenWarning {
         /// Why it was ignored.
         reason: String,
     },
+    /// An admin authority link (`authorities/<n>`) was ignored: it does not
+    /// verify on its own (planted or damaged), is malformed, or belongs to
+    /// another repository. The chain goes on without it.
+    Authority {
+        /// The object's name.
+        object: String,
+        /// Why it was ignored.
+        reason: String,
+    },
     /// A listing could not be shown complete (children of an erasure layout
     /// did not answer): what was heard is used, but objects stored only on
     /// the silent stores (key files, index objects) are missing for now.
@@ -158,6 +167,7 @@ impl OpenWarning {
             OpenWarning::KeyFile { object, .. }
             | OpenWarning::Index { object, .. }
             | OpenWarning::Epoch { object, .. }
+            | OpenWarning::Authority { object, .. }
             | OpenWarning::Listing { object, .. }
             | OpenWarning::Cache { object, .. } => object,
         }
@@ -176,6 +186,9 @@ impl fmt::Display for OpenWarning {
             ),
             OpenWarning::Epoch { object, reason } => {
                 write!(f, "key epoch object {object} ignored: {reason}")
+            }
+            OpenWarning::Authority { object, reason } => {
+                write!(f, "admin authority link {object} ignored: {reason}")
             }
             OpenWarning::Listing { object, reason } => write!(
                 f,
@@ -211,7 +224,9 @@ pub(crate) struct Unlocked {
     pub(crate) key_name: String,
     pub(crate) master: MasterKey,
     pub(crate) role: Role,
-    pub(crate) authority: Option<AdminPublicKey>,
+    /// The authorities walked from the one the key file names.
+    pub(crate) chain: Option<crate::repo::AuthorityChain>,
+    /// The current authority's signing key (admins granted it).
     pub(crate) admin: Option<AdminKey>,
     pub(crate) exchange: Option<cairn_crypto::ExchangeSecret>,
     pub(crate) config: RepoConfig,
@@ -225,6 +240,7 @@ pub(crate) async fn unlock(
     backend: &dyn Backend,
     password: &[u8],
     opts: &OpenOptions,
+    links: crate::repo::authority::SharedLinks<'_>,
 ) -> Result<Unlocked> {
     // Side by side: one round trip less on every open of a remote store.
     let (cfg, listed, revocations) = futures::join!(
@@ -329,34 +345,71 @@ pub(crate) async fn unlock(
                 // A key an admin revoked no longer opens, even if its file
                 // was stored again (its holder kept a copy). The revocation
                 // was read with the file; its failure to read is only
-                // fatal for the file that opens.
-                if let Some(authority) = &opened.authority {
+                // fatal for the file that opens. Revocations are verified
+                // under the chain of authorities walked from the one the
+                // file names, which must still endorse the file.
+                let (mut chain, mut admin) = (None, opened.admin);
+                if let Some(root) = opened.authority {
+                    let shared = links.clone().await;
+                    let again;
+                    let fetched = match &*shared {
+                        Ok(f) => f,
+                        // The shared error cannot be moved out: read again
+                        // for one of our own (or the links, if it passed).
+                        Err(_) => {
+                            again = crate::repo::authority::fetch(backend, 0).await?;
+                            &again
+                        }
+                    };
+                    let resolved = fetched.resolve(backend, root, &config.id).await?;
+                    let c = &resolved.chain;
+                    if !c.carries(&root, name) {
+                        skip(
+                            name,
+                            format!(
+                                "the admin authority it names was retired by authorities/{:010} \
+                                 without carrying this key file over (it was removed)",
+                                c.retired().iter().find(|r| r.0 == root).map_or(0, |r| r.1)
+                            ),
+                        );
+                        continue;
+                    }
                     let stored = revocation?;
                     let by_name = crate::repo::revocation_name(name);
                     let mut revoked =
-                        crate::repo::revoked_by(authority, &config.id, &by_name, stored.as_ref());
+                        crate::repo::revoked_by(c, &config.id, &by_name, stored.as_ref());
                     if let Some(object) = identity.filter(|o| {
                         !revoked && (revocations_incomplete.is_some() || revocations.contains(o))
                     }) {
                         let stored = crate::repo::fetch_revocation(backend, &object).await?;
-                        revoked = crate::repo::revoked_by(
-                            authority,
-                            &config.id,
-                            &object,
-                            stored.as_ref(),
-                        );
+                        revoked = crate::repo::revoked_by(c, &config.id, &object, stored.as_ref());
                     }
                     if revoked {
                         skip(name, "revoked by an admin".into());
                         continue;
                     }
+                    if *c.current() != root && admin.is_some() {
+                        // The key file's seed is of a retired authority:
+                        // the current one comes from the link's grant.
+                        admin = resolved.current.as_ref().and_then(|h| {
+                            crate::repo::authority::granted_admin(
+                                h,
+                                opened.exchange.as_ref(),
+                                &config.id,
+                                name,
+                                c.current(),
+                            )
+                        });
+                    }
+                    warnings.extend(resolved.warnings);
+                    chain = Some(resolved.chain);
                 }
                 return Ok(Unlocked {
                     key_name: name.clone(),
                     master: opened.master,
                     role: opened.role,
-                    authority: opened.authority,
-                    admin: opened.admin,
+                    chain,
+                    admin,
                     exchange: opened.exchange,
                     config,
                     warnings,

@@ -98,6 +98,25 @@ fn tenant_key_object_bytes_are_pinned() {
     check_or_bless("tenant-key-v1.bin", &obj.to_bytes());
 }
 
+/// A tenant key object wrapped under key epoch 3 (what a rotation's
+/// re-wrap writes): the wrapping key derives from that epoch's root.
+#[test]
+fn tenant_key_object_of_epoch_3_bytes_are_pinned() {
+    let keys = KeySet::derive(&MasterKey::from_bytes(FIXTURE_MASTER));
+    let root = MasterKey::from_bytes([0x77; 32]);
+    let obj = crate::TenantKeyObject::seal_with_salt(
+        &KeySet::derive(&root).tenant_wrapping_key(),
+        3,
+        keys.tenant_id("golden tenant"),
+        [0x44; 16],
+        &crate::TenantSecret::from_bytes([0x55; 32]),
+        "golden tenant",
+        &[0x66; 32],
+    )
+    .unwrap();
+    check_or_bless("tenant-key-v1-epoch3.bin", &obj.to_bytes());
+}
+
 #[test]
 fn key_file_v3_bytes_are_pinned() {
     let authority = AdminKey::from_seed(&[0x33; 32]);

@@ -129,6 +129,41 @@ fn key_file_v2_fixtures_open_with_their_roles() {
 }
 
 const TENANT_KEY_V1: &[u8] = include_bytes!("fixtures/tenant-key-v1.bin");
+const TENANT_KEY_V1_EPOCH3: &[u8] = include_bytes!("fixtures/tenant-key-v1-epoch3.bin");
+
+/// The re-wrapped object of key epoch 3 (root `[0x77; 32]`): the same
+/// secret and name, opened only with the wrapping key derived from that
+/// epoch's root (`KeySet::derive(root).tenant_wrapping_key()`), not epoch
+/// 0's.
+#[test]
+fn tenant_key_fixture_of_epoch_3_opens_under_that_epochs_wrapping_key_only() {
+    use cairn_crypto::TenantKeyObject;
+    let keys = KeySet::derive(&fixture_master());
+    assert_eq!(&TENANT_KEY_V1_EPOCH3[..9], b"CRTK\x01\x03\x00\x00\x00");
+    let obj = TenantKeyObject::from_bytes(TENANT_KEY_V1_EPOCH3).unwrap();
+    assert_eq!(obj.epoch(), 3);
+    assert_eq!(obj.tenant_id(), keys.tenant_id("golden tenant"));
+    assert_eq!(obj.namespace(), [0x44; 16]);
+    let wrap = KeySet::derive(&MasterKey::from_bytes([0x77; 32])).tenant_wrapping_key();
+    let (secret, name) = obj.open(&wrap).unwrap();
+    assert_eq!(name, "golden tenant");
+    // The same tenant secret as the epoch-0 fixture: a re-wrap changes the
+    // wrapping, not the tenant's keys.
+    let (secret0, _) = TenantKeyObject::from_bytes(TENANT_KEY_V1)
+        .unwrap()
+        .open(&keys.tenant_wrapping_key())
+        .unwrap();
+    let sealed = secret0.keys().data_key().seal(b"x", b"").unwrap();
+    assert_eq!(secret.keys().data_key().open(&sealed, b"").unwrap(), b"x");
+    assert!(matches!(
+        obj.open(&keys.tenant_wrapping_key()),
+        Err(Error::DecryptionFailed)
+    ));
+    let mut flipped = TENANT_KEY_V1_EPOCH3.to_vec();
+    flipped[5] = 4;
+    let moved = TenantKeyObject::from_bytes(&flipped).unwrap();
+    assert!(moved.open(&wrap).is_err(), "the epoch field is bound");
+}
 
 #[test]
 fn tenant_key_fixture_opens_under_the_wrapping_key_only() {

@@ -244,6 +244,13 @@ pub enum Error {
         /// The epoch number.
         epoch: u32,
     },
+    /// Another admin retired the same admin authority first (its link
+    /// holds this number): reopen and retry.
+    #[error("admin authority link {link} was created concurrently; reopen the repository and retry")]
+    AuthorityExists {
+        /// The link number.
+        link: u32,
+    },
     /// No key file matches the id or prefix given.
     #[error("no key file matches {query:?}")]
     KeyNotFound {

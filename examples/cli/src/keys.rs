@@ -170,12 +170,23 @@ pub(crate) async fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
             if ctx.json {
                 println!(
                     "{}",
-                    serde_json::json!({"key": r.key, "action": "removed", "rotation": r.rotation})
+                    serde_json::json!({"key": r.key, "action": "removed", "rotation": r.rotation,
+                        "authority": r.authority})
                 );
             } else if !ctx.quiet {
                 println!("removed key {}", r.key);
                 if let Some(rot) = &r.rotation {
                     print_rotation(rot);
+                }
+                if let Some(a) = &r.authority {
+                    println!(
+                        "started admin authority {} ({}), granted to {} admin key files; \
+                         {} objects signed by the old one stay valid",
+                        a.authority,
+                        a.object,
+                        a.granted.len(),
+                        a.pinned
+                    );
                 }
             }
             return Ok(ExitCode::SUCCESS);
@@ -226,8 +237,14 @@ async fn list(ctx: &Ctx, repo: &Repository) -> Result<ExitCode> {
         println!("{}", serde_json::to_string(&keys)?);
         return Ok(ExitCode::SUCCESS);
     }
-    match repo.authority() {
-        Some(a) => println!("admin authority (from this key file): {}", a.to_hex()),
+    match repo.authority_chain() {
+        Some(c) if c.link() > 0 => println!(
+            "admin authority: {} (authorities/{:010}; {} retired)",
+            c.current().to_hex(),
+            c.link(),
+            c.retired().len()
+        ),
+        Some(c) => println!("admin authority (from this key file): {}", c.current().to_hex()),
         None => println!("admin authority: none (opened with a version 1 key file)"),
     }
     println!(

@@ -63,7 +63,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_crypto::{
-    primitives, seal_grant, AdminPublicKey, AnyKeyFile, ExchangePublic, KeySet, MasterKey,
+    primitives, seal_grant, AnyKeyFile, ExchangePublic, KeySet, MasterKey,
     SealingKey,
 };
 use serde::{Deserialize, Serialize};
@@ -207,7 +207,7 @@ pub(crate) struct Recipients {
 /// a grant, endorsed ones that cannot, and untrusted ones.
 pub(crate) async fn recipients(
     repo: &Repository,
-    authority: &AdminPublicKey,
+    authority: &super::AuthorityChain,
     exclude: &[String],
 ) -> Result<Recipients> {
     let mut r = Recipients {
@@ -228,7 +228,7 @@ pub(crate) async fn recipients(
             }
         }
         match file {
-            Ok(AnyKeyFile::V2(f)) if f.is_endorsed_by(authority) => match f.exchange_public() {
+            Ok(AnyKeyFile::V2(f)) if authority.endorses(&f, &name) => match f.exchange_public() {
                 Some(pk) => r.grantable.push((id, pk)),
                 None => r.lacking.push(id),
             },

@@ -30,14 +30,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_crypto::{
-    AdminKey, AdminPublicKey, AnyKeyFile, ExchangeSecret, KdfParams, KeyFileV2, KeyMeta, MasterKey,
+    AdminKey, AnyKeyFile, ExchangeSecret, KdfParams, KeyFileV2, KeyMeta, MasterKey,
     Role,
 };
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::signed::{
-    decode_signed, encode_signed, Revocation, MAX_SIGNED_SIZE, REVOCATION_MAGIC, REVOKED,
+    encode_signed, Revocation, MAX_SIGNED_SIZE, REVOCATION_MAGIC, REVOKED,
 };
 use super::{crypto_err, key_file_name, Repository};
 use crate::journal;
@@ -203,7 +203,7 @@ pub(crate) fn key_identity(file: &AnyKeyFile) -> Option<String> {
 /// A revocation that does not verify is ignored (planted).
 pub(crate) async fn is_revoked(
     backend: &dyn Backend,
-    authority: &AdminPublicKey,
+    authority: &super::AuthorityChain,
     repo_id: &str,
     name: &str,
     file: &AnyKeyFile,
@@ -233,16 +233,17 @@ pub(crate) async fn fetch_revocation(backend: &dyn Backend, object: &str) -> Res
 }
 
 /// Whether `stored` (from [`fetch_revocation`] of `object`) is a valid
-/// revocation signed by `authority` naming what `object` names.
+/// revocation under the chain `authority` naming what `object` names.
 pub(crate) fn revoked_by(
-    authority: &AdminPublicKey,
+    authority: &super::AuthorityChain,
     repo_id: &str,
     object: &str,
     stored: Option<&Bytes>,
 ) -> bool {
     let Some(bytes) = stored else { return false };
     let id = object.trim_start_matches(REVOKED);
-    decode_signed::<Revocation>(authority, REVOCATION_MAGIC, repo_id, object, bytes)
+    authority
+        .decode::<Revocation>(REVOCATION_MAGIC, repo_id, object, bytes)
         .is_ok_and(|r| r.key == id)
 }
 
@@ -290,8 +291,9 @@ impl Repository {
                 let t = UNIX_EPOCH + Duration::from_secs(f.created().min(1 << 40));
                 info.created = Some(humantime::format_rfc3339_seconds(t).to_string());
                 info.label = Some(f.label().to_owned());
-                if let Some(a) = &self.authority {
-                    info.endorsed = Some(f.is_endorsed_by(a));
+                if let Some(a) = self.authority_chain() {
+                    let a = &*a;
+                    info.endorsed = Some(a.endorses(f, &name));
                     let id = &self.config.id;
                     info.revoked = is_revoked(&*self.backend, a, id, &name, &file).await?;
                 }
@@ -334,7 +336,8 @@ impl Repository {
     /// by the admin authority; returns its object name. Admins only.
     pub async fn add_key_with(&self, password: &[u8], new: &NewKey) -> Result<String> {
         self.require_whole("key management")?;
-        let admin = self.admin_arc("add a key")?;
+        self.refresh_authority().await?;
+        let admin = self.admin_key("add a key")?;
         let (bytes, exchange) = wrap(&self.cpu, &self.master, &admin, new, password).await?;
         let name = key_file_name(&bytes);
         // The grant first: a key file without it could not open the
@@ -367,9 +370,14 @@ impl Repository {
             Ok(AnyKeyFile::V2(f)) => Some(f.label().to_owned()),
             _ => None,
         };
-        let admin = match &self.admin {
-            Some(a) => a.clone(),
-            None => Arc::new(AdminKey::generate().map_err(crypto_err("admin authority"))?),
+        self.refresh_authority().await?;
+        let current = self.admin.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let admin = match (current, self.authority_chain()) {
+            (Some(a), _) => a,
+            (None, None) => Arc::new(AdminKey::generate().map_err(crypto_err("admin authority"))?),
+            // An admin whose key file was not granted the current
+            // authority (being removed) cannot re-endorse itself.
+            (None, Some(_)) => return Err(Error::NoAuthority { operation: OP }),
         };
         let new = NewKey {
             role: self.role,
@@ -382,8 +390,11 @@ impl Repository {
         self.backend
             .put(&name, Bytes::from(bytes), PutMode::CreateOnly)
             .await?;
-        self.authority = Some(admin.public());
-        self.admin = Some(admin);
+        let chain = match self.authority_chain() {
+            Some(c) => super::AuthorityChain::clone(&c),
+            None => super::AuthorityChain::single(admin.public()),
+        };
+        self.set_authority(chain, Some(admin));
         self.exchange = Some(Arc::new(exchange));
         // Between the two writes: if the entry cannot be written, the old
         // key file is not removed (both passwords keep working).
@@ -399,17 +410,12 @@ impl Repository {
         Ok(name)
     }
 
-    pub(crate) fn admin_arc(&self, operation: &'static str) -> Result<Arc<AdminKey>> {
-        self.admin_key(operation)?;
-        self.admin.clone().ok_or(Error::NoAuthority { operation })
-    }
-
     /// Writes `revoked/<id>` and `revoked/<identity>` (see [`is_revoked`])
     /// for key file `keys/<id>` when this handle can sign (a version 1
     /// admin cannot: its removals are plain deletes). Call it while the file
     /// is still stored: its identity is read from it.
     pub(crate) async fn revoke(&self, id: &str) -> Result<()> {
-        let Some(admin) = &self.admin else {
+        let Some(admin) = self.admin.read().unwrap_or_else(|e| e.into_inner()).clone() else {
             return Ok(());
         };
         let mut names = vec![id.to_owned()];
@@ -420,7 +426,7 @@ impl Repository {
             Err(_) => {}
         }
         for name in names {
-            self.put_revocation(admin, &name).await?;
+            self.put_revocation(&admin, &name).await?;
         }
         Ok(())
     }
@@ -442,7 +448,8 @@ impl Repository {
             // One planted there first (it does not verify): replace it.
             Err(e) if e.is_already_exists() => {
                 let stored = fetch_revocation(&*self.backend, &object).await?;
-                if !revoked_by(&admin.public(), &self.config.id, &object, stored.as_ref()) {
+                let mine = super::AuthorityChain::single(admin.public());
+                if !revoked_by(&mine, &self.config.id, &object, stored.as_ref()) {
                     self.backend
                         .put(&object, Bytes::from(bytes), PutMode::Overwrite)
                         .await?;

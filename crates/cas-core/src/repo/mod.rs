@@ -1,7 +1,8 @@
 //! Opening, creating and reading a repository.
 
+pub(crate) mod authority;
 mod cached;
-mod epochs;
+pub(crate) mod epochs;
 mod index_io;
 mod keys;
 mod options;
@@ -12,6 +13,7 @@ pub(crate) mod signed;
 mod snapshots;
 mod tenant_view;
 
+pub use authority::{AuthorityChain, AuthorityReport};
 pub use epochs::{EpochReport, EpochUsage, RotateOptions, RotateReport};
 pub(crate) use keys::{fetch_revocation, is_revoked, key_identity, revocation_name, revoked_by};
 pub use keys::{KeyInfo, NewKey};
@@ -29,7 +31,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_chunking::ChunkerConfig;
-use cairn_crypto::{AdminKey, AdminPublicKey, ExchangeSecret, KeySet, MasterKey, Role};
+use cairn_crypto::{AdminKey, ExchangeSecret, KeySet, MasterKey, Role};
 use futures::TryStreamExt;
 
 use crate::blob::Compression;
@@ -68,10 +70,12 @@ pub struct Repository {
     // Kept (zeroized on drop) so key files can be added and passwords changed.
     master: Arc<MasterKey>,
     role: Role,
-    // The admin authority's public key, from the key file that opened this
-    // handle (none for a version 1 file); and its secret, for admins.
-    authority: Option<AdminPublicKey>,
-    admin: Option<Arc<AdminKey>>,
+    // The chain of admin authorities, walked from the one the key file that
+    // opened this handle names (none for a version 1 file); and the current
+    // authority's secret, for admins granted it. Both replaced when the
+    // chain moves (`repo::authority`).
+    authority: RwLock<Option<Arc<AuthorityChain>>>,
+    admin: RwLock<Option<Arc<AdminKey>>>,
     // The key file's key-exchange secret (version 3 files): opens grants
     // of new key epochs.
     exchange: Option<Arc<ExchangeSecret>>,
@@ -166,8 +170,8 @@ impl Repository {
             key_name,
             master,
             role: Role::Admin,
-            authority: Some(admin.public()),
-            admin: Some(admin),
+            authority: RwLock::new(Some(Arc::new(AuthorityChain::single(admin.public())))),
+            admin: RwLock::new(Some(admin)),
             exchange: Some(Arc::new(exchange)),
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
@@ -208,11 +212,17 @@ impl Repository {
         // index listing. Side by side, an open waits for two rounds of
         // requests, not six. Nothing read ahead is trusted before it is
         // verified under the key file's authority (epochs) or keys (index).
-        let (unlocked, epochs, index_listing) = futures::join!(
-            unlock(&*backend, password, &opts),
+        // The authority links too: listed in the first round, read in the
+        // second, side by side with the key file (`unlock` walks them).
+        let links = authority::fetch_shared(&*backend);
+        let (unlocked, epochs, index_listing, _) = futures::join!(
+            unlock(&*backend, password, &opts, links.clone()),
             epochs::fetch(&*backend),
-            list_tolerant(&*backend, "index/")
+            list_tolerant(&*backend, "index/"),
+            links.clone()
         );
+        // It borrows `backend`, which the handle takes below.
+        drop(links);
         let unlocked = unlocked?;
         let config = unlocked.config;
         if config.version != 1 {
@@ -237,7 +247,7 @@ impl Repository {
             &*backend,
             epochs?,
             &unlocked.master,
-            unlocked.authority.as_ref(),
+            unlocked.chain.as_ref(),
             unlocked.exchange.as_ref(),
             &unlocked.key_name,
             &config.id,
@@ -254,8 +264,8 @@ impl Repository {
             key_name: unlocked.key_name,
             master: Arc::new(unlocked.master),
             role: unlocked.role,
-            authority: unlocked.authority,
-            admin: unlocked.admin.map(Arc::new),
+            authority: RwLock::new(unlocked.chain.map(Arc::new)),
+            admin: RwLock::new(unlocked.admin.map(Arc::new)),
             exchange: unlocked.exchange.map(Arc::new),
             index: Arc::new(RwLock::new(Index::default())),
             tree_packs: Mutex::default(),
@@ -332,12 +342,6 @@ impl Repository {
     pub fn role(&self) -> Role {
         self.role
     }
-    /// The admin authority's public key, as the opening key file names it
-    /// (none for a version 1 key file): what removals are verified against.
-    pub fn authority(&self) -> Option<&AdminPublicKey> {
-        self.authority.as_ref()
-    }
-
     /// The tenant this handle is a view of (none for the whole repository).
     pub fn tenant(&self) -> Option<&crate::tenant::TenantView> {
         self.tenant.as_deref()
@@ -358,14 +362,6 @@ impl Repository {
             Role::Admin => Ok(()),
             role => Err(Error::NotAdmin { operation, role }),
         }
-    }
-
-    /// The authority's signing key: an admin opened with a version 2 file.
-    pub(crate) fn admin_key(&self, operation: &'static str) -> Result<&AdminKey> {
-        self.require_admin(operation)?;
-        self.admin
-            .as_deref()
-            .ok_or(Error::NoAuthority { operation })
     }
 
     /// The pool this handle runs its CPU-heavy work on.

@@ -50,6 +50,9 @@ pub struct RemoveReport {
     /// The key epoch started without it (none when not asked for, or when
     /// this handle cannot sign: a version 1 admin).
     pub rotation: Option<RotateReport>,
+    /// The admin authority started without it (an admin key's removal by
+    /// a handle that can sign; see the `repo::authority` module docs).
+    pub authority: Option<super::AuthorityReport>,
 }
 
 impl Repository {
@@ -74,11 +77,18 @@ impl Repository {
     /// ([`Error::RotationBlocked`]) is refused before anything is removed.
     /// A handle without an authority (version 1 key file) cannot sign, so
     /// it removes without rotating.
+    ///
+    /// Removing an admin key also retires the admin authority (after the
+    /// epoch rotation): a new one is granted to the remaining admin key
+    /// files, and whatever the old one signs from now on is refused (see
+    /// the `repo::authority` module docs).
     pub async fn remove_key_with(&self, query: &str, opts: &RemoveOptions) -> Result<RemoveReport> {
         self.require_whole("key management")?;
         self.require_admin("remove a key")?;
         let target = self.find_key(query).await?;
-        let with_authority = self.authority.is_some();
+        // Removals by another handle since this one opened count.
+        self.refresh_authority().await?;
+        let with_authority = self.authority_chain().is_some();
         let others = self
             .list_keys()
             .await?
@@ -91,9 +101,10 @@ impl Repository {
             });
         }
         let exclude = [target.id.clone()];
-        let rotate = opts.rotate && self.admin.is_some();
-        if let (true, Some(authority)) = (rotate, &self.authority) {
-            let r = recipients(self, authority, &exclude).await?;
+        let can_sign = self.admin_key("remove a key").is_ok();
+        let rotate = opts.rotate && can_sign;
+        if let (true, Some(authority)) = (rotate, self.authority_chain()) {
+            let r = recipients(self, &authority, &exclude).await?;
             let own = self.key_name.trim_start_matches("keys/");
             let own_lacks = r.lacking.iter().any(|k| k == own);
             if own_lacks || (!opts.drop_old_keys && !r.lacking.is_empty()) {
@@ -110,16 +121,28 @@ impl Repository {
             }
             false => None,
         };
+        // An admin held the authority's seed: retire it for one the
+        // removed holder never sees (after the epoch, so the epoch record is
+        // among what the old authority signed and the link pins). From the
+        // link on, the target's file is no longer endorsed, so a crash
+        // after it leaves the key powerless even before its revocation.
+        let authority = match target.role == Some(cairn_crypto::Role::Admin) && can_sign {
+            true => Some(self.rotate_authority(&exclude).await?),
+            false => None,
+        };
         // Recorded before anything is removed: no removal goes unjournaled.
         let op = journal::Operation::KeyRemove {
             key: target.object(),
         };
-        journal::record(self, op, Default::default(), journal::counts([("keys", 1)])).await?;
+        let added = journal::counts([("authorities", u64::from(authority.is_some()))]);
+        journal::record(self, op, added, journal::counts([("keys", 1)])).await?;
+        // Signed by the new authority, if there is one.
         self.revoke(&target.id).await?;
         delete_quiet(self, &target.object()).await?;
         Ok(RemoveReport {
             key: target.object(),
             rotation,
+            authority,
         })
     }
 }

@@ -3,7 +3,8 @@
 //! forgotten snapshot.
 //!
 //! A snapshot is live when its record is stored and no *valid* tombstone
-//! (signed by the admin authority this handle trusts, see `signed.rs`)
+//! (signed by the admin authority this handle trusts, or pinned by the link
+//! that retired an older one: see `signed.rs` and `authority.rs`)
 //! names it. Tombstones that do not verify — written by a backup host, which
 //! knows the master key but not the authority — are ignored and reported.
 //! A handle opened with a version 1 key file has no authority to verify
@@ -19,7 +20,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::signed::{
-    decode_signed, encode_signed, Tombstone, MAX_SIGNED_SIZE, TOMBSTONES, TOMBSTONE_MAGIC,
+    encode_signed, Tombstone, MAX_SIGNED_SIZE, TOMBSTONES, TOMBSTONE_MAGIC,
 };
 use super::{put_idempotent, Repository, LOAD_CONCURRENCY};
 use crate::open::{get_capped, list_tolerant, MAX_SNAPSHOT_SIZE};
@@ -74,7 +75,12 @@ impl Repository {
             .list("snapshots/")
             .map_ok(|m| m.key)
             .try_collect::<Vec<String>>();
-        let (names, tombs) = futures::join!(records, list_tolerant(&*self.backend, TOMBSTONES));
+        let (names, tombs, refreshed) = futures::join!(
+            records,
+            list_tolerant(&*self.backend, TOMBSTONES),
+            self.refresh_authority()
+        );
+        refreshed?;
         let (ids, _) = parse_names(names?);
         let names: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let dead = self.tombstones_in(&names, tombs?.0).await?.valid;
@@ -108,10 +114,15 @@ impl Repository {
         (Vec<ObjectMeta>, Option<cairn_backends::Error>),
         Vec<ObjectMeta>,
     )> {
-        let (records, tombs) = futures::join!(
+        // The authority chain is refreshed in the same round: tombstones
+        // are judged by the newest chain (an admin removed meanwhile by
+        // another handle signs nothing this one accepts).
+        let (records, tombs, refreshed) = futures::join!(
             list_tolerant(&*self.backend, "snapshots/"),
-            list_tolerant(&*self.backend, TOMBSTONES)
+            list_tolerant(&*self.backend, TOMBSTONES),
+            self.refresh_authority()
         );
+        refreshed?;
         Ok((records?, tombs?.0))
     }
 
@@ -157,15 +168,14 @@ impl Repository {
     }
 
     async fn check_tombstone(&self, object: &str, id: &str) -> Result<bool> {
-        let Some(authority) = &self.authority else {
+        let Some(authority) = self.authority_chain() else {
             return Ok(false);
         };
         let bytes = match get_capped(&*self.backend, object, MAX_SIGNED_SIZE).await {
             Err(Error::Backend(e)) if e.is_not_found() => return Ok(false),
             r => r?,
         };
-        let t: Tombstone =
-            decode_signed(authority, TOMBSTONE_MAGIC, &self.config.id, object, &bytes)?;
+        let t: Tombstone = authority.decode(TOMBSTONE_MAGIC, &self.config.id, object, &bytes)?;
         Ok(t.snapshot == id)
     }
 
@@ -180,7 +190,7 @@ impl Repository {
             key: self.key_name.trim_start_matches("keys/").to_owned(),
             host: gethostname::gethostname().to_string_lossy().into_owned(),
         };
-        let bytes = encode_signed(admin, TOMBSTONE_MAGIC, &self.config.id, &record)?;
+        let bytes = encode_signed(&admin, TOMBSTONE_MAGIC, &self.config.id, &record)?;
         let object = format!("{TOMBSTONES}{id}");
         match self
             .backend

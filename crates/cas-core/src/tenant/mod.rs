@@ -72,7 +72,7 @@ use cairn_crypto::{SealingKey, TenantKeyObject, TenantSecret};
 use serde::Serialize;
 
 use crate::open::{get_capped, list_tolerant};
-use crate::repo::signed::{decode_signed, MAX_SIGNED_SIZE, SHRED_MAGIC};
+use crate::repo::signed::{MAX_SIGNED_SIZE, SHRED_MAGIC};
 use crate::{journal, Error, Repository, Result};
 
 /// Prefix of tenant key objects.
@@ -105,6 +105,10 @@ impl TenantView {
     /// Its namespace (hex): its objects live under `tenants/<namespace>/`.
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+    /// The whole repository's backend (where `authorities/` is).
+    pub(crate) fn parent(&self) -> &Arc<dyn Backend> {
+        &self.parent
     }
 }
 
@@ -404,20 +408,15 @@ async fn shred_recorded_in(
         Err(Error::Backend(e)) if e.is_not_found() => return Ok(false),
         r => r?,
     };
-    let Some(authority) = repo.authority() else {
+    let Some(authority) = repo.authority_chain() else {
         // Without an authority nothing can be verified: treat the tenant
         // as shredded (the safe direction for a writer).
         return Ok(true);
     };
     Ok(
-        decode_signed::<shred::ShredRecord>(
-            authority,
-            SHRED_MAGIC,
-            &repo.config().id,
-            &key,
-            &bytes,
-        )
-        .is_ok_and(|r| r.namespace == namespace && r.tenant == id),
+        authority
+            .decode::<shred::ShredRecord>(SHRED_MAGIC, &repo.config().id, &key, &bytes)
+            .is_ok_and(|r| r.namespace == namespace && r.tenant == id),
     )
 }
 

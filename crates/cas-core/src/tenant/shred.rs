@@ -91,7 +91,8 @@ impl Repository {
     /// the signed erasure receipt.
     pub async fn shred_tenant(&self, name: &str, opts: &ShredOptions) -> Result<Receipt> {
         self.require_whole("shred a tenant")?;
-        let admin = self.admin_key("shred a tenant")?.clone();
+        self.refresh_authority().await?;
+        let admin = self.admin_key("shred a tenant")?;
         let id = hex::encode(self.keys().tenant_id(name));
         let objects = self.tenant_key_objects(&id).await?;
         let mut namespaces = BTreeSet::new();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use cairn_backends::Backend;
-use cairn_crypto::{AdminPublicKey, ExchangeSecret, KeySet, MasterKey};
+use cairn_crypto::{ExchangeSecret, KeySet, MasterKey};
 use futures::StreamExt;
 use zeroize::Zeroizing;
 
@@ -15,7 +15,8 @@ use super::{
 };
 use crate::open::{get_capped, list_tolerant, OpenWarning};
 use crate::repo::crypto_err;
-use crate::repo::signed::{decode_signed, MAX_SIGNED_SIZE};
+use crate::repo::signed::MAX_SIGNED_SIZE;
+use crate::repo::AuthorityChain;
 use crate::{Error, Result};
 
 fn open_previous(
@@ -136,7 +137,7 @@ pub(crate) async fn next_free(backend: &dyn Backend, current: u32) -> Result<u32
 pub(crate) async fn verify(
     backend: &dyn Backend,
     fetched: Fetched,
-    authority: Option<&AdminPublicKey>,
+    authority: Option<&AuthorityChain>,
     repo_id: &str,
 ) -> Result<(BTreeMap<u32, EpochRecord>, Vec<OpenWarning>, Option<u32>)> {
     let Fetched {
@@ -164,7 +165,7 @@ pub(crate) async fn verify(
                 return Ok(());
             }
         };
-        match decode_signed::<EpochRecord>(authority, EPOCH_MAGIC, repo_id, &name, &bytes) {
+        match authority.decode::<EpochRecord>(EPOCH_MAGIC, repo_id, &name, &bytes) {
             Ok(r) if r.epoch == n => {
                 valid.insert(n, r);
             }
@@ -198,7 +199,7 @@ pub(crate) async fn verify(
 pub(crate) async fn load(
     backend: &dyn Backend,
     master: &MasterKey,
-    authority: Option<&AdminPublicKey>,
+    authority: Option<&AuthorityChain>,
     exchange: Option<&ExchangeSecret>,
     key_name: &str,
     repo_id: &str,
@@ -216,7 +217,7 @@ pub(crate) async fn load_fetched(
     backend: &dyn Backend,
     fetched: Fetched,
     master: &MasterKey,
-    authority: Option<&AdminPublicKey>,
+    authority: Option<&AuthorityChain>,
     exchange: Option<&ExchangeSecret>,
     key_name: &str,
     repo_id: &str,
@@ -256,7 +257,7 @@ pub(crate) async fn load_fetched(
 
 async fn read_grant(
     backend: &dyn Backend,
-    authority: Option<&AdminPublicKey>,
+    authority: Option<&AuthorityChain>,
     repo_id: &str,
     n: u32,
     id: &str,
@@ -271,7 +272,8 @@ async fn read_grant(
         Err(_) => return Ok(None),
     };
     Ok(
-        decode_signed::<GrantRecord>(authority, GRANT_MAGIC, repo_id, &name, &bytes)
+        authority
+            .decode::<GrantRecord>(GRANT_MAGIC, repo_id, &name, &bytes)
             .ok()
             .filter(|g| g.epoch == n && g.key == id)
             .map(|g| g.grant),

@@ -47,10 +47,14 @@ impl Repository {
         if self.tenant.is_some() {
             return Ok(self.keys());
         }
+        // An admin removed elsewhere retired the authority: epochs signed
+        // since are under the new one.
+        self.refresh_authority().await?;
+        let chain = self.authority_chain();
         let loaded = load(
             &*self.backend,
             &self.master,
-            self.authority.as_ref(),
+            chain.as_deref(),
             self.exchange.as_deref(),
             &self.key_name,
             &self.config.id,
@@ -71,11 +75,15 @@ impl Repository {
         opts: &RotateOptions,
         exclude: &[String],
     ) -> Result<RotateReport> {
-        let admin = self.admin_arc("rotate the key epoch")?;
-        let authority = admin.public();
-        // Start from the newest epoch: another handle may have rotated.
+        self.admin_key("rotate the key epoch")?;
+        // Start from the newest epoch (another handle may have rotated) and
+        // the newest authority.
         let keys = self.refresh_keys().await?;
-        let r = recipients(self, &authority, exclude).await?;
+        let admin = self.admin_key("rotate the key epoch")?;
+        let chain = self
+            .authority_chain()
+            .ok_or(Error::NoAuthority { operation: "rotate the key epoch" })?;
+        let r = recipients(self, &chain, exclude).await?;
         let own = self.key_name.trim_start_matches("keys/").to_owned();
         if r.lacking.contains(&own) || (!opts.drop_old_keys && !r.lacking.is_empty()) {
             return Err(Error::RotationBlocked { keys: r.lacking });
