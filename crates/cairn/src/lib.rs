@@ -51,9 +51,9 @@ pub use crate::cas::retention::{
     Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration, RetentionPlan,
 };
 pub use crate::cas::{
-    parse_size, AuthorityChain, AuthorityReport, CancelToken, Change, Diff, DiffEntry, EpochReport, Filter, Match, Node, NodeKind,
-    OpenWarning, PackId, Patterns, RemoveOptions, RemoveReport, RepoConfig, RotateOptions,
-    RotateReport, WarningKind,
+    parse_size, AuthorityChain, AuthorityReport, CancelToken, Change, Diff, DiffEntry, EpochReport,
+    Filter, Match, Node, NodeKind, OpenWarning, PackId, Patterns, RemoveOptions, RemoveReport,
+    RepoConfig, RotateOptions, RotateReport, WarningKind,
 };
 pub use cairn_backends::RateLimits;
 pub use cairn_crypto::AdminPublicKey;

@@ -302,6 +302,7 @@ pub mod format {
 pub use cairn_format::snapshot::{snapshot_key, BackupSummary, RepoConfig, Snapshot};
 pub use cairn_format::tree::{Node, NodeKind, Timestamp, Tree};
 pub use repo::{
-    AuthorityChain, AuthorityReport, EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey, RemoveOptions, RemoveReport, Repository,
-    RotateOptions, RotateReport, Tombstones, DEFAULT_PACK_SIZE,
+    AuthorityChain, AuthorityReport, EpochReport, EpochUsage, InitOptions, KeyInfo, NewKey,
+    RemoveOptions, RemoveReport, Repository, RotateOptions, RotateReport, Tombstones,
+    DEFAULT_PACK_SIZE,
 };

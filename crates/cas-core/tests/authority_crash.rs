@@ -78,7 +78,10 @@ fn a_crash_anywhere_in_an_admins_removal_leaves_admins_that_still_sign() {
             let admin = Repository::open(store.clone(), b"admin").await.unwrap();
             admin.write_tombstone(&snaps[1].to_string()).await.unwrap();
             let fresh = Repository::open(store.clone(), b"third").await.unwrap();
-            assert!(fresh.snapshot_ids().await.unwrap().is_empty(), "crash at {n}");
+            assert!(
+                fresh.snapshot_ids().await.unwrap().is_empty(),
+                "crash at {n}"
+            );
             assert_eq!(
                 fresh.authority(),
                 admin.authority(),

@@ -246,7 +246,9 @@ pub enum Error {
     },
     /// Another admin retired the same admin authority first (its link
     /// holds this number): reopen and retry.
-    #[error("admin authority link {link} was created concurrently; reopen the repository and retry")]
+    #[error(
+        "admin authority link {link} was created concurrently; reopen the repository and retry"
+    )]
     AuthorityExists {
         /// The link number.
         link: u32,

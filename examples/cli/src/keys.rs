@@ -244,7 +244,10 @@ async fn list(ctx: &Ctx, repo: &Repository) -> Result<ExitCode> {
             c.link(),
             c.retired().len()
         ),
-        Some(c) => println!("admin authority (from this key file): {}", c.current().to_hex()),
+        Some(c) => println!(
+            "admin authority (from this key file): {}",
+            c.current().to_hex()
+        ),
         None => println!("admin authority: none (opened with a version 1 key file)"),
     }
     println!(

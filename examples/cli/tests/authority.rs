@@ -35,7 +35,10 @@ impl Env {
             root,
             id: String::new(),
         };
-        env.id = env.json("admin", &["init"])["id"].as_str().unwrap().to_owned();
+        env.id = env.json("admin", &["init"])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         env
     }
 
@@ -157,8 +160,13 @@ fn tombstone(admin: &AdminKey, repo_id: &str, snapshot: &str) -> Vec<u8> {
 fn epoch(admin: &AdminKey, repo_id: &str, n: u32, to: &[(String, Vec<u8>)]) -> Vec<u8> {
     let root = MasterKey::from_bytes([0x5a; 32]);
     let mut chain_key = [0u8; 32];
-    primitives::hkdf_sha256(b"", root.expose_bytes(), b"cairn/v1/epoch-chain", &mut chain_key)
-        .unwrap();
+    primitives::hkdf_sha256(
+        b"",
+        root.expose_bytes(),
+        b"cairn/v1/epoch-chain",
+        &mut chain_key,
+    )
+    .unwrap();
     let mut aad = b"CREP".to_vec();
     aad.extend_from_slice(repo_id.as_bytes());
     aad.extend_from_slice(&n.to_le_bytes());
@@ -198,7 +206,10 @@ fn to_hex(bytes: &[u8]) -> String {
 
 fn restore_matches(env: &Env, pw: &str, snapshot: &str, seed: u64) {
     let target = env.root.join(format!("restore-{snapshot}"));
-    env.ok(pw, &["restore", snapshot, "--target", target.to_str().unwrap()]);
+    env.ok(
+        pw,
+        &["restore", snapshot, "--target", target.to_str().unwrap()],
+    );
     let restored = find_file(&target, "data").expect("the file was restored");
     assert_eq!(std::fs::read(restored).unwrap(), noise(seed, 50_000));
 }
@@ -268,16 +279,26 @@ fn a_removed_admins_fresh_revocation_and_epoch_are_refused() {
     let old = seed_of(&kept, "evil");
     let doc = json!({"key": admin, "time": "2026-12-07T00:00:00Z",
         "by": evil, "host": "evil"});
-    env.plant(&format!("revoked/{admin}"), &signed(&old, b"CRNV", &env.id, &doc));
+    env.plant(
+        &format!("revoked/{admin}"),
+        &signed(&old, b"CRNV", &env.id, &doc),
+    );
     let to = [
         (admin.clone(), env.key_file(&admin)),
         (bk.clone(), env.key_file(&bk)),
     ];
     env.plant("epochs/0000000002", &epoch(&old, &env.id, 2, &to));
 
-    assert_eq!(env.snapshots("admin"), vec![s1.clone()], "the admin was locked out");
+    assert_eq!(
+        env.snapshots("admin"),
+        vec![s1.clone()],
+        "the admin was locked out"
+    );
     let stats = env.json("admin", &["stats"]);
-    assert_eq!(stats["key_epoch"], 1, "the planted epoch was taken: {stats}");
+    assert_eq!(
+        stats["key_epoch"], 1,
+        "the planted epoch was taken: {stats}"
+    );
     let out = env.run("bk", None, &["snapshots"]);
     let warned = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(warned.contains("epochs/0000000002 ignored"), "{warned}");
@@ -336,7 +357,11 @@ fn two_admin_removals_in_a_row_keep_what_each_authority_signed_before() {
     seen.sort();
     assert_eq!(seen, want, "seen by a key added between the removals");
     for pw in ["admin", "b"] {
-        assert_eq!(env.run(pw, None, &["snapshots"]).status.code(), Some(1), "{pw} opened");
+        assert_eq!(
+            env.run(pw, None, &["snapshots"]).status.code(),
+            Some(1),
+            "{pw} opened"
+        );
     }
     let keys = env.keys("c");
     assert_eq!(keys.len(), 2, "{keys:?}");

@@ -300,7 +300,10 @@ mod tests {
 
     #[test]
     fn version_1_link_is_pinned_and_verified() {
-        let (a, b) = (AdminKey::from_seed(&[0x33; 32]), AdminKey::from_seed(&[0x44; 32]));
+        let (a, b) = (
+            AdminKey::from_seed(&[0x33; 32]),
+            AdminKey::from_seed(&[0x44; 32]),
+        );
         let pins = [[0x22; 32], [0x11; 32]];
         let bytes = encode_link(&a, &b, &header(&a, &b), &pins).unwrap();
         if std::env::var_os("CAIRN_BLESS_FIXTURES").is_some() {

@@ -63,8 +63,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_crypto::{
-    primitives, seal_grant, AnyKeyFile, ExchangePublic, KeySet, MasterKey,
-    SealingKey,
+    primitives, seal_grant, AnyKeyFile, ExchangePublic, KeySet, MasterKey, SealingKey,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;

@@ -30,15 +30,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use cairn_backends::{Backend, PutMode};
 use cairn_crypto::{
-    AdminKey, AnyKeyFile, ExchangeSecret, KdfParams, KeyFileV2, KeyMeta, MasterKey,
-    Role,
+    AdminKey, AnyKeyFile, ExchangeSecret, KdfParams, KeyFileV2, KeyMeta, MasterKey, Role,
 };
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::signed::{
-    encode_signed, Revocation, MAX_SIGNED_SIZE, REVOCATION_MAGIC, REVOKED,
-};
+use super::signed::{encode_signed, Revocation, MAX_SIGNED_SIZE, REVOCATION_MAGIC, REVOKED};
 use super::{crypto_err, key_file_name, Repository};
 use crate::journal;
 use crate::open::{get_capped, read_key_file};

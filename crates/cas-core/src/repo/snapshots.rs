@@ -19,9 +19,7 @@ use cairn_backends::{ObjectMeta, PutMode};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::signed::{
-    encode_signed, Tombstone, MAX_SIGNED_SIZE, TOMBSTONES, TOMBSTONE_MAGIC,
-};
+use super::signed::{encode_signed, Tombstone, MAX_SIGNED_SIZE, TOMBSTONES, TOMBSTONE_MAGIC};
 use super::{put_idempotent, Repository, LOAD_CONCURRENCY};
 use crate::open::{get_capped, list_tolerant, MAX_SNAPSHOT_SIZE};
 use crate::snapshot::{decode_doc, encode_doc, snapshot_key, Snapshot, SNAPSHOT_MAGIC};

@@ -413,11 +413,9 @@ async fn shred_recorded_in(
         // as shredded (the safe direction for a writer).
         return Ok(true);
     };
-    Ok(
-        authority
-            .decode::<shred::ShredRecord>(SHRED_MAGIC, &repo.config().id, &key, &bytes)
-            .is_ok_and(|r| r.namespace == namespace && r.tenant == id),
-    )
+    Ok(authority
+        .decode::<shred::ShredRecord>(SHRED_MAGIC, &repo.config().id, &key, &bytes)
+        .is_ok_and(|r| r.namespace == namespace && r.tenant == id))
 }
 
 pub(crate) fn crypto(object: impl Into<String>) -> impl FnOnce(cairn_crypto::Error) -> Error {

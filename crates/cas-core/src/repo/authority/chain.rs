@@ -251,7 +251,10 @@ mod tests {
         let refused = chain.decode::<serde_json::Value>(b"CRNT", repo, "t", &fresh);
         assert!(matches!(refused, Err(Error::NotAuthorised { .. })));
         // The same bytes under the current authority's own signature pass.
-        let by_b = crate::repo::signed::encode_signed(&b, b"CRNT", repo, &serde_json::json!({})).unwrap();
-        assert!(chain.decode::<serde_json::Value>(b"CRNT", repo, "t", &by_b).is_ok());
+        let by_b =
+            crate::repo::signed::encode_signed(&b, b"CRNT", repo, &serde_json::json!({})).unwrap();
+        assert!(chain
+            .decode::<serde_json::Value>(b"CRNT", repo, "t", &by_b)
+            .is_ok());
     }
 }

@@ -54,7 +54,11 @@ pub(crate) async fn fetch(backend: &dyn Backend, above: u32) -> Result<FetchedLi
     }
     let mut wanted = Vec::new();
     for meta in heard {
-        match meta.key.strip_prefix(AUTHORITIES).and_then(|n| n.parse::<u32>().ok()) {
+        match meta
+            .key
+            .strip_prefix(AUTHORITIES)
+            .and_then(|n| n.parse::<u32>().ok())
+        {
             Some(n) if n > above => wanted.push((n, meta.key)),
             Some(_) => {}
             None => out

@@ -21,9 +21,18 @@ use crate::{Error, Result};
 /// Where objects signed by the authority are stored, and their magics
 /// (tenants' tombstones are found through the tenant list).
 const SIGNED: [(&str, &[u8; 4]); 5] = [
-    (crate::repo::signed::TOMBSTONES, crate::repo::signed::TOMBSTONE_MAGIC),
-    (crate::repo::signed::REVOKED, crate::repo::signed::REVOCATION_MAGIC),
-    (crate::tenant::TENANT_SHREDS, crate::repo::signed::SHRED_MAGIC),
+    (
+        crate::repo::signed::TOMBSTONES,
+        crate::repo::signed::TOMBSTONE_MAGIC,
+    ),
+    (
+        crate::repo::signed::REVOKED,
+        crate::repo::signed::REVOCATION_MAGIC,
+    ),
+    (
+        crate::tenant::TENANT_SHREDS,
+        crate::repo::signed::SHRED_MAGIC,
+    ),
     ("epochs/", crate::repo::epochs::EPOCH_MAGIC),
     ("grants/", crate::repo::epochs::GRANT_MAGIC),
 ];
@@ -60,7 +69,9 @@ impl Repository {
         self.require_whole("key management")?;
         self.refresh_authority().await?;
         let admin = self.admin_key(OP)?;
-        let chain = self.authority_chain().ok_or(Error::NoAuthority { operation: OP })?;
+        let chain = self
+            .authority_chain()
+            .ok_or(Error::NoAuthority { operation: OP })?;
         let recipients = self.admin_recipients(&chain, removed).await?;
         let pins = self.pins(&chain, removed).await?;
         let new = AdminKey::generate().map_err(crypto_err("admin authority"))?;
@@ -184,9 +195,8 @@ impl Repository {
             if !magics.contains(&magic) {
                 continue;
             }
-            let signed = decode_signed::<serde::de::IgnoredAny>(
-                &current, &magic, &repo_id, &name, &bytes,
-            );
+            let signed =
+                decode_signed::<serde::de::IgnoredAny>(&current, &magic, &repo_id, &name, &bytes);
             if signed.is_ok() {
                 pins.push(*blake3::hash(&bytes).as_bytes());
             }

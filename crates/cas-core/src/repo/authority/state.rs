@@ -88,7 +88,9 @@ impl Repository {
         };
         let backend = self.root_backend();
         let fetched = fetch(&*backend, chain.link()).await?;
-        let resolved = fetched.advance(&*backend, &chain, &self.config().id).await?;
+        let resolved = fetched
+            .advance(&*backend, &chain, &self.config().id)
+            .await?;
         if resolved.chain.link() == chain.link() {
             return Ok(());
         }

@@ -271,11 +271,9 @@ async fn read_grant(
         Err(e) if e.is_backend_failure() => return Err(e),
         Err(_) => return Ok(None),
     };
-    Ok(
-        authority
-            .decode::<GrantRecord>(GRANT_MAGIC, repo_id, &name, &bytes)
-            .ok()
-            .filter(|g| g.epoch == n && g.key == id)
-            .map(|g| g.grant),
-    )
+    Ok(authority
+        .decode::<GrantRecord>(GRANT_MAGIC, repo_id, &name, &bytes)
+        .ok()
+        .filter(|g| g.epoch == n && g.key == id)
+        .map(|g| g.grant))
 }

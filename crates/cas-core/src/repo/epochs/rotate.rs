@@ -80,9 +80,9 @@ impl Repository {
         // the newest authority.
         let keys = self.refresh_keys().await?;
         let admin = self.admin_key("rotate the key epoch")?;
-        let chain = self
-            .authority_chain()
-            .ok_or(Error::NoAuthority { operation: "rotate the key epoch" })?;
+        let chain = self.authority_chain().ok_or(Error::NoAuthority {
+            operation: "rotate the key epoch",
+        })?;
         let r = recipients(self, &chain, exclude).await?;
         let own = self.key_name.trim_start_matches("keys/").to_owned();
         if r.lacking.contains(&own) || (!opts.drop_old_keys && !r.lacking.is_empty()) {
