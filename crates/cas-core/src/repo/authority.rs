@@ -233,7 +233,7 @@ pub(crate) fn decode_link(object: &str, n: u32, bytes: &[u8]) -> Result<Link> {
     len.copy_from_slice(&body[..4]);
     let json_len = u32::from_le_bytes(len) as usize;
     let rest = &body[4..];
-    if json_len > rest.len() || (rest.len() - json_len) % 32 != 0 {
+    if json_len > rest.len() || !(rest.len() - json_len).is_multiple_of(32) {
         return Err(corrupt("header length or pins do not fit the object"));
     }
     let header: LinkHeader =
