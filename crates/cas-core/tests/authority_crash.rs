@@ -72,11 +72,11 @@ fn a_crash_anywhere_in_an_admins_removal_leaves_admins_that_still_sign() {
             );
             // Each admin's signature counts for the other, and for a
             // fresh handle: third forgets one snapshot, admin the other.
-            third.write_tombstone(&snaps[0].to_string()).await.unwrap();
+            third.write_tombstone(snaps[0].as_ref()).await.unwrap();
             let admin_sees = admin.snapshot_ids().await.unwrap();
             assert_eq!(admin_sees, vec![snaps[1]], "crash at {n}");
             let admin = Repository::open(store.clone(), b"admin").await.unwrap();
-            admin.write_tombstone(&snaps[1].to_string()).await.unwrap();
+            admin.write_tombstone(snaps[1].as_ref()).await.unwrap();
             let fresh = Repository::open(store.clone(), b"third").await.unwrap();
             assert!(
                 fresh.snapshot_ids().await.unwrap().is_empty(),
