@@ -40,8 +40,12 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // and cold tiers (under 5 000 -> 6 500). Next moves: the journal's verify
 // side and tenant shredding out of cas-core, `durability` into a crate of
 // its own (ARCHITECTURE.md, "Known debts").
+// Raised again at the merge of the second 2026-12-07 stop (reviewed): the
+// admin authority chain (repo/authority/, ~1 250 lines) landed before the
+// split branch that moves journal audit, tenants and the deletion protocol
+// out of cas-core (7 450 -> 8 750).
 const OVER_LIMIT: &[(&str, usize)] = &[
-    ("cairn-cas-core", 7_450),
+    ("cairn-cas-core", 8_750),
     ("cairn-backends", 5_600),
     ("cairn-erasure", 6_500),
 ];
