@@ -110,8 +110,8 @@ fn a_restore_reads_repacked_chunks_from_the_pack_that_exists() {
 
         // No prune in between: a fresh handle loads the replayed objects.
         let repo = Repository::open(r.store.clone(), PW).await.unwrap();
-        let stale_warnings: Vec<&str> = repo
-            .open_warnings()
+        let warnings = repo.open_warnings();
+        let stale_warnings: Vec<&str> = warnings
             .iter()
             .filter(|w| matches!(w, OpenWarning::StaleIndex { .. }))
             .map(|w| w.object())
