@@ -138,34 +138,44 @@
 //!
 //! # Threat model
 //!
-//! Who can do what, and what still holds against them. "Plant" means write
-//! any object under any name; every such object is verified before use and
-//! a bad one is named in a warning or report, never trusted.
+//! Who can do what, and what still holds against them (after issue 20).
+//! "Plant" means write any object under any name; every such object is
+//! verified before use and a bad one is named in a warning or report, never
+//! trusted.
 //!
 //! - **Storage attacker without keys.** Can delete, replay, corrupt or plant
-//!   objects and withhold listings. Cannot read anything or make Cairn use
-//!   a planted object: key files must be named by the hash of their bytes,
-//!   configs, index objects, trees and records are sealed, removals (tombstones,
-//!   revocations, shred records) and key epochs carry the admin authority's
-//!   signature, authority links carry two (junk links are skipped), and junk at `epochs/<n+1>` is skipped by the next rotation
-//!   rather than blocking it. Still can: destroy data (erasure layouts and
-//!   storage that refuses deletes are the answer), hide objects, and delete
-//!   newer `epochs/` so clients seal under an older epoch again (see
-//!   `repo::epochs`). Replayed index objects of pruned packs, and deleted or
-//!   re-uploaded snapshot records, are the restore side's items of this work
-//!   (commit-time pack checks, the journal noticing them).
+//!   objects and withhold listings. Cannot read anything or make Cairn use a
+//!   planted object: key files must be named by the hash of their bytes;
+//!   configs, index objects, trees and records are sealed; removals
+//!   (tombstones, revocations, shred records) and key epochs carry the admin
+//!   authority's signature, authority links carry two (junk is skipped), and
+//!   junk at `epochs/<n+1>` is skipped by the next rotation. Replayed index
+//!   objects of pruned packs are harmless: a backup dedups, and its commit
+//!   check trusts, only entries of packs a listing shows; where a blob is
+//!   indexed in several packs, readers use the copy whose pack exists and
+//!   `open` names the stale object ([`OpenWarning::StaleIndex`]); `check`
+//!   names every index object that names a missing pack; prune drops them.
+//!   Deleting a snapshot record the journal added and never forgot, or
+//!   bringing back a forgotten one (tombstone deleted, record stored again),
+//!   is reported by `audit verify` and `check` (`journal::JournalIssue`).
+//!   Still can: destroy data (erasure layouts and storage that refuses
+//!   deletes are the answer), hide objects, delete newer `epochs/` so clients
+//!   seal under an older epoch again (see `repo::epochs`), and delete the
+//!   newest journal entries with the records they added (caught against a
+//!   pin from `audit verify --pin`, not without one).
 //! - **Backup key holder** (knows the master key, not the authority). Can add
 //!   snapshots and plant anything a master key can seal — key files it cannot
-//!   get endorsed, tenant key objects, index objects. Cannot remove or forget
-//!   anything (removals need the authority's signature), cannot get another
-//!   tenant's namespace shredded by planting a key object that names it (a
-//!   shred signs, and prune reclaims, only namespaces no other tenant's key
-//!   object claims), and cannot make a version 1 admin's prune delete a
-//!   namespace (that admin cannot verify shred records, so reclaims none).
-//!   Still can: read everything of epoch 0 and of the epochs it was granted,
-//!   unwrap every tenant key object (wrapped under the current epoch), and
-//!   block reclamation of a shredded namespace by planting a key object
-//!   that claims it (reported by prune; the safe direction).
+//!   get endorsed, tenant key objects, index objects, journal entries. Cannot
+//!   remove or forget anything (removals need the authority's signature),
+//!   cannot get another tenant's namespace shredded by planting a key object
+//!   that names it (a shred signs, and prune reclaims, only namespaces no
+//!   other tenant's key object claims), and cannot make a version 1 admin's
+//!   prune delete a namespace (that admin cannot verify shred records). With
+//!   delete access to the storage it is a storage attacker too (above): the
+//!   journal names what it deletes. Still can: read everything of epoch 0
+//!   and of the epochs it was granted, unwrap every tenant key object
+//!   (wrapped under the current epoch), and block reclamation of a shredded
+//!   namespace by planting a key object that claims it (reported by prune).
 //! - **Removed key** (a key file an admin removed; its holder kept the file and
 //!   the secrets in it). Its file, stored again under any name, does not open,
 //!   is listed as revoked or as misnamed, and receives no grant at the next
@@ -176,29 +186,27 @@
 //!   until prune re-encrypts it (snapshot records and journal entries keep
 //!   their epoch), confirm a known plaintext is stored (chunk ids keep epoch
 //!   0's key), and read tenant data with any tenant secret it unwrapped before
-//!   the removal (the secret stays the same until a shred; a `tenant rekey` is
-//!   not implemented yet). Tenant key objects are re-wrapped under the new
-//!   epoch at the rotation and the old ones deleted, so it opens none written
-//!   after it, and no tenant created afterwards.
+//!   the removal (the secret stays the same until a shred or a re-key).
+//!   Tenant key objects are re-wrapped under the new epoch at the rotation
+//!   and the old ones deleted, so it opens none written after it, and no
+//!   tenant created afterwards.
 //! - **Removed admin.** Everything a removed key can, and it kept the seed
-//!   of the admin authority it was removed from. The removal retires that
-//!   authority (`repo::authority`): a new one is granted to the remaining
-//!   admin key files only, and a link `authorities/<n>` signed by both pins
-//!   the hashes of what the old one signed that stays valid. Every client
-//!   walks the chain from the authority its own key file names and refuses
-//!   whatever the old authority signs afterwards — tombstones (so `snapshots`,
+//!   of the admin authority it was removed from — which no longer signs
+//!   anything clients accept. The removal retires that authority
+//!   (`repo::authority`): a new one is granted to the remaining admin key
+//!   files only, and a link `authorities/<n>` signed by both pins the hashes
+//!   of what the old one signed that stays valid. Every client walks the
+//!   chain from the authority its own key file names and refuses whatever
+//!   the old authority signs afterwards — tombstones (so `snapshots`,
 //!   `forget` and `prune` ignore them), revocations, shred records, epochs,
 //!   grants, key endorsements — and links it writes from that authority (a
-//!   fork from behind). Still can: everything it could before its removal
-//!   against a client that never saw the chain *and* storage it can rewrite
-//!   (delete the link and write its own from the old authority: at the
-//!   removal it knew everything a fresh client knows; pair with storage that
-//!   refuses overwrites and deletes); until a handle opened before the
-//!   removal refreshes its chain (open, a snapshot listing, or the start of
-//!   a backup, prune or rotation), that handle still verifies under the old
-//!   one. Erasure
-//!   receipts it signed before its removal no longer verify against the
-//!   repository (they are not stored, so nothing pins them).
+//!   fork from behind). Still can: fool a client that never saw the chain
+//!   *if* it can rewrite storage (delete the link, write its own from the
+//!   old authority; pair with storage that refuses overwrites and deletes);
+//!   a handle opened before the removal verifies under the old authority
+//!   until it refreshes its chain (open, a snapshot listing, or the start of
+//!   a backup, prune or rotation). Erasure receipts it signed before its
+//!   removal no longer verify against the repository.
 //! - **Other local user of the restore target.** Restoring as root into a tree
 //!   another user can write never hands them privilege: whenever ownership is
 //!   not restored, set-user-id and set-group-id bits are cleared; in-place
@@ -207,11 +215,13 @@
 //!   data; a directory owned by another user that the restore writes into is
 //!   reported. Still can: see names and sizes in directories they own, and
 //!   delay or disturb a restore into them (reported, never followed, never
-//!   written outside the target). (Items of the restore side of this work.)
+//!   written outside the target).
 //! - **Other local user of the metadata cache.** The cache is a copy of
-//!   verified objects, re-verified when read (see [`cache`]); the restore side
-//!   of this work makes it refuse cache directories or files that are links or
-//!   owned by another user.
+//!   verified objects, re-verified when read (see [`cache`]): a planted or
+//!   altered cache file is never used as data. Refusing cache directories or
+//!   files that are links or owned by another user is issue 20 item 10
+//!   (not on this branch); until then such a user can make reads slower
+//!   (the cache is skipped) or point the cache elsewhere.
 //!
 //! # Reading for restore, verify and check
 //!

@@ -123,6 +123,15 @@ pub enum OpenWarning {
         /// Why it was skipped.
         reason: String,
     },
+    /// An index object names packs that are not stored (replayed after a
+    /// prune, or left by one): where another pack holds the same blobs,
+    /// they are read from there; the next prune drops its entries.
+    StaleIndex {
+        /// The index object's name.
+        object: String,
+        /// Which packs are missing.
+        reason: String,
+    },
     /// A key epoch object (`epochs/<n>`) or grant was ignored: its admin
     /// signature does not verify (planted or damaged), or it is malformed.
     /// Data keeps being written under the newest valid epoch.
@@ -166,6 +175,7 @@ impl OpenWarning {
         match self {
             OpenWarning::KeyFile { object, .. }
             | OpenWarning::Index { object, .. }
+            | OpenWarning::StaleIndex { object, .. }
             | OpenWarning::Epoch { object, .. }
             | OpenWarning::Authority { object, .. }
             | OpenWarning::Listing { object, .. }
@@ -183,6 +193,11 @@ impl fmt::Display for OpenWarning {
             OpenWarning::Index { object, reason } => write!(
                 f,
                 "index object {object} skipped (the blobs it lists are missing until `repair index`): {reason}"
+            ),
+            OpenWarning::StaleIndex { object, reason } => write!(
+                f,
+                "index object {object} names packs that are gone (replayed, or left by a prune; \
+                 the next prune drops them): {reason}"
             ),
             OpenWarning::Epoch { object, reason } => {
                 write!(f, "key epoch object {object} ignored: {reason}")

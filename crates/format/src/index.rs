@@ -20,8 +20,18 @@
 //! merge sit in a small hash map. A Bloom filter (1% false positives) answers
 //! most dedup lookups of *new* chunks without touching either. See
 //! [`Index::resident_bytes`] for what is counted.
+//!
+//! A blob indexed in several packs is looked up at the first location
+//! loaded; the others are kept aside ([`Index::contested_packs`]). Most
+//! repositories have none; concurrent backups of the same data leave a few,
+//! and an index object replayed after a prune moved its blobs names packs
+//! that are gone. [`present_packs`] then tells which packs exist, and
+//! [`Index::prefer_present`] moves each blob to a copy that does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use cairn_backends::Backend;
+use futures::StreamExt;
 
 use bloomfilter::Bloom;
 use cairn_crypto::{ChunkId, KeySet};
@@ -71,6 +81,8 @@ pub struct Index {
     recent: HashMap<ChunkId, Loc>,
     bloom: Bloom<[u8; 32]>,
     bloom_capacity: usize,
+    /// Other copies of blobs indexed in more than one pack.
+    alternates: HashMap<ChunkId, Vec<Loc>>,
 }
 
 /// The order of ids (plain byte order), deciding on the first eight bytes
@@ -118,6 +130,7 @@ impl Index {
             recent: HashMap::new(),
             bloom,
             bloom_capacity,
+            alternates: HashMap::new(),
         }
     }
 
@@ -149,13 +162,11 @@ impl Index {
     }
 
     /// Records the blobs of `pack`. A blob already indexed keeps its first
-    /// location (a crash can leave the same blob in two packs).
+    /// location (concurrent backups can store the same blob in two packs);
+    /// a copy in another pack is kept aside for [`prefer_present`](Self::prefer_present).
     pub fn add_pack(&mut self, pack: PackId, entries: &[PackEntry]) {
         let number = self.pack_number(pack);
         for e in entries {
-            if self.contains(&e.id) {
-                continue;
-            }
             let loc = Loc {
                 pack: number,
                 offset: e.offset,
@@ -164,6 +175,12 @@ impl Index {
                 kind: e.kind,
                 compression: e.compression.code(),
             };
+            if let Some(first) = self.find(&e.id) {
+                if first.pack != number {
+                    self.alternates.entry(e.id).or_default().push(loc);
+                }
+                continue;
+            }
             self.recent.insert(e.id, loc);
             self.bloom.set(e.id.as_bytes());
         }
@@ -213,6 +230,48 @@ impl Index {
             .binary_search_by(|s| id_cmp(&s.id, id.as_bytes()))
             .ok()
             .map(|i| self.sorted[i].loc)
+    }
+
+    /// The packs holding a blob that another pack holds too (where it is
+    /// looked up, and its other copies), each once, in no particular order.
+    /// Empty when no blob is indexed twice.
+    pub fn contested_packs(&self) -> Vec<PackId> {
+        let mut numbers: Vec<u32> = Vec::new();
+        for (id, others) in &self.alternates {
+            numbers.extend(self.find(id).map(|l| l.pack));
+            numbers.extend(others.iter().map(|l| l.pack));
+        }
+        numbers.sort_unstable();
+        numbers.dedup();
+        numbers
+            .into_iter()
+            .map(|n| self.packs[n as usize])
+            .collect()
+    }
+
+    /// Moves every blob looked up in a pack of `gone` to one of its other
+    /// copies in a pack of `present`, if it has one; returns how many blobs
+    /// moved. A blob with no such copy stays where it was (reading it fails
+    /// naming the missing pack).
+    pub fn prefer_present(&mut self, gone: &HashSet<PackId>, present: &HashSet<PackId>) -> usize {
+        let mut moved = 0;
+        let packs = &self.packs;
+        for (id, others) in &mut self.alternates {
+            let Some(at) = loc_mut(&mut self.sorted, &mut self.recent, id) else {
+                continue;
+            };
+            if !gone.contains(&packs[at.pack as usize]) {
+                continue;
+            }
+            if let Some(other) = others
+                .iter_mut()
+                .find(|l| present.contains(&packs[l.pack as usize]))
+            {
+                std::mem::swap(at, other);
+                moved += 1;
+            }
+        }
+        moved
     }
 
     /// Whether the blob is indexed.
@@ -268,7 +327,73 @@ impl Index {
             + self.packs.capacity() * pack
             + self.pack_pos.capacity() * (pack + 4 + 1)
             + self.bloom.as_slice().len()
+            + self.alternates.capacity() * (std::mem::size_of::<(ChunkId, Vec<Loc>)>() + 1)
+            + self
+                .alternates
+                .values()
+                .map(|v| v.capacity() * std::mem::size_of::<Loc>())
+                .sum::<usize>()
     }
+}
+
+fn loc_mut<'a>(
+    sorted: &'a mut [Slot],
+    recent: &'a mut HashMap<ChunkId, Loc>,
+    id: &ChunkId,
+) -> Option<&'a mut Loc> {
+    if let Some(l) = recent.get_mut(id) {
+        return Some(l);
+    }
+    let i = sorted
+        .binary_search_by(|s| id_cmp(&s.id, id.as_bytes()))
+        .ok()?;
+    Some(&mut sorted[i].loc)
+}
+
+/// Packs at most this many are looked up one by one (side by side); more
+/// are found by one listing of `data/`.
+const STAT_AT_MOST: usize = 64;
+
+/// Which of `packs` are stored now, and which are known not to be: a
+/// lookup of each (side by side) for a few, one listing of `data/` for
+/// many. A pack whose index object was read before this call is stored
+/// unless it no longer exists (packs are written before the index objects
+/// naming them). A pack neither lookup nor listing could vouch for either
+/// way (a store not answering, a listing that cannot be shown complete)
+/// is in neither set.
+pub async fn present_packs(
+    backend: &dyn Backend,
+    packs: &[PackId],
+) -> Result<(HashSet<PackId>, HashSet<PackId>)> {
+    let (mut present, mut gone) = (HashSet::new(), HashSet::new());
+    if packs.len() <= STAT_AT_MOST {
+        let mut stats = futures::stream::iter(packs)
+            .map(|p| async move { (p, backend.stat(&p.key()).await) })
+            .buffer_unordered(16);
+        while let Some((p, r)) = stats.next().await {
+            match r {
+                Ok(_) => present.insert(*p),
+                Err(e) if e.is_not_found() => gone.insert(*p),
+                Err(e) if e.is_transient() => return Err(e.into()),
+                Err(_) => false,
+            };
+        }
+        return Ok((present, gone));
+    }
+    let wanted: HashMap<String, PackId> = packs.iter().map(|p| (p.key(), *p)).collect();
+    let mut listing = backend.list("data/");
+    let mut complete = true;
+    while let Some(item) = listing.next().await {
+        match item {
+            Ok(m) => present.extend(wanted.get(&m.key).copied()),
+            Err(e) if e.is_incomplete() => complete = false,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if complete {
+        gone.extend(packs.iter().filter(|p| !present.contains(*p)));
+    }
+    Ok((present, gone))
 }
 
 /// Encodes an index object for these packs (sealed with the metadata key).
@@ -363,6 +488,41 @@ mod tests {
         index.add_pack(PackId([8; 32]), &entries[..1]);
         assert_eq!(index.get(&entries[0].id).map(|l| l.pack), Some(pack));
         assert_eq!(index.len(), 1000);
+    }
+
+    #[test]
+    fn a_blob_in_a_gone_pack_moves_to_a_copy_in_a_present_one() {
+        let (old, new, other) = (PackId([1; 32]), PackId([2; 32]), PackId([3; 32]));
+        let entries: Vec<_> = (0..10).map(entry).collect();
+        let mut index = Index::default();
+        assert!(index.contested_packs().is_empty());
+        // The replayed object (naming the pack a prune deleted) loads first.
+        index.add_pack(old, &entries);
+        index.compact();
+        let mut moved: Vec<_> = entries[..4].to_vec();
+        for e in &mut moved {
+            e.offset += 1000;
+        }
+        index.add_pack(new, &moved);
+        index.add_pack(other, &entries[9..]);
+        index.add_pack(old, &entries[..1]); // the same pack again: no copy
+        let mut contested = index.contested_packs();
+        contested.sort();
+        assert_eq!(contested, vec![old, new, other]);
+        let gone = HashSet::from([old]);
+        // Nothing is known present: nothing moves.
+        assert_eq!(index.prefer_present(&gone, &HashSet::new()), 0);
+        let present = HashSet::from([new, other]);
+        assert_eq!(index.prefer_present(&gone, &present), 5);
+        for e in &moved {
+            assert_eq!(index.get(&e.id).map(|l| (l.pack, l.entry)), Some((new, *e)));
+        }
+        assert_eq!(index.get(&entries[9].id).map(|l| l.pack), Some(other));
+        // Blobs only the gone pack holds stay there.
+        assert_eq!(index.get(&entries[5].id).map(|l| l.pack), Some(old));
+        // Done twice, nothing more moves (the gone copies are aside now).
+        assert_eq!(index.prefer_present(&gone, &present), 0);
+        assert_eq!(index.len(), 10);
     }
 
     #[test]

@@ -85,6 +85,15 @@ pub enum CheckIssue {
         /// The pack's object name.
         pack: String,
     },
+    /// An index object naming packs that are not stored: replayed after a
+    /// prune deleted them, or a prune's leftover. Blobs another pack holds
+    /// are read from there; `prune` drops its entries.
+    StaleIndex {
+        /// The index object.
+        object: String,
+        /// The missing packs it names (object names, sorted).
+        packs: Vec<String>,
+    },
     /// A pack read back that failed verification (name, header, a blob, or
     /// agreement with the index).
     DamagedPack {
@@ -117,6 +126,13 @@ impl fmt::Display for CheckIssue {
                 write!(f, "blob {blob} is referenced but in no index")
             }
             CheckIssue::MissingPack { pack } => write!(f, "{pack} is indexed but missing"),
+            CheckIssue::StaleIndex { object, packs } => write!(
+                f,
+                "index object {object} names {} missing packs (replayed or left by a prune; \
+                 `prune` drops them): {}",
+                packs.len(),
+                packs.join(", ")
+            ),
             CheckIssue::DamagedPack { pack, reason } => write!(f, "{pack}: {reason}"),
             CheckIssue::Journal { issue } => write!(f, "{issue}"),
         }

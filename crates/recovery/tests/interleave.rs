@@ -29,12 +29,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn::cas::journal::JournalIssue;
 use cairn::cas::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
 use cairn::cas::retention::{GroupBy, KeepPolicy, PlanOptions};
 use cairn::cas::{backup, snapshot_key, BackupOptions, NoProgress, Repository, SnapshotId};
 use cairn_backends::{Backend, MemoryBackend};
 use cairn_erasure::ErasureBackend;
-use cairn_recovery::{check, CheckOptions, RestoreOptions};
+use cairn_recovery::{check, CheckIssue, CheckOptions, RestoreOptions};
 use futures::stream::TryStreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -292,7 +293,17 @@ async fn verify_after(seed: u64, under: &Under, root: &Path, out: Outcome) {
     let report = check(&repo, &CheckOptions::default().read_data(1.0))
         .await
         .unwrap();
-    assert!(report.is_ok(), "seed {seed}: {:?}", report.errors);
+    // The forget actor deletes records without a journaled forget (raw
+    // deletes racing the prune): the journal names those, and only those.
+    let errors: Vec<&CheckIssue> = report
+        .errors
+        .iter()
+        .filter(|e| {
+            !matches!(e, CheckIssue::Journal { issue: JournalIssue::DeletedSnapshot { snapshot, .. } }
+                if out.maybe_removed.contains(snapshot))
+        })
+        .collect();
+    assert!(errors.is_empty(), "seed {seed}: {errors:?}");
     let present: HashSet<SnapshotId> = repo
         .snapshots()
         .await

@@ -65,13 +65,14 @@ pub async fn checkpoint(repo: &Repository, keep: u64) -> Result<CheckpointReport
         .collect();
     let mut report = CheckpointReport::default();
     if !new.is_empty() {
-        let mut added: BTreeSet<&str> = BTreeSet::new();
+        let (mut added, mut forgotten) = (BTreeSet::new(), BTreeSet::new());
         for (_, e) in &new {
             added.extend(e.op.snapshots_added());
         }
         for (_, e) in &new {
             for s in e.op.snapshots_removed() {
                 added.remove(s);
+                forgotten.insert(s);
             }
         }
         // The heads, and the newest checkpoints (those no other checkpoint
@@ -95,6 +96,7 @@ pub async fn checkpoint(repo: &Repository, keep: u64) -> Result<CheckpointReport
             cut,
             covered: new.iter().map(|(id, _)| (*id).clone()).collect(),
             snapshots: added.into_iter().map(str::to_owned).collect(),
+            forgotten: forgotten.into_iter().map(str::to_owned).collect(),
         };
         let seen = Seen::after(&journal, parents.into_iter().collect());
         let removed = counts([("journal", new.len() as u64)]);

@@ -293,6 +293,11 @@ pub enum Operation {
         /// Snapshots the covered entries added and did not remove: still
         /// journaled once those entries are gone.
         snapshots: Vec<String>,
+        /// Snapshots the covered entries removed: still known forgotten
+        /// once those entries are gone, so a record stored again is caught
+        /// (absent in checkpoints written before it existed).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        forgotten: Vec<String>,
     },
     /// A tenant was created (its key object written).
     TenantCreate {
@@ -356,7 +361,8 @@ impl Operation {
     pub(crate) fn snapshots_removed(&self) -> Vec<&str> {
         match self {
             Operation::Forget { snapshots } => snapshots.iter().map(String::as_str).collect(),
-            Operation::RepairSnapshots { forgotten, .. } => {
+            Operation::RepairSnapshots { forgotten, .. }
+            | Operation::Checkpoint { forgotten, .. } => {
                 forgotten.iter().map(String::as_str).collect()
             }
             _ => Vec::new(),

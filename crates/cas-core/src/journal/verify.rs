@@ -1,7 +1,7 @@
 //! Verifying the journal: every entry intact and linked, every snapshot
 //! journaled, the heads it saw present, and the caller's pins present.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -67,6 +67,23 @@ pub enum JournalIssue {
         /// The pinned entry's id.
         entry: String,
     },
+    /// A snapshot the journal added and never forgot has no record: it was
+    /// deleted without a `forget` (issue 20 item 9).
+    DeletedSnapshot {
+        /// The snapshot's id.
+        snapshot: SnapshotId,
+        /// The entry that added it.
+        entry: String,
+    },
+    /// A snapshot the journal forgot is live again: its tombstone was
+    /// deleted and its record stored again (or a forget stopped between
+    /// its entry and its tombstone: forget it again).
+    ForgottenSnapshotBack {
+        /// The snapshot's id.
+        snapshot: SnapshotId,
+        /// The entry that forgot it.
+        entry: String,
+    },
     /// A snapshot record could not be read, so its links were not checked.
     UnreadableSnapshot {
         /// Why.
@@ -84,6 +101,8 @@ impl JournalIssue {
             | JournalIssue::ForeignEntry { entry, .. }
             | JournalIssue::PinMissing { entry } => entry,
             JournalIssue::MissingSnapshotHead { snapshot, .. }
+            | JournalIssue::DeletedSnapshot { snapshot, .. }
+            | JournalIssue::ForgottenSnapshotBack { snapshot, .. }
             | JournalIssue::UnjournaledSnapshot { snapshot } => snapshot,
             JournalIssue::UnreadableSnapshot { reason } => reason,
         }
@@ -123,6 +142,15 @@ impl fmt::Display for JournalIssue {
             JournalIssue::PinMissing { entry } => write!(
                 f,
                 "pinned journal entry {entry} is missing: the journal was rolled back or entries were deleted"
+            ),
+            JournalIssue::DeletedSnapshot { snapshot, entry } => write!(
+                f,
+                "snapshot {snapshot} was deleted without a forget (journal entry {entry} added it)"
+            ),
+            JournalIssue::ForgottenSnapshotBack { snapshot, entry } => write!(
+                f,
+                "snapshot {snapshot} was forgotten (journal entry {entry}) but is live again: \
+                 its record was stored again, or that forget stopped early"
             ),
             JournalIssue::UnreadableSnapshot { reason } => {
                 write!(f, "a snapshot's journal links were not checked: {reason}")
@@ -216,6 +244,7 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
         }
     }
     check_entries(repo, &journal, &covered, &mut report);
+    check_lives(repo, &journal, &snapshots, &mut report).await?;
     for pin in pins {
         if !stored.contains(pin) {
             report
@@ -227,6 +256,79 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
     report.covered = covered.len();
     report.heads = journal.heads();
     Ok(report)
+}
+
+/// Each snapshot the journal added and did not remove still has a record,
+/// and none it removed is live. Candidates are looked at again before they
+/// are reported, so that a backup or forget running meanwhile is no issue:
+/// a backup stores its record before its entry, and a forget writes its
+/// entry, then its tombstone, then deletes the record.
+async fn check_lives(
+    repo: &Repository,
+    journal: &LoadedJournal,
+    live: &[(SnapshotId, crate::Snapshot)],
+    report: &mut JournalReport,
+) -> Result<()> {
+    let (added, removed) = lives(journal);
+    let live: BTreeSet<&SnapshotId> = live.iter().map(|(id, _)| id).collect();
+    let mut deleted: Vec<(SnapshotId, &String)> = added
+        .iter()
+        .filter(|(s, _)| !removed.contains_key(*s))
+        .filter_map(|(s, e)| Some((s.parse().ok()?, *e)))
+        .filter(|(id, _)| !live.contains(id))
+        .collect();
+    if !deleted.is_empty() {
+        let (listed, incomplete) =
+            crate::open::list_tolerant(&**repo.backend(), "snapshots/").await?;
+        let listed: BTreeSet<String> = listed.into_iter().map(|m| m.key).collect();
+        // A listing that cannot be shown complete proves nothing missing.
+        deleted
+            .retain(|(id, _)| incomplete.is_none() && !listed.contains(&crate::snapshot_key(id)));
+    }
+    if !deleted.is_empty() {
+        let again = load_journal(repo).await?;
+        let (_, removed) = lives(&again);
+        for (snapshot, entry) in deleted {
+            if !removed.contains_key(snapshot.as_str()) {
+                let entry = entry.clone();
+                report
+                    .issues
+                    .push(JournalIssue::DeletedSnapshot { snapshot, entry });
+            }
+        }
+    }
+    let back: Vec<(&SnapshotId, &String)> = live
+        .iter()
+        .filter_map(|id| Some((*id, *removed.get(id.as_str())?)))
+        .collect();
+    if !back.is_empty() {
+        let (now, tombs) = futures::try_join!(repo.snapshot_ids(), repo.tombstones())?;
+        // Without an authority a handle sees forgotten records until a prune
+        // deletes them: a tombstone of any kind then counts.
+        let blind = repo.authority_chain().is_none();
+        for (snapshot, entry) in back {
+            let tomb = format!("{}{snapshot}", crate::repo::signed::TOMBSTONES);
+            if now.contains(snapshot) && !(blind && tombs.ignored.contains(&tomb)) {
+                let (snapshot, entry) = (*snapshot, entry.clone());
+                report
+                    .issues
+                    .push(JournalIssue::ForgottenSnapshotBack { snapshot, entry });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The snapshots the journal added and those it removed, each with the
+/// (last read) entry saying so. Snapshot ids are hashes of sealed records,
+/// so an id is never added again after its removal.
+fn lives(journal: &LoadedJournal) -> (BTreeMap<&str, &String>, BTreeMap<&str, &String>) {
+    let (mut added, mut removed) = (BTreeMap::new(), BTreeMap::new());
+    for (id, e) in &journal.entries {
+        added.extend(e.op.snapshots_added().into_iter().map(|s| (s, id)));
+        removed.extend(e.op.snapshots_removed().into_iter().map(|s| (s, id)));
+    }
+    (added, removed)
 }
 
 /// Ids of the entries the present checkpoints cover.
@@ -241,12 +343,11 @@ pub(crate) fn covered_entries(journal: &LoadedJournal) -> BTreeSet<&String> {
         .collect()
 }
 
+/// Snapshots the journal knows: added, or removed (one brought back after
+/// its forget is `ForgottenSnapshotBack`, not unjournaled).
 fn journaled_snapshots(journal: &LoadedJournal) -> BTreeSet<&str> {
-    journal
-        .entries
-        .values()
-        .flat_map(|e| e.op.snapshots_added())
-        .collect()
+    let (added, removed) = lives(journal);
+    added.into_keys().chain(removed.into_keys()).collect()
 }
 
 /// Each entry: intact, of this repository, parents stored, `seq` consistent.

@@ -64,7 +64,7 @@ impl Repository {
                 .await;
         }
         let keys = self.keys();
-        let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
+        let mut loaded: Vec<(String, Vec<(PackId, Vec<PackEntry>)>)> = Vec::new();
         let mut warnings = Vec::new();
         if let Some(e) = incomplete {
             warnings.push(OpenWarning::Listing {
@@ -82,7 +82,7 @@ impl Repository {
             .into_iter()
             .filter(|n| !cached.contains_key(n))
             .collect();
-        loaded.extend(cached.into_values().flatten());
+        loaded.extend(cached);
         let mut stream = futures::stream::iter(missing)
             .map(|name| {
                 let keys = keys.clone();
@@ -94,7 +94,7 @@ impl Repository {
             .buffer_unordered(LOAD_CONCURRENCY);
         while let Some((name, r)) = stream.next().await {
             match r {
-                Ok(packs) => loaded.extend(packs),
+                Ok(packs) => loaded.push((name, packs)),
                 Err(e) if e.is_backend_failure() => return Err(e),
                 Err(e) => {
                     if matches!(&e, Error::Backend(b) if b.is_not_found()) {
@@ -110,13 +110,15 @@ impl Repository {
         if vanished && !last {
             return Ok(false);
         }
-        warnings.sort_by(|a, b| a.object().cmp(b.object()));
-        let blobs = loaded.iter().map(|(_, e)| e.len()).sum();
-        let mut index = Index::with_capacity(blobs);
-        for (pack, entries) in &loaded {
+        let packs = loaded.iter().flat_map(|(_, p)| p);
+        let mut index = Index::with_capacity(packs.map(|(_, e)| e.len()).sum());
+        for (pack, entries) in loaded.iter().flat_map(|(_, p)| p) {
             index.add_pack(*pack, entries);
         }
         index.compact();
+        self.prefer_present(&mut index, &loaded, &mut warnings)
+            .await?;
+        warnings.sort_by(|a, b| a.object().cmp(b.object()));
         *self.index_mut() = index;
         let whole = warnings.is_empty();
         *self
@@ -129,6 +131,39 @@ impl Repository {
             self.cache_retain_packs().await;
         }
         Ok(true)
+    }
+
+    /// Blobs indexed in several packs are looked up in one that exists
+    /// (issue 20 item 8: an index object replayed after a prune moved them
+    /// names a pack that is gone). Costs nothing without such blobs; with
+    /// them, a lookup of each pack concerned or one listing of `data/`.
+    /// Index objects naming packs found gone are named in warnings.
+    async fn prefer_present(
+        &self,
+        index: &mut Index,
+        loaded: &[(String, Vec<(PackId, Vec<PackEntry>)>)],
+        warnings: &mut Vec<OpenWarning>,
+    ) -> Result<()> {
+        let contested = index.contested_packs();
+        if contested.is_empty() {
+            return Ok(());
+        }
+        let (present, gone) = crate::index::present_packs(&*self.backend, &contested).await?;
+        index.prefer_present(&gone, &present);
+        for (object, packs) in loaded {
+            let missing: Vec<String> = packs
+                .iter()
+                .filter(|(p, _)| gone.contains(p))
+                .map(|(p, _)| p.key())
+                .collect();
+            if let Some(first) = missing.first() {
+                warnings.push(OpenWarning::StaleIndex {
+                    object: object.clone(),
+                    reason: format!("{} of its packs are not stored ({first}, …)", missing.len()),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Reads and decodes one index object through the local cache.
