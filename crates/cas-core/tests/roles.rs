@@ -166,6 +166,38 @@ fn a_backup_key_over_append_only_backs_up_but_cannot_delete_anything() {
     })
 }
 
+/// Issue #20 item 10: a checkpoint deletes journal entries, so a backup
+/// key (even over storage that lets it delete) is refused by role.
+#[test]
+fn a_backup_key_cannot_checkpoint_the_journal() {
+    futures::executor::block_on(async {
+        let (store, _admin, _) = setup().await;
+        let host = Repository::open(store.clone(), b"backup").await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..3 {
+            back_up(&host, dir.path(), &content(i)).await;
+        }
+        let before = names(&*store, "journal/").await;
+        assert!(before.len() >= 3, "{before:?}");
+        let refused = cairn::cas::journal::checkpoint(&host, 1).await.unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                Error::NotAdmin {
+                    operation: "audit checkpoint",
+                    role: Role::Backup,
+                }
+            ),
+            "{refused}"
+        );
+        assert!(
+            refused.to_string().contains("needs an admin key"),
+            "{refused}"
+        );
+        assert_eq!(names(&*store, "journal/").await, before);
+    })
+}
+
 /// borg #1689: a compromised backup host marks every snapshot deleted; an
 /// automated admin prune runs; nothing is lost.
 #[test]

@@ -309,6 +309,16 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A local metadata cache directory another local user could steer: a
+    /// symbolic link, not a directory, owned by another user, or writable
+    /// by group or others. The cache is not used (nothing is followed).
+    #[error("metadata cache directory {}: {reason}", path.display())]
+    UnsafeCache {
+        /// The directory refused.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A worker thread stopped unexpectedly (a bug; the operation was abandoned).
     #[error("internal error: {what}")]
     Internal {

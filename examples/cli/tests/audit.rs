@@ -304,3 +304,27 @@ fn a_checkpoint_keeps_verification_whole() {
     assert!(out.contains("no errors were found"), "{out}");
     ok(&repo, &["check"]);
 }
+
+/// Issue #20 item 10: a checkpoint deletes journal entries, so a backup key
+/// is refused by role (naming it), and the journal is left as it was.
+#[test]
+fn a_backup_key_cannot_checkpoint_the_journal() {
+    let (_tmp, repo, src) = setup();
+    let new = [("CAIRN_NEW_PASSWORD", "bk")];
+    ok_env(&repo, &["key", "add", "--role", "backup"], &new);
+    let bk = [("CAIRN_PASSWORD", "bk")];
+    std::fs::write(src.join("file"), "three").unwrap();
+    ok_env(&repo, &["backup", src.to_str().unwrap()], &bk);
+    let before = log(&repo);
+    let args = ["audit", "checkpoint", "--keep", "1"];
+    let out = cairn_env(&repo, &args, &bk);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("audit checkpoint needs an admin key") && stderr.contains("backup key"),
+        "{stderr}"
+    );
+    assert_eq!(log(&repo), before);
+    let out = ok(&repo, &args);
+    assert!(out.contains("covers"), "{out}");
+}

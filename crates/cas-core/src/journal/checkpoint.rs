@@ -26,7 +26,13 @@ pub struct CheckpointReport {
 /// writes a checkpoint covering every older non-checkpoint entry, then
 /// deletes them. Refuses a journal that does not verify: a checkpoint
 /// vouches for what it covers.
+///
+/// # Errors
+/// [`Error::NotAdmin`] unless opened with an admin key: a checkpoint
+/// deletes history, which a backup key must never do (it could cover and
+/// delete the entries of backups it wants forgotten).
 pub async fn checkpoint(repo: &Repository, keep: u64) -> Result<CheckpointReport> {
+    repo.require_admin("audit checkpoint")?;
     let verified = super::verify(repo, &[]).await?;
     if !verified.is_clean() {
         return Err(Error::corrupt(

@@ -9,7 +9,11 @@
 //! receipt with `signature` set to `""` — exactly what
 //! `serde_json::to_vec` writes for the struct, so [`verify_receipt`]
 //! re-serialises the parsed value and checks the signature over that; any
-//! change to any field fails. `authority` names the public key that
+//! change to any field fails. A field the struct does not have (anywhere,
+//! nested objects included) or a field given twice is refused before the
+//! signature is checked: the signature covers only the fields re-encoded,
+//! so an added field would otherwise ride along unsigned.
+//! `authority` names the public key that
 //! signed; a verifier should compare it with the authority it trusts (its
 //! own key file's, which [`Repository::verify_receipt`] does).
 
@@ -26,6 +30,7 @@ const CONTEXT: &[u8] = b"cairn/v1/erasure-receipt";
 /// An erasure receipt (see the module docs).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// [`RECEIPT_FORMAT`].
     pub format: String,
@@ -67,6 +72,7 @@ pub struct Receipt {
 /// One destroyed copy of a tenant's wrapped keys.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DestroyedObject {
     /// The object.
     pub object: String,
@@ -81,6 +87,7 @@ pub struct DestroyedObject {
 /// Ciphertext left under a namespace.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PendingGc {
     /// The prefix (`tenants/<namespace>/`).
     pub prefix: String,
@@ -277,5 +284,34 @@ mod tests {
         assert!(verify_receipt(forged.as_bytes(), None).is_ok());
         assert!(verify_receipt(forged.as_bytes(), Some(&pk)).is_err());
         assert!(verify_receipt(b"{}", None).is_err());
+    }
+
+    /// Issue #20 item 10: the signature covers only the fields the struct
+    /// re-encodes, so an added field (top level or nested) or a repeated
+    /// one must be refused, not carried along unsigned.
+    #[test]
+    fn a_receipt_with_an_unsigned_field_does_not_verify() {
+        let admin = AdminKey::from_seed(&[0x33; 32]);
+        let json = receipt().sign(&admin).unwrap().to_json().unwrap();
+        let pk = admin.public();
+        assert!(verify_receipt(json.as_bytes(), Some(&pk)).is_ok());
+        let added = [
+            (
+                "{\n",
+                "{\n  \"note\": \"all copies destroyed, incl. backups\",\n",
+            ),
+            ("\"objects\": 7", "\"objects\": 7, \"verified\": true"),
+            ("\"bytes\": 150,", "\"bytes\": 150, \"extra\": 1,"),
+            (
+                "\"host\": \"golden\",",
+                "\"host\": \"golden\", \"host\": \"golden\",",
+            ),
+        ];
+        for (from, to) in added {
+            let changed = json.replacen(from, to, 1);
+            assert_ne!(changed, json);
+            let err = verify_receipt(changed.as_bytes(), Some(&pk)).unwrap_err();
+            assert!(matches!(err, Error::ReceiptInvalid { .. }), "{to}: {err}");
+        }
     }
 }

@@ -22,6 +22,18 @@
 //!   vanishes under a reader (another process evicting it) is a miss.
 //! - **Bounds.** Above [`CacheOptions::max_bytes`] the least recently used
 //!   files (by modification time, refreshed on every hit) are deleted.
+//! - **Local users.** Another user of this machine must not steer the cache
+//!   (make it read, overwrite or delete their choice of file, or block on a
+//!   FIFO). The cache root and the repository's directory must be real
+//!   directories owned by us and not writable by group or others, else
+//!   [`MetaCache::open`] refuses them with
+//!   [`Error::UnsafeCache`](crate::Error::UnsafeCache) naming the directory
+//!   (the repository then opens without a cache and says so); directories
+//!   and files are created mode 0700 and 0600. Below it, a symbolic link,
+//!   FIFO, device or an entry owned by someone else is never followed,
+//!   opened for longer than an `fstat` or read: it is refused like a
+//!   tampered file and replaced by a fresh copy (layout of the checks in
+//!   `safe.rs`).
 //! - **Safe to delete.** Removing the directory at any time loses nothing.
 //! - **Never key material.** Only index objects, snapshot records, journal
 //!   entries and packs are allowed in (optionally under `tenants/<id>/`); key files, tenant key
@@ -33,6 +45,7 @@
 //! out), never on the caller's executor.
 
 mod file;
+mod safe;
 mod store;
 
 use std::path::{Path, PathBuf};

@@ -11,7 +11,9 @@ use bytes::Bytes;
 use zeroize::Zeroizing;
 
 use super::file::{self, HEADER_LEN};
+use super::safe::{self, Unsafe};
 use super::{bump, CacheOptions, Counters, MetaCache};
+use crate::error::{Error, Result};
 use crate::filter::CACHEDIR_TAG_SIGNATURE;
 
 /// Temporary files start with this; object files never start with `.`.
@@ -30,28 +32,35 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 impl MetaCache {
     /// Opens (creating it if needed) the cache of repository `repo_id`
     /// under `opts`' root, authenticating files with `key`.
-    pub fn open(opts: &CacheOptions, repo_id: &str, key: Zeroizing<[u8; 32]>) -> io::Result<Self> {
+    ///
+    /// # Errors
+    /// [`Error::UnsafeCache`] if the root or the repository's directory is
+    /// a symbolic link, not a directory, owned by another user or writable
+    /// by group or others (nothing is followed or used);
+    /// [`Error::InvalidOption`] for no root or a repository id that is not
+    /// hex; [`Error::Io`] naming the path.
+    pub fn open(opts: &CacheOptions, repo_id: &str, key: Zeroizing<[u8; 32]>) -> Result<Self> {
         let root = match &opts.dir {
             Some(d) => d.clone(),
-            None => super::default_cache_dir().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, "no home or cache directory")
+            None => super::default_cache_dir().ok_or_else(|| Error::InvalidOption {
+                what: "no home or cache directory".to_owned(),
             })?,
         };
         if repo_id.is_empty() || !repo_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("repository id {repo_id:?} is not hex"),
-            ));
+            return Err(Error::InvalidOption {
+                what: format!("repository id {repo_id:?} is not hex"),
+            });
         }
-        fs::create_dir_all(&root)?;
+        safe::ensure_root(&root)?;
         // Backup tools that honour CACHEDIR.TAG (Cairn, restic, tar) skip it.
         let tag = root.join("CACHEDIR.TAG");
-        if !tag.exists() {
+        if fs::symlink_metadata(&tag).is_err() {
             let text = b"\n# Cairn's metadata cache: safe to delete.\n";
-            write_atomic(&root, &tag, CACHEDIR_TAG_SIGNATURE, text)?;
+            write_atomic(&root, &tag, CACHEDIR_TAG_SIGNATURE, text)
+                .map_err(|e| Error::io(&tag, e))?;
         }
         let dir = root.join(repo_id);
-        fs::create_dir_all(&dir)?;
+        safe::ensure_root(&dir)?;
         let cache = MetaCache {
             dir,
             key,
@@ -76,16 +85,31 @@ impl MetaCache {
 
     /// The content of object `name` if cached and intact. A file that does
     /// not verify is deleted (and counted as rejected).
+    ///
+    /// A link, FIFO or other non-regular file, or a file or directory on
+    /// its path not ours alone, is never followed or read: the entry is
+    /// refused like a tampered file (a file is deleted and the object
+    /// fetched again; a directory is replaced at the next write).
     pub fn get(&self, name: &str, max: u64) -> Option<Bytes> {
-        let path = self.dir.join(file::object_path(name)?);
-        let (f, bytes, modified) = match read_capped(&path, max.saturating_add(HEADER_LEN as u64)) {
+        let rel = file::object_path(name)?;
+        let path = self.dir.join(&rel);
+        let read = safe::check_dirs(&self.dir, &rel, false).and_then(|found| match found {
+            true => read_capped(&path, max.saturating_add(HEADER_LEN as u64)),
+            false => Err(io::ErrorKind::NotFound.into()),
+        });
+        let (f, bytes, modified) = match read {
             Ok(Some(read)) => read,
-            Ok(None) => {
-                self.reject(name);
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                bump(&self.counters.misses, 1);
                 return None;
             }
-            Err(_) => {
-                bump(&self.counters.misses, 1);
+            Err(e) if Unsafe::of(&e).is_some_and(|p| p != path) => {
+                // A directory on the way: `put` replaces it.
+                bump(&self.counters.rejected, 1);
+                return None;
+            }
+            Ok(None) | Err(_) => {
+                self.reject(name);
                 return None;
             }
         };
@@ -107,7 +131,11 @@ impl MetaCache {
     pub fn reject(&self, name: &str) {
         bump(&self.counters.rejected, 1);
         if let Some(rel) = file::object_path(name) {
-            let _ = fs::remove_file(self.dir.join(rel));
+            // Only through directories that are ours alone: a link on the
+            // way would make this delete a file elsewhere.
+            if safe::check_dirs(&self.dir, &rel, false).is_ok_and(|found| found) {
+                let _ = fs::remove_file(self.dir.join(rel));
+            }
         }
     }
 
@@ -123,11 +151,25 @@ impl MetaCache {
             return;
         }
         self.ensure_scanned();
+        if let Err(e) = safe::check_dirs(&self.dir, &rel, true) {
+            // A link or a directory not ours alone on the way (inside our
+            // own directory, so only we or root put it there): replaced.
+            let Some(bad) = Unsafe::of(&e) else { return };
+            let gone = match fs::symlink_metadata(bad) {
+                Ok(m) if m.is_dir() => fs::remove_dir_all(bad),
+                _ => fs::remove_file(bad),
+            };
+            if gone
+                .and_then(|()| safe::check_dirs(&self.dir, &rel, true))
+                .is_err()
+            {
+                return;
+            }
+        }
         let path = self.dir.join(rel);
         let Some(parent) = path.parent() else { return };
         let head = file::header(&self.key, name, content);
-        let written =
-            fs::create_dir_all(parent).and_then(|()| write_atomic(parent, &path, &head, content));
+        let written = write_atomic(parent, &path, &head, content);
         if written.is_ok() {
             bump(&self.counters.writes, 1);
             let used = self.used.fetch_add(len, Ordering::Relaxed) + len;
@@ -147,7 +189,10 @@ impl MetaCache {
                 format!("cache prefix {prefix:?} is not plain path components"),
             )
         })?;
-        let path = self.dir.join(rel);
+        let path = self.dir.join(&rel);
+        if !rel.as_os_str().is_empty() {
+            safe::check_dirs(&self.dir, &rel, false)?;
+        }
         let r = match fs::symlink_metadata(&path) {
             Ok(m) if m.is_dir() => fs::remove_dir_all(&path),
             Ok(_) => fs::remove_file(&path),
@@ -167,6 +212,10 @@ impl MetaCache {
         let Some(rel) = file::prefix_path(dir) else {
             return;
         };
+        // `rel` itself must be a directory of ours alone, not a link.
+        if !safe::check_dirs(&self.dir, &rel.join("x"), false).is_ok_and(|found| found) {
+            return;
+        }
         let Ok(entries) = fs::read_dir(self.dir.join(rel)) else {
             return;
         };
@@ -263,7 +312,7 @@ struct Entry {
 /// Reads `path` whole: the open file, its bytes and modification time;
 /// `Ok(None)` if it is larger than `max` (refused before reading it).
 fn read_capped(path: &Path, max: u64) -> io::Result<Option<(fs::File, Vec<u8>, SystemTime)>> {
-    let mut f = fs::File::open(path)?;
+    let mut f = safe::open_file(path)?;
     let meta = f.metadata()?;
     if meta.len() > max {
         return Ok(None);
@@ -283,7 +332,7 @@ fn write_atomic(dir: &Path, path: &Path, head: &[u8], body: &[u8]) -> io::Result
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let r = getrandom::u64().unwrap_or(0);
     let tmp = dir.join(format!("{TMP_PREFIX}{}-{n}-{r:016x}", std::process::id()));
-    let written = fs::File::create(&tmp).and_then(|mut f| {
+    let written = safe::create_file(&tmp).and_then(|mut f| {
         f.write_all(head)?;
         f.write_all(body)
     });
