@@ -180,7 +180,7 @@ pub use error::{Error, Result};
 pub use format::{Shard, ShardFormat, ShardHeader, HEADER_LEN};
 pub use heal::{Degraded, HealReport};
 pub use health::{BreakerState, ChildHealth, HealthReport};
-pub use layout::{Layout, LayoutChild, LayoutCode};
+pub use layout::{Layout, LayoutChild, LayoutCode, S3_STORAGE_CLASSES};
 pub use scrub_report::{ScrubConflict, ScrubError, ScrubOptions, ScrubReport};
 pub use strays::PartialKey;
 pub use thaw::{ColdNeed, MemoryThaw, Thaw, ThawState};
