@@ -86,7 +86,10 @@
 //! cost by tier. Children labelled with a cold tier
 //! ([`Labels::is_cold`]) are read only when the hot ones cannot supply `k`
 //! shards; archive children that need a restore request implement
-//! [`Thaw`] ([`ErasureBackend::thaw_for_degraded_read`]).
+//! [`Thaw`] ([`ErasureBackend::thaw_for_degraded_read`]), and with
+//! [`ErasureConfig::thaw_wait`] set a degraded read issues and awaits
+//! those restores itself ([`Error::ColdShardsUnreadable`] without,
+//! [`Error::ThawPending`] when they outlast the wait).
 //!
 //! Features: `simd-accel` turns on reed-solomon-erasure's C/SIMD Galois-field
 //! kernels (built with the system C compiler for `-march=haswell` on x86-64:
