@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cairn_backends::testing::{run_conformance, Capabilities};
+use cairn_backends::testing::{run_conformance, s3_storage_class, Capabilities};
 use cairn_backends::{Backend, Error, ObjectStoreBackend, ObjectStoreOptions, PutMode, S3Config};
 use futures::executor::block_on;
 use futures::TryStreamExt;
@@ -125,6 +125,47 @@ fn objects_above_the_multipart_threshold_round_trip() {
         assert!(e.is_already_exists(), "{e}");
         assert_eq!(backend.get("big2").await.unwrap(), other);
     });
+}
+
+#[test]
+fn objects_carry_the_configured_storage_class_on_the_server() {
+    let Some(server) = server() else { return };
+    for class in ["STANDARD_IA", "GLACIER"] {
+        let config = server
+            .config(&format!("class-{class}"))
+            .with_storage_class(class);
+        let mut options = config.options.clone();
+        options.multipart_threshold = 6 << 20;
+        options.part_size = 5 << 20;
+        let prefix = options.prefix.clone();
+        let backend = ObjectStoreBackend::s3(config.with_options(options)).unwrap();
+        block_on(async {
+            // One conditional PUT, and an overwrite that goes in parts.
+            backend
+                .put("small", Bytes::from_static(b"s"), PutMode::CreateOnly)
+                .await
+                .unwrap();
+            let big = pattern(7 << 20, 3);
+            backend
+                .put("big", big.clone(), PutMode::Overwrite)
+                .await
+                .unwrap();
+            assert_eq!(backend.get("big").await.unwrap(), big);
+        });
+        for key in ["small", "big"] {
+            let path = format!("{prefix}/{key}");
+            let got = s3_storage_class(&server, &server.bucket, &path).unwrap();
+            assert_eq!(got.as_deref(), Some(class), "{path}");
+        }
+    }
+    // Without a class the server keeps its default (reported as nothing or
+    // STANDARD).
+    let config = server.config("class-none");
+    let path = format!("{}/k", config.options.prefix);
+    let backend = ObjectStoreBackend::s3(config).unwrap();
+    block_on(backend.put("k", Bytes::from_static(b"v"), PutMode::CreateOnly)).unwrap();
+    let got = s3_storage_class(&server, &server.bucket, &path).unwrap();
+    assert!(matches!(got.as_deref(), None | Some("STANDARD")), "{got:?}");
 }
 
 #[test]

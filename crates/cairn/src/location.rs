@@ -152,7 +152,7 @@ impl Location {
             Location::Erasure(path) => open_erasure(path, create),
             other => Ok(OpenedLocation {
                 backend: Arc::new(Instrumented::new(
-                    open_simple(other, create, true)?,
+                    open_simple(other, create, true, None)?,
                     "repository",
                 )),
                 #[cfg(feature = "erasure")]
@@ -175,11 +175,17 @@ fn local(path: &Path, create: bool) -> Result<LocalBackend> {
 }
 
 /// A directory or S3 backend; `retry` wraps S3 in [`Retrying`]
-/// (children of a layout are retried by the erasure layer instead).
-fn open_simple(location: &Location, create: bool, retry: bool) -> Result<Arc<dyn Backend>> {
+/// (children of a layout are retried by the erasure layer instead);
+/// `class` is the storage class of S3 uploads (a layout child's).
+fn open_simple(
+    location: &Location,
+    create: bool,
+    retry: bool,
+    class: Option<String>,
+) -> Result<Arc<dyn Backend>> {
     match location {
         Location::Local(path) => Ok(Arc::new(local(path, create)?)),
-        Location::S3(url) => open_s3(url, retry),
+        Location::S3(url) => open_s3(url, retry, class),
         Location::Erasure(path) => Err(Error::InvalidLocation {
             location: path.display().to_string(),
             reason: "an erasure layout cannot be a child of another layout".into(),
@@ -188,9 +194,12 @@ fn open_simple(location: &Location, create: bool, retry: bool) -> Result<Arc<dyn
 }
 
 #[cfg(feature = "s3")]
-fn open_s3(url: &str, retry: bool) -> Result<Arc<dyn Backend>> {
+fn open_s3(url: &str, retry: bool, class: Option<String>) -> Result<Arc<dyn Backend>> {
     use cairn_backends::{ObjectStoreBackend, RetryPolicy, Retrying, S3Config};
-    let config = S3Config::from_location(url)?;
+    let mut config = S3Config::from_location(url)?;
+    if let Some(class) = class {
+        config = config.with_storage_class(class);
+    }
     let backend = ObjectStoreBackend::s3(config)?;
     Ok(match retry {
         true => Arc::new(Retrying::new(backend, RetryPolicy::new())),
@@ -199,7 +208,7 @@ fn open_s3(url: &str, retry: bool) -> Result<Arc<dyn Backend>> {
 }
 
 #[cfg(not(feature = "s3"))]
-fn open_s3(url: &str, _retry: bool) -> Result<Arc<dyn Backend>> {
+fn open_s3(url: &str, _retry: bool, _class: Option<String>) -> Result<Arc<dyn Backend>> {
     Err(Error::FeatureDisabled {
         location: url.into(),
         feature: "s3",
@@ -226,6 +235,20 @@ fn open_erasure(path: &Path, create: bool) -> Result<OpenedLocation> {
             Location::Local(p) if p.is_relative() => Location::Local(base.join(p)),
             other => other,
         };
+        let class = match (&loc, &c.storage_class) {
+            (Location::S3(_), _) => c.storage_class(),
+            (_, Some(_)) => {
+                return Err(Error::InvalidLocation {
+                    location: c.location.clone(),
+                    reason: format!(
+                        "storage_class is set in layout {}, but only s3: children have one",
+                        path.display()
+                    ),
+                })
+            }
+            // A tier naming an S3 class is only a label on a directory.
+            _ => None,
+        };
         let backend = match &loc {
             Location::Local(p) if !create && !p.is_dir() => {
                 warnings.push(LocationWarning::MissingChild {
@@ -234,7 +257,7 @@ fn open_erasure(path: &Path, create: bool) -> Result<OpenedLocation> {
                 });
                 Arc::new(crate::missing::Missing { path: p.clone() }) as Arc<dyn Backend>
             }
-            _ => open_simple(&loc, create, false)?,
+            _ => open_simple(&loc, create, false, class)?,
         };
         let backend = Arc::new(Instrumented::new(backend, c.display_name()));
         children.push(Child::new(c.display_name(), backend).with_labels(c.labels()));

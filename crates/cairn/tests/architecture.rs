@@ -44,10 +44,14 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // admin authority chain (repo/authority/, ~1 250 lines) landed before the
 // split branch that moves journal audit, tenants and the deletion protocol
 // out of cas-core (7 450 -> 8 750).
+// Raised on branch wt-tier (issue #25, storage classes and thaw-awaiting
+// reads): erasure 6 500 -> 6 750 (degraded reads that await thaws, the
+// two typed errors, layout `storage_class`), backends 5 600 -> 5 700 (the
+// storage-class option and the test kit's storage-class probe).
 const OVER_LIMIT: &[(&str, usize)] = &[
     ("cairn-cas-core", 8_750),
-    ("cairn-backends", 5_600),
-    ("cairn-erasure", 6_500),
+    ("cairn-backends", 5_700),
+    ("cairn-erasure", 6_750),
 ];
 
 fn layer_of(name: &str) -> Option<usize> {

@@ -206,6 +206,20 @@ pub struct ErasureConfig {
     /// longer overlap) for no lower peak. 0: no bound and no reuse (a fresh
     /// buffer per put, the old behaviour). Default 2.
     pub encode_buffers: usize,
+    /// Degraded reads that wait for thaws: when a read finds too few
+    /// shards because cold children refused theirs (archived objects), the
+    /// children's [`Thaw`](crate::Thaw)s are asked to restore the shards
+    /// it needs ([`ErasureBackend::thaw_for_degraded_read`](crate::ErasureBackend::thaw_for_degraded_read)),
+    /// and the read asks them again every [`thaw_poll`](Self::thaw_poll)
+    /// until the restores are done (then it reads and decodes), or fails
+    /// with [`Error::ThawPending`] once this long has passed (at once for
+    /// zero). S3 restores take minutes (expedited) to 12 hours
+    /// (`DEEP_ARCHIVE`, standard). Default `None`: reads never issue
+    /// restore requests and fail with [`Error::ColdShardsUnreadable`]
+    /// naming the cold children (the caller thaws, then reads again).
+    pub thaw_wait: Option<Duration>,
+    /// How often a read waiting for thaws asks again. Default 60 s.
+    pub thaw_poll: Duration,
 }
 
 impl Default for ErasureConfig {
@@ -222,6 +236,8 @@ impl Default for ErasureConfig {
             list_concurrency: 16,
             max_repair_hints: 100_000,
             encode_buffers: 2,
+            thaw_wait: None,
+            thaw_poll: Duration::from_secs(60),
         }
     }
 }
@@ -265,6 +281,16 @@ impl ErasureConfig {
         self.encode_buffers = n;
         self
     }
+    /// Sets [`thaw_wait`](Self::thaw_wait).
+    pub fn thaw_wait(mut self, wait: Option<Duration>) -> Self {
+        self.thaw_wait = wait;
+        self
+    }
+    /// Sets [`thaw_poll`](Self::thaw_poll).
+    pub fn thaw_poll(mut self, poll: Duration) -> Self {
+        self.thaw_poll = poll;
+        self
+    }
     /// Sets [`retry`](Self::retry).
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
@@ -306,6 +332,9 @@ impl ErasureConfig {
         if self.list_concurrency == 0 {
             return refuse("list_concurrency must be at least 1".into());
         }
+        if self.thaw_poll.is_zero() {
+            return refuse("thaw_poll must be longer than zero".into());
+        }
         self.check_waits()
     }
 
@@ -319,6 +348,8 @@ impl ErasureConfig {
             ("health.cool_down", Some(self.health.cool_down)),
             ("retry.initial_backoff", Some(self.retry.initial_backoff)),
             ("retry.max_backoff", Some(self.retry.max_backoff)),
+            ("thaw_wait", self.thaw_wait),
+            ("thaw_poll", Some(self.thaw_poll)),
         ];
         for (name, wait) in waits {
             if let Some(d) = wait.filter(|d| *d > MAX_WAIT) {
@@ -335,7 +366,7 @@ impl ErasureConfig {
     }
 }
 
-/// The longest timeout, hedge delay, cool-down or backoff an
+/// The longest timeout, hedge delay, cool-down, backoff or thaw wait an
 /// [`ErasureConfig`] accepts: 30 days. (Use `op_timeout(None)` to wait
 /// forever.)
 pub const MAX_WAIT: Duration = Duration::from_secs(30 * 24 * 3600);

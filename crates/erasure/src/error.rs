@@ -68,6 +68,44 @@ pub enum Error {
         /// Shards needed to decode (`k`).
         need: usize,
     },
+    /// Fewer than `need` shards could be read because cold children
+    /// refused theirs (archived objects that need a restore request): the
+    /// read did not wait for thaws ([`ErasureConfig::thaw_wait`](crate::ErasureConfig::thaw_wait)
+    /// unset, or no [`Thaw`](crate::Thaw) on those children), or the
+    /// shards stayed unreadable after their restores. Thaw them
+    /// ([`ErasureBackend::thaw_for_degraded_read`](crate::ErasureBackend::thaw_for_degraded_read))
+    /// and read again.
+    #[error(
+        "not enough shards of {key:?}: have {have}, need {need}; cold children refused theirs (restore them first): {}",
+        cold.join(", ")
+    )]
+    ColdShardsUnreadable {
+        /// The object.
+        key: String,
+        /// Good shards of the most complete version found.
+        have: usize,
+        /// Shards needed to decode (`k`).
+        need: usize,
+        /// The cold children that refused, as `child INDEX (NAME)`.
+        cold: Vec<String>,
+    },
+    /// A degraded read asked cold children to restore the shards it needs
+    /// and they were still pending after [`ErasureConfig::thaw_wait`](crate::ErasureConfig::thaw_wait).
+    /// The requests stay issued: a later read finds them done. Not
+    /// transient: the wait already was the retry, and retrying at once
+    /// would wait that long again.
+    #[error(
+        "restores of {key:?} still pending after {waited_ms} ms: {}",
+        pending.join(", ")
+    )]
+    ThawPending {
+        /// The object.
+        key: String,
+        /// The cold children whose restore is in flight, as `child INDEX (NAME)`.
+        pending: Vec<String>,
+        /// How long the read waited.
+        waited_ms: u64,
+    },
     /// The decoded object does not match the checksum its shards carry.
     #[error("decoded object {key:?} fails its checksum")]
     ObjectChecksum {
@@ -189,6 +227,8 @@ impl From<Error> for cairn_backends::Error {
                 message: e.to_string(),
             },
             Error::NotEnoughShards { ref key, .. }
+            | Error::ColdShardsUnreadable { ref key, .. }
+            | Error::ThawPending { ref key, .. }
             | Error::ObjectChecksum { ref key }
             | Error::QuorumNotReached { ref key, .. }
             | Error::BadShard { ref key, .. }

@@ -20,6 +20,8 @@
 //! zone = "a"
 //! tier = "hdd"                    # "cold", "archive", "GLACIER", "GLACIER_IR", "DEEP_ARCHIVE":
 //!                                 # read only when the hot children cannot supply k shards
+//! # storage_class = "STANDARD_IA"  # s3: children only: the class every shard is written
+//!                                 # with (default: the tier, when it names an S3 class)
 //! ```
 
 use std::time::Duration;
@@ -82,7 +84,24 @@ pub struct LayoutChild {
     /// Tier label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
+    /// The S3 storage class shards are written with (`s3:` children
+    /// only); see [`LayoutChild::storage_class`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
 }
+
+/// The storage classes of S3 (and of the S3-compatible stores that know
+/// classes) that a `tier` label may name to set the class of uploads.
+pub const S3_STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "GLACIER_IR",
+    "DEEP_ARCHIVE",
+];
 
 impl Layout {
     /// Parses a layout file's text; `origin` (the file's path) names it in
@@ -130,7 +149,24 @@ impl LayoutChild {
             region: None,
             zone: None,
             tier: None,
+            storage_class: None,
         }
+    }
+
+    /// The storage class this child's shards are written with when it is
+    /// an S3 location: `storage_class` if set, else the `tier` when it
+    /// names one of [`S3_STORAGE_CLASSES`] (in any case; `cold` and
+    /// `archive` are labels, not classes), upper-cased. `None`: the
+    /// bucket's default class.
+    pub fn storage_class(&self) -> Option<String> {
+        if let Some(c) = &self.storage_class {
+            return Some(c.clone());
+        }
+        let tier = self.tier.as_deref()?;
+        S3_STORAGE_CLASSES
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(tier))
+            .map(|c| (*c).to_owned())
     }
 
     /// The display name: `name`, or else the location.
@@ -171,6 +207,35 @@ mod tests {
         assert_eq!(layout.config().quorum(), 5);
         let again = Layout::from_toml("again", &layout.to_toml()).unwrap();
         assert_eq!(again, layout);
+    }
+
+    #[test]
+    fn a_tier_naming_an_s3_class_sets_it_and_an_explicit_class_wins() {
+        let child = |tier: Option<&str>, class: Option<&str>| {
+            let mut c = LayoutChild::new("s3:http://h:1/b");
+            c.tier = tier.map(str::to_owned);
+            c.storage_class = class.map(str::to_owned);
+            c.storage_class()
+        };
+        assert_eq!(child(Some("glacier"), None).as_deref(), Some("GLACIER"));
+        assert_eq!(
+            child(Some("DEEP_ARCHIVE"), None).as_deref(),
+            Some("DEEP_ARCHIVE")
+        );
+        assert_eq!(child(Some("cold"), None), None);
+        assert_eq!(child(Some("hdd"), None), None);
+        assert_eq!(child(None, None), None);
+        let both = child(Some("cold"), Some("STANDARD_IA"));
+        assert_eq!(both.as_deref(), Some("STANDARD_IA"));
+        let text =
+            "[erasure]\ndata = 1\nparity = 1\n[[backends]]\nlocation = \"s3:http://h:1/b\"\n\
+                    tier = \"cold\"\nstorage_class = \"GLACIER_IR\"\n";
+        let layout = Layout::from_toml("l.toml", text).unwrap();
+        assert_eq!(
+            layout.backends[0].storage_class().as_deref(),
+            Some("GLACIER_IR")
+        );
+        assert!(layout.backends[0].labels().is_cold());
     }
 
     #[test]

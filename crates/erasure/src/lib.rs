@@ -86,7 +86,10 @@
 //! cost by tier. Children labelled with a cold tier
 //! ([`Labels::is_cold`]) are read only when the hot ones cannot supply `k`
 //! shards; archive children that need a restore request implement
-//! [`Thaw`] ([`ErasureBackend::thaw_for_degraded_read`]).
+//! [`Thaw`] ([`ErasureBackend::thaw_for_degraded_read`]), and with
+//! [`ErasureConfig::thaw_wait`] set a degraded read issues and awaits
+//! those restores itself ([`Error::ColdShardsUnreadable`] without,
+//! [`Error::ThawPending`] when they outlast the wait).
 //!
 //! Features: `simd-accel` turns on reed-solomon-erasure's C/SIMD Galois-field
 //! kernels (built with the system C compiler for `-march=haswell` on x86-64:
@@ -180,7 +183,7 @@ pub use error::{Error, Result};
 pub use format::{Shard, ShardFormat, ShardHeader, HEADER_LEN};
 pub use heal::{Degraded, HealReport};
 pub use health::{BreakerState, ChildHealth, HealthReport};
-pub use layout::{Layout, LayoutChild, LayoutCode};
+pub use layout::{Layout, LayoutChild, LayoutCode, S3_STORAGE_CLASSES};
 pub use scrub_report::{ScrubConflict, ScrubError, ScrubOptions, ScrubReport};
 pub use strays::PartialKey;
 pub use thaw::{ColdNeed, MemoryThaw, Thaw, ThawState};

@@ -54,13 +54,40 @@ impl ErasureBackend {
     /// [`Error::NotEnoughShards`] when fewer than `k` good shards of one
     /// version could be read, [`Error::Backend`] with `NotFound` when no child
     /// holds the object (and too few children failed for it to hide there).
+    ///
+    /// When cold children refused their shards (archived: a permanent
+    /// error, not "not found") and the others do not make `k`, the read
+    /// waits for their restores if [`ErasureConfig::thaw_wait`](crate::ErasureConfig::thaw_wait)
+    /// is set and they have a [`Thaw`](crate::Thaw) (see
+    /// [`thaw_for_degraded_read`](Self::thaw_for_degraded_read)), and
+    /// then reads the hot children and the thawed ones; otherwise it fails
+    /// with [`Error::ColdShardsUnreadable`] naming them.
     pub async fn get_object(&self, key: &str) -> Result<Bytes> {
         check_key(key)?;
         let slots = self.slots();
-        let (k, total) = (self.codec.k(), slots.len());
-        let all: Vec<usize> = (0..total).collect();
+        let all: Vec<usize> = (0..slots.len()).collect();
         let order = Self::read_order(&slots, &all);
-        let hot = Self::hot_count(&slots, &order);
+        let mut frozen = Vec::new();
+        match self.read_in_order(key, &slots, &order, &mut frozen).await {
+            Err(Error::NotEnoughShards { have, need, .. }) if !frozen.is_empty() => {
+                self.read_after_thaw(key, &slots, frozen, have, need).await
+            }
+            other => other,
+        }
+    }
+
+    /// Reads shards from the children in `order` until `k` of one version
+    /// verify, and decodes them; notes in `frozen` the cold children that
+    /// refused theirs with a permanent error.
+    pub(crate) async fn read_in_order(
+        &self,
+        key: &str,
+        slots: &[Arc<Slot>],
+        order: &[usize],
+        frozen: &mut Vec<usize>,
+    ) -> Result<Bytes> {
+        let (k, total) = (self.codec.k(), order.len());
+        let hot = Self::hot_count(slots, order);
         let read = |i: usize| {
             let slot = Arc::clone(&slots[i]);
             async move {
@@ -116,6 +143,7 @@ impl ErasureBackend {
                     }
                 },
                 Err(e) if e.is_not_found() => absent.push(i),
+                Err(e) if !e.is_transient() && slots[i].child.labels.is_cold() => frozen.push(i),
                 Err(_) => {}
             }
             if best >= k {

@@ -208,3 +208,171 @@ fn a_degraded_read_names_the_archived_shards_it_needs_and_waits_for_their_restor
         assert_eq!(store.get_object("packs/a").await.unwrap(), data);
     });
 }
+
+/// Four hot memory children and two archive children (frozen until their
+/// [`MemoryThaw`] says ready), the archives with their thaw as [`Thaw`]
+/// when `with_thaw`.
+fn archive_layout(
+    thaws: &[Arc<MemoryThaw>],
+    with_thaw: bool,
+    config: cairn_erasure::ErasureConfig,
+) -> (Vec<MemoryBackend>, ErasureBackend) {
+    let hot: Vec<MemoryBackend> = (0..4).map(|_| MemoryBackend::new()).collect();
+    let mut kids: Vec<Child> = hot
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Child::new(format!("hot{i}"), Arc::new(s.clone()) as Arc<dyn Backend>))
+        .collect();
+    for (i, t) in thaws.iter().enumerate() {
+        let archive = Archive {
+            inner: MemoryBackend::new(),
+            thaw: Arc::clone(t),
+        };
+        let child = Child::new(
+            format!("archive{}", i + 4),
+            Arc::new(archive) as Arc<dyn Backend>,
+        )
+        .with_labels(Labels::new().tier("GLACIER"));
+        kids.push(match with_thaw {
+            true => child.with_thaw(Arc::clone(t) as Arc<dyn Thaw>),
+            false => child,
+        });
+    }
+    (hot, ErasureBackend::new(kids, config).unwrap())
+}
+
+fn waiting(wait: std::time::Duration) -> cairn_erasure::ErasureConfig {
+    config(4, 2)
+        .thaw_wait(Some(wait))
+        .thaw_poll(std::time::Duration::from_millis(1))
+}
+
+fn requests(thaws: &[Arc<MemoryThaw>]) -> u64 {
+    thaws.iter().map(|t| t.requests()).sum()
+}
+
+#[test]
+fn a_degraded_read_configured_to_wait_issues_the_restore_awaits_it_and_decodes() {
+    // Each restore completes on the third ask after its request: the read
+    // must keep polling through the trait, not give up or spin forever.
+    let thaws: Vec<Arc<MemoryThaw>> = (0..2)
+        .map(|_| Arc::new(MemoryThaw::ready_after(3)))
+        .collect();
+    let wait = std::time::Duration::from_secs(600);
+    let (hot, store) = archive_layout(&thaws, true, waiting(wait));
+    let (a, b) = (pattern(3, 300_000), pattern(4, 2_000_000));
+    block_on(async {
+        store
+            .put_object("packs/a", a.clone(), PutMode::CreateOnly)
+            .await
+            .unwrap();
+        store
+            .put_object("packs/b", b.clone(), PutMode::CreateOnly)
+            .await
+            .unwrap();
+        // Healthy: no restore is asked for.
+        assert_eq!(store.get_object("packs/a").await.unwrap(), a);
+        assert_eq!(requests(&thaws), 0);
+
+        hot[1].delete("packs/a").await.unwrap();
+        assert_eq!(store.get_object("packs/a").await.unwrap(), a);
+        assert_eq!(requests(&thaws), 1, "one archive shard needed, one restore");
+        let ready = (0..2).filter(|&i| thaws[i].is_ready("packs/a")).count();
+        assert_eq!(ready, 1);
+
+        // A range read through the trait that needs a cold shard too.
+        hot[2].delete("packs/b").await.unwrap();
+        let got = Backend::get_range(&store, "packs/b", 1_000_000..1_300_000)
+            .await
+            .unwrap();
+        assert!(got == b.slice(1_000_000..1_300_000), "range differs");
+        assert_eq!(requests(&thaws), 2);
+    });
+}
+
+#[test]
+fn a_degraded_read_gives_up_after_the_thaw_wait_naming_the_pending_shard() {
+    let thaws: Vec<Arc<MemoryThaw>> = (0..2).map(|_| Arc::new(MemoryThaw::new())).collect();
+    let (hot, store) = archive_layout(&thaws, true, waiting(std::time::Duration::from_millis(30)));
+    let data = pattern(5, 300_000);
+    block_on(async {
+        store
+            .put_object("packs/a", data.clone(), PutMode::CreateOnly)
+            .await
+            .unwrap();
+        hot[0].delete("packs/a").await.unwrap();
+        match store.get_object("packs/a").await {
+            Err(cairn_erasure::Error::ThawPending { key, pending, .. }) => {
+                assert_eq!(key, "packs/a");
+                assert_eq!(pending.len(), 1, "{pending:?}");
+                assert!(pending[0].contains("archive"), "{pending:?}");
+            }
+            other => panic!("expected ThawPending, got {other:?}"),
+        }
+        // Polled many times, requested once.
+        assert_eq!(requests(&thaws), 1);
+        // The archive finishes later: the next read finds it done.
+        for t in &thaws {
+            t.complete();
+        }
+        assert_eq!(store.get_object("packs/a").await.unwrap(), data);
+        assert_eq!(requests(&thaws), 1);
+    });
+}
+
+#[test]
+fn without_a_wait_or_a_thaw_a_degraded_read_names_the_archived_children() {
+    for (with_thaw, wait) in [
+        (true, None),
+        (false, Some(std::time::Duration::from_secs(600))),
+    ] {
+        let thaws: Vec<Arc<MemoryThaw>> = (0..2).map(|_| Arc::new(MemoryThaw::new())).collect();
+        let cfg = config(4, 2).thaw_wait(wait);
+        let (hot, store) = archive_layout(&thaws, with_thaw, cfg);
+        block_on(async {
+            let data = pattern(6, 100_000);
+            store
+                .put_object("packs/a", data, PutMode::CreateOnly)
+                .await
+                .unwrap();
+            hot[3].delete("packs/a").await.unwrap();
+            match store.get_object("packs/a").await {
+                Err(cairn_erasure::Error::ColdShardsUnreadable {
+                    key,
+                    have,
+                    need,
+                    cold,
+                }) => {
+                    assert_eq!((key.as_str(), have, need), ("packs/a", 3, 4));
+                    assert_eq!(cold.len(), 2, "{cold:?}");
+                    for name in ["child 4 (archive4)", "child 5 (archive5)"] {
+                        assert!(cold.iter().any(|c| c == name), "{cold:?}");
+                    }
+                }
+                other => {
+                    panic!("{with_thaw} {wait:?}: expected ColdShardsUnreadable, got {other:?}")
+                }
+            }
+            assert_eq!(requests(&thaws), 0, "no restore issued without a wait");
+        });
+    }
+}
+
+#[test]
+fn thaw_settings_are_validated() {
+    let zero_poll = config(4, 2).thaw_poll(std::time::Duration::ZERO);
+    let stores: Vec<Arc<dyn Backend>> = (0..6)
+        .map(|_| Arc::new(MemoryBackend::new()) as Arc<dyn Backend>)
+        .collect();
+    let kids = |s: &[Arc<dyn Backend>]| -> Vec<Child> {
+        s.iter()
+            .enumerate()
+            .map(|(i, b)| Child::new(format!("c{i}"), Arc::clone(b)))
+            .collect()
+    };
+    let err = ErasureBackend::new(kids(&stores), zero_poll).unwrap_err();
+    assert!(err.to_string().contains("thaw_poll"), "{err}");
+    let long = config(4, 2).thaw_wait(Some(cairn_erasure::MAX_WAIT * 2));
+    let err = ErasureBackend::new(kids(&stores), long).unwrap_err();
+    assert!(err.to_string().contains("thaw_wait"), "{err}");
+}

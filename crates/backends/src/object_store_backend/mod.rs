@@ -21,7 +21,10 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use futures::StreamExt;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
+use object_store::{
+    Attribute, Attributes, GetOptions, GetRange, ObjectStore, PutMultipartOptions, PutOptions,
+    PutPayload, WriteMultipart,
+};
 use tokio::runtime::Handle;
 
 use self::errors::{map_error, Op};
@@ -196,21 +199,39 @@ impl ObjectStoreBackend {
         .await
     }
 
+    /// What every put sends along: the storage class, if one is set.
+    fn attributes(&self) -> Attributes {
+        let mut attributes = Attributes::new();
+        if let Some(class) = &self.options.storage_class {
+            attributes.insert(Attribute::StorageClass, class.clone().into());
+        }
+        attributes
+    }
+
     /// Uploads without a condition, in parts if the object is large.
     async fn upload(&self, key: &str, path: Path, data: Bytes) -> Result<()> {
         let store = Arc::clone(&self.store);
         let err = self.err(key, Op::Object);
         let multipart = data.len() as u64 > self.options.multipart_threshold;
         let (part_size, concurrency) = (self.options.part_size, self.options.multipart_concurrency);
+        let attributes = self.attributes();
         self.run(key, async move {
             if !multipart {
+                let opts = PutOptions {
+                    attributes,
+                    ..Default::default()
+                };
                 return store
-                    .put(&path, PutPayload::from(data))
+                    .put_opts(&path, PutPayload::from(data), opts)
                     .await
                     .map(drop)
                     .map_err(err);
             }
-            let upload = store.put_multipart(&path).await.map_err(&err)?;
+            let opts = PutMultipartOptions {
+                attributes,
+                ..Default::default()
+            };
+            let upload = store.put_multipart_opts(&path, opts).await.map_err(&err)?;
             let mut writer = WriteMultipart::new_with_chunk_size(upload, part_size);
             let mut rest = data;
             while !rest.is_empty() {
@@ -238,8 +259,9 @@ impl Backend for ObjectStoreBackend {
         if atomic {
             let store = Arc::clone(&self.store);
             let err = self.err(key, Op::Object);
-            let opts = object_store::PutOptions {
+            let opts = PutOptions {
                 mode: object_store::PutMode::Create,
+                attributes: self.attributes(),
                 ..Default::default()
             };
             return self

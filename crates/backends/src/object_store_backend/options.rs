@@ -31,6 +31,16 @@ pub struct ObjectStoreOptions {
     pub part_size: usize,
     /// How many parts of one object are uploaded at once. Default 4.
     pub multipart_concurrency: usize,
+    /// The storage class every object is written with (S3
+    /// `x-amz-storage-class`, through `object_store`'s
+    /// `Attribute::StorageClass`), on single and multipart puts alike:
+    /// `STANDARD_IA`, `GLACIER`, `DEEP_ARCHIVE`... `None` (the default):
+    /// the bucket's default class. Upper-case letters, digits and `_`
+    /// only, as S3 spells its classes; the store decides whether it knows
+    /// the class (AWS refuses unknown ones on the put). Stores without
+    /// storage classes (the local file system) refuse every put with a
+    /// class set.
+    pub storage_class: Option<String>,
 }
 
 impl Default for ObjectStoreOptions {
@@ -41,6 +51,7 @@ impl Default for ObjectStoreOptions {
             multipart_threshold: 16 << 20,
             part_size: 8 << 20,
             multipart_concurrency: 4,
+            storage_class: None,
         }
     }
 }
@@ -72,6 +83,12 @@ impl ObjectStoreOptions {
         self
     }
 
+    /// Sets [`storage_class`](Self::storage_class).
+    pub fn with_storage_class(mut self, class: impl Into<String>) -> Self {
+        self.storage_class = Some(class.into());
+        self
+    }
+
     pub(super) fn validate(&self) -> Result<()> {
         let refuse = |reason| {
             Err(Error::InvalidKey {
@@ -90,6 +107,17 @@ impl ObjectStoreOptions {
         }
         if self.multipart_concurrency == 0 {
             return refuse("multipart_concurrency must be at least 1");
+        }
+        if let Some(class) = &self.storage_class {
+            // It becomes an HTTP header value: nothing that could break one.
+            let ok = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_';
+            if class.is_empty() || class.len() > 64 || !class.chars().all(ok) {
+                return Err(Error::InvalidKey {
+                    key: class.clone(),
+                    reason: "storage class must be 1-64 upper-case letters, digits or '_' \
+                             (e.g. STANDARD_IA, GLACIER)",
+                });
+            }
         }
         Ok(())
     }

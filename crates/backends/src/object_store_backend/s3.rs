@@ -239,6 +239,12 @@ impl S3Config {
         self.retry_timeout = timeout;
         self
     }
+    /// Sets the storage class of every object written
+    /// ([`ObjectStoreOptions::storage_class`]).
+    pub fn with_storage_class(mut self, class: impl Into<String>) -> Self {
+        self.options.storage_class = Some(class.into());
+        self
+    }
     /// Sets [`options`](Self::options).
     pub fn with_options(mut self, options: ObjectStoreOptions) -> Self {
         self.options = options;

@@ -162,6 +162,68 @@ fn multipart_and_non_conditional_paths_store_the_same_bytes() {
     });
 }
 
+/// The class `store` holds for `path`, as `object_store` hands it back.
+fn class_of(store: &InMemory, path: &str) -> Option<String> {
+    let got = block_on(store.get(&Path::parse(path).unwrap())).unwrap();
+    let class = got.attributes.get(&object_store::Attribute::StorageClass);
+    class.map(|c| c.to_string())
+}
+
+#[test]
+fn the_storage_class_goes_with_every_kind_of_put() {
+    let options = ObjectStoreOptions::default()
+        .with_prefix("p")
+        .with_multipart_threshold(6 << 20)
+        .with_part_size(5 << 20)
+        .with_storage_class("GLACIER");
+    let (store, b) = backend(options);
+    let big: Bytes = vec![7u8; 7 << 20].into();
+    block_on(async {
+        // Conditional single put, overwrite, multipart overwrite.
+        b.put("create", Bytes::from_static(b"c"), PutMode::CreateOnly)
+            .await
+            .unwrap();
+        b.put("over", Bytes::from_static(b"o"), PutMode::Overwrite)
+            .await
+            .unwrap();
+        b.put("multi", big.clone(), PutMode::Overwrite)
+            .await
+            .unwrap();
+    });
+    for key in ["p/create", "p/over", "p/multi"] {
+        assert_eq!(class_of(&store, key).as_deref(), Some("GLACIER"), "{key}");
+    }
+    // The non-conditional create-only path (check, then upload) too.
+    let options = ObjectStoreOptions::default()
+        .with_conditional_put(false)
+        .with_storage_class("STANDARD_IA");
+    let (store, b) = backend(options);
+    block_on(b.put("k", Bytes::from_static(b"v"), PutMode::CreateOnly)).unwrap();
+    assert_eq!(class_of(&store, "k").as_deref(), Some("STANDARD_IA"));
+    // No class configured: none sent.
+    let (store, b) = backend(ObjectStoreOptions::default());
+    block_on(b.put("k", Bytes::from_static(b"v"), PutMode::CreateOnly)).unwrap();
+    assert_eq!(class_of(&store, "k"), None);
+}
+
+#[test]
+fn storage_classes_that_could_break_a_header_are_refused() {
+    for bad in [
+        "",
+        "glacier",
+        "GLACIER\r\nX-Evil: 1",
+        "STANDARD IA",
+        &"A".repeat(65),
+    ] {
+        let options = ObjectStoreOptions::default().with_storage_class(bad);
+        let err = ObjectStoreBackend::with_options(Arc::new(InMemory::new()), options).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidKey { key, .. } if key == bad),
+            "{bad:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn invalid_options_and_keys_are_refused() {
     let store = || Arc::new(InMemory::new()) as Arc<dyn ObjectStore>;

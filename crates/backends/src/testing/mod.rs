@@ -39,6 +39,8 @@
 mod check;
 mod counting;
 mod faults;
+#[cfg(feature = "s3")]
+mod s3_class;
 mod s3_server;
 mod suite;
 mod suite_list;
@@ -46,6 +48,8 @@ mod wrappers;
 
 pub use counting::{Counting, OpCounts};
 pub use faults::{FailAfter, Flaky, PutFailure};
+#[cfg(feature = "s3")]
+pub use s3_class::s3_storage_class;
 pub use s3_server::{s3_test_server, S3TestServer};
 pub use suite::{
     check_invalid_keys, check_large_object, check_not_found, check_put_get, check_ranges,
