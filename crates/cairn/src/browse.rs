@@ -1,11 +1,12 @@
 //! Browsing snapshots on the facade: one file as a seekable, verified
-//! stream ([`Repository::open_file`]).
+//! stream ([`Repository::open_file`]), every snapshot as a read-only file
+//! system ([`Repository::snapshot_fs`]).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use cairn_cas_core::{Node, Snapshot};
-use cairn_recovery::{FileReader, ReaderOptions};
+use cairn_recovery::{FileReader, FsOptions, ReaderOptions, SnapshotFs};
 
 use crate::{Repository, Result};
 
@@ -75,5 +76,36 @@ impl Repository {
         path: impl AsRef<Path>,
     ) -> Result<Option<Node>> {
         Ok(cairn_recovery::node_at(&self.inner, snapshot.tree, path.as_ref()).await?)
+    }
+
+    /// Every readable snapshot as a read-only file system with restic's
+    /// layout (`snapshots/<time>/…`, `hosts/<host>/…`, `tags/<tag>/…`, a
+    /// `latest` link in each), addressed by inode (FUSE's operations) or by
+    /// path ([`SnapshotFs::resolve`]). `cairn mount` is thin FUSE glue over
+    /// it; an embedder serves the same view over HTTP or WebDAV: `resolve`
+    /// the request path, `readdir` a directory page by page, `read` a range
+    /// (or `open` a reader and seek), and answer a failure with
+    /// [`cairn_recovery::Error::errno`]. Memory is bounded by
+    /// [`FsOptions::max_inodes`], not by the number of files browsed.
+    ///
+    /// ```
+    /// use cairn::{FsOptions, NoProgress, Repository};
+    /// # cairn::block_on(async {
+    /// # let dir = tempfile::tempdir()?;
+    /// # std::fs::write(dir.path().join("notes.txt"), b"remember the milk")?;
+    /// # let opts = cairn::InitOptions::default().kdf(cairn::KdfParams::insecure_for_tests());
+    /// # let repo = Repository::init_on(std::sync::Arc::new(cairn::backends::MemoryBackend::new()), b"pw", opts).await?;
+    /// # repo.backup(&[dir.path().to_owned()], &cairn::BackupOptions::default(), std::sync::Arc::new(NoProgress)).await?;
+    /// let fs = repo.snapshot_fs(FsOptions::default()).await?;
+    /// let path = std::path::Path::new("/snapshots/latest")
+    ///     .join(dir.path().strip_prefix("/")?)
+    ///     .join("notes.txt");
+    /// let file = fs.resolve(&path).await?;
+    /// assert_eq!(fs.read(file.ino, 9, 64).await?, b"the milk");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn snapshot_fs(&self, opts: FsOptions) -> Result<SnapshotFs> {
+        Ok(SnapshotFs::new(Arc::clone(&self.inner), opts).await?)
     }
 }

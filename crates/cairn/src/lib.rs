@@ -58,6 +58,10 @@ pub use crate::cas::{
 pub use cairn_backends::RateLimits;
 pub use cairn_crypto::AdminPublicKey;
 pub use cairn_recovery::{Action, BlockingFileReader, FileReader, Overwrite, ReaderOptions};
+/// The snapshots as a read-only file system (`cairn mount`'s view).
+pub use cairn_recovery::{
+    Attr, DirEntry, EntryKind, FsOptions, FsStats, SnapshotFs, SnapshotNames, ROOT_INODE,
+};
 
 pub use crate::cas::copy::{CopyOptions, CopyReport};
 pub use crate::cas::tenant::{Receipt, TenantInfo};

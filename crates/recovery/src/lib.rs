@@ -68,6 +68,7 @@ mod options;
 mod plan;
 mod reader;
 mod restore;
+mod snapfs;
 mod stream;
 mod target;
 mod update;
@@ -87,6 +88,10 @@ pub use plan::{
 pub use reader::{node_at, root_node, BlockingFileReader, FileReader, ReaderOptions};
 pub use restore::{
     restore, restore_owned, NoProgress, RestoreProgress, RestoreSummary, RestoreWarning,
+};
+pub use snapfs::{
+    Attr, DirEntry, EntryKind, FsOptions, FsStats, SnapshotFs, SnapshotNames, MAX_READ_LEN,
+    ROOT_INODE,
 };
 pub use stream::restore_snapshot;
 pub use verify::{verify, Mismatch, VerifyReport};

@@ -9,6 +9,7 @@
 //! cairn diff 1a2b3c4d latest                 # added, removed, modified
 //! cairn find '*.conf'                         # which snapshots hold a path
 //! cairn dump latest /etc/hosts                 # one file to stdout; a directory as tar
+//! cairn mount /mnt/cairn                       # browse: snapshots/latest/…, hosts/, tags/
 //! cairn restore latest --target /tmp/restore --include /home/me/work/src --verify
 //! cairn check --read-data-subset 10%
 //! cairn repair index                           # after `check` names a damaged index object
@@ -42,6 +43,7 @@ mod interrupt;
 mod keys;
 mod layout_cmds;
 mod location;
+mod mount;
 mod observe;
 mod prune;
 mod repair;
@@ -128,6 +130,9 @@ enum Command {
     Find(find::FindArgs),
     /// Write a file of a snapshot to standard output, or a directory as a tar stream.
     Dump(dump::DumpArgs),
+    /// Serve every snapshot as a read-only FUSE file system on DIR until
+    /// Ctrl-C or SIGTERM (restic's layout: snapshots/, hosts/, tags/, latest).
+    Mount(mount::MountArgs),
     /// Restore a snapshot (TARGET/<absolute path>, like restic).
     Restore(restore::RestoreArgs),
     /// Repository or snapshot statistics.
@@ -193,6 +198,7 @@ impl Command {
             Command::Snapshots(_) => "snapshots",
             Command::Ls(_) => "ls",
             Command::Dump(_) => "dump",
+            Command::Mount(_) => "mount",
             Command::Cat(_) => "cat",
             Command::Key(_) => "key",
             Command::Repair(_) => "repair",
@@ -240,6 +246,7 @@ fn main() -> ExitCode {
             Command::Diff(a) => diff::run(&ctx, a).await,
             Command::Find(a) => find::run(&ctx, a).await,
             Command::Dump(a) => dump::run(&ctx, a).await,
+            Command::Mount(a) => mount::run(&ctx, a).await,
             Command::Restore(a) => restore::run(&ctx, a).await,
             Command::Stats(a) => inspect::stats(&ctx, a).await,
             Command::Cat(a) => inspect::cat(&ctx, a).await,
