@@ -32,6 +32,7 @@ pub mod hold;
 pub mod prune;
 pub mod repair;
 pub mod retention;
+pub mod rewrite;
 pub mod tag;
 pub mod tenant;
 

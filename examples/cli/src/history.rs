@@ -50,10 +50,10 @@ fn parse_until(s: &str) -> Result<Timestamp, String> {
     if let Ok(t) = s.parse::<Timestamp>() {
         return Ok(t);
     }
-    s.parse::<cairn::jiff::civil::Date>()
+    format!("{s}T00:00:00Z")
+        .parse::<Timestamp>()
         .ok()
-        .and_then(|d| d.to_zoned(cairn::jiff::tz::TimeZone::UTC).ok())
-        .map(|z| z.timestamp())
+        .filter(|_| s.len() == 10)
         .ok_or_else(|| format!("{s:?}: expected an RFC 3339 time or YYYY-MM-DD"))
 }
 
@@ -73,6 +73,9 @@ pub(crate) async fn resolve(repo: &cairn::Repository, args: &[String]) -> Result
 
 pub(crate) async fn tag(ctx: &Ctx, a: TagArgs) -> Result<ExitCode> {
     let repo = ctx.open().await?;
+    // Before resolving: the role is the error to report, not what a
+    // backup key can or cannot read.
+    repo.inner().require_admin("tag snapshots")?;
     let ids = resolve(&repo, &a.snapshots).await?;
     let mut change = TagChange::default();
     for t in a.add {
@@ -111,6 +114,7 @@ pub(crate) async fn tag(ctx: &Ctx, a: TagArgs) -> Result<ExitCode> {
 
 pub(crate) async fn hold(ctx: &Ctx, a: HoldArgs) -> Result<ExitCode> {
     let repo = ctx.open().await?;
+    repo.inner().require_admin("hold snapshots")?;
     let id = resolve(&repo, std::slice::from_ref(&a.snapshot))
         .await?
         .remove(0);
@@ -132,6 +136,7 @@ pub(crate) async fn hold(ctx: &Ctx, a: HoldArgs) -> Result<ExitCode> {
 
 pub(crate) async fn release(ctx: &Ctx, a: ReleaseArgs) -> Result<ExitCode> {
     let repo = ctx.open().await?;
+    repo.inner().require_admin("release snapshots")?;
     // A held snapshot may have been forgotten by an older version: accept
     // a full id that only the hold names.
     let id = match a.snapshot.parse::<SnapshotId>() {

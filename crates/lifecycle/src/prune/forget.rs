@@ -88,7 +88,7 @@ async fn keep_held(repo: &Repository, plan: &mut RetentionPlan) -> Result<()> {
 /// Journals the removal of `doomed`, then removes each record: a signed
 /// tombstone first (when the handle holds the admin authority), then the
 /// record itself. Returns the ids removed.
-pub(super) async fn remove_records(
+pub(crate) async fn remove_records(
     repo: &Repository,
     doomed: Vec<SnapshotId>,
 ) -> Result<Vec<SnapshotId>> {
