@@ -2,6 +2,7 @@
 //! `cairn-lifecycle`) rewrites. Each is admin-only and journaled.
 
 use crate::cas::hold::Hold;
+use crate::cas::rewrite::{RewriteOptions, RewriteReport};
 use crate::cas::tag::{TagChange, TagReport};
 use crate::cas::SnapshotId;
 use crate::jiff::Timestamp;
@@ -35,6 +36,20 @@ impl Repository {
     pub async fn release(&self, id: &SnapshotId) -> Result<bool> {
         let run = crate::cas::hold::release_snapshot(&self.inner, id);
         timed("release", tracing::info_span!("cairn.release"), run).await
+    }
+
+    /// Rewrites the snapshots `ids` without the paths `exclude` matches,
+    /// reusing every chunk; with [`RewriteOptions::forget`] the originals
+    /// go (see [`cas::rewrite`](crate::cas::rewrite)). Operation `rewrite`.
+    pub async fn rewrite_snapshots(
+        &self,
+        ids: &[SnapshotId],
+        exclude: &crate::Patterns,
+        opts: &RewriteOptions,
+    ) -> Result<RewriteReport> {
+        let run = crate::cas::rewrite::rewrite_snapshots(&self.inner, ids, exclude, opts);
+        let span = tracing::info_span!("cairn.rewrite", forget = opts.forget);
+        timed("rewrite", span, run).await
     }
 
     /// Every hold stored: those that verify (expired ones included, see

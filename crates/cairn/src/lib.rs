@@ -62,6 +62,7 @@ pub use cairn_recovery::{Action, BlockingFileReader, FileReader, Overwrite, Read
 
 pub use crate::cas::copy::{CopyOptions, CopyReport};
 pub use crate::cas::hold::{Hold, Holds};
+pub use crate::cas::rewrite::{RewriteOptions, RewriteReport, Rewritten};
 pub use crate::cas::tag::{Retagged, TagChange, TagReport};
 pub use crate::cas::tenant::{Receipt, TenantInfo};
 pub use crate::cas::{

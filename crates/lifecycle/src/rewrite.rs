@@ -7,7 +7,9 @@
 //! pack, then its index object), new records, one `rewrite` journal entry
 //! (the patterns, never the content), then with `forget` the originals go
 //! as a forget removes them (its own `forget` entry), so the next prune
-//! reclaims the chunks only they referenced. Admins only; a held original
+//! reclaims the chunks only they referenced. Running it again reuses the
+//! copies an earlier run wrote (so `--forget` can follow a first run).
+//! Admins only; a held original
 //! fails a `forget` run with [`Error::Held`] before anything is written.
 
 use std::collections::HashSet;
@@ -137,7 +139,16 @@ pub async fn rewrite_snapshots(
     }
     w.flush().await?;
     for (r, snap) in report.rewritten.iter_mut().zip(&new_records) {
-        r.new = Some(repo.save_snapshot(snap).await?);
+        // A copy an earlier run wrote (same line, same tree) is reused:
+        // records are sealed with a fresh nonce, so a second one would be
+        // a second snapshot, not the same bytes.
+        let earlier = live
+            .iter()
+            .find(|(_, l)| l.original == snap.original && l.tree == snap.tree);
+        r.new = Some(match earlier {
+            Some((id, _)) => *id,
+            None => repo.save_snapshot(snap).await?,
+        });
     }
     let pairs: Vec<SnapshotPair> = report
         .rewritten

@@ -28,6 +28,26 @@ pub(crate) struct TagArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct RewriteArgs {
+    /// Snapshots (ids, id prefixes or `latest`).
+    #[arg(required = true, value_name = "SNAPSHOT")]
+    snapshots: Vec<String>,
+    /// Leave out paths matching this pattern (`--exclude`'s language of
+    /// `backup`; repeatable).
+    #[arg(long, required = true, value_name = "PATTERN")]
+    exclude: Vec<String>,
+    /// Like --exclude, ignoring case.
+    #[arg(long, value_name = "PATTERN")]
+    iexclude: Vec<String>,
+    /// Remove the originals once the rewritten snapshots are stored.
+    #[arg(long)]
+    forget: bool,
+    /// Show what would be left out; change nothing.
+    #[arg(long, short = 'n')]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct HoldArgs {
     /// The snapshot to hold (id, id prefix or `latest`).
     snapshot: String,
@@ -153,6 +173,40 @@ pub(crate) async fn release(ctx: &Ctx, a: ReleaseArgs) -> Result<ExitCode> {
             true => println!("snapshot {} released", short(id.as_ref())),
             false => println!("snapshot {} had no hold", short(id.as_ref())),
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn rewrite(ctx: &Ctx, a: RewriteArgs) -> Result<ExitCode> {
+    let pats = a.exclude.iter().map(|p| (p.as_str(), false));
+    let pats = cairn::Patterns::new(pats.chain(a.iexclude.iter().map(|p| (p.as_str(), true))))?;
+    let repo = ctx.open().await?;
+    repo.inner().require_admin("rewrite snapshots")?;
+    let ids = resolve(&repo, &a.snapshots).await?;
+    let opts = cairn::RewriteOptions::default()
+        .forget(a.forget)
+        .dry_run(a.dry_run);
+    let report = repo
+        .rewrite_snapshots(&ids, &pats, &opts)
+        .await
+        .flat()
+        .context("rewrite")?;
+    if ctx.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else if !ctx.quiet {
+        for r in &report.rewritten {
+            let new = r.new.as_ref().map_or("(dry run)", |n| short(n.as_ref()));
+            println!("{} -> {new}", short(r.original.as_ref()));
+            for p in &r.excluded {
+                println!("  excluded {}", p.display());
+            }
+        }
+        let forgotten = report.rewritten.iter().filter(|r| r.forgotten).count();
+        println!(
+            "{} snapshots rewritten, {} unchanged, {forgotten} originals forgotten",
+            report.rewritten.len(),
+            report.unchanged.len()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

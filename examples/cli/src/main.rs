@@ -145,6 +145,8 @@ enum Command {
     Hold(history::HoldArgs),
     /// Release a snapshot's hold.
     Release(history::ReleaseArgs),
+    /// New snapshots without the paths matching --exclude (--forget: the originals go).
+    Rewrite(history::RewriteArgs),
     /// Delete data no snapshot references (safe while backups run).
     Prune(prune::PruneCmd),
     /// Manage key files: list, add (with a role), remove, change a password.
@@ -198,7 +200,8 @@ impl Command {
             | Command::Stats(_)
             | Command::Tag(_)
             | Command::Hold(_)
-            | Command::Release(_) => return None,
+            | Command::Release(_)
+            | Command::Rewrite(_) => return None,
             Command::Init(_) => "init",
             Command::Snapshots(_) => "snapshots",
             Command::Ls(_) => "ls",
@@ -259,6 +262,7 @@ fn main() -> ExitCode {
             Command::Tag(a) => history::tag(&ctx, a).await,
             Command::Hold(a) => history::hold(&ctx, a).await,
             Command::Release(a) => history::release(&ctx, a).await,
+            Command::Rewrite(a) => history::rewrite(&ctx, a).await,
             Command::Key(k) => keys::key(&ctx, k).await,
             Command::Repair(r) => repair::run(&ctx, r).await,
             Command::Copy(a) => copy::run(&ctx, a).await,

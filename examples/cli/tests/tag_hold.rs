@@ -163,11 +163,19 @@ fn tag_replaces_the_record_and_a_held_snapshot_survives_forget_and_prune() {
 }
 
 #[test]
-fn an_expired_hold_protects_nothing() {
+fn an_expired_or_forged_hold_protects_nothing() {
     let s = setup();
-    let first = snapshots(&s.repo)[0].0.clone();
+    let all = snapshots(&s.repo);
+    let (first, second) = (all[0].0.clone(), all[1].0.clone());
     let text = ok(&s.repo, &["hold", &first[..8], "--until", "2001-01-01"]);
     assert!(text.contains("until 2001-01-01"), "{text}");
+    // A hold planted by someone without the admin authority (a backup
+    // key holder can write the storage but cannot sign) protects nothing.
+    let mut forged = b"CRHD\x01".to_vec();
+    forged.extend([0u8; 64]);
+    let json = format!(r#"{{"snapshot":"{second}","reason":"x","time":"t","key":"k","host":"h"}}"#);
+    forged.extend(json.as_bytes());
+    std::fs::write(s.repo.join("holds").join(&second), forged).unwrap();
     ok(&s.repo, &["forget", "--keep-last", "1"]);
     assert_eq!(snapshots(&s.repo).len(), 1);
 }
