@@ -8,7 +8,7 @@ pub use cairn_archiver::{
     BackupResult, Change, Diff, DiffEntry, Match, NoProgress, Warning, WarningKind,
 };
 pub use cairn_cas_core::*;
-pub use cairn_lifecycle::{copy, repair, retention};
+pub use cairn_lifecycle::{copy, hold, repair, retention, rewrite, tag};
 
 /// Forget and prune (`cairn-lifecycle`) with the writer's side of the
 /// deletion protocol, session leases (`cairn-cas-core`).

@@ -6,6 +6,7 @@ mod browse;
 #[cfg(feature = "erasure")]
 mod erasure_ops;
 mod error;
+mod history;
 mod hooks;
 mod inspect;
 mod keys;
@@ -64,6 +65,9 @@ pub use cairn_recovery::{
 };
 
 pub use crate::cas::copy::{CopyOptions, CopyReport};
+pub use crate::cas::hold::{Hold, Holds};
+pub use crate::cas::rewrite::{RewriteOptions, RewriteReport, Rewritten};
+pub use crate::cas::tag::{Retagged, TagChange, TagReport};
 pub use crate::cas::tenant::{Receipt, TenantInfo};
 pub use crate::cas::{
     jiff, rayon, BackupOptions, BackupResult, BackupSummary, CacheOptions, Compression, CpuPool,

@@ -319,6 +319,16 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The snapshot is on hold: forget (by id), tag's replacement or
+    /// rewrite's `--forget` may not remove it until the hold is released
+    /// or expires.
+    #[error("snapshot {snapshot} is on hold ({reason}); release it first")]
+    Held {
+        /// The snapshot's id.
+        snapshot: String,
+        /// The hold's reason (and end, if it has one).
+        reason: String,
+    },
     /// A worker thread stopped unexpectedly (a bug; the operation was abandoned).
     #[error("internal error: {what}")]
     Internal {

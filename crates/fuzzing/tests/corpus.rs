@@ -133,6 +133,19 @@ fn bless_corpus() {
         input.extend(b"golden context");
         write("epoch_grant", name, &input);
     }
+    // The hold fixture with its authority's seed (verifies), and its JSON
+    // alone (the target signs it: the parser is reached).
+    let hold_hex = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../cas-core/tests/fixtures/hold-v1.hex"),
+    )
+    .unwrap();
+    let hold = hex::decode(hold_hex.trim()).unwrap();
+    let mut input = vec![0x33u8; 32];
+    input.extend(&hold);
+    write("hold_decode", "hold-v1", &input);
+    let mut input = vec![0x33u8; 32];
+    input.extend(&hold[69..]);
+    write("hold_decode", "hold-v1-json", &input);
 
     for (i, pack) in files_under(&repo_dir.join("data")).iter().enumerate() {
         let mut input = mkey.to_vec();

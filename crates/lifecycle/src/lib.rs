@@ -28,9 +28,12 @@
 //! packs, then index, then snapshot records, create-only.
 
 pub mod copy;
+pub mod hold;
 pub mod prune;
 pub mod repair;
 pub mod retention;
+pub mod rewrite;
+pub mod tag;
 pub mod tenant;
 
 // The rooms below, under the module names these files were written with.

@@ -194,6 +194,22 @@ fn describe(op: &Operation) -> String {
             "checkpoint: {} entries up to seq {cut} covered",
             covered.len()
         ),
+        Operation::Tag { snapshots } => format!("tag {} snapshots", snapshots.len()),
+        Operation::Hold {
+            snapshot, until, ..
+        } => match until {
+            Some(t) => format!("hold snapshot {} until {t}", short(snapshot)),
+            None => format!("hold snapshot {}", short(snapshot)),
+        },
+        Operation::Release { snapshot } => format!("release snapshot {}", short(snapshot)),
+        Operation::Rewrite {
+            snapshots,
+            excluded,
+        } => format!(
+            "rewrite {} snapshots excluding {}",
+            snapshots.len(),
+            excluded.join(", ")
+        ),
         other => other.kind().to_owned(),
     }
 }

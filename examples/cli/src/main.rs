@@ -37,6 +37,7 @@ mod dump;
 mod erasure_cmds;
 mod find;
 mod forget;
+mod history;
 mod hooks;
 mod inspect;
 mod interrupt;
@@ -143,6 +144,14 @@ enum Command {
     Check(restore::CheckArgs),
     /// Remove snapshots by a retention policy (restic's --keep-* flags).
     Forget(Box<forget::ForgetArgs>),
+    /// Change snapshots' tags (--add/--remove/--set): new records replace the old.
+    Tag(history::TagArgs),
+    /// Keep a snapshot from forget and prune, whatever the policy (admin).
+    Hold(history::HoldArgs),
+    /// Release a snapshot's hold.
+    Release(history::ReleaseArgs),
+    /// New snapshots without the paths matching --exclude (--forget: the originals go).
+    Rewrite(history::RewriteArgs),
     /// Delete data no snapshot references (safe while backups run).
     Prune(prune::PruneCmd),
     /// Manage key files: list, add (with a role), remove, change a password.
@@ -193,7 +202,11 @@ impl Command {
             | Command::Diff(_)
             | Command::Find(_)
             | Command::Scrub(_)
-            | Command::Stats(_) => return None,
+            | Command::Stats(_)
+            | Command::Tag(_)
+            | Command::Hold(_)
+            | Command::Release(_)
+            | Command::Rewrite(_) => return None,
             Command::Init(_) => "init",
             Command::Snapshots(_) => "snapshots",
             Command::Ls(_) => "ls",
@@ -253,6 +266,10 @@ fn main() -> ExitCode {
             Command::Check(a) => restore::check(&ctx, a).await,
             Command::Forget(a) => forget::run(&ctx, *a).await,
             Command::Prune(a) => prune::run(&ctx, a).await,
+            Command::Tag(a) => history::tag(&ctx, a).await,
+            Command::Hold(a) => history::hold(&ctx, a).await,
+            Command::Release(a) => history::release(&ctx, a).await,
+            Command::Rewrite(a) => history::rewrite(&ctx, a).await,
             Command::Key(k) => keys::key(&ctx, k).await,
             Command::Repair(r) => repair::run(&ctx, r).await,
             Command::Copy(a) => copy::run(&ctx, a).await,

@@ -314,6 +314,35 @@ pub enum Operation {
         /// The namespaces whose keys are destroyed.
         namespaces: Vec<String>,
     },
+    /// Snapshots' tags were changed: each new record replaces its original
+    /// (written after the new records, before the originals are removed).
+    Tag {
+        /// Each original and the record that replaces it.
+        snapshots: Vec<SnapshotPair>,
+    },
+    /// A snapshot was put on hold (or its hold replaced).
+    Hold {
+        /// Its id.
+        snapshot: String,
+        /// When the hold ends (RFC 3339), if it does.
+        until: Option<String>,
+        /// Why.
+        reason: String,
+    },
+    /// A snapshot's hold was released (written before the hold is removed).
+    Release {
+        /// Its id.
+        snapshot: String,
+    },
+    /// Snapshots were rewritten without the paths `excluded` matches (the
+    /// patterns, never the content); originals removed by a separate
+    /// `forget` entry.
+    Rewrite {
+        /// Each original and its rewritten copy.
+        snapshots: Vec<SnapshotPair>,
+        /// The exclude patterns.
+        excluded: Vec<String>,
+    },
     /// An operation this version does not know (written by a newer one).
     #[serde(other)]
     Other,
@@ -338,6 +367,10 @@ impl Operation {
             Operation::Checkpoint { .. } => "checkpoint",
             Operation::TenantCreate { .. } => "tenant_create",
             Operation::Shred { .. } => "shred",
+            Operation::Tag { .. } => "tag",
+            Operation::Hold { .. } => "hold",
+            Operation::Release { .. } => "release",
+            Operation::Rewrite { .. } => "rewrite",
             Operation::Other => "other",
         }
     }
@@ -349,7 +382,11 @@ impl Operation {
             Operation::RepairSnapshots { repaired, .. } => {
                 repaired.iter().map(|p| p.to.as_str()).collect()
             }
-            Operation::Copy { snapshots, .. } => snapshots.iter().map(|p| p.to.as_str()).collect(),
+            Operation::Copy { snapshots, .. }
+            | Operation::Tag { snapshots }
+            | Operation::Rewrite { snapshots, .. } => {
+                snapshots.iter().map(|p| p.to.as_str()).collect()
+            }
             Operation::Checkpoint { snapshots, .. } => {
                 snapshots.iter().map(String::as_str).collect()
             }
@@ -361,6 +398,7 @@ impl Operation {
     pub(crate) fn snapshots_removed(&self) -> Vec<&str> {
         match self {
             Operation::Forget { snapshots } => snapshots.iter().map(String::as_str).collect(),
+            Operation::Tag { snapshots } => snapshots.iter().map(|p| p.from.as_str()).collect(),
             Operation::RepairSnapshots { forgotten, .. }
             | Operation::Checkpoint { forgotten, .. } => {
                 forgotten.iter().map(String::as_str).collect()

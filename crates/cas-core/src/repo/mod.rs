@@ -3,6 +3,7 @@
 pub(crate) mod authority;
 mod cached;
 pub(crate) mod epochs;
+mod holds;
 mod index_io;
 mod keys;
 mod options;
@@ -15,10 +16,12 @@ mod tenant_view;
 
 pub use authority::{AuthorityChain, AuthorityReport};
 pub use epochs::{EpochReport, EpochUsage, RotateOptions, RotateReport};
+pub use holds::Holds;
 pub(crate) use keys::{fetch_revocation, is_revoked, key_identity, revocation_name, revoked_by};
 pub use keys::{KeyInfo, NewKey};
 pub use options::InitOptions;
 pub use remove::{RemoveOptions, RemoveReport};
+pub use signed::{decode_hold, encode_hold, Hold, HOLDS};
 pub use snapshots::Tombstones;
 
 #[doc(hidden)]

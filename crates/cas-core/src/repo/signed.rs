@@ -7,8 +7,8 @@
 //!
 //! ```text
 //! offset  length  field
-//! 0       4       magic: "CRNT" (tombstone), "CRNV" (key revocation) or
-//!                 "CRTS" (tenant shred)
+//! 0       4       magic: "CRNT" (tombstone), "CRNV" (key revocation),
+//!                 "CRTS" (tenant shred) or "CRHD" (snapshot hold)
 //! 4       1       version = 0x01
 //! 5       64      ed25519 signature by the admin authority, context
 //!                 "cairn/v1/signed/" || magic, over repository id (32 hex
@@ -21,6 +21,7 @@
 //! | `tombstones/<snapshot id>` | `CRNT` | `snapshot`, `time`, `key` (the admin key file's id), `host` |
 //! | `revoked/<key id>` | `CRNV` | `key`, `time`, `by` (the admin key file's id), `host` |
 //! | `tenant-shreds/<tenant id>/<namespace>` | `CRTS` | `tenant`, `namespace`, `time`, `key` (the admin key file's id), `host` |
+//! | `holds/<snapshot id>` | `CRHD` | `snapshot`, `until` (RFC 3339, absent: no end), `reason`, `time`, `key`, `host` ([`Hold`]) |
 //!
 //! The repository id in the signed bytes keeps a record from being
 //! replayed into another repository that shares an authority (there is
@@ -38,6 +39,10 @@ pub(crate) const TOMBSTONE_MAGIC: &[u8; 4] = b"CRNT";
 pub(crate) const REVOCATION_MAGIC: &[u8; 4] = b"CRNV";
 /// Magic of tenant shred records.
 pub(crate) const SHRED_MAGIC: &[u8; 4] = b"CRTS";
+/// Magic of snapshot holds.
+pub(crate) const HOLD_MAGIC: &[u8; 4] = b"CRHD";
+/// Prefix of snapshot holds.
+pub const HOLDS: &str = "holds/";
 /// Prefix of snapshot tombstones.
 pub(crate) const TOMBSTONES: &str = "tombstones/";
 /// Prefix of key revocations.
@@ -59,6 +64,46 @@ pub(crate) struct Tombstone {
     pub(crate) key: String,
     /// The admin's host.
     pub(crate) host: String,
+}
+
+/// An admin's hold on one snapshot (`holds/<id>`): forget and prune keep
+/// the snapshot, whatever a policy says, until the hold is released (its
+/// object deleted) or `until` has passed. Fixture:
+/// `tests/fixtures/hold-v1.hex`.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The snapshot held.
+    pub snapshot: String,
+    /// When the hold ends (RFC 3339); `None`: when it is released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Why (free text, e.g. a legal case number).
+    #[serde(default)]
+    pub reason: String,
+    /// When it was written, by the admin's clock (informational).
+    pub time: String,
+    /// The admin key file that signed (its id).
+    pub key: String,
+    /// The admin's host.
+    pub host: String,
+}
+
+/// Signs `hold` as a `CRHD` record of repository `repo_id`.
+#[doc(hidden)]
+pub fn encode_hold(admin: &AdminKey, repo_id: &str, hold: &Hold) -> Result<Vec<u8>> {
+    encode_signed(admin, HOLD_MAGIC, repo_id, hold)
+}
+
+/// Checks and parses a hold read from `object` (errors as [`decode_signed`]).
+#[doc(hidden)]
+pub fn decode_hold(
+    authority: &AdminPublicKey,
+    repo_id: &str,
+    object: &str,
+    bytes: &[u8],
+) -> Result<Hold> {
+    decode_signed(authority, HOLD_MAGIC, repo_id, object, bytes)
 }
 
 /// An admin's revocation of one key file.

@@ -57,7 +57,8 @@ pub async fn forget(
         .into_iter()
         .filter(|(id, s)| filter.matches(id, s))
         .collect();
-    let plan = plan_retention(&selected, policy, opts)?;
+    let mut plan = plan_retention(&selected, policy, opts)?;
+    keep_held(repo, &mut plan).await?;
     let doomed = plan.remove();
     let removed = match dry_run {
         true => Vec::new(),
@@ -66,10 +67,28 @@ pub async fn forget(
     Ok(ForgetReport { plan, removed })
 }
 
+/// Keeps every snapshot under an active hold, whatever the policy decided
+/// (see the `hold` module); the reason says which hold.
+async fn keep_held(repo: &Repository, plan: &mut RetentionPlan) -> Result<()> {
+    let held = crate::hold::active_holds(repo).await?;
+    for g in &mut plan.groups {
+        for d in g.decisions.iter_mut().filter(|d| !d.keep) {
+            if let Some(h) = held.get(&d.id) {
+                d.keep = true;
+                d.reasons.push(match h.reason.is_empty() {
+                    true => "held".to_owned(),
+                    false => format!("held: {}", h.reason),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Journals the removal of `doomed`, then removes each record: a signed
 /// tombstone first (when the handle holds the admin authority), then the
 /// record itself. Returns the ids removed.
-pub(super) async fn remove_records(
+pub(crate) async fn remove_records(
     repo: &Repository,
     doomed: Vec<SnapshotId>,
 ) -> Result<Vec<SnapshotId>> {
@@ -77,6 +96,9 @@ pub(super) async fn remove_records(
     if doomed.is_empty() {
         return Ok(removed);
     }
+    // The last check before anything is journaled or removed: whoever
+    // calls, a held snapshot stays.
+    crate::hold::refuse_held(repo, &doomed).await?;
     // Recorded before anything is removed: no forget goes unjournaled.
     let gone = crate::journal::counts([("snapshots", doomed.len() as u64)]);
     let op = crate::journal::Operation::Forget {

@@ -1,6 +1,7 @@
 //! Forget named snapshots (restic's `forget ID…`), as a policy's forget
 //! removes them: admins only, journaled, each record hidden by a signed
-//! tombstone before it is deleted.
+//! tombstone before it is deleted. A snapshot under an active hold fails
+//! the call with [`Error::Held`] before anything is removed.
 
 use crate::{Error, Repository, Result, SnapshotId};
 
@@ -32,6 +33,7 @@ pub async fn forget_snapshots(
             doomed.push(*id);
         }
     }
+    crate::hold::refuse_held(repo, &doomed).await?;
     match dry_run {
         true => Ok(doomed),
         false => super::forget::remove_records(repo, doomed).await,

@@ -285,9 +285,12 @@ async fn scan_once(repo: &Repository) -> Result<Scan> {
     // Trees are read through the repository's index: every present pack.
     *repo.index_mut() = index;
     let snapshots = repo.snapshots().await?;
+    let mut roots: Vec<ChunkId> = snapshots.iter().map(|(_, s)| s.tree.chunk_id()).collect();
+    // A held snapshot keeps its data even if a tombstone hides it.
+    roots.extend(held_hidden_roots(repo, &snapshots).await?);
     let mut referenced = HashSet::new();
-    for (_, s) in &snapshots {
-        let mut stack = vec![s.tree.chunk_id()];
+    for root in roots {
+        let mut stack = vec![root];
         while let Some(t) = stack.pop() {
             if !referenced.insert(t) {
                 continue;
@@ -311,6 +314,27 @@ async fn scan_once(repo: &Repository) -> Result<Scan> {
         snapshots: snapshots.len(),
         old_index,
     })
+}
+
+/// The root trees of snapshots under an active hold whose record is
+/// stored but hidden by a tombstone (a forget that raced the hold, or one
+/// by an older version): prune keeps their data and their records.
+async fn held_hidden_roots(
+    repo: &Repository,
+    live: &[(crate::SnapshotId, crate::Snapshot)],
+) -> Result<Vec<ChunkId>> {
+    let mut roots = Vec::new();
+    for id in crate::hold::active_holds(repo).await?.into_keys() {
+        if live.iter().any(|(l, _)| *l == id) {
+            continue;
+        }
+        match repo.load_snapshot(&id).await {
+            Ok(s) => roots.push(s.tree.chunk_id()),
+            Err(Error::Backend(e)) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(roots)
 }
 
 impl Scan {
@@ -342,7 +366,8 @@ pub async fn prune_plan(repo: &Repository, opts: &PruneOptions) -> Result<PruneP
         ..PrunePlan::default()
     };
     let mut stored = std::collections::BTreeSet::new();
-    for id in &tombstones.valid {
+    let held = crate::hold::active_holds(repo).await?;
+    for id in tombstones.valid.iter().filter(|id| !held.contains_key(*id)) {
         match repo.backend().stat(&crate::snapshot_key(id)).await {
             Ok(_) => {
                 stored.insert(*id);

@@ -22,6 +22,7 @@ use cairn_cas_core::prune::{records, repack, session};
 pub(crate) use cairn_cas_core::prune::{revalidate, writer_start, WriterStart};
 
 pub use cairn_cas_core::prune::{Lease, Session};
+pub(crate) use forget::remove_records;
 pub use forget::{forget, ForgetReport, SnapshotFilter};
 pub use forget_ids::forget_snapshots;
 pub use gc::{prune, prune_plan, PendingRecord, PruneOptions, PrunePlan, PruneReport};
