@@ -48,8 +48,14 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // reads): erasure 6 500 -> 6 750 (degraded reads that await thaws, the
 // two typed errors, layout `storage_class`), backends 5 600 -> 5 700 (the
 // storage-class option and the test kit's storage-class probe).
+// Raised by wt-trust-a (issue 20 items 8 and 9, ~120 lines): the index
+// load prefers copies of blobs in packs that exist and names stale index
+// objects (repo/index_io.rs; the index logic itself went to cairn-format),
+// and the journal's verify checks that journaled snapshots still exist
+// and forgotten ones stay gone (journal/verify.rs, which moves up with the
+// audit side); the threat model grew by its new rows (8 750 -> 8 880).
 const OVER_LIMIT: &[(&str, usize)] = &[
-    ("cairn-cas-core", 8_750),
+    ("cairn-cas-core", 8_880),
     ("cairn-backends", 5_700),
     ("cairn-erasure", 6_750),
 ];

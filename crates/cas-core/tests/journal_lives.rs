@@ -64,7 +64,7 @@ fn a_snapshot_deleted_without_a_forget_is_named() {
         store.delete(&snapshot_key(&s1)).await.unwrap();
         let added = entry_of(
             &repo,
-            |op| matches!(op, Operation::Backup { snapshot } if *snapshot == s1.to_string()),
+            |op| matches!(op, Operation::Backup { snapshot } if snapshot.as_str() == s1.as_str()),
         )
         .await;
         let r = verify(&repo, &[]).await.unwrap();

@@ -12,6 +12,9 @@ use crate::open::{get_capped, list_tolerant, OpenWarning, MAX_INDEX_SIZE};
 use crate::pack::{PackEntry, PackId, ENTRY_LEN};
 use crate::{Error, Result};
 
+/// Index objects read: each name with the packs (and entries) it lists.
+type Loaded = Vec<(String, Vec<(PackId, Vec<PackEntry>)>)>;
+
 /// A tolerant listing: the keys heard, and why it may be incomplete.
 type Listing = (
     Vec<cairn_backends::ObjectMeta>,
@@ -64,7 +67,7 @@ impl Repository {
                 .await;
         }
         let keys = self.keys();
-        let mut loaded: Vec<(String, Vec<(PackId, Vec<PackEntry>)>)> = Vec::new();
+        let mut loaded: Loaded = Vec::new();
         let mut warnings = Vec::new();
         if let Some(e) = incomplete {
             warnings.push(OpenWarning::Listing {
@@ -141,7 +144,7 @@ impl Repository {
     async fn prefer_present(
         &self,
         index: &mut Index,
-        loaded: &[(String, Vec<(PackId, Vec<PackEntry>)>)],
+        loaded: &Loaded,
         warnings: &mut Vec<OpenWarning>,
     ) -> Result<()> {
         let contested = index.contested_packs();
