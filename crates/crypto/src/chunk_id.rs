@@ -21,8 +21,18 @@ impl ChunkId {
     pub const LEN: usize = 32;
 
     /// Wraps raw id bytes (e.g. read from an index).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+    /// The argument's copy is zeroized.
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        let k = Self::from_key(&bytes);
+        bytes.zeroize();
+        k
+    }
+
+    /// Copied from `bytes` straight into the zeroized-on-drop value.
+    pub fn from_key(bytes: &[u8; 32]) -> Self {
+        let mut k = Self([0u8; 32]);
+        k.0.copy_from_slice(bytes);
+        k
     }
 
     /// The raw id bytes.
@@ -89,8 +99,18 @@ impl ChunkIdKey {
     /// A chunk-id key from raw bytes. Repositories get theirs from
     /// [`KeySet::chunk_id_key`](crate::KeySet::chunk_id_key); this exists for test
     /// vectors and for keys derived elsewhere.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+    /// The argument's copy is zeroized.
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        let k = Self::from_key(&bytes);
+        bytes.zeroize();
+        k
+    }
+
+    /// Copied from `bytes` straight into the zeroized-on-drop value.
+    pub fn from_key(bytes: &[u8; 32]) -> Self {
+        let mut k = Self([0u8; 32]);
+        k.0.copy_from_slice(bytes);
+        k
     }
 
     /// The id of `data`. Single-threaded on purpose: callers hash many chunks in

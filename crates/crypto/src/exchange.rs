@@ -69,9 +69,19 @@ impl ExchangeSecret {
         Ok(s)
     }
 
-    /// From its 32 bytes (key files store them sealed).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+    /// From its 32 bytes (key files store them sealed); the argument's
+    /// copy is zeroized.
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        let s = Self::from_key(&bytes);
+        bytes.zeroize();
+        s
+    }
+
+    /// Copied from `bytes` straight into the zeroized-on-drop value.
+    pub fn from_key(bytes: &[u8; 32]) -> Self {
+        let mut s = Self([0; 32]);
+        s.0.copy_from_slice(bytes);
+        s
     }
 
     /// The bytes: for sealing into key files, nothing else.
@@ -117,7 +127,7 @@ impl ExchangeSecret {
         tag.copy_from_slice(&grant[65..]);
         let aad = grant_aad(context);
         primitives::aes256gcm_decrypt(&key, &[0; 12], &aad, &mut root[..], &tag)?;
-        Ok(MasterKey::from_bytes(*root))
+        Ok(MasterKey::from_key(&root))
     }
 }
 

@@ -82,7 +82,7 @@ impl KeyFile {
         seal_salt: &[u8; 32],
     ) -> Result<Self> {
         let header = header(params, &kdf_salt);
-        let wrapping = SealingKey::from_bytes(*params.derive_key(password, &kdf_salt)?);
+        let wrapping = SealingKey::from_key(&*params.derive_key(password, &kdf_salt)?);
         let mut sealed_vec = Vec::with_capacity(SEALED_LEN);
         wrapping.seal_into_with_salt(seal_salt, master.expose_bytes(), &header, &mut sealed_vec)?;
         let mut sealed = [0u8; SEALED_LEN];
@@ -106,20 +106,16 @@ impl KeyFile {
     /// [`Error::Kdf`] if Argon2's memory cannot be allocated.
     pub fn open(&self, password: &[u8]) -> Result<MasterKey> {
         let header = header(self.params, &self.salt);
-        let wrapping = SealingKey::from_bytes(*self.params.derive_key(password, &self.salt)?);
+        let wrapping = SealingKey::from_key(&*self.params.derive_key(password, &self.salt)?);
         let plain = Zeroizing::new(match wrapping.open(&self.sealed, &header) {
             Ok(p) => p,
             Err(Error::DecryptionFailed) => return Err(Error::WrongPassword),
             Err(e) => return Err(e),
         });
-        let mut bytes = [0u8; 32];
-        if plain.len() != bytes.len() {
-            return Err(Error::MalformedKeyFile {
-                reason: "sealed master key is not 32 bytes",
-            });
-        }
-        bytes.copy_from_slice(&plain);
-        Ok(MasterKey::from_bytes(bytes))
+        let bytes = <&[u8; 32]>::try_from(&plain[..]).map_err(|_| Error::MalformedKeyFile {
+            reason: "sealed master key is not 32 bytes",
+        })?;
+        Ok(MasterKey::from_key(bytes))
     }
 
     /// The serialized key file ([`KeyFile::LEN`] bytes).

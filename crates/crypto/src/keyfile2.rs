@@ -199,7 +199,7 @@ impl KeyFileV2 {
         if meta.role == Role::Admin {
             secret.extend_from_slice(&*authority.expose_seed());
         }
-        let wrapping = SealingKey::from_bytes(*params.derive_key(password, &kdf_salt)?);
+        let wrapping = SealingKey::from_key(&*params.derive_key(password, &kdf_salt)?);
         let aad = file.aad();
         wrapping.seal_into_with_salt(seal_salt, &secret, &aad, &mut file.sealed)?;
         Ok(file)
@@ -212,7 +212,7 @@ impl KeyFileV2 {
     /// corrupt; [`Error::MalformedKeyFile`] if an admin file's seed does not
     /// belong to the authority it names; [`Error::Kdf`].
     pub fn open(&self, password: &[u8]) -> Result<OpenedKey> {
-        let wrapping = SealingKey::from_bytes(*self.params.derive_key(password, &self.salt)?);
+        let wrapping = SealingKey::from_key(&*self.params.derive_key(password, &self.salt)?);
         let plain = Zeroizing::new(match wrapping.open(&self.sealed, &self.aad()) {
             Ok(p) => p,
             Err(Error::DecryptionFailed) => return Err(Error::WrongPassword),
@@ -229,14 +229,23 @@ impl KeyFileV2 {
                 reason: "sealed secret has the wrong length for the role",
             });
         }
-        let mut master = [0u8; 32];
-        master.copy_from_slice(&plain[..32]);
+        // Copied straight into the zeroized-on-drop key, no stack copy.
+        let master =
+            plain
+                .first_chunk::<32>()
+                .map(MasterKey::from_key)
+                .ok_or(Error::MalformedKeyFile {
+                    reason: "sealed secret has the wrong length for the role",
+                })?;
         let authority = AdminPublicKey::from_bytes(&self.authority)?;
         let exchange = match &self.exchange {
             Some(public) => {
-                let mut x = [0u8; 32];
-                x.copy_from_slice(&plain[32..64]);
-                let secret = ExchangeSecret::from_bytes(x);
+                let x = plain[32..]
+                    .first_chunk::<32>()
+                    .ok_or(Error::MalformedKeyFile {
+                        reason: "sealed secret has the wrong length for the role",
+                    })?;
+                let secret = ExchangeSecret::from_key(x);
                 if secret.public() != ExchangePublic(*public) {
                     return Err(Error::MalformedKeyFile {
                         reason:
@@ -262,7 +271,7 @@ impl KeyFileV2 {
             Role::Backup => None,
         };
         Ok(OpenedKey {
-            master: MasterKey::from_bytes(master),
+            master,
             role: self.role,
             authority: Some(authority),
             admin,

@@ -74,9 +74,21 @@ impl MasterKey {
         Ok(key)
     }
 
-    /// A master key from its bytes (e.g. an existing key, or tests).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+    /// A master key from its bytes (e.g. an existing key, or tests). The
+    /// argument's copy is zeroized; the caller's own copies are its to clear
+    /// (prefer [`from_key`](Self::from_key) over a `Zeroizing` buffer).
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        let key = Self::from_key(&bytes);
+        bytes.zeroize();
+        key
+    }
+
+    /// A master key copied from `bytes` straight into the zeroized-on-drop
+    /// value (no copy of it on the stack).
+    pub fn from_key(bytes: &[u8; 32]) -> Self {
+        let mut key = Self([0u8; 32]);
+        key.0.copy_from_slice(bytes);
+        key
     }
 
     /// The raw key bytes. For writing key files (see [`KeyFile`](crate::KeyFile)) and
@@ -113,6 +125,14 @@ pub struct KeySet {
 
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 struct Root([u8; 32]);
+
+impl Root {
+    fn from_key(bytes: &[u8; 32]) -> Self {
+        let mut r = Root([0u8; 32]);
+        r.0.copy_from_slice(bytes);
+        r
+    }
+}
 
 impl KeySet {
     /// Derives the repository's keys from its master key.
@@ -162,7 +182,7 @@ impl KeySet {
         self.epochs
             .iter()
             .find(|(e, _)| *e == epoch)
-            .map(|(_, r)| MasterKey(r.0))
+            .map(|(_, r)| MasterKey::from_key(&r.0))
     }
 
     /// A sealing key over every held epoch for `label`, sealing under `current`.
@@ -172,7 +192,7 @@ impl KeySet {
         let keys: Vec<(u32, Zeroizing<[u8; 32]>)> = roots
             .map(|(e, r)| (e, primitives::derive_key32(&r.0, &[label])))
             .collect();
-        SealingKey::from_epochs(current, keys.iter().map(|(e, k)| (*e, **k)))
+        SealingKey::from_epoch_keys(current, keys.iter().map(|(e, k)| (*e, &**k)))
     }
 
     /// The key set of tenant `tenant`: the same three keys, derived from a tenant root
@@ -185,14 +205,14 @@ impl KeySet {
     /// random keys ([`crate::tenant_key`]).
     pub fn tenant(&self, tenant: &str) -> KeySet {
         let root = primitives::derive_key32(&self.root.0, &[LABEL_TENANT, tenant.as_bytes()]);
-        Self::from_root(Root(*root))
+        Self::from_root(Root::from_key(&root))
     }
 
     /// The key that wraps tenant key objects
     /// ([`TenantKeyObject`](crate::tenant_key::TenantKeyObject)), derived
     /// from this set's root with `"cairn/v1/tenant-wrap"`.
     pub fn tenant_wrapping_key(&self) -> SealingKey {
-        SealingKey::from_bytes(*primitives::derive_key32(
+        SealingKey::from_key(&primitives::derive_key32(
             &self.root.0,
             &[LABEL_TENANT_WRAP],
         ))
@@ -211,8 +231,8 @@ impl KeySet {
     }
 
     /// A set from a random tenant root (see [`crate::tenant_key`]).
-    pub(crate) fn from_root_bytes(root: [u8; 32]) -> Self {
-        Self::from_root(Root(root))
+    pub(crate) fn from_root_bytes(root: &[u8; 32]) -> Self {
+        Self::from_root(Root::from_key(root))
     }
 
     /// The key for chunk ids.
@@ -240,7 +260,7 @@ impl KeySet {
             Ok(k) => k,
             // Unreachable: `current` was checked when the set was built.
             Err(_) => {
-                SealingKey::from_bytes(*primitives::derive_key32(&self.root.0, &[LABEL_JOURNAL]))
+                SealingKey::from_key(&primitives::derive_key32(&self.root.0, &[LABEL_JOURNAL]))
             }
         }
     }
@@ -257,9 +277,9 @@ impl KeySet {
     fn from_root(root: Root) -> Self {
         let derive =
             |label: &[u8]| -> Zeroizing<[u8; 32]> { primitives::derive_key32(&root.0, &[label]) };
-        let chunk_id = ChunkIdKey::from_bytes(*derive(LABEL_CHUNK_ID));
-        let data = SealingKey::from_bytes(*derive(LABEL_DATA));
-        let metadata = SealingKey::from_bytes(*derive(LABEL_METADATA));
+        let chunk_id = ChunkIdKey::from_key(&derive(LABEL_CHUNK_ID));
+        let data = SealingKey::from_key(&derive(LABEL_DATA));
+        let metadata = SealingKey::from_key(&derive(LABEL_METADATA));
         Self {
             root,
             chunk_id,

@@ -108,6 +108,14 @@ pub struct SealingKey {
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 struct Key32([u8; 32]);
 
+impl Key32 {
+    fn from_key(bytes: &[u8; 32]) -> Self {
+        let mut k = Key32([0u8; 32]);
+        k.0.copy_from_slice(bytes);
+        k
+    }
+}
+
 /// The version-2 byte and the length of its epoch field.
 const VERSION_EPOCH: u8 = 2;
 const EPOCH_LEN: usize = 4;
@@ -120,10 +128,21 @@ impl SealingKey {
     /// [`KeySet`](crate::KeySet); this exists for keys derived elsewhere (e.g. the
     /// password-derived key that wraps a master key) and for tests. The bytes must
     /// be uniformly random.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+    ///
+    /// The argument's copy is zeroized; prefer [`from_key`](Self::from_key)
+    /// over a `Zeroizing` buffer, which leaves no copy on the stack.
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        let k = Self::from_key(&bytes);
+        bytes.zeroize();
+        k
+    }
+
+    /// [`from_bytes`](Self::from_bytes), copied from `bytes` straight into
+    /// the zeroized-on-drop key.
+    pub fn from_key(bytes: &[u8; 32]) -> Self {
         Self {
             epoch: 0,
-            key: Key32(bytes),
+            key: Key32::from_key(bytes),
             others: Vec::new(),
         }
     }
@@ -137,13 +156,27 @@ impl SealingKey {
         current: u32,
         keys: impl IntoIterator<Item = (u32, [u8; 32])>,
     ) -> Result<Self> {
+        let mut all = Vec::new();
+        for (epoch, mut bytes) in keys {
+            all.push((epoch, Key32::from_key(&bytes)));
+            bytes.zeroize();
+        }
+        Self::from_epoch_keys(current, all.iter().map(|(e, k)| (*e, &k.0)))
+    }
+
+    /// [`from_epochs`](Self::from_epochs) from borrowed keys (copied
+    /// straight into zeroized-on-drop storage).
+    pub(crate) fn from_epoch_keys<'a>(
+        current: u32,
+        keys: impl IntoIterator<Item = (u32, &'a [u8; 32])>,
+    ) -> Result<Self> {
         let mut key = None;
         let mut others = Vec::new();
         for (epoch, bytes) in keys {
             if epoch == current {
-                key = Some(Key32(bytes));
+                key = Some(Key32::from_key(bytes));
             } else {
-                others.push((epoch, Key32(bytes)));
+                others.push((epoch, Key32::from_key(bytes)));
             }
         }
         let key = key.ok_or(Error::UnknownEpoch { epoch: current })?;

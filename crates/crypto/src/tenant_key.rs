@@ -78,15 +78,18 @@ impl TenantSecret {
         Ok(s)
     }
 
-    /// A secret from its bytes (fixtures and tests).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+    /// A secret from its bytes (fixtures and tests); the argument's copy
+    /// is zeroized.
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        let s = Self(bytes);
+        bytes.zeroize();
+        s
     }
 
     /// The tenant's keys (chunk id, data, metadata, journal), derived from
     /// this secret with the repository's labels.
     pub fn keys(&self) -> KeySet {
-        KeySet::from_root_bytes(self.0)
+        KeySet::from_root_bytes(&self.0)
     }
 }
 

@@ -334,10 +334,7 @@ async fn run(
 fn prepare(w: &Writer, plan: &RestorePlan, progress: &dyn RestoreProgress) -> Result<(u64, u64)> {
     let mut deleted = 0;
     for path in &plan.delete {
-        let r = w
-            .target
-            .parent_of(w.rel(path))
-            .and_then(|(dir, name)| target::remove_entry(std::os::fd::AsFd::as_fd(&*dir), name));
+        let r = w.target.remove(w.rel(path));
         match r {
             Ok(()) => deleted += 1,
             Err(e) => w.warn(path, e),

@@ -98,6 +98,8 @@ fn found(st: &rfs::Stat) -> Found {
 #[derive(Debug)]
 pub(crate) struct Target {
     root: Arc<OwnedFd>,
+    /// The target directory's device: deletions never leave it.
+    dev: u64,
     cache: Mutex<DirCache>,
 }
 
@@ -157,6 +159,7 @@ impl Target {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         match rfs::openat(rfs::CWD, path, flags, Mode::empty()) {
             Ok(fd) => Ok(Some(Target {
+                dev: device(&rfs::fstat(&fd)?),
                 root: Arc::new(fd),
                 cache: Mutex::default(),
             })),
@@ -223,6 +226,19 @@ impl Target {
         Ok(created)
     }
 
+    /// Removes the entry `rel` (a directory with everything below it),
+    /// unless it, or anything below it, is on another file system than the
+    /// target directory: a mount point inside the target is never entered
+    /// or emptied ([`OtherDevice`], naming it; what is on the target's own
+    /// file system around it is still removed).
+    pub(crate) fn remove(&self, rel: &Path) -> io::Result<()> {
+        let (dir, name) = self.parent_of(rel)?;
+        if device(&rfs::fstat(&*dir)?) != self.dev {
+            return Err(OtherDevice::at(rel.to_owned()));
+        }
+        remove_entry(dir.as_fd(), name)
+    }
+
     /// The handle of `rel`'s parent and `rel`'s last component.
     pub(crate) fn parent_of<'a>(&self, rel: &'a Path) -> io::Result<(Arc<OwnedFd>, &'a OsStr)> {
         let name = rel.file_name().ok_or_else(|| {
@@ -259,12 +275,36 @@ pub(crate) fn list(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
 
 /// Removes `name` from `dir`: a file or link is unlinked, a directory removed
 /// with everything below it — all through handles, so a link inside is removed,
-/// never followed.
+/// never followed. Nothing on another device than `dir` is entered or removed
+/// (a mount point inside the target): that part fails with [`OtherDevice`]
+/// naming it, after everything else removable was removed.
 pub(crate) fn remove_entry(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    let dev = device(&rfs::fstat(dir)?);
+    remove_on(dir, name, dev)
+}
+
+fn remove_on(dir: BorrowedFd<'_>, name: &OsStr, dev: u64) -> io::Result<()> {
+    match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if device(&st) != dev => return Err(OtherDevice::at(name.into())),
+        Ok(_) => {}
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
     match rfs::openat(dir, name, DIR_FLAGS, Mode::empty()) {
         Ok(sub) => {
+            // The directory opened is what counts (not the one `statat`
+            // saw): it may have been swapped for a mount point since.
+            if device(&rfs::fstat(&sub)?) != dev {
+                return Err(OtherDevice::at(name.into()));
+            }
+            let mut first = None;
             for child in list(sub.as_fd())? {
-                remove_entry(sub.as_fd(), &child)?;
+                if let Err(e) = remove_on(sub.as_fd(), &child, dev) {
+                    first.get_or_insert_with(|| OtherDevice::within(name, e));
+                }
+            }
+            if let Some(e) = first {
+                return Err(e);
             }
             rfs::unlinkat(dir, name, AtFlags::REMOVEDIR)?;
         }
@@ -276,6 +316,47 @@ pub(crate) fn remove_entry(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> 
     }
     Ok(())
 }
+
+// `st_dev`'s type differs between architectures.
+#[allow(clippy::useless_conversion)]
+fn device(st: &rfs::Stat) -> u64 {
+    u64::from(st.st_dev)
+}
+
+/// An entry left in place because it is on another file system than the
+/// directory it is in (a mount point inside the target); `path` is
+/// relative to the entry a deletion started from.
+#[derive(Debug)]
+pub(crate) struct OtherDevice {
+    path: PathBuf,
+}
+
+impl OtherDevice {
+    fn at(path: PathBuf) -> io::Error {
+        io::Error::other(OtherDevice { path })
+    }
+
+    /// `e`, with `parent` prefixed to the path if it is an [`OtherDevice`].
+    fn within(parent: &OsStr, e: io::Error) -> io::Error {
+        match e.get_ref().and_then(|i| i.downcast_ref::<OtherDevice>()) {
+            Some(o) => OtherDevice::at(Path::new(parent).join(&o.path)),
+            None => e,
+        }
+    }
+}
+
+impl std::fmt::Display for OtherDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is on another file system (a mount point inside the target): \
+             left in place, nothing in it deleted",
+            self.path.display()
+        )
+    }
+}
+
+impl std::error::Error for OtherDevice {}
 
 /// Creates `name` in `dir` as a new, empty file readable by us alone. Fails
 /// with `AlreadyExists` if anything (a link included) is there.

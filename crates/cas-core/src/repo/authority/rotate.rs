@@ -77,7 +77,7 @@ impl Repository {
         let new = AdminKey::generate().map_err(crypto_err("admin authority"))?;
         let n = self.next_free_link(chain.link()).await?;
         let id = &self.config().id;
-        let seed = MasterKey::from_bytes(*new.expose_seed());
+        let seed = MasterKey::from_key(&new.expose_seed());
         let mut grants = BTreeMap::new();
         for (key, public) in &recipients {
             let g = seal_grant(&seed, public, &grant_context(id, n, key))

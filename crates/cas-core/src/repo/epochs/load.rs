@@ -40,9 +40,11 @@ fn open_previous(
     for item in plain.chunks_exact(36) {
         let mut e = [0u8; 4];
         e.copy_from_slice(&item[..4]);
-        let mut r = [0u8; 32];
-        r.copy_from_slice(&item[4..]);
-        out.push((u32::from_le_bytes(e), MasterKey::from_bytes(r)));
+        // Straight into the zeroized-on-drop key: no stack copy of a root.
+        let r = item[4..]
+            .first_chunk::<32>()
+            .ok_or_else(|| Error::corrupt(object, "previous roots have a bad length"))?;
+        out.push((u32::from_le_bytes(e), MasterKey::from_key(r)));
     }
     Ok(out)
 }
