@@ -89,23 +89,18 @@ impl Error {
     /// (`ENOENT`, `ESTALE`, `ENOTDIR`, `EISDIR`, `EINVAL`; `EIO` for the
     /// repository's and other failures).
     pub fn errno(&self) -> i32 {
-        use crate::EntryKind;
+        use crate::EntryKind::{Dir, File};
         use rustix::io::Errno;
         let e = match self {
             Error::NoEntry { .. } | Error::NotInSnapshot { .. } => Errno::NOENT,
             Error::StaleInode { .. } => Errno::STALE,
-            Error::WrongKind {
-                wanted: EntryKind::Dir,
-                ..
-            } => Errno::NOTDIR,
-            Error::WrongKind {
-                is: EntryKind::Dir, ..
-            }
-            | Error::NotAFile { .. } => Errno::ISDIR,
-            Error::WrongKind { .. } => Errno::INVAL,
-            Error::Io { source, .. } => {
-                return source.raw_os_error().unwrap_or(Errno::IO.raw_os_error())
-            }
+            Error::WrongKind { is, wanted, .. } => match (is, wanted) {
+                (_, Dir) => Errno::NOTDIR,
+                (Dir, File) => Errno::ISDIR,
+                _ => Errno::INVAL,
+            },
+            Error::NotAFile { .. } => Errno::ISDIR,
+            Error::Io { source, .. } => return source.raw_os_error().unwrap_or(5),
             _ => Errno::IO,
         };
         e.raw_os_error()

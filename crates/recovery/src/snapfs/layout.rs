@@ -7,11 +7,9 @@
 //! /tags/<tag>/<name>/…       the snapshots with each tag, and its `latest`
 //! ```
 //!
-//! `<name>` is the snapshot's time to the second in UTC
-//! (`2026-12-07T15:46:42Z`, so names sort by time), or its short id
-//! ([`SnapshotNames`]); a second snapshot with the same name gets its short
-//! id appended. A host or tag name that is not a valid file name (`/`, NUL,
-//! empty, `.`, `..`) has those bytes replaced by `_`.
+//! `<name>`: the time in UTC to the second (names sort by time) or the short
+//! id ([`SnapshotNames`]); a name taken gets the short id appended. Hosts and
+//! tags that are no file name (`/`, NUL, empty, `.`, `..`) get `_`s.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -38,8 +36,8 @@ pub(crate) enum Fixed {
     Dir(Vec<(Box<[u8]>, u64)>),
     /// A snapshot's root: the tree's entries are its children.
     Snapshot { tree: ChunkId },
-    /// A `latest` link.
-    Link(Box<[u8]>),
+    /// A `latest` link: its target's name and inode.
+    Link { target: Box<[u8]>, to: u64 },
 }
 
 #[derive(Debug)]
@@ -55,6 +53,8 @@ pub(crate) struct Layout {
     pub(crate) snapshots: usize,
 }
 
+type Groups<'a> = BTreeMap<Vec<u8>, Vec<&'a (SnapshotId, Snapshot)>>;
+
 fn time_of(s: &Snapshot) -> SystemTime {
     super::system_time(cairn_cas_core::Timestamp {
         sec: s.time.as_second(),
@@ -67,20 +67,17 @@ impl Layout {
     /// another one was repaired from) are listed but never `latest`.
     pub(crate) fn build(snaps: &[(SnapshotId, Snapshot)], names: SnapshotNames) -> Layout {
         let newest = snaps
-            .iter()
-            .map(|(_, s)| time_of(s))
-            .max()
-            .unwrap_or(SystemTime::UNIX_EPOCH);
+            .last()
+            .map_or(SystemTime::UNIX_EPOCH, |s| time_of(&s.1));
         let mut l = Layout {
             entries: Vec::new(),
             snapshots: snaps.len(),
         };
-        let root = l.push(EntryKind::Dir, newest, Fixed::Dir(Vec::new()));
+        let root = l.dir(0, b"", newest);
         let all: Vec<&(SnapshotId, Snapshot)> = snaps.iter().collect();
         let dir = l.dir(root, b"snapshots", newest);
         l.group(dir, &all, names);
-        let mut hosts: BTreeMap<Vec<u8>, Vec<&(SnapshotId, Snapshot)>> = BTreeMap::new();
-        let mut tags: BTreeMap<Vec<u8>, Vec<&(SnapshotId, Snapshot)>> = BTreeMap::new();
+        let (mut hosts, mut tags) = (Groups::new(), Groups::new());
         for s in snaps {
             hosts.entry(file_name(&s.1.hostname)).or_default().push(s);
             for t in &s.1.tags {
@@ -118,21 +115,7 @@ impl Layout {
         self.entries.len() as u64 + 1
     }
 
-    fn push(&mut self, kind: EntryKind, time: SystemTime, body: Fixed) -> u64 {
-        let ino = self.end();
-        let perm = if kind == EntryKind::Symlink {
-            0o777
-        } else {
-            0o555
-        };
-        let mut attr = Attr::synthetic(ino, kind, perm, time);
-        if let Fixed::Link(target) = &body {
-            attr.size = target.len() as u64;
-        }
-        self.entries.push(FixedEntry { attr, body });
-        ino
-    }
-
+    /// Adds an entry (to `parent`'s children, if it is a directory).
     fn child(
         &mut self,
         parent: u64,
@@ -141,8 +124,18 @@ impl Layout {
         t: SystemTime,
         body: Fixed,
     ) -> u64 {
-        let ino = self.push(kind, t, body);
-        if let Some(Fixed::Dir(children)) = self.get_mut(parent) {
+        let ino = self.end();
+        let perm = match kind {
+            EntryKind::Symlink => 0o777,
+            _ => 0o555,
+        };
+        let mut attr = Attr::synthetic(ino, kind, perm, t);
+        if let Fixed::Link { target, .. } = &body {
+            attr.size = target.len() as u64;
+        }
+        self.entries.push(FixedEntry { attr, body });
+        let i = usize::try_from(parent.wrapping_sub(1)).unwrap_or(usize::MAX);
+        if let Some(Fixed::Dir(children)) = self.entries.get_mut(i).map(|e| &mut e.body) {
             children.push((Box::from(name), ino));
         }
         ino
@@ -150,11 +143,6 @@ impl Layout {
 
     fn dir(&mut self, parent: u64, name: &[u8], t: SystemTime) -> u64 {
         self.child(parent, name, EntryKind::Dir, t, Fixed::Dir(Vec::new()))
-    }
-
-    fn get_mut(&mut self, ino: u64) -> Option<&mut Fixed> {
-        let i = usize::try_from(ino.checked_sub(1)?).ok()?;
-        self.entries.get_mut(i).map(|e| &mut e.body)
     }
 
     /// One directory per snapshot of `list` (oldest first) in `dir`, and a
@@ -172,20 +160,19 @@ impl Layout {
                 name = format!("{name}-{}", id.short());
                 used.insert(name.clone());
             }
-            let tree = s.tree.chunk_id();
-            self.child(
-                dir,
-                name.as_bytes(),
-                EntryKind::Dir,
-                time_of(s),
-                Fixed::Snapshot { tree },
-            );
+            let body = Fixed::Snapshot {
+                tree: s.tree.chunk_id(),
+            };
+            let to = self.child(dir, name.as_bytes(), EntryKind::Dir, time_of(s), body);
             if !replaced.contains(id) {
-                latest = Some((name, time_of(s)));
+                latest = Some((name, to, time_of(s)));
             }
         }
-        if let Some((name, t)) = latest {
-            let target = Fixed::Link(Box::from(name.as_bytes()));
+        if let Some((name, to, t)) = latest {
+            let target = Fixed::Link {
+                target: Box::from(name.as_bytes()),
+                to,
+            };
             self.child(dir, b"latest", EntryKind::Symlink, t, target);
         }
     }

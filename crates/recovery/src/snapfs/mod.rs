@@ -1,7 +1,5 @@
-//! A read-only file-system view of a repository's snapshots: what
-//! `cairn mount` serves over FUSE, and what an embedder can serve over HTTP
-//! or WebDAV the same way. Documented on [`SnapshotFs`] (this module is
-//! private).
+//! The snapshots as a read-only file system (`cairn mount`'s view),
+//! documented on [`SnapshotFs`] (this module is private).
 
 mod layout;
 mod table;
@@ -63,21 +61,9 @@ impl FsOptions {
         self
     }
 
-    /// Sets [`cached_trees`](Self::cached_trees).
-    pub fn cached_trees(mut self, n: usize) -> Self {
-        self.cached_trees = n;
-        self
-    }
-
     /// Sets [`names`](Self::names).
     pub fn names(mut self, names: SnapshotNames) -> Self {
         self.names = names;
-        self
-    }
-
-    /// Sets [`reader`](Self::reader).
-    pub fn reader(mut self, reader: ReaderOptions) -> Self {
-        self.reader = reader;
         self
     }
 }
@@ -131,28 +117,6 @@ impl Attr {
             nlink: 1,
         }
     }
-
-    fn of_node(node: &Node) -> Attr {
-        let (kind, size) = match &node.kind {
-            NodeKind::File { .. } => (EntryKind::File, node.size),
-            NodeKind::Dir { .. } => (EntryKind::Dir, 0),
-            NodeKind::Symlink { target } => (EntryKind::Symlink, target.len() as u64),
-        };
-        Attr {
-            ino: 0,
-            kind,
-            size,
-            perm: node.mode & 0o7777,
-            uid: node.uid,
-            gid: node.gid,
-            mtime: system_time(node.mtime),
-            ctime: system_time(node.ctime),
-            nlink: match kind {
-                EntryKind::File => node.nlink.max(1),
-                _ => 1,
-            },
-        }
-    }
 }
 
 fn system_time(t: Timestamp) -> SystemTime {
@@ -184,8 +148,6 @@ pub struct DirEntry {
 pub struct FsStats {
     /// Snapshots in the view.
     pub snapshots: usize,
-    /// Inodes of the fixed layout (roots, groups, `latest` links).
-    pub layout_inodes: usize,
     /// Entries inside snapshots in the table now.
     pub inodes: usize,
     /// Of those, held (looked up and not forgotten).
@@ -197,8 +159,8 @@ pub struct FsStats {
 }
 
 /// Where a directory's entries come from.
-enum Listing {
-    Fixed,
+enum Listing<'a> {
+    Fixed(&'a [(Box<[u8]>, u64)]),
     Tree(ChunkId),
 }
 
@@ -232,30 +194,8 @@ enum Listing {
 /// [`resolve`](Self::resolve) (which holds nothing), lists with
 /// [`readdir`](Self::readdir), and serves ranges with
 /// [`read`](Self::read), or [`open`](Self::open) and a seek for a stream.
-/// [`Error::errno`] gives the POSIX error number of a failure.
-///
-/// ```
-/// use std::sync::Arc;
-/// use cairn_backends::MemoryBackend;
-/// use cairn_archiver::{backup, BackupOptions, NoProgress};
-/// use cairn_cas_core::{InitOptions, Repository};
-/// use cairn_crypto::KdfParams;
-/// use cairn_recovery::{FsOptions, SnapshotFs};
-///
-/// # futures::executor::block_on(async {
-/// let dir = tempfile::tempdir()?;
-/// std::fs::write(dir.path().join("note"), b"read me back")?;
-/// let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
-/// let repo = Arc::new(Repository::init(Arc::new(MemoryBackend::new()), b"pw", opts).await?);
-/// backup(&repo, &[dir.path().to_owned()], &BackupOptions::default(), Arc::new(NoProgress)).await?;
-///
-/// let fs = SnapshotFs::new(repo, FsOptions::default()).await?;
-/// let note = std::path::Path::new("/snapshots/latest").join(dir.path().strip_prefix("/")?).join("note");
-/// let attr = fs.resolve(&note).await?;
-/// assert_eq!(fs.read(attr.ino, 5, 100).await?, b"me back");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// # }).unwrap();
-/// ```
+/// [`Error::errno`] gives the POSIX error number of a failure. (Example:
+/// the facade's `Repository::snapshot_fs`.)
 pub struct SnapshotFs {
     repo: Arc<Repository>,
     layout: Layout,
@@ -339,29 +279,18 @@ impl SnapshotFs {
                     })
                 }
             };
-            if at.kind == EntryKind::Symlink && self.layout.get(at.ino).is_some() {
-                at = self.follow_latest(&at)?;
-            }
+            at = self.follow(at)?;
             at = self.lookup_in(at.ino, name, false).await?;
         }
-        if at.kind == EntryKind::Symlink && self.layout.get(at.ino).is_some() {
-            at = self.follow_latest(&at)?;
-        }
-        Ok(at)
+        self.follow(at)
     }
 
-    /// The snapshot directory a `latest` link of the layout names.
-    fn follow_latest(&self, link: &Attr) -> Result<Attr> {
-        let parent = self.layout.entries.iter().find_map(|e| match &e.body {
-            Fixed::Dir(children) if children.iter().any(|(_, i)| *i == link.ino) => Some(children),
-            _ => None,
-        });
-        let target = self.readlink(link.ino)?;
-        let ino = parent
-            .and_then(|c| c.iter().find(|(n, _)| **n == *target))
-            .map(|(_, i)| *i)
-            .ok_or(Error::StaleInode { ino: link.ino })?;
-        self.getattr(ino)
+    /// `at`, or the snapshot directory it names if it is a `latest` link.
+    fn follow(&self, at: Attr) -> Result<Attr> {
+        match self.layout.get(at.ino).map(|e| &e.body) {
+            Some(Fixed::Link { to, .. }) => self.getattr(*to),
+            _ => Ok(at),
+        }
     }
 
     async fn lookup_in(&self, parent: u64, name: &[u8], hold: bool) -> Result<Attr> {
@@ -370,10 +299,7 @@ impl SnapshotFs {
             name: String::from_utf8_lossy(name).into_owned(),
         };
         let tree = match self.listing(parent)? {
-            Listing::Fixed => {
-                let Some(Fixed::Dir(children)) = self.layout.get(parent).map(|e| &e.body) else {
-                    return Err(self.wrong_kind(parent, EntryKind::Dir));
-                };
+            Listing::Fixed(children) => {
                 let i = children
                     .binary_search_by(|(n, _)| (**n).cmp(name))
                     .map_err(|_| no_entry())?;
@@ -399,12 +325,12 @@ impl SnapshotFs {
         Ok(e.body.clone())
     }
 
-    fn listing(&self, ino: u64) -> Result<Listing> {
+    fn listing(&self, ino: u64) -> Result<Listing<'_>> {
         if let Some(e) = self.layout.get(ino) {
             return match &e.body {
-                Fixed::Dir(_) => Ok(Listing::Fixed),
+                Fixed::Dir(children) => Ok(Listing::Fixed(children)),
                 Fixed::Snapshot { tree } => Ok(Listing::Tree(*tree)),
-                Fixed::Link(_) => Err(self.wrong_kind(ino, EntryKind::Dir)),
+                Fixed::Link { .. } => Err(self.wrong_kind(ino, EntryKind::Dir)),
             };
         }
         match self.body_of(ino)? {
@@ -414,14 +340,12 @@ impl SnapshotFs {
     }
 
     fn wrong_kind(&self, ino: u64, wanted: EntryKind) -> Error {
-        match self.getattr(ino) {
-            Ok(a) => Error::WrongKind {
-                ino,
-                is: a.kind,
-                wanted,
-            },
-            Err(e) => e,
-        }
+        let is = |a: Attr| Error::WrongKind {
+            ino,
+            is: a.kind,
+            wanted,
+        };
+        self.getattr(ino).map_or_else(|e| e, is)
     }
 
     /// The directory's tree, decoded, from the cache or the repository.
@@ -445,20 +369,15 @@ impl SnapshotFs {
     pub async fn readdir(&self, ino: u64, offset: u64, max: usize) -> Result<Vec<DirEntry>> {
         let from = usize::try_from(offset).unwrap_or(usize::MAX);
         let tree = match self.listing(ino)? {
-            Listing::Fixed => {
-                let Some(Fixed::Dir(children)) = self.layout.get(ino).map(|e| &e.body) else {
-                    return Err(self.wrong_kind(ino, EntryKind::Dir));
-                };
+            Listing::Fixed(children) => {
                 let page = children.iter().enumerate().skip(from).take(max);
+                let kind = |ino| self.layout.get(ino).map_or(EntryKind::Dir, |e| e.attr.kind);
                 return Ok(page
-                    .filter_map(|(i, (name, child))| {
-                        let kind = self.layout.get(*child)?.attr.kind;
-                        Some(DirEntry {
-                            ino: *child,
-                            kind,
-                            name: name.to_vec(),
-                            next: i as u64 + 1,
-                        })
+                    .map(|(i, (name, child))| DirEntry {
+                        ino: *child,
+                        kind: kind(*child),
+                        name: name.to_vec(),
+                        next: i as u64 + 1,
                     })
                     .collect());
             }
@@ -485,7 +404,7 @@ impl SnapshotFs {
     pub fn readlink(&self, ino: u64) -> Result<Vec<u8>> {
         if let Some(e) = self.layout.get(ino) {
             return match &e.body {
-                Fixed::Link(target) => Ok(target.to_vec()),
+                Fixed::Link { target, .. } => Ok(target.to_vec()),
                 _ => Err(self.wrong_kind(ino, EntryKind::Symlink)),
             };
         }
@@ -519,7 +438,7 @@ impl SnapshotFs {
     /// call; [`open`](Self::open) one to read a file in many calls.
     pub async fn read(&self, ino: u64, offset: u64, len: usize) -> Result<Vec<u8>> {
         let mut reader = self.open(ino).await?;
-        let io = |e| Error::io(reader_path(ino), e);
+        let io = |e| Error::io(format!("inode {ino}"), e);
         let len = len.min(MAX_READ_LEN) as u64;
         let len = len.min(reader.len().saturating_sub(offset));
         reader.seek(SeekFrom::Start(offset)).await.map_err(io)?;
@@ -534,14 +453,13 @@ impl SnapshotFs {
 
     /// The inode table's figures.
     pub fn stats(&self) -> FsStats {
-        let t = self.table();
+        let (inodes, held, cap, evicted) = self.table().figures();
         FsStats {
             snapshots: self.layout.snapshots,
-            layout_inodes: self.layout.entries.len(),
-            inodes: t.len(),
-            held: t.held(),
-            cap: t.cap(),
-            evicted: t.evicted(),
+            inodes,
+            held,
+            cap,
+            evicted,
         }
     }
 
@@ -555,21 +473,33 @@ impl SnapshotFs {
     }
 }
 
-fn reader_path(ino: u64) -> std::path::PathBuf {
-    format!("inode {ino}").into()
-}
-
 /// The table entry of `node`, the `index`th of the tree `tree`.
 fn entry_of(tree: ChunkId, index: usize, node: &Node) -> (Attr, Body) {
-    let body = match &node.kind {
-        NodeKind::File { .. } => Body::File {
-            tree,
-            index: u32::try_from(index).unwrap_or(u32::MAX),
-        },
-        NodeKind::Dir { subtree } => Body::Dir { subtree: *subtree },
-        NodeKind::Symlink { target } => Body::Symlink {
-            target: Box::from(target.as_slice()),
+    let index = u32::try_from(index).unwrap_or(u32::MAX);
+    let (kind, size, body) = match &node.kind {
+        NodeKind::File { .. } => (EntryKind::File, node.size, Body::File { tree, index }),
+        NodeKind::Dir { subtree } => (EntryKind::Dir, 0, Body::Dir { subtree: *subtree }),
+        NodeKind::Symlink { target } => {
+            let body = Body::Symlink {
+                target: Box::from(target.as_slice()),
+            };
+            (EntryKind::Symlink, target.len() as u64, body)
+        }
+    };
+    let attr = Attr {
+        ino: 0,
+        kind,
+        size,
+        perm: node.mode & 0o7777,
+        uid: node.uid,
+        gid: node.gid,
+        mtime: system_time(node.mtime),
+        ctime: system_time(node.ctime),
+        nlink: if kind == EntryKind::File {
+            node.nlink.max(1)
+        } else {
+            1
         },
     };
-    (Attr::of_node(node), body)
+    (attr, body)
 }

@@ -1,13 +1,7 @@
-//! The bounded inode table of a [`SnapshotFs`](super::SnapshotFs): the
-//! entries inside snapshots that have been looked up or listed.
-//!
-//! An entry is held while the kernel (or another caller of `lookup`)
-//! remembers it: `lookup` adds one reference, `forget` takes them away.
-//! Entries nobody holds are idle and evicted least recently used first as
-//! soon as the table is over its cap, so the table's size is the cap plus
-//! what is held, whatever the number of files browsed. Inode numbers are
-//! never reused: a number evicted and asked for again is stale, not another
-//! file.
+//! The bounded inode table of a [`SnapshotFs`](super::SnapshotFs): entries
+//! inside snapshots. `lookup` holds one (FUSE's reference counts), `forget`
+//! lets go; idle entries are evicted least recently used first once the
+//! table is over its cap. Inode numbers are never reused.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -132,24 +126,9 @@ impl Table {
         }
     }
 
-    /// Entries in the table (held and idle).
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Entries held.
-    pub(crate) fn held(&self) -> usize {
-        self.held.len()
-    }
-
-    /// The cap on idle entries.
-    pub(crate) fn cap(&self) -> usize {
-        self.cap
-    }
-
-    /// Entries evicted so far.
-    pub(crate) fn evicted(&self) -> u64 {
-        self.evicted
+    /// Entries (held and idle), held, the cap, evicted so far.
+    pub(crate) fn figures(&self) -> (usize, usize, usize, u64) {
+        (self.entries.len(), self.held.len(), self.cap, self.evicted)
     }
 
     /// Up to `n` of the least recently used held entries, as (parent,
@@ -229,15 +208,15 @@ mod tests {
         for i in 0..10u8 {
             t.insert(1, &[b'0' + i], attr(), body(), false);
         }
-        assert_eq!(t.len(), 3);
-        assert!(t.get(a).is_some(), "a held entry is never evicted");
+        assert_eq!(t.figures().0, 3);
+        assert!(t.entries.contains_key(&a), "a held entry is never evicted");
         assert_eq!(t.find(1, b"9", false).map(|e| e.ino), Some(a + 10));
         assert!(t.find(1, b"0", false).is_none());
         t.forget(a, 1);
         t.insert(1, b"new", attr(), body(), false);
-        assert_eq!(t.len(), 3);
-        assert!(t.get(a).is_none(), "forgotten and oldest: evicted");
-        assert_eq!(t.evicted(), 9);
+        assert_eq!(t.figures().0, 3);
+        assert!(!t.entries.contains_key(&a), "forgotten and oldest: evicted");
+        assert_eq!(t.figures().3, 9);
     }
 
     #[test]
@@ -247,9 +226,9 @@ mod tests {
         assert_eq!(t.insert(1, b"x", attr(), body(), true).ino, x);
         assert_ne!(t.insert(2, b"x", attr(), body(), false).ino, x);
         t.forget(x, 1);
-        assert_eq!(t.held(), 1, "two lookups need two forgets");
+        assert_eq!(t.figures().1, 1, "two lookups need two forgets");
         t.forget(x, 1);
-        assert_eq!(t.held(), 0);
+        assert_eq!(t.figures().1, 0);
     }
 
     #[test]
@@ -258,7 +237,7 @@ mod tests {
         for n in [b"a", b"b", b"c", b"d"] {
             t.insert(7, n, attr(), body(), true);
         }
-        assert_eq!(t.len(), 4);
+        assert_eq!(t.figures().0, 4);
         assert_eq!(t.over_cap(10), vec![(7, b"a".to_vec()), (7, b"b".to_vec())]);
         assert_eq!(t.over_cap(1).len(), 1);
     }
