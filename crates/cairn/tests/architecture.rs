@@ -44,8 +44,14 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // admin authority chain (repo/authority/, ~1 250 lines) landed before the
 // split branch that moves journal audit, tenants and the deletion protocol
 // out of cas-core (7 450 -> 8 750).
+// Raised by the browse branch (issue 22, 8 750 -> 8 900): the signed hold
+// record (`CRHD`, next to the other signed formats in repo/signed.rs, with
+// its verified listing in repo/holds.rs, which needs the authority chain's
+// crate-private decoder) and four journal operations (tag, hold, release,
+// rewrite). Tag, hold policy and rewrite themselves live in
+// cairn-lifecycle.
 const OVER_LIMIT: &[(&str, usize)] = &[
-    ("cairn-cas-core", 8_750),
+    ("cairn-cas-core", 8_900),
     ("cairn-backends", 5_600),
     ("cairn-erasure", 6_500),
 ];
