@@ -54,8 +54,14 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // and the journal's verify checks that journaled snapshots still exist
 // and forgotten ones stay gone (journal/verify.rs, which moves up with the
 // audit side); the threat model grew by its new rows (8 750 -> 8 880).
+// Raised by the browse branch (issue 22, 8 750 -> 8 900): the signed hold
+// record (`CRHD`, next to the other signed formats in repo/signed.rs, with
+// its verified listing in repo/holds.rs, which needs the authority chain's
+// crate-private decoder) and four journal operations (tag, hold, release,
+// rewrite). Tag, hold policy and rewrite themselves live in
+// cairn-lifecycle.
 const OVER_LIMIT: &[(&str, usize)] = &[
-    ("cairn-cas-core", 8_880),
+    ("cairn-cas-core", 9_100),
     ("cairn-backends", 5_700),
     ("cairn-erasure", 6_750),
 ];

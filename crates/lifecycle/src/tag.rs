@@ -29,17 +29,17 @@ pub struct TagChange {
 
 impl TagChange {
     /// Adds `tag`.
-    pub fn add(mut self, tag: impl Into<String>) -> Self {
+    pub fn add_tag(mut self, tag: impl Into<String>) -> Self {
         self.add.push(tag.into());
         self
     }
     /// Removes `tag`.
-    pub fn remove(mut self, tag: impl Into<String>) -> Self {
+    pub fn remove_tag(mut self, tag: impl Into<String>) -> Self {
         self.remove.push(tag.into());
         self
     }
     /// Replaces every tag with `tags`.
-    pub fn set(mut self, tags: Vec<String>) -> Self {
+    pub fn set_tags(mut self, tags: Vec<String>) -> Self {
         self.set = Some(tags);
         self
     }

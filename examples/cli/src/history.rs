@@ -99,13 +99,13 @@ pub(crate) async fn tag(ctx: &Ctx, a: TagArgs) -> Result<ExitCode> {
     let ids = resolve(&repo, &a.snapshots).await?;
     let mut change = TagChange::default();
     for t in a.add {
-        change = change.add(t);
+        change = change.add_tag(t);
     }
     for t in a.remove {
-        change = change.remove(t);
+        change = change.remove_tag(t);
     }
     if let Some(set) = a.set {
-        change = change.set(set);
+        change = change.set_tags(set);
     }
     let report = repo
         .tag_snapshots(&ids, &change)
