@@ -218,10 +218,13 @@
 //!   written outside the target).
 //! - **Other local user of the metadata cache.** The cache is a copy of
 //!   verified objects, re-verified when read (see [`cache`]): a planted or
-//!   altered cache file is never used as data. Refusing cache directories or
-//!   files that are links or owned by another user is issue 20 item 10
-//!   (not on this branch); until then such a user can make reads slower
-//!   (the cache is skipped) or point the cache elsewhere.
+//!   altered cache file is never used as data. A cache directory that is a
+//!   link, owned by another user or writable by group or others is refused
+//!   (`Error::UnsafeCache` naming it; the repository opens without a cache
+//!   and warns); cache files are opened without following links or blocking
+//!   on FIFOs, and one that is not a regular file of ours is replaced. Still
+//!   can: with write access to a parent directory, make this machine run
+//!   without a cache (slower, never wrong).
 //!
 //! # Reading for restore, verify and check
 //!
