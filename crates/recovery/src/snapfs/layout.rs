@@ -83,7 +83,7 @@ impl Layout {
             for t in &s.1.tags {
                 let list = tags.entry(file_name(t)).or_default();
                 // A tag given twice (or two tags that sanitize alike).
-                if !list.last().is_some_and(|l| l.0 == s.0) {
+                if list.last().is_none_or(|l| l.0 != s.0) {
                     list.push(s);
                 }
             }
