@@ -60,8 +60,13 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // crate-private decoder) and four journal operations (tag, hold, release,
 // rewrite). Tag, hold policy and rewrite themselves live in
 // cairn-lifecycle.
+// Raised at the merge of the issue branches: cas-core 9 110 (the three
+// branches above together), and cairn-recovery 5 000 -> 5 130 (SnapshotFs
+// for `mount` filled it to 5 000, then issue 20's stale-index check issue and
+// `--delete` that stops at mount points added ~130).
 const OVER_LIMIT: &[(&str, usize)] = &[
-    ("cairn-cas-core", 9_100),
+    ("cairn-cas-core", 9_110),
+    ("cairn-recovery", 5_130),
     ("cairn-backends", 5_700),
     ("cairn-erasure", 6_750),
 ];
