@@ -8,7 +8,7 @@
 //! verify — planted by a backup key holder, which can seal but not sign —
 //! protects nothing and is reported as ignored: it must not let anyone
 //! without the admin role block retention. Holding and releasing are
-//! admin-only ([`Error::NotAdmin`](crate::Error::NotAdmin) names the role
+//! admin-only ([`Error::NotAdmin`] names the role
 //! otherwise) and journaled (`hold` after the record is written, `release`
 //! before it is deleted, as every removal).
 //!

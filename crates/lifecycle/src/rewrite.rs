@@ -25,7 +25,6 @@ use serde::Serialize;
 use crate::blob::{seal_blob, BlobKind};
 use crate::journal::{counts, record, Operation, SnapshotPair};
 use crate::pack::PackBuilder;
-use crate::repo::put_idempotent;
 use crate::tree::{NodeKind, Tree};
 use crate::{Error, Repository, Result, SnapshotId};
 use cairn_format::filter::Patterns;
@@ -228,18 +227,6 @@ impl Pruner<'_> {
     /// Stores the pack of new trees, then its index object, and adds it to
     /// the in-memory index.
     async fn flush(&mut self) -> Result<()> {
-        if self.pack.is_empty() {
-            return Ok(());
-        }
-        let pack = std::mem::take(&mut self.pack).finish(&self.repo.keys())?;
-        put_idempotent(&**self.repo.backend(), &pack.id.key(), pack.bytes).await?;
-        let packs = vec![(pack.id, pack.entries)];
-        self.repo.write_index(&packs).await?;
-        let mut index = self.repo.index_mut();
-        for (id, entries) in &packs {
-            index.add_pack(*id, entries);
-        }
-        index.compact();
-        Ok(())
+        crate::repair::store_tree_pack(self.repo, &mut self.pack).await
     }
 }

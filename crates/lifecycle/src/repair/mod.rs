@@ -23,6 +23,7 @@ use crate::pack::{
 use crate::{Error, Result, MAX_INDEX_SIZE};
 
 pub use index::{rebuild_index, RepairIndexOptions, RepairIndexReport};
+pub(crate) use snapshots::store_tree_pack;
 pub use snapshots::{
     repair_snapshots, LostFile, RepairSnapshotsOptions, RepairSnapshotsReport, RepairedSnapshot,
     Unrepairable, REPAIRED_TAG,

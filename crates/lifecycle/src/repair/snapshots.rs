@@ -405,18 +405,25 @@ impl Rewriter<'_> {
     /// Stores the pack of new trees, then its index object, and adds it to
     /// the in-memory index.
     async fn flush(&mut self) -> Result<()> {
-        if self.pack.is_empty() {
-            return Ok(());
-        }
-        let pack = std::mem::take(&mut self.pack).finish(&self.repo.keys())?;
-        put_idempotent(&**self.repo.backend(), &pack.id.key(), pack.bytes).await?;
-        let packs = vec![(pack.id, pack.entries)];
-        self.repo.write_index(&packs).await?;
-        let mut index = self.repo.index_mut();
-        for (id, entries) in &packs {
-            index.add_pack(*id, entries);
-        }
-        index.compact();
-        Ok(())
+        store_tree_pack(self.repo, &mut self.pack).await
     }
+}
+
+/// Stores the pack of new trees `pack` (emptied), then its index object,
+/// and adds it to the in-memory index: data, then index, as every writer.
+/// Shared by repair and rewrite, which both write trees of their own.
+pub(crate) async fn store_tree_pack(repo: &Repository, pack: &mut PackBuilder) -> Result<()> {
+    if pack.is_empty() {
+        return Ok(());
+    }
+    let pack = std::mem::take(pack).finish(&repo.keys())?;
+    put_idempotent(&**repo.backend(), &pack.id.key(), pack.bytes).await?;
+    let packs = vec![(pack.id, pack.entries)];
+    repo.write_index(&packs).await?;
+    let mut index = repo.index_mut();
+    for (id, entries) in &packs {
+        index.add_pack(*id, entries);
+    }
+    index.compact();
+    Ok(())
 }
