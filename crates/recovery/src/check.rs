@@ -175,14 +175,17 @@ async fn stale_index_objects(
 }
 
 /// The audit journal: entries intact and linked, snapshots' links present.
-/// A snapshot no entry records is a warning only: a backup interrupted
-/// between its record and its entry leaves one, and a crash must leave a
-/// repository that checks clean.
+/// A snapshot no entry records, or one a forget entry names that is still
+/// live, is a warning only: a backup interrupted between its record and its
+/// entry, or a forget between its entry and its tombstone, leaves one, and a
+/// crash must leave a repository that checks clean (`audit verify` still
+/// fails on both).
 async fn check_journal(repo: &Repository, report: &mut CheckReport) -> Result<()> {
     let journal = cairn_cas_core::journal::verify(repo, &[]).await?;
     for issue in journal.issues {
         match issue {
-            JournalIssue::UnjournaledSnapshot { .. } => {
+            JournalIssue::UnjournaledSnapshot { .. }
+            | JournalIssue::ForgottenSnapshotBack { .. } => {
                 report.warnings.push(CheckIssue::Journal { issue })
             }
             // Already counted above (the snapshot listing).
