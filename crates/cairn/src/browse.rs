@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use cairn_browse::{FsOptions, SnapshotFs};
 use cairn_cas_core::{Node, Snapshot};
-use cairn_recovery::{FileReader, FsOptions, ReaderOptions, SnapshotFs};
+use cairn_recovery::{FileReader, ReaderOptions};
 
 use crate::{Repository, Result};
 
@@ -85,7 +86,7 @@ impl Repository {
     /// it; an embedder serves the same view over HTTP or WebDAV: `resolve`
     /// the request path, `readdir` a directory page by page, `read` a range
     /// (or `open` a reader and seek), and answer a failure with
-    /// [`cairn_recovery::Error::errno`]. Memory is bounded by
+    /// [`cairn_browse::Error::errno`]. Memory is bounded by
     /// [`FsOptions::max_inodes`], not by the number of files browsed.
     ///
     /// ```

@@ -72,6 +72,14 @@ pub enum Error {
         #[from]
         source: cairn_erasure::Error,
     },
+    /// A durability model or simulation could not be built (`layout plan`).
+    #[cfg(feature = "erasure")]
+    #[error("{source}")]
+    Durability {
+        /// The durability planner's error.
+        #[from]
+        source: cairn_durability::Error,
+    },
     /// The repository layer failed (keys, packs, index, snapshots, backup).
     #[error("{source}")]
     Repository {
@@ -85,6 +93,14 @@ pub enum Error {
         /// The recovery layer's error.
         #[from]
         source: cairn_recovery::Error,
+    },
+    /// The snapshot file system view failed (`cairn-browse`: lookup,
+    /// listing, read); [`cairn_browse::Error::errno`] maps it for a server.
+    #[error("{source}")]
+    Browse {
+        /// The view's error.
+        #[from]
+        source: cairn_browse::Error,
     },
     /// An application hook refused (see [`Hooks`](crate::Hooks)).
     #[error("{stage} hook failed: {source}")]
@@ -132,8 +148,11 @@ impl Error {
             Error::Backend { source } => Box::new(source),
             #[cfg(feature = "erasure")]
             Error::Erasure { source } => Box::new(source),
+            #[cfg(feature = "erasure")]
+            Error::Durability { source } => Box::new(source),
             Error::Repository { source } => Box::new(source),
             Error::Recovery { source } => Box::new(source),
+            Error::Browse { source } => Box::new(source),
             other => Box::new(other),
         }
     }
@@ -161,6 +180,11 @@ fn wrapped<'a>(
 ) -> Option<&'a (dyn std::error::Error + 'static)> {
     if let Some(cairn_recovery::Error::Repository(inner)) = e.downcast_ref() {
         return Some(inner);
+    }
+    match e.downcast_ref() {
+        Some(cairn_browse::Error::Repository(inner)) => return Some(inner),
+        Some(cairn_browse::Error::Recovery(inner)) => return Some(inner),
+        _ => {}
     }
     if let Some(crate::cas::Error::Backend(inner)) = e.downcast_ref() {
         return Some(inner);

@@ -1,12 +1,12 @@
 //! Planning an erasure layout's durability and cost (feature `erasure`):
 //! what `cairn layout plan` prints. The model is
-//! [`cairn_erasure::durability`]; this module turns a layout file, or a
+//! [`cairn_durability`]; this module turns a layout file, or a
 //! code and a list of regions, into its input.
 
 use std::path::Path;
 use std::time::Duration;
 
-use cairn_erasure::durability::{plan, DurabilityModel, HealTiming, LayoutPlan, Prices};
+use cairn_durability::{plan, DurabilityModel, HealTiming, LayoutPlan, Prices};
 use cairn_erasure::{Labels, Layout};
 
 use crate::{Error, Result};
@@ -113,8 +113,8 @@ impl LayoutPlanOptions {
 }
 
 /// The durability, tolerance and cost plan of a layout.
-/// [`Error::Erasure`] (with [`cairn_erasure::Error::InvalidModel`] or
-/// `InvalidParameters`) for impossible inputs, [`Error::LayoutFile`] for
+/// [`Error::Durability`] (with [`cairn_durability::Error::InvalidModel`],
+/// or the erasure layer's `InvalidParameters`) for impossible inputs, [`Error::LayoutFile`] for
 /// an unreadable file.
 pub fn plan_layout(layout: LayoutToPlan<'_>, opts: &LayoutPlanOptions) -> Result<LayoutPlan> {
     let (data, parity, children) = match layout {

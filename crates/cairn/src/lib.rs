@@ -57,12 +57,12 @@ pub use crate::cas::{
     RepoConfig, RotateOptions, RotateReport, WarningKind,
 };
 pub use cairn_backends::RateLimits;
-pub use cairn_crypto::AdminPublicKey;
-pub use cairn_recovery::{Action, BlockingFileReader, FileReader, Overwrite, ReaderOptions};
 /// The snapshots as a read-only file system (`cairn mount`'s view).
-pub use cairn_recovery::{
+pub use cairn_browse::{
     Attr, DirEntry, EntryKind, FsOptions, FsStats, SnapshotFs, SnapshotNames, ROOT_INODE,
 };
+pub use cairn_crypto::AdminPublicKey;
+pub use cairn_recovery::{Action, BlockingFileReader, FileReader, Overwrite, ReaderOptions};
 
 pub use crate::cas::copy::{CopyOptions, CopyReport};
 pub use crate::cas::hold::{Hold, Holds};
@@ -94,11 +94,22 @@ pub mod cas;
 pub use cairn_chunking as chunking;
 /// Keys, sealing, key files.
 pub use cairn_crypto as crypto;
-/// Erasure coding across backends (feature `erasure`).
+/// Erasure coding across backends (feature `erasure`): `cairn-erasure`,
+/// with its planner `cairn-durability` at [`erasure::durability`].
 #[cfg(feature = "erasure")]
-pub use cairn_erasure as erasure;
-/// Point-in-time selection, restore plans, restore, verify, check.
-pub use cairn_recovery as recovery;
+pub mod erasure {
+    pub use cairn_durability as durability;
+    pub use cairn_erasure::*;
+}
+/// Point-in-time selection, restore plans, restore, verify, check; and
+/// (from `cairn-browse`) the snapshots as a read-only file system.
+pub mod recovery {
+    pub use cairn_browse::{
+        Attr, DirEntry, EntryKind, FsOptions, FsStats, SnapshotFs, SnapshotNames, MAX_READ_LEN,
+        ROOT_INODE,
+    };
+    pub use cairn_recovery::*;
+}
 
 /// The workspace README's example, compiled as a doctest too.
 #[cfg(doctest)]

@@ -266,7 +266,7 @@ fn open_erasure(path: &Path, create: bool) -> Result<OpenedLocation> {
         // Checked when the layout is first used, when moving children is
         // still cheap; every open would repeat it to no purpose.
         let labels: Vec<_> = layout.backends.iter().map(|c| c.labels()).collect();
-        let tolerance = cairn_erasure::durability::Tolerance::of(layout.erasure.parity, &labels);
+        let tolerance = cairn_durability::Tolerance::of(layout.erasure.parity, &labels);
         warnings.extend(
             tolerance
                 .recommendations(labels.len())

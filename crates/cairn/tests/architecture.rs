@@ -17,20 +17,26 @@ use serde_json::Value;
 const LAYERS: &[&[&str]] = &[
     &["cairn-chunking", "cairn-crypto", "cairn-backends"],
     &["cairn-format", "cairn-erasure"],
-    &["cairn-cas-core"],
+    &["cairn-cas-core", "cairn-durability"],
     &["cairn-archiver", "cairn-lifecycle", "cairn-recovery"],
+    &["cairn-browse"],
     &["cairn"],
     &[
         "cairn-cli",
         "cairn-examples",
         "cairn-bench",
         "cairn-fuzzing",
+        "cairn-testkit",
     ],
 ];
 
-/// Library crates (the first five floors) stay readable in one sitting:
+/// Library crates (every floor but the programs') stay readable in one sitting:
 /// lines of non-test code under `src/`, comments and docs included.
 const MAX_LIBRARY_LINES: usize = 5_000;
+// Lowered by the house branch (issue 19): `durability` moved out of
+// cairn-erasure into cairn-durability (6 750 -> 5 430), and `SnapshotFs`
+// out of cairn-recovery into cairn-browse (5 130 -> 4 204: under the
+// limit, so its pin is gone).
 /// Crates over the limit today, with the most they may hold until they
 /// are split (see ARCHITECTURE.md, "Known debts"): the number may only
 /// go down.
@@ -66,9 +72,8 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // `--delete` that stops at mount points added ~130).
 const OVER_LIMIT: &[(&str, usize)] = &[
     ("cairn-cas-core", 9_110),
-    ("cairn-recovery", 5_130),
     ("cairn-backends", 5_700),
-    ("cairn-erasure", 6_750),
+    ("cairn-erasure", 5_430),
 ];
 
 fn layer_of(name: &str) -> Option<usize> {

@@ -160,6 +160,15 @@ impl Default for RetryConfig {
     }
 }
 
+impl RetryConfig {
+    /// Sets [`max_attempts`](Self::max_attempts) (at least 1: the first
+    /// attempt is always made).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+}
+
 /// Settings of an [`ErasureBackend`](crate::ErasureBackend). Start from
 /// [`ErasureConfig::new`] and adjust with the setters.
 #[non_exhaustive]

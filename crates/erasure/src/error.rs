@@ -27,13 +27,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A [`DurabilityModel`](crate::durability::DurabilityModel) or
-    /// simulation asked for with impossible parameters.
-    #[error("invalid durability model: {reason}")]
-    InvalidModel {
-        /// What is wrong with it.
-        reason: String,
-    },
     /// The children's labels cannot satisfy the placement rules.
     #[error(
         "impossible placement: region {region:?} would hold {shards} shards, more than the {max} allowed"

@@ -80,10 +80,11 @@
 //! children (circuit breakers, latency, error counts) is in
 //! [`ErasureBackend::health_report`].
 //!
-//! **Planning.** [`durability`] estimates a layout's annual probability of
-//! losing data (closed forms, and a simulation that drives this crate's own
-//! repair path), which children, regions and zones it can lose, and its
-//! cost by tier. Children labelled with a cold tier
+//! **Planning** lives in the crate above, `cairn-durability` (re-exported
+//! by the facade as `cairn::erasure::durability`): a layout's annual
+//! probability of losing data (closed forms, and a simulation that drives
+//! this crate's own repair path), which children, regions and zones it can
+//! lose, and its cost by tier. Children labelled with a cold tier
 //! ([`Labels::is_cold`]) are read only when the hot ones cannot supply `k`
 //! shards; archive children that need a restore request implement
 //! [`Thaw`] ([`ErasureBackend::thaw_for_degraded_read`]), and with
@@ -159,7 +160,6 @@ mod backend;
 mod call;
 mod codec;
 mod config;
-pub mod durability;
 mod error;
 pub mod format;
 mod heal;

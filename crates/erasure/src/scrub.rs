@@ -161,8 +161,10 @@ impl ErasureBackend {
     }
 
     /// Reads and classifies every shard of `key`; with `repair`, rewrites the
-    /// bad ones. Never fails as a whole: problems go into the report.
-    pub(crate) async fn scrub_object(&self, key: &str, repair: bool) -> ScrubReport {
+    /// bad ones. Never fails as a whole: problems go into the report. (One
+    /// object of [`scrub`](Self::scrub); the durability simulation asks
+    /// after each event whether its object can still be rebuilt.)
+    pub async fn scrub_object(&self, key: &str, repair: bool) -> ScrubReport {
         let mut report = ScrubReport {
             objects_scanned: 1,
             ..ScrubReport::default()

@@ -41,33 +41,6 @@ pub enum Error {
         /// The path asked for.
         path: PathBuf,
     },
-    /// A [`SnapshotFs`](crate::SnapshotFs) directory has no entry of that
-    /// name.
-    #[error("no entry {name:?} in directory inode {parent}")]
-    NoEntry {
-        /// The directory's inode.
-        parent: u64,
-        /// The name asked for (lossy UTF-8).
-        name: String,
-    },
-    /// A [`SnapshotFs`](crate::SnapshotFs) inode that is not (or no longer)
-    /// known: it was never given out, or was forgotten and evicted.
-    #[error("inode {ino} is unknown or was forgotten")]
-    StaleInode {
-        /// The inode asked for.
-        ino: u64,
-    },
-    /// A [`SnapshotFs`](crate::SnapshotFs) entry of another kind than the
-    /// operation needs (reading a directory, listing a file…).
-    #[error("inode {ino} is a {is:?}, not a {wanted:?}")]
-    WrongKind {
-        /// The inode asked for.
-        ino: u64,
-        /// What it is.
-        is: crate::EntryKind,
-        /// What the operation needs.
-        wanted: crate::EntryKind,
-    },
     /// A restore finished with some files incomplete; the first error is given.
     #[error(
         "restore incomplete: {} file(s) not restored whole{}; {failed} failure(s), first: {first}",
@@ -86,19 +59,12 @@ pub enum Error {
 
 impl Error {
     /// The POSIX error number a file-system server answers this error with
-    /// (`ENOENT`, `ESTALE`, `ENOTDIR`, `EISDIR`, `EINVAL`; `EIO` for the
-    /// repository's and other failures).
+    /// (`ENOENT`, `EISDIR`, an I/O error's own; `EIO` for the repository's
+    /// and other failures): `cairn-browse` answers FUSE with it.
     pub fn errno(&self) -> i32 {
-        use crate::EntryKind::{Dir, File};
         use rustix::io::Errno;
         let e = match self {
-            Error::NoEntry { .. } | Error::NotInSnapshot { .. } => Errno::NOENT,
-            Error::StaleInode { .. } => Errno::STALE,
-            Error::WrongKind { is, wanted, .. } => match (is, wanted) {
-                (_, Dir) => Errno::NOTDIR,
-                (Dir, File) => Errno::ISDIR,
-                _ => Errno::INVAL,
-            },
+            Error::NotInSnapshot { .. } => Errno::NOENT,
             Error::NotAFile { .. } => Errno::ISDIR,
             Error::Io { source, .. } => return source.raw_os_error().unwrap_or(5),
             _ => Errno::IO,

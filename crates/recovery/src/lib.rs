@@ -68,7 +68,6 @@ mod options;
 mod plan;
 mod reader;
 mod restore;
-mod snapfs;
 mod stream;
 mod target;
 mod update;
@@ -88,10 +87,6 @@ pub use plan::{
 pub use reader::{node_at, root_node, BlockingFileReader, FileReader, ReaderOptions};
 pub use restore::{
     restore, restore_owned, NoProgress, RestoreProgress, RestoreSummary, RestoreWarning,
-};
-pub use snapfs::{
-    Attr, DirEntry, EntryKind, FsOptions, FsStats, SnapshotFs, SnapshotNames, MAX_READ_LEN,
-    ROOT_INODE,
 };
 pub use stream::restore_snapshot;
 pub use verify::{verify, Mismatch, VerifyReport};

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use cairn_erasure::durability::{
+use cairn_durability::{
     annual_from_window, markov, mttdl_years, plan, simulate, window_binomial, window_poisson,
     DurabilityModel, HealTiming, Prices, SimOptions,
 };

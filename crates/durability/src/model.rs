@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::{Error, Labels, Layout, Result};
+use cairn_erasure::{Labels, Layout};
+
+use crate::{Error, Result};
 
 /// Seconds in the (Julian) year that annual rates are quoted over.
 pub(crate) const YEAR_SECS: f64 = 365.25 * 24.0 * 3600.0;
@@ -27,7 +29,7 @@ impl HealTiming {
 
     /// Timing derived from the healing path's own parameters.
     ///
-    /// - `heal_interval`: how often [`ErasureBackend::heal`](crate::ErasureBackend::heal)
+    /// - `heal_interval`: how often [`ErasureBackend::heal`](cairn_erasure::ErasureBackend::heal)
     ///   or `scrub --repair` runs. A failure lands uniformly within an
     ///   interval, so it waits half of one on average before it is seen
     ///   (`detect = heal_interval / 2`).
@@ -176,7 +178,7 @@ impl DurabilityModel {
     }
 
     fn validate(&self) -> Result<()> {
-        crate::Codec::new(self.k, self.m)?;
+        cairn_erasure::Codec::new(self.k, self.m)?;
         if self.children.len() != self.n() {
             return Err(invalid(format!(
                 "{} children given, a {}+{} code needs exactly {}",

@@ -189,7 +189,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapfs::EntryKind;
+    use crate::EntryKind;
 
     fn attr() -> Attr {
         Attr::synthetic(0, EntryKind::File, 0o644, std::time::UNIX_EPOCH)

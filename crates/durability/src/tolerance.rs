@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::Labels;
+use cairn_erasure::Labels;
 
 /// A failure domain: what one event takes down at once.
 #[non_exhaustive]

@@ -1,6 +1,42 @@
-//! The snapshots as a read-only file system (`cairn mount`'s view),
-//! documented on [`SnapshotFs`] (this module is private).
+//! `cairn-browse`: a repository's snapshots as a read-only file system —
+//! the view `cairn mount` serves over FUSE, and that an embedder can serve
+//! over HTTP or WebDAV ([`SnapshotFs`]).
+//!
+//! ```
+//! use std::path::Path;
+//! use std::sync::Arc;
+//! use cairn_archiver::{backup, BackupOptions, NoProgress};
+//! use cairn_backends::MemoryBackend;
+//! use cairn_browse::{EntryKind, FsOptions, SnapshotFs};
+//! use cairn_cas_core::{InitOptions, Repository};
+//! use cairn_crypto::KdfParams;
+//!
+//! # futures::executor::block_on(async {
+//! let src = tempfile::tempdir()?;
+//! std::fs::write(src.path().join("notes.txt"), b"remember the milk")?;
+//! let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
+//! let repo = Repository::init(Arc::new(MemoryBackend::new()), b"pw", opts).await?;
+//! backup(&repo, &[src.path().to_owned()], &BackupOptions::default(), Arc::new(NoProgress)).await?;
+//!
+//! let fs = SnapshotFs::new(Arc::new(repo), FsOptions::default()).await?;
+//! let file = Path::new("snapshots/latest").join(src.path().strip_prefix("/")?).join("notes.txt");
+//! let attr = fs.resolve(&file).await?;
+//! assert_eq!((attr.kind, attr.size), (EntryKind::File, 17));
+//! assert_eq!(fs.read(attr.ino, 9, 100).await?, b"the milk");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # What this crate owns
+//!
+//! The layout above the snapshots (restic's: `snapshots/`, `hosts/`,
+//! `tags/`, `latest` links), the bounded inode table, paged listings from
+//! the snapshots' trees, and reads through `cairn-recovery`'s seekable
+//! [`FileReader`]. It is on the floor above recovery, below the facade
+//! (`cairn::SnapshotFs`, `Repository::snapshot_fs`); its failures carry a
+//! POSIX error number ([`Error::errno`]).
 
+mod error;
 mod layout;
 mod table;
 
@@ -15,8 +51,9 @@ use futures::io::{AsyncReadExt, AsyncSeekExt, SeekFrom};
 
 pub use layout::SnapshotNames;
 
-use crate::reader::{FileReader, ReaderOptions};
-use crate::{Error, Result};
+use cairn_recovery::{FileReader, ReaderOptions};
+
+pub use error::{Error, Result};
 use layout::{Fixed, Layout};
 use table::{Body, Table};
 
@@ -430,7 +467,12 @@ impl SnapshotFs {
             .and_then(|i| listing.nodes.get(i))
             .ok_or(Error::StaleInode { ino })?;
         let path = Path::new(node.name_os());
-        FileReader::from_node(Arc::clone(&self.repo), path, node.clone(), self.opts.reader)
+        Ok(FileReader::from_node(
+            Arc::clone(&self.repo),
+            path,
+            node.clone(),
+            self.opts.reader,
+        )?)
     }
 
     /// Up to `len` bytes (at most [`MAX_READ_LEN`]) of the file `ino` from

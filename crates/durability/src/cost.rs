@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::Labels;
+use cairn_erasure::Labels;
 
 /// Prices of one storage tier (one currency for a whole table).
 #[non_exhaustive]

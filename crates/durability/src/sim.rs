@@ -20,7 +20,9 @@ use super::closed_form::Estimate;
 use super::model::{hazard, invalid, DurabilityModel};
 use super::rng::SplitMix64;
 use super::tolerance::{DomainKind, Tolerance};
-use crate::{Child, ErasureBackend, ErasureConfig, Result, RetryConfig};
+use cairn_erasure::{Child, ErasureBackend, ErasureConfig, RetryConfig};
+
+use crate::Result;
 
 /// The object every simulated history stores. With fixed placement every
 /// object has the same fate, so one stands for all of them.
@@ -306,7 +308,8 @@ impl<'a> World<'a> {
                 RepairTimes::Fixed => mttr,
             };
         self.store
-            .replace_child(i, child(self.model, i, Arc::new(Failed)))
+            .replace_child(i, child(self.model, i, Arc::new(Failed)))?;
+        Ok(())
     }
 
     fn finish(mut self) -> SimReport {
@@ -338,10 +341,7 @@ async fn fresh_store(model: &DurabilityModel) -> Result<ErasureBackend> {
         .collect();
     // One attempt per call and no timers: a failed child answers at once,
     // and simulated time must not wait on real time.
-    let retry = RetryConfig {
-        max_attempts: 1,
-        ..RetryConfig::default()
-    };
+    let retry = RetryConfig::default().max_attempts(1);
     let config = ErasureConfig::new(model.k, model.m)
         .retry(retry)
         .op_timeout(None)

@@ -1,11 +1,11 @@
-//! How durable a layout is, and what it costs: an annual probability of
+//! `cairn-durability`: how durable an erasure layout is, and what it costs: an annual probability of
 //! losing data from the layout (`k`, `m`, each child's region and zone),
 //! how often its parts fail, and how long the healing path takes to
 //! rebuild what they held.
 //!
 //! ```
 //! use std::time::Duration;
-//! use cairn_erasure::durability::{markov, plan, DurabilityModel, HealTiming, Prices};
+//! use cairn_durability::{markov, plan, DurabilityModel, HealTiming, Prices};
 //! use cairn_erasure::Labels;
 //!
 //! // 4+2 over three regions, disks failing at 2% a year, a day to heal.
@@ -16,7 +16,7 @@
 //! assert_eq!(p.overhead, 1.5);
 //! assert!(p.tolerance.survives_any_region());
 //! assert!(markov(&model).nines > 8.0);
-//! # Ok::<(), cairn_erasure::Error>(())
+//! # Ok::<(), cairn_durability::Error>(())
 //! ```
 //!
 //! # Models
@@ -54,9 +54,19 @@
 //! [`plan`] puts it together with [`Tolerance`] (which children, regions
 //! and zones can be lost) and a [`CostEstimate`] from a [`Prices`] table:
 //! what `cairn layout plan` prints.
+//!
+//! # What this crate owns
+//!
+//! Planning only: nothing here is on the data path. It sits on the floor
+//! above `cairn-erasure` because the simulation drives the real
+//! [`ErasureBackend`](cairn_erasure::ErasureBackend) (placement, loss and
+//! repair decisions) over in-memory children; the facade re-exports it as
+//! `cairn::erasure::durability`, the path it had before it moved out of
+//! the erasure crate.
 
 mod closed_form;
 mod cost;
+mod error;
 mod model;
 mod plan;
 mod rng;
@@ -68,6 +78,7 @@ pub use closed_form::{
     window_binomial, window_poisson, Estimate,
 };
 pub use cost::{estimate as estimate_cost, CostEstimate, Prices, TierCost, TierPrice};
+pub use error::{Error, Result};
 pub use model::{DurabilityModel, HealTiming};
 pub use plan::{plan, LayoutPlan};
 pub use sim::{simulate, RepairTimes, SimOptions, SimReport};

@@ -3,8 +3,6 @@
 //! cap is walked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -12,8 +10,8 @@ use std::sync::Arc;
 
 use cairn::cas::{BackupOptions, Repository};
 use cairn_backends::MemoryBackend;
-use cairn_recovery::{EntryKind, Error, FsOptions, SnapshotFs, SnapshotNames, ROOT_INODE};
-use common::*;
+use cairn_browse::{EntryKind, Error, FsOptions, SnapshotFs, SnapshotNames, ROOT_INODE};
+use cairn_testkit::*;
 use futures::io::{AsyncReadExt, AsyncSeekExt, SeekFrom};
 
 fn block<T>(f: impl std::future::Future<Output = T>) -> T {
