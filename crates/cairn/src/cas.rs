@@ -17,6 +17,10 @@ pub mod prune {
     pub use cairn_lifecycle::prune::*;
 }
 
+/// The audit journal: entries and appending (`cairn-cas-core`),
+/// verification and checkpoints (`cairn-audit`).
+pub use cairn_audit as journal;
+
 /// Tenants (`cairn-cas-core`) and what a prune reclaims from shredded ones
 /// (`cairn-lifecycle`).
 pub mod tenant {

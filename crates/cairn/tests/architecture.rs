@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["cairn-chunking", "cairn-crypto", "cairn-backends"],
     &["cairn-format", "cairn-erasure"],
     &["cairn-cas-core", "cairn-durability"],
+    &["cairn-audit"],
     &["cairn-archiver", "cairn-lifecycle", "cairn-recovery"],
     &["cairn-browse"],
     &["cairn"],
@@ -36,7 +37,8 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // Lowered by the house branch (issue 19): `durability` moved out of
 // cairn-erasure into cairn-durability (6 750 -> 5 430), and `SnapshotFs`
 // out of cairn-recovery into cairn-browse (5 130 -> 4 204: under the
-// limit, so its pin is gone).
+// limit, so its pin is gone); the journal's audit side (verify,
+// checkpoint) out of cairn-cas-core into cairn-audit (9 110 -> 8 520).
 /// Crates over the limit today, with the most they may hold until they
 /// are split (see ARCHITECTURE.md, "Known debts"): the number may only
 /// go down.
@@ -71,7 +73,7 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // for `mount` filled it to 5 000, then issue 20's stale-index check issue and
 // `--delete` that stops at mount points added ~130).
 const OVER_LIMIT: &[(&str, usize)] = &[
-    ("cairn-cas-core", 9_110),
+    ("cairn-cas-core", 8_520),
     ("cairn-backends", 5_700),
     ("cairn-erasure", 5_430),
 ];

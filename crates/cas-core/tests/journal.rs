@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_backends::{Backend, MemoryBackend, PutMode};
-use cairn_cas_core::journal::{
+use cairn::cas::journal::{
     entry_key, journal_heads, load_journal, record_restore, verify, JournalIssue,
 };
+use cairn_backends::{Backend, MemoryBackend, PutMode};
 use cairn_cas_core::Repository;
 use futures::TryStreamExt;
 

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cairn_cas_core::journal::JournalIssue;
+use cairn_audit::JournalIssue;
 use cairn_cas_core::{NodeKind, OpenWarning, PackEntry, PackId, Repository, MAX_PACK_SIZE};
 use cairn_crypto::ChunkId;
 use futures::StreamExt;
@@ -181,7 +181,7 @@ async fn stale_index_objects(
 /// crash must leave a repository that checks clean (`audit verify` still
 /// fails on both).
 async fn check_journal(repo: &Repository, report: &mut CheckReport) -> Result<()> {
-    let journal = cairn_cas_core::journal::verify(repo, &[]).await?;
+    let journal = cairn_audit::verify(repo, &[]).await?;
     for issue in journal.issues {
         match issue {
             JournalIssue::UnjournaledSnapshot { .. }

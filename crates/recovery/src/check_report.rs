@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use cairn_cas_core::journal::JournalIssue;
+use cairn_audit::JournalIssue;
 use cairn_cas_core::{SnapshotId, TreeId};
 use serde::Serialize;
 

@@ -47,7 +47,8 @@ impl LoadedJournal {
     }
 
     /// The `seq` of an entry whose parents are `parents`.
-    pub(crate) fn seq_after(&self, parents: &[String]) -> u64 {
+    #[doc(hidden)]
+    pub fn seq_after(&self, parents: &[String]) -> u64 {
         parents
             .iter()
             .filter_map(|p| self.entries.get(p))
@@ -197,7 +198,8 @@ pub struct Seen {
 
 impl Seen {
     /// An entry after `parents` of `journal`.
-    pub(crate) fn after(journal: &LoadedJournal, parents: Vec<String>) -> Seen {
+    #[doc(hidden)]
+    pub fn after(journal: &LoadedJournal, parents: Vec<String>) -> Seen {
         let seq = journal.seq_after(&parents);
         Seen { parents, seq }
     }
@@ -244,7 +246,8 @@ pub async fn record_backup(
     write(repo, &seen, op, added, BTreeMap::new()).await
 }
 
-pub(crate) async fn write(
+#[doc(hidden)]
+pub async fn write(
     repo: &Repository,
     seen: &Seen,
     op: Operation,

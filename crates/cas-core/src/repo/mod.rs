@@ -21,6 +21,8 @@ pub(crate) use keys::{fetch_revocation, is_revoked, key_identity, revocation_nam
 pub use keys::{KeyInfo, NewKey};
 pub use options::InitOptions;
 pub use remove::{RemoveOptions, RemoveReport};
+#[doc(hidden)]
+pub use signed::TOMBSTONES;
 pub use signed::{decode_hold, encode_hold, Hold, HOLDS};
 pub use snapshots::Tombstones;
 

@@ -44,7 +44,7 @@ pub(crate) const HOLD_MAGIC: &[u8; 4] = b"CRHD";
 /// Prefix of snapshot holds.
 pub const HOLDS: &str = "holds/";
 /// Prefix of snapshot tombstones.
-pub(crate) const TOMBSTONES: &str = "tombstones/";
+pub const TOMBSTONES: &str = "tombstones/";
 /// Prefix of key revocations.
 pub(crate) const REVOKED: &str = "revoked/";
 /// Largest signed record read.

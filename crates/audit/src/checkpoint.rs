@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::append::{load_journal, write, Seen};
 use super::verify::covered_entries;
 use super::{counts, entry_key, Operation};
+use super::{load_journal, write, Seen};
 use crate::{Error, Repository, Result};
 
 /// What [`checkpoint`] did.

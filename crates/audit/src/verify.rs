@@ -6,8 +6,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::append::{load_journal, LoadedJournal};
 use super::Operation;
+use super::{load_journal, LoadedJournal};
 use crate::{Error, Repository, Result, SnapshotId};
 
 /// Something wrong with the journal, naming the entry (or snapshot) at fault.
@@ -266,7 +266,7 @@ pub async fn verify(repo: &Repository, pins: &[String]) -> Result<JournalReport>
 async fn check_lives(
     repo: &Repository,
     journal: &LoadedJournal,
-    live: &[(SnapshotId, crate::Snapshot)],
+    live: &[(SnapshotId, cairn_cas_core::Snapshot)],
     report: &mut JournalReport,
 ) -> Result<()> {
     let (added, removed) = lives(journal);
@@ -282,8 +282,9 @@ async fn check_lives(
             crate::open::list_tolerant(&**repo.backend(), "snapshots/").await?;
         let listed: BTreeSet<String> = listed.into_iter().map(|m| m.key).collect();
         // A listing that cannot be shown complete proves nothing missing.
-        deleted
-            .retain(|(id, _)| incomplete.is_none() && !listed.contains(&crate::snapshot_key(id)));
+        deleted.retain(|(id, _)| {
+            incomplete.is_none() && !listed.contains(&cairn_cas_core::snapshot_key(id))
+        });
     }
     if !deleted.is_empty() {
         let again = load_journal(repo).await?;
@@ -307,7 +308,7 @@ async fn check_lives(
         // deletes them: a tombstone of any kind then counts.
         let blind = repo.authority_chain().is_none();
         for (snapshot, entry) in back {
-            let tomb = format!("{}{snapshot}", crate::repo::signed::TOMBSTONES);
+            let tomb = format!("{}{snapshot}", cairn_cas_core::repo::TOMBSTONES);
             if now.contains(snapshot) && !(blind && tombs.ignored.contains(&tomb)) {
                 let (snapshot, entry) = (*snapshot, entry.clone());
                 report
