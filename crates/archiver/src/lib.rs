@@ -49,6 +49,12 @@
 //! leaves only unreferenced packs or index entries, and the next backup
 //! reuses every blob whose index object was written.
 
+// This crate walks the source through directory descriptors (`openat`,
+// `O_NOFOLLOW`, `statx`): Unix only, said here in one line rather than by a
+// page of unresolved imports.
+#[cfg(not(unix))]
+compile_error!("cairn-archiver supports Unix targets only (it walks sources through directory descriptors); the repository crates below it build on other targets: see ARCHITECTURE.md, Platforms");
+
 mod driver;
 mod srcfs;
 mod vroot;

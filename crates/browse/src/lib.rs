@@ -36,6 +36,11 @@
 //! (`cairn::SnapshotFs`, `Repository::snapshot_fs`); its failures carry a
 //! POSIX error number ([`Error::errno`]).
 
+// This crate serves names as raw bytes and sits on cairn-recovery: Unix only,
+// said here in one line rather than by a page of unresolved imports.
+#[cfg(not(unix))]
+compile_error!("cairn-browse supports Unix targets only (it sits on cairn-recovery); the repository crates below it build on other targets: see ARCHITECTURE.md, Platforms");
+
 mod error;
 mod layout;
 mod table;

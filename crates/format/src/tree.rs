@@ -91,10 +91,24 @@ pub struct Node {
 }
 
 impl Node {
-    /// The name as a path component.
+    /// The name as a path component (Unix: the bytes as they were).
+    #[cfg(unix)]
     pub fn name_os(&self) -> &std::ffi::OsStr {
         use std::os::unix::ffi::OsStrExt;
         std::ffi::OsStr::from_bytes(&self.name)
+    }
+
+    /// The name as a path component on any platform: the bytes as they
+    /// were on Unix; elsewhere UTF-8 when they are, else lossily (a name
+    /// from a Unix tree need not be valid on the platform reading it).
+    pub fn name_path(&self) -> std::borrow::Cow<'_, std::ffi::OsStr> {
+        #[cfg(unix)]
+        return std::borrow::Cow::Borrowed(self.name_os());
+        #[cfg(not(unix))]
+        match String::from_utf8_lossy(&self.name) {
+            std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(std::ffi::OsStr::new(s)),
+            std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.into()),
+        }
     }
 }
 

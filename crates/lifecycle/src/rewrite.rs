@@ -13,8 +13,6 @@
 //! fails a `forget` run with [`Error::Held`] before anything is written.
 
 use std::collections::HashSet;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use cairn_crypto::ChunkId;
@@ -189,7 +187,7 @@ impl Pruner<'_> {
             let mut changed = false;
             let mut kept = Vec::with_capacity(before);
             for mut node in std::mem::take(&mut tree.nodes) {
-                let child = path.join(OsStr::from_bytes(&node.name));
+                let child = path.join(node.name_path());
                 let is_dir = matches!(node.kind, NodeKind::Dir { .. });
                 if self.exclude.matches(&child, is_dir) {
                     self.excluded.push(child);

@@ -59,6 +59,12 @@
 //! # }).unwrap();
 //! ```
 
+// This crate restores through directory descriptors (`openat`, `O_NOFOLLOW`,
+// `fchown`, `fchmod`): Unix only, said here in one line rather than by a page
+// of unresolved imports.
+#[cfg(not(unix))]
+compile_error!("cairn-recovery supports Unix targets only (it restores through directory descriptors); the repository crates below it build on other targets: see ARCHITECTURE.md, Platforms");
+
 mod check;
 mod check_report;
 mod error;

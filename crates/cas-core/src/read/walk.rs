@@ -1,6 +1,5 @@
 //! A snapshot's tree as a stream of directories, depth first.
 
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use futures::stream::{self, Stream, StreamExt};
@@ -48,7 +47,7 @@ impl Repository {
                 if let Ok(t) = &tree {
                     for node in &t.nodes {
                         if let NodeKind::Dir { subtree } = &node.kind {
-                            let sub = path.join(std::ffi::OsStr::from_bytes(&node.name));
+                            let sub = path.join(node.name_path());
                             if descend(&sub, node) {
                                 stack.push((sub, TreeId::from(*subtree)));
                             }
@@ -74,7 +73,7 @@ impl Repository {
                     Ok(t) => t
                         .nodes
                         .into_iter()
-                        .map(|n| Ok((dir.path.join(n.name_os()), n)))
+                        .map(|n| Ok((dir.path.join(n.name_path()), n)))
                         .collect(),
                     Err(e) => vec![Err(e)],
                 };

@@ -19,8 +19,10 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Mode of directories the cache creates.
+#[cfg(unix)]
 const DIR_MODE: u32 = 0o700;
 /// Mode of files the cache creates.
+#[cfg(unix)]
 pub(super) const FILE_MODE: u32 = 0o600;
 
 /// Why `meta` (of an entry read without following links) may not be used
@@ -101,6 +103,7 @@ pub(super) fn check_dirs(base: &Path, rel: &Path, create: bool) -> io::Result<bo
         at.push(c);
         let meta = match fs::symlink_metadata(&at) {
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+                #[cfg_attr(not(unix), allow(unused_mut))]
                 let mut b = fs::DirBuilder::new();
                 #[cfg(unix)]
                 std::os::unix::fs::DirBuilderExt::mode(&mut b, DIR_MODE);

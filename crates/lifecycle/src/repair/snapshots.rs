@@ -20,8 +20,6 @@
 //! of an original already repaired (so `--forget` can follow a first run).
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use cairn_crypto::ChunkId;
@@ -338,7 +336,7 @@ impl Rewriter<'_> {
             };
             let mut changed = false;
             for node in &mut tree.nodes {
-                let child = path.join(OsStr::from_bytes(&node.name));
+                let child = path.join(node.name_path());
                 match &mut node.kind {
                     NodeKind::Dir { subtree } => {
                         let new = self.tree(*subtree, child).await?;
