@@ -3,6 +3,7 @@
 //! a time per handle.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::facade_backup;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -89,14 +90,7 @@ fn a_missing_layout_child_is_reported_and_not_created() {
             .await
             .unwrap();
         assert!(repo.warnings().is_empty());
-        let done = repo
-            .backup(
-                std::slice::from_ref(&src),
-                &BackupOptions::default(),
-                Arc::new(NoProgress),
-            )
-            .await
-            .unwrap();
+        let done = facade_backup(&repo, &src).await;
         drop(repo);
         std::fs::remove_dir_all(dir.path().join("disk3")).unwrap();
 
@@ -158,14 +152,7 @@ fn not_enough_shards_downcasts_from_a_failed_restore() {
         let repo = Repository::init(&loc(&layout), PW, init_opts())
             .await
             .unwrap();
-        let done = repo
-            .backup(
-                std::slice::from_ref(&src),
-                &BackupOptions::default(),
-                Arc::new(NoProgress),
-            )
-            .await
-            .unwrap();
+        let done = facade_backup(&repo, &src).await;
         // Two of three children lose their data shards; trees and index are
         // read before, so empty the packs only.
         for d in ["disk0", "disk1"] {

@@ -2,6 +2,7 @@
 //! happened, validate after a restore; a refusing hook stops what it guards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::facade_backup;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -98,14 +99,7 @@ fn backup_is_wrapped_in_freeze_and_thaw_and_a_restore_is_validated() {
     let hooks = Arc::new(Recorder::default());
     repo.set_hooks(hooks.clone());
     block_on(async {
-        let done = repo
-            .backup(
-                std::slice::from_ref(&src),
-                &BackupOptions::default(),
-                Arc::new(NoProgress),
-            )
-            .await
-            .unwrap();
+        let done = facade_backup(&repo, &src).await;
         // A backup that fails (its parent snapshot does not exist) is
         // thawed too.
         let bad_parent =

@@ -2,10 +2,11 @@
 //! restore, and the metrics a recorder receives.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::facade_backup;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use cairn::{BackupOptions, InitOptions, KdfParams, NoProgress, Repository, RestoreOptions};
+use cairn::{InitOptions, KdfParams, NoProgress, Repository, RestoreOptions};
 use futures::executor::block_on;
 use tracing::span::{Attributes, Id};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -41,14 +42,7 @@ fn a_backup_and_a_restore_trace_their_operation_and_every_backend_call() {
             let loc = dir.path().join("repo").to_str().unwrap().parse().unwrap();
             let init = InitOptions::default().kdf(KdfParams::insecure_for_tests());
             let repo = Repository::init(&loc, b"pw", init).await.unwrap();
-            let done = repo
-                .backup(
-                    std::slice::from_ref(&src),
-                    &BackupOptions::default(),
-                    Arc::new(NoProgress),
-                )
-                .await
-                .unwrap();
+            let done = facade_backup(&repo, &src).await;
             let opts = RestoreOptions::new(dir.path().join("out"));
             let plan = repo.plan_restore(&done.snapshot, &opts).await.unwrap();
             repo.restore(&plan, &opts, Arc::new(NoProgress))

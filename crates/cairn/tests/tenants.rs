@@ -3,6 +3,7 @@
 //! layout's children confirmed without the embedder naming them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::facade_backup;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,14 +34,7 @@ fn a_tenant_is_created_backed_up_and_shredded_with_every_child_confirmed() {
             .await
             .unwrap();
         let acme = repo.create_tenant("acme").await.unwrap();
-        let done = acme
-            .backup(
-                std::slice::from_ref(&src),
-                &BackupOptions::default(),
-                Arc::new(NoProgress),
-            )
-            .await
-            .unwrap();
+        let done = facade_backup(&acme, &src).await;
         let (listed, _) = acme
             .snapshots(&cairn::SnapshotQuery::default())
             .await

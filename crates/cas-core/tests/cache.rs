@@ -3,14 +3,14 @@
 //! and processes share it, its size bound holds, and it never holds keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::backup_dir;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cairn::cas::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
 use cairn::cas::retention::{KeepPolicy, PlanOptions};
 use cairn::cas::{
-    backup, BackupOptions, CacheOptions, InitOptions, NoProgress, NodeKind, OpenOptions,
-    Repository, Snapshot,
+    BackupOptions, CacheOptions, InitOptions, NodeKind, OpenOptions, Repository, Snapshot,
 };
 use cairn_backends::testing::Counting;
 use cairn_backends::{Backend, MemoryBackend};
@@ -30,15 +30,7 @@ async fn repo_with(n: usize) -> (Store, tempfile::TempDir) {
     for i in 0..n {
         std::fs::write(src.path().join("sub/f"), format!("version {i}")).unwrap();
         std::fs::write(src.path().join("g"), vec![i as u8; 10_000]).unwrap();
-        let paths = [src.path().to_owned()];
-        backup(
-            &repo,
-            &paths,
-            &BackupOptions::default(),
-            Arc::new(NoProgress),
-        )
-        .await
-        .unwrap();
+        backup_dir(&repo, src.path(), &BackupOptions::default()).await;
     }
     (store, src)
 }

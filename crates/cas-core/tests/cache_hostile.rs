@@ -6,15 +6,13 @@
 //! repository working without a cache, with a warning naming it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::backup_dir;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn::cas::{
-    backup, BackupOptions, CacheOptions, InitOptions, NoProgress, OpenOptions, OpenWarning,
-    Repository,
-};
+use cairn::cas::{BackupOptions, CacheOptions, InitOptions, OpenOptions, OpenWarning, Repository};
 use cairn_backends::MemoryBackend;
 use cairn_crypto::KdfParams;
 use futures::executor::block_on;
@@ -30,15 +28,7 @@ fn repo() -> (Store, tempfile::TempDir) {
         let src = tempfile::tempdir().unwrap();
         for i in 0..2 {
             std::fs::write(src.path().join("f"), format!("version {i}")).unwrap();
-            let paths = [src.path().to_owned()];
-            backup(
-                &repo,
-                &paths,
-                &BackupOptions::default(),
-                Arc::new(NoProgress),
-            )
-            .await
-            .unwrap();
+            backup_dir(&repo, src.path(), &BackupOptions::default()).await;
         }
         (store, src)
     })

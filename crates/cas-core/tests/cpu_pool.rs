@@ -4,12 +4,10 @@
 //! threads, not on rayon's global pool.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::backup_dir;
 use std::sync::{Arc, Mutex};
 
-use cairn::cas::{
-    backup, rayon, BackupOptions, CpuPool, InitOptions, NoProgress, NodeKind, OpenOptions,
-    Repository,
-};
+use cairn::cas::{rayon, BackupOptions, CpuPool, InitOptions, NodeKind, OpenOptions, Repository};
 use cairn_backends::MemoryBackend;
 use cairn_crypto::KdfParams;
 use futures::TryStreamExt;
@@ -44,14 +42,7 @@ fn a_handle_given_a_pool_runs_its_cpu_work_there() {
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("f"), vec![7u8; 300_000]).unwrap();
-        let done = backup(
-            &repo,
-            &[dir.path().to_owned()],
-            &BackupOptions::default(),
-            Arc::new(NoProgress),
-        )
-        .await
-        .unwrap();
+        let done = backup_dir(&repo, dir.path(), &BackupOptions::default()).await;
 
         // Opened again with the pool: reads open their blobs on it.
         let opts = OpenOptions::default().cpu_pool(pool);

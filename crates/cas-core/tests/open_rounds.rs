@@ -15,6 +15,7 @@
 //! revoked, and a rotated key epoch still opens.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::backup_dir;
 use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
@@ -26,8 +27,7 @@ use bytes::Bytes;
 use cairn::cas::prune::{forget, SnapshotFilter};
 use cairn::cas::retention::{KeepPolicy, PlanOptions};
 use cairn::cas::{
-    backup, BackupOptions, CacheOptions, Error, InitOptions, NewKey, NoProgress, OpenOptions,
-    Repository, RotateOptions,
+    BackupOptions, CacheOptions, Error, InitOptions, NewKey, OpenOptions, Repository, RotateOptions,
 };
 use cairn_backends::testing::Counting;
 use cairn_backends::{Backend, MemoryBackend, ObjectMeta, PutMode, Result as BResult};
@@ -150,15 +150,7 @@ async fn repo_with(n: usize) -> (Store, Repository, tempfile::TempDir) {
     let src = tempfile::tempdir().unwrap();
     for i in 0..n {
         std::fs::write(src.path().join("f"), format!("version {i}")).unwrap();
-        let paths = [src.path().to_owned()];
-        backup(
-            &repo,
-            &paths,
-            &BackupOptions::default(),
-            Arc::new(NoProgress),
-        )
-        .await
-        .unwrap();
+        backup_dir(&repo, src.path(), &BackupOptions::default()).await;
     }
     (store, repo, src)
 }

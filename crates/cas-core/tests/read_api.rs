@@ -3,15 +3,13 @@
 //! refused with a typed error naming its pack.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::backup_dir;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use cairn::cas::{
-    backup, BackupOptions, Error, InitOptions, NoProgress, NodeKind, PackEntry, Repository,
-    Snapshot,
-};
+use cairn::cas::{BackupOptions, Error, InitOptions, NodeKind, PackEntry, Repository, Snapshot};
 use cairn_backends::{Backend, MemoryBackend, PutMode};
 use cairn_crypto::{ChunkId, KdfParams};
 use futures::TryStreamExt;
@@ -41,14 +39,7 @@ async fn setup() -> (Arc<MemoryBackend>, Repository, Snapshot, tempfile::TempDir
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("big"), noise(6 << 20, 7)).unwrap();
     std::fs::write(dir.path().join("small"), b"a small file").unwrap();
-    let done = backup(
-        &repo,
-        &[dir.path().to_owned()],
-        &BackupOptions::default(),
-        Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
+    let done = backup_dir(&repo, dir.path(), &BackupOptions::default()).await;
     (store, repo, done.snapshot, dir)
 }
 

@@ -6,7 +6,7 @@
 //! prune must then delete nothing the host "removed".
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+use cairn_testkit::snapshot_files;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,8 +14,7 @@ use bytes::Bytes;
 use cairn::cas::prune::{forget, prune, prune_plan, PruneOptions, SnapshotFilter};
 use cairn::cas::retention::{KeepPolicy, PlanOptions};
 use cairn::cas::{
-    backup, BackupOptions, Error, InitOptions, NewKey, NoProgress, NodeKind, Repository, Role,
-    SnapshotId,
+    backup, BackupOptions, Error, InitOptions, NewKey, NoProgress, Repository, Role, SnapshotId,
 };
 use cairn_backends::{AppendOnly, Backend, MemoryBackend, PutMode};
 use cairn_crypto::{ChunkId, KdfParams};
@@ -36,28 +35,6 @@ async fn names(store: &dyn Backend, prefix: &str) -> Vec<String> {
         .unwrap();
     v.sort();
     v
-}
-
-/// Every file of a snapshot, by name, read back and verified.
-async fn files(repo: &Repository, root: ChunkId) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root];
-    while let Some(t) = stack.pop() {
-        for node in repo.load_tree(&t).await.unwrap().nodes {
-            match node.kind {
-                NodeKind::Dir { subtree } => stack.push(subtree),
-                NodeKind::File { chunks } => {
-                    let mut bytes = Vec::new();
-                    for c in chunks {
-                        bytes.extend(repo.read_blob(&c).await.unwrap());
-                    }
-                    out.insert(node.name, bytes);
-                }
-                NodeKind::Symlink { .. } => {}
-            }
-        }
-    }
-    out
 }
 
 async fn back_up(repo: &Repository, dir: &Path, content: &[u8]) -> (SnapshotId, ChunkId) {
@@ -162,7 +139,10 @@ fn a_backup_key_over_append_only_backs_up_but_cannot_delete_anything() {
         assert!(names(&*store, "sessions/").await.is_empty());
         let reader = Repository::open(store.clone(), b"admin").await.unwrap();
         assert_eq!(reader.snapshots().await.unwrap().len(), 2);
-        assert_eq!(files(&reader, root_a).await[&b"data.bin"[..]], content(1));
+        assert_eq!(
+            snapshot_files(&reader, root_a).await[&b"data.bin"[..]],
+            content(1)
+        );
     })
 }
 
@@ -276,9 +256,18 @@ fn borg_1689_forged_removals_do_not_make_an_admin_prune_delete_history() {
             .map(|s| s.0)
             .collect();
         assert!(ids.contains(&a) && ids.contains(&b) && ids.contains(&c));
-        assert_eq!(files(&reader, root_a).await[&b"data.bin"[..]], content(1));
-        assert_eq!(files(&reader, root_b).await[&b"data.bin"[..]], content(2));
-        assert_eq!(files(&reader, root_c).await[&b"data.bin"[..]], content(3));
+        assert_eq!(
+            snapshot_files(&reader, root_a).await[&b"data.bin"[..]],
+            content(1)
+        );
+        assert_eq!(
+            snapshot_files(&reader, root_b).await[&b"data.bin"[..]],
+            content(2)
+        );
+        assert_eq!(
+            snapshot_files(&reader, root_c).await[&b"data.bin"[..]],
+            content(3)
+        );
         // The admin sees the planted key for what it is.
         let k = reader.find_key(&planted).await.unwrap();
         assert_eq!((k.role, k.endorsed), (Some(Role::Admin), Some(false)));
@@ -309,8 +298,14 @@ fn borg_1689_forged_removals_do_not_make_an_admin_prune_delete_history() {
             .map(|s| s.0)
             .collect();
         assert_eq!(left, vec![b, c]);
-        assert_eq!(files(&reader, root_b).await[&b"data.bin"[..]], content(2));
-        assert_eq!(files(&reader, root_c).await[&b"data.bin"[..]], content(3));
+        assert_eq!(
+            snapshot_files(&reader, root_b).await[&b"data.bin"[..]],
+            content(2)
+        );
+        assert_eq!(
+            snapshot_files(&reader, root_c).await[&b"data.bin"[..]],
+            content(3)
+        );
         // The host's own listing agrees (it verifies with the authority
         // its key file names).
         let host_ids: Vec<SnapshotId> = host

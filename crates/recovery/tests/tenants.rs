@@ -2,6 +2,7 @@
 //! over a 4+2 erasure layout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::snapshot_files;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use cairn::cas::prune::{prune, prune_plan, PruneOptions};
 use cairn::cas::tenant::{verify_receipt, Receipt, ShredOptions};
 use cairn::cas::{
     backup, format::decode_index, format::open_blob, format::read_pack_header, BackupOptions,
-    Error, InitOptions, NewKey, NoProgress, NodeKind, PackEntry, Repository,
+    Error, InitOptions, NewKey, NoProgress, PackEntry, Repository,
 };
 use cairn_backends::{Backend, MemoryBackend, PartialObjects};
 use cairn_crypto::{AnyKeyFile, ChunkId, KdfParams, KeySet, SealingKey, TenantKeyObject};
@@ -23,28 +24,6 @@ const PASSWORDS: [&[u8]; 2] = [b"admin-pw", b"backup-pw"];
 async fn objects(store: &dyn Backend, prefix: &str) -> BTreeMap<String, u64> {
     let listed: Vec<_> = store.list(prefix).try_collect().await.unwrap();
     listed.into_iter().map(|m| (m.key, m.size)).collect()
-}
-
-/// Every file of a snapshot, by name, read back and verified.
-async fn files(repo: &Repository, root: ChunkId) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root];
-    while let Some(t) = stack.pop() {
-        for node in repo.load_tree(&t).await.unwrap().nodes {
-            match node.kind {
-                NodeKind::Dir { subtree } => stack.push(subtree),
-                NodeKind::File { chunks } => {
-                    let mut bytes = Vec::new();
-                    for c in chunks {
-                        bytes.extend(repo.read_blob(&c).await.unwrap());
-                    }
-                    out.insert(node.name, bytes);
-                }
-                NodeKind::Symlink { .. } => {}
-            }
-        }
-    }
-    out
 }
 
 /// 400 kB that do not compress (xorshift).
@@ -185,7 +164,7 @@ async fn tenants_do_not_share(s: &Setup) {
         // Each tenant stores the whole file: no dedup across tenants.
         let stored: u64 = data.values().sum();
         assert!(stored > content().len() as u64, "{name}: {stored}");
-        let restored = files(&t, s.roots[i]).await;
+        let restored = snapshot_files(&t, s.roots[i]).await;
         assert_eq!(restored[&b"customer.bin"[..]], content(), "{name}");
         let ids_here: BTreeSet<ChunkId> = t.index().iter().map(|l| l.entry.id).collect();
         ids.push(ids_here);
@@ -289,7 +268,10 @@ async fn shred_and_prove(s: &Setup, opts: ShredOptions) -> Receipt {
     );
 
     // B restores byte-identical; prune reclaims all of A's namespace.
-    assert_eq!(files(&b, s.roots[1]).await[&b"customer.bin"[..]], content());
+    assert_eq!(
+        snapshot_files(&b, s.roots[1]).await[&b"customer.bin"[..]],
+        content()
+    );
     let popts = match &opts.partial {
         Some(p) => PruneOptions::default().partial_objects(p.clone()),
         None => PruneOptions::default(),
@@ -303,7 +285,10 @@ async fn shred_and_prove(s: &Setup, opts: ShredOptions) -> Receipt {
     );
     assert!(objects(&*s.store, &a_prefix).await.is_empty());
     let b = s.admin.open_tenant("beta").await.unwrap();
-    assert_eq!(files(&b, s.roots[1]).await[&b"customer.bin"[..]], content());
+    assert_eq!(
+        snapshot_files(&b, s.roots[1]).await[&b"customer.bin"[..]],
+        content()
+    );
     receipt
 }
 

@@ -55,6 +55,45 @@ pub async fn backup_dir(repo: &Repository, dir: &Path, opts: &BackupOptions) -> 
         .unwrap()
 }
 
+/// Backs up `dir` with default options through the facade's
+/// [`cairn::Repository`] (hooks, metrics and all).
+pub async fn facade_backup(repo: &cairn::Repository, dir: &Path) -> BackupResult {
+    repo.backup(
+        std::slice::from_ref(&dir.to_owned()),
+        &BackupOptions::default(),
+        Arc::new(cairn::NoProgress),
+    )
+    .await
+    .unwrap()
+}
+
+/// Every file of the snapshot tree `root`, by name (directories flattened),
+/// read back blob by blob and so verified.
+pub async fn snapshot_files(
+    repo: &Repository,
+    root: cairn_crypto::ChunkId,
+) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    use cairn::cas::NodeKind;
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root];
+    while let Some(t) = stack.pop() {
+        for node in repo.load_tree(&t).await.unwrap().nodes {
+            match node.kind {
+                NodeKind::Dir { subtree } => stack.push(subtree),
+                NodeKind::File { chunks } => {
+                    let mut bytes = Vec::new();
+                    for c in chunks {
+                        bytes.extend(repo.read_blob(&c).await.unwrap());
+                    }
+                    out.insert(node.name, bytes);
+                }
+                NodeKind::Symlink { .. } => {}
+            }
+        }
+    }
+    out
+}
+
 /// Where restic-style restore puts the snapshot path `src` under `target`.
 pub fn restored(target: &Path, src: &Path) -> PathBuf {
     target.join(src.strip_prefix("/").unwrap())

@@ -13,6 +13,7 @@
 //! `CACHE_BENCH_LATENCY_MS` (default 20) change it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_testkit::backup_dir;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -80,15 +81,7 @@ async fn one_run(store: &Arc<dyn Backend>, cache: Option<&Path>, src: &Path) -> 
     let ls = t.elapsed();
     assert!(nodes > 200, "{nodes}");
     let t = Instant::now();
-    let paths = [src.to_owned()];
-    backup(
-        &repo,
-        &paths,
-        &BackupOptions::default(),
-        Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
+    backup_dir(&repo, src, &BackupOptions::default()).await;
     [open, list, ls, t.elapsed()]
 }
 
