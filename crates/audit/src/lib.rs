@@ -37,7 +37,7 @@
 //! - **Deleted newest entries, rollback**: an entry with no child can be
 //!   deleted without trace in the journal itself, so two more links exist.
 //!   Every snapshot record names the heads its backup saw (`journal` field
-//!   of [`Snapshot`](crate::Snapshot)), and each snapshot must be named by
+//!   of [`Snapshot`](cairn_cas_core::Snapshot)), and each snapshot must be named by
 //!   a journal entry: a missing head, or a snapshot no entry records, is
 //!   reported. A rollback of *everything* (journal and snapshots restored
 //!   from an old copy) is detected by a **pin**: the caller keeps the heads
@@ -56,7 +56,7 @@
 //!   returned in `BackupResult::journal` (the CLI
 //!   warns and exits 3), and `verify` reports the snapshot as unjournaled
 //!   until an operator looks. Other operations return
-//!   [`Error::JournalWrite`](crate::Error::JournalWrite): their effect stands,
+//!   [`Error::JournalWrite`]: their effect stands,
 //!   the error says it was not recorded.
 //! - Operations that *remove* history (forget, key passwd's removal of the
 //!   old key file) write their entry *before* deleting: if it cannot be written nothing is deleted, so no

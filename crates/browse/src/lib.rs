@@ -19,7 +19,7 @@
 //! backup(&repo, &[src.path().to_owned()], &BackupOptions::default(), Arc::new(NoProgress)).await?;
 //!
 //! let fs = SnapshotFs::new(Arc::new(repo), FsOptions::default()).await?;
-//! let file = Path::new("snapshots/latest").join(src.path().strip_prefix("/")?).join("notes.txt");
+//! let file = Path::new("/snapshots/latest").join(src.path().strip_prefix("/")?).join("notes.txt");
 //! let attr = fs.resolve(&file).await?;
 //! assert_eq!((attr.kind, attr.size), (EntryKind::File, 17));
 //! assert_eq!(fs.read(attr.ino, 9, 100).await?, b"the milk");
