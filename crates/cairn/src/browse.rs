@@ -2,12 +2,13 @@
 //! stream ([`Repository::open_file`]), every snapshot as a read-only file
 //! system ([`Repository::snapshot_fs`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cairn_browse::{FsOptions, SnapshotFs};
 use cairn_cas_core::{Node, Snapshot};
-use cairn_recovery::{FileReader, ReaderOptions};
+use cairn_recovery::{Depth, FileReader, ReaderOptions};
+use futures::{Stream, StreamExt};
 
 use crate::{Repository, Result};
 
@@ -77,6 +78,48 @@ impl Repository {
         path: impl AsRef<Path>,
     ) -> Result<Option<Node>> {
         Ok(cairn_recovery::node_at(&self.inner, snapshot.tree, path.as_ref()).await?)
+    }
+
+    /// The entries of `snapshot` at `path` (absolute, as in the snapshot;
+    /// `/` for all of them) and below it as far as `depth` says, in path
+    /// order: `cairn ls` and `find`. The entry at `path` comes first (not
+    /// for `/`, which has no node); a directory's contents follow it.
+    /// Streamed: memory follows the tree's depth, not its size (see
+    /// [`cairn_recovery::list`]). Fails before yielding anything when
+    /// nothing is at `path` ([`cairn_recovery::Error::NotInSnapshot`]).
+    ///
+    /// ```
+    /// use cairn::{NoProgress, Repository, SnapshotQuery};
+    /// use cairn::recovery::Depth;
+    /// use futures::TryStreamExt;
+    /// # cairn::block_on(async {
+    /// # let dir = tempfile::tempdir()?;
+    /// # std::fs::create_dir(dir.path().join("d"))?;
+    /// # std::fs::write(dir.path().join("d/a"), b"1")?;
+    /// # std::fs::write(dir.path().join("d.txt"), b"2")?;
+    /// # let opts = cairn::InitOptions::default().kdf(cairn::KdfParams::insecure_for_tests());
+    /// # let repo = Repository::init_on(std::sync::Arc::new(cairn::backends::MemoryBackend::new()), b"pw", opts).await?;
+    /// # repo.backup(&[dir.path().to_owned()], &cairn::BackupOptions::default(), std::sync::Arc::new(NoProgress)).await?;
+    /// let (_, snap) = repo.snapshot(&SnapshotQuery::latest()).await?;
+    /// let names: Vec<_> = repo
+    ///     .list(&snap, dir.path(), Depth::All)
+    ///     .await?
+    ///     .map_ok(|(path, _node)| path.strip_prefix(dir.path()).unwrap().to_owned())
+    ///     .try_collect()
+    ///     .await?;
+    /// let want = ["", "d", "d/a", "d.txt"].map(std::path::PathBuf::from);
+    /// assert_eq!(names, want);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn list<'a>(
+        &'a self,
+        snapshot: &Snapshot,
+        path: impl AsRef<Path>,
+        depth: Depth,
+    ) -> Result<impl Stream<Item = Result<(PathBuf, Node)>> + Send + 'a> {
+        let entries = cairn_recovery::list(&self.inner, snapshot, path.as_ref(), depth).await?;
+        Ok(entries.map(|item| item.map_err(crate::Error::from)))
     }
 
     /// Every readable snapshot as a read-only file system with restic's

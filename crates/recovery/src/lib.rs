@@ -69,6 +69,7 @@ mod check;
 mod check_report;
 mod error;
 mod inspect;
+mod list;
 mod meta;
 mod options;
 mod plan;
@@ -85,6 +86,7 @@ pub use cairn_cas_core::SnapshotQuery;
 pub use check::{check, CheckOptions};
 pub use check_report::{CheckIssue, CheckReport};
 pub use error::{Error, Result};
+pub use list::{list, Depth};
 pub use options::DEFAULT_MAX_READ;
 pub use plan::{
     plan_restore, Action, BlobRead, Overwrite, PackRead, PlanDiff, PlannedEntry, RestoreOptions,

@@ -1,5 +1,5 @@
 //! `cairn dump SNAPSHOT PATH`: one file of a snapshot to standard output,
-//! or a directory as a tar stream (restic's habit), read through the
+//! or a directory as a tar or zip stream (restic's habit), read through the
 //! library's verified, seekable file reader.
 
 use std::collections::HashMap;
@@ -29,6 +29,9 @@ pub(crate) struct DumpArgs {
 enum Archive {
     /// POSIX tar with GNU long names: modes, owners, times, symlinks, hard links.
     Tar,
+    /// Zip (deflate, streamed): modes, times, symlinks; no owners, hard
+    /// links as copies.
+    Zip,
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: DumpArgs) -> Result<ExitCode> {
@@ -44,14 +47,16 @@ pub(crate) async fn run(ctx: &Ctx, a: DumpArgs) -> Result<ExitCode> {
         .flat()
         .context("looking the path up")?
         .with_context(|| format!("{} is not in the snapshot", a.path.display()))?;
-    let Archive::Tar = a.archive;
     // Off the executor: the blocking reader and the tar writer run their
     // own small executor per call, which must not nest in this one.
     blocking::unblock(move || {
         let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
         match &node.kind {
             NodeKind::File { .. } => copy_file(&repo, &a.path, node, out),
-            NodeKind::Dir { .. } => write_tar(&repo, &a.path, node, out),
+            NodeKind::Dir { .. } => match a.archive {
+                Archive::Tar => write_tar(&repo, &a.path, node, out),
+                Archive::Zip => crate::dump_zip::write_zip(&repo, &a.path, node, out),
+            },
             NodeKind::Symlink { .. } => bail!(
                 "{} is a symlink: dump the directory holding it",
                 a.path.display()

@@ -3,12 +3,13 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cairn::{Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration, SnapshotQuery};
+use cairn::{Bucket, GroupBy, KeepPolicy, PlanOptions, RetentionDuration};
 use clap::Args;
 
 use crate::backup::short;
 use crate::ctx::{Ctx, Flat};
 use crate::prune::{run_prune, PruneArgs};
+use crate::select::{tag_list, SnapshotFilter};
 
 #[derive(Debug, Args)]
 pub(crate) struct ForgetArgs {
@@ -58,15 +59,8 @@ pub(crate) struct ForgetArgs {
     /// Group by `host`, `paths`, `tags` (comma-separated; '' for one group).
     #[arg(long, default_value = "host,paths")]
     group_by: String,
-    /// Only snapshots of this host (repeatable).
-    #[arg(long)]
-    host: Vec<String>,
-    /// Only snapshots with these tags (`a,b`: both; repeatable: any).
-    #[arg(long)]
-    tag: Vec<String>,
-    /// Only snapshots that include this path (repeatable: all).
-    #[arg(long)]
-    path: Vec<String>,
+    #[command(flatten)]
+    filter: SnapshotFilter,
     /// Count `within` durations back from now instead of from the newest
     /// snapshot of each group.
     #[arg(long)]
@@ -94,10 +88,6 @@ fn parse_count(s: &str) -> Result<u32, String> {
             .parse()
             .map_err(|_| format!("{s:?}: expected a count, `unlimited` or -1")),
     }
-}
-
-fn tag_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::to_owned).collect()
 }
 
 impl ForgetArgs {
@@ -164,16 +154,7 @@ pub(crate) async fn run(ctx: &Ctx, a: ForgetArgs) -> Result<ExitCode> {
     if a.from_now {
         opts = opts.anchor_now();
     }
-    let mut filter = SnapshotQuery::latest();
-    for h in &a.host {
-        filter = filter.host(h.clone());
-    }
-    for t in &a.tag {
-        filter = filter.tag_group(tag_list(t));
-    }
-    for p in &a.path {
-        filter = filter.path(p.clone());
-    }
+    let filter = a.filter.query();
     let report = repo
         .forget(&a.policy(), &opts, &filter, a.dry_run)
         .await

@@ -4,9 +4,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use anyhow::{bail, Context, Result};
+use cairn::recovery::Depth;
 use cairn::{Node, NodeKind, Snapshot, SnapshotQuery};
 use clap::Args;
+use futures::StreamExt;
 
 use crate::backup::short;
 use crate::ctx::{Ctx, Flat};
@@ -37,15 +41,7 @@ pub(crate) async fn snapshots(ctx: &Ctx, a: SnapshotsArgs) -> Result<ExitCode> {
     for t in a.tags {
         query = query.tag(t);
     }
-    // Every record must be readable to list them (`check` names the bad ones).
-    let (all, unreadable) = repo
-        .snapshots(&query)
-        .await
-        .flat()
-        .context("listing snapshots")?;
-    if let Some(e) = unreadable.into_iter().next() {
-        return Err(e).context("listing snapshots");
-    }
+    let all = crate::select::readable(&repo, &query).await?;
     if ctx.json {
         let v: Vec<serde_json::Value> = all
             .iter()
@@ -97,13 +93,19 @@ pub(crate) async fn snapshots(ctx: &Ctx, a: SnapshotsArgs) -> Result<ExitCode> {
 pub(crate) struct LsArgs {
     /// Snapshot: an id, an unambiguous prefix, or `latest`.
     snapshot: String,
-    /// List only this path (absolute, as in the snapshot) and below.
-    path: Option<PathBuf>,
+    /// List these paths (absolute, as in the snapshot): each entry and,
+    /// for a directory, what is directly in it. Without any, everything.
+    paths: Vec<PathBuf>,
+    /// Also everything below the listed directories (restic's --recursive).
+    #[arg(short = 'R', long)]
+    recursive: bool,
     /// Long listing (like `ls -l`): mode, owner, group, size, time, path.
     #[arg(short = 'l', long)]
     long: bool,
 }
 
+/// `cairn ls`: streamed in path order, so memory follows the tree's depth,
+/// not the snapshot's size.
 pub(crate) async fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
     let repo = ctx.open().await?;
     let (id, snap) = repo
@@ -111,27 +113,21 @@ pub(crate) async fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
         .await
         .flat()
         .with_context(|| format!("finding snapshot {}", a.snapshot))?;
-    let filter = a.path.clone();
-    let mut lines = Vec::new();
-    let mut found = filter.is_none();
-    repo.walk(&snap, |path, node| {
-        if let Some(f) = &filter {
-            if !path.starts_with(f) {
-                return;
-            }
-            found = true;
-        }
-        lines.push((path.to_owned(), describe(path, node, ctx.json, a.long)));
-    })
-    .await
-    .flat()
-    .context("listing the snapshot's trees")?;
-    if !found {
-        bail!(
-            "{} is not in snapshot {}",
-            a.path.unwrap_or_default().display(),
-            short(&id)
-        );
+    let (paths, depth) = match a.paths.is_empty() {
+        true => (vec![PathBuf::from("/")], Depth::All),
+        false if a.recursive => (a.paths, Depth::All),
+        false => (a.paths, Depth::Children),
+    };
+    // Every path is looked up before anything is printed: a typo fails
+    // the command with nothing half-listed.
+    let mut listings = Vec::with_capacity(paths.len());
+    for p in &paths {
+        let entries = repo
+            .list(&snap, p, depth)
+            .await
+            .flat()
+            .with_context(|| format!("listing {} in snapshot {}", p.display(), short(&id)))?;
+        listings.push(entries);
     }
     if ctx.json {
         println!(
@@ -146,16 +142,19 @@ pub(crate) async fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
             when(&snap)
         );
     }
-    // The walk gives each directory's listing before its subdirectories'; a
-    // sort by path puts every directory's contents right after it.
-    lines.sort();
-    for (_, l) in lines {
-        println!("{l}");
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for entries in listings {
+        let mut entries = std::pin::pin!(entries);
+        while let Some(item) = entries.next().await {
+            let (path, node) = item.flat().context("listing the snapshot's trees")?;
+            writeln!(out, "{}", describe(&path, &node, ctx.json, a.long))?;
+        }
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(path: &Path, node: &Node, json: bool, long: bool) -> String {
+pub(crate) fn describe(path: &Path, node: &Node, json: bool, long: bool) -> String {
     let (kind, target) = match &node.kind {
         NodeKind::File { .. } => ("file", None),
         NodeKind::Dir { .. } => ("dir", None),

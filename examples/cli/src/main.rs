@@ -34,6 +34,7 @@ mod ctx;
 mod demo;
 mod diff;
 mod dump;
+mod dump_zip;
 mod erasure_cmds;
 mod find;
 mod forget;
@@ -49,6 +50,7 @@ mod observe;
 mod prune;
 mod repair;
 mod restore;
+mod select;
 mod tenant;
 mod ui;
 

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod common;
@@ -50,14 +50,21 @@ fn make_tree(src: &Path) {
     set_mtime(&src.join("d/script.sh"), 1_500_000_000);
 }
 
-#[test]
-fn dump_of_a_file_is_identical_and_of_a_directory_extracts_to_the_source() {
-    let (_tmp, root) = temp_root();
+/// A repository (`root/repo`) holding one backup of a [`make_tree`] at
+/// `root/src`: (guard, root, repo, src).
+fn backed_up() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let (tmp, root) = temp_root();
     let repo = root.join("repo");
     let src = root.join("src");
     make_tree(&src);
     ok(&repo, &["init"]);
     ok(&repo, &["backup", "-q", src.to_str().unwrap()]);
+    (tmp, root, repo, src)
+}
+
+#[test]
+fn dump_of_a_file_is_identical_and_of_a_directory_extracts_to_the_source() {
+    let (_tmp, root, repo, src) = backed_up();
 
     // One file, straight to `cmp`.
     for f in ["big.bin", "d/small.txt", "d/nested/empty-file"] {
@@ -114,12 +121,7 @@ fn dump_of_a_file_is_identical_and_of_a_directory_extracts_to_the_source() {
 
 #[test]
 fn dump_of_a_missing_path_or_a_symlink_fails_naming_it() {
-    let (_tmp, root) = temp_root();
-    let repo = root.join("repo");
-    let src = root.join("src");
-    make_tree(&src);
-    ok(&repo, &["init"]);
-    ok(&repo, &["backup", "-q", src.to_str().unwrap()]);
+    let (_tmp, _, repo, src) = backed_up();
     for (p, says) in [
         (src.join("nope"), "is not in the snapshot"),
         (src.join("to-small"), "is a symlink"),
@@ -132,6 +134,90 @@ fn dump_of_a_missing_path_or_a_symlink_fails_naming_it() {
         assert!(
             err.contains(says) && err.contains(p.to_str().unwrap()),
             "{err}"
+        );
+    }
+}
+
+/// `dump --archive zip` to a pipe: every entry of the source with its bytes,
+/// permissions, time and symlink target, read back with the `zip` crate and
+/// checked by an independent reader (Python's `zipfile`) where there is one.
+#[test]
+fn dump_of_a_directory_as_zip_holds_the_source() {
+    use std::io::Read;
+    let (_tmp, root, repo, src) = backed_up();
+    let archive = root.join("out.zip");
+    let file = std::fs::File::create(&archive).unwrap();
+    dump_into(
+        &repo,
+        &["dump", "latest", src.to_str().unwrap(), "--archive", "zip"],
+        Command::new("dd").arg("status=none").stdout(file),
+    );
+
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&archive).unwrap()).unwrap();
+    let mut seen = Vec::new();
+    for i in 0..zip.len() {
+        let mut e = zip.by_index(i).unwrap();
+        let name = e.name().trim_end_matches('/').to_owned();
+        let meta = std::fs::symlink_metadata(src.join(&name)).unwrap();
+        let mode = e.unix_mode().unwrap();
+        assert_eq!(mode & 0o7777, meta.mode() & 0o7777, "mode of {name}");
+        let mut body = Vec::new();
+        e.read_to_end(&mut body).unwrap();
+        if meta.file_type().is_symlink() {
+            assert!(e.is_symlink(), "{name}");
+            let target = std::fs::read_link(src.join(&name)).unwrap();
+            assert_eq!(Path::new(std::str::from_utf8(&body).unwrap()), target);
+        } else if meta.is_dir() {
+            assert!(e.is_dir(), "{name}");
+        } else {
+            assert_eq!(body, std::fs::read(src.join(&name)).unwrap(), "{name}");
+            let t = e.last_modified().unwrap();
+            let utc = cairn::jiff::Timestamp::from_second(meta.mtime())
+                .unwrap()
+                .to_zoned(cairn::jiff::tz::TimeZone::UTC);
+            // DOS times count two seconds; the source's are even.
+            let got = (
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+            );
+            let want = (
+                utc.year() as u16,
+                utc.month() as u8,
+                utc.day() as u8,
+                utc.hour() as u8,
+                utc.minute() as u8,
+                utc.second() as u8 & !1,
+            );
+            assert_eq!(got, want, "time of {name}");
+        }
+        seen.push(name);
+    }
+    seen.sort();
+    let want = [
+        "big.bin",
+        "d",
+        "d/nested",
+        "d/nested/empty-file",
+        "d/script.sh",
+        "d/small-link.txt",
+        "d/small.txt",
+        "empty",
+        "to-small",
+    ];
+    assert_eq!(seen, want);
+    if let Ok(out) = Command::new("python3")
+        .args(["-m", "zipfile", "-t"])
+        .arg(&archive)
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 }

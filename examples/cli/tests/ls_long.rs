@@ -28,7 +28,10 @@ fn ls_long_shows_mode_owner_size_and_time() {
     ok(&repo, &["init"]);
     ok(&repo, &["backup", "-q", src.to_str().unwrap()]);
 
-    let text = ok(&repo, &["ls", "--long", "latest", src.to_str().unwrap()]);
+    let text = ok(
+        &repo,
+        &["ls", "--long", "-R", "latest", src.to_str().unwrap()],
+    );
     let line = |suffix: &str| {
         text.lines()
             .find(|l| l.ends_with(suffix))
@@ -55,6 +58,9 @@ fn ls_long_shows_mode_owner_size_and_time() {
     );
     assert!(line("-> sub/run.sh").starts_with("lrwx"), "{text}");
     // Without --long, just the paths.
-    let short = ok(&repo, &["ls", "latest", src.to_str().unwrap()]);
+    let short = ok(
+        &repo,
+        &["ls", "--recursive", "latest", src.to_str().unwrap()],
+    );
     assert!(short.lines().any(|l| l == f.to_str().unwrap()), "{short}");
 }
