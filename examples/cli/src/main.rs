@@ -7,8 +7,10 @@
 //! cairn backup ~/work --tag daily
 //! cairn snapshots
 //! cairn diff 1a2b3c4d latest                 # added, removed, modified
-//! cairn find '*.conf'                         # which snapshots hold a path
+//! cairn ls latest /etc --long                 # /etc and what is in it (-R: all below)
+//! cairn find '*.conf' --host web1 --json       # which snapshots hold a path
 //! cairn dump latest /etc/hosts                 # one file to stdout; a directory as tar
+//! cairn dump latest /etc --archive zip > etc.zip
 //! cairn mount /mnt/cairn                       # browse: snapshots/latest/…, hosts/, tags/
 //! cairn restore latest --target /tmp/restore --include /home/me/work/src --verify
 //! cairn check --read-data-subset 10%
