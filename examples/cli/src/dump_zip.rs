@@ -73,24 +73,26 @@ fn add<W: Write>(
 
 /// Permissions, times and compression of one entry.
 fn options(node: &Node) -> Result<FullFileOptions<'static, 'static>> {
-    let mut opts = FullFileOptions::default()
+    let opts = FullFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .unix_permissions(node.mode & 0o7777)
         .last_modified_time(dos_time(node.mtime.sec))
         // Zip64 sizes only where the 32-bit fields cannot hold them.
         .large_file(node.size >= u64::from(u32::MAX));
-    if let Ok(secs) = u32::try_from(node.mtime.sec) {
-        opts.add_extended_timestamp(Some(secs), None, None)?;
-    }
-    Ok(opts)
+    Ok(match u32::try_from(node.mtime.sec) {
+        Ok(secs) => opts.with_extended_timestamp(Some(secs), None, None)?,
+        Err(_) => opts,
+    })
 }
 
 /// `secs` (Unix, UTC) as a DOS date and time; outside DOS's 1980–2107 the
 /// nearest end of it (the extended timestamp carries the exact time).
 fn dos_time(secs: i64) -> DateTime {
     let clamped = secs.clamp(315_532_800, 4_354_819_198);
-    let civil = cairn::jiff::Timestamp::from_second(clamped)
-        .map(|t| t.to_zoned(cairn::jiff::tz::TimeZone::UTC).datetime());
+    let civil = cairn::jiff::Timestamp::from_second(clamped).map(|t| {
+        t.to_zoned_datetime(cairn::jiff::tz::TimeZone::UTC)
+            .datetime()
+    });
     let Ok(c) = civil else {
         return DateTime::default();
     };

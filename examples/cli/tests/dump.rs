@@ -157,7 +157,7 @@ fn dump_of_a_directory_as_zip_holds_the_source() {
     let mut seen = Vec::new();
     for i in 0..zip.len() {
         let mut e = zip.by_index(i).unwrap();
-        let name = e.name().trim_end_matches('/').to_owned();
+        let name = e.name().unwrap().trim_end_matches('/').to_owned();
         let meta = std::fs::symlink_metadata(src.join(&name)).unwrap();
         let mode = e.unix_mode().unwrap();
         assert_eq!(mode & 0o7777, meta.mode() & 0o7777, "mode of {name}");
@@ -174,7 +174,7 @@ fn dump_of_a_directory_as_zip_holds_the_source() {
             let t = e.last_modified().unwrap();
             let utc = cairn::jiff::Timestamp::from_second(meta.mtime())
                 .unwrap()
-                .to_zoned(cairn::jiff::tz::TimeZone::UTC);
+                .to_zoned_datetime(cairn::jiff::tz::TimeZone::UTC);
             // DOS times count two seconds; the source's are even.
             let got = (
                 t.year(),

@@ -184,7 +184,7 @@ fn ls_of_a_missing_path_fails_before_printing_anything() {
 fn find_searches_only_the_snapshots_the_filters_select() {
     let env = Env::new();
     let a = env.backup(&["--host", "alpha", "--tag", "daily"]);
-    let b = env.backup(&["--host", "beta", "--tag", "daily,db"]);
+    let b = env.backup(&["--host", "beta", "--tag", "daily", "--tag", "db"]);
     std::fs::write(env.src.join("g/new.log"), "n").unwrap();
     let c = env.backup(&["--host", "beta", "--tag", "weekly"]);
 
