@@ -79,7 +79,7 @@ fn a_listing_is_in_path_order_and_as_deep_as_asked() {
         assert_eq!(children, want);
         // A file: itself alone, at any depth.
         let f = a.join("m0/leaf/f");
-        assert_eq!(paths(&repo, &snap, &f, Depth::All).await, [f.clone()]);
+        assert_eq!(paths(&repo, &snap, &f, Depth::All).await, [f]);
     });
 }
 
