@@ -156,7 +156,11 @@ pub(crate) fn run_open(repo: &Path, erasure: bool, rounds: usize) -> Result<Valu
             opens.push(t.elapsed().as_secs_f64());
         }
         // The key file the password opens, derived alone.
-        let names: Vec<_> = backend.list("keys/").map_ok(|m| m.key).try_collect().await?;
+        let names: Vec<_> = backend
+            .list("keys/")
+            .map_ok(|m| m.key)
+            .try_collect()
+            .await?;
         let mut kdf = Vec::new();
         for name in names {
             let file = cairn_crypto::AnyKeyFile::from_bytes(&backend.get(&name).await?)?;

@@ -32,11 +32,13 @@ const FILES: u64 = (DIRS * FILES_PER_DIR) as u64;
 /// parent node it is compared with (decoded from the parent tree), and
 /// the messages between walker and driver; plus the backup's fixed part
 /// (session lease, parent tree loads, snapshot record, journal entry)
-/// spread over the files.
-const ALLOCS_PER_FILE: f64 = 0.0;
+/// spread over the files. Measured 8.7 (2026-12-07, 2 000 files); the
+/// ceiling is that + 10%.
+const ALLOCS_PER_FILE: f64 = 9.6;
 /// Bytes allocated per file, the same things (a `realloc` counts its new
-/// size).
-const BYTES_PER_FILE: f64 = 0.0;
+/// size). Measured 1 770 with a zstd decompression context per thread
+/// (`cairn-format` `blob.rs`); the ceiling is that + 10%.
+const BYTES_PER_FILE: f64 = 1_950.0;
 
 /// The system allocator, counting calls and bytes.
 struct CountingAlloc;
@@ -80,7 +82,10 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// (allocations, bytes) so far.
 fn counters() -> (u64, u64) {
-    (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed))
+    (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    )
 }
 
 fn small_tree(root: &Path) {
@@ -117,8 +122,13 @@ fn an_unchanged_backup_allocates_under_its_ceilings_per_file() {
         assert_eq!(done.unwrap().snapshot.summary.files_unchanged, FILES);
         let allocs = (after.0 - before.0) as f64 / FILES as f64;
         let bytes = (after.1 - before.1) as f64 / FILES as f64;
-        eprintln!("unchanged backup of {FILES} files: {allocs:.1} allocations, {bytes:.0} bytes per file");
-        assert!(allocs <= ALLOCS_PER_FILE, "{allocs:.1} allocations per file");
+        eprintln!(
+            "unchanged backup of {FILES} files: {allocs:.1} allocations, {bytes:.0} bytes per file"
+        );
+        assert!(
+            allocs <= ALLOCS_PER_FILE,
+            "{allocs:.1} allocations per file"
+        );
         assert!(bytes <= BYTES_PER_FILE, "{bytes:.0} bytes per file");
     });
 }
