@@ -5,6 +5,7 @@
 //!                 [--many-files 300000] [--versioned] [--restore-rounds 3]
 //!                 [--restore-window 10000] [--s3-snapshots 200 [--s3-runs 7]]
 //!                 [--work DIR] [--json FILE] [--markdown FILE] [--tools cairn,restic,rustic,borg]
+//! cairn-bench step open --repo DIR [--rounds 7]
 //! ```
 //!
 //! For each dataset (generated, and/or a copy of a real directory) and each
@@ -17,7 +18,9 @@
 //! measured: the in-memory pipeline ceiling, the file-system floor (walk and
 //! read every file, in parallel), repository sizes, Cairn's index bytes per
 //! chunk. With `--s3-snapshots N`: `cairn snapshots` on SeaweedFS with N
-//! snapshots, without and with the metadata cache. At the end the issue's
+//! snapshots, without and with the metadata cache. `step open` prints the
+//! median `open` of an existing repository split into the KDF (the key
+//! file's Argon2id) and the rest. At the end the issue's
 //! goal table, each goal a ratio of this run.
 
 mod ceiling;
@@ -55,7 +58,7 @@ enum Cmd {
     /// One step in a child process (used by `run`).
     #[command(hide = true)]
     Step {
-        /// init | backup | restore | ceiling | floor | many-files | s3-fill
+        /// init | backup | restore | open | ceiling | floor | many-files | s3-fill
         what: String,
         #[arg(long)]
         repo: Option<PathBuf>,
@@ -76,6 +79,9 @@ enum Cmd {
         /// `s3-fill`: the repository's S3 location (`s3:http://HOST:PORT/BUCKET/PREFIX`).
         #[arg(long)]
         url: Option<String>,
+        /// `open`: how many times to open (and derive the key), for medians.
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
         /// `s3-fill`: how many snapshots to make.
         #[arg(long, default_value_t = 200)]
         snapshots: usize,
@@ -97,6 +103,7 @@ fn main() -> Result<()> {
             files,
             window,
             url,
+            rounds,
             snapshots,
             minimal_kdf,
         } => {
@@ -110,6 +117,7 @@ fn main() -> Result<()> {
                     let (repo, target) = (need(repo, "repo")?, need(target, "target")?);
                     step::run_restore(&repo, &target, erasure, window)?
                 }
+                "open" => step::run_open(&need(repo, "repo")?, erasure, rounds)?,
                 "s3-fill" => {
                     let url =
                         url.ok_or_else(|| anyhow::anyhow!("step s3-fill: --url is required"))?;

@@ -133,3 +133,63 @@ pub(crate) fn run_restore(
         }))
     })
 }
+
+/// Median of `xs` (not empty).
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// `open`: opens the repository `rounds` times and derives a key file's
+/// wrapping key (Argon2id, the key file's own parameters) as often: the
+/// fixed cost of a process, split into the KDF and the rest (issue 23:
+/// `open` should cost the KDF plus at most 15 ms locally).
+pub(crate) fn run_open(repo: &Path, erasure: bool, rounds: usize) -> Result<Value> {
+    use futures::TryStreamExt;
+    let backend = store(repo, erasure)?;
+    let rounds = rounds.max(1);
+    futures::executor::block_on(async {
+        let mut opens = Vec::new();
+        for _ in 0..rounds {
+            let t = Instant::now();
+            Repository::open(backend.clone(), PASSWORD.as_bytes()).await?;
+            opens.push(t.elapsed().as_secs_f64());
+        }
+        // The key file the password opens, derived alone.
+        let names: Vec<_> = backend
+            .list("keys/")
+            .map_ok(|m| m.key)
+            .try_collect()
+            .await?;
+        let mut kdf = Vec::new();
+        for name in names {
+            let file = cairn_crypto::AnyKeyFile::from_bytes(&backend.get(&name).await?)?;
+            let t = Instant::now();
+            if file.open(PASSWORD.as_bytes()).is_err() {
+                continue;
+            }
+            kdf.push(t.elapsed().as_secs_f64());
+            for _ in 1..rounds {
+                let t = Instant::now();
+                let _ = file.open(PASSWORD.as_bytes());
+                kdf.push(t.elapsed().as_secs_f64());
+            }
+            break;
+        }
+        if kdf.is_empty() {
+            bail!("no key file under keys/ opens with the benchmark's password");
+        }
+        // The first of each is what a process pays (the CPU pool starts,
+        // the KDF's memory is faulted in); the medians are the steady cost.
+        let (first_open_secs, first_kdf_secs) = (opens[0], kdf[0]);
+        let (open_secs, kdf_secs) = (median(opens), median(kdf));
+        Ok(json!({
+            "rounds": rounds,
+            "first_open_secs": first_open_secs,
+            "first_kdf_secs": first_kdf_secs,
+            "open_secs": open_secs,
+            "kdf_secs": kdf_secs,
+            "rest_secs": open_secs - kdf_secs,
+        }))
+    })
+}

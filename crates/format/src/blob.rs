@@ -116,6 +116,29 @@ pub const MAX_BLOB_SIZE: u32 = 1 << 30;
 thread_local! {
     // Reusing a compression context per thread saves its allocation per chunk.
     static ZSTD: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+    // And a decompression context: `zstd::bulk::decompress` makes a new one
+    // per blob, for blobs that are mostly a few KiB (trees, small files):
+    // `ZSTD_createDCtx` was 7% of `perf` samples restoring 20 000 small
+    // files (BENCHMARKS.md, "Fixed costs").
+    static UNZSTD: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Decompresses a zstd `body` of at most `capacity` bytes with this
+/// thread's context. A context that failed is dropped rather than reused:
+/// nothing a hostile blob left in it reaches the next one.
+fn unzstd(body: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    UNZSTD.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            return zstd::bulk::decompress(body, capacity);
+        };
+        let mut ctx = match slot.take() {
+            Some(ctx) => ctx,
+            None => zstd::bulk::Decompressor::new()?,
+        };
+        let out = ctx.decompress(body, capacity)?;
+        *slot = Some(ctx);
+        Ok(out)
+    })
 }
 
 fn compress(data: &[u8], c: Compression) -> Option<Vec<u8>> {
@@ -217,7 +240,7 @@ pub fn open_blob(
     }
     let plain = match compression {
         Compression::None => body,
-        Compression::Zstd(_) => zstd::bulk::decompress(&body, raw_length as usize)
+        Compression::Zstd(_) => unzstd(&body, raw_length as usize)
             .map_err(|e| Error::corrupt(object, format!("blob {id}: zstd: {e}")))?,
         Compression::Lz4 => lz4_flex::block::decompress(&body, raw_length as usize)
             .map_err(|e| Error::corrupt(object, format!("blob {id}: lz4: {e}")))?,

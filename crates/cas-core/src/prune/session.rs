@@ -301,10 +301,17 @@ pub async fn index_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Re
 }
 
 async fn load_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<Index> {
+    use futures::stream::{StreamExt, TryStreamExt};
     let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
-    for name in list_names(repo, "index/").await? {
-        let bytes = get_listed(repo, "index/", &name).await?;
-        if let Ok(packs) = decode_index(&repo.keys(), &name, &bytes) {
+    // Fetched several at a time, in listing order: one after another, every
+    // backup waited one round trip per index object (issue 23; counted in
+    // the facade's `tests/fixed_costs.rs`).
+    let names = list_names(repo, "index/").await?;
+    let mut fetched = futures::stream::iter(&names)
+        .map(|name| async move { Ok::<_, Error>((name, get_listed(repo, "index/", name).await?)) })
+        .buffered(crate::repo::LOAD_CONCURRENCY);
+    while let Some((name, bytes)) = fetched.try_next().await? {
+        if let Ok(packs) = decode_index(&repo.keys(), name, &bytes) {
             loaded.extend(packs.into_iter().filter(|(p, _)| !exclude.contains(p)));
         }
     }
