@@ -121,6 +121,9 @@ pub struct KeySet {
     epochs: Vec<(u32, Root)>,
     /// The epoch new messages are sealed under.
     current: u32,
+    /// Chunk-id keys of a tenant's earlier generations (empty for a
+    /// repository, whose chunk ids stay epoch 0's across rotations).
+    old_chunk_ids: Vec<(u32, ChunkIdKey)>,
 }
 
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -287,7 +290,57 @@ impl KeySet {
             metadata,
             epochs: Vec::new(),
             current: 0,
+            old_chunk_ids: Vec::new(),
         }
+    }
+
+    /// A tenant's keys over its generations (`roots[g]` is generation
+    /// `g`'s secret, see [`crate::tenant_key::TenantKeys`]): data, metadata
+    /// and journal keys of every generation, sealing under the newest (a
+    /// generation is sealed as the epoch of the same number, so a sealed
+    /// message names its generation); chunk ids under the newest
+    /// generation's key, the older ones kept to verify old blobs
+    /// ([`chunk_id_key_for`](Self::chunk_id_key_for)).
+    ///
+    /// # Errors
+    /// [`Error::UnknownEpoch`](crate::Error::UnknownEpoch) if `roots` is empty.
+    pub(crate) fn from_generations(roots: &[&[u8; 32]]) -> Result<Self> {
+        let (first, last) = match (roots.first(), roots.last()) {
+            (Some(f), Some(l)) => (f, l),
+            _ => return Err(crate::Error::UnknownEpoch { epoch: 0 }),
+        };
+        let mut set = Self::from_root(Root::from_key(first));
+        let current = (roots.len() - 1) as u32;
+        set.epochs = (1..).zip(&roots[1..]).map(|(g, r)| (g, Root::from_key(r))).collect();
+        set.current = current;
+        set.data = set.ring(current, LABEL_DATA)?;
+        set.metadata = set.ring(current, LABEL_METADATA)?;
+        set.chunk_id = ChunkIdKey::from_key(&primitives::derive_key32(last, &[LABEL_CHUNK_ID]));
+        set.old_chunk_ids = (0..)
+            .zip(&roots[..roots.len() - 1])
+            .map(|(g, r)| (g, ChunkIdKey::from_key(&primitives::derive_key32(r, &[LABEL_CHUNK_ID]))))
+            .collect();
+        Ok(set)
+    }
+
+    /// The chunk-id key of the generation (epoch) a blob was sealed under:
+    /// a tenant's earlier generation keyed its own ids; everything else
+    /// (every repository epoch, a tenant's newest generation) uses
+    /// [`chunk_id_key`](Self::chunk_id_key).
+    pub fn chunk_id_key_for(&self, epoch: u32) -> &ChunkIdKey {
+        self.old_chunk_ids
+            .iter()
+            .find(|(g, _)| *g == epoch)
+            .map_or(&self.chunk_id, |(_, k)| k)
+    }
+
+    /// Every chunk-id key this set verifies ids under, the writing one
+    /// first (one but for a tenant after a rekey).
+    pub fn chunk_id_keys(&self) -> Vec<ChunkIdKey> {
+        std::iter::once(&self.chunk_id)
+            .chain(self.old_chunk_ids.iter().map(|(_, k)| k))
+            .cloned()
+            .collect()
     }
 }
 

@@ -3,14 +3,14 @@
 //! deleted once its replacement is stored.
 //!
 //! What a removed key's holder can still read of a tenant: whatever it
-//! unwrapped (or could have unwrapped) before the removal — the tenant's
-//! secret does not change, so data written into the tenant before *and
-//! after* the removal stays readable to someone who kept that secret, until
-//! the tenant is shredded. Objects it did not copy in time are gone: the
-//! epoch-0 (or older-epoch) wrapping it holds opens no key object written
-//! after the rotation, and tenants created afterwards are wrapped under an
-//! epoch it was never granted. (A `tenant rekey` giving a tenant a fresh
-//! secret going forward is not implemented yet.)
+//! unwrapped (or could have unwrapped) before the removal — a rotation
+//! changes the wrapping, not the tenant's secret, so data written into the
+//! tenant before *and after* the removal stays readable to someone who kept
+//! that secret, until the tenant is rekeyed (`rekey.rs`: nothing written
+//! after the rekey) or shredded (nothing at all). Objects it did not copy in
+//! time are gone: the epoch-0 (or older-epoch) wrapping it holds opens no
+//! key object written after the rotation, and tenants created afterwards
+//! are wrapped under an epoch it was never granted.
 
 use bytes::Bytes;
 use cairn_backends::PutMode;
@@ -38,7 +38,9 @@ pub(crate) async fn rewrap_tenants(repo: &Repository) -> Result<u64> {
         if o.parsed.epoch() == epoch {
             continue;
         }
-        let (object, bytes) = seal_key_object(repo, &o.name, o.parsed.namespace(), &o.secret)?;
+        // A rekeyed (version 2) object is signed again by the rotating
+        // admin's authority: the current one after an admin's removal.
+        let (object, bytes) = seal_key_object(repo, &o.name, o.parsed.namespace(), &o.keys)?;
         // The new object first: a crash between the two leaves both, which
         // open to the same tenant (same secret, same namespace).
         match repo
