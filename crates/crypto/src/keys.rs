@@ -42,7 +42,7 @@ use std::fmt;
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::chunk_id::ChunkIdKey;
+use crate::chunk_id::{ChunkId, ChunkIdKey};
 use crate::error::Result;
 use crate::primitives;
 use crate::seal::SealingKey;
@@ -123,7 +123,7 @@ pub struct KeySet {
     current: u32,
     /// Chunk-id keys of a tenant's earlier generations (empty for a
     /// repository, whose chunk ids stay epoch 0's across rotations).
-    old_chunk_ids: Vec<(u32, ChunkIdKey)>,
+    old_chunk_ids: Vec<ChunkIdKey>,
 }
 
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -300,7 +300,7 @@ impl KeySet {
     /// generation is sealed as the epoch of the same number, so a sealed
     /// message names its generation); chunk ids under the newest
     /// generation's key, the older ones kept to verify old blobs
-    /// ([`chunk_id_key_for`](Self::chunk_id_key_for)).
+    /// ([`verifies_chunk_id`](Self::verifies_chunk_id)).
     ///
     /// # Errors
     /// [`Error::UnknownEpoch`](crate::Error::UnknownEpoch) if `roots` is empty.
@@ -316,29 +316,27 @@ impl KeySet {
         set.data = set.ring(current, LABEL_DATA)?;
         set.metadata = set.ring(current, LABEL_METADATA)?;
         set.chunk_id = ChunkIdKey::from_key(&primitives::derive_key32(last, &[LABEL_CHUNK_ID]));
-        set.old_chunk_ids = (0..)
-            .zip(&roots[..roots.len() - 1])
-            .map(|(g, r)| (g, ChunkIdKey::from_key(&primitives::derive_key32(r, &[LABEL_CHUNK_ID]))))
+        set.old_chunk_ids = roots[..roots.len() - 1]
+            .iter()
+            .rev()
+            .map(|r| ChunkIdKey::from_key(&primitives::derive_key32(r, &[LABEL_CHUNK_ID])))
             .collect();
         Ok(set)
     }
 
-    /// The chunk-id key of the generation (epoch) a blob was sealed under:
-    /// a tenant's earlier generation keyed its own ids; everything else
-    /// (every repository epoch, a tenant's newest generation) uses
-    /// [`chunk_id_key`](Self::chunk_id_key).
-    pub fn chunk_id_key_for(&self, epoch: u32) -> &ChunkIdKey {
-        self.old_chunk_ids
-            .iter()
-            .find(|(g, _)| *g == epoch)
-            .map_or(&self.chunk_id, |(_, k)| k)
+    /// Whether `id` is the chunk id of `data` under this set's chunk-id key
+    /// or, for a rekeyed tenant, under an earlier generation's. Not by the
+    /// generation a blob's seal names: prune re-seals old blobs under the
+    /// newest generation and keeps their ids.
+    pub fn verifies_chunk_id(&self, data: &[u8], id: &ChunkId) -> bool {
+        self.chunk_id.id(data) == *id || self.old_chunk_ids.iter().any(|k| k.id(data) == *id)
     }
 
     /// Every chunk-id key this set verifies ids under, the writing one
     /// first (one but for a tenant after a rekey).
     pub fn chunk_id_keys(&self) -> Vec<ChunkIdKey> {
         std::iter::once(&self.chunk_id)
-            .chain(self.old_chunk_ids.iter().map(|(_, k)| k))
+            .chain(self.old_chunk_ids.iter())
             .cloned()
             .collect()
     }

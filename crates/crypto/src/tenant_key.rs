@@ -72,11 +72,13 @@
 //! generation as the sealed-message *epoch* of the same number
 //! ([`crate::seal`] version 2; generation 0 keeps version 1), so every
 //! sealed blob, pack header, index, tree and record names the generation
-//! that opens it — no trial decryption — and its chunk id is checked under
-//! that generation's chunk-id key ([`KeySet::chunk_id_key_for`]). Chunk ids
-//! written after a rekey are keyed with the new generation's key, so
-//! nothing written afterwards dedups against (or can be recognised by)
-//! older generations. Fixture: `tests/fixtures/tenant-key-v2-gen2.bin`.
+//! that opens it — no trial decryption. Chunk ids written after a rekey
+//! are keyed with the new generation's key, so nothing written afterwards
+//! dedups against (or can be recognised by) older generations; an id is
+//! verified under each generation's chunk-id key, newest first
+//! ([`KeySet::verifies_chunk_id`]), not under the generation its seal
+//! names, because prune re-seals old blobs under the newest generation and
+//! keeps their ids. Fixture: `tests/fixtures/tenant-key-v2-gen2.bin`.
 
 use std::fmt;
 

@@ -10,9 +10,8 @@
 //! Binding the kind and the id into the AEAD means a blob cannot be swapped for
 //! another one, even another of the same repository, without the tag failing.
 //! After opening, the plaintext is hashed again and compared with the id
-//! (under the chunk-id key of the generation the seal names: a rekeyed
-//! tenant's older blobs carry ids keyed by their own generation, see
-//! `cairn_crypto::tenant_key`).
+//! (a rekeyed tenant's older blobs carry ids keyed by an older generation:
+//! each of its chunk-id keys is tried, see `cairn_crypto::tenant_key`).
 
 use std::cell::RefCell;
 
@@ -225,11 +224,9 @@ pub fn open_blob(
         Compression::Lz4 => lz4_flex::block::decompress(&body, raw_length as usize)
             .map_err(|e| Error::corrupt(object, format!("blob {id}: lz4: {e}")))?,
     };
-    // A tenant rekeyed since this blob was written keyed its id with the
-    // generation that sealed it; the sealed header names that generation
-    // (its epoch field, authenticated by the open above).
-    let generation = SealingKey::sealed_epoch(sealed).unwrap_or(0);
-    if plain.len() != raw_length as usize || keys.chunk_id_key_for(generation).id(&plain) != *id {
+    // A tenant rekeyed since this blob was written keyed its id with an
+    // older generation's chunk-id key.
+    if plain.len() != raw_length as usize || !keys.verifies_chunk_id(&plain, id) {
         return Err(Error::ChunkIdMismatch {
             object: object.to_owned(),
             id: *id,

@@ -56,7 +56,8 @@
 //! until a shred (nothing) or a [`Repository::rekey_tenant`] (nothing
 //! written after the rekey: a new generation seals it and keys its chunk
 //! ids; `rekey.rs`). Data written before the rekey stays readable to it
-//! until forgotten and pruned, or shredded.
+//! until the tenant's next prune re-seals it (snapshot records excepted),
+//! or a shred.
 //!
 //! # Concurrency
 //!

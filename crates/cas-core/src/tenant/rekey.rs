@@ -6,10 +6,11 @@
 //! The new object (version 2, `cairn_crypto::tenant_key`) carries every
 //! generation: the newest seals everything written from now on (and keys its
 //! chunk ids, so new data neither dedups against nor can be recognised by an
-//! older generation), the older ones open what is already stored. Nothing
-//! stored is re-encrypted: old snapshots keep restoring, and stay readable
-//! to whoever kept an old secret until they are forgotten and pruned, or
-//! the tenant is shredded.
+//! older generation), the older ones open what is already stored. The rekey
+//! re-encrypts nothing: old snapshots keep restoring, and stay readable to
+//! whoever kept an old secret until the tenant's next prune re-seals its
+//! packs and index under the newest generation (as for key epochs; snapshot
+//! records keep theirs), or the tenant is shredded.
 //!
 //! # Order (crash safety)
 //!
