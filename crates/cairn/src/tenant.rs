@@ -33,7 +33,7 @@ impl Repository {
     /// holder removed earlier reads nothing the tenant writes afterwards;
     /// existing snapshots keep restoring under their generation.
     pub async fn rekey_tenant(&self, name: &str) -> Result<RekeyReport> {
-        Ok(self.inner().rekey_tenant(name).await?)
+        Ok(crate::cas::tenant::rekey_tenant(self.inner(), name).await?)
     }
 
     /// Shreds tenant `name` (admins only): its keys destroyed and confirmed

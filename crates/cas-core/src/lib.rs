@@ -190,7 +190,7 @@
 //!   rekeyed or shredded, after it. Tenant key objects are re-wrapped under
 //!   the new epoch at the rotation and the old ones deleted, so it opens none
 //!   written after it, and no tenant created afterwards.
-//!   [`Repository::rekey_tenant`] gives a tenant a fresh key generation:
+//!   A rekey (`cairn_lifecycle::tenant::rekey_tenant`) gives a tenant a fresh key generation:
 //!   nothing written afterwards can it read or recognise by chunk id (new
 //!   ids are keyed by the new generation), and the version 2 key object is
 //!   signed by the authority, so it cannot plant a "newer" one of its own.

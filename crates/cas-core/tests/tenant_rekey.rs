@@ -1,4 +1,4 @@
-//! `tenant rekey` (issue 20, item 3): after `key remove` + rotation + a
+//! `tenant rekey` (issue 20, item 3; `cairn_lifecycle::tenant::rekey_tenant`): after `key remove` + rotation + a
 //! rekey, the removed key's tenant keys open nothing the tenant writes
 //! afterwards (they opened what it wrote after the removal but before the
 //! rekey); old snapshots restore under their generation; rekeying twice; a
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cairn::cas::format::{decode_index, open_blob, read_pack_header};
 use cairn::cas::prune::{prune, prune_plan, PruneOptions};
+use cairn::cas::tenant::rekey_tenant;
 use cairn::cas::{Error, InitOptions, NewKey, Repository, SnapshotId};
 use cairn::recovery::{check, CheckOptions};
 use cairn_backends::testing::FailAfter;
@@ -84,7 +85,9 @@ async fn listed(store: &dyn Backend, prefix: &str) -> BTreeSet<String> {
 fn a_removed_key_reads_nothing_the_tenant_writes_after_a_rekey() {
     futures::executor::block_on(async {
         let store = Arc::new(MemoryBackend::new());
-        let admin = Repository::init(store.clone(), b"admin", opts()).await.unwrap();
+        let admin = Repository::init(store.clone(), b"admin", opts())
+            .await
+            .unwrap();
         let bk = NewKey::backup().kdf(KdfParams::insecure_for_tests());
         let bk = admin.add_key_with(b"bk", &bk).await.unwrap();
         let t = admin.create_tenant("acme").await.unwrap();
@@ -95,7 +98,10 @@ fn a_removed_key_reads_nothing_the_tenant_writes_after_a_rekey() {
         // key was valid.
         let removed = Repository::open(store.clone(), b"bk").await.unwrap();
         let stolen = (*removed.open_tenant("acme").await.unwrap().keys()).clone();
-        admin.remove_key_with(&bk, &Default::default()).await.unwrap();
+        admin
+            .remove_key_with(&bk, &Default::default())
+            .await
+            .unwrap();
 
         // After removal and rotation, before a rekey: the secret is the same,
         // so what the tenant writes still opens under the loot.
@@ -105,10 +111,13 @@ fn a_removed_key_reads_nothing_the_tenant_writes_after_a_rekey() {
         let (opened, new) = opened_since(&*store, &prefix, &before, &stolen, &t.keys()).await;
         assert!(opened >= 3, "before the rekey: {opened} of {new} open");
 
-        let report = admin.rekey_tenant("acme").await.unwrap();
+        let report = rekey_tenant(&admin, "acme").await.unwrap();
         assert_eq!((report.generation, report.namespace.as_str()), (1, &*ns));
         assert_eq!(report.replaced.len(), 1, "{report:?}");
-        assert_eq!(keys_under(&*store, "tenant-keys/").await, [report.object.clone()]);
+        assert_eq!(
+            keys_under(&*store, "tenant-keys/").await,
+            [report.object.clone()]
+        );
 
         let before = listed(&*store, &prefix).await;
         let t = admin.open_tenant("acme").await.unwrap();
@@ -118,14 +127,23 @@ fn a_removed_key_reads_nothing_the_tenant_writes_after_a_rekey() {
         back_up(&t, 3, 50_000).await;
         let own = t.keys();
         let (opened, new) = opened_since(&*store, &prefix, &before, &stolen, &own).await;
-        assert_eq!(opened, 0, "after the rekey: {opened} of {new} open under the loot");
+        assert_eq!(
+            opened, 0,
+            "after the rekey: {opened} of {new} open under the loot"
+        );
         let (mine, _) = opened_since(&*store, &prefix, &before, &own, &own).await;
-        assert!(mine >= 4, "the sweep can fail: {mine} of {new} open under the tenant's keys");
+        assert!(
+            mine >= 4,
+            "the sweep can fail: {mine} of {new} open under the tenant's keys"
+        );
         // Same files, new generation: stored again under new ids (no dedup
         // across generations, nothing the old chunk-id key recognises).
         assert_ne!(tree1, tree0);
         let plain = random_bytes(1, 50_000);
-        assert_ne!(own.chunk_id_key().id(&plain), stolen.chunk_id_key().id(&plain));
+        assert_ne!(
+            own.chunk_id_key().id(&plain),
+            stolen.chunk_id_key().id(&plain)
+        );
         // Old and new snapshots read back.
         for (s, tree) in [(s0, tree0), (s1, tree1)] {
             t.load_snapshot(&s).await.unwrap();
@@ -139,11 +157,13 @@ fn a_removed_key_reads_nothing_the_tenant_writes_after_a_rekey() {
 fn rekeying_twice_keeps_every_snapshot_restorable_and_checks_clean() {
     futures::executor::block_on(async {
         let store = Arc::new(MemoryBackend::new());
-        let admin = Repository::init(store.clone(), b"admin", opts()).await.unwrap();
+        let admin = Repository::init(store.clone(), b"admin", opts())
+            .await
+            .unwrap();
         let t = admin.create_tenant("acme").await.unwrap();
         let mut snaps = vec![back_up(&t, 10, 30_000).await];
         for generation in 1..=2 {
-            let r = admin.rekey_tenant("acme").await.unwrap();
+            let r = rekey_tenant(&admin, "acme").await.unwrap();
             assert_eq!(r.generation, generation);
             let t = admin.open_tenant("acme").await.unwrap();
             assert_eq!(t.keys().epoch(), generation, "new data seals under it");
@@ -168,22 +188,26 @@ fn rekeying_twice_keeps_every_snapshot_restorable_and_checks_clean() {
             let files = snapshot_files(&t, *tree).await;
             assert_eq!(files[&b"f.bin"[..]], random_bytes(10 + i as u64, 30_000));
         }
-        let report = check(&t, &CheckOptions::default().read_data(1.0)).await.unwrap();
+        let report = check(&t, &CheckOptions::default().read_data(1.0))
+            .await
+            .unwrap();
         assert!(report.is_ok(), "{report:?}");
         // A backup key may not rekey.
         let bk = NewKey::backup().kdf(KdfParams::insecure_for_tests());
         admin.add_key_with(b"bk", &bk).await.unwrap();
         let host = Repository::open(store.clone(), b"bk").await.unwrap();
-        let refused = host.rekey_tenant("acme").await.unwrap_err();
+        let refused = rekey_tenant(&host, "acme").await.unwrap_err();
         assert!(matches!(refused, Error::NotAdmin { .. }), "{refused}");
-        let missing = admin.rekey_tenant("nobody").await.unwrap_err();
+        let missing = rekey_tenant(&admin, "nobody").await.unwrap_err();
         assert!(matches!(missing, Error::TenantNotFound { .. }), "{missing}");
     })
 }
 
 async fn crash_setup() -> (Arc<FailAfter<MemoryBackend>>, SnapshotId, ChunkId) {
     let store = Arc::new(FailAfter::new(MemoryBackend::new(), u64::MAX));
-    let admin = Repository::init(store.clone(), b"admin", opts()).await.unwrap();
+    let admin = Repository::init(store.clone(), b"admin", opts())
+        .await
+        .unwrap();
     let t = admin.create_tenant("acme").await.unwrap();
     let (s, tree) = back_up(&t, 20, 30_000).await;
     (store, s, tree)
@@ -195,25 +219,29 @@ fn a_crash_anywhere_in_a_rekey_leaves_a_sound_repository() {
         let (store, _, _) = crash_setup().await;
         let admin = Repository::open(store.clone(), b"admin").await.unwrap();
         store.reset(u64::MAX);
-        admin.rekey_tenant("acme").await.unwrap();
+        rekey_tenant(&admin, "acme").await.unwrap();
         let total = store.ops();
         assert!(total > 4, "{total} operations");
         for n in 0..total {
             let (store, s, tree) = crash_setup().await;
             let admin = Repository::open(store.clone(), b"admin").await.unwrap();
             store.reset(n);
-            let crashed = admin.rekey_tenant("acme").await;
+            let crashed = rekey_tenant(&admin, "acme").await;
             store.heal();
             assert!(crashed.is_err(), "operation {n} of {total} should fail");
             let admin = Repository::open(store.clone(), b"admin").await.unwrap();
             let t = admin.open_tenant("acme").await.unwrap();
             let files = snapshot_files(&t, tree).await;
-            assert_eq!(files[&b"f.bin"[..]], random_bytes(20, 30_000), "crash at {n}");
+            assert_eq!(
+                files[&b"f.bin"[..]],
+                random_bytes(20, 30_000),
+                "crash at {n}"
+            );
             t.load_snapshot(&s).await.unwrap();
             let report = check(&t, &CheckOptions::default()).await.unwrap();
             assert!(report.is_ok(), "crash at {n}: {report:?}");
             // The rekey again: one key object left, of a newer generation.
-            let r = admin.rekey_tenant("acme").await.unwrap();
+            let r = rekey_tenant(&admin, "acme").await.unwrap();
             assert!(r.generation >= 1, "crash at {n}");
             let objects = keys_under(&*store, "tenant-keys/").await;
             assert_eq!(objects, [r.object], "crash at {n}");
@@ -231,10 +259,12 @@ fn a_crash_anywhere_in_a_rekey_leaves_a_sound_repository() {
 fn a_forged_version_2_key_object_is_refused() {
     futures::executor::block_on(async {
         let store = Arc::new(MemoryBackend::new());
-        let admin = Repository::init(store.clone(), b"admin", opts()).await.unwrap();
+        let admin = Repository::init(store.clone(), b"admin", opts())
+            .await
+            .unwrap();
         let t = admin.create_tenant("acme").await.unwrap();
         let ns = t.tenant().unwrap().namespace().to_owned();
-        admin.rekey_tenant("acme").await.unwrap();
+        rekey_tenant(&admin, "acme").await.unwrap();
         let real = keys_under(&*store, "tenant-keys/").await;
         let bytes = store.get(&real[0]).await.unwrap();
         let obj = TenantKeyObject::from_bytes(&bytes).unwrap();
@@ -256,7 +286,11 @@ fn a_forged_version_2_key_object_is_refused() {
         )
         .unwrap()
         .to_bytes();
-        let planted = format!("{}{}", &real[0][..real[0].rfind('/').unwrap() + 1], blake3::hash(&forged).to_hex());
+        let planted = format!(
+            "{}{}",
+            &real[0][..real[0].rfind('/').unwrap() + 1],
+            blake3::hash(&forged).to_hex()
+        );
         store
             .put(&planted, Bytes::from(forged), PutMode::CreateOnly)
             .await
@@ -269,7 +303,7 @@ fn a_forged_version_2_key_object_is_refused() {
         assert_eq!(t.keys().epoch(), 1, "the real generation, not the forged 6");
         let sealed = t.keys().data_key().seal(b"secret", b"").unwrap();
         assert!(mine.data_key().open(&sealed, b"").is_err());
-        let r = admin.rekey_tenant("acme").await.unwrap();
+        let r = rekey_tenant(&admin, "acme").await.unwrap();
         assert_eq!(r.generation, 2);
     })
 }

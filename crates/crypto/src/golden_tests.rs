@@ -124,9 +124,18 @@ fn tenant_key_object_of_epoch_3_bytes_are_pinned() {
 fn tenant_key_object_v2_bytes_are_pinned() {
     let keys = KeySet::derive(&MasterKey::from_bytes(FIXTURE_MASTER));
     let mut tenant = crate::TenantKeys::new(crate::TenantSecret::from_bytes([0x55; 32]));
-    tenant.push(crate::TenantSecret::from_bytes([0x56; 32])).unwrap();
-    tenant.push(crate::TenantSecret::from_bytes([0x57; 32])).unwrap();
-    let parts = (keys.tenant_id("golden tenant"), [0x44; 16], &tenant, "golden tenant");
+    tenant
+        .push(crate::TenantSecret::from_bytes([0x56; 32]))
+        .unwrap();
+    tenant
+        .push(crate::TenantSecret::from_bytes([0x57; 32]))
+        .unwrap();
+    let parts = (
+        keys.tenant_id("golden tenant"),
+        [0x44; 16],
+        &tenant,
+        "golden tenant",
+    );
     let obj = crate::TenantKeyObject::seal_generations_with_salt(
         &KeySet::derive(&MasterKey::from_bytes([0x77; 32])).tenant_wrapping_key(),
         3,

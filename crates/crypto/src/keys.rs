@@ -311,7 +311,10 @@ impl KeySet {
         };
         let mut set = Self::from_root(Root::from_key(first));
         let current = (roots.len() - 1) as u32;
-        set.epochs = (1..).zip(&roots[1..]).map(|(g, r)| (g, Root::from_key(r))).collect();
+        set.epochs = (1..)
+            .zip(&roots[1..])
+            .map(|(g, r)| (g, Root::from_key(r)))
+            .collect();
         set.current = current;
         set.data = set.ring(current, LABEL_DATA)?;
         set.metadata = set.ring(current, LABEL_METADATA)?;

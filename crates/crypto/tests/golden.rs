@@ -226,7 +226,10 @@ fn tenant_key_fixture_v2_carries_every_generation_signed() {
     let new = set.data_key().seal(b"new", b"").unwrap();
     assert_eq!(SealingKey::sealed_epoch(&new).unwrap(), 2);
     assert!(v1.keys().data_key().open(&new, b"").is_err());
-    assert_ne!(set.chunk_id_key().id(b"x"), v1.keys().chunk_id_key().id(b"x"));
+    assert_ne!(
+        set.chunk_id_key().id(b"x"),
+        v1.keys().chunk_id_key().id(b"x")
+    );
     // Every header field is bound (flipping one fails the seal).
     for i in 5..45 {
         let mut b = TENANT_KEY_V2.to_vec();

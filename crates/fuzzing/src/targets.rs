@@ -150,14 +150,20 @@ pub fn tenant_key(data: &[u8]) {
     assert_eq!(keys.generation(), obj.generation(), "the generation field");
     let _ = keys.keys().data_key();
     let (id, ns) = (obj.tenant_id(), obj.namespace());
-    let Ok(again) = TenantKeyObject::seal_generations(&wrap, obj.epoch(), id, ns, &keys, &name, &admin) else {
+    let Ok(again) =
+        TenantKeyObject::seal_generations(&wrap, obj.epoch(), id, ns, &keys, &name, &admin)
+    else {
         return;
     };
     let reopened = TenantKeyObject::from_bytes(&again.to_bytes())
         .and_then(|b| b.verify_signature(&admin.public()).map(|()| b))
         .and_then(|b| b.open(&wrap));
     match reopened {
-        Ok((k, n)) => assert_eq!((k.generation(), n), (keys.generation(), name), "a round trip"),
+        Ok((k, n)) => assert_eq!(
+            (k.generation(), n),
+            (keys.generation(), name),
+            "a round trip"
+        ),
         Err(e) => panic!("a re-sealed tenant key object does not open: {e}"),
     }
 }

@@ -149,7 +149,10 @@ fn bless_corpus() {
 
     // Tenant key objects with the master key whose wrapping opens them.
     let fixture_master: Vec<u8> = (0..32).collect();
-    for (name, master) in [("tenant-key-v1", fixture_master), ("tenant-key-v2-gen2", vec![0x77; 32])] {
+    for (name, master) in [
+        ("tenant-key-v1", fixture_master),
+        ("tenant-key-v2-gen2", vec![0x77; 32]),
+    ] {
         let mut input = master;
         input.extend(std::fs::read(crypto_fixtures.join(format!("{name}.bin"))).unwrap());
         write("tenant_key", name, &input);

@@ -73,7 +73,10 @@ pub(crate) async fn run(ctx: &Ctx, cmd: TenantCommand) -> Result<ExitCode> {
                 println!("rekeyed tenant {name:?} (id {})", short(&r.tenant));
                 println!("  new key generation {}: {}", r.generation, r.object);
                 println!("  {} old key object(s) replaced", r.replaced.len());
-                println!("data written from now on uses generation {}; existing snapshots keep theirs", r.generation);
+                println!(
+                    "data written from now on uses generation {}; existing snapshots keep theirs",
+                    r.generation
+                );
             }
         }
         TenantCommand::List => {

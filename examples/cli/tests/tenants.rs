@@ -188,7 +188,10 @@ fn tenant_rekey_end_to_end() {
     assert_eq!(r["generation"], 2);
     let keys = files(&repo.join("tenant-keys"));
     assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(r["object"].as_str().unwrap().ends_with(&*keys[0].file_name().unwrap().to_string_lossy()));
+    assert!(r["object"]
+        .as_str()
+        .unwrap()
+        .ends_with(&*keys[0].file_name().unwrap().to_string_lossy()));
     let list = common::json_array(&ok(&repo, &["--json", "tenant", "list"]));
     assert_eq!(list[0]["generation"], 2);
     assert!(ok(&repo, &["tenant", "list"]).contains("generation 2"));
@@ -199,7 +202,12 @@ fn tenant_rekey_end_to_end() {
     for (snap, want) in [(first_id.as_str(), &old), ("latest", &new)] {
         let target = root.join(format!("restored-{snap}"));
         let t = target.to_str().unwrap();
-        ok(&repo, &["restore", snap, "--tenant", "alpha", "--target", t, "--verify"]);
+        ok(
+            &repo,
+            &[
+                "restore", snap, "--tenant", "alpha", "--target", t, "--verify",
+            ],
+        );
         let got = std::fs::read(under(&target, &src).join("customer.bin")).unwrap();
         assert_eq!(&got, want, "{snap}");
     }

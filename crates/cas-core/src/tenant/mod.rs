@@ -53,9 +53,9 @@
 //! After `key remove` and its rotation, a removed holder opens no tenant key
 //! object written since, but keeps any tenant secret it unwrapped before:
 //! it reads that tenant's data written before the removal, and after it,
-//! until a shred (nothing) or a [`Repository::rekey_tenant`] (nothing
-//! written after the rekey: a new generation seals it and keys its chunk
-//! ids; `rekey.rs`). Data written before the rekey stays readable to it
+//! until a shred (nothing) or a rekey (`cairn_lifecycle::tenant::rekey_tenant`:
+//! nothing written after it; a new generation seals it and keys its chunk
+//! ids). Data written before the rekey stays readable to it
 //! until the tenant's next prune re-seals it (snapshot records excepted),
 //! or a shred.
 //!
@@ -66,14 +66,11 @@
 //! name sorts first, and a shred destroys both.
 
 mod receipt;
-mod rekey;
 mod rewrap;
 mod shred;
 
 pub use receipt::{verify_receipt, DestroyedObject, PendingGc, Receipt, RECEIPT_FORMAT};
-pub(crate) use rekey::signed_key_pins;
-pub use rekey::RekeyReport;
-pub(crate) use rewrap::rewrap_tenants;
+pub(crate) use rewrap::{rewrap_tenants, signed_key_pins};
 pub use shred::ShredOptions;
 #[cfg(test)]
 pub(crate) use shred::ShredRecord as ShredRecordForTests;
@@ -139,7 +136,7 @@ pub struct TenantInfo {
     pub namespace: String,
     /// The key epoch its key object is wrapped under.
     pub epoch: u32,
-    /// Its newest key generation (0 until a [`Repository::rekey_tenant`]).
+    /// Its newest key generation (0 until the tenant is rekeyed).
     pub generation: u32,
     /// The key object.
     pub object: String,
@@ -172,7 +169,8 @@ pub(crate) fn wrapping_key(repo: &Repository, epoch: u32, object: &str) -> Resul
 /// epoch's wrapping key; returns the object name and bytes. A tenant never
 /// rekeyed stays a version 1 object (older builds keep reading it); one
 /// with generations is version 2, signed by this admin's authority.
-pub(crate) fn seal_key_object(
+#[doc(hidden)]
+pub fn seal_key_object(
     repo: &Repository,
     name: &str,
     namespace: [u8; 16],
@@ -212,11 +210,12 @@ pub fn namespace_prefix(namespace: &str) -> String {
 }
 
 /// A key object read and opened.
-pub(crate) struct Opened {
-    pub(crate) object: String,
-    pub(crate) parsed: TenantKeyObject,
-    pub(crate) keys: TenantKeys,
-    pub(crate) name: String,
+#[doc(hidden)]
+pub struct Opened {
+    pub object: String,
+    pub parsed: TenantKeyObject,
+    pub keys: TenantKeys,
+    pub name: String,
 }
 
 impl Repository {
@@ -276,7 +275,8 @@ impl Repository {
     /// one) the object with the fresh secret wins, and a version 1 object a
     /// removed key holder seals under an old epoch (generation 0) never
     /// outranks it.
-    pub(crate) async fn current_key_object(&self, name: &str) -> Result<(Opened, String)> {
+    #[doc(hidden)]
+    pub async fn current_key_object(&self, name: &str) -> Result<(Opened, String)> {
         self.require_whole("open a tenant")?;
         let id = hex::encode(self.keys().tenant_id(name));
         let mut best: Option<Opened> = None;
@@ -291,7 +291,10 @@ impl Repository {
             if o.name != name || self.shred_recorded(&id, &namespace).await? {
                 continue;
             }
-            if best.as_ref().is_none_or(|b| o.keys.generation() > b.keys.generation()) {
+            if best
+                .as_ref()
+                .is_none_or(|b| o.keys.generation() > b.keys.generation())
+            {
                 best = Some(o);
             }
         }
@@ -351,7 +354,8 @@ impl Repository {
 
     /// Names and sizes of the key objects of tenant `id` (a complete
     /// listing, or an error).
-    pub(crate) async fn tenant_key_objects(&self, id: &str) -> Result<Vec<(String, u64)>> {
+    #[doc(hidden)]
+    pub async fn tenant_key_objects(&self, id: &str) -> Result<Vec<(String, u64)>> {
         let (heard, incomplete) = list_tolerant(&**self.backend(), &key_prefix(id)).await?;
         if let Some(e) = incomplete {
             return Err(e.into());
@@ -361,7 +365,8 @@ impl Repository {
         Ok(out)
     }
 
-    pub(crate) async fn open_key_object(&self, object: &str) -> Result<Opened> {
+    #[doc(hidden)]
+    pub async fn open_key_object(&self, object: &str) -> Result<Opened> {
         let bytes = get_capped(&**self.backend(), object, MAX_TENANT_KEY_SIZE).await?;
         let parsed = TenantKeyObject::from_bytes(&bytes).map_err(crypto(object))?;
         if parsed.is_signed() {
@@ -390,7 +395,12 @@ impl Repository {
     /// A version 2 object must carry the admin authority's signature (the
     /// current one's, or a retired one's on bytes its link pinned): anyone
     /// holding an epoch's wrapping key could otherwise seal one.
-    fn verify_tenant_key(&self, object: &str, parsed: &TenantKeyObject, bytes: &[u8]) -> Result<()> {
+    fn verify_tenant_key(
+        &self,
+        object: &str,
+        parsed: &TenantKeyObject,
+        bytes: &[u8],
+    ) -> Result<()> {
         let chain = self.authority_chain();
         let ok = chain.is_some_and(|c| c.accepts(bytes, |k| parsed.verify_signature(k).is_ok()));
         if !ok {

@@ -128,9 +128,8 @@ impl TenantKeyObject {
             signature: [0; SIGNATURE_LEN],
             sealed: Vec::new(),
         };
-        let mut payload = Zeroizing::new(Vec::with_capacity(
-            2 + name.len() + 32 * keys.secrets.len(),
-        ));
+        let mut payload =
+            Zeroizing::new(Vec::with_capacity(2 + name.len() + 32 * keys.secrets.len()));
         payload.extend_from_slice(&(name.len() as u16).to_le_bytes());
         payload.extend_from_slice(name.as_bytes());
         for s in &keys.secrets {
@@ -249,8 +248,9 @@ mod tests {
         let wrap = KeySet::derive(&MasterKey::from_bytes([3; 32])).tenant_wrapping_key();
         let admin = AdminKey::from_seed(&[5; 32]);
         let keys = two_generations();
-        let obj = TenantKeyObject::seal_generations(&wrap, 0, [7; 16], [8; 16], &keys, "acme", &admin)
-            .unwrap();
+        let obj =
+            TenantKeyObject::seal_generations(&wrap, 0, [7; 16], [8; 16], &keys, "acme", &admin)
+                .unwrap();
         let bytes = obj.to_bytes();
         assert_eq!(&bytes[..5], b"CRTK\x02");
         let parsed = TenantKeyObject::from_bytes(&bytes).unwrap();
