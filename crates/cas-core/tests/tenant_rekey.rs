@@ -116,7 +116,7 @@ fn a_removed_key_reads_nothing_the_tenant_writes_after_a_rekey() {
         assert_eq!(report.replaced.len(), 1, "{report:?}");
         assert_eq!(
             keys_under(&*store, "tenant-keys/").await,
-            [report.object.clone()]
+            std::slice::from_ref(&report.object)
         );
 
         let before = listed(&*store, &prefix).await;
