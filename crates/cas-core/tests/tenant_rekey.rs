@@ -307,3 +307,36 @@ fn a_forged_version_2_key_object_is_refused() {
         assert_eq!(r.generation, 2);
     })
 }
+
+/// A rekeyed (version 2, signed) key object follows a rotation and the
+/// removal of an admin (which retires the authority that signed it): it is
+/// re-wrapped and re-signed, and the tenant opens at its generation with
+/// every snapshot.
+#[test]
+fn a_rekeyed_tenant_follows_an_admins_removal() {
+    futures::executor::block_on(async {
+        let store = Arc::new(MemoryBackend::new());
+        let admin = Repository::init(store.clone(), b"admin", opts())
+            .await
+            .unwrap();
+        let second = NewKey::admin().kdf(KdfParams::insecure_for_tests());
+        let second = admin.add_key_with(b"second", &second).await.unwrap();
+        let t = admin.create_tenant("acme").await.unwrap();
+        let (_, tree) = back_up(&t, 30, 20_000).await;
+        rekey_tenant(&admin, "acme").await.unwrap();
+        admin
+            .remove_key_with(&second, &Default::default())
+            .await
+            .unwrap();
+        let objects = keys_under(&*store, "tenant-keys/").await;
+        assert_eq!(objects.len(), 1, "{objects:?}");
+        let obj = TenantKeyObject::from_bytes(&store.get(&objects[0]).await.unwrap()).unwrap();
+        assert_eq!((obj.version(), obj.generation()), (2, 1));
+        assert!(obj.epoch() >= 1, "re-wrapped under the new epoch");
+        let again = Repository::open(store.clone(), b"admin").await.unwrap();
+        let t = again.open_tenant("acme").await.unwrap();
+        assert_eq!(t.keys().epoch(), 1);
+        assert_eq!(snapshot_files(&t, tree).await.len(), 1);
+        assert_eq!(rekey_tenant(&again, "acme").await.unwrap().generation, 2);
+    })
+}
