@@ -68,7 +68,7 @@ pub use crate::cas::copy::{CopyOptions, CopyReport};
 pub use crate::cas::hold::{Hold, Holds};
 pub use crate::cas::rewrite::{RewriteOptions, RewriteReport, Rewritten};
 pub use crate::cas::tag::{Retagged, TagChange, TagReport};
-pub use crate::cas::tenant::{Receipt, TenantInfo};
+pub use crate::cas::tenant::{Receipt, RekeyReport, TenantInfo};
 pub use crate::cas::{
     jiff, rayon, BackupOptions, BackupResult, BackupSummary, CacheOptions, Compression, CpuPool,
     IdPrefix, InitOptions, KeyInfo, NewKey, Role, Snapshot, SnapshotId, SnapshotQuery, TreeId,

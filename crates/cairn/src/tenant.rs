@@ -5,7 +5,7 @@
 #[cfg(feature = "erasure")]
 use std::sync::Arc;
 
-use crate::cas::tenant::{Receipt, ShredOptions, TenantInfo};
+use crate::cas::tenant::{Receipt, RekeyReport, ShredOptions, TenantInfo};
 
 use crate::{Repository, Result};
 
@@ -27,6 +27,13 @@ impl Repository {
     /// Every tenant (admins only).
     pub async fn tenants(&self) -> Result<Vec<TenantInfo>> {
         Ok(self.inner().tenants().await?)
+    }
+
+    /// Gives tenant `name` a fresh key generation (admins only): a key
+    /// holder removed earlier reads nothing the tenant writes afterwards;
+    /// existing snapshots keep restoring under their generation.
+    pub async fn rekey_tenant(&self, name: &str) -> Result<RekeyReport> {
+        Ok(crate::cas::tenant::rekey_tenant(self.inner(), name).await?)
     }
 
     /// Shreds tenant `name` (admins only): its keys destroyed and confirmed

@@ -72,8 +72,16 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // branches above together), and cairn-recovery 5 000 -> 5 130 (SnapshotFs
 // for `mount` filled it to 5 000, then issue 20's stale-index check issue and
 // `--delete` that stops at mount points added ~130).
+// Raised by wt-rekey (issue 20 item 3, `tenant rekey`; 8 520 -> 8 640,
+// measured 8 639): the rekey itself lives in cairn-lifecycle and the CRTK v2
+// format in cairn-crypto; what stays is what the tenant room must do on
+// every open: choosing the newest generation among key objects, checking a
+// v2 object's authority signature (chain.rs `accepts`), sealing v2 objects
+// at rotation, pinning them at an authority rotation, the `tenant_rekey`
+// journal operation, the hasher that verifies ids under every generation,
+// and the threat-model and tenant docs.
 const OVER_LIMIT: &[(&str, usize)] = &[
-    ("cairn-cas-core", 8_520),
+    ("cairn-cas-core", 8_640),
     ("cairn-backends", 5_700),
     ("cairn-erasure", 5_430),
 ];

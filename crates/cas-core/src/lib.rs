@@ -186,10 +186,14 @@
 //!   until prune re-encrypts it (snapshot records and journal entries keep
 //!   their epoch), confirm a known plaintext is stored (chunk ids keep epoch
 //!   0's key), and read tenant data with any tenant secret it unwrapped before
-//!   the removal (the secret stays the same until a shred or a re-key).
-//!   Tenant key objects are re-wrapped under the new epoch at the rotation
-//!   and the old ones deleted, so it opens none written after it, and no
-//!   tenant created afterwards.
+//!   the removal — data written before the removal and, until the tenant is
+//!   rekeyed or shredded, after it. Tenant key objects are re-wrapped under
+//!   the new epoch at the rotation and the old ones deleted, so it opens none
+//!   written after it, and no tenant created afterwards.
+//!   A rekey (`cairn_lifecycle::tenant::rekey_tenant`) gives a tenant a fresh key generation:
+//!   nothing written afterwards can it read or recognise by chunk id (new
+//!   ids are keyed by the new generation), and the version 2 key object is
+//!   signed by the authority, so it cannot plant a "newer" one of its own.
 //! - **Removed admin.** Everything a removed key can, and it kept the seed
 //!   of the admin authority it was removed from — which no longer signs
 //!   anything clients accept. The removal retires that authority

@@ -100,6 +100,14 @@ pub enum Error {
         epoch: u32,
     },
 
+    /// A tenant already has (or an object claims) the most generations a
+    /// tenant key object can carry: it cannot be rekeyed again.
+    #[error("a tenant has at most {max} key generations")]
+    TooManyGenerations {
+        /// The bound ([`crate::tenant_key::MAX_GENERATIONS`]).
+        max: u32,
+    },
+
     /// The password-based key derivation (Argon2id) failed to run, e.g. because its
     /// memory could not be allocated.
     #[error("password key derivation failed: {message}")]

@@ -117,6 +117,36 @@ fn tenant_key_object_of_epoch_3_bytes_are_pinned() {
     check_or_bless("tenant-key-v1-epoch3.bin", &obj.to_bytes());
 }
 
+/// A rekeyed tenant (version 2): generations 0 (the v1 fixture's secret),
+/// 1 and 2, wrapped under epoch 3, signed by the authority seeded
+/// `[0x33; 32]` (ed25519 signatures are deterministic).
+#[test]
+fn tenant_key_object_v2_bytes_are_pinned() {
+    let keys = KeySet::derive(&MasterKey::from_bytes(FIXTURE_MASTER));
+    let mut tenant = crate::TenantKeys::new(crate::TenantSecret::from_bytes([0x55; 32]));
+    tenant
+        .push(crate::TenantSecret::from_bytes([0x56; 32]))
+        .unwrap();
+    tenant
+        .push(crate::TenantSecret::from_bytes([0x57; 32]))
+        .unwrap();
+    let parts = (
+        keys.tenant_id("golden tenant"),
+        [0x44; 16],
+        &tenant,
+        "golden tenant",
+    );
+    let obj = crate::TenantKeyObject::seal_generations_with_salt(
+        &KeySet::derive(&MasterKey::from_bytes([0x77; 32])).tenant_wrapping_key(),
+        3,
+        parts,
+        &AdminKey::from_seed(&[0x33; 32]),
+        &[0x66; 32],
+    )
+    .unwrap();
+    check_or_bless("tenant-key-v2-gen2.bin", &obj.to_bytes());
+}
+
 #[test]
 fn key_file_v3_bytes_are_pinned() {
     let authority = AdminKey::from_seed(&[0x33; 32]);

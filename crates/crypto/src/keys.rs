@@ -42,7 +42,7 @@ use std::fmt;
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::chunk_id::ChunkIdKey;
+use crate::chunk_id::{ChunkId, ChunkIdKey};
 use crate::error::Result;
 use crate::primitives;
 use crate::seal::SealingKey;
@@ -121,6 +121,9 @@ pub struct KeySet {
     epochs: Vec<(u32, Root)>,
     /// The epoch new messages are sealed under.
     current: u32,
+    /// Chunk-id keys of a tenant's earlier generations (empty for a
+    /// repository, whose chunk ids stay epoch 0's across rotations).
+    old_chunk_ids: Vec<ChunkIdKey>,
 }
 
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -287,7 +290,58 @@ impl KeySet {
             metadata,
             epochs: Vec::new(),
             current: 0,
+            old_chunk_ids: Vec::new(),
         }
+    }
+
+    /// A tenant's keys over its generations (`roots[g]` is generation
+    /// `g`'s secret, see [`crate::tenant_key::TenantKeys`]): data, metadata
+    /// and journal keys of every generation, sealing under the newest (a
+    /// generation is sealed as the epoch of the same number, so a sealed
+    /// message names its generation); chunk ids under the newest
+    /// generation's key, the older ones kept to verify old blobs
+    /// ([`verifies_chunk_id`](Self::verifies_chunk_id)).
+    ///
+    /// # Errors
+    /// [`Error::UnknownEpoch`](crate::Error::UnknownEpoch) if `roots` is empty.
+    pub(crate) fn from_generations(roots: &[&[u8; 32]]) -> Result<Self> {
+        let (first, last) = match (roots.first(), roots.last()) {
+            (Some(f), Some(l)) => (f, l),
+            _ => return Err(crate::Error::UnknownEpoch { epoch: 0 }),
+        };
+        let mut set = Self::from_root(Root::from_key(first));
+        let current = (roots.len() - 1) as u32;
+        set.epochs = (1..)
+            .zip(&roots[1..])
+            .map(|(g, r)| (g, Root::from_key(r)))
+            .collect();
+        set.current = current;
+        set.data = set.ring(current, LABEL_DATA)?;
+        set.metadata = set.ring(current, LABEL_METADATA)?;
+        set.chunk_id = ChunkIdKey::from_key(&primitives::derive_key32(last, &[LABEL_CHUNK_ID]));
+        set.old_chunk_ids = roots[..roots.len() - 1]
+            .iter()
+            .rev()
+            .map(|r| ChunkIdKey::from_key(&primitives::derive_key32(r, &[LABEL_CHUNK_ID])))
+            .collect();
+        Ok(set)
+    }
+
+    /// Whether `id` is the chunk id of `data` under this set's chunk-id key
+    /// or, for a rekeyed tenant, under an earlier generation's. Not by the
+    /// generation a blob's seal names: prune re-seals old blobs under the
+    /// newest generation and keeps their ids.
+    pub fn verifies_chunk_id(&self, data: &[u8], id: &ChunkId) -> bool {
+        self.chunk_id.id(data) == *id || self.old_chunk_ids.iter().any(|k| k.id(data) == *id)
+    }
+
+    /// Every chunk-id key this set verifies ids under, the writing one
+    /// first (one but for a tenant after a rekey).
+    pub fn chunk_id_keys(&self) -> Vec<ChunkIdKey> {
+        std::iter::once(&self.chunk_id)
+            .chain(self.old_chunk_ids.iter())
+            .cloned()
+            .collect()
     }
 }
 

@@ -43,7 +43,8 @@
 //!   and (version 3) the X25519 key that key-epoch grants are sealed to.
 //! - [`exchange`]: X25519 key pairs in key files, and grants of key-epoch roots.
 //! - [`sign`]: the admin authority (ed25519) that signs endorsements and removals.
-//! - [`tenant_key`]: tenant key objects: a tenant's random keys, wrapped.
+//! - [`tenant_key`]: tenant key objects: a tenant's random keys (one per
+//!   generation once rekeyed), wrapped.
 //! - [`primitives`]: the raw primitive calls, exposed for test vectors.
 //!
 //! Every secret type zeroizes itself on drop and prints only `Type(..)` in `Debug`.
@@ -78,4 +79,4 @@ pub use keys::{KeySet, MasterKey};
 pub use role::Role;
 pub use seal::SealingKey;
 pub use sign::{AdminKey, AdminPublicKey};
-pub use tenant_key::{TenantKeyObject, TenantSecret};
+pub use tenant_key::{TenantKeyObject, TenantKeys, TenantSecret};

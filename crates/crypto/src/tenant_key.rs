@@ -41,6 +41,44 @@
 //! object at each rotation).
 //!
 //! A golden fixture (`tests/fixtures/tenant-key-v1.bin`) pins the bytes.
+//!
+//! # Tenant key object, version 2: generations (DO NOT CHANGE)
+//!
+//! `tenant rekey` gives a tenant a fresh secret going forward: a
+//! *generation*. Version 2 carries every generation's secret (the newest
+//! writes, the older ones read what was written under them), and is signed
+//! by the admin authority, because a key holder removed earlier still holds
+//! an old epoch's wrapping key and could otherwise seal an object with a
+//! "newer" generation whose secret it chose.
+//!
+//! ```text
+//! offset size  field
+//!      0    4  magic "CRTK"
+//!      4    1  version = 2
+//!      5    4  epoch: u32 little-endian (as in version 1)
+//!      9   16  tenant id (as in version 1)
+//!     25   16  namespace (as in version 1)
+//!     41    4  generation: u32 little-endian, the newest; at most 1023
+//!     45   64  ed25519 signature by the admin authority, context
+//!              "cairn/v2/tenant-key", over bytes 0..45 || bytes 109..end
+//!    109    …  seal(wrapping key of `epoch`, payload, aad = bytes 0..45)
+//! payload := name_len:u16le name:[u8;name_len] (UTF-8, ≤ 1024 bytes)
+//!            secret:[u8;32] × (generation + 1), generation 0 first
+//! ```
+//!
+//! A version 1 object is generation 0: one secret, unsigned (trusted by its
+//! seal alone, as before). Generation `g`'s keys derive from its secret
+//! with the same labels; the tenant's key set seals under the newest
+//! generation as the sealed-message *epoch* of the same number
+//! ([`crate::seal`] version 2; generation 0 keeps version 1), so every
+//! sealed blob, pack header, index, tree and record names the generation
+//! that opens it — no trial decryption. Chunk ids written after a rekey
+//! are keyed with the new generation's key, so nothing written afterwards
+//! dedups against (or can be recognised by) older generations; an id is
+//! verified under each generation's chunk-id key, newest first
+//! ([`KeySet::verifies_chunk_id`]), not under the generation its seal
+//! names, because prune re-seals old blobs under the newest generation and
+//! keeps their ids. Fixture: `tests/fixtures/tenant-key-v2-gen2.bin`.
 
 use std::fmt;
 
@@ -51,11 +89,15 @@ use crate::keys::KeySet;
 use crate::primitives;
 use crate::seal::SealingKey;
 
+mod generations;
+
+pub use generations::{TenantKeys, MAX_GENERATIONS, VERSION_GENERATIONS};
+
 /// Magic of a tenant key object.
 pub const MAGIC: &[u8; 4] = b"CRTK";
-/// The version this build writes.
+/// The version a tenant that was never rekeyed is written in.
 pub const VERSION: u8 = 1;
-/// Length of the header that is bound as associated data.
+/// Length of the version 1 header that is bound as associated data.
 pub const HEADER_LEN: usize = 41;
 /// Longest tenant name, in bytes.
 pub const MAX_NAME_LEN: usize = 1024;
@@ -99,19 +141,26 @@ impl fmt::Debug for TenantSecret {
     }
 }
 
-/// A parsed tenant key object (still sealed).
+/// A parsed tenant key object (still sealed), version 1 or 2.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TenantKeyObject {
+    version: u8,
     epoch: u32,
     tenant_id: [u8; ID_LEN],
     namespace: [u8; ID_LEN],
+    /// The newest generation (0 in version 1).
+    generation: u32,
+    /// The admin authority's signature (version 2; zeros in version 1).
+    signature: [u8; 64],
     sealed: Vec<u8>,
 }
 
 impl fmt::Debug for TenantKeyObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantKeyObject")
+            .field("version", &self.version)
             .field("epoch", &self.epoch)
+            .field("generation", &self.generation)
             .field("tenant_id", &hex::encode(self.tenant_id))
             .field("namespace", &hex::encode(self.namespace))
             .finish_non_exhaustive()
@@ -152,9 +201,12 @@ impl TenantKeyObject {
             });
         }
         let mut obj = Self {
+            version: VERSION,
             epoch,
             tenant_id,
             namespace,
+            generation: 0,
+            signature: [0; 64],
             sealed: Vec::new(),
         };
         let mut payload = Zeroizing::new(Vec::with_capacity(34 + name.len()));
@@ -166,15 +218,20 @@ impl TenantKeyObject {
         Ok(obj)
     }
 
-    /// Parses the bytes of a tenant key object (nothing is decrypted).
+    /// Parses the bytes of a tenant key object, version 1 or 2 (nothing is
+    /// decrypted or verified).
     ///
     /// # Errors
     /// [`Error::MalformedKeyFile`] for a bad magic or a short object,
+    /// [`Error::TooManyGenerations`] for a generation past the bound,
     /// [`Error::UnsupportedVersion`] for another version.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let malformed = |reason| Err(Error::MalformedKeyFile { reason });
         if bytes.len() < 5 || &bytes[..4] != MAGIC {
             return malformed("not a tenant key object (bad magic)");
+        }
+        if bytes[4] == VERSION_GENERATIONS {
+            return generations::parse(bytes);
         }
         if bytes[4] != VERSION {
             return Err(Error::UnsupportedVersion { found: bytes[4] });
@@ -189,18 +246,35 @@ impl TenantKeyObject {
         let mut namespace = [0u8; ID_LEN];
         namespace.copy_from_slice(&bytes[25..41]);
         Ok(Self {
+            version: VERSION,
             epoch: u32::from_le_bytes(epoch),
             tenant_id,
             namespace,
+            generation: 0,
+            signature: [0; 64],
             sealed: bytes[HEADER_LEN..].to_vec(),
         })
     }
 
     /// The object's bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = self.header().to_vec();
+        let mut out = self.header();
+        if self.version == VERSION_GENERATIONS {
+            out.extend_from_slice(&self.signature);
+        }
         out.extend_from_slice(&self.sealed);
         out
+    }
+
+    /// The format version (1, or 2 once rekeyed).
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// The newest generation (0 for version 1; authenticated by
+    /// [`open`](Self::open)).
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 
     /// Which wrapping key sealed it.
@@ -218,12 +292,23 @@ impl TenantKeyObject {
         self.namespace
     }
 
-    /// Opens the object under `wrap`: the tenant's secret and name.
+    /// Opens the object under `wrap`: the tenant's keys (one generation
+    /// for version 1) and name. A version 2 object's signature is checked
+    /// apart ([`verify_signature`](Self::verify_signature)): this crate
+    /// does not know which authority the caller trusts.
     ///
     /// # Errors
     /// [`Error::DecryptionFailed`] under another key or for altered bytes;
     /// [`Error::MalformedKeyFile`] for a payload of the wrong shape.
-    pub fn open(&self, wrap: &SealingKey) -> Result<(TenantSecret, String)> {
+    pub fn open(&self, wrap: &SealingKey) -> Result<(TenantKeys, String)> {
+        if self.version == VERSION_GENERATIONS {
+            return generations::open(self, wrap);
+        }
+        let (secret, name) = self.open_v1(wrap)?;
+        Ok((TenantKeys::new(secret), name))
+    }
+
+    fn open_v1(&self, wrap: &SealingKey) -> Result<(TenantSecret, String)> {
         let payload = Zeroizing::new(wrap.open(&self.sealed, &self.header())?);
         let malformed = |reason| Error::MalformedKeyFile { reason };
         let (secret, rest) = payload
@@ -239,13 +324,17 @@ impl TenantKeyObject {
         Ok((TenantSecret(*secret), name.to_owned()))
     }
 
-    fn header(&self) -> [u8; HEADER_LEN] {
-        let mut h = [0u8; HEADER_LEN];
-        h[..4].copy_from_slice(MAGIC);
-        h[4] = VERSION;
-        h[5..9].copy_from_slice(&self.epoch.to_le_bytes());
-        h[9..25].copy_from_slice(&self.tenant_id);
-        h[25..41].copy_from_slice(&self.namespace);
+    /// The bytes bound as associated data (41 in version 1, 45 in 2).
+    fn header(&self) -> Vec<u8> {
+        let mut h = Vec::with_capacity(generations::HEADER_LEN);
+        h.extend_from_slice(MAGIC);
+        h.push(self.version);
+        h.extend_from_slice(&self.epoch.to_le_bytes());
+        h.extend_from_slice(&self.tenant_id);
+        h.extend_from_slice(&self.namespace);
+        if self.version == VERSION_GENERATIONS {
+            h.extend_from_slice(&self.generation.to_le_bytes());
+        }
         h
     }
 }
@@ -264,8 +353,10 @@ mod tests {
         let obj = TenantKeyObject::seal(&wrap, 0, [1; 16], [2; 16], &secret, "acme").unwrap();
         let bytes = obj.to_bytes();
         let parsed = TenantKeyObject::from_bytes(&bytes).unwrap();
-        let (s, name) = parsed.open(&wrap).unwrap();
+        let (k, name) = parsed.open(&wrap).unwrap();
+        let s = k.newest();
         assert_eq!((s.0, name.as_str()), ([9; 32], "acme"));
+        assert_eq!((parsed.version(), parsed.generation()), (1, 0));
         // Any header byte changed: authentication fails.
         for i in 5..HEADER_LEN {
             let mut b = bytes.clone();
@@ -281,11 +372,11 @@ mod tests {
         for bad in [&bytes[..3], &bytes[..60], b"CRTX\x01"] {
             assert!(TenantKeyObject::from_bytes(bad).is_err());
         }
-        let mut v2 = bytes.clone();
-        v2[4] = 2;
+        let mut v3 = bytes.clone();
+        v3[4] = 3;
         assert!(matches!(
-            TenantKeyObject::from_bytes(&v2),
-            Err(Error::UnsupportedVersion { found: 2 })
+            TenantKeyObject::from_bytes(&v3),
+            Err(Error::UnsupportedVersion { found: 3 })
         ));
     }
 

@@ -190,6 +190,56 @@ fn tenant_key_fixture_opens_under_the_wrapping_key_only() {
     assert_eq!(obj.to_bytes(), TENANT_KEY_V1);
 }
 
+const TENANT_KEY_V2: &[u8] = include_bytes!("fixtures/tenant-key-v2-gen2.bin");
+
+/// Version 2 (a tenant rekeyed twice, wrapped under epoch 3): the
+/// documented layout, the authority's signature over it, three
+/// generations of which the first is the v1 fixture's secret, the newest
+/// sealing as epoch 2 with its own chunk-id key.
+#[test]
+fn tenant_key_fixture_v2_carries_every_generation_signed() {
+    use cairn_crypto::{AdminKey, TenantKeyObject};
+    let keys = KeySet::derive(&fixture_master());
+    assert_eq!(&TENANT_KEY_V2[..9], b"CRTK\x02\x03\x00\x00\x00");
+    assert_eq!(&TENANT_KEY_V2[41..45], &2u32.to_le_bytes());
+    let obj = TenantKeyObject::from_bytes(TENANT_KEY_V2).unwrap();
+    assert_eq!((obj.version(), obj.epoch(), obj.generation()), (2, 3, 2));
+    assert_eq!(obj.tenant_id(), keys.tenant_id("golden tenant"));
+    assert_eq!(obj.namespace(), [0x44; 16]);
+    obj.verify_signature(&AdminKey::from_seed(&[0x33; 32]).public())
+        .unwrap();
+    assert!(obj
+        .verify_signature(&AdminKey::from_seed(&[0x34; 32]).public())
+        .is_err());
+    let wrap = KeySet::derive(&MasterKey::from_bytes([0x77; 32])).tenant_wrapping_key();
+    let (tenant, name) = obj.open(&wrap).unwrap();
+    assert_eq!((name.as_str(), tenant.generation()), ("golden tenant", 2));
+    assert_eq!(obj.to_bytes(), TENANT_KEY_V2);
+    // Generation 0 is the v1 fixture's tenant: what it sealed still opens.
+    let (v1, _) = TenantKeyObject::from_bytes(TENANT_KEY_V1)
+        .unwrap()
+        .open(&keys.tenant_wrapping_key())
+        .unwrap();
+    let old = v1.keys().data_key().seal(b"old", b"").unwrap();
+    let set = tenant.keys();
+    assert_eq!(set.data_key().open(&old, b"").unwrap(), b"old");
+    let new = set.data_key().seal(b"new", b"").unwrap();
+    assert_eq!(SealingKey::sealed_epoch(&new).unwrap(), 2);
+    assert!(v1.keys().data_key().open(&new, b"").is_err());
+    assert_ne!(
+        set.chunk_id_key().id(b"x"),
+        v1.keys().chunk_id_key().id(b"x")
+    );
+    // Every header field is bound (flipping one fails the seal).
+    for i in 5..45 {
+        let mut b = TENANT_KEY_V2.to_vec();
+        b[i] ^= 1;
+        if let Ok(o) = TenantKeyObject::from_bytes(&b) {
+            assert!(o.open(&wrap).is_err(), "byte {i}");
+        }
+    }
+}
+
 const KEYFILE_V3_ADMIN: &[u8] = include_bytes!("fixtures/keyfile-v3-admin.bin");
 const KEYFILE_V3_BACKUP: &[u8] = include_bytes!("fixtures/keyfile-v3-backup.bin");
 const SEALED_V2: &[u8] = include_bytes!("fixtures/sealed-v2-epoch7.bin");

@@ -9,7 +9,9 @@
 //!
 //! Binding the kind and the id into the AEAD means a blob cannot be swapped for
 //! another one, even another of the same repository, without the tag failing.
-//! After opening, the plaintext is hashed again and compared with the id.
+//! After opening, the plaintext is hashed again and compared with the id
+//! (a rekeyed tenant's older blobs carry ids keyed by an older generation:
+//! each of its chunk-id keys is tried, see `cairn_crypto::tenant_key`).
 
 use std::cell::RefCell;
 
@@ -245,7 +247,9 @@ pub fn open_blob(
         Compression::Lz4 => lz4_flex::block::decompress(&body, raw_length as usize)
             .map_err(|e| Error::corrupt(object, format!("blob {id}: lz4: {e}")))?,
     };
-    if plain.len() != raw_length as usize || keys.chunk_id_key().id(&plain) != *id {
+    // A tenant rekeyed since this blob was written keyed its id with an
+    // older generation's chunk-id key.
+    if plain.len() != raw_length as usize || !keys.verifies_chunk_id(&plain, id) {
         return Err(Error::ChunkIdMismatch {
             object: object.to_owned(),
             id: *id,

@@ -23,6 +23,7 @@ pub const ALL: &[(&str, Target)] = &[
     ("journal_entry", journal_entry),
     ("epoch_grant", epoch_grant),
     ("hold_decode", hold_decode),
+    ("tenant_key", tenant_key),
 ];
 
 /// Splits a 32-byte master key off the front of `data`.
@@ -126,6 +127,44 @@ pub fn epoch_grant(data: &[u8]) {
             Ok(r) => assert_eq!(r.expose_bytes(), root.expose_bytes(), "a grant round trip"),
             Err(e) => panic!("a re-sealed grant does not open: {e}"),
         }
+    }
+}
+
+/// Tenant key objects (version 1, and version 2 with generations): a
+/// 32-byte master key (whose tenant wrapping key is tried) ‖ the object.
+/// Whatever opens must keep its generation and name through a re-seal.
+pub fn tenant_key(data: &[u8]) {
+    use cairn_crypto::{AdminKey, TenantKeyObject};
+    let Some((master, object)) = data.split_first_chunk::<32>() else {
+        return;
+    };
+    let Ok(obj) = TenantKeyObject::from_bytes(object) else {
+        return;
+    };
+    let admin = AdminKey::from_seed(&[0x33; 32]);
+    let _ = obj.verify_signature(&admin.public());
+    let wrap = KeySet::derive(&MasterKey::from_bytes(*master)).tenant_wrapping_key();
+    let Ok((keys, name)) = obj.open(&wrap) else {
+        return;
+    };
+    assert_eq!(keys.generation(), obj.generation(), "the generation field");
+    let _ = keys.keys().data_key();
+    let (id, ns) = (obj.tenant_id(), obj.namespace());
+    let Ok(again) =
+        TenantKeyObject::seal_generations(&wrap, obj.epoch(), id, ns, &keys, &name, &admin)
+    else {
+        return;
+    };
+    let reopened = TenantKeyObject::from_bytes(&again.to_bytes())
+        .and_then(|b| b.verify_signature(&admin.public()).map(|()| b))
+        .and_then(|b| b.open(&wrap));
+    match reopened {
+        Ok((k, n)) => assert_eq!(
+            (k.generation(), n),
+            (keys.generation(), name),
+            "a round trip"
+        ),
+        Err(e) => panic!("a re-sealed tenant key object does not open: {e}"),
     }
 }
 

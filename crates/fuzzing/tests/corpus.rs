@@ -147,6 +147,17 @@ fn bless_corpus() {
     input.extend(&hold[69..]);
     write("hold_decode", "hold-v1-json", &input);
 
+    // Tenant key objects with the master key whose wrapping opens them.
+    let fixture_master: Vec<u8> = (0..32).collect();
+    for (name, master) in [
+        ("tenant-key-v1", fixture_master),
+        ("tenant-key-v2-gen2", vec![0x77; 32]),
+    ] {
+        let mut input = master;
+        input.extend(std::fs::read(crypto_fixtures.join(format!("{name}.bin"))).unwrap());
+        write("tenant_key", name, &input);
+    }
+
     for (i, pack) in files_under(&repo_dir.join("data")).iter().enumerate() {
         let mut input = mkey.to_vec();
         input.extend(std::fs::read(pack).unwrap());

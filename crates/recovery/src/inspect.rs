@@ -275,7 +275,7 @@ fn compare(
             continue;
         };
         buf.resize(len as usize, 0);
-        let same = file.read_exact_at(&mut buf, offset).is_ok() && hasher.id(&buf) == *c;
+        let same = file.read_exact_at(&mut buf, offset).is_ok() && hasher.matches(&buf, c);
         mask.push(same);
         offset += u64::from(len);
     }

@@ -94,7 +94,7 @@ fn copy_kept(old: &File, new: &File, kept: &[Kept], hasher: &ChunkHasher) -> io:
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
             Err(e) => return Err(e),
         }
-        if hasher.id(&buf) != id {
+        if !hasher.matches(&buf, &id) {
             return Ok(false);
         }
         new.write_all_at(&buf, offset)?;

@@ -229,7 +229,7 @@ fn verify_file(
     for (n, (id, &len)) in chunks.iter().zip(lengths).enumerate() {
         buf.resize(len as usize, 0);
         // A short read means the file changed size since `metadata`.
-        let same = file.read_exact(&mut buf).is_ok() && hasher.id(&buf) == *id;
+        let same = file.read_exact(&mut buf).is_ok() && hasher.matches(&buf, id);
         if !same {
             return Err(Mismatch::Contents {
                 path: path(),

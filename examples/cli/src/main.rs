@@ -19,6 +19,7 @@
 //! cairn audit log                              # who changed what, when
 //! cairn audit verify --pin ~/.cairn-pin        # journal intact, and not rolled back
 //! cairn tenant create acme                     # a tenant: own keys, own namespace
+//! cairn tenant rekey acme                      # fresh keys going forward (after a key removal)
 //! cairn backup --tenant acme ~/acme            # snapshots|restore|forget --tenant acme
 //! cairn shred --tenant acme --yes --json > receipt.json   # crypto-shred, signed receipt
 //! cairn shred --verify-receipt receipt.json

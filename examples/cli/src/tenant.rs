@@ -1,4 +1,4 @@
-//! `tenant create|list` and `shred --tenant T [--yes]`,
+//! `tenant create|list|rekey` and `shred --tenant T [--yes]`,
 //! `shred --verify-receipt FILE`: glue over the facade's tenants.
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -21,6 +21,13 @@ pub(crate) enum TenantCommand {
     },
     /// List the tenants (admin key).
     List,
+    /// Give a tenant fresh keys going forward (admin key): a key holder
+    /// removed earlier can read nothing it writes afterwards. Existing
+    /// snapshots keep restoring.
+    Rekey {
+        /// The tenant's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -54,13 +61,37 @@ pub(crate) async fn run(ctx: &Ctx, cmd: TenantCommand) -> Result<ExitCode> {
                 println!("created tenant {name:?} (id {})", v.id());
             }
         }
+        TenantCommand::Rekey { name } => {
+            let r = repo
+                .rekey_tenant(&name)
+                .await
+                .flat()
+                .with_context(|| format!("rekeying tenant {name:?}"))?;
+            if ctx.json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else if !ctx.quiet {
+                println!("rekeyed tenant {name:?} (id {})", short(&r.tenant));
+                println!("  new key generation {}: {}", r.generation, r.object);
+                println!("  {} old key object(s) replaced", r.replaced.len());
+                println!(
+                    "data written from now on uses generation {}; existing snapshots keep theirs",
+                    r.generation
+                );
+            }
+        }
         TenantCommand::List => {
             let list = repo.tenants().await.flat().context("listing tenants")?;
             if ctx.json {
                 println!("{}", serde_json::to_string(&list)?);
             } else {
                 for t in list {
-                    println!("{}  {}  epoch {}", &t.id[..8], t.name, t.epoch);
+                    println!(
+                        "{}  {}  epoch {}  generation {}",
+                        &t.id[..8],
+                        t.name,
+                        t.epoch,
+                        t.generation
+                    );
                 }
             }
         }

@@ -220,6 +220,16 @@ pub enum Operation {
         /// Its namespace (`tenants/<namespace>/`).
         namespace: String,
     },
+    /// A tenant was given a fresh key generation (written after its new
+    /// key object is stored and verified, before the old one is deleted).
+    TenantRekey {
+        /// Its id.
+        tenant: String,
+        /// Its namespace.
+        namespace: String,
+        /// The new generation.
+        generation: u32,
+    },
     /// A tenant was shredded (written after the shred record, before its
     /// key objects and snapshot records are deleted).
     Shred {
@@ -280,6 +290,7 @@ impl Operation {
             Operation::KeyRotate { .. } => "key_rotate",
             Operation::Checkpoint { .. } => "checkpoint",
             Operation::TenantCreate { .. } => "tenant_create",
+            Operation::TenantRekey { .. } => "tenant_rekey",
             Operation::Shred { .. } => "shred",
             Operation::Tag { .. } => "tag",
             Operation::Hold { .. } => "hold",

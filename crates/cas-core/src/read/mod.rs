@@ -44,12 +44,19 @@ pub use walk::WalkedTree;
 /// Cheap to clone; holds no key but the chunk-id key's, and `Debug` prints
 /// none of it.
 #[derive(Clone)]
-pub struct ChunkHasher(Arc<ChunkIdKey>);
+pub struct ChunkHasher(Arc<Vec<ChunkIdKey>>);
 
 impl ChunkHasher {
-    /// The id `data` has in this repository.
+    /// The id `data` gets when written now.
     pub fn id(&self, data: &[u8]) -> ChunkId {
-        self.0.id(data)
+        self.0[0].id(data)
+    }
+
+    /// Whether `data` has id `id` under any chunk-id key of this
+    /// repository: a rekeyed tenant's older snapshots name ids keyed by
+    /// older generations.
+    pub fn matches(&self, data: &[u8], id: &ChunkId) -> bool {
+        self.0.iter().any(|k| k.id(data) == *id)
     }
 }
 
@@ -100,7 +107,7 @@ impl Repository {
     pub fn chunk_hasher(&self) -> ChunkHasher {
         // Only the chunk-id key leaves the key set: a hasher handed to file
         // work must not carry the keys that decrypt.
-        ChunkHasher(Arc::new(self.keys().chunk_id_key().clone()))
+        ChunkHasher(Arc::new(self.keys().chunk_id_keys()))
     }
 
     /// Runs `f` on the CPU pool that this repository's own CPU-heavy work

@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! ```text
-//! tenant-keys/<tenant id>/<BLAKE3 of the object>   tenant key object (CRTK, cairn_crypto::tenant_key)
+//! tenant-keys/<tenant id>/<BLAKE3 of the object>   tenant key object (CRTK v1, or v2 once rekeyed: cairn_crypto::tenant_key)
 //! tenant-shreds/<tenant id>/<namespace>             shred record (CRTS, admin-signed; shred.rs)
 //! tenants/<namespace>/…                             the tenant's whole repository:
 //!                                                   data/, index/, snapshots/, tombstones/,
@@ -48,6 +48,17 @@
 //! tenants separate data for shredding and dedup, they are not an
 //! access-control boundary between key holders.
 //!
+//! # What a removed key holder still reads
+//!
+//! After `key remove` and its rotation, a removed holder opens no tenant key
+//! object written since, but keeps any tenant secret it unwrapped before:
+//! it reads that tenant's data written before the removal, and after it,
+//! until a shred (nothing) or a rekey (`cairn_lifecycle::tenant::rekey_tenant`:
+//! nothing written after it; a new generation seals it and keys its chunk
+//! ids). Data written before the rekey stays readable to it
+//! until the tenant's next prune re-seals it (snapshot records excepted),
+//! or a shred.
+//!
 //! # Concurrency
 //!
 //! If two admins create the same tenant at once, two key objects (two
@@ -59,7 +70,7 @@ mod rewrap;
 mod shred;
 
 pub use receipt::{verify_receipt, DestroyedObject, PendingGc, Receipt, RECEIPT_FORMAT};
-pub(crate) use rewrap::rewrap_tenants;
+pub(crate) use rewrap::{rewrap_tenants, signed_key_pins};
 pub use shred::ShredOptions;
 #[cfg(test)]
 pub(crate) use shred::ShredRecord as ShredRecordForTests;
@@ -68,7 +79,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cairn_backends::{Backend, Prefixed, PutMode};
-use cairn_crypto::{SealingKey, TenantKeyObject, TenantSecret};
+use cairn_crypto::{SealingKey, TenantKeyObject, TenantKeys, TenantSecret};
 use serde::Serialize;
 
 use crate::open::{get_capped, list_tolerant};
@@ -81,8 +92,9 @@ pub const TENANT_KEYS: &str = "tenant-keys/";
 pub const TENANT_SHREDS: &str = "tenant-shreds/";
 /// Prefix of tenant namespaces.
 pub const TENANTS: &str = "tenants/";
-/// Largest tenant key object read (41 + 61 + 34 + a 1 KiB name).
-const MAX_TENANT_KEY_SIZE: u64 = 4 << 10;
+/// Largest tenant key object read (version 2: 109 + 49 + a 1 KiB name +
+/// 32 bytes for each of at most 1024 generations, about 34 KiB).
+pub(crate) const MAX_TENANT_KEY_SIZE: u64 = 64 << 10;
 
 /// What a tenant's view knows about its tenant.
 #[derive(Debug, Clone)]
@@ -124,6 +136,8 @@ pub struct TenantInfo {
     pub namespace: String,
     /// The key epoch its key object is wrapped under.
     pub epoch: u32,
+    /// Its newest key generation (0 until the tenant is rekeyed).
+    pub generation: u32,
     /// The key object.
     pub object: String,
 }
@@ -151,20 +165,28 @@ pub(crate) fn wrapping_key(repo: &Repository, epoch: u32, object: &str) -> Resul
     }
 }
 
-/// Seals `secret` for tenant `name` in `namespace` under the current key
-/// epoch's wrapping key; returns the object name and bytes.
-pub(crate) fn seal_key_object(
+/// Seals tenant `name`'s keys in `namespace` under the current key
+/// epoch's wrapping key; returns the object name and bytes. A tenant never
+/// rekeyed stays a version 1 object (older builds keep reading it); one
+/// with generations is version 2, signed by this admin's authority.
+#[doc(hidden)]
+pub fn seal_key_object(
     repo: &Repository,
     name: &str,
     namespace: [u8; 16],
-    secret: &TenantSecret,
+    tenant: &TenantKeys,
 ) -> Result<(String, Vec<u8>)> {
     let keys = repo.keys();
     let epoch = keys.epoch();
     let tid = keys.tenant_id(name);
     let wrap = wrapping_key(repo, epoch, "")?;
-    let obj = TenantKeyObject::seal(&wrap, epoch, tid, namespace, secret, name)
-        .map_err(crypto("tenant key object"))?;
+    let obj = if tenant.generation() == 0 {
+        TenantKeyObject::seal(&wrap, epoch, tid, namespace, tenant.newest(), name)
+    } else {
+        let admin = repo.admin_key("write a rekeyed tenant's key object")?;
+        TenantKeyObject::seal_generations(&wrap, epoch, tid, namespace, tenant, name, &admin)
+    }
+    .map_err(crypto("tenant key object"))?;
     let bytes = obj.to_bytes();
     let object = format!(
         "{}{}",
@@ -188,11 +210,12 @@ pub fn namespace_prefix(namespace: &str) -> String {
 }
 
 /// A key object read and opened.
-pub(crate) struct Opened {
-    pub(crate) object: String,
-    pub(crate) parsed: TenantKeyObject,
-    pub(crate) secret: TenantSecret,
-    pub(crate) name: String,
+#[doc(hidden)]
+pub struct Opened {
+    pub object: String,
+    pub parsed: TenantKeyObject,
+    pub keys: TenantKeys,
+    pub name: String,
 }
 
 impl Repository {
@@ -208,7 +231,7 @@ impl Repository {
                 tenant: name.to_owned(),
             });
         }
-        let secret = TenantSecret::generate().map_err(crypto("tenant secret"))?;
+        let secret = TenantKeys::new(TenantSecret::generate().map_err(crypto("tenant secret"))?);
         let mut ns = [0u8; 16];
         getrandom::fill(&mut ns).map_err(|e| Error::Internal {
             what: format!("no randomness from the operating system: {e}"),
@@ -239,8 +262,24 @@ impl Repository {
     /// does happens in its namespace under its keys. Any key may open a
     /// tenant (backup hosts back up into existing tenants).
     pub async fn open_tenant(&self, name: &str) -> Result<Repository> {
+        let (o, id) = self.current_key_object(name).await?;
+        let namespace = hex::encode(o.parsed.namespace());
+        self.view(o.name, id, namespace, o.keys).await
+    }
+
+    /// Tenant `name`'s key object in use, and the tenant's id: of those that
+    /// open (and, version 2, verify under the authority) and are not
+    /// shredded, the newest generation, then the first by object name.
+    ///
+    /// Newest generation first: after a rekey (or a crash in the middle of
+    /// one) the object with the fresh secret wins, and a version 1 object a
+    /// removed key holder seals under an old epoch (generation 0) never
+    /// outranks it.
+    #[doc(hidden)]
+    pub async fn current_key_object(&self, name: &str) -> Result<(Opened, String)> {
         self.require_whole("open a tenant")?;
         let id = hex::encode(self.keys().tenant_id(name));
+        let mut best: Option<Opened> = None;
         for (object, _) in self.tenant_key_objects(&id).await? {
             let o = match self.open_key_object(&object).await {
                 Ok(o) => o,
@@ -252,11 +291,17 @@ impl Repository {
             if o.name != name || self.shred_recorded(&id, &namespace).await? {
                 continue;
             }
-            return self.view(o.name, id, namespace, o.secret).await;
+            if best
+                .as_ref()
+                .is_none_or(|b| o.keys.generation() > b.keys.generation())
+            {
+                best = Some(o);
+            }
         }
-        Err(Error::TenantNotFound {
+        let best = best.ok_or_else(|| Error::TenantNotFound {
             tenant: name.to_owned(),
-        })
+        })?;
+        Ok((best, id))
     }
 
     /// Every tenant whose key object opens (admins only).
@@ -279,6 +324,7 @@ impl Repository {
                 id: hex::encode(o.parsed.tenant_id()),
                 namespace: hex::encode(o.parsed.namespace()),
                 epoch: o.parsed.epoch(),
+                generation: o.keys.generation(),
                 object: o.object,
             });
         }
@@ -291,7 +337,7 @@ impl Repository {
         name: String,
         id: String,
         namespace: String,
-        secret: TenantSecret,
+        tenant: TenantKeys,
     ) -> Result<Repository> {
         let backend: Arc<dyn Backend> = Arc::new(Prefixed::new(
             self.backend().clone(),
@@ -303,12 +349,13 @@ impl Repository {
             namespace,
             parent: self.backend().clone(),
         };
-        self.tenant_view(backend, secret.keys(), view).await
+        self.tenant_view(backend, tenant.keys(), view).await
     }
 
     /// Names and sizes of the key objects of tenant `id` (a complete
     /// listing, or an error).
-    pub(crate) async fn tenant_key_objects(&self, id: &str) -> Result<Vec<(String, u64)>> {
+    #[doc(hidden)]
+    pub async fn tenant_key_objects(&self, id: &str) -> Result<Vec<(String, u64)>> {
         let (heard, incomplete) = list_tolerant(&**self.backend(), &key_prefix(id)).await?;
         if let Some(e) = incomplete {
             return Err(e.into());
@@ -318,11 +365,15 @@ impl Repository {
         Ok(out)
     }
 
-    pub(crate) async fn open_key_object(&self, object: &str) -> Result<Opened> {
+    #[doc(hidden)]
+    pub async fn open_key_object(&self, object: &str) -> Result<Opened> {
         let bytes = get_capped(&**self.backend(), object, MAX_TENANT_KEY_SIZE).await?;
         let parsed = TenantKeyObject::from_bytes(&bytes).map_err(crypto(object))?;
+        if parsed.is_signed() {
+            self.verify_tenant_key(object, &parsed, &bytes)?;
+        }
         let wrap = wrapping_key(self, parsed.epoch(), object)?;
-        let (secret, name) = parsed.open(&wrap).map_err(crypto(object))?;
+        let (keys, name) = parsed.open(&wrap).map_err(crypto(object))?;
         // The id is authenticated (it is associated data), but bound to the
         // name only here: an object filed under another tenant's id is not
         // that tenant's.
@@ -336,9 +387,28 @@ impl Repository {
         Ok(Opened {
             object: object.to_owned(),
             parsed,
-            secret,
+            keys,
             name,
         })
+    }
+
+    /// A version 2 object must carry the admin authority's signature (the
+    /// current one's, or a retired one's on bytes its link pinned): anyone
+    /// holding an epoch's wrapping key could otherwise seal one.
+    fn verify_tenant_key(
+        &self,
+        object: &str,
+        parsed: &TenantKeyObject,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let chain = self.authority_chain();
+        let ok = chain.is_some_and(|c| c.accepts(bytes, |k| parsed.verify_signature(k).is_ok()));
+        if !ok {
+            return Err(Error::NotAuthorised {
+                object: object.to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// A key object of a tenant other than `id` that names `namespace`, if

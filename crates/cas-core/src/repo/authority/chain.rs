@@ -146,6 +146,13 @@ impl AuthorityChain {
         })
     }
 
+    /// Whether `verify` accepts the signature on `bytes` under the current
+    /// authority, or under a retired one whose link pinned those bytes
+    /// (for signed objects of other layouts, e.g. tenant key objects).
+    pub(crate) fn accepts(&self, bytes: &[u8], verify: impl Fn(&AdminPublicKey) -> bool) -> bool {
+        verify(&self.current) || self.pinning(blake3::hash(bytes).as_bytes()).any(verify)
+    }
+
     /// Whether this chain endorses key file `name` (`keys/<hash of its
     /// bytes>`, which `open::read_key_file` checked): endorsed by the
     /// current authority, or by a retired one whose link pinned the file.

@@ -201,6 +201,8 @@ impl Repository {
                 pins.push(*blake3::hash(&bytes).as_bytes());
             }
         }
+        // Rekeyed tenants' key objects carry the authority's signature too.
+        pins.extend(crate::tenant::signed_key_pins(self, &current).await?);
         for name in list_names(self, "keys/").await? {
             let id = name.trim_start_matches("keys/");
             if removed.iter().any(|r| r == id) {
