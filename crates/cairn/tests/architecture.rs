@@ -80,8 +80,12 @@ const MAX_LIBRARY_LINES: usize = 5_000;
 // at rotation, pinning them at an authority rotation, the `tenant_rekey`
 // journal operation, the hasher that verifies ids under every generation,
 // and the threat-model and tenant docs.
+// Raised at that branch's merge with wt-gate (issue 23; 8 640 -> 8 650,
+// measured 8 646): a backup's own index load fetches its index objects
+// several at a time (prune/session.rs `load_excluding`), one round trip
+// for 16 objects instead of one each.
 const OVER_LIMIT: &[(&str, usize)] = &[
-    ("cairn-cas-core", 8_640),
+    ("cairn-cas-core", 8_650),
     ("cairn-backends", 5_700),
     ("cairn-erasure", 5_430),
 ];
