@@ -16,7 +16,7 @@
 //! let opts = InitOptions::default().kdf(KdfParams::insecure_for_tests());
 //! let repo = Repository::init(Arc::new(MemoryBackend::new()), b"pw", opts).await?;
 //! let report = cairn_audit::verify(&repo, &[]).await?;   // `init` is journaled
-//! assert!(report.is_clean(), "{report}");
+//! assert!(report.is_clean(), "{report:?}");
 //! assert_eq!(report.entries, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
