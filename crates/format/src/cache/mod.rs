@@ -162,6 +162,10 @@ pub struct MetaCache {
     // open: a read-only command on a warm cache (`snapshots`) never needs
     // it, and it was a stat per cached object on every open.
     scanned: std::sync::Once,
+    // Held while a refused directory on a file's path is replaced: two
+    // writes that both found the planted link must not both replace it, or
+    // the second deletes the directory (and file) the first just made.
+    repair: std::sync::Mutex<()>,
     counters: Counters,
 }
 

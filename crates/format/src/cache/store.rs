@@ -67,6 +67,7 @@ impl MetaCache {
             max_bytes: opts.max_bytes,
             used: AtomicU64::new(0),
             scanned: Once::new(),
+            repair: std::sync::Mutex::new(()),
             counters: Counters::default(),
         };
         Ok(cache)
@@ -154,15 +155,7 @@ impl MetaCache {
         if let Err(e) = safe::check_dirs(&self.dir, &rel, true) {
             // A link or a directory not ours alone on the way (inside our
             // own directory, so only we or root put it there): replaced.
-            let Some(bad) = Unsafe::of(&e) else { return };
-            let gone = match fs::symlink_metadata(bad) {
-                Ok(m) if m.is_dir() => fs::remove_dir_all(bad),
-                _ => fs::remove_file(bad),
-            };
-            if gone
-                .and_then(|()| safe::check_dirs(&self.dir, &rel, true))
-                .is_err()
-            {
+            if Unsafe::of(&e).is_none() || !self.repair_dirs(&rel) {
                 return;
             }
         }
@@ -177,6 +170,32 @@ impl MetaCache {
                 self.evict();
             }
         }
+    }
+
+    /// Replaces refused directories (links, directories not ours alone) on
+    /// `rel`'s path with fresh ones; whether the path is usable after.
+    /// Checked again under the lock: another write may have repaired it
+    /// since this one looked.
+    fn repair_dirs(&self, rel: &Path) -> bool {
+        let _held = self.repair.lock().unwrap_or_else(|e| e.into_inner());
+        // One pass per refused level, bounded by the path's depth.
+        for _ in 0..=rel.components().count() {
+            let e = match safe::check_dirs(&self.dir, rel, true) {
+                Ok(_) => return true,
+                Err(e) => e,
+            };
+            let Some(bad) = Unsafe::of(&e) else {
+                return false;
+            };
+            let gone = match fs::symlink_metadata(bad) {
+                Ok(m) if m.is_dir() => fs::remove_dir_all(bad),
+                _ => fs::remove_file(bad),
+            };
+            if gone.is_err() {
+                return false;
+            }
+        }
+        false
     }
 
     /// Deletes every cached object under key prefix `prefix` (`""`: all of
