@@ -85,9 +85,7 @@ enum Event {
     Answered,
 }
 
-/// Runs the walker and workers, sealing with `keys` (the newest epochs);
-/// returns when every pack is stored and indexed.
-#[allow(clippy::too_many_arguments)]
+/// Runs the walker and workers; returns when every pack is stored and indexed.
 pub(crate) async fn drive(
     repo: &Repository,
     source: Source,
@@ -96,9 +94,11 @@ pub(crate) async fn drive(
     progress: Arc<dyn BackupProgress>,
     pump: Option<Pump<'_>>,
     start: &crate::prune::WriterStart,
-    keys: Arc<cairn_crypto::KeySet>,
 ) -> Result<WalkOutput> {
     let session = &start.session;
+    // A long-lived handle picks up a rotation made elsewhere (a removed
+    // key's holder must not read what this backup writes).
+    let keys = repo.refresh_keys().await?;
     let shared = Arc::new(Shared::new(
         keys,
         repo.compression(),
@@ -269,8 +269,7 @@ async fn upload_loop(
 
 async fn upload(repo: &Repository, pack: FinishedPack) -> Result<Event> {
     let len = pack.bytes.len() as u64;
-    put_idempotent(&**repo.backend(), &pack.id.key(), pack.bytes.clone()).await?;
-    repo.stored_pack(pack.id, &pack.entries, &pack.bytes).await;
+    put_idempotent(&**repo.backend(), &pack.id.key(), pack.bytes).await?;
     Ok(Event::Uploaded(pack.id, pack.entries, len))
 }
 

@@ -294,35 +294,10 @@ async fn run(
     progress: Arc<dyn BackupProgress>,
     pump: Option<driver::Pump<'_>>,
 ) -> Result<BackupResult> {
-    let host = opts
-        .host
-        .clone()
-        .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
     // The deletion protocol (see the `prune` module): announce this writer,
-    // then load the index without condemned packs. The parent and the key
-    // epochs need no lease: they are found in the same rounds (issue 23: a
-    // backup waited for each of these one after another).
-    let (start, parent, keys) = futures::join!(
-        crate::prune::writer_start(repo, opts.dry_run),
-        find_parent(repo, opts, &host, &paths),
-        // A long-lived handle picks up a rotation made elsewhere (a removed
-        // key's holder must not read what this backup writes).
-        repo.refresh_keys(),
-    );
-    let start = start?;
-    let found = parent.and_then(|p| Ok((p, keys?)));
-    let result = match found {
-        Ok((parent, keys)) => {
-            let run = Run {
-                host,
-                paths,
-                parent,
-                keys,
-            };
-            run_in_session(repo, source, run, opts, progress, pump, &start).await
-        }
-        Err(e) => Err(e),
-    };
+    // then load the index without condemned packs.
+    let start = crate::prune::writer_start(repo, opts.dry_run).await?;
+    let result = run_in_session(repo, source, paths, opts, progress, pump, &start).await;
     let session = start.session;
     // The snapshot is stored once `result` is Ok: a lease left behind (its
     // removal failed) only delays pruning until a prune finds it stale.
@@ -330,15 +305,24 @@ async fn run(
     result
 }
 
-/// The parent snapshot: the one asked for, or the newest readable one of
-/// this host with the same paths.
-async fn find_parent(
+#[allow(clippy::too_many_arguments)]
+async fn run_in_session(
     repo: &Repository,
+    source: Source,
+    paths: Vec<String>,
     opts: &BackupOptions,
-    host: &str,
-    paths: &[String],
-) -> Result<Option<(SnapshotId, Snapshot)>> {
-    Ok(match &opts.parent {
+    progress: Arc<dyn BackupProgress>,
+    pump: Option<driver::Pump<'_>>,
+    start: &crate::prune::WriterStart,
+) -> Result<BackupResult> {
+    let session = &start.session;
+    let started = Instant::now();
+    let time = jiff::Timestamp::now();
+    let host = opts
+        .host
+        .clone()
+        .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+    let parent = match &opts.parent {
         Some(q) => Some(repo.find_snapshot(q).await?),
         // Unreadable records are skipped here: they cannot be a parent, and
         // must not stop new backups.
@@ -349,41 +333,12 @@ async fn find_parent(
             .into_iter()
             .rev()
             .find(|(_, s)| s.hostname == host && s.paths == paths),
-    })
-}
-
-/// What a backup found before its walk.
-struct Run {
-    host: String,
-    paths: Vec<String>,
-    parent: Option<(SnapshotId, Snapshot)>,
-    /// The newest key epochs, to seal with.
-    keys: Arc<cairn_crypto::KeySet>,
-}
-
-async fn run_in_session(
-    repo: &Repository,
-    source: Source,
-    run: Run,
-    opts: &BackupOptions,
-    progress: Arc<dyn BackupProgress>,
-    pump: Option<driver::Pump<'_>>,
-    start: &crate::prune::WriterStart,
-) -> Result<BackupResult> {
-    let Run {
-        host,
-        paths,
-        parent,
-        keys,
-    } = run;
-    let session = &start.session;
-    let started = Instant::now();
-    let time = jiff::Timestamp::now();
+    };
     let parent_tree = match (&parent, opts.force) {
         (Some((_, s)), false) => Some(s.tree.chunk_id()),
         _ => None,
     };
-    let out = driver::drive(repo, source, parent_tree, opts, progress, pump, start, keys).await;
+    let out = driver::drive(repo, source, parent_tree, opts, progress, pump, start).await;
     repo.index_mut().compact();
     let out = out?;
     // A cancel that came after the walk (while the last packs were
@@ -406,13 +361,11 @@ async fn run_in_session(
             journal: None,
         });
     }
-    // The journal heads are read beside the re-validation (one round
-    // fewer; they only detect a rollback, see below).
     let validated = async {
         session.refresh(repo).await?;
         crate::prune::revalidate(repo, session, out.root, &start.condemned).await
-    };
-    let (validated, seen) = futures::join!(validated, crate::journal::Seen::now(repo));
+    }
+    .await;
     if let Err(e) = validated {
         // A writer declared dead may find its data already deleted: say
         // why, rather than which blob went missing.
@@ -423,9 +376,10 @@ async fn run_in_session(
         }
         return Err(e);
     }
-    // The record names the journal heads seen (rollback detection); if
-    // they cannot be read the record goes without, and the entry is still
-    // attempted below.
+    // The record names the journal heads seen now (rollback detection);
+    // if they cannot be read the record goes without, and the entry is
+    // still attempted below.
+    let seen = crate::journal::Seen::now(repo).await;
     if let Ok(s) = &seen {
         snapshot.journal = s.parents.clone();
     }

@@ -33,7 +33,6 @@ use super::records::{
 };
 use super::repack::copy_blobs;
 use crate::index::{decode_index, Index};
-use crate::open::MAX_INDEX_SIZE;
 use crate::pack::{PackBuilder, PackEntry, PackId};
 use crate::repo::put_idempotent;
 use crate::tree::NodeKind;
@@ -145,21 +144,17 @@ impl Session {
         ) {
             return Ok(true);
         }
-        // Both looked up at once: checked at every index write and at
-        // commit, each a round trip on the backup's critical path.
-        let (kill, end) = (
+        for key in [
             format!("{KILLED}{}", self.lease.id),
             format!("{}{END}", self.lease.key()),
-        );
-        let stat = |key: String| async move {
+        ] {
             match repo.backend().stat(&key).await {
-                Ok(_) => Ok(true),
-                Err(e) if e.is_not_found() => Ok(false),
-                Err(e) => Err(Error::from(e)),
+                Ok(_) => return Ok(true),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
             }
-        };
-        let (kill, end) = futures::try_join!(stat(kill), stat(end))?;
-        Ok(kill || end)
+        }
+        Ok(false)
     }
 
     /// Fails with [`Error::SessionExpired`] if a pruner declared this
@@ -306,61 +301,36 @@ pub async fn index_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Re
 }
 
 async fn load_excluding(repo: &Repository, exclude: &HashSet<PackId>) -> Result<Index> {
-    // Which packs exist, listed beside `index/` (issue 23: one round, not
-    // two). Safe in either order: a pack the `data/` listing misses only
-    // costs its dedup (its blobs are stored again), and one it shows
-    // exists unless a prune deletes it, which waits for our lease unless
-    // it condemned the pack before the lease — then the condemned listing,
-    // made before this, named it, or it was gone before that (a condemned
-    // record outlives its packs) and is not listed here.
-    let (names, stored) = futures::try_join!(
-        list_names(repo, "index/"),
-        super::replay::stored_packs(repo)
-    )?;
-    let loaded = index_objects(repo, names).await?;
+    use futures::stream::{StreamExt, TryStreamExt};
+    let mut loaded: Vec<(PackId, Vec<PackEntry>)> = Vec::new();
+    // Fetched several at a time, in listing order: one after another, every
+    // backup waited one round trip per index object (issue 23; counted in
+    // the facade's `tests/fixed_costs.rs`). Through the metadata cache or
+    // beside `data/`, the order of requests depended on thread timing and
+    // `recovery tests/interleave.rs` no longer replayed a seed (2026-12-08).
+    let names = list_names(repo, "index/").await?;
+    let mut fetched = futures::stream::iter(&names)
+        .map(|name| async move { Ok::<_, Error>((name, get_listed(repo, "index/", name).await?)) })
+        .buffered(crate::repo::LOAD_CONCURRENCY);
+    while let Some((name, bytes)) = fetched.try_next().await? {
+        if let Ok(packs) = decode_index(&repo.keys(), name, &bytes) {
+            loaded.extend(packs.into_iter().filter(|(p, _)| !exclude.contains(p)));
+        }
+    }
     // Only packs known to exist. An index object proves nothing about its
     // packs: one replayed after a prune names packs long deleted, and a
     // backup deduplicating against them would acknowledge a snapshot that
-    // cannot be restored.
-    let keep = |p: &PackId| stored.contains(p) && !exclude.contains(p);
-    let kept: Vec<&(PackId, Vec<PackEntry>)> = loaded.iter().filter(|(p, _)| keep(p)).collect();
-    let mut index = Index::with_capacity(kept.iter().map(|(_, e)| e.len()).sum());
-    for (pack, entries) in kept {
+    // cannot be restored. Listed after the index was read: a pack is stored
+    // before its index object, so any pack of an index just read is listed
+    // unless it is gone (one listing, not a round trip per pack or blob).
+    let stored = super::replay::stored_packs(repo).await?;
+    loaded.retain(|(p, _)| stored.contains(p));
+    let mut index = Index::with_capacity(loaded.iter().map(|(_, e)| e.len()).sum());
+    for (pack, entries) in &loaded {
         index.add_pack(*pack, entries);
     }
     index.compact();
     Ok(index)
-}
-
-/// The packs listed by the index objects `names`, through the metadata
-/// cache (issue 23: a backup's own load fetched every index object from the
-/// storage, though `open` had just cached them). Missing ones are fetched
-/// several at a time and cached; undecodable ones are skipped (a blob they
-/// describe is simply uploaded again).
-async fn index_objects(
-    repo: &Repository,
-    names: Vec<String>,
-) -> Result<Vec<(PackId, Vec<PackEntry>)>> {
-    use futures::stream::{StreamExt, TryStreamExt};
-    let keys = repo.keys();
-    let k = keys.clone();
-    let cached = repo
-        .cached_many(names.clone(), MAX_INDEX_SIZE, move |name, bytes| {
-            decode_index(&k, name, bytes)
-        })
-        .await;
-    let missing: Vec<&String> = names.iter().filter(|n| !cached.contains_key(*n)).collect();
-    let mut loaded: Vec<(PackId, Vec<PackEntry>)> = cached.into_values().flatten().collect();
-    let mut fetched = futures::stream::iter(missing)
-        .map(|name| async move { Ok::<_, Error>((name, get_listed(repo, "index/", name).await?)) })
-        .buffered(crate::repo::LOAD_CONCURRENCY);
-    while let Some((name, bytes)) = fetched.try_next().await? {
-        if let Ok(packs) = decode_index(&keys, name, &bytes) {
-            repo.cache_written(name, &bytes).await;
-            loaded.extend(packs);
-        }
-    }
-    Ok(loaded)
 }
 
 /// What a backup knows from its start: its lease, the packs condemned then,

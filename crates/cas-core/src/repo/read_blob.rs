@@ -6,7 +6,7 @@ use cairn_crypto::ChunkId;
 
 use crate::blob::{open_blob, BlobKind};
 use crate::open::get_capped;
-use crate::pack::{PackEntry, PackId};
+use crate::pack::PackId;
 use crate::tree::Tree;
 use crate::{Error, Repository, Result};
 
@@ -103,18 +103,6 @@ impl Repository {
         let end = (range.end as usize).min(whole.len());
         let start = (range.start as usize).min(end);
         Ok(whole.slice(start..end))
-    }
-
-    /// Keeps a tree pack this process just stored in the metadata cache
-    /// (write-through): the next backup's walk of its parent reads it from
-    /// disk instead of the storage (issue 23: every backup that changed a
-    /// directory paid that round trip again in the next one).
-    #[doc(hidden)]
-    pub async fn stored_pack(&self, pack: PackId, entries: &[PackEntry], bytes: &Bytes) {
-        let trees = entries.iter().all(|e| e.kind == BlobKind::Tree);
-        if trees && !entries.is_empty() && bytes.len() as u64 <= TREE_PACK_WHOLE_MAX {
-            self.cache_tree_pack(pack, bytes).await;
-        }
     }
 
     /// Reads a tree blob.
